@@ -1,0 +1,199 @@
+// Become: identity swaps in O(pairs). Same-sized pairs exchange contents in place; other
+// pairs leave forwarders (lazy forwarding, as in Spur): a forwarder's class index misses
+// every inline cache, the interpreter follows it on that slow path, collectors replace
+// references to it, and the few places that must never see one (process stacks, the class
+// table, special objects, handles, C++ roots) are fixed eagerly right here.
+#include <stdexcept>
+#include <unordered_set>
+
+#include "space/Space.h"
+
+namespace space {
+
+namespace {
+
+std::string describe(const char* side, size_t index, const std::string& what) {
+  return std::string(side) + "[" + std::to_string(index) + "] " + what;
+}
+
+// Exchanges everything that belongs to an object's identity (class, format, hash,
+// immutability, slot count and slots) between two blocks of the same size, leaving the
+// GC state (age, marks, remembered bit) with the memory it describes.
+void swapContents(HeapObject* a, HeapObject* b) {
+  constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) |
+                               (uint64_t(1) << HeapObject::kMarkedBit) |
+                               (uint64_t(1) << HeapObject::kRememberedBit);
+  uint64_t ha = a->header(), hb = b->header();
+  a->setHeader((hb & ~kGcBits) | (ha & kGcBits));
+  b->setHeader((ha & ~kGcBits) | (hb & kGcBits));
+  size_t words = a->totalBytes() / 8 - HeapObject::headerWordsForSlots(a->slotCount());
+  uint64_t* wa = a->words();
+  uint64_t* wb = b->words();
+  for (size_t i = 0; i < words; i++) std::swap(wa[i], wb[i]);
+}
+
+void makeForwarder(Space& space, HeapObject* from, Oop to) {
+  from->setForwarded(true);
+  from->setClassIndex(reserved_class::kForwarded);
+  from->slots()[0] = to;
+  space.writeBarrier(from, to);
+}
+
+}  // namespace
+
+void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
+  if (!o.isHeapObject()) throw std::invalid_argument(describe(side, index, "is not a heap object"));
+  if (!contains(o)) throw std::invalid_argument(describe(side, index, "belongs to another space"));
+  HeapObject* obj = o.object();
+  if (obj->classIndex() == reserved_class::kFreeChunk) {
+    throw std::invalid_argument(describe(side, index, "is free memory"));
+  }
+  if (o == nil_ || o == trueObject() || o == falseObject() || o == specialObjects_ ||
+      o == specialObject(special::kClassTable) || o == specialObject(special::kSymbolTable)) {
+    throw std::invalid_argument(describe(side, index, "is an object the VM depends on"));
+  }
+  if (obj->format() == Format::Stack) {
+    throw std::invalid_argument(describe(side, index, "is a process stack"));
+  }
+}
+
+void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
+  if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
+  // 1. Validate everything before changing anything.
+  std::unordered_set<uint64_t> sources;
+  sources.reserve(from.size() * 2);
+  for (size_t i = 0; i < from.size(); i++) {
+    Oop f = follow(from[i]);
+    checkBecomeArgument(f, "from", i);
+    if (!sources.insert(f.bits()).second) {
+      throw std::invalid_argument(describe("from", i, "appears twice"));
+    }
+  }
+  for (size_t i = 0; i < to.size(); i++) {
+    Oop t = follow(to[i]);
+    if (!t.isHeapObject() || !contains(t)) {
+      throw std::invalid_argument(describe("to", i, "is not a heap object of this space"));
+    }
+    if (sources.count(t.bits()) != 0 && follow(from[i]) != t) {
+      throw std::invalid_argument(describe("to", i, "is also being forwarded (a cycle)"));
+    }
+  }
+  // 2. Forward.
+  for (size_t i = 0; i < from.size(); i++) {
+    Oop f = follow(from[i]);
+    Oop t = follow(to[i]);
+    if (f == t) continue;
+    if (copyHash == CopyHash::Yes && f.object()->rawHash() != 0) {
+      t.object()->setRawHash(f.object()->rawHash());
+    }
+    makeForwarder(*this, f.object(), t);
+  }
+  // 3. Restore the places that must never hold a forwarder.
+  followForwardersAfterBecome();
+  stats_.becomes++;
+  notifyBecome();
+}
+
+void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
+  if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
+  // 1. Validate.
+  std::unordered_set<uint64_t> seen;
+  seen.reserve(a.size() * 4);
+  for (size_t i = 0; i < a.size(); i++) {
+    Oop x = follow(a[i]), y = follow(b[i]);
+    checkBecomeArgument(x, "a", i);
+    checkBecomeArgument(y, "b", i);
+    if (!seen.insert(x.bits()).second) throw std::invalid_argument(describe("a", i, "appears twice"));
+    if (x != y && !seen.insert(y.bits()).second) {
+      throw std::invalid_argument(describe("b", i, "appears twice"));
+    }
+  }
+  // 2. Reserve old-space blocks for the copies that pairs of different sizes need, before
+  //    changing anything, so running out of memory leaves everything as it was.
+  std::vector<uintptr_t> blocks;
+  for (size_t i = 0; i < a.size(); i++) {
+    HeapObject* x = follow(a[i]).object();
+    HeapObject* y = follow(b[i]).object();
+    if (x == y || x->totalBytes() == y->totalBytes()) continue;
+    for (HeapObject* o : {x, y}) {
+      uintptr_t block = oldSpace_->allocateBlock(o->totalBytes());
+      if (block == 0) {
+        for (size_t j = 0; j < blocks.size(); j++) {
+          HeapObject* src = j % 2 == 0 ? follow(a[j / 2]).object() : follow(b[j / 2]).object();
+          oldSpace_->addFreeChunk(blocks[j], src->totalBytes());
+        }
+        throw HeapExhausted("become: no room for copies of objects of different sizes");
+      }
+      blocks.push_back(block);
+    }
+  }
+  // 3. Swap. A class's index is its identity hash, which travels with its contents, so
+  //    remember where the contents of each class go and repoint its table entry there.
+  auto isClass = [&](Oop o) {
+    uint32_t h = o.object()->rawHash();
+    return h != 0 && h < classTable_.capacity() && classTable_.at(h) == o;
+  };
+  std::vector<std::pair<uint32_t, Oop>> movedClasses;
+  size_t nextBlock = 0;
+  for (size_t i = 0; i < a.size(); i++) {
+    Oop xo = follow(a[i]), yo = follow(b[i]);
+    HeapObject* x = xo.object();
+    HeapObject* y = yo.object();
+    if (x == y) continue;
+    bool xIsClass = isClass(xo), yIsClass = isClass(yo);
+    uint32_t xHash = x->rawHash(), yHash = y->rawHash();
+    if (x->totalBytes() == y->totalBytes()) {
+      swapContents(x, y);
+      // Old memory may now hold young references: let the next scavenge decide.
+      if (formatHasPointers(x->format())) rememberIfOld(x);
+      if (formatHasPointers(y->format())) rememberIfOld(y);
+      if (xIsClass) movedClasses.push_back({xHash, yo});
+      if (yIsClass) movedClasses.push_back({yHash, xo});
+      continue;
+    }
+    auto clone = [&](HeapObject* src) {
+      uintptr_t block = blocks[nextBlock++];
+      std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()),
+                  src->totalBytes());
+      HeapObject* c = HeapObject::fromBlockStart(block);
+      c->setAge(0);
+      c->setRemembered(false);
+      c->setMarked(false);
+      if (formatHasPointers(c->format())) rememberedSet_.add(c);
+      return c->asOop();
+    };
+    Oop xCopy = clone(x);
+    Oop yCopy = clone(y);
+    makeForwarder(*this, x, yCopy);  // references to x now see y's contents
+    makeForwarder(*this, y, xCopy);
+    if (xIsClass) movedClasses.push_back({xHash, xCopy});
+    if (yIsClass) movedClasses.push_back({yHash, yCopy});
+  }
+  // 4. Fix the places that must never hold a forwarder, then the moved classes.
+  followForwardersAfterBecome();
+  for (auto [index, cls] : movedClasses) classTable_.registerClassAt(index, cls);
+  stats_.becomes++;
+  notifyBecome();
+}
+
+void Space::followForwardersAfterBecome() {
+  for (Oop s : stacks_) {
+    HeapObject* stack = s.object();
+    size_t n = stack->pointerSlotCount();
+    Oop* slots = stack->slots();
+    for (size_t i = 0; i < n; i++) slots[i] = follow(slots[i]);
+    rememberIfOld(stack);
+  }
+  classTable_.followForwarders();
+  Oop* special = specialObjects_.object()->slots();
+  for (size_t i = 0; i < special::kArraySize; i++) special[i] = follow(special[i]);
+  rememberIfOld(specialObjects_.object());
+  handles_.forEach([](Oop& slot) { slot = follow(slot); });
+  localRoots_.forEach([](Oop& slot) { slot = follow(slot); });
+  struct Follow final : RootVisitor {
+    void visit(Oop& slot) override { slot = Space::follow(slot); }
+  } follower;
+  for (RootProvider* p : rootProviders_) p->visitRoots(follower);
+}
+
+}  // namespace space

@@ -1,0 +1,48 @@
+// Nursery: the young generation of a space — an eden where new objects are bump-allocated
+// and two survivor semispaces the scavenger copies live young objects between.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "space/Reservation.h"
+
+namespace space {
+
+// A contiguous bump-allocated range.
+struct BumpRegion {
+  uintptr_t start = 0;
+  uintptr_t top = 0;  // next free byte; [start, top) holds objects back to back
+  uintptr_t end = 0;
+
+  bool contains(uintptr_t a) const { return a - start < end - start; }
+  size_t used() const { return top - start; }
+  size_t capacity() const { return end - start; }
+};
+
+class Nursery {
+ public:
+  // Lays the nursery out at the start of `reservation`: eden, then two survivor spaces.
+  Nursery(Reservation& reservation, size_t edenBytes, size_t survivorBytes);
+
+  // Invariant: young objects live in `eden` or in `fromSurvivor()`; `toSurvivor()` is empty
+  // except while a scavenge runs.
+  BumpRegion eden;
+  BumpRegion& fromSurvivor() { return survivors_[fromIndex_]; }
+  BumpRegion& toSurvivor() { return survivors_[1 - fromIndex_]; }
+  const BumpRegion& fromSurvivor() const { return survivors_[fromIndex_]; }
+  void flipSurvivors() { fromIndex_ = 1 - fromIndex_; }
+
+  uintptr_t start() const { return start_; }
+  uintptr_t end() const { return end_; }
+  bool contains(uintptr_t a) const { return a - start_ < end_ - start_; }
+  size_t bytes() const { return end_ - start_; }
+
+ private:
+  BumpRegion survivors_[2];
+  int fromIndex_ = 0;
+  uintptr_t start_ = 0;
+  uintptr_t end_ = 0;
+};
+
+}  // namespace space

@@ -1,0 +1,175 @@
+// OldSpace: segment management and free-list allocation for the old generation.
+#include "space/OldSpace.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace space {
+
+namespace {
+// The link to the next free chunk lives in the chunk's first slot.
+uintptr_t& nextLink(uintptr_t chunk) {
+  return *reinterpret_cast<uintptr_t*>(HeapObject::fromBlockStart(chunk)->slots());
+}
+}  // namespace
+
+OldSpace::OldSpace(Reservation& reservation, uintptr_t firstAddress, size_t maxBytes)
+    : reservation_(reservation), nextAddress_(firstAddress), maxBytes_(maxBytes) {}
+
+const Segment* OldSpace::segmentOf(uintptr_t a) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), a,
+                             [](uintptr_t x, const Segment& s) { return x < s.start; });
+  if (it == segments_.begin()) return nullptr;
+  --it;
+  return it->contains(a) ? &*it : nullptr;
+}
+
+uintptr_t OldSpace::allocateBlock(size_t bytes) {
+  size_t words = bytes / 8;
+  if (words < kExactListWords && exactLists_[words] != 0) {
+    uintptr_t chunk = exactLists_[words];
+    exactLists_[words] = nextLink(chunk);
+    freeBytes_ -= bytes;
+    allocatedSinceSweep_ += bytes;
+    return chunk;
+  }
+  if (bumpTop_ + bytes <= bumpEnd_) {
+    uintptr_t p = bumpTop_;
+    bumpTop_ += bytes;
+    allocatedSinceSweep_ += bytes;
+    return p;
+  }
+  if (uintptr_t p = allocateFromLargeList(bytes)) {
+    allocatedSinceSweep_ += bytes;
+    return p;
+  }
+  if (!openSegment(bytes)) return 0;
+  uintptr_t p = bumpTop_;
+  bumpTop_ += bytes;
+  allocatedSinceSweep_ += bytes;
+  return p;
+}
+
+uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {
+  uintptr_t* link = &largeList_;
+  while (*link != 0) {
+    uintptr_t chunk = *link;
+    size_t size = HeapObject::fromBlockStart(chunk)->totalBytes();
+    size_t rest = size - bytes;
+    if (size == bytes || (size > bytes && rest >= 16)) {
+      *link = nextLink(chunk);
+      freeBytes_ -= size;
+      if (rest > 0) addFreeChunk(chunk + bytes, rest);
+      return chunk;
+    }
+    link = &nextLink(chunk);
+  }
+  return 0;
+}
+
+void OldSpace::addFreeChunk(uintptr_t start, size_t bytes) {
+  HeapObject::formatFreeChunk(start, bytes);
+  size_t words = bytes / 8;
+  if (words < 2) return;  // a one-word filler cannot hold a link; the sweeper merges it later
+  if (words == 256) words = 255;  // formatFreeChunk split off a one-word filler
+  freeBytes_ += words * 8;
+  if (words < kExactListWords) {
+    nextLink(start) = exactLists_[words];
+    exactLists_[words] = start;
+  } else {
+    nextLink(start) = largeList_;
+    largeList_ = start;
+  }
+}
+
+void OldSpace::closeBumpArea() {
+  if (bumpSegment_ == SIZE_MAX) return;
+  Segment& s = segments_[bumpSegment_];
+  if (bumpTop_ < bumpEnd_) addFreeChunk(bumpTop_, bumpEnd_ - bumpTop_);
+  s.top = s.end;
+  bumpSegment_ = SIZE_MAX;
+  bumpTop_ = bumpEnd_ = 0;
+}
+
+void OldSpace::makeWalkable() {
+  if (bumpSegment_ == SIZE_MAX) return;
+  // Keep the bump area open, but record how far it is formatted.
+  segments_[bumpSegment_].top = bumpTop_;
+}
+
+uintptr_t OldSpace::takeAddressRange(size_t bytes) {
+  for (size_t i = 0; i < releasedRanges_.size(); i++) {
+    auto& [start, size] = releasedRanges_[i];
+    if (size >= bytes) {
+      uintptr_t p = start;
+      start += bytes;
+      size -= bytes;
+      if (size == 0) releasedRanges_.erase(releasedRanges_.begin() + long(i));
+      return p;
+    }
+  }
+  if (nextAddress_ + bytes > reservation_.end() || nextAddress_ + bytes < nextAddress_) return 0;
+  uintptr_t p = nextAddress_;
+  nextAddress_ += bytes;
+  return p;
+}
+
+bool OldSpace::openSegment(size_t minBytes) {
+  size_t bytes = std::max(kDefaultSegmentBytes, Reservation::roundUpToPage(minBytes));
+  if (committedBytes_ + bytes > maxBytes_) {
+    // Near the limit: a segment just big enough may still fit.
+    bytes = Reservation::roundUpToPage(minBytes);
+    if (committedBytes_ + bytes > maxBytes_) return false;
+  }
+  uintptr_t start = takeAddressRange(bytes);
+  if (start == 0) return false;
+  reservation_.commit(start, bytes);
+  closeBumpArea();
+  committedBytes_ += bytes;
+  Segment seg{start, start + bytes, start};
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), start,
+                             [](uintptr_t x, const Segment& s) { return x < s.start; });
+  it = segments_.insert(it, seg);
+  bumpSegment_ = size_t(it - segments_.begin());
+  bumpTop_ = start;
+  bumpEnd_ = start + bytes;
+  rebuildIndex();
+  return true;
+}
+
+void OldSpace::rebuildIndex() {
+  lowest_ = segments_.empty() ? 0 : segments_.front().start;
+  highest_ = segments_.empty() ? 0 : segments_.back().end;
+}
+
+void OldSpace::resetFreeLists() {
+  // Format the bump tail so the sweeper sees it as part of the segment's last free run.
+  if (bumpSegment_ != SIZE_MAX) {
+    if (bumpTop_ < bumpEnd_) HeapObject::formatFreeChunk(bumpTop_, bumpEnd_ - bumpTop_);
+    segments_[bumpSegment_].top = segments_[bumpSegment_].end;
+  }
+  bumpSegment_ = SIZE_MAX;
+  bumpTop_ = bumpEnd_ = 0;
+  exactLists_.fill(0);
+  largeList_ = 0;
+  freeBytes_ = 0;
+}
+
+void OldSpace::releaseSegment(size_t index) {
+  Segment s = segments_[index];
+  reservation_.decommit(s.start, s.bytes());
+  committedBytes_ -= s.bytes();
+  releasedRanges_.push_back({s.start, s.bytes()});
+  segments_.erase(segments_.begin() + long(index));
+  if (bumpSegment_ != SIZE_MAX) {
+    if (bumpSegment_ == index) {
+      bumpSegment_ = SIZE_MAX;
+      bumpTop_ = bumpEnd_ = 0;
+    } else if (bumpSegment_ > index) {
+      bumpSegment_--;
+    }
+  }
+  rebuildIndex();
+}
+
+}  // namespace space

@@ -1,0 +1,89 @@
+// OldSpace: the old generation — non-moving objects in segments, allocated from
+// size-segregated free lists and a bump area, reclaimed by mark-sweep (MarkSweep.h).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "space/HeapObject.h"
+#include "space/Reservation.h"
+#include "space/Segment.h"
+
+namespace space {
+
+class OldSpace {
+ public:
+  static constexpr size_t kDefaultSegmentBytes = size_t(8) << 20;
+  // Free chunks of fewer words than this sit on exact-size lists; larger ones on one list.
+  static constexpr size_t kExactListWords = 128;
+
+  // Old space grows upward from `firstAddress` inside `reservation`; `maxBytes` bounds the
+  // committed segment bytes (the space's heap limit).
+  OldSpace(Reservation& reservation, uintptr_t firstAddress, size_t maxBytes);
+
+  // Returns the start of a block of `bytes` (multiple of 8, >= 16), or 0 when the heap
+  // limit would be exceeded. Never collects. The block's contents are unspecified.
+  uintptr_t allocateBlock(size_t bytes);
+
+  bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
+  const Segment* segmentOf(uintptr_t a) const;
+  const std::vector<Segment>& segments() const { return segments_; }
+
+  // Formats the open bump area so every segment is fully walkable.
+  void makeWalkable();
+  // Walks every block (objects and free chunks) of every segment.
+  template <class F>
+  void forEachBlock(F&& f) {
+    makeWalkable();
+    for (Segment& s : segments_) {
+      for (uintptr_t p = s.start; p < s.top;) {
+        HeapObject* o = HeapObject::fromBlockStart(p);
+        size_t n = o->totalBytes();
+        f(o);
+        p += n;
+      }
+    }
+  }
+
+  // Called by the sweeper: forget all free lists and bump area, then re-add free chunks.
+  void resetFreeLists();
+  void addFreeChunk(uintptr_t start, size_t bytes);
+  // Releases a segment that holds no live object; its range is reused later.
+  void releaseSegment(size_t index);
+  void setLiveBytesAfterSweep(size_t b) { liveBytes_ = b; allocatedSinceSweep_ = 0; }
+
+  size_t committedBytes() const { return committedBytes_; }
+  size_t maxBytes() const { return maxBytes_; }
+  void setMaxBytes(size_t b) { maxBytes_ = b; }
+  size_t liveBytesAtLastSweep() const { return liveBytes_; }
+  size_t allocatedSinceSweep() const { return allocatedSinceSweep_; }
+  size_t freeBytes() const { return freeBytes_; }
+
+ private:
+  uintptr_t allocateFromLargeList(size_t bytes);
+  bool openSegment(size_t minBytes);
+  void closeBumpArea();
+  uintptr_t takeAddressRange(size_t bytes);
+  void rebuildIndex();
+
+  Reservation& reservation_;
+  uintptr_t nextAddress_;                  // first never-used address of the reservation
+  std::vector<std::pair<uintptr_t, size_t>> releasedRanges_;
+  std::vector<Segment> segments_;          // sorted by start
+  uintptr_t lowest_ = 0, highest_ = 0;     // bounds of all segments, for a fast reject
+  size_t bumpSegment_ = SIZE_MAX;          // index of the segment holding the bump area
+  uintptr_t bumpTop_ = 0, bumpEnd_ = 0;
+  // Free lists are singly linked through slot 0 of free chunks (raw addresses, not oops;
+  // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.
+  std::array<uintptr_t, kExactListWords> exactLists_{};
+  uintptr_t largeList_ = 0;
+  size_t maxBytes_;
+  size_t committedBytes_ = 0;
+  size_t liveBytes_ = 0;
+  size_t allocatedSinceSweep_ = 0;
+  size_t freeBytes_ = 0;
+};
+
+}  // namespace space

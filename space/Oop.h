@@ -1,0 +1,59 @@
+// Oop: a tagged 64-bit object pointer, the only kind of value stored in a heap slot.
+#pragma once
+
+#include <cstdint>
+
+namespace space {
+
+class HeapObject;
+
+// Tag layout (low bits of the 64-bit word):
+//
+//   ...............................1   SmallInteger: 63-bit two's complement value << 1
+//   ..............................010  Character: Unicode code point << 3
+//   ..............................000  heap object: address of its header (8-byte aligned)
+//
+// The all-zero word is "no object": it is never stored in a heap slot (slots always hold
+// a valid oop or an immediate, so the GC, the verifier and the image writer can trust them)
+// and is only used by C++ code to mean "absent".
+class Oop {
+ public:
+  static constexpr int64_t kSmallIntegerMin = -(int64_t(1) << 62);
+  static constexpr int64_t kSmallIntegerMax = (int64_t(1) << 62) - 1;
+
+  constexpr Oop() = default;
+  static constexpr Oop fromBits(uint64_t bits) { return Oop(bits); }
+  static constexpr Oop fromSmallInteger(int64_t value) {
+    return Oop((static_cast<uint64_t>(value) << 1) | 1);
+  }
+  static constexpr Oop fromCharacter(uint32_t codePoint) {
+    return Oop((static_cast<uint64_t>(codePoint) << 3) | 2);
+  }
+  static Oop fromObject(const void* header) { return Oop(reinterpret_cast<uint64_t>(header)); }
+
+  static constexpr bool fitsSmallInteger(int64_t value) {
+    return value >= kSmallIntegerMin && value <= kSmallIntegerMax;
+  }
+
+  constexpr uint64_t bits() const { return bits_; }
+  constexpr bool isNull() const { return bits_ == 0; }
+  constexpr bool isSmallInteger() const { return (bits_ & 1) != 0; }
+  constexpr bool isCharacter() const { return (bits_ & 7) == 2; }
+  constexpr bool isImmediate() const { return (bits_ & 7) != 0; }
+  constexpr bool isHeapObject() const { return (bits_ & 7) == 0 && bits_ != 0; }
+
+  constexpr int64_t smallInteger() const { return static_cast<int64_t>(bits_) >> 1; }
+  constexpr uint32_t character() const { return static_cast<uint32_t>(bits_ >> 3); }
+  HeapObject* object() const { return reinterpret_cast<HeapObject*>(bits_); }
+  uintptr_t address() const { return static_cast<uintptr_t>(bits_); }
+
+  constexpr bool operator==(const Oop& other) const = default;
+
+ private:
+  constexpr explicit Oop(uint64_t bits) : bits_(bits) {}
+  uint64_t bits_ = 0;
+};
+
+static_assert(sizeof(Oop) == 8, "an oop is one 64-bit word");
+
+}  // namespace space

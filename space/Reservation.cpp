@@ -1,0 +1,53 @@
+// Reservation: anonymous PROT_NONE mappings committed and decommitted page-wise.
+#include "space/Reservation.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace space {
+
+Reservation::Reservation(size_t bytes, uintptr_t preferredBase) {
+  size_ = roundUpToPage(bytes);
+  void* hint = reinterpret_cast<void*>(preferredBase);
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  void* p = MAP_FAILED;
+  if (preferredBase != 0) {
+    p = mmap(hint, size_, PROT_NONE, flags | MAP_FIXED_NOREPLACE, -1, 0);
+    // Kernels without MAP_FIXED_NOREPLACE treat it as a hint; accept only an exact fit.
+    if (p != MAP_FAILED && p != hint) {
+      munmap(p, size_);
+      p = MAP_FAILED;
+    }
+  }
+  if (p == MAP_FAILED) p = mmap(nullptr, size_, PROT_NONE, flags, -1, 0);
+  if (p == MAP_FAILED) {
+    throw std::runtime_error("cannot reserve " + std::to_string(size_ >> 20) +
+                             " MiB of address space: " + std::strerror(errno));
+  }
+  base_ = reinterpret_cast<uintptr_t>(p);
+}
+
+Reservation::~Reservation() {
+  if (base_ != 0) munmap(reinterpret_cast<void*>(base_), size_);
+}
+
+void Reservation::commit(uintptr_t address, size_t bytes) {
+  if (mprotect(reinterpret_cast<void*>(address), roundUpToPage(bytes), PROT_READ | PROT_WRITE) != 0) {
+    throw std::runtime_error(std::string("cannot commit heap memory: ") + std::strerror(errno));
+  }
+}
+
+void Reservation::decommit(uintptr_t address, size_t bytes) {
+  size_t n = roundUpToPage(bytes);
+  // MAP_FIXED over our own range atomically drops the pages and restores PROT_NONE.
+  void* p = mmap(reinterpret_cast<void*>(address), n, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    throw std::runtime_error(std::string("cannot decommit heap memory: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace space

@@ -1,0 +1,40 @@
+// Reservation: one contiguous range of virtual address space owned by a space. Every heap
+// byte of the space (nursery and old segments) lies inside it, so "does this oop belong to
+// this space" is a range check and page protection can cover exactly one space.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace space {
+
+class Reservation {
+ public:
+  static constexpr size_t kPageSize = 4096;
+
+  // Reserves `bytes` (rounded up to pages) of inaccessible address space, at `preferredBase`
+  // when that range is free (0 = anywhere). Throws std::runtime_error when it cannot.
+  Reservation(size_t bytes, uintptr_t preferredBase);
+  ~Reservation();
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+
+  uintptr_t base() const { return base_; }
+  uintptr_t end() const { return base_ + size_; }
+  size_t size() const { return size_; }
+  bool contains(uintptr_t address) const { return address - base_ < size_; }
+
+  // Makes [address, address+bytes) readable and writable (zero-filled on first touch).
+  void commit(uintptr_t address, size_t bytes);
+  // Returns the pages to the OS and makes the range inaccessible again.
+  void decommit(uintptr_t address, size_t bytes);
+
+  static size_t roundUpToPage(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
+
+ private:
+  uintptr_t base_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace space

@@ -1,0 +1,199 @@
+// Space: construction, slow-path allocation, collection scheduling, roots and hashes.
+#include "space/Space.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "space/MarkSweep.h"
+#include "space/Scavenger.h"
+
+namespace space {
+
+namespace {
+uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
+}
+constexpr size_t kOldSpaceAlignment = size_t(2) << 20;
+}  // namespace
+
+Space::Space(const SpaceConfig& config) : config_(config), classTable_(*this), symbols_(*this) {
+  reservation_ = std::make_unique<Reservation>(config_.reservationBytes, config_.preferredBase);
+  nursery_ = std::make_unique<Nursery>(*reservation_, config_.edenBytes, config_.survivorBytes);
+  uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
+  oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
+  bootstrap();
+}
+
+Space::~Space() = default;
+
+// Creates the objects every space has before any class exists: nil, true, false, the
+// special objects array, the class table and the symbol table. Their class indexes are
+// filled in by the VM once it has created the corresponding classes.
+void Space::bootstrap() {
+  auto makeOld = [&](Format fmt, size_t slots) {
+    uintptr_t block = oldSpace_->allocateBlock(HeapObject::wordsForSlots(slots) * 8);
+    if (block == 0) throw HeapExhausted("cannot bootstrap space '" + config_.name + "'");
+    HeapObject* o = HeapObject::initializeAt(block, reserved_class::kInvalid, fmt, slots);
+    std::memset(o->words(), 0, std::max<size_t>(slots, 1) * 8);
+    return o->asOop();
+  };
+  nil_ = makeOld(Format::Empty, 0);
+  Oop t = makeOld(Format::Empty, 0);
+  Oop f = makeOld(Format::Empty, 0);
+  specialObjects_ = makeOld(Format::Indexable, special::kArraySize);
+  Oop* s = specialObjects_.object()->slots();
+  for (size_t i = 0; i < special::kArraySize; i++) s[i] = nil_;
+  s[special::kNil] = nil_;
+  s[special::kTrue] = t;
+  s[special::kFalse] = f;
+  classTable_.initialize(1024);
+  symbols_.initialize(4096);
+}
+
+void Space::removeRootProvider(RootProvider* p) {
+  rootProviders_.erase(std::remove(rootProviders_.begin(), rootProviders_.end(), p),
+                       rootProviders_.end());
+}
+
+uint32_t Space::identityHash(Oop o) {
+  if (o.isSmallInteger()) return uint32_t(uint64_t(o.smallInteger()) & HeapObject::kHashMask);
+  if (o.isCharacter()) return o.character() & uint32_t(HeapObject::kHashMask);
+  HeapObject* obj = follow(o).object();
+  uint32_t h = obj->rawHash();
+  if (h == 0) {
+    do {
+      // xorshift32: cheap, and its low 22 bits are well mixed.
+      hashSeed_ ^= hashSeed_ << 13;
+      hashSeed_ ^= hashSeed_ >> 17;
+      hashSeed_ ^= hashSeed_ << 5;
+      h = hashSeed_ & uint32_t(HeapObject::kHashMask);
+    } while (h == 0);
+    obj->setRawHash(h);
+  }
+  return h;
+}
+
+Oop Space::shallowCopy(Oop original, Tenure tenure) {
+  LocalRoot keep(localRoots_, original);
+  HeapObject* o = original.object();
+  size_t slots = o->slotCount();
+  Oop copy = allocate(o->classIndex(), o->format(), slots, tenure);
+  HeapObject* src = keep.get().object();
+  HeapObject* dst = copy.object();
+  if (slots > 0) std::memcpy(dst->words(), src->words(), slots * 8);
+  if (formatHasPointers(src->format())) rememberIfOld(dst);
+  return copy;
+}
+
+Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure) {
+  if (collecting_) throw std::logic_error("allocation during a collection");
+  if (slots > HeapObject::kMaxSlots) throw HeapExhausted("object too large");
+  size_t bytes = HeapObject::wordsForSlots(slots) * 8;
+  if (config_.gcStress) {
+    if (++stressAllocations_ % 64 == 0) {
+      collectGarbage();
+    } else {
+      scavenge();
+    }
+  }
+  if (tenure == Tenure::Young && bytes < config_.largeObjectBytes) {
+    BumpRegion& eden = nursery_->eden;
+    if (eden.top + bytes > eden.end) scavenge();
+    if (eden.top + bytes <= eden.end) {
+      uintptr_t p = eden.top;
+      eden.top += bytes;
+      return initializeObject(p, cls, fmt, slots);
+    }
+  }
+  uintptr_t block = allocateOldBlock(bytes);
+  stats_.bytesAllocatedOld += bytes;
+  return initializeObject(block, cls, fmt, slots);
+}
+
+uintptr_t Space::allocateOldBlock(size_t bytes) {
+  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep());
+  if (oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  uintptr_t block = oldSpace_->allocateBlock(bytes);
+  if (block == 0) {
+    collectGarbage();
+    block = oldSpace_->allocateBlock(bytes);
+  }
+  if (block == 0) {
+    throw HeapExhausted("heap of space '" + config_.name + "' exhausted (limit " +
+                        std::to_string(config_.maxOldBytes >> 20) + " MiB)");
+  }
+  return block;
+}
+
+void Space::visitRoots(RootVisitor& v) {
+  v.visit(specialObjects_);
+  handles_.forEach([&](Oop& slot) { v.visit(slot); });
+  localRoots_.forEach([&](Oop& slot) { v.visit(slot); });
+  for (RootProvider* p : rootProviders_) p->visitRoots(v);
+}
+
+void Space::scavenge() {
+  if (collecting_) throw std::logic_error("nested collection");
+  collecting_ = true;
+  auto start = std::chrono::steady_clock::now();
+  Scavenger(*this, TenureAll::No).run();
+  uint64_t ns = nanosSince(start);
+  collecting_ = false;
+  stats_.scavenges++;
+  stats_.scavengeNanos += ns;
+  stats_.lastScavengeNanos = ns;
+  stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
+  afterCollection();
+  // Promotion grows old space; collect it once it has grown enough.
+  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep());
+  if (oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+}
+
+void Space::collectGarbage() {
+  if (collecting_) throw std::logic_error("nested collection");
+  collecting_ = true;
+  auto start = std::chrono::steady_clock::now();
+  Scavenger(*this, TenureAll::Yes).run();
+  rememberedSet_.clear();  // nothing is young any more
+  MarkSweep(*this).run();
+  // A promotion may have raised the limit temporarily; restore it (never below what is
+  // still committed, so live data is not declared over the limit retroactively).
+  oldSpace_->setMaxBytes(std::max(config_.maxOldBytes, oldSpace_->committedBytes()));
+  uint64_t ns = nanosSince(start);
+  collecting_ = false;
+  stats_.fullCollections++;
+  stats_.fullCollectionNanos += ns;
+  stats_.maxFullCollectionNanos = std::max(stats_.maxFullCollectionNanos, ns);
+  afterCollection();
+}
+
+void Space::afterCollection() {
+  // Old space never moves objects, but a swap may have replaced the table array.
+  classTable_.reattach();
+}
+
+void Space::setArrayClassIndex(ClassIndex i) {
+  arrayClassIndex_ = i;
+  for (size_t slot : {special::kClassTable, special::kSymbolTable}) {
+    specialObject(slot).object()->setClassIndex(i);
+  }
+  specialObjects_.object()->setClassIndex(i);
+}
+
+void Space::registerStack(Oop stack) { stacks_.push_back(stack); }
+
+void Space::setActiveStack(Oop stack) {
+  if (!activeStack_.isNull() && activeStack_ != stack) {
+    // The stack was written without a barrier while active: assume it holds young refs.
+    rememberIfOld(activeStack_.object());
+  }
+  activeStack_ = stack;
+}
+
+void Space::notifyBecome() {
+  for (RootProvider* p : rootProviders_) p->afterBecome();
+}
+
+}  // namespace space

@@ -1,0 +1,246 @@
+// Space: the object memory of one object space — its reservation, nursery, old space,
+// class table, symbol table, special objects, handles and roots — and the entry points for
+// allocation, stores (with the write barrier), collection and identity swaps.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "space/ClassTable.h"
+#include "space/GcStats.h"
+#include "space/HandleTable.h"
+#include "space/HeapObject.h"
+#include "space/Nursery.h"
+#include "space/OldSpace.h"
+#include "space/RememberedSet.h"
+#include "space/Reservation.h"
+#include "space/Roots.h"
+#include "space/SpecialObjects.h"
+#include "space/SymbolTable.h"
+
+namespace space {
+
+#ifdef ESPELL_GC_STRESS
+constexpr bool kGcStressBuild = true;
+#else
+constexpr bool kGcStressBuild = false;
+#endif
+
+struct SpaceConfig {
+  std::string name = "space";
+  size_t edenBytes = size_t(16) << 20;
+  size_t survivorBytes = size_t(4) << 20;
+  size_t maxOldBytes = size_t(4) << 30;          // heap limit for old space
+  size_t reservationBytes = size_t(64) << 30;    // virtual address space reserved
+  uintptr_t preferredBase = 0;                   // 0 = wherever the kernel likes
+  size_t largeObjectBytes = size_t(256) << 10;   // objects this big are allocated old
+  size_t minFullGcBytes = size_t(32) << 20;      // old-space growth that triggers a full GC
+  unsigned tenureAge = 2;                        // scavenges survived before promotion
+  bool gcStress = kGcStressBuild;                // collect at every allocation
+};
+
+// Thrown when an allocation cannot be satisfied even after a full collection.
+class HeapExhausted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Tenure { Young, Old };
+enum class CopyHash { No, Yes };
+
+class Space {
+ public:
+  explicit Space(const SpaceConfig& config);
+  ~Space();
+  Space(const Space&) = delete;
+  Space& operator=(const Space&) = delete;
+
+  const std::string& name() const { return config_.name; }
+  const SpaceConfig& config() const { return config_; }
+
+  // ---- membership --------------------------------------------------------------------
+  bool contains(Oop o) const { return reservation_->contains(o.address()); }
+  bool isYoung(Oop o) const { return nursery_->contains(o.address()); }
+  bool isYoung(const HeapObject* o) const { return nursery_->contains(reinterpret_cast<uintptr_t>(o)); }
+
+  // ---- well-known objects ------------------------------------------------------------
+  Oop nil() const { return nil_; }
+  Oop trueObject() const { return specialObject(special::kTrue); }
+  Oop falseObject() const { return specialObject(special::kFalse); }
+  Oop specialObjectsArray() const { return specialObjects_; }
+  Oop specialObject(size_t i) const { return specialObjects_.object()->slot(i); }
+  void setSpecialObject(size_t i, Oop value) { storePointer(specialObjects_, i, value); }
+  ClassTable& classTable() { return classTable_; }
+  const ClassTable& classTable() const { return classTable_; }
+  SymbolTable& symbols() { return symbols_; }
+  const SymbolTable& symbols() const { return symbols_; }
+
+  // Class index of Arrays, used for the object memory's own tables (set by the VM).
+  ClassIndex arrayClassIndex() const { return arrayClassIndex_; }
+  void setArrayClassIndex(ClassIndex i);
+
+  ClassIndex classIndexOf(Oop o) const {
+    if (o.isSmallInteger()) return reserved_class::kSmallInteger;
+    if (o.isCharacter()) return reserved_class::kCharacter;
+    return o.object()->classIndex();
+  }
+
+  // ---- allocation (may collect; throws HeapExhausted) ----------------------------------
+  // Pointer slots are initialized to nil, raw slots to zero.
+  Oop allocate(ClassIndex cls, Format fmt, size_t slots, Tenure tenure = Tenure::Young) {
+    size_t bytes = HeapObject::wordsForSlots(slots) * 8;
+    if (tenure == Tenure::Young && bytes < config_.largeObjectBytes && !config_.gcStress) {
+      uintptr_t p = nursery_->eden.top;
+      if (p + bytes <= nursery_->eden.end) {
+        nursery_->eden.top = p + bytes;
+        return initializeObject(p, cls, fmt, slots);
+      }
+    }
+    return allocateSlow(cls, fmt, slots, tenure);
+  }
+  Oop allocateBytes(ClassIndex cls, size_t byteCount, Tenure tenure = Tenure::Young) {
+    size_t slots = (byteCount + 7) / 8;
+    return allocate(cls, bytesFormatWithPadding(unsigned(slots * 8 - byteCount)), slots, tenure);
+  }
+  Oop allocateWords(ClassIndex cls, size_t words, Tenure tenure = Tenure::Young) {
+    return allocate(cls, Format::Words, words, tenure);
+  }
+  // A shallow copy with the same class and format (and a fresh identity hash).
+  Oop shallowCopy(Oop original, Tenure tenure = Tenure::Young);
+
+  // ---- stores ------------------------------------------------------------------------
+  void storePointer(Oop obj, size_t index, Oop value) {
+    HeapObject* o = obj.object();
+    o->slots()[index] = value;
+    writeBarrier(o, value);
+  }
+  // Restores the remembered-set invariant after `value` was stored into `target`.
+  void writeBarrier(HeapObject* target, Oop value) {
+    if (value.isHeapObject() && nursery_->contains(value.address()) && !isYoung(target)) {
+      rememberedSet_.add(target);
+    }
+  }
+  // For bulk stores: remembers `target` if it is old (cheaper than a check per slot).
+  void rememberIfOld(HeapObject* target) {
+    if (!isYoung(target)) rememberedSet_.add(target);
+  }
+
+  // ---- identity ----------------------------------------------------------------------
+  uint32_t identityHash(Oop o);
+  // Follows a chain of forwarders (left by becomeForward) to the object they stand for.
+  static Oop follow(Oop o) {
+    while (o.isHeapObject() && o.object()->isForwarded()) o = o.object()->slot(0);
+    return o;
+  }
+
+  // Turns each from[i] into a forwarder to to[i]: every reference to from[i] now means
+  // to[i]. With CopyHash::Yes, to[i] takes from[i]'s identity hash. O(pairs) plus a scan
+  // of stacks, class table, special objects and handles. Throws std::invalid_argument
+  // (leaving everything unchanged) when a pair cannot be forwarded.
+  void becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash);
+  // Swaps the identities of a[i] and b[i] (two-way become). Same guarantees.
+  void swapIdentities(std::span<const Oop> a, std::span<const Oop> b);
+
+  // ---- collection --------------------------------------------------------------------
+  void scavenge();
+  void collectGarbage();  // full: scavenge (tenuring everything), then mark-sweep old space
+  const GcStats& stats() const { return stats_; }
+  GcStats& mutableStats() { return stats_; }
+
+  HandleTable& handles() { return handles_; }
+  LocalRootStack& localRoots() { return localRoots_; }
+  void addRootProvider(RootProvider* p) { rootProviders_.push_back(p); }
+  void removeRootProvider(RootProvider* p);
+  template <class F>
+  void forEachRootProvider(F&& f) {
+    for (RootProvider* p : rootProviders_) f(*p);
+  }
+
+  // Process stacks. The interpreter writes the active stack without a barrier, so it is
+  // a root of every scavenge; when it stops being active it enters the remembered set.
+  void registerStack(Oop stack);
+  void setActiveStack(Oop stack);
+  Oop activeStack() const { return activeStack_; }
+  std::vector<Oop>& registeredStacks() { return stacks_; }
+
+  RememberedSet& rememberedSet() { return rememberedSet_; }
+  Nursery& nursery() { return *nursery_; }
+  const Nursery& nursery() const { return *nursery_; }
+  OldSpace& oldSpace() { return *oldSpace_; }
+  const OldSpace& oldSpace() const { return *oldSpace_; }
+  Reservation& reservation() { return *reservation_; }
+  const Reservation& reservation() const { return *reservation_; }
+
+  // Walks every object (not free chunks) in nursery and old space.
+  template <class F>
+  void forEachObject(F&& f) {
+    auto walk = [&](uintptr_t from, uintptr_t to) {
+      for (uintptr_t p = from; p < to;) {
+        HeapObject* o = HeapObject::fromBlockStart(p);
+        p += o->totalBytes();
+        f(o);
+      }
+    };
+    walk(nursery_->eden.start, nursery_->eden.top);
+    walk(nursery_->fromSurvivor().start, nursery_->fromSurvivor().top);
+    oldSpace_->forEachBlock([&](HeapObject* o) {
+      if (o->classIndex() != reserved_class::kFreeChunk) f(o);
+    });
+  }
+
+  // Visits every root slot outside the heap, and the special objects array itself.
+  void visitRoots(RootVisitor& v);
+  // Called by collectors and become so RootProviders can drop identity-keyed caches.
+  void notifyBecome();
+
+  size_t youngBytesInUse() const { return nursery_->eden.used() + nursery_->fromSurvivor().used(); }
+
+ private:
+  friend class Scavenger;
+  friend class MarkSweep;
+
+  Oop initializeObject(uintptr_t block, ClassIndex cls, Format fmt, size_t slots) {
+    HeapObject* o = HeapObject::initializeAt(block, cls, fmt, slots);
+    if (formatHasPointers(fmt)) {
+      Oop n = nil_;
+      Oop* s = o->slots();
+      for (size_t i = 0; i < slots; i++) s[i] = n;
+    } else if (slots > 0) {
+      std::memset(o->words(), 0, slots * 8);
+    }
+    return o->asOop();
+  }
+  Oop allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure);
+  uintptr_t allocateOldBlock(size_t bytes);
+  void bootstrap();
+  void afterCollection();
+  void followForwardersAfterBecome();
+  void checkBecomeArgument(Oop o, const char* side, size_t index) const;
+
+  SpaceConfig config_;
+  std::unique_ptr<Reservation> reservation_;
+  std::unique_ptr<Nursery> nursery_;
+  std::unique_ptr<OldSpace> oldSpace_;
+  ClassTable classTable_;
+  SymbolTable symbols_;
+  RememberedSet rememberedSet_;
+  HandleTable handles_;
+  LocalRootStack localRoots_;
+  std::vector<RootProvider*> rootProviders_;
+  std::vector<Oop> stacks_;  // weak: dead stacks are dropped by the full collector
+  Oop activeStack_;
+  Oop nil_;
+  Oop specialObjects_;
+  uint32_t hashSeed_ = 0x2545F491u;
+  bool collecting_ = false;
+  uint64_t stressAllocations_ = 0;
+  ClassIndex arrayClassIndex_ = reserved_class::kInvalid;
+  GcStats stats_;
+};
+
+}  // namespace space

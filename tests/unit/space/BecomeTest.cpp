@@ -1,0 +1,176 @@
+// Identity swaps: becomeForward and swapIdentities with references from everywhere.
+#include <vector>
+
+#include "tests/unit/space/TestHeap.h"
+
+using namespace space;
+using space::test::TestHeap;
+
+namespace {
+
+// References to each of `n` objects from: a young array, an old array, a handle each and
+// a registered stack; answers the handles to the holders.
+struct Referrers {
+  Handle young, old, stack;
+  std::vector<Handle> direct;
+};
+
+Referrers refer(TestHeap& h, const std::vector<Handle>& objects) {
+  Referrers r;
+  size_t n = objects.size();
+  r.young = Handle(h.space, h.array(n));
+  r.old = Handle(h.space, h.array(n, Tenure::Old));
+  r.stack = Handle(h.space, h.stack(n + 1, n));
+  for (size_t i = 0; i < n; i++) {
+    h.space.storePointer(r.young.get(), i, objects[i].get());
+    h.space.storePointer(r.old.get(), i, objects[i].get());
+    h.space.storePointer(r.stack.get(), i + 1, objects[i].get());
+    r.direct.emplace_back(h.space, objects[i].get());
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("becomeForward of many pairs redirects every reference") {
+  TestHeap h;
+  const size_t n = 2000;
+  std::vector<Handle> from, to;
+  for (size_t i = 0; i < n; i++) {
+    // Mix generations: half the old points are old, half of the new ones are young.
+    from.emplace_back(h.space, h.point(int64_t(i), 0, i % 2 ? Tenure::Old : Tenure::Young));
+    Oop p3 = h.space.allocate(h.pointClass, Format::Fixed, 3, i % 3 ? Tenure::Young : Tenure::Old);
+    h.space.storePointer(p3, 0, Oop::fromSmallInteger(int64_t(i)));
+    h.space.storePointer(p3, 1, Oop::fromSmallInteger(1));
+    h.space.storePointer(p3, 2, Oop::fromSmallInteger(2));
+    to.emplace_back(h.space, p3);
+  }
+  Referrers r = refer(h, from);
+  std::vector<uint32_t> hashes;
+  for (auto& f : from) hashes.push_back(h.space.identityHash(f.get()));
+
+  std::vector<Oop> fromOops, toOops;
+  for (size_t i = 0; i < n; i++) {
+    fromOops.push_back(from[i].get());
+    toOops.push_back(to[i].get());
+  }
+  h.space.becomeForward(fromOops, toOops, CopyHash::Yes);
+
+  // Eagerly fixed: handles and stacks never see a forwarder.
+  for (size_t i = 0; i < n; i++) {
+    CHECK(r.direct[i].get() == to[i].get());
+    CHECK(r.stack.get().object()->slot(i + 1) == to[i].get());
+    CHECK(h.space.identityHash(to[i].get()) == hashes[i]);
+  }
+  // Heap slots see forwarders until a collection replaces them; follow() resolves them.
+  for (size_t i = 0; i < n; i++) {
+    CHECK(Space::follow(r.young.get().object()->slot(i)) == to[i].get());
+    CHECK(Space::follow(r.old.get().object()->slot(i)) == to[i].get());
+  }
+  h.verify();
+  h.space.scavenge();
+  h.verify();
+  h.space.collectGarbage();
+  for (size_t i = 0; i < n; i++) {
+    Oop y = r.young.get().object()->slot(i);
+    Oop o = r.old.get().object()->slot(i);
+    CHECK(y == to[i].get());  // no forwarder left after a full collection
+    CHECK(o == to[i].get());
+    CHECK(y.object()->slotCount() == 3);
+    CHECK(y.object()->slot(0).smallInteger() == int64_t(i));
+  }
+  h.verify();
+}
+
+TEST_CASE("swapIdentities exchanges same-sized objects in place, in either generation") {
+  TestHeap h;
+  Handle a(h.space, h.point(1, 1));
+  Handle b(h.space, h.point(2, 2, Tenure::Old));
+  Handle holder(h.space, h.array(2, Tenure::Old));
+  h.space.storePointer(holder.get(), 0, a.get());
+  h.space.storePointer(holder.get(), 1, b.get());
+  uint32_t ha = h.space.identityHash(a.get()), hb = h.space.identityHash(b.get());
+  Oop aBefore = a.get(), bBefore = b.get();
+  Oop as[] = {a.get()};
+  Oop bs[] = {b.get()};
+  h.space.swapIdentities(as, bs);
+  // Same addresses, exchanged contents: everything that referred to a now sees b.
+  CHECK(a.get() == aBefore);
+  CHECK(b.get() == bBefore);
+  CHECK(TestHeap::x(holder.get().object()->slot(0)) == 2);
+  CHECK(TestHeap::x(holder.get().object()->slot(1)) == 1);
+  CHECK(h.space.identityHash(a.get()) == hb);
+  CHECK(h.space.identityHash(b.get()) == ha);
+  h.verify();
+  h.space.collectGarbage();
+  h.verify();
+}
+
+TEST_CASE("swapIdentities of objects of different sizes uses forwarders to copies") {
+  TestHeap h;
+  const size_t n = 500;
+  std::vector<Handle> small, large;
+  for (size_t i = 0; i < n; i++) {
+    small.emplace_back(h.space, h.point(int64_t(i), 0));
+    Oop big = h.array(5, i % 2 ? Tenure::Old : Tenure::Young);
+    h.space.storePointer(big, 0, Oop::fromSmallInteger(-int64_t(i)));
+    large.emplace_back(h.space, big);
+  }
+  Referrers rs = refer(h, small), rl = refer(h, large);
+  std::vector<Oop> as, bs;
+  for (size_t i = 0; i < n; i++) {
+    as.push_back(small[i].get());
+    bs.push_back(large[i].get());
+  }
+  h.space.swapIdentities(as, bs);
+  for (size_t i = 0; i < n; i++) {
+    Oop nowSmallRef = Space::follow(rs.young.get().object()->slot(i));
+    Oop nowLargeRef = Space::follow(rl.old.get().object()->slot(i));
+    CHECK(nowSmallRef.object()->slotCount() == 5);
+    CHECK(nowSmallRef.object()->slot(0).smallInteger() == -int64_t(i));
+    CHECK(nowLargeRef.object()->slotCount() == 2);
+    CHECK(nowLargeRef.object()->slot(0).smallInteger() == int64_t(i));
+    CHECK(rs.direct[i].get() == nowSmallRef);
+    CHECK(rl.stack.get().object()->slot(i + 1) == nowLargeRef);
+  }
+  h.verify();
+  h.space.collectGarbage();
+  h.verify();
+}
+
+TEST_CASE("swapping two classes keeps instances with their class contents") {
+  TestHeap h;
+  ClassIndex ca = h.makeClass();
+  ClassIndex cb = h.makeClass();
+  Oop classA = h.space.classTable().at(ca), classB = h.space.classTable().at(cb);
+  h.space.storePointer(classA, 0, Oop::fromSmallInteger(111));
+  h.space.storePointer(classB, 0, Oop::fromSmallInteger(222));
+  Oop as[] = {classA};
+  Oop bs[] = {classB};
+  h.space.swapIdentities(as, bs);
+  // Index ca still designates the contents that were A's (Spur semantics).
+  CHECK(h.space.classTable().at(ca).object()->slot(0).smallInteger() == 111);
+  CHECK(h.space.classTable().at(cb).object()->slot(0).smallInteger() == 222);
+  h.verify();
+}
+
+TEST_CASE("invalid become arguments are refused and change nothing") {
+  TestHeap h;
+  Handle p(h.space, h.point(1, 2));
+  Handle q(h.space, h.point(3, 4));
+  Oop nilArr[] = {h.space.nil()};
+  Oop pArr[] = {p.get()};
+  CHECK_THROWS_AS(h.space.becomeForward(nilArr, pArr, CopyHash::No), std::invalid_argument);
+  Oop imm[] = {Oop::fromSmallInteger(3)};
+  CHECK_THROWS_AS(h.space.becomeForward(imm, pArr, CopyHash::No), std::invalid_argument);
+  Oop twice[] = {p.get(), p.get()};
+  Oop two[] = {q.get(), q.get()};
+  CHECK_THROWS_AS(h.space.swapIdentities(twice, two), std::invalid_argument);
+  Oop cyc1[] = {p.get(), q.get()};
+  Oop cyc2[] = {q.get(), p.get()};
+  CHECK_THROWS_AS(h.space.becomeForward(cyc1, cyc2, CopyHash::No), std::invalid_argument);
+  CHECK(TestHeap::x(p.get()) == 1);
+  CHECK_FALSE(p.get().object()->isForwarded());
+  CHECK_FALSE(q.get().object()->isForwarded());
+  h.verify();
+}
