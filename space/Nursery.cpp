@@ -13,6 +13,7 @@ Nursery::Nursery(Reservation& reservation, size_t edenBytes, size_t survivorByte
   start_ = reservation.base();
   end_ = start_ + total;
   reservation.commit(start_, total);
+  reservation.adviseHugePages(start_, total);
   eden = {start_, start_, start_ + edenBytes};
   survivors_[0] = {eden.end, eden.end, eden.end + survivorBytes};
   survivors_[1] = {survivors_[0].end, survivors_[0].end, survivors_[0].end + survivorBytes};

@@ -22,10 +22,21 @@ Reservation::Reservation(size_t bytes, uintptr_t preferredBase) {
       p = MAP_FAILED;
     }
   }
-  if (p == MAP_FAILED) p = mmap(nullptr, size_, PROT_NONE, flags, -1, 0);
   if (p == MAP_FAILED) {
-    throw std::runtime_error("cannot reserve " + std::to_string(size_ >> 20) +
-                             " MiB of address space: " + std::strerror(errno));
+    // Anywhere: over-reserve and trim so the base is 2 MiB aligned (huge-page friendly).
+    constexpr size_t kAlign = size_t(2) << 20;
+    void* q = mmap(nullptr, size_ + kAlign, PROT_NONE, flags, -1, 0);
+    if (q == MAP_FAILED) {
+      throw std::runtime_error("cannot reserve " + std::to_string(size_ >> 20) +
+                               " MiB of address space: " + std::strerror(errno));
+    }
+    uintptr_t raw = reinterpret_cast<uintptr_t>(q);
+    uintptr_t aligned = (raw + kAlign - 1) & ~(kAlign - 1);
+    if (aligned > raw) munmap(q, aligned - raw);
+    if (aligned + size_ < raw + size_ + kAlign) {
+      munmap(reinterpret_cast<void*>(aligned + size_), raw + size_ + kAlign - (aligned + size_));
+    }
+    p = reinterpret_cast<void*>(aligned);
   }
   base_ = reinterpret_cast<uintptr_t>(p);
 }
@@ -38,6 +49,10 @@ void Reservation::commit(uintptr_t address, size_t bytes) {
   if (mprotect(reinterpret_cast<void*>(address), roundUpToPage(bytes), PROT_READ | PROT_WRITE) != 0) {
     throw std::runtime_error(std::string("cannot commit heap memory: ") + std::strerror(errno));
   }
+}
+
+void Reservation::adviseHugePages(uintptr_t address, size_t bytes) {
+  madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_HUGEPAGE);
 }
 
 void Reservation::decommit(uintptr_t address, size_t bytes) {

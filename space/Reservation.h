@@ -27,6 +27,9 @@ class Reservation {
 
   // Makes [address, address+bytes) readable and writable (zero-filled on first touch).
   void commit(uintptr_t address, size_t bytes);
+  // Asks for transparent huge pages over a committed range (fewer TLB misses when the
+  // scavenger touches survivors scattered over a large eden). Advisory; failures ignored.
+  void adviseHugePages(uintptr_t address, size_t bytes);
   // Returns the pages to the OS and makes the range inaccessible again.
   void decommit(uintptr_t address, size_t bytes);
 
