@@ -63,6 +63,10 @@ void ClassTable::registerClassAt(ClassIndex index, Oop cls) {
   cls.object()->setRawHash(index);
 }
 
+void ClassTable::setReservedEntry(ClassIndex index, Oop cls) {
+  space_.storePointer(space_.specialObject(special::kClassTable), index, cls);
+}
+
 void ClassTable::unregister(ClassIndex index) {
   entries_[index] = space_.nil();
   if (index < nextFree_ && index >= kFirstOrdinaryClassIndex) nextFree_ = index;

@@ -27,6 +27,9 @@ class ClassTable {
   // Registers `cls` under a fresh index (or the given reserved one) and sets its hash.
   ClassIndex registerClass(Oop cls);
   void registerClassAt(ClassIndex index, Oop cls);
+  // Points a reserved index (the immediates') at a class without changing the class's
+  // identity hash: the class keeps its own index too.
+  void setReservedEntry(ClassIndex index, Oop cls);
   void unregister(ClassIndex index);
   // Replaces each entry that is a forwarder with the object it stands for.
   void followForwarders();

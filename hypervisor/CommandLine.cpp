@@ -1,0 +1,92 @@
+// CommandLine: a small hand-written parser; SOM launcher compatible ("-cp a:b FILE args").
+#include "hypervisor/CommandLine.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace hypervisor {
+
+namespace {
+std::vector<std::string> splitPath(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ':')) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+bool parseSize(const std::string& text, size_t& out) {
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v == 0 || v > (1ull << 20)) return false;
+  out = size_t(v);
+  return true;
+}
+}  // namespace
+
+const char* usage() {
+  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] FILE.som|CLASS [ARGS...]\n"
+         "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
+         "       espell --help | --version\n";
+}
+
+std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& error) {
+  CommandLine cl;
+  if (argc < 2) {
+    error = "no command given";
+    return std::nullopt;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    cl.command = CommandLine::Command::Help;
+    return cl;
+  }
+  if (cmd == "--version") {
+    cl.command = CommandLine::Command::Version;
+    return cl;
+  }
+  if (cmd == "run") {
+    cl.command = CommandLine::Command::Run;
+  } else if (cmd == "disasm") {
+    cl.command = CommandLine::Command::Disassemble;
+  } else {
+    error = "unknown command '" + cmd + "' (expected run, disasm, --help or --version)";
+    return std::nullopt;
+  }
+  int i = 2;
+  for (; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "-cp" || a == "--classpath") {
+      if (i + 1 >= argc) {
+        error = a + " needs a list of directories";
+        return std::nullopt;
+      }
+      auto dirs = splitPath(argv[++i]);
+      cl.classPath.insert(cl.classPath.end(), dirs.begin(), dirs.end());
+    } else if (a == "--virtualized") {
+      cl.virtualized = true;
+    } else if (a == "--heap-mib" || a == "--eden-mib") {
+      if (i + 1 >= argc || !parseSize(argv[i + 1], a == "--heap-mib" ? cl.heapMiB : cl.edenMiB)) {
+        error = a + " needs a positive number of MiB";
+        return std::nullopt;
+      }
+      i++;
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      error = "unknown option '" + a + "'";
+      return std::nullopt;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) {
+    error = "missing the program: a FILE.som or a class name";
+    return std::nullopt;
+  }
+  cl.program = argv[i++];
+  for (; i < argc; i++) cl.arguments.emplace_back(argv[i]);
+  return cl;
+}
+
+}  // namespace hypervisor

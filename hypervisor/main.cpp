@@ -1,0 +1,89 @@
+// espell: the command-line entry point.
+#include <cstdio>
+#include <filesystem>
+
+#include "hypervisor/CommandLine.h"
+#include "space/Space.h"
+#include "vm/ClassLoader.h"
+#include "vm/Disassembler.h"
+#include "vm/Runtime.h"
+#include "vm/SourceLocation.h"
+
+namespace {
+
+space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* name) {
+  space::SpaceConfig c;
+  c.name = name;
+  c.maxOldBytes = cl.heapMiB << 20;
+  c.edenBytes = cl.edenMiB << 20;
+  c.survivorBytes = c.edenBytes / 4;
+  return c;
+}
+
+int runProgram(const hypervisor::CommandLine& cl) {
+  space::Space space(spaceConfig(cl, "main"));
+  vm::RuntimeOptions options;
+  options.classPath = cl.classPath;
+  vm::Runtime runtime(space, options);
+  runtime.bootstrap();
+  return runtime.runMain(cl.program, cl.arguments);
+}
+
+int disassembleProgram(const hypervisor::CommandLine& cl) {
+  space::Space space(spaceConfig(cl, "main"));
+  vm::RuntimeOptions options;
+  options.classPath = cl.classPath;
+  vm::Runtime runtime(space, options);
+  runtime.bootstrap();
+  std::string name = cl.program;
+  try {
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".som") == 0) {
+      std::filesystem::path p(name);
+      std::string dir = p.parent_path().string();
+      runtime.loader().prependToClassPath(dir.empty() ? "." : dir);
+      name = p.stem().string();
+    }
+    space::Oop cls = runtime.loader().loadClass(name);
+    if (cls.isNull()) {
+      std::fprintf(stderr, "espell: cannot find class '%s'\n", name.c_str());
+      return 66;
+    }
+    std::fputs(vm::disassembleClass(runtime, cls).c_str(), stdout);
+  } catch (const vm::CompileError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 65;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto cl = hypervisor::parseCommandLine(argc, argv, error);
+  if (!cl) {
+    std::fprintf(stderr, "espell: %s\n%s", error.c_str(), hypervisor::usage());
+    return 64;
+  }
+  try {
+    switch (cl->command) {
+      case hypervisor::CommandLine::Command::Help:
+        std::fputs(hypervisor::usage(), stdout);
+        return 0;
+      case hypervisor::CommandLine::Command::Version:
+        std::puts("espell 0.1.0");
+        return 0;
+      case hypervisor::CommandLine::Command::Run:
+        return runProgram(*cl);
+      case hypervisor::CommandLine::Command::Disassemble:
+        return disassembleProgram(*cl);
+    }
+  } catch (const vm::CompileError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 65;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "espell: %s\n", e.what());
+    return 70;
+  }
+  return 0;
+}

@@ -1,0 +1,422 @@
+// ClassBuilder: class/metaclass pairs, CodeSpec -> CompiledMethod objects, installation and
+// precise cache invalidation.
+#include "vm/ClassBuilder.h"
+
+#include "vm/ClassLoader.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "vm/CodeGenerator.h"
+#include "vm/Interpreter.h"
+#include "vm/LargeInteger.h"
+#include "vm/MethodCache.h"
+#include "vm/MethodDictionary.h"
+#include "vm/ObjectLayouts.h"
+#include "vm/Objects.h"
+#include "vm/Parser.h"
+#include "vm/Primitives.h"
+#include "vm/Runtime.h"
+
+namespace vm {
+
+using space::HeapObject;
+using space::LocalRoot;
+using space::Tenure;
+
+namespace {
+Oop symbolArray(Runtime& rt, const std::vector<std::string>& names) {
+  space::Space& sp = rt.space();
+  LocalRoot arr(sp.localRoots(), newArray(rt, names.size(), Tenure::Old));
+  for (size_t i = 0; i < names.size(); i++) {
+    Oop sym = rt.symbol(names[i]);
+    sp.storePointer(arr.get(), i, sym);
+  }
+  return arr.get();
+}
+
+space::Format instanceFormatFor(space::Format superFormat, size_t fieldCount) {
+  using space::Format;
+  switch (superFormat) {
+    case Format::Indexable:
+    case Format::FixedIndexable:
+      return fieldCount > 0 ? Format::FixedIndexable : Format::Indexable;
+    case Format::Empty:
+    case Format::Fixed:
+      return Format::Fixed;
+    default:
+      return superFormat;
+  }
+}
+}  // namespace
+
+Oop ClassBuilder::metaclassOf(Oop cls) const { return rt_.classOf(cls); }
+
+std::string ClassBuilder::nameOf(Oop cls) const { return className(rt_, cls); }
+
+Oop ClassBuilder::createClass(std::string_view name, Oop superclass, const std::vector<std::string>& instanceVariables,
+                              const std::vector<std::string>& classVariables) {
+  space::Format superFormat = space::Format::Fixed;
+  if (superclass != rt_.nil()) {
+    int64_t spec = superclass.object()->slot(class_slot::kInstanceSpec).smallInteger();
+    superFormat = space::Format(InstanceSpec::format(spec));
+    if (!space::formatHasPointers(superFormat) && !instanceVariables.empty()) {
+      throw std::invalid_argument("class " + std::string(name) + ": instances of " + className(rt_, superclass) +
+                                  " hold raw data and cannot have instance variables");
+    }
+  }
+  size_t inherited = superclass == rt_.nil() ? 0 : instanceVariableNames(rt_, superclass).size();
+  return createClassWithFormat(name, superclass, instanceVariables,
+                               instanceFormatFor(superFormat, inherited + instanceVariables.size()), classVariables);
+}
+
+Oop ClassBuilder::createClassWithFormat(std::string_view name, Oop superclass,
+                                        const std::vector<std::string>& instanceVariables, space::Format format,
+                                        const std::vector<std::string>& classVariables) {
+  space::Space& sp = rt_.space();
+  LocalRoot super(sp.localRoots(), superclass);
+  std::vector<std::string> fields = superclass == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, superclass);
+  fields.insert(fields.end(), instanceVariables.begin(), instanceVariables.end());
+
+  // The class side: Class's own fields, inherited class-side fields, then these.
+  Oop superMeta = superclass == rt_.nil() ? rt_.special(special::kClassClass) : metaclassOf(superclass);
+  LocalRoot superMetaRoot(sp.localRoots(), superMeta);
+  std::vector<std::string> classFields = instanceVariableNames(rt_, superMeta);
+  classFields.insert(classFields.end(), classVariables.begin(), classVariables.end());
+
+  LocalRoot meta(sp.localRoots(), sp.allocate(rt_.known.metaclass, space::Format::Fixed, class_slot::kCount, Tenure::Old));
+  space::ClassIndex metaIndex = sp.classTable().registerClass(meta.get());
+  LocalRoot cls(sp.localRoots(), sp.allocate(metaIndex, space::Format::Fixed, classFields.size(), Tenure::Old));
+  sp.classTable().registerClass(cls.get());
+
+  Oop metaFields = symbolArray(rt_, classFields);
+  sp.storePointer(meta.get(), class_slot::kInstanceVariables, metaFields);
+  sp.storePointer(meta.get(), class_slot::kSuperclass, superMetaRoot.get());
+  meta.get().object()->slots()[class_slot::kInstanceSpec] =
+      Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(space::Format::Fixed), classFields.size()));
+  sp.storePointer(meta.get(), class_slot::kThisClassOrOrganization, cls.get());
+
+  Oop instFields = symbolArray(rt_, fields);
+  sp.storePointer(cls.get(), class_slot::kInstanceVariables, instFields);
+  sp.storePointer(cls.get(), class_slot::kSuperclass, super.get());
+  cls.get().object()->slots()[class_slot::kInstanceSpec] =
+      Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(format), fields.size()));
+  Oop nameSym = rt_.symbol(name);
+  sp.storePointer(cls.get(), class_slot::kName, nameSym);
+  return cls.get();
+}
+
+void ClassBuilder::installGlobal(Oop cls) {
+  space::Space& sp = rt_.space();
+  LocalRoot c(sp.localRoots(), cls);
+  rt_.globals().atPut(c.get().object()->slot(class_slot::kName), c.get());
+}
+
+Oop ClassBuilder::defineClass(ClassNode& node) {
+  space::Space& sp = rt_.space();
+  Oop superclass;
+  if (node.superclassName.empty()) {
+    superclass = rt_.special(special::kClassObject);
+  } else if (node.superclassName == "nil") {
+    superclass = rt_.nil();
+  } else {
+    Oop sym = rt_.symbol(node.superclassName);
+    superclass = rt_.globals().at(sym);
+    if (superclass.isNull()) superclass = rt_.loader().loadClass(node.superclassName);
+    if (superclass.isNull() || !isClass(rt_, superclass)) {
+      throw CompileError(node.fileName, node.where, "superclass '" + node.superclassName + "' of " + node.name + " not found");
+    }
+  }
+  LocalRoot super(sp.localRoots(), superclass);
+  Oop existing = rt_.globals().at(rt_.symbol(node.name));
+  LocalRoot cls(sp.localRoots(), Oop());
+  bool fresh = true;
+  if (rt_.isBootstrapping() && !existing.isNull() && isClass(rt_, existing) &&
+      existing.object()->slot(class_slot::kSuperclass) != super.get() && super.get() != rt_.nil() &&
+      instanceVariableNames(rt_, existing.object()->slot(class_slot::kSuperclass)) == instanceVariableNames(rt_, super.get())) {
+    // A class the VM created is placed under a kernel superclass with the same fields
+    // (e.g. Array under SequenceableCollection): re-link it, its layout is unchanged.
+    sp.storePointer(existing, class_slot::kSuperclass, super.get());
+    sp.storePointer(metaclassOf(existing), class_slot::kSuperclass, metaclassOf(super.get()));
+  }
+  if (!existing.isNull() && isClass(rt_, existing) && existing.object()->slot(class_slot::kSuperclass) == super.get()) {
+    // Reuse a class with the same shape (kernel classes the bootstrap created).
+    std::vector<std::string> all = instanceVariableNames(rt_, existing);
+    std::vector<std::string> inherited = super.get() == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, super.get());
+    std::vector<std::string> own(all.begin() + long(inherited.size()), all.end());
+    std::vector<std::string> metaAll = instanceVariableNames(rt_, metaclassOf(existing));
+    std::vector<std::string> metaInherited = instanceVariableNames(rt_, metaclassOf(existing).object()->slot(class_slot::kSuperclass));
+    std::vector<std::string> metaOwn(metaAll.begin() + long(metaInherited.size()), metaAll.end());
+    if (own == node.instanceFields && metaOwn == node.classFields) {
+      cls.set(existing);
+      fresh = false;
+    }
+  }
+  if (cls.get().isNull()) {
+    try {
+      cls.set(createClass(node.name, super.get(), node.instanceFields, node.classFields));
+    } catch (const std::invalid_argument& e) {
+      throw CompileError(node.fileName, node.where, e.what());
+    }
+  }
+  for (auto& m : node.instanceMethods) {
+    Oop method = compileMethod(cls.get(), *m, node.fileName);
+    if (fresh) {
+      Oop dict = cls.get().object()->slot(class_slot::kMethodDictionary);
+      Oop selector = method.object()->slot(code_slot::kSelector);
+      Oop updated = method_dictionary::atPut(rt_, dict, selector, method);
+      sp.storePointer(cls.get(), class_slot::kMethodDictionary, updated);
+    } else {
+      installMethod(cls.get(), method);
+    }
+  }
+  for (auto& m : node.classMethods) {
+    Oop meta = metaclassOf(cls.get());
+    Oop method = compileMethod(meta, *m, node.fileName);
+    if (fresh) {
+      meta = metaclassOf(cls.get());
+      Oop dict = meta.object()->slot(class_slot::kMethodDictionary);
+      Oop selector = method.object()->slot(code_slot::kSelector);
+      LocalRoot metaRoot(sp.localRoots(), meta);
+      Oop updated = method_dictionary::atPut(rt_, dict, selector, method);
+      sp.storePointer(metaRoot.get(), class_slot::kMethodDictionary, updated);
+    } else {
+      installMethod(metaclassOf(cls.get()), method);
+    }
+  }
+  return cls.get();
+}
+
+Oop ClassBuilder::compileMethod(Oop cls, MethodNode& method, const std::string& fileName) {
+  LocalRoot c(rt_.space().localRoots(), cls);
+  CompileContext ctx{fileName, instanceVariableNames(rt_, cls)};
+  std::unique_ptr<CodeSpec> spec = vm::compileMethod(method, ctx);
+  return install(*spec, c.get(), Oop(), fileName);
+}
+
+Oop ClassBuilder::compileMethodSource(Oop cls, std::string_view source, const std::string& fileName) {
+  Parser parser(source, fileName);
+  std::unique_ptr<MethodNode> node = parser.parseMethod();
+  return compileMethod(cls, *node, fileName);
+}
+
+Oop ClassBuilder::literalValue(const LiteralValue& v) {
+  space::Space& sp = rt_.space();
+  switch (v.kind) {
+    case LiteralValue::Kind::Nil: return rt_.nil();
+    case LiteralValue::Kind::True: return rt_.trueObject();
+    case LiteralValue::Kind::False: return rt_.falseObject();
+    case LiteralValue::Kind::Integer: {
+      std::string text = v.text;
+      bool negative = !text.empty() && text[0] == '-';
+      if (negative) text = text.substr(1);
+      int radix = 10;
+      if (size_t r = text.find('r'); r != std::string::npos) {
+        radix = std::stoi(text.substr(0, r));
+        text = text.substr(r + 1);
+      }
+      std::optional<BigInt> n = BigInt::parse((negative ? "-" : "") + text, radix);
+      if (!n) throw std::invalid_argument("bad integer literal " + v.text);
+      return n->toOop(rt_);
+    }
+    case LiteralValue::Kind::Double: {
+      Oop d = sp.allocateWords(rt_.known.doubleClass, 1, Tenure::Old);
+      std::memcpy(d.object()->words(), &v.number, sizeof(double));
+      return d;
+    }
+    case LiteralValue::Kind::String: return newString(rt_, v.text, Tenure::Old);
+    case LiteralValue::Kind::Symbol: return rt_.symbol(v.text);
+    case LiteralValue::Kind::Character: {
+      // Decode the UTF-8 of one character.
+      const unsigned char* b = reinterpret_cast<const unsigned char*>(v.text.data());
+      uint32_t cp = b[0];
+      size_t more = cp >= 0xF0 ? 3 : cp >= 0xE0 ? 2 : cp >= 0xC0 ? 1 : 0;
+      if (more) cp &= 0x3Fu >> more;
+      for (size_t i = 1; i <= more && i < v.text.size(); i++) cp = (cp << 6) | (b[i] & 0x3F);
+      return Oop::fromCharacter(cp);
+    }
+    case LiteralValue::Kind::Array: {
+      LocalRoot arr(sp.localRoots(), newArray(rt_, v.elements.size(), Tenure::Old));
+      for (size_t i = 0; i < v.elements.size(); i++) {
+        Oop e = literalValue(v.elements[i]);
+        sp.storePointer(arr.get(), i, e);
+      }
+      return arr.get();
+    }
+    case LiteralValue::Kind::ByteArray: {
+      Oop b = sp.allocateBytes(rt_.known.byteArray, v.bytes.size(), Tenure::Old);
+      if (!v.bytes.empty()) std::memcpy(b.object()->bytes(), v.bytes.data(), v.bytes.size());
+      return b;
+    }
+  }
+  return rt_.nil();
+}
+
+Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const std::string& fileName) {
+  space::Space& sp = rt_.space();
+  LocalRoot h(sp.localRoots(), holder), outer(sp.localRoots(), outerCode);
+
+  unsigned primitive = 0;
+  if (spec.isPrimitive) {
+    std::string name = spec.primitiveName.empty() ? className(rt_, holder) + ">>" + spec.selector : spec.primitiveName;
+    primitive = rt_.primitives().indexOf(name);
+    if (primitive == 0) {
+      throw CompileError(fileName, SourceLocation{spec.line, 1, 0}, "no primitive named '" + name + "'");
+    }
+  }
+  space::ClassIndex cls = spec.isBlock ? rt_.known.compiledBlock : spec.isPrimitive ? rt_.known.primitive : rt_.known.method;
+  LocalRoot code(sp.localRoots(), sp.allocate(cls, space::Format::CompiledCode, code_slot::kCount, Tenure::Old));
+  code.get().object()->slots()[code_slot::kHeader] = Oop::fromSmallInteger(
+      CodeHeader::pack(unsigned(spec.numArgs), unsigned(spec.numTemps), unsigned(spec.numCopied), unsigned(spec.maxStack),
+                       primitive, spec.flags));
+  sp.storePointer(code.get(), code_slot::kSelector, rt_.symbol(spec.selector));
+  sp.storePointer(code.get(), code_slot::kHolder, spec.isBlock ? outer.get() : h.get());
+  code.get().object()->slots()[code_slot::kQuick] = Oop::fromSmallInteger(QuickMethod::pack(spec.quick, spec.quickField));
+
+  Oop bytes = sp.allocateBytes(rt_.known.byteArray, spec.bytecodes.size(), Tenure::Old);
+  if (!spec.bytecodes.empty()) std::memcpy(bytes.object()->bytes(), spec.bytecodes.data(), spec.bytecodes.size());
+  sp.storePointer(code.get(), code_slot::kBytecodes, bytes);
+
+  LocalRoot literals(sp.localRoots(), newArray(rt_, spec.literals.size(), Tenure::Old));
+  sp.storePointer(code.get(), code_slot::kLiterals, literals.get());
+  for (size_t i = 0; i < spec.literals.size(); i++) {
+    const LiteralSpec& l = spec.literals[i];
+    Oop value;
+    switch (l.kind) {
+      case LiteralSpec::Kind::Value:
+        try {
+          value = literalValue(l.value);
+        } catch (const std::exception& e) {
+          throw CompileError(fileName, SourceLocation{spec.line, 1, 0}, e.what());
+        }
+        break;
+      case LiteralSpec::Kind::Global:
+        value = rt_.globals().bindingOrCreate(rt_.symbol(l.name));
+        break;
+      case LiteralSpec::Kind::Block:
+        value = install(*spec.blocks[l.blockIndex], h.get(), code.get(), fileName);
+        break;
+    }
+    sp.storePointer(literals.get(), i, value);
+  }
+
+  LocalRoot sites(sp.localRoots(), newArray(rt_, spec.sendSites.size() * send_site::kSlots, Tenure::Old));
+  for (size_t i = 0; i < spec.sendSites.size(); i++) {
+    Oop sel = rt_.symbol(spec.sendSites[i].selector);
+    Oop* s = sites.get().object()->slots() + i * send_site::kSlots;
+    s[send_site::kSelector] = sel;
+    s[send_site::kInfo] = Oop::fromSmallInteger(spec.sendSites[i].argumentCount);
+    s[send_site::kClass0] = Oop::fromSmallInteger(0);
+    s[send_site::kClass1] = Oop::fromSmallInteger(0);
+  }
+  sp.storePointer(code.get(), code_slot::kSendSites, sites.get());
+
+  // Debug info: source, line table (offset u16, line u16), argument and temporary names.
+  LocalRoot debug(sp.localRoots(), newArray(rt_, 3, Tenure::Old));
+  sp.storePointer(code.get(), code_slot::kDebugInfo, debug.get());
+  if (!spec.isBlock) sp.storePointer(debug.get(), 0, newString(rt_, spec.source, Tenure::Old));
+  Oop lines = sp.allocateBytes(rt_.known.byteArray, spec.lineTable.size() * 4, Tenure::Old);
+  for (size_t i = 0; i < spec.lineTable.size(); i++) {
+    uint8_t* b = lines.object()->bytes() + 4 * i;
+    b[0] = uint8_t(spec.lineTable[i].first & 0xFF);
+    b[1] = uint8_t(spec.lineTable[i].first >> 8);
+    b[2] = uint8_t(spec.lineTable[i].second & 0xFF);
+    b[3] = uint8_t(spec.lineTable[i].second >> 8);
+  }
+  sp.storePointer(debug.get(), 1, lines);
+  Oop names = symbolArray(rt_, spec.tempNames);
+  sp.storePointer(debug.get(), 2, names);
+  return code.get();
+}
+
+Oop ClassBuilder::lookupLocal(Oop cls, Oop selector) {
+  return method_dictionary::lookup(rt_.space(), cls.object()->slot(class_slot::kMethodDictionary), selector);
+}
+
+void ClassBuilder::installMethod(Oop cls, Oop method) {
+  space::Space& sp = rt_.space();
+  LocalRoot c(sp.localRoots(), cls), m(sp.localRoots(), method);
+  Oop selector = method.object()->slot(code_slot::kSelector);
+  LocalRoot s(sp.localRoots(), selector);
+  // The method now belongs to this class (super sends resolve from here).
+  sp.storePointer(m.get(), code_slot::kHolder, c.get());
+  Oop dict = c.get().object()->slot(class_slot::kMethodDictionary);
+  Oop updated = method_dictionary::atPut(rt_, dict, s.get(), m.get());
+  sp.storePointer(c.get(), class_slot::kMethodDictionary, updated);
+  invalidate(c.get(), s.get());
+}
+
+bool ClassBuilder::removeMethod(Oop cls, Oop selector) {
+  bool removed = method_dictionary::remove(rt_, cls.object()->slot(class_slot::kMethodDictionary), selector);
+  if (removed) invalidate(cls, selector);
+  return removed;
+}
+
+void ClassBuilder::forEachSendSite(Oop code, const std::function<void(Oop* site)>& f) {
+  HeapObject* c = code.object();
+  Oop sites = c->slot(code_slot::kSendSites);
+  if (sites.isHeapObject() && sites != rt_.nil()) {
+    size_t n = sites.object()->slotCount() / send_site::kSlots;
+    for (size_t i = 0; i < n; i++) f(sites.object()->slots() + i * send_site::kSlots);
+  }
+  Oop literals = c->slot(code_slot::kLiterals);
+  for (size_t i = 0; i < literals.object()->slotCount(); i++) {
+    Oop l = literals.object()->slot(i);
+    if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) forEachSendSite(l, f);
+  }
+}
+
+void ClassBuilder::invalidate(Oop cls, Oop selector) {
+  rt_.methodCache().flushSelector(selector);
+  if (rt_.isBootstrapping()) return;  // no code has run: no inline cache is filled
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  auto stale = [&](Oop cached) {
+    if (!cached.isSmallInteger() || cached.smallInteger() == 0) return false;
+    space::ClassIndex k = space::ClassIndex(cached.smallInteger());
+    if (!sp.classTable().isValidIndex(k)) return true;
+    return inheritsFrom(rt_, rt_.classAt(k), cls);
+  };
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) {
+      forEachSendSite(method, [&](Oop* site) {
+        if (site[send_site::kSelector] != selector) return;
+        if (stale(site[send_site::kClass0])) {
+          site[send_site::kClass0] = Oop::fromSmallInteger(0);
+          site[send_site::kMethod0] = nil;
+        }
+        if (stale(site[send_site::kClass1])) {
+          site[send_site::kClass1] = Oop::fromSmallInteger(0);
+          site[send_site::kMethod1] = nil;
+        }
+      });
+    });
+  });
+  rt_.interpreter().refreshGuards();
+}
+
+void ClassBuilder::invalidateAll() {
+  rt_.methodCache().flush();
+  if (rt_.isBootstrapping()) return;
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) {
+      forEachSendSite(method, [&](Oop* site) {
+        site[send_site::kClass0] = Oop::fromSmallInteger(0);
+        site[send_site::kMethod0] = nil;
+        site[send_site::kClass1] = Oop::fromSmallInteger(0);
+        site[send_site::kMethod1] = nil;
+      });
+    });
+  });
+  rt_.interpreter().refreshGuards();
+}
+
+}  // namespace vm

@@ -1,0 +1,62 @@
+// ClassBuilder: creating classes and metaclasses, compiling methods into CompiledMethod
+// objects, installing and removing them, and keeping every method cache consistent with
+// the change (exactly the send sites of the changed selector are invalidated).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "space/Space.h"
+#include "vm/Ast.h"
+#include "vm/CodeSpec.h"
+
+namespace vm {
+
+class Runtime;
+using space::Oop;
+
+class ClassBuilder {
+ public:
+  explicit ClassBuilder(Runtime& rt) : rt_(rt) {}
+
+  // Creates a class and its metaclass, registered in the class table but not bound to a
+  // global. `instanceVariables` and `classVariables` are the new class's own (not inherited).
+  // Throws std::invalid_argument when the shape is impossible (fields on a byte class).
+  Oop createClass(std::string_view name, Oop superclass, const std::vector<std::string>& instanceVariables,
+                  const std::vector<std::string>& classVariables);
+  // Same, with an explicit instance format (for kernel classes the VM knows).
+  Oop createClassWithFormat(std::string_view name, Oop superclass, const std::vector<std::string>& instanceVariables,
+                            space::Format format, const std::vector<std::string>& classVariables);
+  void installGlobal(Oop cls);
+
+  // Defines a class from a parsed class file: creates it (or reuses an existing one with
+  // the same shape) and installs all its methods. Answers the class.
+  Oop defineClass(ClassNode& node);
+
+  // Compiles `method` for `cls` (its fields and holder) without installing it.
+  Oop compileMethod(Oop cls, MethodNode& method, const std::string& fileName);
+  Oop compileMethodSource(Oop cls, std::string_view source, const std::string& fileName);
+  void installMethod(Oop cls, Oop method);
+  bool removeMethod(Oop cls, Oop selector);
+  Oop lookupLocal(Oop cls, Oop selector);
+
+  // Invalidates the caches that may hold a lookup of `selector` in `cls` or its subclasses.
+  void invalidate(Oop cls, Oop selector);
+  // Invalidates every cache (class hierarchy or VM configuration changes).
+  void invalidateAll();
+
+  Oop metaclassOf(Oop cls) const;
+  std::string nameOf(Oop cls) const;
+
+ private:
+  Oop install(const CodeSpec& spec, Oop holder, Oop outerCode, const std::string& fileName);
+  Oop literal(const LiteralSpec& l, Oop holder, const CodeSpec& spec, const std::string& fileName);
+  Oop literalValue(const LiteralValue& v);
+  void forEachSendSite(Oop code, const std::function<void(Oop* site)>& f);
+
+  Runtime& rt_;
+};
+
+}  // namespace vm

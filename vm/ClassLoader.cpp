@@ -1,0 +1,93 @@
+// ClassLoader: class path search and class file loading.
+#include "vm/ClassLoader.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "vm/ClassBuilder.h"
+#include "vm/Interpreter.h"
+#include "vm/Objects.h"
+#include "vm/Parser.h"
+#include "vm/Runtime.h"
+
+namespace vm {
+
+std::optional<std::string> readFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void ClassLoader::prependToClassPath(const std::string& dir) {
+  classPath_.erase(std::remove(classPath_.begin(), classPath_.end(), dir), classPath_.end());
+  classPath_.insert(classPath_.begin(), dir);
+}
+
+std::optional<std::string> ClassLoader::findFile(std::string_view name) const {
+  for (const std::string& dir : classPath_) {
+    std::string path = (dir.empty() ? std::string(".") : dir) + "/" + std::string(name) + ".som";
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return path;
+  }
+  return std::nullopt;
+}
+
+Oop ClassLoader::loadSource(std::string_view source, const std::string& fileName) {
+  Parser parser(source, fileName);
+  std::unique_ptr<ClassNode> node = parser.parseClass();
+  Oop cls = rt_.classes().defineClass(*node);
+  rt_.classes().installGlobal(cls);
+  return cls;
+}
+
+Oop ClassLoader::loadFile(const std::string& path) {
+  std::optional<std::string> text = readFile(path);
+  if (!text) throw CompileError(path, SourceLocation{}, "cannot read the file");
+  return loadSource(*text, path);
+}
+
+Oop ClassLoader::loadClass(std::string_view name) {
+  Oop sym = rt_.symbol(name);
+  Oop existing = rt_.globals().at(sym);
+  if (!existing.isNull()) return existing;
+  std::optional<std::string> path = findFile(name);
+  if (!path) return Oop();
+  if (std::find(loading_.begin(), loading_.end(), name) != loading_.end()) {
+    throw CompileError(*path, SourceLocation{}, "class " + std::string(name) + " inherits from itself");
+  }
+  loading_.emplace_back(name);
+  struct Pop {
+    std::vector<std::string>& v;
+    ~Pop() { v.pop_back(); }
+  } pop{loading_};
+  std::optional<std::string> text = readFile(*path);
+  if (!text) return Oop();
+  Parser parser(*text, *path);
+  std::unique_ptr<ClassNode> node = parser.parseClass();
+  if (node->name != name) {
+    throw CompileError(*path, node->where, "file defines class '" + node->name + "', expected '" + std::string(name) + "'");
+  }
+  Oop cls = rt_.classes().defineClass(*node);
+  rt_.classes().installGlobal(cls);
+  return cls;
+}
+
+void ClassLoader::tryLoadGlobal(Oop symbol) {
+  std::string name(bytesOf(symbol));
+  if (name.empty() || !std::isupper(static_cast<unsigned char>(name[0]))) return;
+  try {
+    loadClass(name);
+  } catch (const CompileError& e) {
+    std::fflush(rt_.options().out);
+    std::fprintf(rt_.options().err, "%s\n", e.what());
+    rt_.requestExit(65);
+  }
+}
+
+}  // namespace vm

@@ -1,0 +1,778 @@
+// CodeGenerator: one Emitter per method or real block; expressions are compiled either
+// for their value (leaving one result on the stack) or for effect (leaving nothing).
+#include "vm/CodeGenerator.h"
+
+#include <algorithm>
+#include <map>
+
+#include "vm/Inlining.h"
+#include "vm/Opcodes.h"
+#include "vm/Scope.h"
+
+namespace vm {
+
+namespace {
+
+enum class Use { Value, Effect };
+
+struct SpecialSend {
+  const char* selector;
+  Op op;
+};
+constexpr SpecialSend kSpecialSends[] = {
+    {"+", Op::SendAdd},          {"-", Op::SendSubtract},       {"*", Op::SendMultiply},
+    {"<", Op::SendLess},         {">", Op::SendGreater},        {"<=", Op::SendLessEqual},
+    {">=", Op::SendGreaterEqual},{"=", Op::SendEqual},          {"~=", Op::SendNotEqual},
+    {"<>", Op::SendNotEqual},    {"&", Op::SendBitAnd},         {"bitAnd:", Op::SendBitAnd},
+    {"bitOr:", Op::SendBitOr},   {"<<", Op::SendShiftLeft},     {">>", Op::SendShiftRight},
+    {">>>", Op::SendShiftRight}, {"/", Op::SendQuotient},       {"%", Op::SendModulo},
+    {"\\\\", Op::SendModulo},    {"at:", Op::SendAt},           {"at:put:", Op::SendAtPut},
+    {"value", Op::SendValue},
+};
+
+class Emitter {
+ public:
+  Emitter(CodeSpec& spec, Scope* realScope, const CompileContext& ctx)
+      : spec_(spec), real_(realScope), ctx_(ctx) {}
+
+  CodeSpec& spec() { return spec_; }
+  Scope* real() { return real_; }
+  int depth() const { return depth_; }
+  void setDepth(int d) {
+    depth_ = d;
+    maxDepth_ = std::max(maxDepth_, d);
+  }
+  int maxDepth() const { return maxDepth_; }
+  size_t here() const { return spec_.bytecodes.size(); }
+
+  void emit(Op op) { emitOp(op, kOpInfo[int(op)].effect); }
+  void emitB(Op op, int b) {
+    emit(op);
+    byte(b);
+  }
+  void emitW(Op op, int w) {
+    emit(op);
+    word(w);
+  }
+  void emitBB(Op op, int a, int b) {
+    emit(op);
+    byte(a);
+    byte(b);
+  }
+  // An op whose stack effect depends on its operand.
+  void emitOp(Op op, int effect) {
+    spec_.bytecodes.push_back(uint8_t(op));
+    if (effect != kVariable) setDepth(depth_ + effect);
+  }
+  void byte(int b) {
+    if (b < 0 || b > 255) fail("too many variables or literals for one method (operand " + std::to_string(b) + ")");
+    spec_.bytecodes.push_back(uint8_t(b));
+  }
+  void word(int w) {
+    if (w < 0 || w > 65535) fail("method too large (operand " + std::to_string(w) + ")");
+    spec_.bytecodes.push_back(uint8_t(w & 0xFF));
+    spec_.bytecodes.push_back(uint8_t(w >> 8));
+  }
+
+  // Forward jump: returns the operand position to patch.
+  size_t jumpForward(Op op) {
+    emit(op);
+    size_t at = here();
+    word(0);
+    return at;
+  }
+  void patch(size_t at) {
+    size_t distance = here() - (at + 2);
+    if (distance > 65535) fail("method too large (jump distance)");
+    spec_.bytecodes[at] = uint8_t(distance & 0xFF);
+    spec_.bytecodes[at + 1] = uint8_t(distance >> 8);
+  }
+  void jumpBack(size_t target) {
+    emit(Op::JumpBack);
+    size_t distance = here() + 2 - target;
+    word(int(distance));
+  }
+
+  int literal(const LiteralSpec& l) {
+    // Share equal symbols, numbers, strings and globals within one method.
+    for (size_t i = 0; i < spec_.literals.size(); i++) {
+      const LiteralSpec& e = spec_.literals[i];
+      if (e.kind != l.kind || l.kind == LiteralSpec::Kind::Block) continue;
+      if (l.kind == LiteralSpec::Kind::Global && e.name == l.name) return int(i);
+      if (l.kind == LiteralSpec::Kind::Value && e.value.kind == l.value.kind && l.value.kind != LiteralValue::Kind::Array &&
+          l.value.kind != LiteralValue::Kind::ByteArray && e.value.text == l.value.text &&
+          (l.value.kind != LiteralValue::Kind::Double || e.value.number == l.value.number)) {
+        return int(i);
+      }
+    }
+    spec_.literals.push_back(l);
+    return int(spec_.literals.size() - 1);
+  }
+  int sendSite(const std::string& selector, int argc) {
+    spec_.sendSites.push_back({selector, argc});
+    return int(spec_.sendSites.size() - 1);
+  }
+  int hiddenTemp() { return real_->numTemps++; }
+
+  void noteLine(int line) {
+    if (spec_.lineTable.empty() || spec_.lineTable.back().second != line) {
+      if (!spec_.lineTable.empty() && spec_.lineTable.back().first == here()) {
+        spec_.lineTable.back().second = uint16_t(line);
+      } else {
+        spec_.lineTable.push_back({uint16_t(here()), uint16_t(line)});
+      }
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw CompileError(ctx_.fileName, SourceLocation{spec_.line, 1, 0}, message);
+  }
+
+ private:
+  CodeSpec& spec_;
+  Scope* real_;
+  const CompileContext& ctx_;
+  int depth_ = 0;
+  int maxDepth_ = 0;
+};
+
+class Generator {
+ public:
+  explicit Generator(const CompileContext& ctx) : ctx_(ctx) {}
+
+  std::unique_ptr<CodeSpec> method(MethodNode& m) {
+    tree_ = analyzeScopes(m, ctx_.fieldNames, ctx_.fileName);
+    auto spec = std::make_unique<CodeSpec>();
+    spec->selector = m.selector;
+    spec->numArgs = int(m.parameters.size());
+    spec->isPrimitive = m.isPrimitive;
+    spec->source = m.source;
+    spec->line = m.where.line;
+    for (const std::string& p : m.pragmas) {
+      if (p == "unwindProtect") spec->flags |= CodeHeader::kUnwindProtect;
+      if (p == "exceptionHandler") spec->flags |= CodeHeader::kExceptionHandler;
+    }
+    Emitter e(*spec, m.scope, ctx_);
+    e.noteLine(m.where.line);
+    prologue(e, m.scope);
+    if (m.isPrimitive && m.statements.empty()) {
+      // "selector = primitive": when the primitive fails, say so.
+      e.emit(Op::PushSelf);
+      LiteralSpec sel;
+      sel.value.kind = LiteralValue::Kind::Symbol;
+      sel.value.text = m.selector;
+      e.emitW(Op::PushLiteral, e.literal(sel));
+      emitSend(e, "primitiveFailed:", 1, false);
+      e.emit(Op::ReturnTop);
+    } else {
+      statements(e, m.scope, m.statements, /*isBlock=*/false);
+    }
+    finish(e, *spec, m.scope);
+    for (auto& p : m.parameters) spec->tempNames.push_back(p);
+    for (auto& t : m.temporaries) spec->tempNames.push_back(t);
+    detectQuick(m, *spec);
+    return spec;
+  }
+
+ private:
+  void finish(Emitter& e, CodeSpec& spec, Scope* real) {
+    spec.numTemps = real->numTemps;
+    spec.numCopied = int(real->captures.size());
+    spec.maxStack = e.maxDepth() + 1;
+  }
+
+  // Creates the temp vector of a scope declaring remote variables.
+  void prologue(Emitter& e, Scope* s) {
+    if (s->vectorSize > 0) e.emitBB(Op::MakeTempVector, s->vectorTempSlot, s->vectorSize);
+  }
+
+  // Method or block body. Methods end with ^self; blocks answer their last statement.
+  void statements(Emitter& e, Scope* s, std::vector<NodePtr>& list, bool isBlock) {
+    if (list.empty()) {
+      if (isBlock) {
+        e.emit(Op::PushNil);
+        e.emit(Op::BlockReturn);
+      } else {
+        e.emit(Op::ReturnSelf);
+      }
+      return;
+    }
+    for (size_t i = 0; i < list.size(); i++) {
+      Node* st = list[i].get();
+      e.noteLine(st->where.line);
+      bool last = i + 1 == list.size();
+      if (st->kind == NodeKind::Return) {
+        ret(e, s, static_cast<ReturnNode*>(st));
+        return;  // statements after a return are unreachable
+      }
+      if (last && isBlock) {
+        expr(e, s, st, Use::Value);
+        e.emit(Op::BlockReturn);
+        return;
+      }
+      expr(e, s, st, Use::Effect);
+    }
+    if (!isBlock) e.emit(Op::ReturnSelf);
+  }
+
+  void ret(Emitter& e, Scope* s, ReturnNode* r) {
+    bool inMethod = s->realScope() == tree_->methodScope;
+    if (inMethod && isVariable(r->value.get(), "self")) {
+      e.emit(Op::ReturnSelf);
+      return;
+    }
+    expr(e, s, r->value.get(), Use::Value);
+    if (inMethod) {
+      e.emit(Op::ReturnTop);
+    } else {
+      // If the home method has already returned, #escapedBlock: answers the block's value.
+      e.emit(Op::NonLocalReturn);
+      e.setDepth(e.depth() + 1);
+      e.emit(Op::BlockReturn);
+    }
+  }
+
+  static bool isVariable(const Node* n, const char* name) {
+    return n && n->kind == NodeKind::Variable && static_cast<const VariableNode*>(n)->name == name;
+  }
+
+  // ---- expressions --------------------------------------------------------------------
+
+  void expr(Emitter& e, Scope* s, Node* n, Use use) {
+    switch (n->kind) {
+      case NodeKind::Literal:
+        if (use == Use::Value) literal(e, static_cast<LiteralNode*>(n)->value);
+        return;
+      case NodeKind::Variable:
+        if (use == Use::Value) pushVariable(e, s, static_cast<VariableNode*>(n));
+        return;
+      case NodeKind::Assignment:
+        return assign(e, s, static_cast<AssignmentNode*>(n), use);
+      case NodeKind::Send:
+        return send(e, s, static_cast<SendNode*>(n), use);
+      case NodeKind::Cascade:
+        return cascade(e, s, static_cast<CascadeNode*>(n), use);
+      case NodeKind::Block:
+        closure(e, s, static_cast<BlockNode*>(n));
+        if (use == Use::Effect) e.emit(Op::Pop);
+        return;
+      case NodeKind::BraceArray: {
+        auto* b = static_cast<BraceArrayNode*>(n);
+        for (auto& el : b->elements) expr(e, s, el.get(), Use::Value);
+        e.emitOp(Op::PushNewArray, kVariable);
+        e.byte(int(b->elements.size()));
+        e.setDepth(e.depth() - int(b->elements.size()) + 1);
+        if (use == Use::Effect) e.emit(Op::Pop);
+        return;
+      }
+      case NodeKind::Return:
+        throw CompileError(ctx_.fileName, n->where, "a return (^) is only allowed as a statement");
+    }
+  }
+
+  void literal(Emitter& e, const LiteralValue& v) {
+    switch (v.kind) {
+      case LiteralValue::Kind::Nil: e.emit(Op::PushNil); return;
+      case LiteralValue::Kind::True: e.emit(Op::PushTrue); return;
+      case LiteralValue::Kind::False: e.emit(Op::PushFalse); return;
+      case LiteralValue::Kind::Integer: {
+        const std::string& t = v.text;
+        bool simple = !t.empty() && t.size() <= 4 && t.find('r') == std::string::npos;
+        if (simple) {
+          long n = std::strtol(t.c_str(), nullptr, 10);
+          if (n >= -128 && n <= 127) {
+            e.emitB(Op::PushSmallInteger, int(uint8_t(int8_t(n))));
+            return;
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    LiteralSpec l;
+    l.value = v;
+    e.emitW(Op::PushLiteral, e.literal(l));
+  }
+
+  // Where a resolved variable lives, seen from real scope `real`.
+  struct Location {
+    enum class Kind { Argument, Temp, Remote } kind;
+    int index;
+    int vectorSlot;
+  };
+  Location locate(Scope* real, VariableInfo* v) {
+    Scope* home = v->declaringScope->realScope();
+    if (home == real) {
+      if (v->isArgument && v->declaringScope == real) return {Location::Kind::Argument, v->slot, 0};
+      if (v->remote) return {Location::Kind::Remote, v->declaringScope->vectorTempSlot, v->vectorSlot};
+      return {Location::Kind::Temp, v->slot, 0};
+    }
+    if (v->remote) {
+      int k = real->captureIndexOfVector(v->declaringScope);
+      return {Location::Kind::Remote, k, v->vectorSlot};
+    }
+    return {Location::Kind::Temp, real->captureIndexOfVariable(v), 0};
+  }
+
+  int fieldIndex(const std::string& name) const {
+    for (size_t i = ctx_.fieldNames.size(); i-- > 0;) {
+      if (ctx_.fieldNames[i] == name) return int(i);
+    }
+    return -1;
+  }
+
+  void pushVariable(Emitter& e, Scope* s, VariableNode* v) {
+    const std::string& n = v->name;
+    if (n == "self" || n == "super") return e.emit(Op::PushSelf);
+    if (n == "nil") return e.emit(Op::PushNil);
+    if (n == "true") return e.emit(Op::PushTrue);
+    if (n == "false") return e.emit(Op::PushFalse);
+    if (n == "thisContext") return e.emit(Op::PushThisContext);
+    if (v->binding) {
+      Location loc = locate(s->realScope(), v->binding);
+      switch (loc.kind) {
+        case Location::Kind::Argument: return e.emitB(Op::PushArgument, loc.index);
+        case Location::Kind::Temp: return e.emitB(Op::PushTemp, loc.index);
+        case Location::Kind::Remote: return e.emitBB(Op::PushRemoteTemp, loc.index, loc.vectorSlot);
+      }
+    }
+    if (int f = fieldIndex(n); f >= 0) return e.emitB(Op::PushField, f);
+    LiteralSpec g;
+    g.kind = LiteralSpec::Kind::Global;
+    g.name = n;
+    e.emitW(Op::PushGlobal, e.literal(g));
+  }
+
+  // Stores the top of stack into a variable; pops it when `use` is Effect.
+  void storeTop(Emitter& e, Scope* s, VariableNode* v, Use use) {
+    bool pop = use == Use::Effect;
+    if (v->binding) {
+      Location loc = locate(s->realScope(), v->binding);
+      switch (loc.kind) {
+        case Location::Kind::Argument:
+          throw CompileError(ctx_.fileName, v->where, "cannot assign to argument '" + v->name + "'");
+        case Location::Kind::Temp:
+          return e.emitB(pop ? Op::PopStoreTemp : Op::StoreTemp, loc.index);
+        case Location::Kind::Remote:
+          return e.emitBB(pop ? Op::PopStoreRemoteTemp : Op::StoreRemoteTemp, loc.index, loc.vectorSlot);
+      }
+    }
+    if (int f = fieldIndex(v->name); f >= 0) return e.emitB(pop ? Op::PopStoreField : Op::StoreField, f);
+    LiteralSpec g;
+    g.kind = LiteralSpec::Kind::Global;
+    g.name = v->name;
+    e.emitW(Op::StoreGlobal, e.literal(g));
+    if (pop) e.emit(Op::Pop);
+  }
+
+  void assign(Emitter& e, Scope* s, AssignmentNode* a, Use use) {
+    expr(e, s, a->value.get(), Use::Value);
+    storeTop(e, s, a->variable.get(), use);
+  }
+
+  // ---- sends ----------------------------------------------------------------------------
+
+  void emitSend(Emitter& e, const std::string& selector, int argc, bool isSuper) {
+    if (!isSuper) {
+      if (selector == "==" || selector == "~~") {
+        e.emit(selector == "==" ? Op::SendIdentical : Op::SendNotIdentical);
+        return;
+      }
+      for (const SpecialSend& sp : kSpecialSends) {
+        if (selector == sp.selector) {
+          e.emitW(sp.op, e.sendSite(selector, argc));
+          return;
+        }
+      }
+    }
+    e.emitOp(isSuper ? Op::SuperSend : Op::Send, kVariable);
+    e.word(e.sendSite(selector, argc));
+    e.setDepth(e.depth() - argc);
+  }
+
+  void send(Emitter& e, Scope* s, SendNode* n, Use use) {
+    InlineKind kind = classifyInline(*n);
+    if (kind != InlineKind::None) return inlined(e, s, n, kind, use);
+    if (n->selector == "updatePoint" && isVariable(n->receiver.get(), "Chester") &&
+        !static_cast<VariableNode*>(n->receiver.get())->binding && fieldIndex("Chester") < 0) {
+      e.emit(Op::UpdatePoint);
+      if (use == Use::Effect) e.emit(Op::Pop);
+      return;
+    }
+    expr(e, s, n->receiver.get(), Use::Value);
+    for (auto& a : n->arguments) expr(e, s, a.get(), Use::Value);
+    emitSend(e, n->selector, int(n->arguments.size()), n->isSuper());
+    if (use == Use::Effect) e.emit(Op::Pop);
+  }
+
+  // A cascade part: a chain of sends whose innermost receiver is the cascade receiver,
+  // already on the stack.
+  void cascadePart(Emitter& e, Scope* s, SendNode* n, bool isSuper) {
+    if (n->receiver) {
+      cascadePart(e, s, static_cast<SendNode*>(n->receiver.get()), isSuper);
+      isSuper = false;  // only the first message of a part goes to the cascade receiver
+    }
+    for (auto& a : n->arguments) expr(e, s, a.get(), Use::Value);
+    emitSend(e, n->selector, int(n->arguments.size()), isSuper);
+  }
+
+  void cascade(Emitter& e, Scope* s, CascadeNode* c, Use use) {
+    bool isSuper = isVariable(c->receiver.get(), "super");
+    expr(e, s, c->receiver.get(), Use::Value);
+    for (size_t i = 0; i < c->messages.size(); i++) {
+      bool last = i + 1 == c->messages.size();
+      if (!last) e.emit(Op::Dup);
+      cascadePart(e, s, c->messages[i].get(), isSuper);
+      if (!last || use == Use::Effect) e.emit(Op::Pop);
+    }
+  }
+
+  // ---- blocks ---------------------------------------------------------------------------
+
+  void pushVector(Emitter& e, Scope* s, Scope* owner) {
+    Scope* real = s->realScope();
+    if (owner->realScope() == real) {
+      e.emitB(Op::PushTemp, owner->vectorTempSlot);
+    } else {
+      e.emitB(Op::PushTemp, real->captureIndexOfVector(owner));
+    }
+  }
+
+  void closure(Emitter& e, Scope* s, BlockNode* b) {
+    Scope* bs = b->scope;
+    auto spec = std::make_unique<CodeSpec>();
+    spec->isBlock = true;
+    spec->selector = e.spec().selector;
+    spec->numArgs = int(b->parameters.size());
+    spec->line = b->where.line;
+    {
+      Emitter be(*spec, bs, ctx_);
+      be.noteLine(b->where.line);
+      prologue(be, bs);
+      statements(be, bs, b->statements, /*isBlock=*/true);
+      finish(be, *spec, bs);
+    }
+    spec->flags |= CodeHeader::kIsBlock;
+    if (bs->needsOuterContext) spec->flags |= CodeHeader::kNeedsOuterContext;
+    // Frame order: arguments, copied values, then the block's own temporaries.
+    for (auto& p : b->parameters) spec->tempNames.push_back(p);
+    for (auto& c : bs->captures) spec->tempNames.push_back(c.variable ? c.variable->name : "<vector>");
+    for (auto& t : b->temporaries) spec->tempNames.push_back(t);
+    // Copied values, in the block's capture order.
+    for (const Capture& c : bs->captures) {
+      if (c.variable) {
+        VariableNode ref(b->where, c.variable->name);
+        ref.binding = c.variable;
+        pushVariable(e, s, &ref);
+      } else {
+        pushVector(e, s, c.vectorOwner);
+      }
+    }
+    e.spec().blocks.push_back(std::move(spec));
+    LiteralSpec l;
+    l.kind = LiteralSpec::Kind::Block;
+    l.blockIndex = e.spec().blocks.size() - 1;
+    int lit = e.literal(l);
+    int copied = int(bs->captures.size());
+    e.emitOp(Op::PushClosure, kVariable);
+    e.word(lit);
+    e.byte(copied);
+    e.setDepth(e.depth() - copied + 1);
+  }
+
+  // Compiles an inlined block's statements in place.
+  void inlineBody(Emitter& e, Scope* /*outer*/, BlockNode* b, Use use) {
+    Scope* bs = b->scope;
+    // Fresh temporaries on every entry, as for a real block activation.
+    for (auto& v : bs->variables) {
+      if (!v->isArgument && !v->remote) {
+        e.emit(Op::PushNil);
+        e.emitB(Op::PopStoreTemp, v->slot);
+      }
+    }
+    prologue(e, bs);
+    if (b->statements.empty()) {
+      if (use == Use::Value) e.emit(Op::PushNil);
+      return;
+    }
+    for (size_t i = 0; i < b->statements.size(); i++) {
+      Node* st = b->statements[i].get();
+      e.noteLine(st->where.line);
+      bool last = i + 1 == b->statements.size();
+      if (st->kind == NodeKind::Return) {
+        ret(e, bs, static_cast<ReturnNode*>(st));
+        // Keep the recorded depth consistent for the code after the (unreachable) join.
+        if (use == Use::Value) e.setDepth(e.depth() + 1);
+        return;
+      }
+      expr(e, bs, st, last ? use : Use::Effect);
+    }
+  }
+
+  // Stores the value on the stack top into an inlined block parameter (pops it).
+  void storeParameter(Emitter& e, BlockNode* b, size_t i) {
+    VariableInfo* v = b->scope->find(b->parameters[i]);
+    e.emitB(Op::PopStoreTemp, v->slot);
+  }
+
+  void inlined(Emitter& e, Scope* s, SendNode* n, InlineKind kind, Use use) {
+    auto block = [&](size_t i) { return static_cast<BlockNode*>(n->arguments[i].get()); };
+    auto receiverBlock = [&]() { return static_cast<BlockNode*>(n->receiver.get()); };
+    int base = e.depth();
+    switch (kind) {
+      case InlineKind::IfTrue:
+      case InlineKind::IfFalse: {
+        expr(e, s, n->receiver.get(), Use::Value);
+        size_t skip = e.jumpForward(kind == InlineKind::IfTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        inlineBody(e, s, block(0), use);
+        if (use == Use::Value) {
+          size_t end = e.jumpForward(Op::Jump);
+          e.patch(skip);
+          e.setDepth(base);
+          e.emit(Op::PushNil);
+          e.patch(end);
+        } else {
+          e.patch(skip);
+        }
+        e.setDepth(base + (use == Use::Value ? 1 : 0));
+        return;
+      }
+      case InlineKind::IfTrueIfFalse:
+      case InlineKind::IfFalseIfTrue: {
+        expr(e, s, n->receiver.get(), Use::Value);
+        size_t other = e.jumpForward(kind == InlineKind::IfTrueIfFalse ? Op::JumpIfFalse : Op::JumpIfTrue);
+        inlineBody(e, s, block(0), use);
+        size_t end = e.jumpForward(Op::Jump);
+        e.patch(other);
+        e.setDepth(base);
+        inlineBody(e, s, block(1), use);
+        e.patch(end);
+        e.setDepth(base + (use == Use::Value ? 1 : 0));
+        return;
+      }
+      case InlineKind::And:
+      case InlineKind::Or: {
+        bool isAnd = kind == InlineKind::And;
+        expr(e, s, n->receiver.get(), Use::Value);
+        size_t shortCircuit = e.jumpForward(isAnd ? Op::JumpIfFalse : Op::JumpIfTrue);
+        inlineBody(e, s, block(0), use);
+        if (use == Use::Value) {
+          size_t end = e.jumpForward(Op::Jump);
+          e.patch(shortCircuit);
+          e.setDepth(base);
+          e.emit(isAnd ? Op::PushFalse : Op::PushTrue);
+          e.patch(end);
+        } else {
+          e.patch(shortCircuit);
+        }
+        e.setDepth(base + (use == Use::Value ? 1 : 0));
+        return;
+      }
+      case InlineKind::WhileTrue:
+      case InlineKind::WhileFalse:
+      case InlineKind::WhileTrueUnary:
+      case InlineKind::WhileFalseUnary: {
+        bool whileTrue = kind == InlineKind::WhileTrue || kind == InlineKind::WhileTrueUnary;
+        size_t top = e.here();
+        inlineBody(e, s, receiverBlock(), Use::Value);
+        size_t exit = e.jumpForward(whileTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        if (!n->arguments.empty()) inlineBody(e, s, block(0), Use::Effect);
+        e.jumpBack(top);
+        e.patch(exit);
+        e.setDepth(base);
+        if (use == Use::Value) e.emit(Op::PushNil);
+        return;
+      }
+      case InlineKind::Repeat: {
+        size_t top = e.here();
+        inlineBody(e, s, receiverBlock(), Use::Effect);
+        e.jumpBack(top);
+        e.setDepth(base);
+        if (use == Use::Value) e.emit(Op::PushNil);
+        return;
+      }
+      case InlineKind::ToDo:
+      case InlineKind::DownToDo:
+      case InlineKind::ToByDo:
+      case InlineKind::DownToByDo: {
+        bool down = kind == InlineKind::DownToDo || kind == InlineKind::DownToByDo;
+        bool hasStep = kind == InlineKind::ToByDo || kind == InlineKind::DownToByDo;
+        BlockNode* body = block(hasStep ? 2 : 1);
+        VariableInfo* counter = body->scope->find(body->parameters[0]);
+        int limit = e.hiddenTemp();
+        int start = -1;
+        expr(e, s, n->receiver.get(), Use::Value);
+        if (use == Use::Value) {
+          start = e.hiddenTemp();
+          e.emitB(Op::StoreTemp, start);
+        }
+        e.emitB(Op::PopStoreTemp, counter->slot);
+        expr(e, s, n->arguments[0].get(), Use::Value);
+        e.emitB(Op::PopStoreTemp, limit);
+        const LiteralValue* step = hasStep ? &static_cast<LiteralNode*>(n->arguments[1].get())->value : nullptr;
+        bool negativeStep = step && ((step->kind == LiteralValue::Kind::Double && step->number < 0) ||
+                                     (step->kind == LiteralValue::Kind::Integer && step->text[0] == '-'));
+        bool descending = down != negativeStep;
+        size_t top = e.here();
+        e.emitB(Op::PushTemp, counter->slot);
+        e.emitB(Op::PushTemp, limit);
+        emitSend(e, descending ? ">=" : "<=", 1, false);
+        size_t exit = e.jumpForward(Op::JumpIfFalse);
+        inlineBody(e, s, body, Use::Effect);
+        e.emitB(Op::PushTemp, counter->slot);
+        if (step) {
+          literal(e, *step);
+          emitSend(e, down ? "-" : "+", 1, false);
+        } else {
+          e.emitB(Op::PushSmallInteger, 1);
+          emitSend(e, down ? "-" : "+", 1, false);
+        }
+        e.emitB(Op::PopStoreTemp, counter->slot);
+        e.jumpBack(top);
+        e.patch(exit);
+        e.setDepth(base);
+        if (use == Use::Value) e.emitB(Op::PushTemp, start);
+        return;
+      }
+      case InlineKind::TimesRepeat: {
+        int count = e.hiddenTemp();
+        int limit = e.hiddenTemp();
+        expr(e, s, n->receiver.get(), Use::Value);
+        if (use == Use::Value) e.emit(Op::Dup);
+        e.emitB(Op::PopStoreTemp, limit);
+        e.emitB(Op::PushSmallInteger, 1);
+        e.emitB(Op::PopStoreTemp, count);
+        int afterSetup = e.depth();
+        size_t top = e.here();
+        e.emitB(Op::PushTemp, count);
+        e.emitB(Op::PushTemp, limit);
+        emitSend(e, "<=", 1, false);
+        size_t exit = e.jumpForward(Op::JumpIfFalse);
+        inlineBody(e, s, block(0), Use::Effect);
+        e.emitB(Op::PushTemp, count);
+        e.emitB(Op::PushSmallInteger, 1);
+        emitSend(e, "+", 1, false);
+        e.emitB(Op::PopStoreTemp, count);
+        e.jumpBack(top);
+        e.patch(exit);
+        e.setDepth(afterSetup);
+        return;
+      }
+      case InlineKind::IfNil: {
+        expr(e, s, n->receiver.get(), Use::Value);
+        if (use == Use::Value) {
+          e.emit(Op::Dup);
+          size_t end = e.jumpForward(Op::JumpIfNotNil);
+          e.emit(Op::Pop);
+          inlineBody(e, s, block(0), Use::Value);
+          e.patch(end);
+          e.setDepth(base + 1);
+        } else {
+          size_t end = e.jumpForward(Op::JumpIfNotNil);
+          inlineBody(e, s, block(0), Use::Effect);
+          e.patch(end);
+          e.setDepth(base);
+        }
+        return;
+      }
+      case InlineKind::IfNotNil: {
+        BlockNode* b = block(0);
+        expr(e, s, n->receiver.get(), Use::Value);
+        if (use == Use::Value) {
+          e.emit(Op::Dup);
+          size_t end = e.jumpForward(Op::JumpIfNil);
+          if (b->parameters.empty()) {
+            e.emit(Op::Pop);
+          } else {
+            storeParameter(e, b, 0);
+          }
+          inlineBody(e, s, b, Use::Value);
+          e.patch(end);
+          e.setDepth(base + 1);
+        } else {
+          if (!b->parameters.empty()) e.emitB(Op::StoreTemp, b->scope->find(b->parameters[0])->slot);
+          size_t end = e.jumpForward(Op::JumpIfNil);
+          inlineBody(e, s, b, Use::Effect);
+          e.patch(end);
+          e.setDepth(base);
+        }
+        return;
+      }
+      case InlineKind::IfNilIfNotNil:
+      case InlineKind::IfNotNilIfNil: {
+        BlockNode* nilBlock = block(kind == InlineKind::IfNilIfNotNil ? 0 : 1);
+        BlockNode* valueBlock = block(kind == InlineKind::IfNilIfNotNil ? 1 : 0);
+        expr(e, s, n->receiver.get(), Use::Value);
+        if (!valueBlock->parameters.empty()) e.emitB(Op::StoreTemp, valueBlock->scope->find(valueBlock->parameters[0])->slot);
+        size_t isNil = e.jumpForward(Op::JumpIfNil);
+        inlineBody(e, s, valueBlock, use);
+        size_t end = e.jumpForward(Op::Jump);
+        e.patch(isNil);
+        e.setDepth(base);
+        inlineBody(e, s, nilBlock, use);
+        e.patch(end);
+        e.setDepth(base + (use == Use::Value ? 1 : 0));
+        return;
+      }
+      case InlineKind::None:
+        break;
+    }
+  }
+
+  // ---- trivial methods ------------------------------------------------------------------
+
+  void detectQuick(MethodNode& m, CodeSpec& spec) {
+    if (m.isPrimitive || !m.pragmas.empty() || !m.temporaries.empty()) return;
+    auto& st = m.statements;
+    if (st.empty()) {
+      spec.quick = QuickMethod::ReturnSelf;
+      return;
+    }
+    auto fieldOf = [&](const Node* n) -> int {
+      if (!n || n->kind != NodeKind::Variable) return -1;
+      auto* v = static_cast<const VariableNode*>(n);
+      return v->binding ? -1 : fieldIndex(v->name);
+    };
+    if (st.size() == 1 && st[0]->kind == NodeKind::Return) {
+      const Node* v = static_cast<ReturnNode*>(st[0].get())->value.get();
+      if (isVariable(v, "self")) {
+        spec.quick = QuickMethod::ReturnSelf;
+      } else if (isVariable(v, "nil")) {
+        spec.quick = QuickMethod::ReturnNil;
+      } else if (isVariable(v, "true")) {
+        spec.quick = QuickMethod::ReturnTrue;
+      } else if (isVariable(v, "false")) {
+        spec.quick = QuickMethod::ReturnFalse;
+      } else if (int f = fieldOf(v); f >= 0 && m.parameters.empty()) {
+        spec.quick = QuickMethod::ReturnField;
+        spec.quickField = unsigned(f);
+      }
+      return;
+    }
+    // "field := arg" or "field := arg. ^self" with one argument: a setter answering self.
+    if (m.parameters.size() == 1 && (st.size() == 1 || (st.size() == 2 && st[1]->kind == NodeKind::Return &&
+                                                        isVariable(static_cast<ReturnNode*>(st[1].get())->value.get(), "self")))) {
+      if (st[0]->kind != NodeKind::Assignment) return;
+      auto* a = static_cast<AssignmentNode*>(st[0].get());
+      int f = fieldOf(a->variable.get());
+      const Node* value = a->value.get();
+      if (f >= 0 && value->kind == NodeKind::Variable && static_cast<const VariableNode*>(value)->binding &&
+          static_cast<const VariableNode*>(value)->name == m.parameters[0]) {
+        spec.quick = QuickMethod::SetField;
+        spec.quickField = unsigned(f);
+      }
+    }
+  }
+
+  const CompileContext& ctx_;
+  std::unique_ptr<ScopeTree> tree_;
+};
+
+}  // namespace
+
+std::unique_ptr<CodeSpec> compileMethod(MethodNode& method, const CompileContext& context) {
+  return Generator(context).method(method);
+}
+
+}  // namespace vm

@@ -1,0 +1,23 @@
+// CodeGenerator: compiles a parsed method (after closure analysis) into CodeSpecs —
+// bytecodes, literals, send sites and nested blocks — open-coding the control structures
+// listed in Inlining.h.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vm/Ast.h"
+#include "vm/CodeSpec.h"
+
+namespace vm {
+
+struct CompileContext {
+  std::string fileName;
+  std::vector<std::string> fieldNames;  // the receiver's instance variables, in slot order
+};
+
+// Compiles `method`; throws CompileError with file, line and column on invalid code.
+std::unique_ptr<CodeSpec> compileMethod(MethodNode& method, const CompileContext& context);
+
+}  // namespace vm

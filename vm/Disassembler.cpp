@@ -1,0 +1,100 @@
+// Disassembler: walks bytecodes with instructionSize() from the opcode table.
+#include "vm/Disassembler.h"
+
+#include <cstdio>
+
+#include "vm/MethodDictionary.h"
+#include "vm/ObjectLayouts.h"
+#include "vm/Objects.h"
+#include "vm/Opcodes.h"
+#include "vm/Runtime.h"
+
+namespace vm {
+
+using space::Oop;
+
+std::string disassemble(Runtime& rt, Oop code, int indent) {
+  std::string pad(size_t(indent), ' ');
+  std::string out;
+  space::HeapObject* c = code.object();
+  int64_t h = c->slot(code_slot::kHeader).smallInteger();
+  Oop bytes = c->slot(code_slot::kBytecodes);
+  Oop literals = c->slot(code_slot::kLiterals);
+  Oop sites = c->slot(code_slot::kSendSites);
+  char line[256];
+  std::snprintf(line, sizeof line, "%s%s %s  args %u temps %u copied %u stack %u%s%s\n", pad.c_str(),
+                CodeHeader::has(h, CodeHeader::kIsBlock) ? "block in" : "method",
+                std::string(bytesOf(c->slot(code_slot::kSelector))).c_str(), CodeHeader::args(h), CodeHeader::temps(h),
+                CodeHeader::copied(h), CodeHeader::stack(h), CodeHeader::primitive(h) ? "  <primitive>" : "",
+                c->slot(code_slot::kQuick).smallInteger() ? "  <quick>" : "");
+  out += line;
+  const uint8_t* b = bytes.object()->bytes();
+  size_t n = bytes.object()->byteLength();
+  std::vector<Oop> blocks;
+  for (size_t pc = 0; pc < n;) {
+    Op op = Op(b[pc]);
+    if (int(op) >= kOpCount) {
+      std::snprintf(line, sizeof line, "%s  %4zu  <invalid %d>\n", pad.c_str(), pc, b[pc]);
+      out += line;
+      break;
+    }
+    const OpInfo& info = kOpInfo[int(op)];
+    std::string operands;
+    size_t p = pc + 1;
+    int firstWord = -1;
+    for (const char* f = info.operands; *f; f++) {
+      int v;
+      if (*f == 'W' || *f == 'J') {
+        v = b[p] | (b[p + 1] << 8);
+        p += 2;
+        if (*f == 'J') v = op == Op::JumpBack ? int(p) - v : int(p) + v;
+        if (firstWord < 0) firstWord = v;
+      } else {
+        v = b[p++];
+        if (op == Op::PushSmallInteger) v = int8_t(v);
+      }
+      operands += " " + std::to_string(v);
+    }
+    std::string note;
+    if ((op == Op::PushLiteral || op == Op::PushGlobal || op == Op::StoreGlobal || op == Op::PushClosure) &&
+        firstWord >= 0 && size_t(firstWord) < literals.object()->slotCount()) {
+      Oop lit = literals.object()->slot(size_t(firstWord));
+      if (op == Op::PushClosure) {
+        blocks.push_back(lit);
+        note = "  ; block " + std::to_string(blocks.size());
+      } else if (op != Op::PushLiteral) {
+        note = "  ; " + std::string(bytesOf(lit.object()->slot(association_slot::kKey)));
+      } else {
+        note = "  ; " + describeObject(rt, lit);
+      }
+    } else if (std::string(info.operands) == "W" && op != Op::PushLiteral && sites.isHeapObject() && sites != rt.nil() &&
+               size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
+      note = "  ; #" + std::string(bytesOf(sites.object()->slot(size_t(firstWord) * send_site::kSlots)));
+    } else if (op == Op::Jump || op == Op::JumpBack || op == Op::JumpIfTrue || op == Op::JumpIfFalse ||
+               op == Op::JumpIfNil || op == Op::JumpIfNotNil) {
+      note = "  ; to " + std::to_string(firstWord);
+      operands.clear();
+    }
+    std::snprintf(line, sizeof line, "%s  %4zu  %s%s%s\n", pad.c_str(), pc, info.name, operands.c_str(), note.c_str());
+    out += line;
+    pc = p;
+  }
+  for (size_t i = 0; i < blocks.size(); i++) {
+    out += pad + "  block " + std::to_string(i + 1) + ":\n";
+    out += disassemble(rt, blocks[i], indent + 4);
+  }
+  return out;
+}
+
+std::string disassembleClass(Runtime& rt, Oop cls) {
+  std::string out;
+  for (Oop c : {cls, rt.classOf(cls)}) {
+    out += className(rt, c) + "\n";
+    method_dictionary::forEach(rt.space(), c.object()->slot(class_slot::kMethodDictionary), [&](Oop, Oop m) {
+      out += disassemble(rt, m, 2);
+    });
+  }
+  return out;
+}
+
+}  // namespace vm

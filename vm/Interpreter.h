@@ -1,0 +1,175 @@
+// Interpreter: the bytecode dispatch loop and everything that manipulates frames — sends,
+// inline caches, activations, returns (local, non-local, unwinding), block activation,
+// contexts, process stacks and process switches.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "vm/ObjectLayouts.h"
+#include "vm/Primitives.h"
+#include "vm/Runtime.h"
+
+namespace vm {
+
+// The machine registers of the active process. Frames live in the process's stack object
+// (old space: it never moves), so sp and fp are plain pointers into it; saveRegisters()
+// writes their indexes into the stack object before anything that may collect.
+struct Registers {
+  Oop stack;                        // the active process's stack object
+  Oop* slots = nullptr;             // stack.object()->slots()
+  Oop* sp = nullptr;                // top of the operand stack (last pushed value)
+  Oop* fp = nullptr;                // base of the current frame (see frame_slot)
+  Oop* limit = nullptr;             // push no frame beyond this point without growing
+  const uint8_t* ip = nullptr;      // next bytecode
+  const uint8_t* code = nullptr;    // first bytecode of the current method or block
+  Oop* literals = nullptr;          // literal slots of the current method or block
+  Oop* sites = nullptr;             // send-site slots of the current method or block
+};
+
+class Interpreter {
+ public:
+  explicit Interpreter(Runtime& rt);
+
+  // Runs processes until the main process ends, exit is requested, nothing is runnable
+  // (Idle: the caller waits for events), or a pause is requested at an update point.
+  StopReason run();
+
+  // ---- the primitive calling contract (see Primitives.h) ----------------------------------
+  Oop stackAt(int depth) const { return regs_.sp[-depth]; }
+  void setStackAt(int depth, Oop v) { regs_.sp[-depth] = v; }
+  Oop receiverOf(int argc) const { return regs_.sp[-argc]; }
+  Oop argumentOf(int argc, int i) const { return regs_.sp[-argc + 1 + i]; }
+  // Replaces the receiver and `argc` arguments by `result`.
+  PrimitiveResult popThenPush(int argc, Oop result) {
+    regs_.sp -= argc;
+    *regs_.sp = result;
+    return PrimitiveResult::Success;
+  }
+  void push(Oop v) { *++regs_.sp = v; }
+  Oop pop() { return *regs_.sp--; }
+  Runtime& runtime() { return rt_; }
+  space::Space& space() { return space_; }
+
+  // Control transfers available to primitives (each answers ControlTransferred or Failure).
+  PrimitiveResult activateBlock(Oop closure, int argc);
+  // Sends `selector` with the receiver and `argc` arguments already on the stack.
+  PrimitiveResult sendFromPrimitive(Oop selector, int argc);
+  // Like sendFromPrimitive, but looks `selector` up starting at `startClass`.
+  PrimitiveResult sendFromPrimitiveTo(Oop selector, int argc, Oop startClass);
+  // Runs `method` on the receiver and `argc` arguments on the stack.
+  PrimitiveResult activateMethodFromPrimitive(Oop method, int argc);
+
+  // ---- contexts ----------------------------------------------------------------------------
+  // The Context married to a frame of a process (created on first request).
+  Oop contextFor(Oop process, int64_t frameIndex);
+  Oop contextOfCurrentFrame();
+  // Frame index of a live context, or -1 when its frame has returned.
+  int64_t frameOfContext(Oop context) const;
+  // Cuts the active process's stack back to the frame of `context` and returns `value`
+  // from it, without running unwind blocks (Context>>primReturn:).
+  PrimitiveResult returnToContext(Oop context, Oop value);
+  // Restarts the frame of `context` from its first bytecode (Context>>primRestart).
+  PrimitiveResult restartContext(Oop context);
+
+  // ---- processes -------------------------------------------------------------------------
+  Oop activeProcess() const;
+  // Makes `process` the active one, saving the current one's registers first.
+  void transferTo(Oop process);
+  // Creates a suspended process whose first frame sends `selector` (or runs `method`) to
+  // `receiver` with `args` (an Array), or evaluates `closure` (0 arguments).
+  Oop newProcessSending(Oop receiver, Oop method, Oop args, int priority);
+  Oop newProcessForBlock(Oop closure, int priority);
+  // The active process finished or was terminated: pick the next one.
+  void activeProcessEnded();
+  // The active process stopped running (queued on a semaphore, suspended): run the next
+  // ready process, or stop run() with Idle when none is ready.
+  void switchToNextReady();
+  // Makes `process` ready; answers true when it preempted the active process.
+  bool resumeProcess(Oop process);
+
+  // ---- interrupts, pauses, errors -----------------------------------------------------------
+  void requestInterrupt() { interruptRequested_.store(true, std::memory_order_relaxed); }
+  std::atomic<bool>& updateRequested() { return updateRequested_; }
+  // Called at an update point while an update is requested (set by the hypervisor).
+  std::function<void()> onUpdatePoint;
+  void saveRegisters();
+  void loadRegisters();
+  void setMainProcess(Oop p) { mainProcess_ = p; }
+  // Makes run() return `reason` at the next instruction boundary.
+  void stop(StopReason reason) {
+    stopRequested_ = true;
+    stopReason_ = reason;
+  }
+  Oop mainProcess() const { return mainProcess_; }
+  // Prints "selector (Class>>method line N)" frames of the active process to `out`.
+  std::string stackTrace(int maxFrames = 40);
+  // Terminates the active process after printing an error and its stack trace; if it is
+  // the main process, the program exits with status 1.
+  void failActiveProcess(const std::string& message);
+
+  // Fast-path guards: bit set when the kernel primitive is what the send would find.
+  void refreshGuards();
+  uint32_t smallIntegerGuards() const { return intGuards_; }
+
+  void visitRoots(space::RootVisitor& v);
+
+ private:
+  enum class Dispatch { Continue, Stop };
+
+  Oop lookupMethod(ClassIndex cls, Oop selector);
+  Oop lookupFrom(Oop cls, Oop selector);
+  // Finds the method for a send at a site, filling its inline cache. May rewrite the stack
+  // (forwarded receiver, doesNotUnderstand:) and then updates argc.
+  Oop lookupForSite(Oop* site, int& argc, bool isSuper);
+  Oop doesNotUnderstand(Oop selector, int& argc);
+  Oop superclassOfHolder(Oop method);
+
+  // Pushes a frame for `method` (receiver and arguments on the stack). Grows the stack
+  // when needed. Does not run primitives or quick methods.
+  void pushFrame(Oop method, int argc);
+  void pushBlockFrame(Oop closure, int argc);
+  void loadFrameRegisters();
+  bool ensureStackRoom(size_t slots);
+  void growStack(size_t minimumSlots);
+
+  // Returns `value` from the frame at `frame` (the current frame or one below it, whose
+  // frames above are discarded). Answers false when the process ended.
+  bool returnFromFrame(Oop* frame, Oop value);
+  void widowContextsDownTo(Oop* frame);
+  // ^ from a block frame.
+  void nonLocalReturn(Oop value);
+  // Unwind-protect frames between the current frame and `home` (exclusive).
+  Oop* firstUnwindFrameAbove(Oop* home);
+
+  void handleInterrupts();
+  void handleUpdatePoint();
+  void pushProcessResultAndEnd(Oop result);
+
+  Runtime& rt_;
+  space::Space& space_;
+  Registers regs_;
+  Oop nil_, true_, false_;
+  Oop mainProcess_;
+  uint32_t intGuards_ = 0;
+  bool arrayAtGuard_ = false;
+  bool blockValueGuard_ = false;
+  bool doubleGuard_ = false;
+  size_t softStackLimit_;
+  bool stopRequested_ = false;
+  StopReason stopReason_ = StopReason::Idle;
+  std::atomic<bool> interruptRequested_{false};
+  std::atomic<bool> updateRequested_{false};
+};
+
+// Bit numbers of the SmallInteger fast-path guards.
+enum IntGuard : uint32_t {
+  kGuardAdd = 1u << 0, kGuardSub = 1u << 1, kGuardMul = 1u << 2, kGuardLt = 1u << 3,
+  kGuardGt = 1u << 4, kGuardLe = 1u << 5, kGuardGe = 1u << 6, kGuardEq = 1u << 7,
+  kGuardNe = 1u << 8, kGuardBitAnd = 1u << 9, kGuardBitOr = 1u << 10, kGuardShl = 1u << 11,
+  kGuardShr = 1u << 12, kGuardQuo = 1u << 13, kGuardMod = 1u << 14,
+};
+
+}  // namespace vm

@@ -1,0 +1,85 @@
+// IoPoller: one-shot epoll registrations mapping descriptors to waiting semaphores.
+#include "vm/IoPoller.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "vm/Scheduler.h"
+
+namespace vm {
+
+IoPoller::IoPoller() {
+  epoll_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_ < 0) throw std::runtime_error("epoll_create1 failed");
+}
+
+IoPoller::~IoPoller() {
+  if (epoll_ >= 0) close(epoll_);
+}
+
+void IoPoller::update(int fd, Watch& w) {
+  uint32_t want = (w.readable.isValid() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (w.writable.isValid() ? uint32_t(EPOLLOUT) : 0u);
+  if (want == 0) {
+    if (w.registered) epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+    w.registered = 0;
+    return;
+  }
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_, w.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 && !w.registered) {
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  w.registered = want;
+}
+
+void IoPoller::watch(int fd, Interest interest, space::Handle semaphore) {
+  Watch& w = watchers_[fd];
+  if (interest == Readable) {
+    w.readable = std::move(semaphore);
+  } else {
+    w.writable = std::move(semaphore);
+  }
+  update(fd, w);
+}
+
+void IoPoller::forget(int fd, Scheduler& scheduler) {
+  auto it = watchers_.find(fd);
+  if (it == watchers_.end()) return;
+  Watch w = std::move(it->second);
+  watchers_.erase(it);
+  epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  if (w.readable.isValid()) scheduler.signal(w.readable.get());
+  if (w.writable.isValid()) scheduler.signal(w.writable.get());
+}
+
+int IoPoller::poll(int timeoutMillis, Scheduler& scheduler) {
+  epoll_event events[64];
+  int n = epoll_wait(epoll_, events, 64, timeoutMillis);
+  int signalled = 0;
+  for (int i = 0; i < n; i++) {
+    int fd = events[i].data.fd;
+    auto it = watchers_.find(fd);
+    if (it == watchers_.end()) continue;
+    Watch& w = it->second;
+    uint32_t e = events[i].events;
+    bool failed = (e & (EPOLLERR | EPOLLHUP)) != 0;
+    if (w.readable.isValid() && (failed || (e & (EPOLLIN | EPOLLRDHUP)))) {
+      space::Handle h = std::move(w.readable);
+      scheduler.signal(h.get());
+      signalled++;
+    }
+    if (w.writable.isValid() && (failed || (e & EPOLLOUT))) {
+      space::Handle h = std::move(w.writable);
+      scheduler.signal(h.get());
+      signalled++;
+    }
+    update(fd, w);
+    if (!w.readable.isValid() && !w.writable.isValid()) watchers_.erase(it);
+  }
+  return signalled;
+}
+
+}  // namespace vm

@@ -1,0 +1,44 @@
+// IoPoller: epoll readiness for the sockets of one space. A process that waits for a file
+// descriptor registers a semaphore here and waits on it; the poller signals it when the
+// descriptor becomes readable or writable, so waiting costs no CPU.
+#pragma once
+
+#include <map>
+
+#include "space/Handle.h"
+
+namespace vm {
+
+class Scheduler;
+
+class IoPoller {
+ public:
+  enum Interest : uint32_t { Readable = 1, Writable = 2 };
+
+  IoPoller();
+  ~IoPoller();
+  IoPoller(const IoPoller&) = delete;
+  IoPoller& operator=(const IoPoller&) = delete;
+
+  // One-shot: signals `semaphore` once `fd` is ready for `interest` (or has an error).
+  void watch(int fd, Interest interest, space::Handle semaphore);
+  // Forgets a descriptor (before it is closed), signalling its waiters.
+  void forget(int fd, Scheduler& scheduler);
+  bool hasWatchers() const { return !watchers_.empty(); }
+  // Waits up to `timeoutMillis` (0: poll, -1: forever) and signals ready waiters.
+  // Answers the number of semaphores signalled.
+  int poll(int timeoutMillis, Scheduler& scheduler);
+
+ private:
+  struct Watch {
+    space::Handle readable;
+    space::Handle writable;
+    uint32_t registered = 0;  // epoll events currently registered
+  };
+  void update(int fd, Watch& w);
+
+  int epoll_ = -1;
+  std::map<int, Watch> watchers_;
+};
+
+}  // namespace vm

@@ -1,0 +1,273 @@
+// Lexer: a hand-written scanner for SOM class files and Smalltalk-80 method sources.
+#include "vm/Lexer.h"
+
+#include <cctype>
+
+namespace vm {
+
+const char* describe(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::Identifier: return "an identifier";
+    case TokenKind::Keyword: return "a keyword";
+    case TokenKind::KeywordSequence: return "a keyword sequence";
+    case TokenKind::Operator: return "an operator";
+    case TokenKind::Integer: return "an integer";
+    case TokenKind::Double: return "a floating-point number";
+    case TokenKind::String: return "a string";
+    case TokenKind::Symbol: return "a symbol";
+    case TokenKind::Character: return "a character literal";
+    case TokenKind::Assign: return "':='";
+    case TokenKind::Caret: return "'^'";
+    case TokenKind::Colon: return "':'";
+    case TokenKind::Period: return "'.'";
+    case TokenKind::Semicolon: return "';'";
+    case TokenKind::Pound: return "'#'";
+    case TokenKind::LeftParen: return "'('";
+    case TokenKind::RightParen: return "')'";
+    case TokenKind::LeftBracket: return "'['";
+    case TokenKind::RightBracket: return "']'";
+    case TokenKind::LeftBrace: return "'{'";
+    case TokenKind::RightBrace: return "'}'";
+    case TokenKind::Separator: return "'----'";
+    case TokenKind::EndOfInput: return "the end of the input";
+  }
+  return "a token";
+}
+
+bool isOperatorChar(char c) {
+  switch (c) {
+    case '~': case '&': case '|': case '*': case '/': case '\\': case '+': case '=':
+    case '>': case '<': case ',': case '@': case '%': case '-': case '?': case '!':
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+bool isIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool isIdentPart(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+}  // namespace
+
+Lexer::Lexer(std::string_view source, std::string fileName)
+    : source_(source), fileName_(std::move(fileName)) {}
+
+char Lexer::advance() {
+  char c = source_[pos_++];
+  if (c == '\n') {
+    line_++;
+    column_ = 1;
+  } else {
+    column_++;
+  }
+  return c;
+}
+
+void Lexer::fail(SourceLocation where, const std::string& message) const {
+  throw CompileError(fileName_, where, message);
+}
+
+void Lexer::skipWhitespaceAndComments() {
+  for (;;) {
+    while (!atEnd() && std::isspace(static_cast<unsigned char>(peek()))) advance();
+    if (peek() != '"') return;
+    SourceLocation start = here();
+    advance();
+    while (!atEnd() && peek() != '"') advance();
+    if (atEnd()) fail(start, "unterminated comment (expected a closing '\"')");
+    advance();
+  }
+}
+
+std::string Lexer::lexIdentifierText() {
+  size_t start = pos_;
+  while (isIdentPart(peek())) advance();
+  return std::string(source_.substr(start, pos_ - start));
+}
+
+std::string Lexer::lexOperatorText() {
+  size_t start = pos_;
+  // '|' and '^' never combine with other characters into one operator, so that
+  // "[:x | | t |" and "||" in temporaries lex as separate bars.
+  if (peek() == '|') {
+    advance();
+    return "|";
+  }
+  advance();
+  while (isOperatorChar(peek()) && peek() != '|') {
+    // "x*-1" is "x * -1": a '-' right before a digit starts a negative literal.
+    if (peek() == '-' && isDigit(peek(1))) break;
+    advance();
+  }
+  return std::string(source_.substr(start, pos_ - start));
+}
+
+std::string Lexer::lexQuoted(SourceLocation start) {
+  advance();  // opening quote
+  std::string text;
+  for (;;) {
+    if (atEnd()) fail(start, "unterminated string (expected a closing quote)");
+    char c = advance();
+    if (c == '\'') {
+      if (peek() == '\'') {  // Smalltalk-80 doubled quote
+        advance();
+        text += '\'';
+        continue;
+      }
+      return text;
+    }
+    if (c == '\\') {  // SOM escape sequences
+      if (atEnd()) fail(start, "unterminated string (expected a closing quote)");
+      char e = advance();
+      switch (e) {
+        case 't': text += '\t'; break;
+        case 'b': text += '\b'; break;
+        case 'n': text += '\n'; break;
+        case 'r': text += '\r'; break;
+        case 'f': text += '\f'; break;
+        case '0': text += '\0'; break;
+        case '\'': text += '\''; break;
+        case '\\': text += '\\'; break;
+        default:
+          text += '\\';
+          text += e;
+      }
+      continue;
+    }
+    text += c;
+  }
+}
+
+Token Lexer::lexString(SourceLocation start) {
+  return Token{TokenKind::String, lexQuoted(start), start};
+}
+
+Token Lexer::lexNumber(SourceLocation start) {
+  size_t begin = pos_;
+  while (isDigit(peek())) advance();
+  bool isDouble = false;
+  if (peek() == 'r' && (std::isalnum(static_cast<unsigned char>(peek(1))))) {
+    // Radix integer: 16r1F. Digits may be letters.
+    advance();
+    while (std::isalnum(static_cast<unsigned char>(peek()))) advance();
+    return Token{TokenKind::Integer, std::string(source_.substr(begin, pos_ - begin)), start};
+  }
+  if (peek() == '.' && isDigit(peek(1))) {
+    isDouble = true;
+    advance();
+    while (isDigit(peek())) advance();
+  }
+  if ((peek() == 'e' || peek() == 'E') &&
+      (isDigit(peek(1)) || (peek(1) == '-' && isDigit(peek(2))) || (peek(1) == '+' && isDigit(peek(2))))) {
+    isDouble = true;
+    advance();
+    if (peek() == '-' || peek() == '+') advance();
+    while (isDigit(peek())) advance();
+  }
+  return Token{isDouble ? TokenKind::Double : TokenKind::Integer,
+               std::string(source_.substr(begin, pos_ - begin)), start};
+}
+
+Token Lexer::lexSymbol(SourceLocation start) {
+  // At '#', followed by an identifier, keywords, an operator or a quoted string.
+  advance();
+  if (peek() == '\'') return Token{TokenKind::Symbol, lexQuoted(here()), start};
+  if (isIdentStart(peek())) {
+    std::string text = lexIdentifierText();
+    while (peek() == ':') {
+      advance();
+      text += ':';
+      if (isIdentStart(peek())) {
+        text += lexIdentifierText();
+        if (peek() != ':') fail(start, "malformed keyword symbol #" + text + " (expected ':')");
+      }
+    }
+    return Token{TokenKind::Symbol, text, start};
+  }
+  if (isOperatorChar(peek())) {
+    size_t begin = pos_;
+    while (isOperatorChar(peek())) advance();
+    return Token{TokenKind::Symbol, std::string(source_.substr(begin, pos_ - begin)), start};
+  }
+  if (peek() == '(' || peek() == '[' || peek() == '{') return Token{TokenKind::Pound, "#", start};
+  fail(start, "expected a symbol, '#(' or '#[' after '#'");
+}
+
+Token Lexer::next() {
+  skipWhitespaceAndComments();
+  SourceLocation start = here();
+  if (atEnd()) return Token{TokenKind::EndOfInput, "", start};
+  char c = peek();
+  if (isIdentStart(c)) {
+    std::string text = lexIdentifierText();
+    if (peek() == ':' && peek(1) != '=') {
+      advance();
+      return Token{TokenKind::Keyword, text + ":", start};
+    }
+    return Token{TokenKind::Identifier, text, start};
+  }
+  if (isDigit(c)) return lexNumber(start);
+  switch (c) {
+    case '\'': return lexString(start);
+    case '#': return lexSymbol(start);
+    case '$': {
+      advance();
+      if (atEnd()) fail(start, "expected a character after '$'");
+      // Decode one UTF-8 sequence.
+      unsigned char b = static_cast<unsigned char>(advance());
+      uint32_t cp = b;
+      int more = b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : b >= 0xC0 ? 1 : 0;
+      if (more) cp = b & (0x3F >> more);
+      for (int i = 0; i < more && !atEnd(); i++) cp = (cp << 6) | (static_cast<unsigned char>(advance()) & 0x3F);
+      std::string text;
+      appendUtf8(text, cp);
+      return Token{TokenKind::Character, text, start};
+    }
+    case ':':
+      advance();
+      if (peek() == '=') {
+        advance();
+        return Token{TokenKind::Assign, ":=", start};
+      }
+      return Token{TokenKind::Colon, ":", start};
+    case '^': advance(); return Token{TokenKind::Caret, "^", start};
+    case '.': advance(); return Token{TokenKind::Period, ".", start};
+    case ';': advance(); return Token{TokenKind::Semicolon, ";", start};
+    case '(': advance(); return Token{TokenKind::LeftParen, "(", start};
+    case ')': advance(); return Token{TokenKind::RightParen, ")", start};
+    case '[': advance(); return Token{TokenKind::LeftBracket, "[", start};
+    case ']': advance(); return Token{TokenKind::RightBracket, "]", start};
+    case '{': advance(); return Token{TokenKind::LeftBrace, "{", start};
+    case '}': advance(); return Token{TokenKind::RightBrace, "}", start};
+    default: break;
+  }
+  if (c == '-' && peek(1) == '-' && peek(2) == '-' && peek(3) == '-') {
+    while (peek() == '-') advance();
+    return Token{TokenKind::Separator, "----", start};
+  }
+  if (isOperatorChar(c)) return Token{TokenKind::Operator, lexOperatorText(), start};
+  std::string shown = (static_cast<unsigned char>(c) < 32) ? "byte " + std::to_string(int(static_cast<unsigned char>(c)))
+                                                           : std::string("'") + c + "'";
+  fail(start, "unexpected character " + shown);
+}
+
+}  // namespace vm

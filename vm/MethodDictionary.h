@@ -1,0 +1,26 @@
+// MethodDictionary: selector -> method tables of classes (heap objects, see
+// ObjectLayouts.h): open addressing on symbol identity hashes, at most half full.
+#pragma once
+
+#include <functional>
+
+#include "space/Space.h"
+
+namespace vm {
+
+class Runtime;
+
+namespace method_dictionary {
+
+space::Oop create(Runtime& rt, size_t capacity);
+// The method for `selector`, or the null oop. Never allocates.
+space::Oop lookup(space::Space& space, space::Oop dict, space::Oop selector);
+// Adds or replaces; answers the dictionary to use from now on (a larger copy when full).
+space::Oop atPut(Runtime& rt, space::Oop dict, space::Oop selector, space::Oop method);
+// Removes `selector`; answers whether it was present.
+bool remove(Runtime& rt, space::Oop dict, space::Oop selector);
+size_t size(space::Oop dict);
+void forEach(space::Space& space, space::Oop dict, const std::function<void(space::Oop selector, space::Oop method)>& f);
+
+}  // namespace method_dictionary
+}  // namespace vm

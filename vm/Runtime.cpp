@@ -1,0 +1,165 @@
+// Runtime: wiring of one space's subsystems, the SOM launcher protocol, and roots.
+#include "vm/Runtime.h"
+
+#include <filesystem>
+
+#include "vm/ClassBuilder.h"
+#include "vm/ClassLoader.h"
+#include "vm/Interpreter.h"
+#include "vm/MethodCache.h"
+#include "vm/MethodDictionary.h"
+#include "vm/ObjectLayouts.h"
+#include "vm/Objects.h"
+#include "vm/Primitives.h"
+#include "vm/Scheduler.h"
+
+namespace vm {
+
+Runtime::Runtime(space::Space& space, RuntimeOptions options)
+    : space_(space), options_(std::move(options)), globals_(*this) {
+  nil_ = space_.nil();
+  true_ = space_.trueObject();
+  false_ = space_.falseObject();
+  classes_ = std::make_unique<ClassBuilder>(*this);
+  loader_ = std::make_unique<ClassLoader>(*this);
+  loader_->setClassPath(options_.classPath);
+  methodCache_ = std::make_unique<MethodCache>();
+  primitives_ = std::make_unique<PrimitiveTable>();
+  scheduler_ = std::make_unique<Scheduler>(*this);
+  interpreter_ = std::make_unique<Interpreter>(*this);
+  space_.addRootProvider(this);
+}
+
+Runtime::~Runtime() {
+  scheduler_->stopHeartbeat();
+  space_.removeRootProvider(this);
+}
+
+void Runtime::refreshCaches() {
+  auto idx = [&](size_t slot) -> ClassIndex {
+    Oop c = special(slot);
+    return c.isHeapObject() && c != nil_ ? ClassIndex(c.object()->rawHash()) : 0;
+  };
+  known.object = idx(special::kClassObject);
+  known.array = idx(special::kClassArray);
+  known.byteArray = idx(special::kClassByteArray);
+  known.string = idx(special::kClassString);
+  known.symbol = idx(special::kClassSymbol);
+  known.doubleClass = idx(special::kClassDouble);
+  known.largeInteger = idx(special::kClassLargeInteger);
+  known.method = idx(special::kClassMethod);
+  known.primitive = idx(special::kClassPrimitive);
+  known.compiledBlock = idx(special::kClassCompiledBlock);
+  known.context = idx(special::kClassContext);
+  known.process = idx(special::kClassProcess);
+  known.processStack = idx(special::kClassProcessStack);
+  known.semaphore = idx(special::kClassSemaphore);
+  known.linkedList = idx(special::kClassLinkedList);
+  known.association = idx(special::kClassAssociation);
+  known.methodDictionary = idx(special::kClassMethodDictionary);
+  known.metaclass = idx(special::kClassMetaclass);
+  known.block[0] = idx(special::kClassBlock1);
+  known.block[1] = idx(special::kClassBlock2);
+  known.block[2] = idx(special::kClassBlock3);
+  known.block[3] = idx(special::kClassBlock4);
+  known.block[4] = idx(special::kClassBlock);
+}
+
+void Runtime::requestExit(int status) {
+  exitStatus_ = status;
+  exitRequested_ = true;
+  interpreter_->stop(StopReason::Exit);
+}
+
+int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::string>& args) {
+  namespace fs = std::filesystem;
+  std::string name = classNameOrFile;
+  Oop cls;
+  try {
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".som") == 0) {
+      fs::path p(name);
+      std::string dir = p.parent_path().string();
+      loader_->prependToClassPath(dir.empty() ? "." : dir);
+      name = p.stem().string();
+    }
+    cls = loader_->loadClass(name);
+  } catch (const CompileError& e) {
+    std::fflush(options_.out);
+    std::fprintf(options_.err, "%s\n", e.what());
+    return 65;
+  }
+  if (cls.isNull()) {
+    std::fprintf(options_.err, "espell: cannot find class '%s' (class path:", name.c_str());
+    for (const std::string& d : loader_->classPath()) std::fprintf(options_.err, " %s", d.c_str());
+    std::fprintf(options_.err, ")\n");
+    return 66;
+  }
+  space::LocalRoot c(space_.localRoots(), cls);
+  // SOM passes the class name and then the program arguments.
+  space::LocalRoot argArray(space_.localRoots(), newArray(*this, args.size() + 1));
+  {
+    Oop s = newString(*this, name);
+    space_.storePointer(argArray.get(), 0, s);
+  }
+  for (size_t i = 0; i < args.size(); i++) {
+    Oop s = newString(*this, args[i]);
+    space_.storePointer(argArray.get(), i + 1, s);
+  }
+  int64_t spec = c.get().object()->slot(class_slot::kInstanceSpec).smallInteger();
+  Oop instance = space_.allocate(ClassIndex(c.get().object()->rawHash()), space::Format(InstanceSpec::format(spec)),
+                                 InstanceSpec::fixedFields(spec));
+  space::LocalRoot inst(space_.localRoots(), instance);
+  Oop runWith = symbol("run:");
+  Oop method;
+  for (Oop k = c.get(); k != nil_; k = k.object()->slot(class_slot::kSuperclass)) {
+    method = method_dictionary::lookup(space_, k.object()->slot(class_slot::kMethodDictionary), runWith);
+    if (!method.isNull()) break;
+  }
+  space::LocalRoot wrapper(space_.localRoots(), newArray(*this, method.isNull() ? 0 : 1));
+  if (method.isNull()) {
+    Oop run = symbol("run");
+    for (Oop k = c.get(); k != nil_; k = k.object()->slot(class_slot::kSuperclass)) {
+      method = method_dictionary::lookup(space_, k.object()->slot(class_slot::kMethodDictionary), run);
+      if (!method.isNull()) break;
+    }
+    if (method.isNull()) {
+      std::fprintf(options_.err, "espell: %s understands neither #run: nor #run\n", name.c_str());
+      return 1;
+    }
+  } else {
+    space_.storePointer(wrapper.get(), 0, argArray.get());
+  }
+  Oop process = interpreter_->newProcessSending(inst.get(), method, wrapper.get(), Scheduler::kUserPriority);
+  interpreter_->setMainProcess(process);
+  interpreter_->transferTo(process);
+  scheduler_->startHeartbeat();
+  for (;;) {
+    StopReason r = interpreter_->run();
+    if (r == StopReason::MainProcessEnded) break;
+    if (r == StopReason::Exit || exitRequested_) break;
+    if (r == StopReason::Idle) {
+      if (!scheduler_->waitForEvents()) {
+        std::fflush(options_.out);
+        std::fprintf(options_.err, "espell: deadlock: every process is waiting and nothing can wake one\n");
+        exitStatus_ = 1;
+        break;
+      }
+      Oop next = scheduler_->takeNextReady();
+      if (next != nil_) interpreter_->transferTo(next);
+    }
+  }
+  scheduler_->stopHeartbeat();
+  std::fflush(options_.out);
+  return exitStatus_;
+}
+
+void Runtime::visitRoots(space::RootVisitor& visitor) {
+  interpreter_->visitRoots(visitor);
+}
+
+void Runtime::afterBecome() {
+  methodCache_->flush();
+  refreshCaches();
+}
+
+}  // namespace vm

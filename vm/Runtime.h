@@ -1,0 +1,113 @@
+// Runtime: the language and execution machinery of one space — kernel classes, globals,
+// class loading, method caches, the interpreter and the process scheduler. The space itself
+// is owned by the host (hypervisor::Vm); a Runtime never touches another space.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "space/Space.h"
+#include "vm/Globals.h"
+#include "vm/SpecialObjects.h"
+
+namespace vm {
+
+class ClassBuilder;
+class ClassLoader;
+class Interpreter;
+class MethodCache;
+class Scheduler;
+class PrimitiveTable;
+
+using space::ClassIndex;
+using space::Oop;
+
+struct RuntimeOptions {
+  std::string name = "main";
+  std::vector<std::string> classPath;  // searched after the kernel, in order
+  size_t maxStackSlots = size_t(1) << 22;  // per process; beyond it: StackOverflow
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
+};
+
+// Class indexes of the classes the VM instantiates or tests for, cached from the special
+// objects array (refreshCaches() re-reads them after the VM is reconfigured).
+struct KnownClasses {
+  ClassIndex object = 0, array = 0, byteArray = 0, string = 0, symbol = 0, doubleClass = 0,
+             largeInteger = 0, method = 0, primitive = 0, compiledBlock = 0, context = 0,
+             process = 0, processStack = 0, semaphore = 0, linkedList = 0, association = 0,
+             methodDictionary = 0, metaclass = 0, block[5] = {0, 0, 0, 0, 0};
+};
+
+// Why execution stopped (answer of Runtime::run and Interpreter::run).
+enum class StopReason { MainProcessEnded, Exit, Deadlock, PauseRequested, Idle };
+
+class Runtime final : public space::RootProvider {
+ public:
+  Runtime(space::Space& space, RuntimeOptions options);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Creates the kernel classes and compiles the kernel library into a fresh space.
+  void bootstrap();
+
+  space::Space& space() { return space_; }
+  const RuntimeOptions& options() const { return options_; }
+  RuntimeOptions& mutableOptions() { return options_; }
+  const std::string& name() const { return options_.name; }
+
+  Oop nil() const { return nil_; }
+  Oop trueObject() const { return true_; }
+  Oop falseObject() const { return false_; }
+  Oop boolean(bool b) const { return b ? true_ : false_; }
+  Oop special(size_t i) const { return space_.specialObject(i); }
+  void setSpecial(size_t i, Oop v) { space_.setSpecialObject(i, v); }
+  Oop symbol(std::string_view s) { return space_.symbols().intern(s); }
+  Oop classAt(ClassIndex i) const { return space_.classTable().at(i); }
+  Oop classOf(Oop o) const { return space_.classTable().at(space_.classIndexOf(o)); }
+
+  KnownClasses known;
+  void refreshCaches();
+
+  Globals& globals() { return globals_; }
+  ClassBuilder& classes() { return *classes_; }
+  ClassLoader& loader() { return *loader_; }
+  Interpreter& interpreter() { return *interpreter_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  MethodCache& methodCache() { return *methodCache_; }
+  const PrimitiveTable& primitives() const { return *primitives_; }
+
+  // Loads and runs the SOM launcher protocol: load `classNameOrFile`, instantiate it,
+  // send #run: with the arguments (if understood) or #run, until the main process ends
+  // or `system exit:`. Answers the process exit status.
+  int runMain(const std::string& classNameOrFile, const std::vector<std::string>& args);
+  bool isBootstrapping() const { return bootstrapping_; }
+  int exitStatus() const { return exitStatus_; }
+  void requestExit(int status);
+  bool exitRequested() const { return exitRequested_; }
+
+  // RootProvider.
+  void visitRoots(space::RootVisitor& visitor) override;
+  void afterBecome() override;
+
+ private:
+  space::Space& space_;
+  RuntimeOptions options_;
+  Oop nil_, true_, false_;
+  Globals globals_;
+  std::unique_ptr<ClassBuilder> classes_;
+  std::unique_ptr<ClassLoader> loader_;
+  std::unique_ptr<MethodCache> methodCache_;
+  std::unique_ptr<PrimitiveTable> primitives_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Interpreter> interpreter_;
+  int exitStatus_ = 0;
+  bool exitRequested_ = false;
+  bool bootstrapping_ = false;
+};
+
+}  // namespace vm

@@ -1,0 +1,208 @@
+// Scheduler: ready lists indexed by priority, semaphore queues, timers and the heartbeat.
+#include "vm/Scheduler.h"
+
+#include <chrono>
+
+#include "vm/Interpreter.h"
+#include "vm/IoPoller.h"
+#include "vm/ObjectLayouts.h"
+#include "vm/Objects.h"
+
+namespace vm {
+
+using space::HeapObject;
+
+Scheduler::Scheduler(Runtime& rt) : rt_(rt), io_(std::make_unique<IoPoller>()) {}
+
+Scheduler::~Scheduler() { stopHeartbeat(); }
+
+int64_t Scheduler::nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Scheduler::initialize() {
+  space::Space& sp = rt_.space();
+  Oop lists = newArray(rt_, kPriorities + 1, space::Tenure::Old);
+  space::LocalRoot keep(sp.localRoots(), lists);
+  for (int i = 1; i <= kPriorities; i++) {
+    Oop list = sp.allocate(rt_.known.linkedList, space::Format::Fixed, 2, space::Tenure::Old);
+    sp.storePointer(keep.get(), size_t(i), list);
+  }
+  Oop cls = rt_.special(special::kClassProcessorScheduler);
+  Oop processor = sp.allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Fixed, 2, space::Tenure::Old);
+  sp.storePointer(processor, scheduler_slot::kReadyLists, keep.get());
+  rt_.setSpecial(special::kProcessor, processor);
+}
+
+Oop Scheduler::processor() const { return rt_.special(special::kProcessor); }
+
+Oop Scheduler::activeProcess() const {
+  Oop p = processor();
+  return p == rt_.nil() ? p : p.object()->slot(scheduler_slot::kActiveProcess);
+}
+
+void Scheduler::setActiveProcess(Oop process) {
+  rt_.space().storePointer(processor(), scheduler_slot::kActiveProcess, process);
+}
+
+int Scheduler::priorityOf(Oop process) {
+  Oop p = process.object()->slot(process_slot::kPriority);
+  int v = p.isSmallInteger() ? int(p.smallInteger()) : kUserPriority;
+  return v < 1 ? 1 : v > kPriorities ? kPriorities : v;
+}
+
+bool Scheduler::isEmpty(Oop list) const { return list.object()->slot(list_slot::kFirstLink) == rt_.nil(); }
+
+void Scheduler::addLast(Oop list, Oop process) {
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  sp.storePointer(process, process_slot::kNextLink, nil);
+  sp.storePointer(process, process_slot::kMyList, list);
+  Oop last = list.object()->slot(list_slot::kLastLink);
+  if (last == nil) {
+    sp.storePointer(list, list_slot::kFirstLink, process);
+  } else {
+    sp.storePointer(last, process_slot::kNextLink, process);
+  }
+  sp.storePointer(list, list_slot::kLastLink, process);
+}
+
+Oop Scheduler::removeFirst(Oop list) {
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  Oop first = list.object()->slot(list_slot::kFirstLink);
+  if (first == nil) return nil;
+  Oop next = first.object()->slot(process_slot::kNextLink);
+  sp.storePointer(list, list_slot::kFirstLink, next);
+  if (next == nil) sp.storePointer(list, list_slot::kLastLink, nil);
+  sp.storePointer(first, process_slot::kNextLink, nil);
+  sp.storePointer(first, process_slot::kMyList, nil);
+  return first;
+}
+
+bool Scheduler::remove(Oop list, Oop process) {
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  Oop prev = nil;
+  for (Oop p = list.object()->slot(list_slot::kFirstLink); p != nil; p = p.object()->slot(process_slot::kNextLink)) {
+    if (p == process) {
+      Oop next = p.object()->slot(process_slot::kNextLink);
+      if (prev == nil) {
+        sp.storePointer(list, list_slot::kFirstLink, next);
+      } else {
+        sp.storePointer(prev, process_slot::kNextLink, next);
+      }
+      if (list.object()->slot(list_slot::kLastLink) == p) sp.storePointer(list, list_slot::kLastLink, prev);
+      sp.storePointer(p, process_slot::kNextLink, nil);
+      sp.storePointer(p, process_slot::kMyList, nil);
+      return true;
+    }
+    prev = p;
+  }
+  return false;
+}
+
+void Scheduler::makeReady(Oop process) {
+  Oop lists = processor().object()->slot(scheduler_slot::kReadyLists);
+  process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Ready));
+  addLast(lists.object()->slot(size_t(priorityOf(process))), process);
+}
+
+void Scheduler::makeReadyFirst(Oop process) {
+  space::Space& sp = rt_.space();
+  Oop lists = processor().object()->slot(scheduler_slot::kReadyLists);
+  Oop list = lists.object()->slot(size_t(priorityOf(process)));
+  process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Ready));
+  Oop first = list.object()->slot(list_slot::kFirstLink);
+  sp.storePointer(process, process_slot::kNextLink, first);
+  sp.storePointer(process, process_slot::kMyList, list);
+  sp.storePointer(list, list_slot::kFirstLink, process);
+  if (first == rt_.nil()) sp.storePointer(list, list_slot::kLastLink, process);
+}
+
+int Scheduler::highestReadyPriority() const {
+  Oop p = processor();
+  if (p == rt_.nil()) return 0;
+  Oop lists = p.object()->slot(scheduler_slot::kReadyLists);
+  for (int i = kPriorities; i >= 1; i--) {
+    if (!isEmpty(lists.object()->slot(size_t(i)))) return i;
+  }
+  return 0;
+}
+
+Oop Scheduler::takeNextReady() {
+  int pri = highestReadyPriority();
+  if (pri == 0) return rt_.nil();
+  Oop lists = processor().object()->slot(scheduler_slot::kReadyLists);
+  return removeFirst(lists.object()->slot(size_t(pri)));
+}
+
+Oop Scheduler::signal(Oop semaphore) {
+  if (isEmpty(semaphore)) {
+    Oop excess = semaphore.object()->slot(list_slot::kExcessSignals);
+    int64_t n = excess.isSmallInteger() ? excess.smallInteger() : 0;
+    semaphore.object()->slots()[list_slot::kExcessSignals] = Oop::fromSmallInteger(n + 1);
+    return rt_.nil();
+  }
+  Oop p = removeFirst(semaphore);
+  makeReady(p);
+  return p;
+}
+
+void Scheduler::signalAt(Oop semaphore, int64_t deadlineMicros) {
+  timers_.emplace(deadlineMicros, space::Handle(rt_.space(), semaphore));
+}
+
+void Scheduler::cancelTimers(Oop semaphore) {
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    it = it->second.get() == semaphore ? timers_.erase(it) : std::next(it);
+  }
+}
+
+bool Scheduler::hasPendingEvents() const { return !timers_.empty() || io_->hasWatchers(); }
+
+bool Scheduler::pollEvents() {
+  bool fired = false;
+  int64_t now = nowMicros();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    space::Handle sem = std::move(timers_.begin()->second);
+    timers_.erase(timers_.begin());
+    signal(sem.get());
+    fired = true;
+  }
+  if (io_->hasWatchers() && io_->poll(0, *this) > 0) fired = true;
+  return fired;
+}
+
+bool Scheduler::waitForEvents() {
+  for (;;) {
+    if (pollEvents()) return true;
+    if (timers_.empty() && !io_->hasWatchers()) return false;
+    int timeoutMs = -1;
+    if (!timers_.empty()) {
+      int64_t wait = timers_.begin()->first - nowMicros();
+      timeoutMs = wait <= 0 ? 0 : int((wait + 999) / 1000);
+    }
+    if (io_->poll(timeoutMs, *this) > 0) return true;
+  }
+}
+
+void Scheduler::startHeartbeat() {
+  if (heartbeatRunning_.exchange(true)) return;
+  Interpreter* interp = &rt_.interpreter();
+  heartbeat_ = std::thread([this, interp] {
+    while (heartbeatRunning_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      interp->requestInterrupt();
+    }
+  });
+}
+
+void Scheduler::stopHeartbeat() {
+  if (!heartbeatRunning_.exchange(false)) return;
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+}  // namespace vm

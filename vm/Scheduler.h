@@ -1,0 +1,81 @@
+// Scheduler: green processes with priorities, semaphores, timers and the I/O poller of
+// one space. Ready queues, semaphores and processes are heap objects (so a snapshot
+// captures them); timers and I/O registrations are C++ tables holding semaphores through
+// handles. The interpreter performs the actual process switches (Interpreter::transferTo).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "space/Handle.h"
+#include "vm/Runtime.h"
+
+namespace vm {
+
+class IoPoller;
+
+enum class ProcessState : int64_t { Ready = 0, Running = 1, Waiting = 2, Suspended = 3, Terminated = 4, Terminating = 5 };
+
+class Scheduler {
+ public:
+  static constexpr int kPriorities = 80;
+  static constexpr int kUserPriority = 40;
+
+  explicit Scheduler(Runtime& rt);
+  ~Scheduler();
+
+  // Creates the ProcessorScheduler object and its ready lists (bootstrap).
+  void initialize();
+  Oop processor() const;
+  Oop activeProcess() const;
+  void setActiveProcess(Oop p);
+
+  // Ready queues.
+  void makeReady(Oop process);  // append to its priority's ready list
+  void makeReadyFirst(Oop process);
+  // Removes and answers the highest-priority ready process, or nil.
+  Oop takeNextReady();
+  int highestReadyPriority() const;  // 0 when none
+  static int priorityOf(Oop process);
+
+  // Linked lists (LinkedList and Semaphore share the layout).
+  void addLast(Oop list, Oop process);
+  Oop removeFirst(Oop list);
+  bool remove(Oop list, Oop process);
+  bool isEmpty(Oop list) const;
+
+  // Semaphores. signal answers the process it made ready, or nil.
+  Oop signal(Oop semaphore);
+
+  // Timers: signal `semaphore` once the monotonic clock reaches `deadlineMicros`.
+  void signalAt(Oop semaphore, int64_t deadlineMicros);
+  void cancelTimers(Oop semaphore);
+  static int64_t nowMicros();
+
+  IoPoller& io() { return *io_; }
+
+  // Fires due timers and ready I/O without blocking. Answers whether anything fired.
+  bool pollEvents();
+  // Nothing is runnable: blocks until a timer is due or I/O is ready, then fires them.
+  // Answers false when nothing could ever wake a process (deadlock).
+  bool waitForEvents();
+  bool hasPendingEvents() const;
+
+  // Heartbeat: interrupts the interpreter every millisecond so that CPU-bound processes
+  // still notice timers, I/O and pause requests.
+  void startHeartbeat();
+  void stopHeartbeat();
+
+
+ private:
+  Runtime& rt_;
+  std::multimap<int64_t, space::Handle> timers_;
+  std::unique_ptr<IoPoller> io_;
+  std::thread heartbeat_;
+  std::atomic<bool> heartbeatRunning_{false};
+};
+
+}  // namespace vm

@@ -1,0 +1,102 @@
+// Scope: the variables of a method, a real block (one with its own frame) or an inlined
+// block, as resolved by the closure analysis: where each lives (argument, temporary, or a
+// slot of a shared temp vector) and what each real block copies from its outer scopes.
+#pragma once
+
+#include <climits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vm/Ast.h"
+
+namespace vm {
+
+struct Scope;
+
+struct VariableInfo {
+  std::string name;
+  bool isArgument = false;  // parameters are read-only; inlined loop variables count as such
+  Scope* declaringScope = nullptr;
+  SourceLocation where;
+
+  // Collected by the analysis (source offsets).
+  std::vector<int> writes;    // assignments, and implicit initializations of inlined temps
+  std::vector<int> captures;  // references from real blocks nested in the home real scope
+  bool writtenFromInnerBlock = false;
+
+  // Decided by the analysis. A captured variable is *copied* into each closure when it
+  // cannot change after capture; otherwise it is *remote*: it lives in a temp vector
+  // (an Array) created at its declaring scope's entry and shared by reference.
+  bool remote = false;
+  int slot = -1;        // argument index, or temp index in the home real scope's frame
+  int vectorSlot = -1;  // remote only: index in the declaring scope's temp vector
+
+  bool captured() const { return !captures.empty(); }
+};
+
+// What a real block copies into its frame (its first temps) when its closure is created:
+// either the value of an outer variable, or an outer scope's temp vector.
+struct Capture {
+  VariableInfo* variable = nullptr;  // copied value (non-remote)
+  Scope* vectorOwner = nullptr;      // or the temp vector of this scope
+};
+
+struct Scope {
+  Scope* outer = nullptr;
+  bool isReal = false;            // the method, or a block compiled to a closure
+  BlockNode* block = nullptr;     // null for the method scope
+  int start = 0, end = INT_MAX;   // source range (offsets)
+  std::vector<std::unique_ptr<VariableInfo>> variables;  // parameters first, then temps
+
+  // Real scopes.
+  int numArgs = 0;
+  std::vector<VariableInfo*> capturedVariables;  // outer variables referenced inside, in order
+  std::vector<Capture> captures;                 // final copied values, in frame order
+  int numTemps = 0;                              // copied + named + temp vectors + hidden
+  bool needsOuterContext = false;                // does ^ (itself or a nested block)
+
+  // Any scope declaring remote variables owns a temp vector.
+  int vectorTempSlot = -1;  // temp of the home real scope holding the vector
+  int vectorSize = 0;
+
+  Scope* realScope() {
+    Scope* s = this;
+    while (!s->isReal) s = s->outer;
+    return s;
+  }
+  VariableInfo* find(const std::string& name) {
+    for (auto& v : variables) {
+      if (v->name == name) return v.get();
+    }
+    return nullptr;
+  }
+  // Index of a capture in this real scope's copied values (-1 if absent).
+  int captureIndexOfVariable(const VariableInfo* v) const {
+    for (size_t i = 0; i < captures.size(); i++) {
+      if (captures[i].variable == v) return int(i);
+    }
+    return -1;
+  }
+  int captureIndexOfVector(const Scope* owner) const {
+    for (size_t i = 0; i < captures.size(); i++) {
+      if (captures[i].vectorOwner == owner) return int(i);
+    }
+    return -1;
+  }
+};
+
+// All scopes of one method; owns them for as long as code generation needs them.
+struct ScopeTree {
+  std::vector<std::unique_ptr<Scope>> scopes;
+  Scope* methodScope = nullptr;
+  std::vector<std::pair<int, int>> loops;  // source ranges of inlined loops' repeated code
+};
+
+// Resolves names, decides copied vs remote, and assigns slots. `fieldNames` are the
+// receiver's instance variables (names that are neither local nor fields are globals).
+// Throws CompileError for assignments to arguments and duplicate declarations.
+std::unique_ptr<ScopeTree> analyzeScopes(MethodNode& method, const std::vector<std::string>& fieldNames,
+                                         const std::string& fileName);
+
+}  // namespace vm

@@ -1,0 +1,137 @@
+// Class primitives: instantiation and class reflection (name, superclass, fields, methods).
+#include "vm/ClassBuilder.h"
+#include "vm/MethodDictionary.h"
+#include "vm/primitives/PrimitiveSupport.h"
+
+namespace vm {
+namespace prim {
+namespace {
+
+// Allocates an instance of `cls` with `indexable` indexable slots/bytes; null on failure.
+Oop instantiate(Interpreter& in, Oop cls, size_t indexable, bool indexed) {
+  Runtime& rt = in.runtime();
+  if (!isClass(rt, cls)) return Oop();
+  int64_t spec = cls.object()->slot(class_slot::kInstanceSpec).smallInteger();
+  space::Format f = space::Format(InstanceSpec::format(spec));
+  size_t fixed = InstanceSpec::fixedFields(spec);
+  space::ClassIndex index = space::ClassIndex(cls.object()->rawHash());
+  if (index == rt.known.doubleClass || index == rt.known.largeInteger) return Oop();
+  switch (f) {
+    case space::Format::Empty:
+    case space::Format::Fixed:
+      if (indexed) return Oop();
+      return in.space().allocate(index, space::Format::Fixed, fixed);
+    case space::Format::Indexable:
+    case space::Format::FixedIndexable:
+      return in.space().allocate(index, fixed > 0 ? space::Format::FixedIndexable : space::Format::Indexable, fixed + indexable);
+    case space::Format::Words:
+      return in.space().allocateWords(index, indexable);
+    default:
+      if (space::formatIsBytes(f)) return in.space().allocateBytes(index, indexable);
+      return Oop();
+  }
+}
+
+ESPELL_PRIMITIVE(classNew) {
+  Oop o = instantiate(in, receiver(in, argc), 0, false);
+  if (o.isNull()) {
+    // Indexable classes answer an empty instance to plain #new.
+    o = instantiate(in, receiver(in, argc), 0, true);
+    if (o.isNull()) return kFail;
+  }
+  return answer(in, argc, o);
+}
+
+ESPELL_PRIMITIVE(classNewSized) {
+  Oop n = arg(in, argc, 0);
+  if (!n.isSmallInteger() || n.smallInteger() < 0 || n.smallInteger() > (int64_t(1) << 40)) return kFail;
+  Oop o = instantiate(in, receiver(in, argc), size_t(n.smallInteger()), true);
+  if (o.isNull()) return kFail;
+  return answer(in, argc, o);
+}
+
+ESPELL_PRIMITIVE(className) {
+  Runtime& rt = in.runtime();
+  Oop c = receiver(in, argc);
+  if (!isClass(rt, c)) return kFail;
+  if (c.object()->classIndex() == rt.known.metaclass) return answer(in, argc, rt.symbol(className(rt, c)));
+  return answer(in, argc, c.object()->slot(class_slot::kName));
+}
+
+ESPELL_PRIMITIVE(classSuperclass) {
+  Oop c = receiver(in, argc);
+  if (!isClass(in.runtime(), c)) return kFail;
+  return answer(in, argc, c.object()->slot(class_slot::kSuperclass));
+}
+
+ESPELL_PRIMITIVE(classFields) {
+  Oop c = receiver(in, argc);
+  if (!isClass(in.runtime(), c)) return kFail;
+  Oop copy = in.space().shallowCopy(c.object()->slot(class_slot::kInstanceVariables));
+  return answer(in, argc, copy);
+}
+
+ESPELL_PRIMITIVE(classMethods) {
+  Runtime& rt = in.runtime();
+  Oop c = receiver(in, argc);
+  if (!isClass(rt, c)) return kFail;
+  Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+  size_t n = dict == rt.nil() ? 0 : method_dictionary::size(dict);
+  Oop arr = newArray(rt, n);
+  dict = receiver(in, argc).object()->slot(class_slot::kMethodDictionary);
+  size_t i = 0;
+  method_dictionary::forEach(in.space(), dict, [&](Oop, Oop m) {
+    if (i < n) in.space().storePointer(arr, i++, m);
+  });
+  return answer(in, argc, arr);
+}
+
+ESPELL_PRIMITIVE(classIncludesSelector) {
+  Runtime& rt = in.runtime();
+  Oop c = receiver(in, argc), sel = arg(in, argc, 0);
+  if (!isClass(rt, c) || !isSymbol(rt, sel)) return kFail;
+  return answerBool(in, argc, !rt.classes().lookupLocal(c, sel).isNull());
+}
+
+ESPELL_PRIMITIVE(classLookup) {
+  Runtime& rt = in.runtime();
+  Oop c = receiver(in, argc), sel = arg(in, argc, 0);
+  if (!isClass(rt, c) || !isSymbol(rt, sel)) return kFail;
+  for (Oop k = c; k != rt.nil(); k = k.object()->slot(class_slot::kSuperclass)) {
+    Oop m = rt.classes().lookupLocal(k, sel);
+    if (!m.isNull()) return answer(in, argc, m);
+  }
+  return answer(in, argc, rt.nil());
+}
+
+ESPELL_PRIMITIVE(classInstanceCount) {
+  Runtime& rt = in.runtime();
+  Oop c = receiver(in, argc);
+  if (!isClass(rt, c)) return kFail;
+  space::ClassIndex index = space::ClassIndex(c.object()->rawHash());
+  int64_t n = 0;
+  in.space().forEachObject([&](space::HeapObject* o) {
+    if (o->classIndex() == index) n++;
+  });
+  return answerInt(in, argc, n);
+}
+
+}  // namespace
+}  // namespace prim
+
+void registerClassPrimitives(PrimitiveTable& t) {
+  using namespace prim;
+  t.add("Class>>new", classNew);
+  t.add("Class>>basicNew", classNew);
+  t.add("Class>>new:", classNewSized);
+  t.add("Class>>basicNew:", classNewSized);
+  t.add("Class>>name", className);
+  t.add("Class>>superclass", classSuperclass);
+  t.add("Class>>fields", classFields);
+  t.add("Class>>methods", classMethods);
+  t.add("Class>>includesSelector:", classIncludesSelector);
+  t.add("Class>>lookupSelector:", classLookup);
+  t.add("Class>>instanceCount", classInstanceCount);
+}
+
+}  // namespace vm

@@ -1,0 +1,173 @@
+// System primitives: globals, class loading, output, time, exit, collection.
+#include <chrono>
+
+#include "vm/ClassLoader.h"
+#include "vm/SourceLocation.h"
+#include "vm/primitives/PrimitiveSupport.h"
+
+namespace vm {
+namespace prim {
+namespace {
+
+int64_t startMicros() {
+  static const auto start = std::chrono::steady_clock::now();
+  return std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
+}
+const int64_t kStartTouched = startMicros();
+
+int64_t monotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+ESPELL_PRIMITIVE(sysGlobal) {
+  Runtime& rt = in.runtime();
+  Oop name = arg(in, argc, 0);
+  if (!isSymbol(rt, name)) return kFail;
+  Oop v = rt.globals().at(name);
+  return answer(in, argc, v.isNull() ? rt.nil() : v);
+}
+
+ESPELL_PRIMITIVE(sysGlobalPut) {
+  Runtime& rt = in.runtime();
+  Oop name = arg(in, argc, 0), value = arg(in, argc, 1);
+  if (!isSymbol(rt, name)) return kFail;
+  rt.globals().atPut(name, value);
+  return answer(in, argc, in.argumentOf(argc, 1));
+}
+
+ESPELL_PRIMITIVE(sysHasGlobal) {
+  Runtime& rt = in.runtime();
+  Oop name = arg(in, argc, 0);
+  if (!isSymbol(rt, name)) return kFail;
+  return answerBool(in, argc, rt.globals().isDefined(name));
+}
+
+ESPELL_PRIMITIVE(sysLoad) {
+  Runtime& rt = in.runtime();
+  Oop name = arg(in, argc, 0);
+  if (!isString(rt, name)) return kFail;
+  try {
+    Oop cls = rt.loader().loadClass(std::string(bytesOf(name)));
+    return answer(in, argc, cls.isNull() ? rt.nil() : cls);
+  } catch (const CompileError& e) {
+    std::fflush(rt.options().out);
+    std::fprintf(rt.options().err, "%s\n", e.what());
+    rt.requestExit(65);
+    return PrimitiveResult::ControlTransferred;
+  }
+}
+
+ESPELL_PRIMITIVE(sysLoadFile) {
+  Runtime& rt = in.runtime();
+  Oop name = arg(in, argc, 0);
+  if (!isString(rt, name)) return kFail;
+  std::optional<std::string> text = readFile(std::string(bytesOf(name)));
+  if (!text) return answer(in, argc, rt.nil());
+  return answerString(in, argc, *text);
+}
+
+ESPELL_PRIMITIVE(sysExit) {
+  Runtime& rt = in.runtime();
+  Oop code = arg(in, argc, 0);
+  rt.requestExit(code.isSmallInteger() ? int(code.smallInteger()) : 1);
+  return PrimitiveResult::ControlTransferred;
+}
+
+ESPELL_PRIMITIVE(sysPrintString) {
+  Runtime& rt = in.runtime();
+  Oop s = arg(in, argc, 0);
+  if (!isString(rt, s)) return kFail;
+  std::string_view v = bytesOf(s);
+  std::fwrite(v.data(), 1, v.size(), rt.options().out);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysPrintNewline) {
+  Runtime& rt = in.runtime();
+  std::fputc('\n', rt.options().out);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysErrorPrint) {
+  Runtime& rt = in.runtime();
+  Oop s = arg(in, argc, 0);
+  if (!isString(rt, s)) return kFail;
+  std::fflush(rt.options().out);
+  std::string_view v = bytesOf(s);
+  std::fwrite(v.data(), 1, v.size(), rt.options().err);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysErrorPrintln) {
+  Runtime& rt = in.runtime();
+  Oop s = arg(in, argc, 0);
+  if (!isString(rt, s)) return kFail;
+  std::fflush(rt.options().out);
+  std::string_view v = bytesOf(s);
+  std::fwrite(v.data(), 1, v.size(), rt.options().err);
+  std::fputc('\n', rt.options().err);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysFlush) {
+  std::fflush(in.runtime().options().out);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysPrintStackTrace) {
+  Runtime& rt = in.runtime();
+  std::fflush(rt.options().out);
+  std::fputs(in.stackTrace(100).c_str(), rt.options().err);
+  return answer(in, argc, receiver(in, argc));
+}
+
+ESPELL_PRIMITIVE(sysStackTrace) { return answerString(in, argc, in.stackTrace(100)); }
+
+ESPELL_PRIMITIVE(sysTime) { return answerInt(in, argc, (monotonicMicros() - kStartTouched) / 1000); }
+ESPELL_PRIMITIVE(sysTicks) { return answerInt(in, argc, monotonicMicros() - kStartTouched); }
+ESPELL_PRIMITIVE(sysEpochMillis) {
+  return answerInt(in, argc,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+ESPELL_PRIMITIVE(sysFullGC) {
+  in.space().collectGarbage();
+  return answer(in, argc, in.runtime().trueObject());
+}
+
+ESPELL_PRIMITIVE(sysGcStats) {
+  Runtime& rt = in.runtime();
+  const space::GcStats& s = in.space().stats();
+  Oop a = newArray(rt, 3);
+  a.object()->slots()[0] = Oop::fromSmallInteger(int64_t(s.scavenges + s.fullCollections));
+  a.object()->slots()[1] = Oop::fromSmallInteger(int64_t((s.scavengeNanos + s.fullCollectionNanos) / 1000000));
+  a.object()->slots()[2] = Oop::fromSmallInteger(int64_t(s.bytesAllocatedYoung + s.bytesAllocatedOld + in.space().nursery().eden.used()));
+  return answer(in, argc, a);
+}
+
+}  // namespace
+}  // namespace prim
+
+void registerSystemPrimitives(PrimitiveTable& t) {
+  using namespace prim;
+  t.add("System>>global:", sysGlobal);
+  t.add("System>>global:put:", sysGlobalPut);
+  t.add("System>>hasGlobal:", sysHasGlobal);
+  t.add("System>>load:", sysLoad);
+  t.add("System>>loadFile:", sysLoadFile);
+  t.add("System>>exit:", sysExit);
+  t.add("System>>printString:", sysPrintString);
+  t.add("System>>printNewline", sysPrintNewline);
+  t.add("System>>errorPrint:", sysErrorPrint);
+  t.add("System>>errorPrintln:", sysErrorPrintln);
+  t.add("System>>flush", sysFlush);
+  t.add("System>>printStackTrace", sysPrintStackTrace);
+  t.add("System>>stackTrace", sysStackTrace);
+  t.add("System>>time", sysTime);
+  t.add("System>>ticks", sysTicks);
+  t.add("System>>epochMilliseconds", sysEpochMillis);
+  t.add("System>>fullGC", sysFullGC);
+  t.add("System>>gcStats", sysGcStats);
+}
+
+}  // namespace vm
