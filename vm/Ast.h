@@ -104,6 +104,7 @@ struct MethodNode {
   std::vector<SourceLocation> temporaryLocations;
   std::vector<std::string> pragmas;  // e.g. "unwindProtect", "exceptionHandler"
   bool isPrimitive = false;          // 'selector = primitive' or <primitive>
+  std::string primitiveName;         // <primitive: 'name'>; empty: Holder>>selector
   std::vector<NodePtr> statements;
   SourceLocation where;
   std::string source;                // the method's source text, for tools and mirrors

@@ -189,7 +189,7 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
 
 Oop ClassBuilder::compileMethod(Oop cls, MethodNode& method, const std::string& fileName) {
   LocalRoot c(rt_.space().localRoots(), cls);
-  CompileContext ctx{fileName, instanceVariableNames(rt_, cls)};
+  CompileContext ctx{fileName, className(rt_, c.get()), instanceVariableNames(rt_, cls)};
   std::unique_ptr<CodeSpec> spec = vm::compileMethod(method, ctx);
   return install(*spec, c.get(), Oop(), fileName);
 }

@@ -146,6 +146,7 @@ class Generator {
     spec->selector = m.selector;
     spec->numArgs = int(m.parameters.size());
     spec->isPrimitive = m.isPrimitive;
+    spec->primitiveName = m.primitiveName;
     spec->source = m.source;
     spec->line = m.where.line;
     for (const std::string& p : m.pragmas) {
@@ -158,11 +159,11 @@ class Generator {
     if (m.isPrimitive && m.statements.empty()) {
       // "selector = primitive": when the primitive fails, say so.
       e.emit(Op::PushSelf);
-      LiteralSpec sel;
-      sel.value.kind = LiteralValue::Kind::Symbol;
-      sel.value.text = m.selector;
-      e.emitW(Op::PushLiteral, e.literal(sel));
-      emitSend(e, "primitiveFailed:", 1, false);
+      LiteralSpec message;
+      message.value.kind = LiteralValue::Kind::String;
+      message.value.text = "primitive " + ctx_.className + ">>" + m.selector + " failed";
+      e.emitW(Op::PushLiteral, e.literal(message));
+      emitSend(e, "error:", 1, false);
       e.emit(Op::ReturnTop);
     } else {
       statements(e, m.scope, m.statements, /*isBlock=*/false);
@@ -181,9 +182,20 @@ class Generator {
     spec.maxStack = e.maxDepth() + 1;
   }
 
-  // Creates the temp vector of a scope declaring remote variables.
+  // Creates the temp vector of a scope declaring remote variables, and moves assigned or
+  // shared arguments of a real scope to where they live.
   void prologue(Emitter& e, Scope* s) {
     if (s->vectorSize > 0) e.emitBB(Op::MakeTempVector, s->vectorTempSlot, s->vectorSize);
+    if (!s->isReal) return;
+    for (auto& v : s->variables) {
+      if (!v->isArgument || v->argumentIndex < 0) continue;
+      e.emitB(Op::PushArgument, v->argumentIndex);
+      if (v->remote) {
+        e.emitBB(Op::PopStoreRemoteTemp, s->vectorTempSlot, v->vectorSlot);
+      } else {
+        e.emitB(Op::PopStoreTemp, v->slot);
+      }
+    }
   }
 
   // Method or block body. Methods end with ^self; blocks answer their last statement.
@@ -304,7 +316,9 @@ class Generator {
   Location locate(Scope* real, VariableInfo* v) {
     Scope* home = v->declaringScope->realScope();
     if (home == real) {
-      if (v->isArgument && v->declaringScope == real) return {Location::Kind::Argument, v->slot, 0};
+      if (v->isArgument && v->declaringScope == real && v->argumentIndex < 0 && !v->remote) {
+        return {Location::Kind::Argument, v->slot, 0};
+      }
       if (v->remote) return {Location::Kind::Remote, v->declaringScope->vectorTempSlot, v->vectorSlot};
       return {Location::Kind::Temp, v->slot, 0};
     }
@@ -350,8 +364,8 @@ class Generator {
     if (v->binding) {
       Location loc = locate(s->realScope(), v->binding);
       switch (loc.kind) {
-        case Location::Kind::Argument:
-          throw CompileError(ctx_.fileName, v->where, "cannot assign to argument '" + v->name + "'");
+        case Location::Kind::Argument:  // assigned arguments live in temps (see prologue)
+          throw CompileError(ctx_.fileName, v->where, "internal: argument '" + v->name + "' not moved to a temp");
         case Location::Kind::Temp:
           return e.emitB(pop ? Op::PopStoreTemp : Op::StoreTemp, loc.index);
         case Location::Kind::Remote:
@@ -481,8 +495,9 @@ class Generator {
     e.setDepth(e.depth() - copied + 1);
   }
 
-  // Compiles an inlined block's statements in place.
-  void inlineBody(Emitter& e, Scope* /*outer*/, BlockNode* b, Use use) {
+  // Compiles an inlined block's statements in place. With parameterOnStack, the value for
+  // the block's parameter is on the stack top on entry.
+  void inlineBody(Emitter& e, Scope* /*outer*/, BlockNode* b, Use use, bool parameterOnStack = false) {
     Scope* bs = b->scope;
     // Fresh temporaries on every entry, as for a real block activation.
     for (auto& v : bs->variables) {
@@ -492,6 +507,14 @@ class Generator {
       }
     }
     prologue(e, bs);
+    if (parameterOnStack) {
+      VariableInfo* p = bs->find(b->parameters[0]);
+      if (p->remote) {
+        e.emitBB(Op::PopStoreRemoteTemp, bs->vectorTempSlot, p->vectorSlot);
+      } else {
+        e.emitB(Op::PopStoreTemp, p->slot);
+      }
+    }
     if (b->statements.empty()) {
       if (use == Use::Value) e.emit(Op::PushNil);
       return;
@@ -510,10 +533,14 @@ class Generator {
     }
   }
 
-  // Stores the value on the stack top into an inlined block parameter (pops it).
-  void storeParameter(Emitter& e, BlockNode* b, size_t i) {
-    VariableInfo* v = b->scope->find(b->parameters[i]);
-    e.emitB(Op::PopStoreTemp, v->slot);
+  // The ifNotNil: block: its parameter (if any) takes the value on the stack top.
+  void notNilBody(Emitter& e, Scope* s, BlockNode* b, Use use) {
+    if (b->parameters.empty()) {
+      e.emit(Op::Pop);
+      inlineBody(e, s, b, use);
+    } else {
+      inlineBody(e, s, b, use, /*parameterOnStack=*/true);
+    }
   }
 
   void inlined(Emitter& e, Scope* s, SendNode* n, InlineKind kind, Use use) {
@@ -599,7 +626,10 @@ class Generator {
         bool down = kind == InlineKind::DownToDo || kind == InlineKind::DownToByDo;
         bool hasStep = kind == InlineKind::ToByDo || kind == InlineKind::DownToByDo;
         BlockNode* body = block(hasStep ? 2 : 1);
-        VariableInfo* counter = body->scope->find(body->parameters[0]);
+        VariableInfo* loopVariable = body->scope->find(body->parameters[0]);
+        // The loop variable is the counter unless the body assigns it or shares it.
+        bool separate = loopVariable->assigned || loopVariable->remote;
+        int counter = separate ? e.hiddenTemp() : loopVariable->slot;
         int limit = e.hiddenTemp();
         int start = -1;
         expr(e, s, n->receiver.get(), Use::Value);
@@ -607,7 +637,7 @@ class Generator {
           start = e.hiddenTemp();
           e.emitB(Op::StoreTemp, start);
         }
-        e.emitB(Op::PopStoreTemp, counter->slot);
+        e.emitB(Op::PopStoreTemp, counter);
         expr(e, s, n->arguments[0].get(), Use::Value);
         e.emitB(Op::PopStoreTemp, limit);
         const LiteralValue* step = hasStep ? &static_cast<LiteralNode*>(n->arguments[1].get())->value : nullptr;
@@ -615,12 +645,17 @@ class Generator {
                                      (step->kind == LiteralValue::Kind::Integer && step->text[0] == '-'));
         bool descending = down != negativeStep;
         size_t top = e.here();
-        e.emitB(Op::PushTemp, counter->slot);
+        e.emitB(Op::PushTemp, counter);
         e.emitB(Op::PushTemp, limit);
         emitSend(e, descending ? ">=" : "<=", 1, false);
         size_t exit = e.jumpForward(Op::JumpIfFalse);
-        inlineBody(e, s, body, Use::Effect);
-        e.emitB(Op::PushTemp, counter->slot);
+        if (separate) {
+          e.emitB(Op::PushTemp, counter);  // becomes the loop variable's value on entry
+          inlineBody(e, s, body, Use::Effect, /*parameterOnStack=*/true);
+        } else {
+          inlineBody(e, s, body, Use::Effect);
+        }
+        e.emitB(Op::PushTemp, counter);
         if (step) {
           literal(e, *step);
           emitSend(e, down ? "-" : "+", 1, false);
@@ -628,7 +663,7 @@ class Generator {
           e.emitB(Op::PushSmallInteger, 1);
           emitSend(e, down ? "-" : "+", 1, false);
         }
-        e.emitB(Op::PopStoreTemp, counter->slot);
+        e.emitB(Op::PopStoreTemp, counter);
         e.jumpBack(top);
         e.patch(exit);
         e.setDepth(base);
@@ -677,26 +712,21 @@ class Generator {
         return;
       }
       case InlineKind::IfNotNil: {
-        BlockNode* b = block(0);
+        // recv; dup; jumpIfNil end; <body with the value>; end:   (nil answers nil)
         expr(e, s, n->receiver.get(), Use::Value);
+        e.emit(Op::Dup);
+        size_t isNil = e.jumpForward(Op::JumpIfNil);
+        notNilBody(e, s, block(0), use);
         if (use == Use::Value) {
-          e.emit(Op::Dup);
-          size_t end = e.jumpForward(Op::JumpIfNil);
-          if (b->parameters.empty()) {
-            e.emit(Op::Pop);
-          } else {
-            storeParameter(e, b, 0);
-          }
-          inlineBody(e, s, b, Use::Value);
-          e.patch(end);
-          e.setDepth(base + 1);
+          e.patch(isNil);
         } else {
-          if (!b->parameters.empty()) e.emitB(Op::StoreTemp, b->scope->find(b->parameters[0])->slot);
-          size_t end = e.jumpForward(Op::JumpIfNil);
-          inlineBody(e, s, b, Use::Effect);
+          size_t end = e.jumpForward(Op::Jump);
+          e.patch(isNil);
+          e.setDepth(base + 1);
+          e.emit(Op::Pop);
           e.patch(end);
-          e.setDepth(base);
         }
+        e.setDepth(base + (use == Use::Value ? 1 : 0));
         return;
       }
       case InlineKind::IfNilIfNotNil:
@@ -704,12 +734,13 @@ class Generator {
         BlockNode* nilBlock = block(kind == InlineKind::IfNilIfNotNil ? 0 : 1);
         BlockNode* valueBlock = block(kind == InlineKind::IfNilIfNotNil ? 1 : 0);
         expr(e, s, n->receiver.get(), Use::Value);
-        if (!valueBlock->parameters.empty()) e.emitB(Op::StoreTemp, valueBlock->scope->find(valueBlock->parameters[0])->slot);
+        e.emit(Op::Dup);
         size_t isNil = e.jumpForward(Op::JumpIfNil);
-        inlineBody(e, s, valueBlock, use);
+        notNilBody(e, s, valueBlock, use);
         size_t end = e.jumpForward(Op::Jump);
         e.patch(isNil);
-        e.setDepth(base);
+        e.setDepth(base + 1);
+        e.emit(Op::Pop);
         inlineBody(e, s, nilBlock, use);
         e.patch(end);
         e.setDepth(base + (use == Use::Value ? 1 : 0));

@@ -14,6 +14,7 @@ namespace vm {
 
 struct CompileContext {
   std::string fileName;
+  std::string className;                // for messages compiled into the code
   std::vector<std::string> fieldNames;  // the receiver's instance variables, in slot order
 };
 

@@ -725,10 +725,13 @@ StopReason Interpreter::run() {
         }
 
       not_boolean : {
-        // A conditional jump on a non-Boolean: send #mustBeBoolean and test its answer by
-        // re-executing the jump (the call returns to this instruction).
+        // A conditional jump on a non-Boolean: "Processor mustBeBoolean: value", then test
+        // its answer by re-executing the jump (the call returns to this instruction).
+        Oop value = *sp;
+        *sp = rt_.special(special::kProcessor);
+        *++sp = value;
         SAVE();
-        sendFromPrimitive(rt_.special(special::kSelectorMustBeBoolean), 0);
+        sendFromPrimitive(rt_.special(special::kSelectorMustBeBoolean), 1);
         LOAD();
         CHECK_STOP();
         DISPATCH();

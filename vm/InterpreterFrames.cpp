@@ -102,14 +102,16 @@ void Interpreter::pushFrame(Oop method, int argc) {
   unsigned temps = CodeHeader::temps(h);
   size_t need = temps + CodeHeader::stack(h) + frame_slot::kFirstTemp + 2;
   if (!ensureStackRoom(need)) {
-    // Stack overflow: answer the send by sending #stackOverflow to its receiver, with a
-    // reserve of stack to handle it. A second overflow inside that reserve is fatal.
+    // Stack overflow: answer the send by "Processor stackOverflow" (which signals
+    // StackOverflow), with a reserve of stack to handle it. A second overflow inside that
+    // reserve is fatal.
     if (softStackLimit_ > rt_.options().maxStackSlots) {
       failActiveProcess("stack overflow while handling a stack overflow");
       return;
     }
     softStackLimit_ = rt_.options().maxStackSlots + kStackOverflowReserve;
     regs_.sp -= argc;
+    *regs_.sp = rt_.special(special::kProcessor);
     ensureStackRoom(need + 64);
     sendFromPrimitive(rt_.special(special::kSelectorStackOverflow), 0);
     return;

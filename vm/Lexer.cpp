@@ -106,10 +106,14 @@ std::string Lexer::lexIdentifierText() {
 
 std::string Lexer::lexOperatorText() {
   size_t start = pos_;
-  // '|' and '^' never combine with other characters into one operator, so that
-  // "[:x | | t |" and "||" in temporaries lex as separate bars.
+  // A bar is its own token ("| a b |"), except the binary operator "||"; the parser
+  // splits a "||" back into two bars where declarations expect them.
   if (peek() == '|') {
     advance();
+    if (peek() == '|') {
+      advance();
+      return "||";
+    }
     return "|";
   }
   advance();

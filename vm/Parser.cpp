@@ -117,6 +117,10 @@ void Parser::parsePattern(MethodNode& m) {
 }
 
 void Parser::parseTemporaries(std::vector<std::string>& names, std::vector<SourceLocation>& where) {
+  if (atOperator("||")) {  // an empty declaration
+    take();
+    return;
+  }
   expectOperator("|", "'|'");
   while (at(TokenKind::Identifier)) {
     Token t = take();
@@ -135,7 +139,10 @@ void Parser::parsePragma(MethodNode& m) {
   } else {
     while (at(TokenKind::Keyword)) {
       name += take().text;
-      if (at(TokenKind::Integer) || at(TokenKind::String) || at(TokenKind::Symbol) || at(TokenKind::Identifier)) {
+      if (at(TokenKind::String) || at(TokenKind::Symbol)) {
+        if (name == "primitive:") m.primitiveName = token_.text;
+        take();
+      } else if (at(TokenKind::Integer) || at(TokenKind::Identifier)) {
         take();
       } else {
         fail("a pragma argument");
@@ -151,7 +158,7 @@ void Parser::parsePragma(MethodNode& m) {
 
 void Parser::parseMethodBody(MethodNode& m, TokenKind terminator) {
   while (atOperator("<")) parsePragma(m);
-  if (atOperator("|")) parseTemporaries(m.temporaries, m.temporaryLocations);
+  if (atOperator("|") || atOperator("||")) parseTemporaries(m.temporaries, m.temporaryLocations);
   while (atOperator("<")) parsePragma(m);
   parseStatements(m.statements, terminator);
 }
@@ -372,13 +379,22 @@ std::unique_ptr<BlockNode> Parser::parseBlock() {
       block->parameters.push_back(t.text);
       block->parameterLocations.push_back(t.where);
     }
-    if (atOperator("|")) {
+    if (atOperator("||")) {
+      // "[:x || t | ...]": the parameters' bar followed by the temporaries' bar.
+      take();
+      while (at(TokenKind::Identifier)) {
+        Token t = take();
+        block->temporaries.push_back(t.text);
+        block->temporaryLocations.push_back(t.where);
+      }
+      expectOperator("|", "'|' to end the block temporaries");
+    } else if (atOperator("|")) {
       take();
     } else if (!at(TokenKind::RightBracket)) {
       fail("'|' after the block parameters");
     }
   }
-  if (atOperator("|")) parseTemporaries(block->temporaries, block->temporaryLocations);
+  if (atOperator("|") || atOperator("||")) parseTemporaries(block->temporaries, block->temporaryLocations);
   parseStatements(block->statements, TokenKind::RightBracket);
   block->end = token_.where;
   take();

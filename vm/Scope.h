@@ -20,10 +20,11 @@ struct VariableInfo {
   Scope* declaringScope = nullptr;
   SourceLocation where;
 
-  // Collected by the analysis (source offsets).
+  // Collected by the analysis (event numbers, in evaluation order).
   std::vector<int> writes;    // assignments, and implicit initializations of inlined temps
   std::vector<int> captures;  // references from real blocks nested in the home real scope
   bool writtenFromInnerBlock = false;
+  bool assigned = false;  // the program assigns it (SOM allows assigning to arguments)
 
   // Decided by the analysis. A captured variable is *copied* into each closure when it
   // cannot change after capture; otherwise it is *remote*: it lives in a temp vector
@@ -31,6 +32,10 @@ struct VariableInfo {
   bool remote = false;
   int slot = -1;        // argument index, or temp index in the home real scope's frame
   int vectorSlot = -1;  // remote only: index in the declaring scope's temp vector
+  // An assigned argument is copied on entry into a temp (or its temp vector slot) and
+  // lives there; argumentIndex keeps where the caller put it.
+  int argumentIndex = -1;
+  bool isFrameArgument() const { return isArgument && argumentIndex < 0 && !remote; }
 
   bool captured() const { return !captures.empty(); }
 };
@@ -46,7 +51,7 @@ struct Scope {
   Scope* outer = nullptr;
   bool isReal = false;            // the method, or a block compiled to a closure
   BlockNode* block = nullptr;     // null for the method scope
-  int start = 0, end = INT_MAX;   // source range (offsets)
+  int start = 0, end = INT_MAX;   // range of analysis event numbers it spans
   std::vector<std::unique_ptr<VariableInfo>> variables;  // parameters first, then temps
 
   // Real scopes.
@@ -90,12 +95,12 @@ struct Scope {
 struct ScopeTree {
   std::vector<std::unique_ptr<Scope>> scopes;
   Scope* methodScope = nullptr;
-  std::vector<std::pair<int, int>> loops;  // source ranges of inlined loops' repeated code
+  std::vector<std::pair<int, int>> loops;  // event ranges of inlined loops' repeated code
 };
 
 // Resolves names, decides copied vs remote, and assigns slots. `fieldNames` are the
 // receiver's instance variables (names that are neither local nor fields are globals).
-// Throws CompileError for assignments to arguments and duplicate declarations.
+// Throws CompileError for duplicate declarations.
 std::unique_ptr<ScopeTree> analyzeScopes(MethodNode& method, const std::vector<std::string>& fieldNames,
                                          const std::string& fileName);
 

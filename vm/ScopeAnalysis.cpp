@@ -1,6 +1,8 @@
 // ScopeAnalysis: three passes over a method.
-//   1. Resolve every variable reference, recording writes and captures (with source
-//      offsets), which blocks are inlined, and which blocks do a non-local return.
+//   1. Resolve every variable reference, recording writes and captures, which blocks are
+//      inlined, and which blocks do a non-local return. Events are numbered in evaluation
+//      order (an assignment's write comes after its value, so "f := [f value]" captures
+//      f before writing it), and scopes and loops record the numbers they span.
 //   2. Decide for each captured variable whether closures may copy it or must share it
 //      through a temp vector.
 //   3. Assign argument, temp and temp-vector slots, and each real block's copied values.
@@ -73,11 +75,13 @@ class Analysis {
     return nullptr;
   }
 
-  void noteReference(VariableInfo* v, Scope* from, int offset) {
+  int next() { return ++seq_; }
+
+  void noteReference(VariableInfo* v, Scope* from, int /*offset*/) {
     Scope* home = v->declaringScope->realScope();
     Scope* here = from->realScope();
     if (home == here) return;
-    v->captures.push_back(offset);
+    v->captures.push_back(next());
     // Every real scope between the reference and the home scope must carry the variable.
     for (Scope* s = here; s != home; s = s->outer->realScope()) {
       if (std::find(s->capturedVariables.begin(), s->capturedVariables.end(), v) == s->capturedVariables.end()) {
@@ -106,11 +110,9 @@ class Analysis {
         visit(a->value.get(), s);
         VariableNode* var = a->variable.get();
         if (VariableInfo* v = resolve(var->name, s)) {
-          if (v->isArgument) {
-            throw CompileError(fileName_, var->where, "cannot assign to argument '" + var->name + "'");
-          }
           var->binding = v;
-          v->writes.push_back(var->where.offset);
+          v->assigned = true;
+          v->writes.push_back(next());
           if (v->declaringScope->realScope() != s->realScope()) v->writtenFromInnerBlock = true;
           noteReference(v, s, var->where.offset);
         }
@@ -143,13 +145,9 @@ class Analysis {
       for (auto& a : send->arguments) visit(a.get(), s);
       return;
     }
-    // Record the repeated part of loops for the copied-vs-remote decision.
-    if (isLoop(kind)) {
-      const Node* first = receiverIsInlinedBlock(kind) ? send->receiver.get() : send->arguments.back().get();
-      const auto* last = static_cast<const BlockNode*>(
-          receiverIsInlinedBlock(kind) && send->arguments.empty() ? send->receiver.get() : send->arguments.back().get());
-      tree_->loops.push_back({first->where.offset, last->end.offset});
-    }
+    // The repeated part of a loop: from the first inlined block to the end of the send.
+    int loopStart = -1;
+    if (isLoop(kind) && receiverIsInlinedBlock(kind)) loopStart = next();
     if (receiverIsInlinedBlock(kind)) {
       visitBlock(static_cast<BlockNode*>(send->receiver.get()), s, true, nullptr);
     } else {
@@ -158,34 +156,37 @@ class Analysis {
     for (size_t i = 0; i < send->arguments.size(); i++) {
       Node* a = send->arguments[i].get();
       if (argumentIsInlinedBlock(kind, i)) {
+        if (isLoop(kind) && loopStart < 0) loopStart = next();
         visitBlock(static_cast<BlockNode*>(a), s, true, send);
       } else {
         visit(a, s);
       }
     }
+    if (loopStart >= 0) tree_->loops.push_back({loopStart, next()});
   }
 
   void visitBlock(BlockNode* b, Scope* outer, bool inlined, SendNode* /*inliningSend*/) {
     b->inlined = inlined;
-    Scope* s = newScope(outer, !inlined, b, b->where.offset, b->end.offset);
+    Scope* s = newScope(outer, !inlined, b, next(), INT_MAX);
     b->scope = s;
     for (size_t i = 0; i < b->parameters.size(); i++) {
       VariableInfo* v = declare(s, b->parameters[i], b->parameterLocations[i], true);
       // Inlined parameters (to:do: counters, ifNotNil: values) are set on entry.
-      if (inlined) v->writes.push_back(b->where.offset);
+      if (inlined) v->writes.push_back(s->start);
     }
     if (!inlined) s->numArgs = int(b->parameters.size());
     for (size_t i = 0; i < b->temporaries.size(); i++) {
       VariableInfo* v = declare(s, b->temporaries[i], b->temporaryLocations[i], false);
-      if (inlined) v->writes.push_back(b->where.offset);  // re-initialized to nil on entry
+      if (inlined) v->writes.push_back(s->start);  // re-initialized to nil on entry
     }
     for (auto& st : b->statements) visit(st.get(), s);
+    s->end = next();
   }
 
   // Pass 2.
   void decideRemote() {
     for (VariableInfo* v : all_) {
-      if (!v->captured() || v->isArgument) continue;
+      if (!v->captured()) continue;
       if (v->writtenFromInnerBlock) {
         v->remote = true;
         continue;
@@ -237,8 +238,13 @@ class Analysis {
     int vector = 0;
     for (auto& v : s->variables) {
       if (v->isArgument && s == real) {
-        v->slot = args++;
-      } else if (v->remote) {
+        if (!v->assigned && !v->remote) {
+          v->slot = args++;
+          continue;
+        }
+        v->argumentIndex = args++;  // copied into a temp or the vector on entry
+      }
+      if (v->remote) {
         v->vectorSlot = vector++;
       } else {
         v->slot = temps++;
@@ -256,6 +262,7 @@ class Analysis {
   const std::string& fileName_;
   std::unique_ptr<ScopeTree> tree_;
   std::vector<VariableInfo*> all_;
+  int seq_ = 0;
 };
 
 }  // namespace

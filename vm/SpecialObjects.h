@@ -53,11 +53,10 @@ using space::special::kTrue;
   X(SelectorDoesNotUnderstand, "doesNotUnderstand:arguments:")                         \
   X(SelectorUnknownGlobal, "unknownGlobal:")                                           \
   X(SelectorEscapedBlock, "escapedBlock:")                                             \
-  X(SelectorMustBeBoolean, "mustBeBoolean")                                            \
+  X(SelectorMustBeBoolean, "mustBeBoolean:")   /* sent to Processor */                 \
   X(SelectorNonLocalReturnThrough, "nonLocalReturn:through:")                          \
-  X(SelectorStackOverflow, "stackOverflow")                                            \
+  X(SelectorStackOverflow, "stackOverflow")    /* sent to Processor */                 \
   X(SelectorOutOfMemory, "outOfMemory")                                                \
-  X(SelectorPrimitiveFailed, "primitiveFailed:")                                       \
   X(SelectorTerminateUnwinding, "terminateUnwinding")
 
 enum : size_t {

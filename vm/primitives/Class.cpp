@@ -1,4 +1,6 @@
 // Class primitives: instantiation and class reflection (name, superclass, fields, methods).
+#include <algorithm>
+
 #include "vm/ClassBuilder.h"
 #include "vm/MethodDictionary.h"
 #include "vm/primitives/PrimitiveSupport.h"
@@ -75,14 +77,23 @@ ESPELL_PRIMITIVE(classMethods) {
   Runtime& rt = in.runtime();
   Oop c = receiver(in, argc);
   if (!isClass(rt, c)) return kFail;
-  Oop dict = c.object()->slot(class_slot::kMethodDictionary);
-  size_t n = dict == rt.nil() ? 0 : method_dictionary::size(dict);
-  Oop arr = newArray(rt, n);
-  dict = receiver(in, argc).object()->slot(class_slot::kMethodDictionary);
-  size_t i = 0;
-  method_dictionary::forEach(in.space(), dict, [&](Oop, Oop m) {
-    if (i < n) in.space().storePointer(arr, i++, m);
+  // In source order: by the line each method starts at (methods are old: stable oops).
+  std::vector<std::pair<int, Oop>> methods;
+  method_dictionary::forEach(in.space(), c.object()->slot(class_slot::kMethodDictionary), [&](Oop, Oop m) {
+    int line = 0;
+    Oop debug = m.object()->slot(code_slot::kDebugInfo);
+    if (isArray(rt, debug) && debug.object()->slotCount() >= 2) {
+      Oop table = debug.object()->slot(1);
+      if (table.isHeapObject() && table.object()->byteLength() >= 4) {
+        const uint8_t* b = table.object()->bytes();
+        line = b[2] | (b[3] << 8);
+      }
+    }
+    methods.push_back({line, m});
   });
+  std::stable_sort(methods.begin(), methods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Oop arr = newArray(rt, methods.size());
+  for (size_t i = 0; i < methods.size(); i++) in.space().storePointer(arr, i, methods[i].second);
   return answer(in, argc, arr);
 }
 

@@ -140,10 +140,10 @@ void registerDoublePrimitives(PrimitiveTable& t) {
   t.add("Double>>*", dMul);
   t.add("Double>>/", dDiv);
   t.add("Double>>//", dDiv);
-  t.add("Double>>%", dMod);
+  t.add("Double>>%", dRem);  // SOM: the sign of the dividend
   t.add("Double>>\\\\", dMod);
   t.add("Double>>rem:", dRem);
-  t.add("Double>>raisedTo:", dPow);
+  t.add("Double>>pow:", dPow);
   t.add("Double>><", dLt);
   t.add("Double>>>", dGt);
   t.add("Double>><=", dLe);

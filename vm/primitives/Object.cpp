@@ -210,33 +210,34 @@ ESPELL_PRIMITIVE(objectShallowCopy) {
   return answer(in, argc, copy);
 }
 
-ESPELL_PRIMITIVE(objectBecome) {
+ESPELL_PRIMITIVE(objectIdentityHashOfArgument) {
+  return answerInt(in, argc, int64_t(in.space().identityHash(arg(in, argc, 0))));
+}
+
+// Array>>elementsExchangeIdentityWith: / elementsForwardIdentityTo: — identity swaps of
+// many pairs at once (Space::swapIdentities / becomeForward).
+PrimitiveResult becomeArrays(Interpreter& in, int argc, bool twoWay) {
+  Runtime& rt = in.runtime();
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
-  Oop as[] = {a};
-  Oop bs[] = {b};
+  if (!isArray(rt, a) || !isArray(rt, b) || a.object()->slotCount() != b.object()->slotCount()) return kFail;
+  std::vector<Oop> as(a.object()->slots(), a.object()->slots() + a.object()->slotCount());
+  std::vector<Oop> bs(b.object()->slots(), b.object()->slots() + b.object()->slotCount());
   try {
-    in.space().swapIdentities(as, bs);
+    if (twoWay) {
+      in.space().swapIdentities(as, bs);
+    } else {
+      in.space().becomeForward(as, bs, space::CopyHash::Yes);
+    }
   } catch (const std::exception&) {
     return kFail;
   }
-  in.runtime().classes().invalidateAll();
+  rt.classes().invalidateAll();
   in.loadRegisters();
   return answer(in, argc, in.receiverOf(argc));
 }
 
-ESPELL_PRIMITIVE(objectBecomeForward) {
-  Oop a = receiver(in, argc), b = arg(in, argc, 0);
-  Oop as[] = {a};
-  Oop bs[] = {b};
-  try {
-    in.space().becomeForward(as, bs, space::CopyHash::Yes);
-  } catch (const std::exception&) {
-    return kFail;
-  }
-  in.runtime().classes().invalidateAll();
-  in.loadRegisters();
-  return answer(in, argc, in.receiverOf(argc));
-}
+ESPELL_PRIMITIVE(arrayExchangeIdentities) { return becomeArrays(in, argc, true); }
+ESPELL_PRIMITIVE(arrayForwardIdentities) { return becomeArrays(in, argc, false); }
 
 ESPELL_PRIMITIVE(objectHalt) {
   std::fflush(in.runtime().options().out);
@@ -282,9 +283,10 @@ void registerObjectPrimitives(PrimitiveTable& t) {
   t.add("Object>>perform:withArguments:", objectPerformWithArguments);
   t.add("Object>>perform:inSuperclass:", objectPerformInSuperclass);
   t.add("Object>>perform:withArguments:inSuperclass:", objectPerformWithArgumentsInSuperclass);
-  t.add("Object>>shallowCopy", objectShallowCopy);
-  t.add("Object>>become:", objectBecome);
-  t.add("Object>>becomeForward:", objectBecomeForward);
+  t.add("shallowCopy", objectShallowCopy);
+  t.add("HashedCollection>>identityHashOf:", objectIdentityHashOfArgument);
+  t.add("Array>>elementsExchangeIdentityWith:", arrayExchangeIdentities);
+  t.add("Array>>elementsForwardIdentityTo:", arrayForwardIdentities);
   t.add("Object>>halt", objectHalt);
   t.add("Object>>inspect", objectInspect);
   t.add("Object>>primDescription", objectDescription);

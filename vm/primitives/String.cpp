@@ -149,7 +149,7 @@ ESPELL_PRIMITIVE(strIndexOfStartingAt) {
   if (!isString(rt, b) || !start.isSmallInteger() || start.smallInteger() < 1) return kFail;
   std::string_view s = bytesOf(receiver(in, argc)), p = bytesOf(b);
   size_t pos = s.find(p, size_t(start.smallInteger() - 1));
-  return answerInt(in, argc, pos == std::string_view::npos ? 0 : int64_t(pos) + 1);
+  return answerInt(in, argc, pos == std::string_view::npos ? -1 : int64_t(pos) + 1);  // SOM: -1
 }
 
 template <class F>
