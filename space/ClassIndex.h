@@ -20,8 +20,9 @@ constexpr ClassIndex kFreeChunk = 1;    // free space in old space (never reacha
 constexpr ClassIndex kForwarded = 2;    // a forwarder left by become; misses every cache
 constexpr ClassIndex kSmallInteger = 3; // pseudo-index of tagged SmallIntegers
 constexpr ClassIndex kCharacter = 4;    // pseudo-index of tagged Characters
+constexpr ClassIndex kSmallFloat = 5;   // pseudo-index of tagged SmallFloats
 }  // namespace reserved_class
 
-constexpr ClassIndex kFirstOrdinaryClassIndex = 5;
+constexpr ClassIndex kFirstOrdinaryClassIndex = 6;
 
 }  // namespace space

@@ -96,7 +96,7 @@ class Verifier {
       return false;
     }
     if (v.isImmediate()) {
-      if (!v.isSmallInteger() && !v.isCharacter()) error(context + ": unknown immediate tag " + hex(v.bits()));
+      if (!v.isSmallInteger() && !v.isCharacter() && !v.isSmallFloat()) error(context + ": unknown immediate tag " + hex(v.bits()));
       return false;
     }
     if (!space_.contains(v)) {

@@ -11,7 +11,13 @@ class HeapObject;
 //
 //   ...............................1   SmallInteger: 63-bit two's complement value << 1
 //   ..............................010  Character: Unicode code point << 3
+//   ..............................100  SmallFloat: a double whose exponent fits 8 bits
 //   ..............................000  heap object: address of its header (8-byte aligned)
+//
+// SmallFloat encoding (as in Spur): rotate the IEEE bits left by one (the sign becomes
+// bit 0), subtract the exponent offset 896 (unless the value is +/-0), and shift left by 3.
+// Doubles with exponents in [896, 1151] (about 1e-38 .. 1e38 in magnitude), and zeros,
+// are immediate; others (tiny, huge, infinities, NaN) are boxed on the heap.
 //
 // The all-zero word is "no object": it is never stored in a heap slot (slots always hold
 // a valid oop or an immediate, so the GC, the verifier and the image writer can trust them)
@@ -31,6 +37,31 @@ class Oop {
   }
   static Oop fromObject(const void* header) { return Oop(reinterpret_cast<uint64_t>(header)); }
 
+  static constexpr uint64_t kSmallFloatExponentOffset = uint64_t(896) << 53;
+  // Encodes `d` as a SmallFloat when its exponent allows; answers false otherwise.
+  static bool tryFromDouble(double d, Oop& out) {
+    uint64_t raw;
+    __builtin_memcpy(&raw, &d, sizeof raw);
+    uint64_t rot = (raw << 1) | (raw >> 63);
+    if (rot > 1) {
+      // Below the range (the smallest exponent with a zero mantissa would read back as a
+      // zero, so it is boxed too).
+      if (rot <= kSmallFloatExponentOffset + 1) return false;
+      rot -= kSmallFloatExponentOffset;
+      if (rot >> 61) return false;  // exponent above the range
+    }
+    out = Oop((rot << 3) | 4);
+    return true;
+  }
+  double smallFloat() const {
+    uint64_t rot = bits_ >> 3;
+    if (rot > 1) rot += kSmallFloatExponentOffset;
+    uint64_t raw = (rot >> 1) | (rot << 63);
+    double d;
+    __builtin_memcpy(&d, &raw, sizeof d);
+    return d;
+  }
+
   static constexpr bool fitsSmallInteger(int64_t value) {
     return value >= kSmallIntegerMin && value <= kSmallIntegerMax;
   }
@@ -39,6 +70,7 @@ class Oop {
   constexpr bool isNull() const { return bits_ == 0; }
   constexpr bool isSmallInteger() const { return (bits_ & 1) != 0; }
   constexpr bool isCharacter() const { return (bits_ & 7) == 2; }
+  constexpr bool isSmallFloat() const { return (bits_ & 7) == 4; }
   constexpr bool isImmediate() const { return (bits_ & 7) != 0; }
   constexpr bool isHeapObject() const { return (bits_ & 7) == 0 && bits_ != 0; }
 

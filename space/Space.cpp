@@ -60,6 +60,7 @@ void Space::removeRootProvider(RootProvider* p) {
 uint32_t Space::identityHash(Oop o) {
   if (o.isSmallInteger()) return uint32_t(uint64_t(o.smallInteger()) & HeapObject::kHashMask);
   if (o.isCharacter()) return o.character() & uint32_t(HeapObject::kHashMask);
+  if (o.isSmallFloat()) return uint32_t((o.bits() >> 3) ^ (o.bits() >> 29)) & uint32_t(HeapObject::kHashMask);
   HeapObject* obj = follow(o).object();
   uint32_t h = obj->rawHash();
   if (h == 0) {

@@ -87,6 +87,7 @@ class Space {
   ClassIndex classIndexOf(Oop o) const {
     if (o.isSmallInteger()) return reserved_class::kSmallInteger;
     if (o.isCharacter()) return reserved_class::kCharacter;
+    if (o.isSmallFloat()) return reserved_class::kSmallFloat;
     return o.object()->classIndex();
   }
 
@@ -102,6 +103,15 @@ class Space {
       }
     }
     return allocateSlow(cls, fmt, slots, tenure);
+  }
+  // Eden bump allocation that never collects: the null oop when eden is full (then use
+  // allocate()). Lets the interpreter skip saving its registers on the common path.
+  Oop tryAllocateYoung(ClassIndex cls, Format fmt, size_t slots) {
+    size_t bytes = HeapObject::wordsForSlots(slots) * 8;
+    uintptr_t p = nursery_->eden.top;
+    if (p + bytes > nursery_->eden.end || config_.gcStress) return Oop();
+    nursery_->eden.top = p + bytes;
+    return initializeObject(p, cls, fmt, slots);
   }
   Oop allocateBytes(ClassIndex cls, size_t byteCount, Tenure tenure = Tenure::Young) {
     size_t slots = (byteCount + 7) / 8;

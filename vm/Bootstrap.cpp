@@ -132,6 +132,7 @@ void Runtime::bootstrap() {
   false_.object()->setClassIndex(space::ClassIndex(coreClass("False").object()->rawHash()));
   sp.classTable().setReservedEntry(space::reserved_class::kSmallInteger, coreClass("Integer"));
   sp.classTable().setReservedEntry(space::reserved_class::kCharacter, coreClass("Character"));
+  sp.classTable().setReservedEntry(space::reserved_class::kSmallFloat, coreClass("Double"));
 
   // 3. Names and field lists.
   std::vector<std::string> classFields = core[byName.at("Class")].fields;

@@ -220,6 +220,8 @@ Oop ClassBuilder::literalValue(const LiteralValue& v) {
       return n->toOop(rt_);
     }
     case LiteralValue::Kind::Double: {
+      Oop immediate;
+      if (Oop::tryFromDouble(v.number, immediate)) return immediate;
       Oop d = sp.allocateWords(rt_.known.doubleClass, 1, Tenure::Old);
       std::memcpy(d.object()->words(), &v.number, sizeof(double));
       return d;
@@ -367,8 +369,8 @@ void ClassBuilder::forEachSendSite(Oop code, const std::function<void(Oop* site)
 }
 
 void ClassBuilder::invalidate(Oop cls, Oop selector) {
+  if (rt_.isBootstrapping()) return;  // no code has run: no cache is filled yet
   rt_.methodCache().flushSelector(selector);
-  if (rt_.isBootstrapping()) return;  // no code has run: no inline cache is filled
   space::Space& sp = rt_.space();
   Oop nil = rt_.nil();
   auto stale = [&](Oop cached) {

@@ -27,6 +27,28 @@ constexpr uint64_t kSmallIntegerTag = 1;
 inline bool bothSmall(Oop a, Oop b) { return (a.bits() & b.bits() & kSmallIntegerTag) != 0; }
 }  // namespace
 
+// Both operands as doubles when the receiver is a Double and the argument a Double or a
+// SmallInteger (the fast paths of Double's arithmetic and comparisons).
+inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
+  if (a.isSmallFloat()) {
+    x = a.smallFloat();
+  } else if (a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {
+    x = doubleOf(a);
+  } else {
+    return false;
+  }
+  if (b.isSmallFloat()) {
+    y = b.smallFloat();
+  } else if (b.isSmallInteger()) {
+    y = double(b.smallInteger());
+  } else if (b.isHeapObject() && b.object()->classIndex() == rt_.known.doubleClass) {
+    y = doubleOf(b);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 StopReason Interpreter::run() {
   stopRequested_ = false;
   if (activeProcess() == nil_ || regs_.stack.isNull()) return StopReason::Idle;
@@ -158,33 +180,39 @@ StopReason Interpreter::run() {
           DISPATCH();
         }
         OP(PushClosure) {
-          SAVE();
           int copied = ip[3];
           Oop code = regs_.literals[readWord(ip + 1)];
           int64_t header = code.object()->slot(code_slot::kHeader).smallInteger();
           Oop outer = nil_;
           if (CodeHeader::has(header, CodeHeader::kNeedsOuterContext)) {
-            HeapObject* current = fp[frame_slot::kMethod].object();
-            int64_t h = current->slot(code_slot::kHeader).smallInteger();
+            // The home method's context, for non-local returns.
+            int64_t h = fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger();
             if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
-              Oop closure = fp[-int(CodeHeader::args(h)) - 1];
-              outer = closure.object()->slot(closure_slot::kOuterContext);
-            } else {
+              outer = fp[-int(CodeHeader::args(h)) - 1].object()->slot(closure_slot::kOuterContext);
+            } else if ((outer = fp[frame_slot::kContext]) == nil_) {
+              SAVE();
               outer = contextOfCurrentFrame();
+              LOAD();
             }
           }
-          space::LocalRoot keepOuter(space_.localRoots(), outer);
           unsigned nargs = CodeHeader::args(header);
           ClassIndex cls = rt_.known.block[nargs < 4 ? nargs : 4];
-          Oop closure = space_.allocate(cls, space::Format::FixedIndexable, closure_slot::kFirstCopied + size_t(copied));
-          LOAD();
-          code = regs_.literals[readWord(ip + 1)];
+          size_t slots = closure_slot::kFirstCopied + size_t(copied);
+          Oop closure = space_.tryAllocateYoung(cls, space::Format::FixedIndexable, slots);
+          if (closure.isNull()) {
+            space::LocalRoot keepOuter(space_.localRoots(), outer);
+            SAVE();
+            closure = space_.allocate(cls, space::Format::FixedIndexable, slots);
+            LOAD();
+            outer = keepOuter.get();
+            code = regs_.literals[readWord(ip + 1)];
+          }
           HeapObject* c = closure.object();
           c->slots()[closure_slot::kCode] = code;
-          c->slots()[closure_slot::kOuterContext] = keepOuter.get();
+          c->slots()[closure_slot::kOuterContext] = outer;
           c->slots()[closure_slot::kReceiver] = SELF();
           for (int i = 0; i < copied; i++) c->slots()[closure_slot::kFirstCopied + size_t(i)] = sp[i - copied + 1];
-          // The closure may be old (gc stress) while copied values are young.
+          // The closure is old only under gc stress; its copied values may be young.
           space_.rememberIfOld(c);
           sp -= copied;
           *++sp = closure;
@@ -241,9 +269,12 @@ StopReason Interpreter::run() {
           DISPATCH();
         }
         OP(MakeTempVector) {
-          SAVE();
-          Oop vector = space_.allocate(rt_.known.array, space::Format::Indexable, ip[2]);
-          LOAD();
+          Oop vector = space_.tryAllocateYoung(rt_.known.array, space::Format::Indexable, ip[2]);
+          if (vector.isNull()) {
+            SAVE();
+            vector = space_.allocate(rt_.known.array, space::Format::Indexable, ip[2]);
+            LOAD();
+          }
           fp[frame_slot::kFirstTemp + ip[1]] = vector;
           ip += 3;
           DISPATCH();
@@ -283,98 +314,73 @@ StopReason Interpreter::run() {
     DISPATCH();         \
   } while (0)
 
+#define FLOAT_ARITH(op)                                                            \
+  {                                                                                \
+    double x, y;                                                                   \
+    if (!numberPair(a, b, x, y)) goto send_special;                                \
+    double r = x op y;                                                             \
+    Oop result;                                                                    \
+    if (!Oop::tryFromDouble(r, result)) {                                          \
+      SAVE();                                                                      \
+      result = newDouble(rt_, r);                                                  \
+      LOAD();                                                                      \
+    }                                                                              \
+    *--sp = result;                                                                \
+    ip += 3;                                                                       \
+    DISPATCH();                                                                    \
+  }
         OP(SendAdd) {
           Oop a = sp[-1], b = sp[0];
-          if (bothSmall(a, b) && (intGuards_ & kGuardAdd)) {
+          if (bothSmall(a, b)) {
             int64_t r;
-            if (!__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
+            if ((intGuards_ & kGuardAdd) && !__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
               *--sp = Oop::fromBits(uint64_t(r));
               ip += 3;
               DISPATCH();
             }
-          } else if (doubleGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {
-            double x = doubleOf(a), y;
-            if (b.isSmallInteger()) {
-              y = double(b.smallInteger());
-            } else if (b.isHeapObject() && b.object()->classIndex() == rt_.known.doubleClass) {
-              y = doubleOf(b);
-            } else {
-              goto send_special;
-            }
-            SAVE();
-            Oop r = newDouble(rt_, x + y);
-            LOAD();
-            *--sp = r;
-            ip += 3;
-            DISPATCH();
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(+)
           goto send_special;
         }
         OP(SendSubtract) {
           Oop a = sp[-1], b = sp[0];
-          if (bothSmall(a, b) && (intGuards_ & kGuardSub)) {
+          if (bothSmall(a, b)) {
             int64_t r;
-            if (!__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
+            if ((intGuards_ & kGuardSub) && !__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
               *--sp = Oop::fromBits(uint64_t(r));
               ip += 3;
               DISPATCH();
             }
-          } else if (doubleGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {
-            double x = doubleOf(a), y;
-            if (b.isSmallInteger()) {
-              y = double(b.smallInteger());
-            } else if (b.isHeapObject() && b.object()->classIndex() == rt_.known.doubleClass) {
-              y = doubleOf(b);
-            } else {
-              goto send_special;
-            }
-            SAVE();
-            Oop r = newDouble(rt_, x - y);
-            LOAD();
-            *--sp = r;
-            ip += 3;
-            DISPATCH();
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(-)
           goto send_special;
         }
         OP(SendMultiply) {
           Oop a = sp[-1], b = sp[0];
-          if (bothSmall(a, b) && (intGuards_ & kGuardMul)) {
+          if (bothSmall(a, b)) {
             int64_t r;
-            if (!__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) && Oop::fitsSmallInteger(r)) {
+            if ((intGuards_ & kGuardMul) && !__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) &&
+                Oop::fitsSmallInteger(r)) {
               *--sp = Oop::fromSmallInteger(r);
               ip += 3;
               DISPATCH();
             }
-          } else if (doubleGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {
-            double x = doubleOf(a), y;
-            if (b.isSmallInteger()) {
-              y = double(b.smallInteger());
-            } else if (b.isHeapObject() && b.object()->classIndex() == rt_.known.doubleClass) {
-              y = doubleOf(b);
-            } else {
-              goto send_special;
-            }
-            SAVE();
-            Oop r = newDouble(rt_, x * y);
-            LOAD();
-            *--sp = r;
-            ip += 3;
-            DISPATCH();
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(*)
           goto send_special;
         }
 #define COMPARE(guard, op)                                                                          \
   {                                                                                                 \
     Oop a = sp[-1], b = sp[0];                                                                      \
-    if (bothSmall(a, b) && (intGuards_ & (guard))) PUSH_BOOL(int64_t(a.bits()) op int64_t(b.bits())); \
-    if (doubleGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {    \
-      if (b.isHeapObject() && b.object()->classIndex() == rt_.known.doubleClass) {                  \
-        PUSH_BOOL(doubleOf(a) op doubleOf(b));                                                      \
-      } else if (b.isSmallInteger()) {                                                              \
-        PUSH_BOOL(doubleOf(a) op double(b.smallInteger()));                                         \
-      }                                                                                             \
+    if (bothSmall(a, b)) {                                                                          \
+      if (intGuards_ & (guard)) PUSH_BOOL(int64_t(a.bits()) op int64_t(b.bits()));                  \
+      goto send_special;                                                                            \
     }                                                                                               \
+    double x, y;                                                                                    \
+    if (doubleGuard_ && numberPair(a, b, x, y)) PUSH_BOOL(x op y);                                  \
     goto send_special;                                                                              \
   }
         OP(SendLess) COMPARE(kGuardLt, <)
@@ -617,8 +623,24 @@ StopReason Interpreter::run() {
         DISPATCH();
       }
 
+#define RETURN_FAST(value)                                                                          \
+  if (fp[frame_slot::kContext] == nil_ && fp[frame_slot::kCallerFp].smallInteger() != 0) {         \
+    Oop result_ = (value);                                                                          \
+    int n_ = int(CodeHeader::args(fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger())); \
+    int64_t callerIp_ = fp[frame_slot::kCallerIp].smallInteger();                                   \
+    sp = fp - n_ - 1;                                                                                \
+    *sp = result_;                                                                                   \
+    fp = regs_.slots + fp[frame_slot::kCallerFp].smallInteger();                                     \
+    HeapObject* m_ = fp[frame_slot::kMethod].object();                                               \
+    regs_.code = m_->slot(code_slot::kBytecodes).object()->bytes();                                  \
+    regs_.literals = m_->slot(code_slot::kLiterals).object()->slots();                               \
+    regs_.sites = m_->slot(code_slot::kSendSites).object()->slots();                                 \
+    ip = regs_.code + callerIp_;                                                                     \
+    DISPATCH();                                                                                      \
+  }
         OP(ReturnTop) {
           Oop result = *sp;
+          RETURN_FAST(result)
           SAVE();
           returnFromFrame(fp, result);
           LOAD();
@@ -627,21 +649,7 @@ StopReason Interpreter::run() {
         }
         OP(ReturnSelf) {
           Oop result = SELF();
-          // Fast path: a method frame with no context and a caller.
-          if (fp[frame_slot::kContext] == nil_ && fp[frame_slot::kCallerFp].smallInteger() != 0) {
-            int n = int(CodeHeader::args(fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger()));
-            Oop* callerFp = regs_.slots + fp[frame_slot::kCallerFp].smallInteger();
-            int64_t callerIp = fp[frame_slot::kCallerIp].smallInteger();
-            sp = fp - n - 1;
-            *sp = result;
-            fp = callerFp;
-            HeapObject* m = fp[frame_slot::kMethod].object();
-            regs_.code = m->slot(code_slot::kBytecodes).object()->bytes();
-            regs_.literals = m->slot(code_slot::kLiterals).object()->slots();
-            regs_.sites = m->slot(code_slot::kSendSites).object()->slots();
-            ip = regs_.code + callerIp;
-            DISPATCH();
-          }
+          RETURN_FAST(result)
           SAVE();
           returnFromFrame(fp, result);
           LOAD();
@@ -650,6 +658,7 @@ StopReason Interpreter::run() {
         }
         OP(BlockReturn) {
           Oop result = *sp;
+          RETURN_FAST(result)
           SAVE();
           returnFromFrame(fp, result);
           LOAD();

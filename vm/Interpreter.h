@@ -95,7 +95,15 @@ class Interpreter {
   std::atomic<bool>& updateRequested() { return updateRequested_; }
   // Called at an update point while an update is requested (set by the hypervisor).
   std::function<void()> onUpdatePoint;
-  void saveRegisters();
+  // Writes sp, fp and ip (as indexes) into the stack object, where the GC and a later
+  // loadRegisters() find them.
+  void saveRegisters() {
+    if (regs_.stack.isNull()) return;
+    Oop* s = regs_.slots;
+    s[stack_slot::kTop] = Oop::fromSmallInteger(regs_.sp - s);
+    s[stack_slot::kFp] = Oop::fromSmallInteger(regs_.fp - s);
+    s[stack_slot::kIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
+  }
   void loadRegisters();
   void setMainProcess(Oop p) { mainProcess_ = p; }
   // Makes run() return `reason` at the next instruction boundary.
@@ -117,7 +125,7 @@ class Interpreter {
   void visitRoots(space::RootVisitor& v);
 
  private:
-  enum class Dispatch { Continue, Stop };
+  bool numberPair(Oop a, Oop b, double& x, double& y) const;
 
   Oop lookupMethod(ClassIndex cls, Oop selector);
   Oop lookupFrom(Oop cls, Oop selector);
@@ -131,7 +139,12 @@ class Interpreter {
   // when needed. Does not run primitives or quick methods.
   void pushFrame(Oop method, int argc);
   void pushBlockFrame(Oop closure, int argc);
-  void loadFrameRegisters();
+  void loadFrameRegisters() {
+    space::HeapObject* m = regs_.fp[frame_slot::kMethod].object();
+    regs_.code = m->slot(code_slot::kBytecodes).object()->bytes();
+    regs_.literals = m->slot(code_slot::kLiterals).object()->slots();
+    regs_.sites = m->slot(code_slot::kSendSites).object()->slots();
+  }
   bool ensureStackRoom(size_t slots);
   void growStack(size_t minimumSlots);
 

@@ -29,21 +29,6 @@ Interpreter::Interpreter(Runtime& rt)
 
 Oop Interpreter::activeProcess() const { return rt_.scheduler().activeProcess(); }
 
-void Interpreter::saveRegisters() {
-  if (regs_.stack.isNull()) return;
-  Oop* s = regs_.slots;
-  s[stack_slot::kTop] = Oop::fromSmallInteger(regs_.sp - s);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(regs_.fp - s);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
-}
-
-void Interpreter::loadFrameRegisters() {
-  HeapObject* m = regs_.fp[frame_slot::kMethod].object();
-  regs_.code = m->slot(code_slot::kBytecodes).object()->bytes();
-  regs_.literals = m->slot(code_slot::kLiterals).object()->slots();
-  regs_.sites = m->slot(code_slot::kSendSites).object()->slots();
-}
-
 void Interpreter::loadRegisters() {
   Oop process = activeProcess();
   if (process == nil_) {

@@ -24,6 +24,8 @@ Oop newArray(Runtime& rt, size_t n, space::Tenure t) {
 }
 
 Oop newDouble(Runtime& rt, double d) {
+  Oop immediate;
+  if (Oop::tryFromDouble(d, immediate)) return immediate;
   Oop o = rt.space().allocateWords(rt.known.doubleClass, 1);
   std::memcpy(o.object()->words(), &d, sizeof d);
   return o;
@@ -38,7 +40,9 @@ bool isString(const Runtime& rt, Oop o) {
   return o.isHeapObject() && (o.object()->classIndex() == rt.known.string || o.object()->classIndex() == rt.known.symbol);
 }
 bool isSymbol(const Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.symbol; }
-bool isDouble(const Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.doubleClass; }
+bool isDouble(const Runtime& rt, Oop o) {
+  return o.isSmallFloat() || (o.isHeapObject() && o.object()->classIndex() == rt.known.doubleClass);
+}
 bool isLargeInteger(const Runtime& rt, Oop o) {
   return o.isHeapObject() && o.object()->classIndex() == rt.known.largeInteger && space::formatIsWords(o.object()->format());
 }

@@ -13,6 +13,7 @@ namespace vm {
 Oop newString(Runtime& rt, std::string_view s, space::Tenure t = space::Tenure::Young);
 Oop newByteArray(Runtime& rt, size_t n, space::Tenure t = space::Tenure::Young);
 Oop newArray(Runtime& rt, size_t n, space::Tenure t = space::Tenure::Young);
+// A SmallFloat when the value allows, else a boxed Double (may collect).
 Oop newDouble(Runtime& rt, double d);
 // A SmallInteger when it fits, else a LargeInteger.
 Oop newInteger(Runtime& rt, int64_t v);
@@ -20,7 +21,9 @@ Oop newInteger(Runtime& rt, int64_t v);
 inline std::string_view bytesOf(Oop o) {
   return {reinterpret_cast<const char*>(o.object()->bytes()), o.object()->byteLength()};
 }
+// The value of a Double: an immediate SmallFloat or a boxed one.
 inline double doubleOf(Oop o) {
+  if (o.isSmallFloat()) return o.smallFloat();
   double d;
   std::memcpy(&d, o.object()->words(), sizeof d);
   return d;
