@@ -188,8 +188,11 @@ void Interpreter::pushProcessResultAndEnd(Oop /*result*/) {
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
   saveRegisters();
   if (process == mainProcess_) {
-    stopRequested_ = true;
-    stopReason_ = StopReason::MainProcessEnded;
+    // Nothing runs until the host decides (it may start another main process).
+    rt_.scheduler().setActiveProcess(nil_);
+    space_.setActiveStack(Oop());
+    regs_ = Registers{};
+    stop(StopReason::MainProcessEnded);
     return;
   }
   activeProcessEnded();

@@ -11,6 +11,7 @@
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/Primitives.h"
+#include "vm/Parser.h"
 #include "vm/Scheduler.h"
 
 namespace vm {
@@ -151,6 +152,62 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
   scheduler_->stopHeartbeat();
   std::fflush(options_.out);
   return exitStatus_;
+}
+
+StopReason Runtime::runUntilEnded(Oop process) {
+  interpreter_->setMainProcess(process);
+  if (scheduler_->activeProcess() == nil_) {
+    interpreter_->transferTo(process);
+  } else {
+    scheduler_->makeReady(process);
+  }
+  scheduler_->startHeartbeat();
+  StopReason r;
+  for (;;) {
+    r = interpreter_->run();
+    if (r == StopReason::MainProcessEnded || r == StopReason::Exit || exitRequested_) break;
+    if (r == StopReason::Idle) {
+      if (scheduler_->activeProcess() == nil_) {
+        Oop next = scheduler_->takeNextReady();
+        if (next != nil_) {
+          interpreter_->transferTo(next);
+          continue;
+        }
+      }
+      if (!scheduler_->waitForEvents()) {
+        r = StopReason::Deadlock;
+        break;
+      }
+      Oop next = scheduler_->takeNextReady();
+      if (next != nil_) interpreter_->transferTo(next);
+    }
+  }
+  scheduler_->stopHeartbeat();
+  std::fflush(options_.out);
+  return r;
+}
+
+Oop Runtime::evaluate(std::string_view source) {
+  exitRequested_ = false;
+  Parser parser(source, "<evaluate>");
+  std::unique_ptr<MethodNode> node = parser.parseDoIt("DoIt");
+  Oop method = classes_->compileMethod(classOf(nil_), *node, "<evaluate>");
+  space::LocalRoot m(space_.localRoots(), method);
+  Oop args = newArray(*this, 0);
+  Oop process = interpreter_->newProcessSending(nil_, m.get(), args, Scheduler::kUserPriority);
+  space::LocalRoot p(space_.localRoots(), process);
+  Oop previousMain = interpreter_->mainProcess();
+  StopReason r = runUntilEnded(p.get());
+  interpreter_->setMainProcess(previousMain);
+  if (r == StopReason::Exit || exitRequested_) throw std::runtime_error("the program exited");
+  if (r != StopReason::MainProcessEnded) throw std::runtime_error("the evaluation did not complete (deadlock)");
+  Oop stack = p.get().object()->slot(process_slot::kStack);
+  // The bottom frame's result replaces its receiver (see Interpreter::returnFromFrame).
+  if (p.get().object()->slot(process_slot::kState).smallInteger() != int64_t(ProcessState::Terminated) ||
+      stack.object()->slot(stack_slot::kTop).smallInteger() != int64_t(stack_slot::kFirstFrameSlot)) {
+    throw std::runtime_error("the evaluation failed");
+  }
+  return stack.object()->slot(stack_slot::kFirstFrameSlot);
 }
 
 void Runtime::visitRoots(space::RootVisitor& visitor) {

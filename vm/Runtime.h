@@ -87,6 +87,14 @@ class Runtime final : public space::RootProvider {
   int runMain(const std::string& classNameOrFile, const std::vector<std::string>& args);
   bool isBootstrapping() const { return bootstrapping_; }
   int exitStatus() const { return exitStatus_; }
+
+  // Compiles `source` (statements, optionally with "| temps |") as a method of nil and
+  // runs it in a new process until that process ends; answers what it returned (the
+  // value of a final "^ expression"). Throws CompileError, and std::runtime_error when the
+  // program exits or the process fails instead of returning.
+  Oop evaluate(std::string_view source);
+  // Runs the scheduler until `process` ends (it becomes the interpreter's main process).
+  StopReason runUntilEnded(Oop process);
   void requestExit(int status);
   bool exitRequested() const { return exitRequested_; }
 

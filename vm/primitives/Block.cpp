@@ -52,6 +52,9 @@ void registerBlockPrimitives(PrimitiveTable& t) {
   t.add("Block>>value:with:", blockValue);
   t.add("Block>>value:with:with:", blockValue);
   t.add("Block>>value:with:with:with:", blockValue);
+  t.add("Block>>value:value:", blockValue);
+  t.add("Block>>value:value:value:", blockValue);
+  t.add("Block>>value:value:value:value:", blockValue);
   t.add("Block>>valueWithArguments:", blockValueWithArguments);
   t.add("Block>>numArgs", blockNumArgs);
 }

@@ -1,5 +1,6 @@
 // Allocation: object layout, formats, large objects, symbols and identity hashes.
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "tests/unit/space/TestHeap.h"
@@ -141,4 +142,22 @@ TEST_CASE("allocation beyond the heap limit throws HeapExhausted and the space s
   Oop a = h.space.allocate(h.arrayClass, Format::Indexable, 1 << 17);
   CHECK(a.isHeapObject());
   h.verify();
+}
+
+TEST_CASE("SmallFloats encode doubles in range exactly and refuse the others") {
+  double inRange[] = {0.0, -0.0, 1.0, -1.0, 0.5, 3.141592653589793, 1e-30, 1e30, -2.5e10, 1.7976931348623157e38};
+  for (double d : inRange) {
+    Oop o;
+    REQUIRE(Oop::tryFromDouble(d, o));
+    CHECK(o.isSmallFloat());
+    CHECK_FALSE(o.isHeapObject());
+    double back = o.smallFloat();
+    CHECK(std::memcmp(&back, &d, sizeof d) == 0);  // bit-exact, including -0.0
+  }
+  double outOfRange[] = {1e300, -1e300, 1e-300, std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN(), 5.877471754111438e-39};
+  for (double d : outOfRange) {
+    Oop o;
+    CHECK_FALSE(Oop::tryFromDouble(d, o));
+  }
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Runs Smalltalk-level golden tests: each FILE.som is a class with a run method; the
+expectations are comments in the file, in order:
+
+    "expect: TEXT"            the next line of standard output is TEXT
+    "expect-exit: N"          the process exits with status N (default 0)
+    "expect-stderr: TEXT"     standard error contains TEXT (any number of these)
+    "args: A B C"             program arguments (default none)
+
+Usage: run.py ESPELL FILE.som [FILE.som ...]   (exit status 1 when any test fails)
+"""
+import os
+import re
+import subprocess
+import sys
+
+EXPECT = re.compile(r'"expect: ?(.*?)"')
+EXIT = re.compile(r'"expect-exit: *(-?\d+)"')
+STDERR = re.compile(r'"expect-stderr: ?(.*?)"')
+ARGS = re.compile(r'"args: *(.*?)"')
+
+
+def run_one(espell, path):
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    expected = EXPECT.findall(source)
+    exits = EXIT.findall(source)
+    exit_code = int(exits[0]) if exits else 0
+    stderr_needles = STDERR.findall(source)
+    args = ARGS.findall(source)
+    argv = [espell, "run", "-cp", os.path.dirname(os.path.abspath(path)), path]
+    if args:
+        argv += args[0].split()
+    try:
+        p = subprocess.run(argv, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return [f"{path}: timed out after 60 s"]
+    out = p.stdout.decode("utf-8", "replace").splitlines()
+    err = p.stderr.decode("utf-8", "replace")
+    problems = []
+    for i, want in enumerate(expected):
+        got = out[i] if i < len(out) else "<no more output>"
+        if got != want:
+            problems.append(f"{path}: output line {i + 1}: expected {want!r} but got {got!r}")
+            break
+    if not problems and len(out) > len(expected):
+        problems.append(f"{path}: unexpected output line {len(expected) + 1}: {out[len(expected)]!r}")
+    if p.returncode != exit_code:
+        problems.append(f"{path}: exit status {p.returncode}, expected {exit_code}")
+    for needle in stderr_needles:
+        if needle not in err:
+            problems.append(f"{path}: standard error lacks {needle!r}")
+    if problems and err:
+        problems.append("  stderr:\n    " + "\n    ".join(err.splitlines()[:30]))
+    return problems
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    espell = sys.argv[1]
+    failed = 0
+    for path in sys.argv[2:]:
+        problems = run_one(espell, path)
+        if problems:
+            failed += 1
+            print("\n".join(problems))
+        else:
+            print(f"ok {os.path.basename(path)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

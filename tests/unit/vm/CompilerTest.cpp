@@ -1,0 +1,87 @@
+// Compiler: closure analysis decisions, inlining, trivial methods, stack depth.
+#include <doctest/doctest.h>
+
+#include "vm/CodeGenerator.h"
+#include "vm/Opcodes.h"
+#include "vm/Parser.h"
+
+using namespace vm;
+
+namespace {
+std::unique_ptr<CodeSpec> compile(const std::string& source, std::vector<std::string> fields = {}) {
+  Parser p(source, "t");
+  auto m = p.parseMethod();
+  return compileMethod(*m, CompileContext{"t", "Test", std::move(fields)});
+}
+
+bool uses(const CodeSpec& s, Op op) {
+  for (size_t pc = 0; pc < s.bytecodes.size(); pc += size_t(instructionSize(Op(s.bytecodes[pc])))) {
+    if (Op(s.bytecodes[pc]) == op) return true;
+  }
+  return false;
+}
+bool sends(const CodeSpec& s, const std::string& selector) {
+  for (const auto& site : s.sendSites) {
+    if (site.selector == selector) return true;
+  }
+  return false;
+}
+}  // namespace
+
+TEST_CASE("control structures with literal blocks are inlined") {
+  auto s = compile("foo: x ^ x > 0 ifTrue: [1] ifFalse: [[:y | y] value: 2]");
+  CHECK_FALSE(sends(*s, "ifTrue:ifFalse:"));
+  CHECK(uses(*s, Op::JumpIfFalse));
+  CHECK(s->blocks.size() == 1);  // only the block that is really a block
+  auto loop = compile("foo | s | s := 0. 1 to: 10 do: [:i | s := s + i]. [s > 0] whileTrue: [s := s - 1]. ^ s");
+  CHECK_FALSE(sends(*loop, "to:do:"));
+  CHECK_FALSE(sends(*loop, "whileTrue:"));
+  CHECK(loop->blocks.empty());
+  CHECK(uses(*loop, Op::JumpBack));
+}
+
+TEST_CASE("sends whose arguments are not literal blocks stay sends") {
+  auto s = compile("foo: b ^ true ifTrue: b");
+  CHECK(sends(*s, "ifTrue:"));
+}
+
+TEST_CASE("captured variables are copied unless written after capture") {
+  auto copied = compile("foo | x | x := 3. ^ [x + 1]");
+  CHECK_FALSE(uses(*copied, Op::MakeTempVector));
+  REQUIRE(copied->blocks.size() == 1);
+  CHECK(copied->blocks[0]->numCopied == 1);
+  auto shared = compile("foo | x b | b := [x]. x := 3. ^ b");
+  CHECK(uses(*shared, Op::MakeTempVector));
+  auto writtenInside = compile("foo | n | n := 0. ^ [n := n + 1]");
+  CHECK(uses(*writtenInside, Op::MakeTempVector));
+  auto loopVar = compile("foo | a | a := Array new: 3. 1 to: 3 do: [:i | a at: i put: [i]]. ^ a");
+  CHECK_FALSE(uses(*loopVar, Op::MakeTempVector));
+  auto selfRef = compile("foo | f | f := [:n | n < 2 ifTrue: [1] ifFalse: [(f value: n - 1) * n]]. ^ f value: 5");
+  CHECK(uses(*selfRef, Op::MakeTempVector));
+}
+
+TEST_CASE("a return inside a block is a non-local return and marks the block") {
+  auto s = compile("foo: c c do: [:e | e > 1 ifTrue: [^ e]]. ^ nil");
+  REQUIRE(s->blocks.size() == 1);
+  CHECK(uses(*s->blocks[0], Op::NonLocalReturn));
+  CHECK((s->blocks[0]->flags & CodeHeader::kNeedsOuterContext) != 0);
+}
+
+TEST_CASE("trivial methods are recognized") {
+  CHECK(compile("x ^ x", {"x"})->quick == QuickMethod::ReturnField);
+  CHECK(compile("x: v x := v", {"x"})->quick == QuickMethod::SetField);
+  CHECK(compile("yourself ^ self")->quick == QuickMethod::ReturnSelf);
+  CHECK(compile("isNil ^ false")->quick == QuickMethod::ReturnFalse);
+  CHECK(compile("x ^ x + 1", {"x"})->quick == QuickMethod::None);
+}
+
+TEST_CASE("the maximum stack depth covers the deepest expression") {
+  auto s = compile("foo ^ 1 + (2 + (3 + (4 + 5)))");
+  CHECK(s->maxStack >= 5);
+}
+
+TEST_CASE("assigning an argument moves it to a temporary") {
+  auto s = compile("dec: n n := n - 1. ^ n");
+  CHECK(uses(*s, Op::PushArgument));
+  CHECK(uses(*s, Op::PopStoreTemp));
+}

@@ -1,0 +1,115 @@
+// Interpreter: a table of expressions and the asString of their values. The count check
+// makes a forgotten or duplicated row fail.
+#include <cstring>
+
+#include "tests/unit/vm/RuntimeFixture.h"
+
+using vm::test::RuntimeFixture;
+
+namespace {
+
+struct Case {
+  const char* source;
+  const char* expected;
+};
+
+constexpr Case kCases[] = {
+    // Literals and arithmetic (SmallInteger fast paths and overflow into LargeIntegers)
+    {"3 + 4", "7"},
+    {"3 - 10", "-7"},
+    {"6 * 7", "42"},
+    {"7 / 2", "3"},
+    {"-7 / 2", "-4"},
+    {"-7 % 2", "1"},
+    {"-7 rem: 2", "-1"},
+    {"4611686018427387903 + 1", "4611686018427387904"},
+    {"(4611686018427387903 + 1) - 1", "4611686018427387903"},
+    {"-4611686018427387904 - 1", "-4611686018427387905"},
+    {"1 << 70", "1180591620717411303424"},
+    {"(1 << 70) >> 69", "2"},
+    {"100 factorial / 98 factorial", "9900"},
+    {"(2 raisedTo: 64) - (2 raisedTo: 64)", "0"},
+    {"16rFF + 2r101", "260"},
+    {"$a value", "97"},
+    // Doubles: immediate and boxed
+    {"0.5 + 0.25", "0.75"},
+    {"1 // 4", "0.25"},
+    {"1.0e300 * 10", "1.0e+301"},
+    {"(1.0e300 * 10) / 10", "1.0e+300"},
+    {"2.5 round", "3"},
+    {"3 < 4.5", "true"},
+    {"4.5 < 3", "false"},
+    // Comparisons and identity
+    {"3 = 3", "true"},
+    {"3 ~= 4", "true"},
+    {"'abc' = 'abc'", "true"},
+    {"'abc' == 'abc' copy", "false"},
+    {"#abc == 'abc' asSymbol", "true"},
+    {"nil isNil", "true"},
+    // Inlined control structures
+    {"3 > 2 ifTrue: [1] ifFalse: [2]", "1"},
+    {"nil ifNil: [5]", "5"},
+    {"7 ifNil: [5] ifNotNil: [:x | x * 2]", "14"},
+    {"| s | s := 0. 1 to: 10 do: [:i | s := s + i]. s", "55"},
+    {"| s | s := 0. 10 downTo: 1 by: 3 do: [:i | s := s + i]. s", "22"},
+    {"| i | i := 0. [i < 5] whileTrue: [i := i + 1]. i", "5"},
+    {"| n | n := 0. 4 timesRepeat: [n := n + 2]. n", "8"},
+    {"true and: [false]", "false"},
+    {"false or: [true]", "true"},
+    // Blocks and closures
+    {"[:a :b | a + b] value: 1 value: 2", "3"},
+    {"| b | b := [:x | x * x]. (b value: 3) + (b value: 4)", "25"},
+    {"| c | c := 0. #(1 2 3) do: [:e | c := c + e]. c", "6"},
+    {"(#(3 1 2) collect: [:e | e * 10]) asString", "Array (30 10 20)"},
+    {"#(1 2 3 4) inject: 0 into: [:a :e | a + e]", "10"},
+    // Cascades and literal arrays
+    {"(Vector new append: 1; append: 2) size", "2"},
+    {"#(1 #(2 3) foo $a 'str') size", "5"},
+    {"(#(1 #(2 3)) at: 2) at: 2", "3"},
+    {"#[1 2 255] at: 3", "255"},
+    // Strings, symbols
+    {"'abc' + 'def'", "abcdef"},
+    {"('hello' at: 1) value", "104"},
+    {"#at:put: numArgs", "2"},
+    {"'a,b,c' split: ','", "Array (a b c)"},
+    // Exceptions and unwinding
+    {"[1 / 0] on: ZeroDivide do: [:e | 'caught']", "caught"},
+    {"[Error new signal: 'x'. 1] on: Error do: [:e | e return: 2]", "2"},
+    {"[(Warning new signal: 'w') + 1] on: Warning do: [:e | e resume: 41]", "42"},
+    {"| log | log := ''. [[1 / 0] ensure: [log := log + 'e']] on: ZeroDivide do: [:e | log := log + 'h']. log", "he"},
+    {"| n | n := 0. [n := n + 1. n < 3 ifTrue: [Error signal]. n] on: Error do: [:e | e retry]", "3"},
+    {"[nil foo] on: MessageNotUnderstood do: [:e | e message selector]", "foo"},
+    // Reflection
+    {"3 class name", "Integer"},
+    {"3 class class name", "Integer class"},
+    {"(3 perform: #+ withArguments: #(4))", "7"},
+    {"3 respondsTo: #printString:", "true"},
+    {"Object superclass", "nil"},
+};
+
+}  // namespace
+
+TEST_CASE("the interpreter evaluates the table of expressions") {
+  static_assert(sizeof(kCases) / sizeof(kCases[0]) == 62, "update the count when adding cases");
+  RuntimeFixture f;
+  for (const Case& c : kCases) {
+    INFO(std::string(c.source));
+    CHECK(f.eval(c.source) == c.expected);
+  }
+  f.verify();
+}
+
+TEST_CASE("printing goes to the runtime's output") {
+  RuntimeFixture f;
+  f.rt->evaluate("'hello' println. 42 println");
+  CHECK(f.output() == "hello\n42\n");
+}
+
+TEST_CASE("many evaluations in one runtime leave a consistent heap") {
+  RuntimeFixture f;
+  for (int i = 0; i < 200; i++) {
+    CHECK(f.eval("| a | a := Array new: 100. 1 to: 100 do: [:k | a at: k put: k printString]. (a at: 100)") == "100");
+  }
+  f.space.collectGarbage();
+  f.verify();
+}
