@@ -24,11 +24,17 @@ enum class NodeKind {
   BraceArray,   // { e1. e2 }  (Smalltalk-80 dynamic array)
 };
 
+// The deepest AST the compiler accepts: the analysis and code generation recurse over
+// the tree, so deeper input is rejected with a CompileError instead of overflowing the
+// C++ stack.
+constexpr int kMaxNesting = 256;
+
 struct Node {
   explicit Node(NodeKind k, SourceLocation w) : kind(k), where(w) {}
   virtual ~Node() = default;
   NodeKind kind;
   SourceLocation where;
+  int height = 1;  // 1 + the height of the tallest child (set by the parser)
 };
 using NodePtr = std::unique_ptr<Node>;
 
@@ -62,6 +68,7 @@ struct AssignmentNode : Node {
 
 struct SendNode : Node {
   SendNode(SourceLocation w) : Node(NodeKind::Send, w) {}
+  ~SendNode() override;
   NodePtr receiver;  // null inside a cascade: the cascade's receiver
   std::string selector;
   std::vector<NodePtr> arguments;
@@ -121,6 +128,15 @@ struct ClassNode {
   SourceLocation where;
   std::string fileName;
 };
+
+// Receiver chains can be very long ("1 + 1 + 1 ..."): destroy them iteratively.
+inline SendNode::~SendNode() {
+  NodePtr r = std::move(receiver);
+  while (r && r->kind == NodeKind::Send) {
+    NodePtr next = std::move(static_cast<SendNode*>(r.get())->receiver);
+    r = std::move(next);
+  }
+}
 
 inline bool SendNode::isSuper() const {
   return receiver && receiver->kind == NodeKind::Variable &&

@@ -405,18 +405,37 @@ class Generator {
     e.setDepth(e.depth() - argc);
   }
 
+  bool isUpdatePoint(SendNode* n) {
+    return n->selector == "updatePoint" && isVariable(n->receiver.get(), "Chester") &&
+           !static_cast<VariableNode*>(n->receiver.get())->binding && fieldIndex("Chester") < 0;
+  }
+
+  // Receiver chains ("a b c + d e: f") are compiled iteratively, innermost first, so that
+  // long chains do not recurse (only arguments and parentheses nest; see kMaxNesting).
   void send(Emitter& e, Scope* s, SendNode* n, Use use) {
-    InlineKind kind = classifyInline(*n);
-    if (kind != InlineKind::None) return inlined(e, s, n, kind, use);
-    if (n->selector == "updatePoint" && isVariable(n->receiver.get(), "Chester") &&
-        !static_cast<VariableNode*>(n->receiver.get())->binding && fieldIndex("Chester") < 0) {
-      e.emit(Op::UpdatePoint);
-      if (use == Use::Effect) e.emit(Op::Pop);
-      return;
+    std::vector<SendNode*> chain{n};
+    for (Node* r = n->receiver.get(); r && r->kind == NodeKind::Send;) {
+      auto* inner = static_cast<SendNode*>(r);
+      if (classifyInline(*inner) != InlineKind::None || isUpdatePoint(inner)) break;
+      chain.push_back(inner);
+      r = inner->receiver.get();
     }
-    expr(e, s, n->receiver.get(), Use::Value);
-    for (auto& a : n->arguments) expr(e, s, a.get(), Use::Value);
-    emitSend(e, n->selector, int(n->arguments.size()), n->isSuper());
+    SendNode* innermost = chain.back();
+    InlineKind kind = classifyInline(*innermost);
+    if (kind != InlineKind::None) {
+      inlined(e, s, innermost, kind, Use::Value);
+    } else if (isUpdatePoint(innermost)) {
+      e.emit(Op::UpdatePoint);
+    } else {
+      expr(e, s, innermost->receiver.get(), Use::Value);
+      for (auto& a : innermost->arguments) expr(e, s, a.get(), Use::Value);
+      emitSend(e, innermost->selector, int(innermost->arguments.size()), innermost->isSuper());
+    }
+    for (size_t i = chain.size() - 1; i-- > 0;) {
+      SendNode* outer = chain[i];
+      for (auto& a : outer->arguments) expr(e, s, a.get(), Use::Value);
+      emitSend(e, outer->selector, int(outer->arguments.size()), false);
+    }
     if (use == Use::Effect) e.emit(Op::Pop);
   }
 

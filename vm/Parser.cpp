@@ -1,6 +1,7 @@
 // Parser: see Parser.h. Each parse function consumes exactly its construct.
 #include "vm/Parser.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -16,6 +17,35 @@ bool isReservedName(const std::string& n) {
   return n == "self" || n == "super" || n == "nil" || n == "true" || n == "false" || n == "thisContext";
 }
 }  // namespace
+
+Parser::NestingGuard::NestingGuard(Parser& p) : parser(p) {
+  if (++parser.depth_ > kMaxNesting) {
+    parser.depth_--;
+    parser.failAt(parser.token_.where, "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
+  }
+}
+
+void Parser::checkHeight(const Node* node) {
+  if (node->height > kMaxNesting) {
+    failAt(node->where, "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
+  }
+}
+
+int Parser::cascadeHeight(const CascadeNode& c) {
+  int h = c.receiver ? c.receiver->height : 0;
+  for (const auto& m : c.messages) h = std::max(h, m->height);
+  return h + 1;
+}
+
+NodePtr Parser::finish(NodePtr node, std::initializer_list<const Node*> children) {
+  int h = 0;
+  for (const Node* c : children) {
+    if (c && c->height > h) h = c->height;
+  }
+  node->height = h + 1;
+  checkHeight(node.get());
+  return node;
+}
 
 Parser::Parser(std::string_view source, std::string fileName)
     : lexer_(source, std::move(fileName)), source_(source) {
@@ -218,12 +248,15 @@ void Parser::parseStatements(std::vector<NodePtr>& out, TokenKind terminator) {
 NodePtr Parser::parseStatement() {
   if (at(TokenKind::Caret)) {
     SourceLocation where = take().where;
-    return std::make_unique<ReturnNode>(where, parseExpression());
+    NodePtr value = parseExpression();
+    const Node* v = value.get();
+    return finish(std::make_unique<ReturnNode>(where, std::move(value)), {v});
   }
   return parseExpression();
 }
 
 NodePtr Parser::parseExpression() {
+  NestingGuard guard(*this);
   if (at(TokenKind::Identifier)) {
     // Look ahead for ':=' without a second token of lookahead: parse the primary, then
     // decide.
@@ -233,7 +266,9 @@ NodePtr Parser::parseExpression() {
       SourceLocation where = take().where;
       if (isReservedName(name.text)) failAt(name.where, "cannot assign to '" + name.text + "'");
       auto var = std::make_unique<VariableNode>(name.where, name.text);
-      return std::make_unique<AssignmentNode>(where, std::move(var), parseExpression());
+      NodePtr value = parseExpression();
+      const Node* v = value.get();
+      return finish(std::make_unique<AssignmentNode>(where, std::move(var), std::move(value)), {v});
     }
     NodePtr receiver = std::make_unique<VariableNode>(name.where, name.text);
     NodePtr expr = parseKeywordTail(parseBinaryTail(parseUnaryTail(std::move(receiver))));
@@ -248,6 +283,8 @@ NodePtr Parser::parseExpression() {
       take();
       cascade->messages.push_back(parseCascadePart());
     }
+    cascade->height = cascadeHeight(*cascade);
+    checkHeight(cascade.get());
     return cascade;
   }
   return parseCascadeOrSend();
@@ -265,6 +302,8 @@ NodePtr Parser::parseCascadeOrSend() {
     take();
     cascade->messages.push_back(parseCascadePart());
   }
+  cascade->height = cascadeHeight(*cascade);
+  checkHeight(cascade.get());
   return cascade;
 }
 
@@ -304,8 +343,10 @@ NodePtr Parser::parseUnaryTail(NodePtr receiver) {
   while (at(TokenKind::Identifier)) {
     Token t = take();
     auto send = std::make_unique<SendNode>(t.where);
+    int h = receiver->height;  // receiver chains compile iteratively: no extra level
     send->receiver = std::move(receiver);
     send->selector = t.text;
+    send->height = h;
     receiver = std::move(send);
   }
   return receiver;
@@ -317,9 +358,12 @@ NodePtr Parser::parseBinaryTail(NodePtr receiver) {
   while (at(TokenKind::Operator)) {
     Token t = take();
     auto send = std::make_unique<SendNode>(t.where);
+    int h = receiver->height;
     send->receiver = std::move(receiver);
     send->selector = t.text;
     send->arguments.push_back(parseBinaryOperand());
+    send->height = std::max(h, send->arguments.back()->height + 1);
+    checkHeight(send.get());
     receiver = std::move(send);
   }
   return receiver;
@@ -328,15 +372,20 @@ NodePtr Parser::parseBinaryTail(NodePtr receiver) {
 NodePtr Parser::parseKeywordTail(NodePtr receiver) {
   if (!at(TokenKind::Keyword)) return receiver;
   auto send = std::make_unique<SendNode>(token_.where);
+  int h = receiver->height;
   send->receiver = std::move(receiver);
   while (at(TokenKind::Keyword)) {
     send->selector += take().text;
     send->arguments.push_back(parseBinaryTail(parseBinaryOperand()));
+    h = std::max(h, send->arguments.back()->height + 1);
   }
+  send->height = h;
+  checkHeight(send.get());
   return send;
 }
 
 NodePtr Parser::parsePrimary() {
+  NestingGuard guard(*this);
   switch (token_.kind) {
     case TokenKind::Identifier: {
       Token t = take();
@@ -355,6 +404,8 @@ NodePtr Parser::parsePrimary() {
       while (!at(TokenKind::RightBrace)) {
         if (at(TokenKind::EndOfInput)) fail("'}' to end the brace array");
         arr->elements.push_back(parseExpression());
+        arr->height = std::max(arr->height, arr->elements.back()->height + 1);
+        checkHeight(arr.get());
         if (at(TokenKind::Period)) {
           take();
         } else if (!at(TokenKind::RightBrace)) {
@@ -370,6 +421,7 @@ NodePtr Parser::parsePrimary() {
 }
 
 std::unique_ptr<BlockNode> Parser::parseBlock() {
+  NestingGuard guard(*this);
   auto block = std::make_unique<BlockNode>(expect(TokenKind::LeftBracket, "'['").where);
   if (at(TokenKind::Colon)) {
     while (at(TokenKind::Colon)) {
@@ -396,6 +448,8 @@ std::unique_ptr<BlockNode> Parser::parseBlock() {
   }
   if (atOperator("|") || atOperator("||")) parseTemporaries(block->temporaries, block->temporaryLocations);
   parseStatements(block->statements, TokenKind::RightBracket);
+  for (const auto& st : block->statements) block->height = std::max(block->height, st->height + 1);
+  checkHeight(block.get());
   block->end = token_.where;
   take();
   return block;
@@ -463,6 +517,7 @@ NodePtr Parser::parseLiteral() {
 }
 
 LiteralValue Parser::parseLiteralArray() {
+  NestingGuard guard(*this);
   expect(TokenKind::LeftParen, "'('");
   LiteralValue v;
   v.kind = LiteralValue::Kind::Array;

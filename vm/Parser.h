@@ -56,7 +56,18 @@ class Parser {
   LiteralValue parseLiteralArrayElement();
   std::unique_ptr<SendNode> parseCascadePart();
 
+  // Bounds recursion and tree height (see kMaxNesting).
+  struct NestingGuard {
+    NestingGuard(Parser& p);
+    ~NestingGuard() { parser.depth_--; }
+    Parser& parser;
+  };
+  NodePtr finish(NodePtr node, std::initializer_list<const Node*> children);
+  void checkHeight(const Node* node);
+  static int cascadeHeight(const CascadeNode& c);
+
   Lexer lexer_;
+  int depth_ = 0;
   Token token_;
   Token previous_;
   std::string_view source_;

@@ -141,8 +141,23 @@ class Analysis {
   void visitSend(SendNode* send, Scope* s) {
     InlineKind kind = classifyInline(*send);
     if (kind == InlineKind::None) {
-      visit(send->receiver.get(), s);
-      for (auto& a : send->arguments) visit(a.get(), s);
+      // Receiver chains iteratively, innermost first (evaluation order).
+      std::vector<SendNode*> chain{send};
+      for (Node* r = send->receiver.get(); r && r->kind == NodeKind::Send;) {
+        auto* inner = static_cast<SendNode*>(r);
+        if (classifyInline(*inner) != InlineKind::None) break;
+        chain.push_back(inner);
+        r = inner->receiver.get();
+      }
+      Node* root = chain.back()->receiver.get();
+      if (root && root->kind == NodeKind::Send) {
+        visitSend(static_cast<SendNode*>(root), s);
+      } else {
+        visit(root, s);
+      }
+      for (size_t i = chain.size(); i-- > 0;) {
+        for (auto& a : chain[i]->arguments) visit(a.get(), s);
+      }
       return;
     }
     // The repeated part of a loop: from the first inlined block to the end of the send.
@@ -200,7 +215,8 @@ class Analysis {
       // A loop inside the declaring scope that both writes and captures shares one variable
       // between closures made in different iterations.
       Scope* d = v->declaringScope;
-      for (auto [ls, le] : tree_->loops) {
+      for (const auto& loop : tree_->loops) {
+        int ls = loop.first, le = loop.second;
         bool inside = ls >= d->start && le <= d->end && (ls > d->start || le < d->end);
         if (!inside) continue;
         bool writes = std::any_of(v->writes.begin(), v->writes.end(), [&](int w) { return w >= ls && w <= le; });
