@@ -413,6 +413,8 @@ class Generator {
   // Receiver chains ("a b c + d e: f") are compiled iteratively, innermost first, so that
   // long chains do not recurse (only arguments and parentheses nest; see kMaxNesting).
   void send(Emitter& e, Scope* s, SendNode* n, Use use) {
+    InlineKind kind = classifyInline(*n);
+    if (kind != InlineKind::None) return inlined(e, s, n, kind, use);
     std::vector<SendNode*> chain{n};
     for (Node* r = n->receiver.get(); r && r->kind == NodeKind::Send;) {
       auto* inner = static_cast<SendNode*>(r);
@@ -421,10 +423,7 @@ class Generator {
       r = inner->receiver.get();
     }
     SendNode* innermost = chain.back();
-    InlineKind kind = classifyInline(*innermost);
-    if (kind != InlineKind::None) {
-      inlined(e, s, innermost, kind, Use::Value);
-    } else if (isUpdatePoint(innermost)) {
+    if (isUpdatePoint(innermost)) {
       e.emit(Op::UpdatePoint);
     } else {
       expr(e, s, innermost->receiver.get(), Use::Value);
