@@ -27,7 +27,9 @@ bool parseSize(const std::string& text, size_t& out) {
 }  // namespace
 
 const char* usage() {
-  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] FILE.som|CLASS [ARGS...]\n"
+  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] [--gc-stats]\n"
+         "                  [--gc-measure-live]\n"
+         "                  FILE.som|CLASS [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
          "       espell --help | --version\n";
 }
@@ -65,6 +67,11 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       }
       auto dirs = splitPath(argv[++i]);
       cl.classPath.insert(cl.classPath.end(), dirs.begin(), dirs.end());
+    } else if (a == "--gc-stats") {
+      cl.gcStats = true;
+    } else if (a == "--gc-measure-live") {
+      cl.gcStats = true;
+      cl.measureLive = true;
     } else if (a == "--virtualized") {
       cl.virtualized = true;
     } else if (a == "--heap-mib" || a == "--eden-mib") {

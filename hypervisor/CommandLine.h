@@ -16,6 +16,8 @@ struct CommandLine {
   bool virtualized = false;
   size_t heapMiB = 4096;           // old-space limit of the program's space
   size_t edenMiB = 16;
+  bool gcStats = false;            // print collection statistics to stderr at exit
+  bool measureLive = false;        // full collection after each scavenge (peak live size)
 };
 
 // Parses argv; on error answers nothing and fills `error` with a message naming the flag.

@@ -17,7 +17,22 @@ space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* na
   c.maxOldBytes = cl.heapMiB << 20;
   c.edenBytes = cl.edenMiB << 20;
   c.survivorBytes = c.edenBytes / 4;
+  c.measureLive = cl.measureLive;
   return c;
+}
+
+void printGcStats(space::Space& space) {
+  const space::GcStats& s = space.stats();
+  std::fprintf(stderr,
+               "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max)\n"
+               "gc: allocated %.1f MiB young + %.1f MiB old, promoted %.1f MiB; old space %.1f MiB committed, "
+               "%.1f MiB live at the last full collection (peak %.1f MiB)\n",
+               static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6, double(s.maxScavengeNanos) / 1e6,
+               static_cast<unsigned long long>(s.fullCollections), double(s.fullCollectionNanos) / 1e6,
+               double(s.maxFullCollectionNanos) / 1e6, double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
+               double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
+               double(space.oldSpace().committedBytes()) / 1048576.0,
+               double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
 }
 
 int runProgram(const hypervisor::CommandLine& cl) {
@@ -26,7 +41,9 @@ int runProgram(const hypervisor::CommandLine& cl) {
   options.classPath = cl.classPath;
   vm::Runtime runtime(space, options);
   runtime.bootstrap();
-  return runtime.runMain(cl.program, cl.arguments);
+  int status = runtime.runMain(cl.program, cl.arguments);
+  if (cl.gcStats) printGcStats(space);
+  return status;
 }
 
 int disassembleProgram(const hypervisor::CommandLine& cl) {

@@ -18,6 +18,7 @@ struct GcStats {
   uint64_t bytesSurvived = 0;       // copied within the nursery
   uint64_t bytesPromoted = 0;       // copied from the nursery to old space
   uint64_t becomes = 0;
+  uint64_t peakLiveBytes = 0;       // largest old-space live size seen by a full collection
 };
 
 }  // namespace space

@@ -96,6 +96,7 @@ void MarkSweep::sweep() {
     old.releaseSegment(si);
   }
   old.setLiveBytesAfterSweep(live);
+  if (live > space_.stats_.peakLiveBytes) space_.stats_.peakLiveBytes = live;
 }
 
 }  // namespace space

@@ -1,11 +1,12 @@
 // Nursery: fixed layout at the bottom of the space reservation.
 #include "space/Nursery.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace space {
 
-Nursery::Nursery(Reservation& reservation, size_t edenBytes, size_t survivorBytes) {
+Nursery::Nursery(Reservation& reservation, size_t edenBytes, size_t initialEdenBytes, size_t survivorBytes) {
   edenBytes = Reservation::roundUpToPage(edenBytes);
   survivorBytes = Reservation::roundUpToPage(survivorBytes);
   size_t total = edenBytes + 2 * survivorBytes;
@@ -14,9 +15,19 @@ Nursery::Nursery(Reservation& reservation, size_t edenBytes, size_t survivorByte
   end_ = start_ + total;
   reservation.commit(start_, total);
   reservation.adviseHugePages(start_, total);
-  eden = {start_, start_, start_ + edenBytes};
-  survivors_[0] = {eden.end, eden.end, eden.end + survivorBytes};
+  edenCapacity_ = edenBytes;
+  initialEdenBytes = std::min(Reservation::roundUpToPage(initialEdenBytes), edenBytes);
+  eden = {start_, start_, start_ + initialEdenBytes};
+  uintptr_t survivorStart = start_ + edenBytes;
+  survivors_[0] = {survivorStart, survivorStart, survivorStart + survivorBytes};
   survivors_[1] = {survivors_[0].end, survivors_[0].end, survivors_[0].end + survivorBytes};
+}
+
+void Nursery::setEdenLimit(size_t bytes, Reservation& reservation) {
+  bytes = std::min(Reservation::roundUpToPage(bytes), edenCapacity_);
+  uintptr_t newEnd = eden.start + bytes;
+  if (newEnd < eden.end) reservation.releasePages(newEnd, eden.end - newEnd);
+  eden.end = newEnd;
 }
 
 }  // namespace space

@@ -22,8 +22,9 @@ struct BumpRegion {
 
 class Nursery {
  public:
-  // Lays the nursery out at the start of `reservation`: eden, then two survivor spaces.
-  Nursery(Reservation& reservation, size_t edenBytes, size_t survivorBytes);
+  // Lays the nursery out at the start of `reservation`: eden (edenBytes reserved, the
+  // first initialEdenBytes in use), then two survivor spaces.
+  Nursery(Reservation& reservation, size_t edenBytes, size_t initialEdenBytes, size_t survivorBytes);
 
   // Invariant: young objects live in `eden` or in `fromSurvivor()`; `toSurvivor()` is empty
   // except while a scavenge runs.
@@ -33,6 +34,11 @@ class Nursery {
   const BumpRegion& fromSurvivor() const { return survivors_[fromIndex_]; }
   void flipSurvivors() { fromIndex_ = 1 - fromIndex_; }
 
+  // Eden's size adapts between a minimum and the reserved maximum (see Space::scavenge);
+  // only called while eden is empty. Shrinking returns the pages beyond the new end.
+  void setEdenLimit(size_t bytes, Reservation& reservation);
+  size_t edenCapacity() const { return edenCapacity_; }
+
   uintptr_t start() const { return start_; }
   uintptr_t end() const { return end_; }
   bool contains(uintptr_t a) const { return a - start_ < end_ - start_; }
@@ -41,6 +47,7 @@ class Nursery {
  private:
   BumpRegion survivors_[2];
   int fromIndex_ = 0;
+  size_t edenCapacity_ = 0;  // the reserved maximum; eden.end may be lower
   uintptr_t start_ = 0;
   uintptr_t end_ = 0;
 };

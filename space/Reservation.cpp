@@ -55,6 +55,10 @@ void Reservation::adviseHugePages(uintptr_t address, size_t bytes) {
   madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_HUGEPAGE);
 }
 
+void Reservation::releasePages(uintptr_t address, size_t bytes) {
+  madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_DONTNEED);
+}
+
 void Reservation::decommit(uintptr_t address, size_t bytes) {
   size_t n = roundUpToPage(bytes);
   // MAP_FIXED over our own range atomically drops the pages and restores PROT_NONE.

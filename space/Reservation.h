@@ -30,6 +30,8 @@ class Reservation {
   // Asks for transparent huge pages over a committed range (fewer TLB misses when the
   // scavenger touches survivors scattered over a large eden). Advisory; failures ignored.
   void adviseHugePages(uintptr_t address, size_t bytes);
+  // Drops the pages' contents (they read as zero again) but keeps the range accessible.
+  void releasePages(uintptr_t address, size_t bytes);
   // Returns the pages to the OS and makes the range inaccessible again.
   void decommit(uintptr_t address, size_t bytes);
 

@@ -20,7 +20,8 @@ constexpr size_t kOldSpaceAlignment = size_t(2) << 20;
 
 Space::Space(const SpaceConfig& config) : config_(config), classTable_(*this), symbols_(*this) {
   reservation_ = std::make_unique<Reservation>(config_.reservationBytes, config_.preferredBase);
-  nursery_ = std::make_unique<Nursery>(*reservation_, config_.edenBytes, config_.survivorBytes);
+  nursery_ = std::make_unique<Nursery>(*reservation_, config_.edenBytes,
+                                       std::min(config_.minEdenBytes, config_.edenBytes), config_.survivorBytes);
   uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
   oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
   bootstrap();
@@ -146,10 +147,11 @@ void Space::scavenge() {
   stats_.scavengeNanos += ns;
   stats_.lastScavengeNanos = ns;
   stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
+  resizeEden();
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
   size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep());
-  if (oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  if (config_.measureLive || oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
 }
 
 void Space::collectGarbage() {
@@ -168,6 +170,17 @@ void Space::collectGarbage() {
   stats_.fullCollectionNanos += ns;
   stats_.maxFullCollectionNanos = std::max(stats_.maxFullCollectionNanos, ns);
   afterCollection();
+}
+
+// Sizes eden to twice the live data (an upper bound: old live at the last full
+// collection, plus what was promoted since, plus the survivors), within
+// [minEdenBytes, edenBytes]: programs with little live data stay small, programs with
+// much of it scavenge less often (and promote less garbage).
+void Space::resizeEden() {
+  size_t live = oldSpace_->liveBytesAtLastSweep() + oldSpace_->allocatedSinceSweep() + nursery_->fromSurvivor().used();
+  size_t target = std::clamp(2 * live, std::min(config_.minEdenBytes, config_.edenBytes), config_.edenBytes);
+  target = (target + (size_t(64) << 10) - 1) & ~((size_t(64) << 10) - 1);
+  if (target != nursery_->eden.capacity()) nursery_->setEdenLimit(target, *reservation_);
 }
 
 void Space::afterCollection() {
