@@ -3,6 +3,7 @@
 #include "vm/CodeGenerator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "vm/Inlining.h"
@@ -101,7 +102,8 @@ class Emitter {
       if (l.kind == LiteralSpec::Kind::Global && e.name == l.name) return int(i);
       if (l.kind == LiteralSpec::Kind::Value && e.value.kind == l.value.kind && l.value.kind != LiteralValue::Kind::Array &&
           l.value.kind != LiteralValue::Kind::ByteArray && e.value.text == l.value.text &&
-          (l.value.kind != LiteralValue::Kind::Double || e.value.number == l.value.number)) {
+          (l.value.kind != LiteralValue::Kind::Double ||
+           std::memcmp(&e.value.number, &l.value.number, sizeof(double)) == 0)) {  // 0.0 vs -0.0
         return int(i);
       }
     }

@@ -450,7 +450,7 @@ StopReason Interpreter::run() {
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardQuo)) {
             int64_t x = a.smallInteger(), y = b.smallInteger();
-            if (y != 0) {
+            if (y != 0 && !(y == -1 && x == Oop::kSmallIntegerMin)) {  // that one overflows
               *--sp = Oop::fromSmallInteger(largeint::floorDivide(x, y));
               ip += 3;
               DISPATCH();

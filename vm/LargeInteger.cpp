@@ -122,6 +122,12 @@ double BigInt::toDouble() const {
   return negative_ ? -d : d;
 }
 
+int64_t BigInt::hash() const {
+  uint64_t h = negative_ ? 1 : 0;
+  for (uint32_t limb : mag_) h = h * 1000003u + limb;
+  return int64_t(h & ((uint64_t(1) << 60) - 1));
+}
+
 size_t BigInt::bitLength() const {
   if (mag_.empty()) return 0;
   return (mag_.size() - 1) * 32 + size_t(32 - __builtin_clz(mag_.back()));

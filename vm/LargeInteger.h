@@ -51,6 +51,9 @@ class BigInt {
   double toDouble() const;
   std::string toString(int radix = 10) const;
   size_t bitLength() const;  // of the magnitude
+  // The hash of a LargeInteger (also used for whole Doubles beyond SmallInteger range, so
+  // that equal numbers hash alike). Non-negative, below 2^60.
+  int64_t hash() const;
 
   friend BigInt operator+(const BigInt& a, const BigInt& b);
   friend BigInt operator-(const BigInt& a, const BigInt& b);

@@ -9,9 +9,16 @@ namespace vm {
 
 namespace {
 std::string shown(const Token& t) {
-  if (t.kind == TokenKind::EndOfInput) return "the end of the input";
-  if (t.kind == TokenKind::String) return "string '" + t.text + "'";
-  return std::string(describe(t.kind)) + " '" + t.text + "'";
+  switch (t.kind) {
+    case TokenKind::EndOfInput: return "the end of the input";
+    case TokenKind::String: return "string '" + t.text + "'";
+    case TokenKind::Identifier: case TokenKind::Keyword: case TokenKind::KeywordSequence:
+    case TokenKind::Operator: case TokenKind::Integer: case TokenKind::Double:
+    case TokenKind::Symbol: case TokenKind::Character:
+      return std::string(describe(t.kind)) + " '" + t.text + "'";
+    default:
+      return describe(t.kind);  // punctuation: "')'"
+  }
 }
 bool isReservedName(const std::string& n) {
   return n == "self" || n == "super" || n == "nil" || n == "true" || n == "false" || n == "thisContext";

@@ -1,6 +1,7 @@
 // Double primitives: IEEE-754 doubles (boxed), mixed with Integers on the right.
 #include <cmath>
 #include <cstdio>
+#include <charconv>
 #include <cstdlib>
 
 #include "vm/LargeInteger.h"
@@ -8,16 +9,20 @@
 
 namespace vm {
 
-// Shortest text that reads back as the same double ("0.5", "1.0", "1.0e-10").
+// Shortest text that reads back as the same double ("0.5", "100.0", "1.0e+20").
 std::string formatDouble(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  for (int precision = 1; precision <= 17; precision++) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
-    if (std::strtod(buf, nullptr) == d) break;
+  // Shortest round-trip digits; plain notation for exponents in [-4, 16), else scientific
+  // (the same rule as Python's repr).
+  char buf[400];
+  auto sci = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string s(buf, sci.ptr);
+  int exponent = std::atoi(s.c_str() + s.find('e') + 1);
+  if (exponent >= -4 && exponent < 16) {
+    auto fixed = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+    s.assign(buf, fixed.ptr);
   }
-  std::string s = buf;
   // Keep a decimal point so the text reads as a Double.
   if (s.find_first_of(".en") == std::string::npos) s += ".0";
   size_t e = s.find('e');
@@ -98,7 +103,7 @@ PrimitiveResult answerIntegral(Interpreter& in, int argc, double d) {
   Oop r = BigInt::fromDouble(d).toOop(in.runtime());
   return answer(in, argc, r);
 }
-ESPELL_PRIMITIVE(dRound) { return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc)) + 0.5)); }
+ESPELL_PRIMITIVE(dRound) { return answerIntegral(in, argc, std::round(doubleOf(receiver(in, argc)))); }
 ESPELL_PRIMITIVE(dTruncate) { return answerIntegral(in, argc, std::trunc(doubleOf(receiver(in, argc)))); }
 ESPELL_PRIMITIVE(dFloor) { return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc)))); }
 ESPELL_PRIMITIVE(dCeiling) { return answerIntegral(in, argc, std::ceil(doubleOf(receiver(in, argc)))); }
@@ -107,7 +112,11 @@ ESPELL_PRIMITIVE(dAsString) { return answerString(in, argc, formatDouble(doubleO
 
 ESPELL_PRIMITIVE(dHash) {
   double d = doubleOf(receiver(in, argc));
-  if (d == std::trunc(d) && std::fabs(d) < 1e18) return answerInt(in, argc, int64_t(d));  // = with Integers
+  // A whole Double equals the Integer of the same value: it must hash like it.
+  if (d == std::trunc(d) && std::isfinite(d)) {
+    if (std::fabs(d) < 4.0e18) return answerInt(in, argc, int64_t(d));
+    return answerInt(in, argc, BigInt::fromDouble(d).hash());
+  }
   uint64_t bits;
   std::memcpy(&bits, &d, sizeof bits);
   return answerInt(in, argc, int64_t((bits ^ (bits >> 29)) & ((uint64_t(1) << 60) - 1)));

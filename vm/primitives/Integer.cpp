@@ -247,12 +247,7 @@ ESPELL_PRIMITIVE(intHash) {
   Runtime& rt = in.runtime();
   Oop a = receiver(in, argc);
   if (a.isSmallInteger()) return answer(in, argc, a);
-  // Equal LargeIntegers hash equally: fold the limbs.
-  uint64_t h = 0;
-  const uint64_t* w = a.object()->words();
-  for (size_t i = 0; i < a.object()->slotCount(); i++) h = h * 31 + w[i];
-  (void)rt;
-  return answerInt(in, argc, int64_t(h & ((uint64_t(1) << 60) - 1)));
+  return answerInt(in, argc, BigInt::fromOop(rt, a).hash());
 }
 
 ESPELL_PRIMITIVE(intFromString) {

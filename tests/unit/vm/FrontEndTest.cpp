@@ -91,8 +91,8 @@ TEST_CASE("Smalltalk-80 method sources parse as well as SOM ones") {
 
 TEST_CASE("syntax errors name the file, line, column and what was expected") {
   CHECK(compileError("Foo = ( bar = ( ^ 1 ") == "bad.som:1:21: expected '.' or ')' but found the end of the input");
-  CHECK(compileError("Foo = (\n  bar = ( ^ ) )") == "bad.som:2:13: expected an expression but found ')' ')'");
+  CHECK(compileError("Foo = (\n  bar = ( ^ ) )") == "bad.som:2:13: expected an expression but found ')'");
   CHECK(compileError("Foo = ( bar = ( 'abc ) )") == "bad.som:1:17: unterminated string (expected a closing quote)");
-  CHECK(compileError("Foo ( )") == "bad.som:1:5: expected '=' after the class name but found '(' '('");
+  CHECK(compileError("Foo ( )") == "bad.som:1:5: expected '=' after the class name but found '('");
   CHECK(compileError("Foo = ( bar: self = ( ) )") == "bad.som:1:14: 'self' cannot be used as a parameter name");
 }
