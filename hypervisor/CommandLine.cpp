@@ -27,8 +27,8 @@ bool parseSize(const std::string& text, size_t& out) {
 }  // namespace
 
 const char* usage() {
-  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] [--gc-stats]\n"
-         "                  [--gc-measure-live]\n"
+  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] [--max-stack-mib N]\n"
+         "                  [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
          "       espell --help | --version\n";
@@ -74,8 +74,9 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       cl.measureLive = true;
     } else if (a == "--virtualized") {
       cl.virtualized = true;
-    } else if (a == "--heap-mib" || a == "--eden-mib") {
-      if (i + 1 >= argc || !parseSize(argv[i + 1], a == "--heap-mib" ? cl.heapMiB : cl.edenMiB)) {
+    } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {
+      size_t& target = a == "--heap-mib" ? cl.heapMiB : a == "--eden-mib" ? cl.edenMiB : cl.maxStackMiB;
+      if (i + 1 >= argc || !parseSize(argv[i + 1], target)) {
         error = a + " needs a positive number of MiB";
         return std::nullopt;
       }

@@ -16,6 +16,7 @@ struct CommandLine {
   bool virtualized = false;
   size_t heapMiB = 4096;           // old-space limit of the program's space
   size_t edenMiB = 16;
+  size_t maxStackMiB = 32;         // per process; deeper recursion signals StackOverflow
   bool gcStats = false;            // print collection statistics to stderr at exit
   bool measureLive = false;        // full collection after each scavenge (peak live size)
 };

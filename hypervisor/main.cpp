@@ -39,6 +39,7 @@ int runProgram(const hypervisor::CommandLine& cl) {
   space::Space space(spaceConfig(cl, "main"));
   vm::RuntimeOptions options;
   options.classPath = cl.classPath;
+  options.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   vm::Runtime runtime(space, options);
   runtime.bootstrap();
   int status = runtime.runMain(cl.program, cl.arguments);

@@ -6,6 +6,7 @@ expectations are comments in the file, in order:
     "expect-exit: N"          the process exits with status N (default 0)
     "expect-stderr: TEXT"     standard error contains TEXT (any number of these)
     "args: A B C"             program arguments (default none)
+    "espell-flags: --x N"     options for espell run (before the program)
 
 Usage: run.py ESPELL FILE.som [FILE.som ...]   (exit status 1 when any test fails)
 """
@@ -18,6 +19,7 @@ EXPECT = re.compile(r'"expect: ?(.*?)"')
 EXIT = re.compile(r'"expect-exit: *(-?\d+)"')
 STDERR = re.compile(r'"expect-stderr: ?(.*?)"')
 ARGS = re.compile(r'"args: *(.*?)"')
+FLAGS = re.compile(r'"espell-flags: *(.*?)"')
 
 
 def run_one(espell, path):
@@ -28,13 +30,14 @@ def run_one(espell, path):
     exit_code = int(exits[0]) if exits else 0
     stderr_needles = STDERR.findall(source)
     args = ARGS.findall(source)
-    argv = [espell, "run", "-cp", os.path.dirname(os.path.abspath(path)), path]
+    flags = FLAGS.findall(source)
+    argv = [espell, "run"] + (flags[0].split() if flags else []) + ["-cp", os.path.dirname(os.path.abspath(path)), path]
     if args:
         argv += args[0].split()
     try:
-        p = subprocess.run(argv, capture_output=True, timeout=60)
+        p = subprocess.run(argv, capture_output=True, timeout=900)  # meson enforces the real limit
     except subprocess.TimeoutExpired:
-        return [f"{path}: timed out after 60 s"]
+        return [f"{path}: timed out after 900 s"]
     out = p.stdout.decode("utf-8", "replace").splitlines()
     err = p.stderr.decode("utf-8", "replace")
     problems = []
