@@ -1,4 +1,7 @@
 // espell: the command-line entry point.
+#include <pthread.h>
+
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -77,6 +80,15 @@ int disassembleProgram(const hypervisor::CommandLine& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGTERM and SIGINT are read through a signalfd by the scheduler (a clean exit);
+  // block them before any thread starts so every thread inherits the mask. Broken
+  // connections are reported by send(), not by SIGPIPE.
+  sigset_t termination;
+  sigemptyset(&termination);
+  sigaddset(&termination, SIGTERM);
+  sigaddset(&termination, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &termination, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   std::string error;
   auto cl = hypervisor::parseCommandLine(argc, argv, error);
   if (!cl) {

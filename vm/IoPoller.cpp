@@ -45,6 +45,14 @@ void IoPoller::watch(int fd, Interest interest, space::Handle semaphore) {
   update(fd, w);
 }
 
+void IoPoller::watchAlways(int fd, std::function<void()> onReady) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  always_[fd] = std::move(onReady);
+}
+
 void IoPoller::forget(int fd, Scheduler& scheduler) {
   auto it = watchers_.find(fd);
   if (it == watchers_.end()) return;
@@ -61,6 +69,11 @@ int IoPoller::poll(int timeoutMillis, Scheduler& scheduler) {
   int signalled = 0;
   for (int i = 0; i < n; i++) {
     int fd = events[i].data.fd;
+    if (auto a = always_.find(fd); a != always_.end()) {
+      a->second();
+      signalled++;
+      continue;
+    }
     auto it = watchers_.find(fd);
     if (it == watchers_.end()) continue;
     Watch& w = it->second;

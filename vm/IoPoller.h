@@ -3,6 +3,7 @@
 // descriptor becomes readable or writable, so waiting costs no CPU.
 #pragma once
 
+#include <functional>
 #include <map>
 
 #include "space/Handle.h"
@@ -22,6 +23,9 @@ class IoPoller {
 
   // One-shot: signals `semaphore` once `fd` is ready for `interest` (or has an error).
   void watch(int fd, Interest interest, space::Handle semaphore);
+  // Calls `onReady` whenever `fd` is readable (for the VM's own descriptors, e.g. the
+  // signalfd that turns SIGTERM into a clean exit). Not counted as a watcher.
+  void watchAlways(int fd, std::function<void()> onReady);
   // Forgets a descriptor (before it is closed), signalling its waiters.
   void forget(int fd, Scheduler& scheduler);
   bool hasWatchers() const { return !watchers_.empty(); }
@@ -39,6 +43,7 @@ class IoPoller {
 
   int epoll_ = -1;
   std::map<int, Watch> watchers_;
+  std::map<int, std::function<void()>> always_;
 };
 
 }  // namespace vm

@@ -61,5 +61,6 @@ void registerSystemPrimitives(PrimitiveTable& t);
 void registerContextPrimitives(PrimitiveTable& t);
 void registerProcessPrimitives(PrimitiveTable& t);
 void registerCharacterPrimitives(PrimitiveTable& t);
+void registerSocketPrimitives(PrimitiveTable& t);
 
 }  // namespace vm

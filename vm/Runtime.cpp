@@ -133,6 +133,7 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
   Oop process = interpreter_->newProcessSending(inst.get(), method, wrapper.get(), Scheduler::kUserPriority);
   interpreter_->setMainProcess(process);
   interpreter_->transferTo(process);
+  scheduler_->watchTerminationSignals();
   scheduler_->startHeartbeat();
   for (;;) {
     StopReason r = interpreter_->run();
@@ -145,6 +146,7 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
         exitStatus_ = 1;
         break;
       }
+      if (exitRequested_) break;
       Oop next = scheduler_->takeNextReady();
       if (next != nil_) interpreter_->transferTo(next);
     }

@@ -86,6 +86,9 @@ class Runtime final : public space::RootProvider {
   // or `system exit:`. Answers the process exit status.
   int runMain(const std::string& classNameOrFile, const std::vector<std::string>& args);
   bool isBootstrapping() const { return bootstrapping_; }
+  // The error of the last failed socket primitive (read by Socket class>>primLastError).
+  const std::string& lastSocketError() const { return lastSocketError_; }
+  void setLastSocketError(std::string e) { lastSocketError_ = std::move(e); }
   int exitStatus() const { return exitStatus_; }
 
   // Compiles `source` (statements, optionally with "| temps |") as a method of nil and
@@ -116,6 +119,7 @@ class Runtime final : public space::RootProvider {
   int exitStatus_ = 0;
   bool exitRequested_ = false;
   bool bootstrapping_ = false;
+  std::string lastSocketError_;
 };
 
 }  // namespace vm

@@ -1,6 +1,10 @@
 // Scheduler: ready lists indexed by priority, semaphore queues, timers and the heartbeat.
 #include "vm/Scheduler.h"
 
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <chrono>
 
 #include "vm/Interpreter.h"
@@ -14,7 +18,26 @@ using space::HeapObject;
 
 Scheduler::Scheduler(Runtime& rt) : rt_(rt), io_(std::make_unique<IoPoller>()) {}
 
-Scheduler::~Scheduler() { stopHeartbeat(); }
+Scheduler::~Scheduler() {
+  stopHeartbeat();
+  if (signalFd_ >= 0) close(signalFd_);
+}
+
+void Scheduler::watchTerminationSignals() {
+  if (signalFd_ >= 0) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  signalFd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signalFd_ < 0) return;
+  io_->watchAlways(signalFd_, [this] {
+    signalfd_siginfo info;
+    while (read(signalFd_, &info, sizeof info) == sizeof info) {
+    }
+    rt_.requestExit(0);
+  });
+}
 
 int64_t Scheduler::nowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

@@ -63,6 +63,9 @@ class Scheduler {
   // Answers false when nothing could ever wake a process (deadlock).
   bool waitForEvents();
   bool hasPendingEvents() const;
+  // SIGTERM and SIGINT (when blocked by the host, see hypervisor/main.cpp) end the program
+  // cleanly with status 0.
+  void watchTerminationSignals();
 
   // Heartbeat: interrupts the interpreter every millisecond so that CPU-bound processes
   // still notice timers, I/O and pause requests.
@@ -74,6 +77,7 @@ class Scheduler {
   Runtime& rt_;
   std::multimap<int64_t, space::Handle> timers_;
   std::unique_ptr<IoPoller> io_;
+  int signalFd_ = -1;
   std::thread heartbeat_;
   std::atomic<bool> heartbeatRunning_{false};
 };

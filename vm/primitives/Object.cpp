@@ -21,6 +21,7 @@ PrimitiveTable::PrimitiveTable() {
   registerContextPrimitives(*this);
   registerProcessPrimitives(*this);
   registerCharacterPrimitives(*this);
+  registerSocketPrimitives(*this);
 }
 
 void PrimitiveTable::add(std::string name, PrimitiveFunction fn) {
