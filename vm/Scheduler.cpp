@@ -174,14 +174,18 @@ Oop Scheduler::signal(Oop semaphore) {
   return p;
 }
 
-void Scheduler::signalAt(Oop semaphore, int64_t deadlineMicros) {
-  timers_.emplace(deadlineMicros, space::Handle(rt_.space(), semaphore));
+int64_t Scheduler::signalAt(Oop semaphore, int64_t deadlineMicros) {
+  int64_t id = nextTimerId_++;
+  timers_.emplace(std::make_pair(deadlineMicros, id), space::Handle(rt_.space(), semaphore));
+  timerDeadlines_.emplace(id, deadlineMicros);
+  return id;
 }
 
-void Scheduler::cancelTimers(Oop semaphore) {
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    it = it->second.get() == semaphore ? timers_.erase(it) : std::next(it);
-  }
+void Scheduler::cancelTimer(int64_t timerId) {
+  auto it = timerDeadlines_.find(timerId);
+  if (it == timerDeadlines_.end()) return;
+  timers_.erase(std::make_pair(it->second, timerId));
+  timerDeadlines_.erase(it);
 }
 
 bool Scheduler::hasPendingEvents() const { return !timers_.empty() || io_->hasWatchers(); }
@@ -189,8 +193,9 @@ bool Scheduler::hasPendingEvents() const { return !timers_.empty() || io_->hasWa
 bool Scheduler::pollEvents() {
   bool fired = false;
   int64_t now = nowMicros();
-  while (!timers_.empty() && timers_.begin()->first <= now) {
+  while (!timers_.empty() && timers_.begin()->first.first <= now) {
     space::Handle sem = std::move(timers_.begin()->second);
+    timerDeadlines_.erase(timers_.begin()->first.second);
     timers_.erase(timers_.begin());
     signal(sem.get());
     fired = true;
@@ -205,7 +210,7 @@ bool Scheduler::waitForEvents() {
     if (timers_.empty() && !io_->hasWatchers()) return false;
     int timeoutMs = -1;
     if (!timers_.empty()) {
-      int64_t wait = timers_.begin()->first - nowMicros();
+      int64_t wait = timers_.begin()->first.first - nowMicros();
       timeoutMs = wait <= 0 ? 0 : int((wait + 999) / 1000);
     }
     if (io_->poll(timeoutMs, *this) > 0) return true;

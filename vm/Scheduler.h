@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 
 #include "space/Handle.h"
 #include "vm/Runtime.h"
@@ -50,9 +51,12 @@ class Scheduler {
   // Semaphores. signal answers the process it made ready, or nil.
   Oop signal(Oop semaphore);
 
-  // Timers: signal `semaphore` once the monotonic clock reaches `deadlineMicros`.
-  void signalAt(Oop semaphore, int64_t deadlineMicros);
-  void cancelTimers(Oop semaphore);
+  // Timers: signal `semaphore` once the monotonic clock reaches `deadlineMicros`. Answers
+  // a timer id for cancelTimer, which is O(log timers) so that every timed socket read
+  // can cancel its timer when data arrives first (a cancelled or fired id is ignored).
+  int64_t signalAt(Oop semaphore, int64_t deadlineMicros);
+  void cancelTimer(int64_t timerId);
+  size_t pendingTimerCount() const { return timers_.size(); }
   static int64_t nowMicros();
 
   IoPoller& io() { return *io_; }
@@ -75,7 +79,11 @@ class Scheduler {
 
  private:
   Runtime& rt_;
-  std::multimap<int64_t, space::Handle> timers_;
+  // Pending timers ordered by (deadline, id); ids increase, so equal deadlines fire in
+  // the order they were set. timerDeadlines_ maps id -> deadline for cancellation.
+  std::map<std::pair<int64_t, int64_t>, space::Handle> timers_;
+  std::unordered_map<int64_t, int64_t> timerDeadlines_;
+  int64_t nextTimerId_ = 1;
   std::unique_ptr<IoPoller> io_;
   int signalFd_ = -1;
   std::thread heartbeat_;

@@ -164,15 +164,15 @@ ESPELL_PRIMITIVE(semaphoreSignalAfter) {
   Runtime& rt = in.runtime();
   Oop sem = receiver(in, argc), micros = arg(in, argc, 0);
   if (!isSemaphore(rt, sem) || !micros.isSmallInteger()) return kFail;
-  rt.scheduler().signalAt(sem, Scheduler::nowMicros() + micros.smallInteger());
-  return answer(in, argc, sem);
+  int64_t id = rt.scheduler().signalAt(sem, Scheduler::nowMicros() + micros.smallInteger());
+  return answer(in, argc, Oop::fromSmallInteger(id));
 }
 
-ESPELL_PRIMITIVE(semaphoreCancelTimers) {
+ESPELL_PRIMITIVE(semaphoreCancelTimer) {
   Runtime& rt = in.runtime();
-  Oop sem = receiver(in, argc);
-  if (!isSemaphore(rt, sem)) return kFail;
-  rt.scheduler().cancelTimers(sem);
+  Oop sem = receiver(in, argc), id = arg(in, argc, 0);
+  if (!isSemaphore(rt, sem) || !id.isSmallInteger()) return kFail;
+  rt.scheduler().cancelTimer(id.smallInteger());
   return answer(in, argc, sem);
 }
 
@@ -194,7 +194,7 @@ void registerProcessPrimitives(PrimitiveTable& t) {
   t.add("Semaphore>>signal", semaphoreSignal);
   t.add("Semaphore>>wait", semaphoreWait);
   t.add("Semaphore>>signalAfterMicroseconds:", semaphoreSignalAfter);
-  t.add("Semaphore>>cancelTimers", semaphoreCancelTimers);
+  t.add("Semaphore>>cancelTimer:", semaphoreCancelTimer);
 }
 
 }  // namespace vm
