@@ -6,7 +6,10 @@ expectations are comments in the file, in order:
     "expect-exit: N"          the process exits with status N (default 0)
     "expect-stderr: TEXT"     standard error contains TEXT (any number of these)
     "args: A B C"             program arguments (default none)
-    "espell-flags: --x N"     options for espell run (before the program)
+    "espell-flags: --x N"     options for espell run (before the program); relative
+                              directories of a -cp there are taken from the repository
+                              root (meson runs tests from the build directory), e.g.
+                              "espell-flags: -cp lib/Json:lib/Http"
 
 Usage: run.py ESPELL FILE.som [FILE.som ...]   (exit status 1 when any test fails)
 """
@@ -20,6 +23,17 @@ EXIT = re.compile(r'"expect-exit: *(-?\d+)"')
 STDERR = re.compile(r'"expect-stderr: ?(.*?)"')
 ARGS = re.compile(r'"args: *(.*?)"')
 FLAGS = re.compile(r'"espell-flags: *(.*?)"')
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def resolve_class_path(flags):
+    """Makes the relative directories of -cp options absolute, from the repository root."""
+    flags = list(flags)
+    for i in range(len(flags) - 1):
+        if flags[i] in ("-cp", "--classpath"):
+            flags[i + 1] = ":".join(d if os.path.isabs(d) else os.path.join(REPO_ROOT, d)
+                                    for d in flags[i + 1].split(":"))
+    return flags
 
 
 def run_one(espell, path):
@@ -31,7 +45,8 @@ def run_one(espell, path):
     stderr_needles = STDERR.findall(source)
     args = ARGS.findall(source)
     flags = FLAGS.findall(source)
-    argv = [espell, "run"] + (flags[0].split() if flags else []) + ["-cp", os.path.dirname(os.path.abspath(path)), path]
+    argv = [espell, "run"] + resolve_class_path(flags[0].split() if flags else []) + [
+        "-cp", os.path.dirname(os.path.abspath(path)), path]
     if args:
         argv += args[0].split()
     try:
