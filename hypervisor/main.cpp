@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "hypervisor/CommandLine.h"
+#include "hypervisor/Vm.h"
 #include "space/Space.h"
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
@@ -38,7 +39,21 @@ void printGcStats(space::Space& space) {
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
 }
 
+// The program as the guest of a Vm, with the hypervisor space beside it (idle).
+int runVirtualized(const hypervisor::CommandLine& cl) {
+  hypervisor::VmConfig config;
+  config.guest.space = spaceConfig(cl, "guest");
+  config.guest.runtime.name = "guest";
+  config.guest.runtime.classPath = cl.classPath;
+  config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
+  hypervisor::Vm vm(config);
+  int status = vm.runGuest(cl.program, cl.arguments);
+  if (cl.gcStats) printGcStats(vm.guest().space());
+  return status;
+}
+
 int runProgram(const hypervisor::CommandLine& cl) {
+  if (cl.virtualized) return runVirtualized(cl);
   space::Space space(spaceConfig(cl, "main"));
   vm::RuntimeOptions options;
   options.classPath = cl.classPath;

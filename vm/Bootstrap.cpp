@@ -67,7 +67,7 @@ const std::vector<CoreClass>& coreClasses() {
       {kClassProcessStack, "ProcessStack", "Object", Format::Stack, {}},
       {kClassLinkedList, "LinkedList", "Object", Format::Fixed, {"firstLink", "lastLink"}},
       {kClassSemaphore, "Semaphore", "LinkedList", Format::Fixed, {"excessSignals"}},
-      {kClassProcessorScheduler, "ProcessorScheduler", "Object", Format::Fixed, {"readyLists", "activeProcess"}},
+      {kClassProcessorScheduler, "ProcessorScheduler", "Object", Format::Fixed, {"readyLists", "activeProcess", "pausedProcesses", "exclusiveProcess"}},
       {kClassAssociation, "Association", "Object", Format::Fixed, {"key", "value"}},
       {kClassMethodDictionary, "MethodDictionary", "Object", Format::FixedIndexable, {"tally"}},
       {kClassSystem, "System", "Object", Format::Fixed, {}},

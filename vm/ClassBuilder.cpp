@@ -343,12 +343,14 @@ void ClassBuilder::installMethod(Oop cls, Oop method) {
   // The method now belongs to this class (super sends resolve from here).
   sp.storePointer(m.get(), code_slot::kHolder, c.get());
   Oop dict = c.get().object()->slot(class_slot::kMethodDictionary);
+  retire(method_dictionary::lookup(sp, dict, s.get()));
   Oop updated = method_dictionary::atPut(rt_, dict, s.get(), m.get());
   sp.storePointer(c.get(), class_slot::kMethodDictionary, updated);
   invalidate(c.get(), s.get());
 }
 
 bool ClassBuilder::removeMethod(Oop cls, Oop selector) {
+  retire(method_dictionary::lookup(rt_.space(), cls.object()->slot(class_slot::kMethodDictionary), selector));
   bool removed = method_dictionary::remove(rt_, cls.object()->slot(class_slot::kMethodDictionary), selector);
   if (removed) invalidate(cls, selector);
   return removed;
@@ -368,6 +370,23 @@ void ClassBuilder::forEachSendSite(Oop code, const std::function<void(Oop* site)
   }
 }
 
+void ClassBuilder::retire(Oop method) {
+  if (method.isNull() || rt_.isBootstrapping()) return;
+  retiredCode_.emplace_back(rt_.space(), method);
+}
+
+void ClassBuilder::forEachMethod(const std::function<void(Oop method)>& f) {
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { f(method); });
+  });
+  for (const space::Handle& h : retiredCode_) f(h.get());
+}
+
 void ClassBuilder::invalidate(Oop cls, Oop selector) {
   if (rt_.isBootstrapping()) return;  // no code has run: no cache is filled yet
   rt_.methodCache().flushSelector(selector);
@@ -379,22 +398,17 @@ void ClassBuilder::invalidate(Oop cls, Oop selector) {
     if (!sp.classTable().isValidIndex(k)) return true;
     return inheritsFrom(rt_, rt_.classAt(k), cls);
   };
-  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
-    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
-    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
-    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
-    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) {
-      forEachSendSite(method, [&](Oop* site) {
-        if (site[send_site::kSelector] != selector) return;
-        if (stale(site[send_site::kClass0])) {
-          site[send_site::kClass0] = Oop::fromSmallInteger(0);
-          site[send_site::kMethod0] = nil;
-        }
-        if (stale(site[send_site::kClass1])) {
-          site[send_site::kClass1] = Oop::fromSmallInteger(0);
-          site[send_site::kMethod1] = nil;
-        }
-      });
+  forEachMethod([&](Oop method) {
+    forEachSendSite(method, [&](Oop* site) {
+      if (site[send_site::kSelector] != selector) return;
+      if (stale(site[send_site::kClass0])) {
+        site[send_site::kClass0] = Oop::fromSmallInteger(0);
+        site[send_site::kMethod0] = nil;
+      }
+      if (stale(site[send_site::kClass1])) {
+        site[send_site::kClass1] = Oop::fromSmallInteger(0);
+        site[send_site::kMethod1] = nil;
+      }
     });
   });
   rt_.interpreter().refreshGuards();
@@ -403,19 +417,13 @@ void ClassBuilder::invalidate(Oop cls, Oop selector) {
 void ClassBuilder::invalidateAll() {
   rt_.methodCache().flush();
   if (rt_.isBootstrapping()) return;
-  space::Space& sp = rt_.space();
   Oop nil = rt_.nil();
-  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
-    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
-    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
-    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
-    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) {
-      forEachSendSite(method, [&](Oop* site) {
-        site[send_site::kClass0] = Oop::fromSmallInteger(0);
-        site[send_site::kMethod0] = nil;
-        site[send_site::kClass1] = Oop::fromSmallInteger(0);
-        site[send_site::kMethod1] = nil;
-      });
+  forEachMethod([&](Oop method) {
+    forEachSendSite(method, [&](Oop* site) {
+      site[send_site::kClass0] = Oop::fromSmallInteger(0);
+      site[send_site::kMethod0] = nil;
+      site[send_site::kClass1] = Oop::fromSmallInteger(0);
+      site[send_site::kMethod1] = nil;
     });
   });
   rt_.interpreter().refreshGuards();

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "space/Handle.h"
 #include "space/Space.h"
 #include "vm/Ast.h"
 #include "vm/CodeSpec.h"
@@ -55,8 +56,14 @@ class ClassBuilder {
   Oop literal(const LiteralSpec& l, Oop holder, const CodeSpec& spec, const std::string& fileName);
   Oop literalValue(const LiteralValue& v);
   void forEachSendSite(Oop code, const std::function<void(Oop* site)>& f);
+  // Installed methods, then retired ones.
+  void forEachMethod(const std::function<void(Oop method)>& f);
+  // A method replaced or removed may still run (in a frame, or as the outer code of a
+  // block still referenced): its inline caches stay subject to invalidation.
+  void retire(Oop method);
 
   Runtime& rt_;
+  std::vector<space::Handle> retiredCode_;
 };
 
 }  // namespace vm

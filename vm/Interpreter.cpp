@@ -722,14 +722,15 @@ StopReason Interpreter::run() {
           DISPATCH();
         }
         OP(UpdatePoint) {
+          // The value (nil) is pushed first: a parked process resumes after this instruction.
           ip += 1;
+          *++sp = nil_;
           if (updateRequested_.load(std::memory_order_acquire)) {
             SAVE();
             handleUpdatePoint();
             LOAD();
             CHECK_STOP();
           }
-          *++sp = nil_;
           DISPATCH();
         }
 

@@ -84,6 +84,8 @@ class Interpreter {
   Oop newProcessForBlock(Oop closure, int priority);
   // The active process finished or was terminated: pick the next one.
   void activeProcessEnded();
+  // The main process (see setMainProcess) ended: run() stops with MainProcessEnded.
+  void mainProcessEnded();
   // The active process stopped running (queued on a semaphore, suspended): run the next
   // ready process, or stop run() with Idle when none is ready.
   void switchToNextReady();
@@ -92,9 +94,9 @@ class Interpreter {
 
   // ---- interrupts, pauses, errors -----------------------------------------------------------
   void requestInterrupt() { interruptRequested_.store(true, std::memory_order_relaxed); }
+  // Set while a pause is requested (Scheduler::requestPause): update points then park
+  // the process that reaches them.
   std::atomic<bool>& updateRequested() { return updateRequested_; }
-  // Called at an update point while an update is requested (set by the hypervisor).
-  std::function<void()> onUpdatePoint;
   // Writes sp, fp and ip (as indexes) into the stack object, where the GC and a later
   // loadRegisters() find them.
   void saveRegisters() {
@@ -105,7 +107,12 @@ class Interpreter {
     s[stack_slot::kIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
   }
   void loadRegisters();
+  // The process whose end stops run() (the program's, or an evaluation's).
   void setMainProcess(Oop p) { mainProcess_ = p; }
+  // The program's main process: an unhandled error in it ends the program. Answered by
+  // "Processor mainProcess" (an evaluation's process is not the program's).
+  void setProgramMainProcess(Oop p) { programMainProcess_ = p; }
+  Oop programMainProcess() const { return programMainProcess_ == nil_ ? mainProcess_ : programMainProcess_; }
   // Makes run() return `reason` at the next instruction boundary.
   void stop(StopReason reason) {
     stopRequested_ = true;
@@ -166,6 +173,7 @@ class Interpreter {
   Registers regs_;
   Oop nil_, true_, false_;
   Oop mainProcess_;
+  Oop programMainProcess_;
   uint32_t intGuards_ = 0;
   bool arrayAtGuard_ = false;
   bool blockValueGuard_ = false;

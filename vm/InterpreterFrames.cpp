@@ -5,6 +5,7 @@
 
 #include "vm/Interpreter.h"
 #include "vm/Objects.h"
+#include "vm/ProcessFrames.h"
 #include "vm/Scheduler.h"
 
 namespace vm {
@@ -25,6 +26,7 @@ Interpreter::Interpreter(Runtime& rt)
   true_ = rt.trueObject();
   false_ = rt.falseObject();
   mainProcess_ = nil_;
+  programMainProcess_ = nil_;
 }
 
 Oop Interpreter::activeProcess() const { return rt_.scheduler().activeProcess(); }
@@ -188,14 +190,18 @@ void Interpreter::pushProcessResultAndEnd(Oop /*result*/) {
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
   saveRegisters();
   if (process == mainProcess_) {
-    // Nothing runs until the host decides (it may start another main process).
-    rt_.scheduler().setActiveProcess(nil_);
-    space_.setActiveStack(Oop());
-    regs_ = Registers{};
-    stop(StopReason::MainProcessEnded);
+    mainProcessEnded();
     return;
   }
   activeProcessEnded();
+}
+
+void Interpreter::mainProcessEnded() {
+  // Nothing runs until the host decides (it may start another main process).
+  rt_.scheduler().setActiveProcess(nil_);
+  space_.setActiveStack(Oop());
+  regs_ = Registers{};
+  stop(StopReason::MainProcessEnded);
 }
 
 Oop* Interpreter::firstUnwindFrameAbove(Oop* home) {
@@ -360,7 +366,8 @@ void Interpreter::switchToNextReady() {
 bool Interpreter::resumeProcess(Oop process) {
   Scheduler& s = rt_.scheduler();
   Oop active = activeProcess();
-  if (active == nil_ || Scheduler::priorityOf(process) <= Scheduler::priorityOf(active)) {
+  if (active == nil_ || Scheduler::priorityOf(process) <= Scheduler::priorityOf(active) ||
+      !s.mayRunWhilePaused(process)) {
     s.makeReady(process);
     return false;
   }
@@ -452,7 +459,22 @@ Oop Interpreter::newProcessForBlock(Oop closure, int priority) {
 
 void Interpreter::handleInterrupts() {
   Scheduler& s = rt_.scheduler();
-  s.pollEvents();
+  if (rt_.host() != nullptr) rt_.host()->interrupted(rt_);
+  switch (s.pausePhase()) {
+    case PausePhase::None:
+      s.pollEvents();
+      break;
+    case PausePhase::Pausing:
+      // Blocked processes are quiescent: no events are delivered until the pause ends.
+      if (s.pauseDeadlinePassed()) {
+        stop(StopReason::PauseTimedOut);
+        return;
+      }
+      break;
+    case PausePhase::Paused:
+      if (s.exclusiveProcess() != nil_) s.pollEvents();  // others made ready are parked
+      break;
+  }
   Oop active = activeProcess();
   if (active == nil_) return;
   int ready = s.highestReadyPriority();
@@ -465,64 +487,19 @@ void Interpreter::handleInterrupts() {
 }
 
 void Interpreter::handleUpdatePoint() {
-  if (onUpdatePoint) onUpdatePoint();
+  Scheduler& s = rt_.scheduler();
+  Oop active = activeProcess();
+  if (s.pausePhase() == PausePhase::None || active == nil_ || active == s.exclusiveProcess()) return;
+  saveRegisters();
+  s.park(active);
+  switchToNextReady();
 }
 
 std::string Interpreter::stackTrace(int maxFrames) {
-  std::string out;
-  if (regs_.stack.isNull()) return out;
-  int n = 0;
-  for (Oop* f = regs_.fp;;) {
-    Oop code = f[frame_slot::kMethod];
-    HeapObject* c = code.object();
-    Oop method = code;
-    std::string prefix;
-    while (CodeHeader::has(method.object()->slot(code_slot::kHeader).smallInteger(), CodeHeader::kIsBlock)) {
-      prefix += "[] in ";
-      method = method.object()->slot(code_slot::kHolder);
-    }
-    Oop holder = method.object()->slot(code_slot::kHolder);
-    std::string holderName = isClass(rt_, holder) ? className(rt_, holder) : "?";
-    std::string selector(bytesOf(c->slot(code_slot::kSelector)));
-    out += "  " + prefix + holderName + ">>" + selector;
-    // Line of the current instruction, from the debug info's line table.
-    Oop lines = code.object()->slot(code_slot::kDebugInfo);
-    if (lines.isHeapObject() && lines.object()->slotCount() >= 2) {
-      Oop table = lines.object()->slot(1);
-      int64_t pc = (f == regs_.fp) ? regs_.ip - regs_.code : -1;
-      if (f != regs_.fp) {
-        // The caller's pc is stored in the callee's frame: find the frame above.
-        for (Oop* g = regs_.fp; g != f;) {
-          Oop* next = regs_.slots + g[frame_slot::kCallerFp].smallInteger();
-          if (next == f) {
-            pc = g[frame_slot::kCallerIp].smallInteger() - 1;
-            break;
-          }
-          g = next;
-        }
-      }
-      if (table.isHeapObject()) {
-        const uint8_t* b = table.object()->bytes();
-        size_t entries = table.object()->byteLength() / 4;
-        int line = 0;
-        for (size_t i = 0; i < entries; i++) {
-          int off = b[4 * i] | (b[4 * i + 1] << 8);
-          if (off > pc) break;
-          line = b[4 * i + 2] | (b[4 * i + 3] << 8);
-        }
-        if (line > 0) out += " (line " + std::to_string(line) + ")";
-      }
-    }
-    out += "\n";
-    if (++n >= maxFrames) {
-      out += "  ...\n";
-      break;
-    }
-    int64_t caller = f[frame_slot::kCallerFp].smallInteger();
-    if (caller == 0) break;
-    f = regs_.slots + caller;
-  }
-  return out;
+  Oop process = activeProcess();
+  if (process == nil_ || regs_.stack.isNull()) return std::string();
+  saveRegisters();
+  return stackTraceOf(rt_, process, size_t(maxFrames));
 }
 
 void Interpreter::failActiveProcess(const std::string& message) {
@@ -533,10 +510,14 @@ void Interpreter::failActiveProcess(const std::string& message) {
   Oop process = activeProcess();
   if (process == nil_) return;
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
-  if (process == mainProcess_) {
+  if (process == mainProcess_ && process == programMainProcess()) {
     rt_.requestExit(1);
     stopRequested_ = true;
     stopReason_ = StopReason::Exit;
+    return;
+  }
+  if (process == mainProcess_) {  // an evaluation failed: it ends, the program goes on
+    mainProcessEnded();
     return;
   }
   activeProcessEnded();
@@ -545,6 +526,7 @@ void Interpreter::failActiveProcess(const std::string& message) {
 void Interpreter::visitRoots(space::RootVisitor& v) {
   if (!regs_.stack.isNull()) v.visit(regs_.stack);
   v.visit(mainProcess_);
+  v.visit(programMainProcess_);
 }
 
 }  // namespace vm

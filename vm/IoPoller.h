@@ -29,6 +29,9 @@ class IoPoller {
   // Forgets a descriptor (before it is closed), signalling its waiters.
   void forget(int fd, Scheduler& scheduler);
   bool hasWatchers() const { return !watchers_.empty(); }
+  // The epoll descriptor: readable when some watched descriptor is ready (a host waiting
+  // for several spaces at once polls these).
+  int fd() const { return epoll_; }
   // Waits up to `timeoutMillis` (0: poll, -1: forever) and signals ready waiters.
   // Answers the number of semaphores signalled.
   int poll(int timeoutMillis, Scheduler& scheduler);

@@ -161,6 +161,9 @@ constexpr size_t kExcessSignals = 2;  // Semaphore only
 namespace scheduler_slot {
 constexpr size_t kReadyLists = 0;  // Array of LinkedList, index = priority
 constexpr size_t kActiveProcess = 1;
+constexpr size_t kPausedProcesses = 2;   // LinkedList of parked processes (see Scheduler)
+constexpr size_t kExclusiveProcess = 3;  // the process allowed to run while paused, or nil
+constexpr size_t kCount = 4;
 }  // namespace scheduler_slot
 
 // Association (global bindings).

@@ -12,6 +12,7 @@
 #include "vm/Objects.h"
 #include "vm/Primitives.h"
 #include "vm/Parser.h"
+#include "vm/ProcessFrames.h"
 #include "vm/Scheduler.h"
 
 namespace vm {
@@ -132,27 +133,17 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
   }
   Oop process = interpreter_->newProcessSending(inst.get(), method, wrapper.get(), Scheduler::kUserPriority);
   interpreter_->setMainProcess(process);
+  interpreter_->setProgramMainProcess(process);
   interpreter_->transferTo(process);
   scheduler_->watchTerminationSignals();
   scheduler_->startHeartbeat();
-  for (;;) {
-    StopReason r = interpreter_->run();
-    if (r == StopReason::MainProcessEnded) break;
-    if (r == StopReason::Exit || exitRequested_) break;
-    if (r == StopReason::Idle) {
-      if (!scheduler_->waitForEvents()) {
-        std::fflush(options_.out);
-        std::fprintf(options_.err, "espell: deadlock: every process is waiting and nothing can wake one\n");
-        exitStatus_ = 1;
-        break;
-      }
-      if (exitRequested_) break;
-      Oop next = scheduler_->takeNextReady();
-      if (next != nil_) interpreter_->transferTo(next);
-    }
-  }
+  StopReason r = schedule();
   scheduler_->stopHeartbeat();
   std::fflush(options_.out);
+  if (r == StopReason::Deadlock) {
+    std::fprintf(options_.err, "espell: deadlock: every process is waiting and nothing can wake one\n");
+    exitStatus_ = 1;
+  }
   return exitStatus_;
 }
 
@@ -163,34 +154,123 @@ StopReason Runtime::runUntilEnded(Oop process) {
   } else {
     scheduler_->makeReady(process);
   }
-  scheduler_->startHeartbeat();
-  StopReason r;
-  for (;;) {
-    r = interpreter_->run();
-    if (r == StopReason::MainProcessEnded || r == StopReason::Exit || exitRequested_) break;
-    if (r == StopReason::Idle) {
-      if (scheduler_->activeProcess() == nil_) {
-        Oop next = scheduler_->takeNextReady();
-        if (next != nil_) {
-          interpreter_->transferTo(next);
-          continue;
-        }
-      }
-      if (!scheduler_->waitForEvents()) {
-        r = StopReason::Deadlock;
-        break;
-      }
-      Oop next = scheduler_->takeNextReady();
-      if (next != nil_) interpreter_->transferTo(next);
-    }
-  }
-  scheduler_->stopHeartbeat();
+  bool heartbeat = !scheduler_->heartbeatRunning();
+  if (heartbeat) scheduler_->startHeartbeat();
+  StopReason r = schedule();
+  if (heartbeat) scheduler_->stopHeartbeat();
   std::fflush(options_.out);
   return r;
 }
 
+StopReason Runtime::schedule() {
+  for (;;) {
+    StopReason r = interpreter_->run();
+    if (r == StopReason::MainProcessEnded || r == StopReason::Exit || exitRequested_) return r;
+    if (r == StopReason::PauseTimedOut) {
+      pauseTimedOut();
+      continue;
+    }
+    // Idle: nothing is ready.
+    if (scheduler_->activeProcess() == nil_) {
+      Oop next = scheduler_->takeNextReady();
+      if (next != nil_) {
+        interpreter_->transferTo(next);
+        continue;
+      }
+    }
+    if (scheduler_->pausePhase() == PausePhase::Pausing) {
+      pauseReached();
+      continue;
+    }
+    if (!waitForEvents()) return StopReason::Deadlock;
+    if (exitRequested_) return StopReason::Exit;
+    Oop next = scheduler_->takeNextReady();
+    if (next != nil_) interpreter_->transferTo(next);
+  }
+}
+
+bool Runtime::waitForEvents() { return (host_ ? host_ : &standaloneHost_)->waitForEvents(*this); }
+
+bool Runtime::isPaused() const { return scheduler_->pausePhase() == PausePhase::Paused; }
+
+void Runtime::requestPause(int64_t deadlineMicros) {
+  if (scheduler_->pausePhase() != PausePhase::None) return;
+  pauseRequestedAt_ = Scheduler::nowMicros();
+  scheduler_->requestPause(deadlineMicros);
+}
+
+// Every process is parked or blocked: hand over to the host until it ends the pause.
+void Runtime::pauseReached() {
+  scheduler_->enterPaused();
+  (host_ ? host_ : &standaloneHost_)->paused(*this);
+  scheduler_->endPause();
+}
+
+void Runtime::pauseTimedOut() {
+  PauseReport report = pauseReport(Scheduler::nowMicros() - pauseRequestedAt_);
+  scheduler_->endPause();
+  (host_ ? host_ : &standaloneHost_)->pauseAbandoned(*this, report);
+}
+
+PauseReport Runtime::pauseReport(int64_t waitedMicros) {
+  PauseReport report;
+  report.waitedMicros = waitedMicros;
+  for (Oop p = scheduler_->pausedProcesses().object()->slot(list_slot::kFirstLink); p != nil_;
+       p = p.object()->slot(process_slot::kNextLink)) {
+    report.arrived++;
+  }
+  auto describe = [&](Oop p, const char* state) {
+    ProcessReport r;
+    Oop name = p.object()->slot(process_slot::kName);
+    r.name = isString(*this, name) ? std::string(bytesOf(name)) : "a Process";
+    r.priority = Scheduler::priorityOf(p);
+    r.state = state;
+    r.where = stackTraceOf(*this, p, 3);
+    report.notArrived.push_back(std::move(r));
+  };
+  Oop active = scheduler_->activeProcess();
+  if (active != nil_) {
+    interpreter_->saveRegisters();
+    describe(active, "running");
+  }
+  Oop lists = scheduler_->processor().object()->slot(scheduler_slot::kReadyLists);
+  for (int pri = Scheduler::kPriorities; pri >= 1; pri--) {
+    for (Oop p = lists.object()->slot(size_t(pri)).object()->slot(list_slot::kFirstLink); p != nil_;
+         p = p.object()->slot(process_slot::kNextLink)) {
+      describe(p, "ready");
+    }
+  }
+  return report;
+}
+
+// ---- the standalone host ----------------------------------------------------------------
+
+bool ExecutionHost::waitForEvents(Runtime& rt) { return rt.scheduler().waitForEvents(); }
+void ExecutionHost::paused(Runtime&) {}
+void ExecutionHost::pauseAbandoned(Runtime& rt, const PauseReport& report) {
+  std::fprintf(rt.options().err, "espell: %s", report.describe().c_str());
+}
+
+std::string PauseReport::describe() const {
+  std::string out = "pause abandoned after " + std::to_string(waitedMicros / 1000) + " ms: " +
+                    std::to_string(notArrived.size()) + " process(es) did not reach an update point (" +
+                    std::to_string(arrived) + " did)\n";
+  for (const ProcessReport& p : notArrived) {
+    out += "  " + p.name + " (priority " + std::to_string(p.priority) + ", " + p.state + ")\n";
+    size_t start = 0;
+    while (start < p.where.size()) {
+      size_t end = p.where.find('\n', start);
+      if (end == std::string::npos) end = p.where.size();
+      out += "    " + p.where.substr(start, end - start) + "\n";
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 Oop Runtime::evaluate(std::string_view source) {
   exitRequested_ = false;
+  lastUnhandledError_.clear();
   Parser parser(source, "<evaluate>");
   std::unique_ptr<MethodNode> node = parser.parseDoIt("DoIt");
   Oop method = classes_->compileMethod(classOf(nil_), *node, "<evaluate>");
@@ -199,7 +279,11 @@ Oop Runtime::evaluate(std::string_view source) {
   Oop process = interpreter_->newProcessSending(nil_, m.get(), args, Scheduler::kUserPriority);
   space::LocalRoot p(space_.localRoots(), process);
   Oop previousMain = interpreter_->mainProcess();
+  // While paused, the evaluation runs alone: any other process made ready is parked.
+  bool exclusive = isPaused();
+  if (exclusive) scheduler_->setExclusiveProcess(p.get());
   StopReason r = runUntilEnded(p.get());
+  if (exclusive) scheduler_->setExclusiveProcess(nil_);
   interpreter_->setMainProcess(previousMain);
   if (r == StopReason::Exit || exitRequested_) throw std::runtime_error("the program exited");
   if (r != StopReason::MainProcessEnded) throw std::runtime_error("the evaluation did not complete (deadlock)");
@@ -207,7 +291,8 @@ Oop Runtime::evaluate(std::string_view source) {
   // The bottom frame's result replaces its receiver (see Interpreter::returnFromFrame).
   if (p.get().object()->slot(process_slot::kState).smallInteger() != int64_t(ProcessState::Terminated) ||
       stack.object()->slot(stack_slot::kTop).smallInteger() != int64_t(stack_slot::kFirstFrameSlot)) {
-    throw std::runtime_error("the evaluation failed");
+    throw std::runtime_error("the evaluation failed" +
+                             (lastUnhandledError_.empty() ? std::string() : ": " + lastUnhandledError_));
   }
   return stack.object()->slot(stack_slot::kFirstFrameSlot);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "space/Space.h"
+#include "vm/ExecutionHost.h"
 #include "vm/Globals.h"
 #include "vm/SpecialObjects.h"
 
@@ -43,7 +44,9 @@ struct KnownClasses {
 };
 
 // Why execution stopped (answer of Runtime::run and Interpreter::run).
-enum class StopReason { MainProcessEnded, Exit, Deadlock, PauseRequested, Idle };
+// PauseTimedOut: a requested pause was not reached by its deadline (the runtime then
+// abandons it; see Runtime::schedule).
+enum class StopReason { MainProcessEnded, Exit, Deadlock, PauseTimedOut, Idle };
 
 class Runtime final : public space::RootProvider {
  public:
@@ -90,6 +93,9 @@ class Runtime final : public space::RootProvider {
   const std::string& lastSocketError() const { return lastSocketError_; }
   void setLastSocketError(std::string e) { lastSocketError_ = std::move(e); }
   int exitStatus() const { return exitStatus_; }
+  // The text of the last error no handler caught (see Exception>>unhandled).
+  void noteUnhandledError(std::string text) { lastUnhandledError_ = std::move(text); }
+  const std::string& lastUnhandledError() const { return lastUnhandledError_; }
 
   // Compiles `source` (statements, optionally with "| temps |") as a method of nil and
   // runs it in a new process until that process ends; answers what it returned (the
@@ -98,6 +104,17 @@ class Runtime final : public space::RootProvider {
   Oop evaluate(std::string_view source);
   // Runs the scheduler until `process` ends (it becomes the interpreter's main process).
   StopReason runUntilEnded(Oop process);
+  // Evaluation while paused: `process` may run, every other process stays parked.
+  bool isPaused() const;
+
+  // Who waits for events and decides about pauses (nullptr: this runtime on its own).
+  void setHost(ExecutionHost* host) { host_ = host; }
+  ExecutionHost* host() const { return host_; }
+  // Pauses every process at its next update point (see Scheduler::requestPause); the
+  // host's paused() or pauseAbandoned() says how it ended.
+  void requestPause(int64_t deadlineMicros);
+  // The processes that are running or ready (not parked, not blocked), as a report.
+  PauseReport pauseReport(int64_t waitedMicros);
   void requestExit(int status);
   bool exitRequested() const { return exitRequested_; }
 
@@ -106,6 +123,12 @@ class Runtime final : public space::RootProvider {
   void afterBecome() override;
 
  private:
+  // The scheduling loop: runs processes until the interpreter's main process ends, exit
+  // is requested or nothing can ever run again; waits for events and handles pauses.
+  StopReason schedule();
+  bool waitForEvents();
+  void pauseReached();
+  void pauseTimedOut();
   space::Space& space_;
   RuntimeOptions options_;
   Oop nil_, true_, false_;
@@ -120,6 +143,10 @@ class Runtime final : public space::RootProvider {
   bool exitRequested_ = false;
   bool bootstrapping_ = false;
   std::string lastSocketError_;
+  std::string lastUnhandledError_;
+  ExecutionHost* host_ = nullptr;
+  ExecutionHost standaloneHost_;
+  int64_t pauseRequestedAt_ = 0;
 };
 
 }  // namespace vm

@@ -54,8 +54,12 @@ void Scheduler::initialize() {
     sp.storePointer(keep.get(), size_t(i), list);
   }
   Oop cls = rt_.special(special::kClassProcessorScheduler);
-  Oop processor = sp.allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Fixed, 2, space::Tenure::Old);
+  Oop paused = sp.allocate(rt_.known.linkedList, space::Format::Fixed, 2, space::Tenure::Old);
+  space::LocalRoot keepPaused(sp.localRoots(), paused);
+  Oop processor = sp.allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Fixed, scheduler_slot::kCount,
+                              space::Tenure::Old);
   sp.storePointer(processor, scheduler_slot::kReadyLists, keep.get());
+  sp.storePointer(processor, scheduler_slot::kPausedProcesses, keepPaused.get());
   rt_.setSpecial(special::kProcessor, processor);
 }
 
@@ -128,12 +132,14 @@ bool Scheduler::remove(Oop list, Oop process) {
 }
 
 void Scheduler::makeReady(Oop process) {
+  if (!mayRunWhilePaused(process)) return park(process);
   Oop lists = processor().object()->slot(scheduler_slot::kReadyLists);
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Ready));
   addLast(lists.object()->slot(size_t(priorityOf(process))), process);
 }
 
 void Scheduler::makeReadyFirst(Oop process) {
+  if (!mayRunWhilePaused(process)) return park(process);
   space::Space& sp = rt_.space();
   Oop lists = processor().object()->slot(scheduler_slot::kReadyLists);
   Oop list = lists.object()->slot(size_t(priorityOf(process)));
@@ -143,6 +149,40 @@ void Scheduler::makeReadyFirst(Oop process) {
   sp.storePointer(process, process_slot::kMyList, list);
   sp.storePointer(list, list_slot::kFirstLink, process);
   if (first == rt_.nil()) sp.storePointer(list, list_slot::kLastLink, process);
+}
+
+// ---- pausing ---------------------------------------------------------------------------
+
+void Scheduler::requestPause(int64_t deadlineMicros) {
+  if (pausePhase_ != PausePhase::None) return;
+  pausePhase_ = PausePhase::Pausing;
+  pauseDeadline_ = deadlineMicros;
+  rt_.interpreter().updateRequested().store(true, std::memory_order_release);
+}
+
+Oop Scheduler::pausedProcesses() const { return processor().object()->slot(scheduler_slot::kPausedProcesses); }
+
+void Scheduler::park(Oop process) {
+  process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Paused));
+  addLast(pausedProcesses(), process);
+}
+
+void Scheduler::endPause() {
+  pausePhase_ = PausePhase::None;
+  rt_.interpreter().updateRequested().store(false, std::memory_order_release);
+  setExclusiveProcess(rt_.nil());
+  Oop list = pausedProcesses();
+  for (Oop p = removeFirst(list); p != rt_.nil(); p = removeFirst(list)) makeReady(p);
+}
+
+void Scheduler::setExclusiveProcess(Oop process) {
+  rt_.space().storePointer(processor(), scheduler_slot::kExclusiveProcess, process);
+}
+
+Oop Scheduler::exclusiveProcess() const { return processor().object()->slot(scheduler_slot::kExclusiveProcess); }
+
+bool Scheduler::mayRunWhilePaused(Oop process) const {
+  return pausePhase_ != PausePhase::Paused || process == exclusiveProcess();
 }
 
 int Scheduler::highestReadyPriority() const {

@@ -18,7 +18,17 @@ namespace vm {
 
 class IoPoller;
 
-enum class ProcessState : int64_t { Ready = 0, Running = 1, Waiting = 2, Suspended = 3, Terminated = 4, Terminating = 5 };
+// Paused: stopped at an update point (or made ready while the space is paused); it is in
+// the Processor's pausedProcesses list and becomes Ready when the pause ends.
+enum class ProcessState : int64_t {
+  Ready = 0, Running = 1, Waiting = 2, Suspended = 3, Terminated = 4, Terminating = 5, Paused = 6
+};
+
+// Pausing a space for an update (DESIGN.md section 4). Pausing: processes park at their
+// next update point; blocked processes count as quiescent and events are not delivered.
+// Paused: nothing runs except an exclusive process (an evaluation by the hypervisor);
+// any other process made ready meanwhile is parked too.
+enum class PausePhase { None, Pausing, Paused };
 
 class Scheduler {
  public:
@@ -41,6 +51,23 @@ class Scheduler {
   Oop takeNextReady();
   int highestReadyPriority() const;  // 0 when none
   static int priorityOf(Oop process);
+
+  // ---- pausing ------------------------------------------------------------------------
+  // Asks every running process to park at its next update point. A pause not reached by
+  // `deadlineMicros` (nowMicros clock) is abandoned by the runtime.
+  void requestPause(int64_t deadlineMicros);
+  PausePhase pausePhase() const { return pausePhase_; }
+  bool pauseDeadlinePassed() const { return pausePhase_ == PausePhase::Pausing && nowMicros() >= pauseDeadline_; }
+  void enterPaused() { pausePhase_ = PausePhase::Paused; }
+  // Parks `process` (not the active one, or the active one just before a switch).
+  void park(Oop process);
+  // Ends the pause: parked processes become ready in the order they arrived.
+  void endPause();
+  Oop pausedProcesses() const;
+  // While paused, only this process may run (nil: none). Kept in the Processor object.
+  void setExclusiveProcess(Oop process);
+  Oop exclusiveProcess() const;
+  bool mayRunWhilePaused(Oop process) const;
 
   // Linked lists (LinkedList and Semaphore share the layout).
   void addLast(Oop list, Oop process);
@@ -67,6 +94,10 @@ class Scheduler {
   // Answers false when nothing could ever wake a process (deadlock).
   bool waitForEvents();
   bool hasPendingEvents() const;
+  // Deadline of the earliest timer (nowMicros clock), or INT64_MAX.
+  int64_t nextTimerDeadline() const {
+    return timers_.empty() ? INT64_MAX : timers_.begin()->first.first;
+  }
   // SIGTERM and SIGINT (when blocked by the host, see hypervisor/main.cpp) end the program
   // cleanly with status 0.
   void watchTerminationSignals();
@@ -75,6 +106,7 @@ class Scheduler {
   // still notice timers, I/O and pause requests.
   void startHeartbeat();
   void stopHeartbeat();
+  bool heartbeatRunning() const { return heartbeatRunning_.load(std::memory_order_relaxed); }
 
 
  private:
@@ -86,6 +118,8 @@ class Scheduler {
   int64_t nextTimerId_ = 1;
   std::unique_ptr<IoPoller> io_;
   int signalFd_ = -1;
+  PausePhase pausePhase_ = PausePhase::None;
+  int64_t pauseDeadline_ = 0;
   std::thread heartbeat_;
   std::atomic<bool> heartbeatRunning_{false};
 };

@@ -11,7 +11,9 @@ expectations are comments in the file, in order:
                               root (meson runs tests from the build directory), e.g.
                               "espell-flags: -cp lib/Json:lib/Http"
 
-Usage: run.py ESPELL FILE.som [FILE.som ...]   (exit status 1 when any test fails)
+Usage: run.py [--virtualized] ESPELL FILE.som [FILE.som ...]   (exit status 1 when any test fails)
+With --virtualized each program runs as the guest of a hypervisor (espell run --virtualized)
+and must behave identically.
 """
 import os
 import re
@@ -36,7 +38,7 @@ def resolve_class_path(flags):
     return flags
 
 
-def run_one(espell, path):
+def run_one(espell, path, mode_flags):
     with open(path, encoding="utf-8") as f:
         source = f.read()
     expected = EXPECT.findall(source)
@@ -45,7 +47,7 @@ def run_one(espell, path):
     stderr_needles = STDERR.findall(source)
     args = ARGS.findall(source)
     flags = FLAGS.findall(source)
-    argv = [espell, "run"] + resolve_class_path(flags[0].split() if flags else []) + [
+    argv = [espell, "run"] + mode_flags + resolve_class_path(flags[0].split() if flags else []) + [
         "-cp", os.path.dirname(os.path.abspath(path)), path]
     if args:
         argv += args[0].split()
@@ -74,13 +76,18 @@ def run_one(espell, path):
 
 
 def main():
-    if len(sys.argv) < 3:
+    argv = sys.argv[1:]
+    mode_flags = []
+    if argv and argv[0] == "--virtualized":
+        mode_flags = ["--virtualized"]
+        argv = argv[1:]
+    if len(argv) < 2:
         print(__doc__)
         return 2
-    espell = sys.argv[1]
+    espell = argv[0]
     failed = 0
-    for path in sys.argv[2:]:
-        problems = run_one(espell, path)
+    for path in argv[1:]:
+        problems = run_one(espell, path, mode_flags)
         if problems:
             failed += 1
             print("\n".join(problems))

@@ -32,14 +32,14 @@ ESPELL_PRIMITIVE(schedTerminateActive) {
   active.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
   in.saveRegisters();
   if (active == in.mainProcess()) {
-    in.stop(StopReason::MainProcessEnded);
+    in.mainProcessEnded();
     return PrimitiveResult::ControlTransferred;
   }
   in.activeProcessEnded();
   return PrimitiveResult::ControlTransferred;
 }
 
-ESPELL_PRIMITIVE(schedMainProcess) { return answer(in, argc, in.mainProcess()); }
+ESPELL_PRIMITIVE(schedMainProcess) { return answer(in, argc, in.programMainProcess()); }
 
 ESPELL_PRIMITIVE(schedHighestReadyPriority) {
   return answerInt(in, argc, in.runtime().scheduler().highestReadyPriority());

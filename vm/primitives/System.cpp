@@ -109,6 +109,15 @@ ESPELL_PRIMITIVE(sysErrorPrintln) {
   return answer(in, argc, receiver(in, argc));
 }
 
+// Exception>>unhandled: the text of an error nobody handled, kept for Runtime::evaluate.
+ESPELL_PRIMITIVE(sysNoteUnhandledError) {
+  Runtime& rt = in.runtime();
+  Oop s = arg(in, argc, 0);
+  if (!isString(rt, s)) return kFail;
+  rt.noteUnhandledError(std::string(bytesOf(s)));
+  return answer(in, argc, receiver(in, argc));
+}
+
 ESPELL_PRIMITIVE(sysFlush) {
   std::fflush(in.runtime().options().out);
   return answer(in, argc, receiver(in, argc));
@@ -163,6 +172,7 @@ void registerSystemPrimitives(PrimitiveTable& t) {
   t.add("System>>flush", sysFlush);
   t.add("System>>printStackTrace", sysPrintStackTrace);
   t.add("System>>stackTrace", sysStackTrace);
+  t.add("System>>noteUnhandledError:", sysNoteUnhandledError);
   t.add("System>>time", sysTime);
   t.add("System>>ticks", sysTicks);
   t.add("System>>epochMilliseconds", sysEpochMillis);

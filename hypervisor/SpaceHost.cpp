@@ -1,0 +1,95 @@
+// SpaceHost: see SpaceHost.h.
+#include "hypervisor/SpaceHost.h"
+
+#include <utility>
+
+#include "vm/IoPoller.h"
+#include "vm/Scheduler.h"
+
+namespace hypervisor {
+
+SpaceHost::SpaceHost(const SpaceHostConfig& config)
+    : space_(std::make_unique<space::Space>(config.space)),
+      runtime_(std::make_unique<vm::Runtime>(*space_, config.runtime)) {
+  runtime_->bootstrap();
+  runtime_->setHost(this);
+  fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
+}
+
+SpaceHost::~SpaceHost() {
+  fiber_.reset();
+  runtime_->setHost(nullptr);
+}
+
+void SpaceHost::fiberBody() {
+  for (;;) {
+    runJob();
+    yield(Yield::JobDone);
+  }
+}
+
+void SpaceHost::runJob() {
+  std::function<void()> job = std::exchange(job_, nullptr);
+  if (!job) return;
+  try {
+    job();
+  } catch (const boost::context::detail::forced_unwind&) {
+    throw;
+  } catch (...) {
+    jobFailure_ = std::current_exception();
+  }
+}
+
+void SpaceHost::yield(Yield why) {
+  lastYield_ = why;
+  fiber_->suspend();
+}
+
+Yield SpaceHost::startJob(std::function<void()> job) {
+  job_ = std::move(job);
+  return resume();
+}
+
+Yield SpaceHost::resume() {
+  fiber_->resume();
+  return lastYield_;
+}
+
+void SpaceHost::rethrowJobFailure() {
+  if (jobFailure_) std::rethrow_exception(std::exchange(jobFailure_, nullptr));
+}
+
+int SpaceHost::eventFd() { return runtime_->scheduler().io().fd(); }
+
+int64_t SpaceHost::nextTimerDeadline() { return runtime_->scheduler().nextTimerDeadline(); }
+
+bool SpaceHost::waitForEvents(vm::Runtime& rt) {
+  vm::Scheduler& s = rt.scheduler();
+  for (;;) {
+    if (s.pollEvents()) return true;
+    if (rt.exitRequested()) return true;
+    if (!s.hasPendingEvents()) return false;
+    yield(Yield::Idle);
+  }
+}
+
+void SpaceHost::paused(vm::Runtime&) {
+  endPauseRequested_ = false;
+  for (;;) {
+    yield(Yield::Paused);
+    if (job_) runJob();
+    if (endPauseRequested_) break;
+  }
+  endPauseRequested_ = false;
+}
+
+void SpaceHost::pauseAbandoned(vm::Runtime&, const vm::PauseReport& report) {
+  pauseReport_ = report;
+  yield(Yield::PauseAbandoned);
+}
+
+void SpaceHost::interrupted(vm::Runtime&) {
+  if (controlDeadline_ != INT64_MAX && vm::Scheduler::nowMicros() >= controlDeadline_) yield(Yield::Interrupted);
+}
+
+}  // namespace hypervisor

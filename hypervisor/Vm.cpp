@@ -1,0 +1,150 @@
+// Vm: see Vm.h.
+#include "hypervisor/Vm.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "vm/Scheduler.h"
+
+namespace hypervisor {
+
+VmConfig::VmConfig() {
+  guest.space.name = "guest";
+  guest.runtime.name = "guest";
+  // The hypervisor runs small update programs: a small heap.
+  hypervisor.space.name = "hypervisor";
+  hypervisor.space.edenBytes = size_t(4) << 20;
+  hypervisor.space.survivorBytes = size_t(1) << 20;
+  hypervisor.space.maxOldBytes = size_t(1) << 30;
+  hypervisor.space.reservationBytes = size_t(8) << 30;
+  hypervisor.runtime.name = "hypervisor";
+}
+
+Vm::Vm(VmConfig config)
+    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)), guest_(std::make_unique<SpaceHost>(config.guest)) {}
+
+void Vm::startGuest(const std::string& program, const std::vector<std::string>& args) {
+  if (guestStarted_) throw std::logic_error("the guest program was already started");
+  guestStarted_ = true;
+  // The program starts and runs until its first heartbeat (or first wait).
+  guest_->setControlDeadline(vm::Scheduler::nowMicros());
+  Yield y = guest_->startJob([this, program, args] { guestExitStatus_ = guest_->runtime().runMain(program, args); });
+  guest_->setControlDeadline(INT64_MAX);
+  if (y == Yield::JobDone) guestFinished_ = true;
+}
+
+int Vm::runGuest(const std::string& program, const std::vector<std::string>& args) {
+  startGuest(program, args);
+  return finishGuest();
+}
+
+int Vm::finishGuest() {
+  if (guest_->isPaused()) throw std::logic_error("finishGuest: the guest is paused; resume it first");
+  while (!guestFinished_) {
+    if (drive(*guest_, guest_->resume()) == Yield::JobDone) guestFinished_ = true;
+  }
+  guest_->rethrowJobFailure();
+  return guestExitStatus_;
+}
+
+bool Vm::runGuestFor(std::chrono::microseconds budget) {
+  if (guestFinished_) return true;
+  if (guest_->isPaused()) throw std::logic_error("runGuestFor: the guest is paused");
+  guest_->setControlDeadline(vm::Scheduler::nowMicros() + budget.count());
+  for (;;) {
+    Yield y = drive(*guest_, guest_->resume());
+    if (y == Yield::JobDone) guestFinished_ = true;
+    if (y == Yield::JobDone || y == Yield::Interrupted) break;
+  }
+  guest_->setControlDeadline(INT64_MAX);
+  return guestFinished_;
+}
+
+PauseOutcome Vm::pauseGuest(std::chrono::microseconds deadline) {
+  if (!guestStarted_) throw std::logic_error("pauseGuest: the guest program was not started");
+  if (guestFinished_) return PauseOutcome::GuestFinished;
+  if (guest_->isPaused()) return PauseOutcome::Paused;
+  int64_t start = vm::Scheduler::nowMicros();
+  guest_->runtime().requestPause(start + deadline.count());
+  for (;;) {
+    Yield y = drive(*guest_, guest_->resume());
+    lastPauseMicros_ = vm::Scheduler::nowMicros() - start;
+    switch (y) {
+      case Yield::Paused:
+        return PauseOutcome::Paused;
+      case Yield::PauseAbandoned:
+        return PauseOutcome::Abandoned;  // the next resume continues the guest
+      case Yield::JobDone:
+        guestFinished_ = true;
+        return PauseOutcome::GuestFinished;
+      default:
+        break;  // Interrupted: keep going until the pause is reached or abandoned
+    }
+  }
+}
+
+void Vm::resumeGuest() {
+  if (!guest_->isPaused()) return;
+  guest_->endPause();
+  // Let the guest leave paused(); it stops again at its next heartbeat.
+  guest_->setControlDeadline(vm::Scheduler::nowMicros());
+  for (;;) {
+    Yield y = drive(*guest_, guest_->resume());
+    if (y == Yield::JobDone) guestFinished_ = true;
+    if (y == Yield::JobDone || y == Yield::Interrupted) break;
+  }
+  guest_->setControlDeadline(INT64_MAX);
+}
+
+void Vm::runInGuest(std::function<void()> job) {
+  if (!guest_->isPaused()) throw std::logic_error("the guest must be paused to run code in it");
+  runJobIn(*guest_, std::move(job));
+}
+
+void Vm::runInHypervisor(std::function<void()> job) { runJobIn(*hypervisor_, std::move(job)); }
+
+space::Handle Vm::evaluateInGuest(std::string_view source) {
+  space::Handle result;
+  std::string text(source);
+  runInGuest([&] { result = space::Handle(guest_->space(), guest_->runtime().evaluate(text)); });
+  return result;
+}
+
+space::Handle Vm::evaluateInHypervisor(std::string_view source) {
+  space::Handle result;
+  std::string text(source);
+  runInHypervisor([&] { result = space::Handle(hypervisor_->space(), hypervisor_->runtime().evaluate(text)); });
+  return result;
+}
+
+void Vm::runJobIn(SpaceHost& host, std::function<void()> job) {
+  Yield y = drive(host, host.startJob(std::move(job)));
+  while (host.jobPending() || (y != Yield::JobDone && y != Yield::Paused)) y = drive(host, host.resume());
+  host.rethrowJobFailure();
+}
+
+Yield Vm::drive(SpaceHost& host, Yield y) {
+  while (y == Yield::Idle) {
+    if (vm::Scheduler::nowMicros() >= host.controlDeadline()) return Yield::Interrupted;
+    waitForEvents(host);
+    y = host.resume();
+  }
+  return y;
+}
+
+// Blocks until the space has an event (its epoll descriptor is readable or its next
+// timer is due) or the host's control deadline passes.
+void Vm::waitForEvents(SpaceHost& host) {
+  int64_t deadline = std::min(host.nextTimerDeadline(), host.controlDeadline());
+  int timeoutMs = -1;
+  if (deadline != INT64_MAX) {
+    int64_t wait = deadline - vm::Scheduler::nowMicros();
+    timeoutMs = wait <= 0 ? 0 : int(std::min<int64_t>((wait + 999) / 1000, 1 << 30));
+  }
+  pollfd fds[1] = {{host.eventFd(), POLLIN, 0}};
+  ::poll(fds, 1, timeoutMs);
+}
+
+}  // namespace hypervisor

@@ -1,0 +1,82 @@
+// Vm: the process-wide host of two isolated spaces — the guest, which runs the user's
+// program, and the hypervisor, which inspects and updates the guest through mirrors
+// (mop/). Each space runs on its own fiber (SpaceHost); this class is the host loop that
+// resumes them, waits for their events when both are idle, and pauses and resumes the
+// guest (DESIGN.md section 4). Everything runs on one OS thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hypervisor/SpaceHost.h"
+
+namespace hypervisor {
+
+struct VmConfig {
+  SpaceHostConfig guest;
+  SpaceHostConfig hypervisor;
+  VmConfig();
+};
+
+// How a pause request ended.
+enum class PauseOutcome { Paused, Abandoned, GuestFinished };
+
+class Vm {
+ public:
+  explicit Vm(VmConfig config = VmConfig());
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  SpaceHost& guest() { return *guest_; }
+  SpaceHost& hypervisor() { return *hypervisor_; }
+
+  // The guest's program, run by the SOM launcher protocol (Runtime::runMain).
+  // runGuest runs it to the end and answers its exit status.
+  int runGuest(const std::string& program, const std::vector<std::string>& args);
+  void startGuest(const std::string& program, const std::vector<std::string>& args);
+  // Runs the guest for about `budget` (heartbeat granularity) or until it ends; answers
+  // whether it ended.
+  bool runGuestFor(std::chrono::microseconds budget);
+  // Runs the guest to the end of its program; answers its exit status.
+  int finishGuest();
+  bool guestFinished() const { return guestFinished_; }
+  int guestExitStatus() const { return guestExitStatus_; }
+
+  // Pausing: every guest process stops at its next update point or is blocked. Returns
+  // when paused, or when `deadline` passed first (the guest then keeps running untouched;
+  // lastPauseReport() names the processes that did not arrive).
+  PauseOutcome pauseGuest(std::chrono::microseconds deadline);
+  void resumeGuest();
+  bool guestPaused() const { return guest_->isPaused(); }
+  const vm::PauseReport& lastPauseReport() const { return guest_->pauseReport(); }
+  int64_t lastPauseMicros() const { return lastPauseMicros_; }
+
+  // Runs `job` inside a space's fiber and returns when it is done (the guest must be
+  // paused; its other processes stay parked). Rethrows what the job threw.
+  void runInGuest(std::function<void()> job);
+  void runInHypervisor(std::function<void()> job);
+  // Evaluates Smalltalk statements in the (paused) guest, in a fresh process that runs
+  // alone, or in the hypervisor; answers the value of a final "^ expression". Throws
+  // std::runtime_error (compile errors: vm::CompileError) when it cannot.
+  space::Handle evaluateInGuest(std::string_view source);
+  space::Handle evaluateInHypervisor(std::string_view source);
+
+ private:
+  // Resumes `host` while it is Idle, waiting for its events in between; answers its first
+  // other yield, or Interrupted when the host's control deadline passes while it is idle.
+  Yield drive(SpaceHost& host, Yield first);
+  void waitForEvents(SpaceHost& host);
+  void runJobIn(SpaceHost& host, std::function<void()> job);
+
+  std::unique_ptr<SpaceHost> hypervisor_;
+  std::unique_ptr<SpaceHost> guest_;
+  bool guestStarted_ = false;
+  bool guestFinished_ = false;
+  int guestExitStatus_ = 0;
+  int64_t lastPauseMicros_ = 0;
+};
+
+}  // namespace hypervisor
