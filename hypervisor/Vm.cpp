@@ -23,7 +23,11 @@ VmConfig::VmConfig() {
 }
 
 Vm::Vm(VmConfig config)
-    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)), guest_(std::make_unique<SpaceHost>(config.guest)) {}
+    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)), guest_(std::make_unique<SpaceHost>(config.guest)) {
+  bridge_ = std::make_unique<mop::MirrorBridge>(hypervisor_->runtime(), guest_->runtime(),
+                                                [this](std::string_view source) { return evaluateInGuest(source); });
+  bridge_->install();
+}
 
 void Vm::startGuest(const std::string& program, const std::vector<std::string>& args) {
   if (guestStarted_) throw std::logic_error("the guest program was already started");

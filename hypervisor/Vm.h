@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hypervisor/SpaceHost.h"
+#include "mop/MirrorBridge.h"
 
 namespace hypervisor {
 
@@ -32,6 +33,7 @@ class Vm {
 
   SpaceHost& guest() { return *guest_; }
   SpaceHost& hypervisor() { return *hypervisor_; }
+  mop::MirrorBridge& mirrors() { return *bridge_; }
 
   // The guest's program, run by the SOM launcher protocol (Runtime::runMain).
   // runGuest runs it to the end and answers its exit status.
@@ -73,6 +75,8 @@ class Vm {
 
   std::unique_ptr<SpaceHost> hypervisor_;
   std::unique_ptr<SpaceHost> guest_;
+  // The mirror classes of the hypervisor space (global Guest) act on the guest through it.
+  std::unique_ptr<mop::MirrorBridge> bridge_;
   bool guestStarted_ = false;
   bool guestFinished_ = false;
   int guestExitStatus_ = 0;

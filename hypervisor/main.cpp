@@ -22,6 +22,9 @@ space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* na
   c.edenBytes = cl.edenMiB << 20;
   c.survivorBytes = c.edenBytes / 4;
   c.measureLive = cl.measureLive;
+  // Address space for the nursery and for old space up to twice its limit (a promotion
+  // may exceed the limit for a while); reserving no more keeps tools like valgrind happy.
+  c.reservationBytes = 2 * c.maxOldBytes + 2 * (c.edenBytes + 2 * c.survivorBytes) + (size_t(64) << 20);
   return c;
 }
 

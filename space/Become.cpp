@@ -4,7 +4,7 @@
 // references to it, and the few places that must never see one (process stacks, the class
 // table, special objects, handles, C++ roots) are fixed eagerly right here.
 #include <stdexcept>
-#include <unordered_set>
+#include <vector>
 
 #include "space/Space.h"
 
@@ -39,6 +39,28 @@ void makeForwarder(Space& space, HeapObject* from, Oop to) {
   space.writeBarrier(from, to);
 }
 
+// Duplicate detection for become's validation with the header's mark bit (clear outside
+// a full collection) instead of a hash set: O(pairs) with no allocation. Every bit set is
+// cleared again when this goes out of scope, also when validation throws.
+class BecomeMarks {
+ public:
+  explicit BecomeMarks(size_t expected) { marked_.reserve(expected); }
+  ~BecomeMarks() {
+    for (HeapObject* o : marked_) o->setMarked(false);
+  }
+  // Answers false when `o` was already marked.
+  bool mark(HeapObject* o) {
+    if (o->isMarked()) return false;
+    o->setMarked(true);
+    marked_.push_back(o);
+    return true;
+  }
+  bool isMarked(HeapObject* o) const { return o->isMarked(); }
+
+ private:
+  std::vector<HeapObject*> marked_;
+};
+
 }  // namespace
 
 void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
@@ -60,22 +82,21 @@ void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
 void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
   if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
   // 1. Validate everything before changing anything.
-  std::unordered_set<uint64_t> sources;
-  sources.reserve(from.size() * 2);
-  for (size_t i = 0; i < from.size(); i++) {
-    Oop f = follow(from[i]);
-    checkBecomeArgument(f, "from", i);
-    if (!sources.insert(f.bits()).second) {
-      throw std::invalid_argument(describe("from", i, "appears twice"));
+  {
+    BecomeMarks sources(from.size());
+    for (size_t i = 0; i < from.size(); i++) {
+      Oop f = follow(from[i]);
+      checkBecomeArgument(f, "from", i);
+      if (!sources.mark(f.object())) throw std::invalid_argument(describe("from", i, "appears twice"));
     }
-  }
-  for (size_t i = 0; i < to.size(); i++) {
-    Oop t = follow(to[i]);
-    if (!t.isHeapObject() || !contains(t)) {
-      throw std::invalid_argument(describe("to", i, "is not a heap object of this space"));
-    }
-    if (sources.count(t.bits()) != 0 && follow(from[i]) != t) {
-      throw std::invalid_argument(describe("to", i, "is also being forwarded (a cycle)"));
+    for (size_t i = 0; i < to.size(); i++) {
+      Oop t = follow(to[i]);
+      if (!t.isHeapObject() || !contains(t)) {
+        throw std::invalid_argument(describe("to", i, "is not a heap object of this space"));
+      }
+      if (sources.isMarked(t.object()) && follow(from[i]) != t) {
+        throw std::invalid_argument(describe("to", i, "is also being forwarded (a cycle)"));
+      }
     }
   }
   // 2. Forward.
@@ -97,15 +118,14 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
   // 1. Validate.
-  std::unordered_set<uint64_t> seen;
-  seen.reserve(a.size() * 4);
-  for (size_t i = 0; i < a.size(); i++) {
-    Oop x = follow(a[i]), y = follow(b[i]);
-    checkBecomeArgument(x, "a", i);
-    checkBecomeArgument(y, "b", i);
-    if (!seen.insert(x.bits()).second) throw std::invalid_argument(describe("a", i, "appears twice"));
-    if (x != y && !seen.insert(y.bits()).second) {
-      throw std::invalid_argument(describe("b", i, "appears twice"));
+  {
+    BecomeMarks seen(a.size() * 2);
+    for (size_t i = 0; i < a.size(); i++) {
+      Oop x = follow(a[i]), y = follow(b[i]);
+      checkBecomeArgument(x, "a", i);
+      checkBecomeArgument(y, "b", i);
+      if (!seen.mark(x.object())) throw std::invalid_argument(describe("a", i, "appears twice"));
+      if (x != y && !seen.mark(y.object())) throw std::invalid_argument(describe("b", i, "appears twice"));
     }
   }
   // 2. Reserve old-space blocks for the copies that pairs of different sizes need, before
@@ -189,6 +209,7 @@ void Space::followForwardersAfterBecome() {
   for (size_t i = 0; i < special::kArraySize; i++) special[i] = follow(special[i]);
   rememberIfOld(specialObjects_.object());
   handles_.forEach([](Oop& slot) { slot = follow(slot); });
+  weak_.sweep([](Oop o) { return follow(o); });
   localRoots_.forEach([](Oop& slot) { slot = follow(slot); });
   struct Follow final : RootVisitor {
     void visit(Oop& slot) override { slot = Space::follow(slot); }

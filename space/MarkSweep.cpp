@@ -47,6 +47,7 @@ void MarkSweep::run() {
     if (s.object()->isMarked()) stacks[kept++] = s;
   }
   stacks.resize(kept);
+  space_.weak_.sweep([](Oop o) { return !o.isHeapObject() || o.object()->isMarked() ? o : Oop(); });
 
   sweep();
 }

@@ -116,6 +116,12 @@ void Scavenger::run() {
     }
   }
 
+  // 4. Weak entries: a young object that was not copied died.
+  space_.weak_.sweep([&](Oop o) {
+    if (!o.isHeapObject() || !inFromSpace(o.address())) return o;
+    return o.object()->isForwarded() ? o.object()->slot(0) : Oop();
+  });
+
   Nursery& n = space_.nursery();
   space_.stats_.bytesAllocatedYoung += n.eden.used();
   space_.stats_.bytesSurvived += survivedBytes_;

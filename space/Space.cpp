@@ -186,6 +186,7 @@ void Space::resizeEden() {
 void Space::afterCollection() {
   // Old space never moves objects, but a swap may have replaced the table array.
   classTable_.reattach();
+  weak_.reportDeaths();
 }
 
 void Space::setArrayClassIndex(ClassIndex i) {

@@ -22,6 +22,7 @@
 #include "space/Roots.h"
 #include "space/SpecialObjects.h"
 #include "space/SymbolTable.h"
+#include "space/WeakRegistry.h"
 
 namespace space {
 
@@ -166,6 +167,8 @@ class Space {
   GcStats& mutableStats() { return stats_; }
 
   HandleTable& handles() { return handles_; }
+  // Objects watched without being kept alive (see WeakRegistry).
+  WeakRegistry& weakRegistry() { return weak_; }
   LocalRootStack& localRoots() { return localRoots_; }
   void addRootProvider(RootProvider* p) { rootProviders_.push_back(p); }
   void removeRootProvider(RootProvider* p);
@@ -244,6 +247,7 @@ class Space {
   SymbolTable symbols_;
   RememberedSet rememberedSet_;
   HandleTable handles_;
+  WeakRegistry weak_;
   LocalRootStack localRoots_;
   std::vector<RootProvider*> rootProviders_;
   std::vector<Oop> stacks_;  // weak: dead stacks are dropped by the full collector

@@ -43,6 +43,13 @@ struct KnownClasses {
              methodDictionary = 0, metaclass = 0, block[5] = {0, 0, 0, 0, 0};
 };
 
+// Host code attached to a runtime, found by its primitives (e.g. the mirror bridge of the
+// hypervisor space, mop/MirrorBridge.h).
+class RuntimeExtension {
+ public:
+  virtual ~RuntimeExtension() = default;
+};
+
 // Why execution stopped (answer of Runtime::run and Interpreter::run).
 // PauseTimedOut: a requested pause was not reached by its deadline (the runtime then
 // abandons it; see Runtime::schedule).
@@ -83,6 +90,10 @@ class Runtime final : public space::RootProvider {
   Scheduler& scheduler() { return *scheduler_; }
   MethodCache& methodCache() { return *methodCache_; }
   const PrimitiveTable& primitives() const { return *primitives_; }
+  // Extra primitives are added before the classes that use them are compiled.
+  PrimitiveTable& mutablePrimitives() { return *primitives_; }
+  void setExtension(RuntimeExtension* e) { extension_ = e; }
+  RuntimeExtension* extension() const { return extension_; }
 
   // Loads and runs the SOM launcher protocol: load `classNameOrFile`, instantiate it,
   // send #run: with the arguments (if understood) or #run, until the main process ends
@@ -145,6 +156,7 @@ class Runtime final : public space::RootProvider {
   std::string lastSocketError_;
   std::string lastUnhandledError_;
   ExecutionHost* host_ = nullptr;
+  RuntimeExtension* extension_ = nullptr;
   ExecutionHost standaloneHost_;
   int64_t pauseRequestedAt_ = 0;
 };

@@ -1,4 +1,5 @@
 // Handles and local roots: references from outside the heap follow objects as they move.
+#include <algorithm>
 #include <vector>
 
 #include "tests/unit/space/TestHeap.h"
@@ -50,4 +51,38 @@ TEST_CASE("local roots protect C++ temporaries across allocation") {
   CHECK(TestHeap::x(pair.object()->slot(0)) == 5);
   CHECK(TestHeap::y(pair.object()->slot(1)) == 8);
   h.verify();
+}
+
+TEST_CASE("weak entries follow moves and report the objects that died") {
+  TestHeap heap;
+  Space& s = heap.space;
+  std::vector<WeakRegistry::Token> died;
+  s.weakRegistry().setOnDeath([&](std::span<const WeakRegistry::Token> tokens) {
+    died.insert(died.end(), tokens.begin(), tokens.end());
+  });
+  Handle kept(s, heap.array(2));
+  s.weakRegistry().add(kept.get(), 1);
+  s.weakRegistry().add(heap.array(2), 2);  // garbage at once
+  Handle old(s, heap.array(2, Tenure::Old));
+  s.weakRegistry().add(old.get(), 3);
+  s.scavenge();
+  CHECK(died == std::vector<WeakRegistry::Token>{2});
+  // Entries follow identities through moves and swaps, like handles.
+  s.weakRegistry().add(kept.get(), 4);
+  Handle swapped(s, heap.array(3));
+  s.swapIdentities(std::vector<Oop>{kept.get()}, std::vector<Oop>{swapped.get()});
+  s.scavenge();
+  CHECK(died == std::vector<WeakRegistry::Token>{2});
+  swapped.reset();  // no entry watches that identity
+  CHECK(s.weakRegistry().size() == 3);
+  old.reset();
+  s.collectGarbage();
+  CHECK(died == std::vector<WeakRegistry::Token>{2, 3});
+  kept.reset();
+  s.collectGarbage();
+  CHECK(died.size() == 4);
+  CHECK(std::count(died.begin(), died.end(), 1) == 1);
+  CHECK(std::count(died.begin(), died.end(), 4) == 1);
+  heap.verify();
+  CHECK(s.weakRegistry().size() == 0);
 }

@@ -1,0 +1,69 @@
+// space-swap: time of swapping the identities of many pairs in one space — the instance
+// migration step of an update (Point(x,y) -> Point(x,y,z)): N two-field objects, each
+// referenced from an Array and from a second, shuffled one, are swapped with N new
+// three-field objects. Reports the median of several rounds.
+//
+//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "space/Handle.h"
+#include "space/Space.h"
+
+using namespace space;
+
+int main(int argc, char** argv) {
+  size_t pairs = 100000, rounds = 7;
+  bool young = false;
+  for (int i = 1; i < argc; i++) {
+    std::string flag = argv[i];
+    if (flag == "--pairs" && i + 1 < argc) pairs = std::strtoul(argv[++i], nullptr, 10);
+    else if (flag == "--rounds" && i + 1 < argc) rounds = std::strtoul(argv[++i], nullptr, 10);
+    else if (flag == "--young") young = true;
+    else {
+      std::fprintf(stderr, "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young]\n", argv[i]);
+      return 2;
+    }
+  }
+  SpaceConfig config;
+  config.name = "bench";
+  config.gcStress = false;
+  Space space(config);
+  Oop cls = space.allocate(reserved_class::kInvalid, Format::Fixed, 3, Tenure::Old);
+  ClassIndex arrayClass = space.classTable().registerClass(cls);
+  cls.object()->setClassIndex(arrayClass);
+  space.setArrayClassIndex(arrayClass);
+  Oop pointCls = space.allocate(arrayClass, Format::Fixed, 3, Tenure::Old);
+  ClassIndex point = space.classTable().registerClass(pointCls);
+
+  std::vector<double> millis;
+  for (size_t r = 0; r < rounds; r++) {
+    Tenure tenure = young ? Tenure::Young : Tenure::Old;
+    Handle olds(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
+    Handle news(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
+    Handle shuffled(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
+    for (size_t i = 0; i < pairs; i++) {
+      Oop p = space.allocate(point, Format::Fixed, 2, tenure);
+      p.object()->slots()[0] = Oop::fromSmallInteger(int64_t(i));
+      space.storePointer(olds.get(), i, p);
+      space.storePointer(shuffled.get(), (i * 7919) % pairs, p);
+      Oop q = space.allocate(point, Format::Fixed, 3, tenure);
+      space.storePointer(news.get(), i, q);
+    }
+    std::vector<Oop> a(olds.get().object()->slots(), olds.get().object()->slots() + pairs);
+    std::vector<Oop> b(news.get().object()->slots(), news.get().object()->slots() + pairs);
+    auto start = std::chrono::steady_clock::now();
+    space.swapIdentities(a, b);
+    auto end = std::chrono::steady_clock::now();
+    millis.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    space.collectGarbage();
+  }
+  std::sort(millis.begin(), millis.end());
+  std::printf("space-swap: %zu pairs (%s, 2-field <-> 3-field objects), %zu rounds: median %.2f ms, min %.2f ms, max %.2f ms\n",
+              pairs, young ? "young" : "old", rounds, millis[millis.size() / 2], millis.front(), millis.back());
+  return 0;
+}
