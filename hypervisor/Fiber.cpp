@@ -70,6 +70,7 @@ Fiber::~Fiber() = default;  // an unfinished fiber's stack is unwound by Boost
 void Fiber::resume() {
   if (finished_ || running_) return;
   running_ = true;
+  started_ = true;
   void* fake = nullptr;
   startSwitch(&fake, stackBottom_, stackSize_);
   self_ = std::move(self_).resume();

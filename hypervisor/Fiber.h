@@ -25,6 +25,7 @@ class Fiber {
   // Inside the fiber: back to the context that resumed it.
   void suspend();
   bool finished() const { return finished_; }
+  bool started() const { return started_; }
   bool running() const { return running_; }
 
  private:
@@ -35,6 +36,7 @@ class Fiber {
   boost::context::fiber caller_;  // inside the fiber: whoever resumed it
   std::exception_ptr failure_;
   bool finished_ = false;
+  bool started_ = false;
   bool running_ = false;
   // Stack bounds for the sanitizer's fiber-switch annotations.
   const void* stackBottom_ = nullptr;

@@ -16,14 +16,23 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config)
   fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
 }
 
+// The fiber is brought to its end normally (its program asked to exit, a pause ended)
+// rather than unwound by destroying it mid-way, so every stack switch stays announced.
 SpaceHost::~SpaceHost() {
+  if (!fiber_->finished()) {
+    shuttingDown_ = true;
+    job_ = nullptr;
+    runtime_->requestExit(runtime_->exitStatus());
+    for (int i = 0; i < 1000 && !fiber_->finished(); i++) fiber_->resume();
+  }
   fiber_.reset();
   runtime_->setHost(nullptr);
 }
 
 void SpaceHost::fiberBody() {
-  for (;;) {
+  while (!shuttingDown_) {
     runJob();
+    if (shuttingDown_) break;
     yield(Yield::JobDone);
   }
 }
@@ -67,7 +76,7 @@ bool SpaceHost::waitForEvents(vm::Runtime& rt) {
   vm::Scheduler& s = rt.scheduler();
   for (;;) {
     if (s.pollEvents()) return true;
-    if (rt.exitRequested()) return true;
+    if (rt.exitRequested() || shuttingDown_) return true;
     if (!s.hasPendingEvents()) return false;
     yield(Yield::Idle);
   }
@@ -78,17 +87,18 @@ void SpaceHost::paused(vm::Runtime&) {
   for (;;) {
     yield(Yield::Paused);
     if (job_) runJob();
-    if (endPauseRequested_) break;
+    if (endPauseRequested_ || shuttingDown_) break;
   }
   endPauseRequested_ = false;
 }
 
 void SpaceHost::pauseAbandoned(vm::Runtime&, const vm::PauseReport& report) {
   pauseReport_ = report;
-  yield(Yield::PauseAbandoned);
+  if (!shuttingDown_) yield(Yield::PauseAbandoned);
 }
 
 void SpaceHost::interrupted(vm::Runtime&) {
+  if (shuttingDown_) return;
   if (controlDeadline_ != INT64_MAX && vm::Scheduler::nowMicros() >= controlDeadline_) yield(Yield::Interrupted);
 }
 

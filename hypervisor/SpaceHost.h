@@ -87,6 +87,7 @@ class SpaceHost final : public vm::ExecutionHost {
   std::exception_ptr jobFailure_;
   Yield lastYield_ = Yield::JobDone;
   bool endPauseRequested_ = false;
+  bool shuttingDown_ = false;  // the destructor is bringing the fiber to its end
   vm::PauseReport pauseReport_;
   int64_t controlDeadline_ = INT64_MAX;
 };
