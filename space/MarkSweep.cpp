@@ -52,6 +52,20 @@ void MarkSweep::run() {
   sweep();
 }
 
+// Free memory of at least this size goes back to the kernel (its pages fault in again,
+// zeroed, when reused): the resident set follows the live data, not its high-water mark.
+constexpr size_t kReleaseFreeBytes = size_t(64) << 10;
+
+void MarkSweep::addFree(uintptr_t start, size_t bytes) {
+  OldSpace& old = space_.oldSpace();
+  old.addFreeChunk(start, bytes);
+  if (bytes < kReleaseFreeBytes) return;
+  constexpr uintptr_t kPage = 4096;
+  uintptr_t from = (start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1);  // keep the chunk's header and link
+  uintptr_t to = (start + bytes) & ~(kPage - 1);
+  if (to > from) space_.reservation().releasePages(from, to - from);
+}
+
 void MarkSweep::sweep() {
   OldSpace& old = space_.oldSpace();
   old.resetFreeLists();
@@ -68,7 +82,7 @@ void MarkSweep::sweep() {
       if (o->isMarked() && o->classIndex() != reserved_class::kFreeChunk) {
         o->setMarked(false);
         if (freeStart != 0) {
-          old.addFreeChunk(freeStart, p - freeStart);
+          addFree(freeStart, p - freeStart);
           freeStart = 0;
         }
         segmentLive += n;
@@ -81,7 +95,7 @@ void MarkSweep::sweep() {
       emptySegments.push_back(si);
       continue;
     }
-    if (freeStart != 0) old.addFreeChunk(freeStart, seg.top - freeStart);
+    if (freeStart != 0) addFree(freeStart, seg.top - freeStart);
     live += segmentLive;
   }
   // Keep one empty segment around to avoid thrashing between collections.
@@ -91,7 +105,7 @@ void MarkSweep::sweep() {
     if (!keptOne) {
       keptOne = true;
       const Segment& seg = old.segments()[si];
-      old.addFreeChunk(seg.start, seg.top - seg.start);
+      addFree(seg.start, seg.top - seg.start);
       continue;
     }
     old.releaseSegment(si);

@@ -3,6 +3,8 @@
 // forwarders by their targets on the way), then sweep each segment into free chunks.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "space/Roots.h"
@@ -22,6 +24,7 @@ class MarkSweep final : private RootVisitor {
   void markSlot(Oop& slot);
   void drain();
   void sweep();
+  void addFree(uintptr_t start, size_t bytes);
 
   Space& space_;
   // Invariant: every object on the mark stack is marked; its slots are not yet scanned.

@@ -33,13 +33,15 @@ uintptr_t OldSpace::allocateBlock(size_t bytes) {
     allocatedSinceSweep_ += bytes;
     return chunk;
   }
-  if (bumpTop_ + bytes <= bumpEnd_) {
-    uintptr_t p = bumpTop_;
-    bumpTop_ += bytes;
+  // Swept free chunks before fresh bump memory: reusing pages already touched keeps the
+  // resident set close to the live data.
+  if (uintptr_t p = allocateFromLargeList(bytes)) {
     allocatedSinceSweep_ += bytes;
     return p;
   }
-  if (uintptr_t p = allocateFromLargeList(bytes)) {
+  if (bumpTop_ + bytes <= bumpEnd_) {
+    uintptr_t p = bumpTop_;
+    bumpTop_ += bytes;
     allocatedSinceSweep_ += bytes;
     return p;
   }
