@@ -28,6 +28,20 @@ space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* na
   return c;
 }
 
+// Peak resident memory of this process image (VmHWM): unlike getrusage's ru_maxrss it
+// does not include the memory of the process that forked us before exec.
+double peakRssMiB() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib / 1024.0;
+}
+
 void printGcStats(space::Space& space) {
   const space::GcStats& s = space.stats();
   std::fprintf(stderr,
@@ -40,6 +54,7 @@ void printGcStats(space::Space& space) {
                double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
+  std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
 }
 
 // The program as the guest of a Vm, with the hypervisor space beside it (idle).
