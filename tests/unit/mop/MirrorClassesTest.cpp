@@ -134,8 +134,13 @@ TEST_CASE("guest handles held by mirrors are released when the mirrors die") {
   g.pause();
   size_t before = g.vm->mirrors().liveHandles();
   size_t guestHandlesBefore = g.vm->guest().space().handles().liveCount();
-  g.vm->evaluateInHypervisor("1 to: 1000 do: [ :i | Guest classNamed: 'Object' ]");
-  CHECK(g.vm->mirrors().liveHandles() >= before + 1000);
+  g.vm->evaluateInHypervisor(
+      "| kept | kept := Array new: 1000. 1 to: 1000 do: [ :i | kept at: i put: (Guest classNamed: 'Object') ]. "
+      "system global: #Kept put: kept");
+  g.vm->hypervisor().space().collectGarbage();
+  CHECK(g.vm->mirrors().liveHandles() == before + 1000);
+  CHECK(g.vm->guest().space().handles().liveCount() == guestHandlesBefore + 1000);
+  g.vm->evaluateInHypervisor("system global: #Kept put: nil");
   g.vm->hypervisor().space().collectGarbage();
   CHECK(g.vm->mirrors().liveHandles() == before);
   CHECK(g.vm->guest().space().handles().liveCount() == guestHandlesBefore);
