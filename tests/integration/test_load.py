@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Bounded load: scripts/load (20 keep-alive clients for 3 s, every 10th request a POST
+checked by a GET, every response checked) against a hub; it must exit with status 0,
+report 0 failures and a plausible number of requests (more than 1000). Its output goes
+to a temporary directory.
+
+Usage: test_load.py --espell PATH
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
+from hubtest import ROOT, Failure, Hub, check, check_serving, log, run
+
+CLIENTS = 20
+DURATION_S = 3
+MIN_REQUESTS = 1000
+LOAD_TIMEOUT_S = 45  # 3 s of load, start-up, 5 s per-request timeout, writing the plot
+
+
+def test(args):
+    with Hub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="hub-load-") as out:
+        argv = [sys.executable, os.path.join(ROOT, "scripts", "load"), "--url", f"http://127.0.0.1:{hub.port}",
+                "--clients", str(CLIENTS), "--duration", str(DURATION_S), "--out", out]
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"scripts/load did not finish within {LOAD_TIMEOUT_S} s") from None
+        report = p.stdout + p.stderr
+        print(report.rstrip(), flush=True)
+        check(p.returncode == 0, f"scripts/load exited with status {p.returncode} (0 means no failed request)")
+        summary_path = os.path.join(out, "summary.txt")
+        check(os.path.exists(summary_path), "scripts/load wrote no summary.txt")
+        with open(summary_path) as f:
+            summary = f.read()
+        requests = re.search(r"^requests:\s+([0-9]+) \(([0-9]+) POST\)", summary, re.MULTILINE)
+        failures = re.search(r"^failures:\s+([0-9]+)", summary, re.MULTILINE)
+        check(requests and failures, f"unexpected summary format:\n{summary}")
+        total, posts = int(requests.group(1)), int(requests.group(2))
+        check(int(failures.group(1)) == 0, f"summary reports {failures.group(1)} failures")
+        check(total > MIN_REQUESTS, f"only {total} requests in {DURATION_S} s with {CLIENTS} clients "
+                                    f"(expected more than {MIN_REQUESTS})")
+        check(posts > 0, "no POST requests were made")
+        log(f"ok  {total} requests ({posts} POST), 0 failures")
+        hub.check_alive("after the load")
+        check_serving(hub.port, "the load")
+        stderr = hub.stderr_text().strip()
+        check(stderr == "", f"the hub wrote to standard error: {stderr[:500]!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(run(test, __doc__))
