@@ -153,6 +153,20 @@ int64_t SpaceMirror::frameIndexAt(const char* operation, const Ref& process, siz
 
 // ---- creating, scheduling, terminating -------------------------------------------------
 
+// A send the MOP will set up must be one the receiver understands, with as many
+// arguments (an Array, or nil for none) as the method takes.
+void SpaceMirror::checkSend(const char* op, const Ref& receiver, std::string_view selector, const Ref& arguments) const {
+  Oop args = arguments.get();
+  size_t argc = args == rt_.nil() ? 0 : isArray(rt_, args) ? args.object()->slotCount() : SIZE_MAX;
+  if (argc == SIZE_MAX) throw MirrorError(op, "the arguments must be an Array or nil");
+  Oop method = lookup(rt_, rt_.classOf(receiver.get()), rt_.symbol(selector));
+  if (method.isNull()) throw MirrorError(op, describe(receiver) + " does not understand #" + std::string(selector));
+  if (CodeHeader::args(headerOf(method)) != argc) {
+    throw MirrorError(op, "#" + std::string(selector) + " takes " + std::to_string(CodeHeader::args(headerOf(method))) +
+                              " arguments, not " + std::to_string(argc));
+  }
+}
+
 Ref SpaceMirror::createProcess(const Ref& receiver, std::string_view selector, const Ref& arguments, int priority) {
   const char* op = "createProcess";
   requireQuiescent(op);
@@ -161,16 +175,8 @@ Ref SpaceMirror::createProcess(const Ref& receiver, std::string_view selector, c
   if (priority < 1 || priority > Scheduler::kPriorities) {
     throw MirrorError(op, "priority " + std::to_string(priority) + " is outside 1.." + std::to_string(Scheduler::kPriorities));
   }
+  checkSend(op, receiver, selector, arguments);
   Oop args = arguments.get();
-  size_t argc = args == rt_.nil() ? 0 : isArray(rt_, args) ? args.object()->slotCount() : SIZE_MAX;
-  if (argc == SIZE_MAX) throw MirrorError(op, "the arguments must be an Array or nil");
-  Oop sel = rt_.symbol(selector);
-  Oop method = lookup(rt_, rt_.classOf(receiver.get()), sel);
-  if (method.isNull()) throw MirrorError(op, describe(receiver) + " does not understand #" + std::string(selector));
-  if (CodeHeader::args(headerOf(method)) != argc) {
-    throw MirrorError(op, "#" + std::string(selector) + " takes " + std::to_string(CodeHeader::args(headerOf(method))) +
-                              " arguments, not " + std::to_string(argc));
-  }
   // The first frame is Chester class>>send:to:withArguments:, an ordinary send, so
   // primitives, quick methods and later redefinitions are honoured.
   auto [chester, trampoline] = trampolineFor(rt_, op);
@@ -344,15 +350,8 @@ void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::stri
   if (ip < 1 || Op(bytecodes[ip - 1]) != Op::UpdatePoint) {
     throw MirrorError(op, "the process did not stop at an update point");
   }
+  checkSend(op, receiver, selector, arguments);
   Oop args = arguments.get();
-  size_t argc = args == rt_.nil() ? 0 : isArray(rt_, args) ? args.object()->slotCount() : SIZE_MAX;
-  if (argc == SIZE_MAX) throw MirrorError(op, "the arguments must be an Array or nil");
-  Oop method = lookup(rt_, rt_.classOf(receiver.get()), rt_.symbol(selector));
-  if (method.isNull()) throw MirrorError(op, describe(receiver) + " does not understand #" + std::string(selector));
-  if (CodeHeader::args(headerOf(method)) != argc) {
-    throw MirrorError(op, "#" + std::string(selector) + " takes " + std::to_string(CodeHeader::args(headerOf(method))) +
-                              " arguments, not " + std::to_string(argc));
-  }
   // The new frame is Chester class>>send:to:withArguments: (see createProcess); its
   // receiver replaces the nil that the update point pushed, so its result becomes the
   // (discarded) value of that update point.

@@ -152,6 +152,7 @@ class SpaceMirror {
   void checkSameSpace(const char* operation, const Ref& r) const;
   size_t fieldIndex(const char* operation, const Ref& object, std::string_view name) const;
   int64_t frameIndexAt(const char* operation, const Ref& process, size_t depth) const;
+  void checkSend(const char* operation, const Ref& receiver, std::string_view selector, const Ref& arguments) const;
   void cutAbove(space::Oop process, int64_t frameIndex);
   void afterVmReconfiguration();
 
