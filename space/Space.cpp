@@ -115,7 +115,7 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
 }
 
 uintptr_t Space::allocateOldBlock(size_t bytes) {
-  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep());
+  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
   if (oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
   uintptr_t block = oldSpace_->allocateBlock(bytes);
   if (block == 0) {
@@ -150,7 +150,7 @@ void Space::scavenge() {
   resizeEden();
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
-  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep());
+  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
   if (config_.measureLive || oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
 }
 
@@ -172,13 +172,14 @@ void Space::collectGarbage() {
   afterCollection();
 }
 
-// Sizes eden to twice the live data (an upper bound: old live at the last full
-// collection, plus what was promoted since, plus the survivors), within
-// [minEdenBytes, edenBytes]: programs with little live data stay small, programs with
-// much of it scavenge less often (and promote less garbage).
+// Sizes eden to the live data (an upper-bound estimate: old live at the last full
+// collection, plus what was promoted since, plus the survivors), within [minEdenBytes,
+// edenBytes]. Programs with little live data stay small; programs with much of it
+// scavenge less often (and promote less garbage). With a full collection once old space
+// has grown by half its live size, the heap stays near twice the live data.
 void Space::resizeEden() {
   size_t live = oldSpace_->liveBytesAtLastSweep() + oldSpace_->allocatedSinceSweep() + nursery_->fromSurvivor().used();
-  size_t target = std::clamp(2 * live, std::min(config_.minEdenBytes, config_.edenBytes), config_.edenBytes);
+  size_t target = std::clamp(live, std::min(config_.minEdenBytes, config_.edenBytes), config_.edenBytes);
   target = (target + (size_t(64) << 10) - 1) & ~((size_t(64) << 10) - 1);
   if (target != nursery_->eden.capacity()) nursery_->setEdenLimit(target, *reservation_);
 }

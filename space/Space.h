@@ -41,7 +41,7 @@ struct SpaceConfig {
   size_t reservationBytes = size_t(64) << 30;    // virtual address space reserved
   uintptr_t preferredBase = 0;                   // 0 = wherever the kernel likes
   size_t largeObjectBytes = size_t(256) << 10;   // objects this big are allocated old
-  size_t minFullGcBytes = size_t(8) << 20;       // old-space growth that triggers a full GC
+  size_t minFullGcBytes = size_t(4) << 20;       // old-space growth that triggers a full GC
   unsigned tenureAge = 2;                        // scavenges survived before promotion
   bool gcStress = kGcStressBuild;                // collect at every allocation
   bool measureLive = false;                      // full collection after every scavenge, to
