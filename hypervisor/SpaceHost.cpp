@@ -68,9 +68,13 @@ void SpaceHost::rethrowJobFailure() {
   if (jobFailure_) std::rethrow_exception(std::exchange(jobFailure_, nullptr));
 }
 
-int SpaceHost::eventFd() { return runtime_->scheduler().io().fd(); }
+int SpaceHost::eventFd() {
+  return runtime_->scheduler().io().fd();
+}
 
-int64_t SpaceHost::nextTimerDeadline() { return runtime_->scheduler().nextTimerDeadline(); }
+int64_t SpaceHost::nextTimerDeadline() {
+  return runtime_->scheduler().nextTimerDeadline();
+}
 
 bool SpaceHost::waitForEvents(vm::Runtime& rt) {
   vm::Scheduler& s = rt.scheduler();

@@ -107,7 +107,9 @@ void Vm::runInGuest(std::function<void()> job) {
   runJobIn(*guest_, std::move(job));
 }
 
-void Vm::runInHypervisor(std::function<void()> job) { runJobIn(*hypervisor_, std::move(job)); }
+void Vm::runInHypervisor(std::function<void()> job) {
+  runJobIn(*hypervisor_, std::move(job));
+}
 
 space::Handle Vm::evaluateInGuest(std::string_view source) {
   space::Handle result;

@@ -48,9 +48,10 @@ void printGcStats(space::Space& space) {
                "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max)\n"
                "gc: allocated %.1f MiB young + %.1f MiB old, promoted %.1f MiB; old space %.1f MiB committed, "
                "%.1f MiB live at the last full collection (peak %.1f MiB)\n",
-               static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6, double(s.maxScavengeNanos) / 1e6,
-               static_cast<unsigned long long>(s.fullCollections), double(s.fullCollectionNanos) / 1e6,
-               double(s.maxFullCollectionNanos) / 1e6, double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
+               static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6,
+               double(s.maxScavengeNanos) / 1e6, static_cast<unsigned long long>(s.fullCollections),
+               double(s.fullCollectionNanos) / 1e6, double(s.maxFullCollectionNanos) / 1e6,
+               double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
                double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);

@@ -28,17 +28,26 @@ using namespace vm;
 
 namespace {
 
-int64_t headerOf(Oop code) { return code.object()->slot(code_slot::kHeader).smallInteger(); }
+int64_t headerOf(Oop code) {
+  return code.object()->slot(code_slot::kHeader).smallInteger();
+}
 
 ProcessStatus statusOf(Oop process) {
   switch (ProcessState(process.object()->slot(process_slot::kState).smallInteger())) {
-    case ProcessState::Ready: return ProcessStatus::Ready;
-    case ProcessState::Running: return ProcessStatus::Running;
-    case ProcessState::Waiting: return ProcessStatus::Waiting;
-    case ProcessState::Suspended: return ProcessStatus::Suspended;
-    case ProcessState::Terminated: return ProcessStatus::Terminated;
-    case ProcessState::Terminating: return ProcessStatus::Terminating;
-    case ProcessState::Paused: return ProcessStatus::Paused;
+    case ProcessState::Ready:
+      return ProcessStatus::Ready;
+    case ProcessState::Running:
+      return ProcessStatus::Running;
+    case ProcessState::Waiting:
+      return ProcessStatus::Waiting;
+    case ProcessState::Suspended:
+      return ProcessStatus::Suspended;
+    case ProcessState::Terminated:
+      return ProcessStatus::Terminated;
+    case ProcessState::Terminating:
+      return ProcessStatus::Terminating;
+    case ProcessState::Paused:
+      return ProcessStatus::Paused;
   }
   return ProcessStatus::Suspended;
 }
@@ -54,7 +63,8 @@ Oop lookup(vm::Runtime& rt, Oop cls, Oop selector) {
 // Frames above `frameIndex` are about to be discarded: their contexts become dead.
 void widowFramesAbove(vm::Runtime& rt, Oop stack, int64_t frameIndex) {
   Oop* s = stack.object()->slots();
-  for (int64_t f = s[stack_slot::kFp].smallInteger(); f != frameIndex && f != 0; f = s[f + frame_slot::kCallerFp].smallInteger()) {
+  for (int64_t f = s[stack_slot::kFp].smallInteger(); f != frameIndex && f != 0;
+       f = s[f + frame_slot::kCallerFp].smallInteger()) {
     Oop ctx = s[f + frame_slot::kContext];
     if (ctx != rt.nil()) {
       ctx.object()->slots()[context_slot::kFrame] = rt.nil();
@@ -84,7 +94,8 @@ std::vector<ProcessView> SpaceMirror::processes() {
   space().collectGarbage();
   std::vector<Oop> found;
   space().forEachObject([&](space::HeapObject* o) {
-    if (o->classIndex() == rt_.known.process && statusOf(o->asOop()) != ProcessStatus::Terminated) found.push_back(o->asOop());
+    if (o->classIndex() == rt_.known.process && statusOf(o->asOop()) != ProcessStatus::Terminated)
+      found.push_back(o->asOop());
   });
   std::vector<Ref> held;
   held.reserve(found.size());
@@ -155,7 +166,8 @@ int64_t SpaceMirror::frameIndexAt(const char* operation, const Ref& process, siz
 
 // A send the MOP will set up must be one the receiver understands, with as many
 // arguments (an Array, or nil for none) as the method takes.
-void SpaceMirror::checkSend(const char* op, const Ref& receiver, std::string_view selector, const Ref& arguments) const {
+void SpaceMirror::checkSend(const char* op, const Ref& receiver, std::string_view selector,
+                            const Ref& arguments) const {
   Oop args = arguments.get();
   size_t argc = args == rt_.nil() ? 0 : isArray(rt_, args) ? args.object()->slotCount() : SIZE_MAX;
   if (argc == SIZE_MAX) throw MirrorError(op, "the arguments must be an Array or nil");
@@ -173,7 +185,8 @@ Ref SpaceMirror::createProcess(const Ref& receiver, std::string_view selector, c
   checkSameSpace(op, receiver);
   checkSameSpace(op, arguments);
   if (priority < 1 || priority > Scheduler::kPriorities) {
-    throw MirrorError(op, "priority " + std::to_string(priority) + " is outside 1.." + std::to_string(Scheduler::kPriorities));
+    throw MirrorError(
+        op, "priority " + std::to_string(priority) + " is outside 1.." + std::to_string(Scheduler::kPriorities));
   }
   checkSend(op, receiver, selector, arguments);
   Oop args = arguments.get();
@@ -292,7 +305,8 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
   if (newMethod) {
     checkSameSpace(op, *newMethod);
     Oop m = newMethod->get();
-    if (isBlock) throw MirrorError(op, "frame " + std::to_string(depth) + " runs a block; only method frames take a new method");
+    if (isBlock)
+      throw MirrorError(op, "frame " + std::to_string(depth) + " runs a block; only method frames take a new method");
     if (!m.isHeapObject() || m.object()->classIndex() != rt_.known.method) {
       throw MirrorError(op, "not a compiled method: " + describe(*newMethod));
     }
@@ -306,8 +320,8 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
     }
     Oop holder = m.object()->slot(code_slot::kHolder);
     if (isClass(rt_, holder) && !inheritsFrom(rt_, rt_.classOf(receiver), holder)) {
-      throw MirrorError(op, "the new method belongs to " + vm::className(rt_, holder) + ", not to the receiver's class " +
-                                vm::className(rt_, rt_.classOf(receiver)));
+      throw MirrorError(op, "the new method belongs to " + vm::className(rt_, holder) +
+                                ", not to the receiver's class " + vm::className(rt_, rt_.classOf(receiver)));
     }
     replacement = m;
   }
@@ -321,7 +335,8 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
   space().storePointer(stack, size_t(target + frame_slot::kMethod), rep.get());
   if (isBlock) {
     Oop closure = s[target - int64_t(CodeHeader::args(h)) - 1];
-    for (unsigned i = 0; i < copied; i++) s[target + frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
+    for (unsigned i = 0; i < copied; i++)
+      s[target + frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
   }
   for (unsigned i = copied; i < temps; i++) s[target + frame_slot::kFirstTemp + i] = rt_.nil();
   s[stack_slot::kTop] = Oop::fromSmallInteger(target + frame_slot::kFirstTemp + int64_t(temps) - 1);
@@ -330,7 +345,8 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
   space().rememberIfOld(stack.object());
 }
 
-void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::string_view selector, const Ref& arguments) {
+void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::string_view selector,
+                              const Ref& arguments) {
   const char* op = "insertFrame";
   requireQuiescent(op);
   requireProcess(op, process);
@@ -357,7 +373,8 @@ void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::stri
   // (discarded) value of that update point.
   auto [chester, trampoline] = trampolineFor(rt_, op);
   LocalRoot c(space().localRoots(), chester), t(space().localRoots(), trampoline);
-  LocalRoot r(space().localRoots(), receiver.get()), a(space().localRoots(), args == rt_.nil() ? newArray(rt_, 0) : args);
+  LocalRoot r(space().localRoots(), receiver.get()),
+      a(space().localRoots(), args == rt_.nil() ? newArray(rt_, 0) : args);
   int64_t h = headerOf(t.get());
   unsigned temps = CodeHeader::temps(h);
   int64_t receiverSlot = stack.object()->slot(stack_slot::kTop).smallInteger();  // the update point's nil

@@ -94,7 +94,8 @@ Ref MirrorBridge::toGuest(Oop v) {
     // Convert the elements first (they may allocate in the guest), then build the Array.
     std::vector<Ref> elements;
     LocalRoot keep(hv_.space().localRoots(), v);
-    for (size_t i = 0; i < keep.get().object()->slotCount(); i++) elements.push_back(toGuest(keep.get().object()->slot(i)));
+    for (size_t i = 0; i < keep.get().object()->slotCount(); i++)
+      elements.push_back(toGuest(keep.get().object()->slot(i)));
     Ref array = guest_.hold(vm::newArray(guestRuntime_, elements.size()));
     for (size_t i = 0; i < elements.size(); i++) guestRuntime_.space().storePointer(array.get(), i, elements[i].get());
     return array;
@@ -113,7 +114,9 @@ namespace primitives {
 
 using namespace vm::prim;
 
-MirrorBridge& bridge(Interpreter& in) { return *static_cast<MirrorBridge*>(in.runtime().extension()); }
+MirrorBridge& bridge(Interpreter& in) {
+  return *static_cast<MirrorBridge*>(in.runtime().extension());
+}
 
 // Runs `body` (answering the hypervisor result); a refused operation fails the primitive
 // with its reason in GuestSpace>>lastError (the method's fallback signals MirrorError).
@@ -128,11 +131,14 @@ PrimitiveResult guarded(Interpreter& in, int argc, F&& body) {
   }
 }
 
-Ref guestArg(Interpreter& in, int argc, int i) { return bridge(in).toGuest(arg(in, argc, i)); }
+Ref guestArg(Interpreter& in, int argc, int i) {
+  return bridge(in).toGuest(arg(in, argc, i));
+}
 
 size_t sizeArg(Interpreter& in, int argc, int i, const char* what) {
   Oop v = arg(in, argc, i);
-  if (!v.isSmallInteger() || v.smallInteger() < 0) throw MirrorError("mirror", std::string(what) + " must be a non-negative SmallInteger");
+  if (!v.isSmallInteger() || v.smallInteger() < 0)
+    throw MirrorError("mirror", std::string(what) + " must be a non-negative SmallInteger");
   return size_t(v.smallInteger());
 }
 
@@ -157,7 +163,9 @@ Oop hvArrayOf(MirrorBridge& b, const std::vector<Oop>& hvValuesOrNull, const std
   return array.get();
 }
 
-ESPELL_PRIMITIVE(lastError) { return answerString(in, argc, bridge(in).lastError()); }
+ESPELL_PRIMITIVE(lastError) {
+  return answerString(in, argc, bridge(in).lastError());
+}
 
 ESPELL_PRIMITIVE(classNamed) {
   return guarded(in, argc, [&](MirrorBridge& b) {
@@ -172,12 +180,18 @@ ESPELL_PRIMITIVE(createClass) {
     Ref super = guestArg(in, argc, 1);
     Oop names = arg(in, argc, 2);
     std::vector<std::string> fields;
-    if (!vm::isArray(in.runtime(), names)) throw MirrorError("createClass", "the instance variables must be an Array of Strings");
-    for (size_t i = 0; i < names.object()->slotCount(); i++) fields.push_back(b.hvString(names.object()->slot(i), "an instance variable name"));
+    if (!vm::isArray(in.runtime(), names))
+      throw MirrorError("createClass", "the instance variables must be an Array of Strings");
+    for (size_t i = 0; i < names.object()->slotCount(); i++)
+      fields.push_back(b.hvString(names.object()->slot(i), "an instance variable name"));
     std::string format = b.hvString(arg(in, argc, 3), "the format");
-    InstanceFormat f = format == "fixed" ? InstanceFormat::Fixed : format == "indexable" ? InstanceFormat::Indexable
-                       : format == "bytes" ? InstanceFormat::Bytes : format == "words" ? InstanceFormat::Words
-                       : throw MirrorError("createClass", "the format must be #fixed, #indexable, #bytes or #words");
+    InstanceFormat f =
+        format == "fixed"       ? InstanceFormat::Fixed
+        : format == "indexable" ? InstanceFormat::Indexable
+        : format == "bytes"     ? InstanceFormat::Bytes
+        : format == "words"
+            ? InstanceFormat::Words
+            : throw MirrorError("createClass", "the format must be #fixed, #indexable, #bytes or #words");
     return b.toHypervisor(b.guest().createClass(name, super, fields, f));
   });
 }
@@ -197,19 +211,24 @@ ESPELL_PRIMITIVE(installClass) {
 }
 
 ESPELL_PRIMITIVE(nameOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return vm::newString(in.runtime(), b.guest().className(guestArg(in, argc, 0))); });
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    return vm::newString(in.runtime(), b.guest().className(guestArg(in, argc, 0)));
+  });
 }
 
 ESPELL_PRIMITIVE(superclassOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return b.toHypervisor(b.guest().superclassOf(guestArg(in, argc, 0))); });
+  return guarded(in, argc,
+                 [&](MirrorBridge& b) { return b.toHypervisor(b.guest().superclassOf(guestArg(in, argc, 0))); });
 }
 
 ESPELL_PRIMITIVE(metaclassOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return b.toHypervisor(b.guest().metaclassOf(guestArg(in, argc, 0))); });
+  return guarded(in, argc,
+                 [&](MirrorBridge& b) { return b.toHypervisor(b.guest().metaclassOf(guestArg(in, argc, 0))); });
 }
 
 ESPELL_PRIMITIVE(instanceVariableNamesOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return hvStrings(b, b.guest().instanceVariableNames(guestArg(in, argc, 0))); });
+  return guarded(in, argc,
+                 [&](MirrorBridge& b) { return hvStrings(b, b.guest().instanceVariableNames(guestArg(in, argc, 0))); });
 }
 
 ESPELL_PRIMITIVE(selectorsOf) {
@@ -245,11 +264,15 @@ ESPELL_PRIMITIVE(removeSelector) {
 }
 
 ESPELL_PRIMITIVE(selectorOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return vm::newString(in.runtime(), b.guest().selectorOf(guestArg(in, argc, 0))); });
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    return vm::newString(in.runtime(), b.guest().selectorOf(guestArg(in, argc, 0)));
+  });
 }
 
 ESPELL_PRIMITIVE(sourceOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return vm::newString(in.runtime(), b.guest().sourceOf(guestArg(in, argc, 0))); });
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    return vm::newString(in.runtime(), b.guest().sourceOf(guestArg(in, argc, 0)));
+  });
 }
 
 ESPELL_PRIMITIVE(newInstanceOf) {
@@ -260,7 +283,8 @@ ESPELL_PRIMITIVE(newInstanceOf) {
 }
 
 ESPELL_PRIMITIVE(allInstancesOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return b.toHypervisor(b.guest().allInstances(guestArg(in, argc, 0))); });
+  return guarded(in, argc,
+                 [&](MirrorBridge& b) { return b.toHypervisor(b.guest().allInstances(guestArg(in, argc, 0))); });
 }
 
 ESPELL_PRIMITIVE(classOf) {
@@ -304,7 +328,9 @@ ESPELL_PRIMITIVE(slotAtPut) {
 }
 
 ESPELL_PRIMITIVE(sizeOf) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return Oop::fromSmallInteger(int64_t(b.guest().sizeOf(guestArg(in, argc, 0)))); });
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    return Oop::fromSmallInteger(int64_t(b.guest().sizeOf(guestArg(in, argc, 0))));
+  });
 }
 
 ESPELL_PRIMITIVE(elementAt) {
@@ -322,7 +348,9 @@ ESPELL_PRIMITIVE(stringOf) {
 }
 
 ESPELL_PRIMITIVE(describe) {
-  return guarded(in, argc, [&](MirrorBridge& b) { return vm::newString(in.runtime(), b.guest().describe(guestArg(in, argc, 0))); });
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    return vm::newString(in.runtime(), b.guest().describe(guestArg(in, argc, 0)));
+  });
 }
 
 ESPELL_PRIMITIVE(same) {
@@ -335,7 +363,8 @@ ESPELL_PRIMITIVE(identityHashOf) {
   return guarded(in, argc, [&](MirrorBridge& b) {
     Ref r = guestArg(in, argc, 0);
     Oop o = r.get();
-    return Oop::fromSmallInteger(o.isHeapObject() ? int64_t(b.guest().space().identityHash(o)) : int64_t(o.bits() & 0x3fffffff));
+    return Oop::fromSmallInteger(o.isHeapObject() ? int64_t(b.guest().space().identityHash(o))
+                                                  : int64_t(o.bits() & 0x3fffffff));
   });
 }
 
@@ -364,13 +393,20 @@ ESPELL_PRIMITIVE(processes) {
 
 const char* statusName(ProcessStatus s) {
   switch (s) {
-    case ProcessStatus::Running: return "running";
-    case ProcessStatus::Ready: return "ready";
-    case ProcessStatus::Waiting: return "waiting";
-    case ProcessStatus::Suspended: return "suspended";
-    case ProcessStatus::Paused: return "paused";
-    case ProcessStatus::Terminated: return "terminated";
-    case ProcessStatus::Terminating: return "terminating";
+    case ProcessStatus::Running:
+      return "running";
+    case ProcessStatus::Ready:
+      return "ready";
+    case ProcessStatus::Waiting:
+      return "waiting";
+    case ProcessStatus::Suspended:
+      return "suspended";
+    case ProcessStatus::Paused:
+      return "paused";
+    case ProcessStatus::Terminated:
+      return "terminated";
+    case ProcessStatus::Terminating:
+      return "terminating";
   }
   return "unknown";
 }
@@ -395,8 +431,9 @@ ESPELL_PRIMITIVE(framesOf) {
     LocalRoot array(hv.space().localRoots(), vm::newArray(hv, frames.size()));
     for (size_t i = 0; i < frames.size(); i++) {
       const FrameView& f = frames[i];
-      Oop info = hvArrayOf(b, {Oop(), Oop(), Oop(), Oop(), Oop::fromSmallInteger(f.pc), Oop::fromSmallInteger(f.line)},
-                           {b.guest().string(f.selector), b.guest().string(f.description), f.method, f.receiver, Ref(), Ref()});
+      Oop info = hvArrayOf(
+          b, {Oop(), Oop(), Oop(), Oop(), Oop::fromSmallInteger(f.pc), Oop::fromSmallInteger(f.line)},
+          {b.guest().string(f.selector), b.guest().string(f.description), f.method, f.receiver, Ref(), Ref()});
       LocalRoot keep(hv.space().localRoots(), info);
       // Selector and description are copied as hypervisor Strings, not mirrors.
       Oop selector = vm::newString(hv, f.selector);
@@ -545,7 +582,8 @@ void MirrorBridge::install() {
     hv_.loader().loadSource(source.source, std::string("mop/smalltalk/") + source.name + ".som");
   }
   Oop cls = hv_.globals().at(hv_.symbol("GuestSpace"));
-  Oop guest = hv_.space().allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Empty, 0, space::Tenure::Old);
+  Oop guest =
+      hv_.space().allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Empty, 0, space::Tenure::Old);
   hv_.globals().atPut(hv_.symbol("Guest"), guest);
 }
 

@@ -46,10 +46,18 @@ void SpaceMirror::requireClass(const char* operation, const Ref& cls, const char
 
 // ---- values ----------------------------------------------------------------------------
 
-Ref SpaceMirror::nil() const { return hold(rt_.nil()); }
-Ref SpaceMirror::integer(int64_t value) const { return hold(newInteger(rt_, value)); }
-Ref SpaceMirror::string(std::string_view text) const { return hold(newString(rt_, text)); }
-Ref SpaceMirror::symbol(std::string_view text) const { return hold(rt_.symbol(text)); }
+Ref SpaceMirror::nil() const {
+  return hold(rt_.nil());
+}
+Ref SpaceMirror::integer(int64_t value) const {
+  return hold(newInteger(rt_, value));
+}
+Ref SpaceMirror::string(std::string_view text) const {
+  return hold(newString(rt_, text));
+}
+Ref SpaceMirror::symbol(std::string_view text) const {
+  return hold(rt_.symbol(text));
+}
 
 std::optional<int64_t> SpaceMirror::integerValue(const Ref& object) const {
   Oop o = object.get();
@@ -63,7 +71,9 @@ std::optional<std::string> SpaceMirror::stringValue(const Ref& object) const {
   return std::string(bytesOf(o));
 }
 
-std::string SpaceMirror::describe(const Ref& object) const { return describeObject(rt_, object.get()); }
+std::string SpaceMirror::describe(const Ref& object) const {
+  return describeObject(rt_, object.get());
+}
 
 // ---- code loading ----------------------------------------------------------------------
 
@@ -85,12 +95,14 @@ Ref SpaceMirror::createClass(std::string_view name, const Ref& superclass,
   requireQuiescent(op);
   requireClass(op, superclass, "the superclass");
   if (name.empty() || !std::isupper(static_cast<unsigned char>(name[0])) ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
+      !std::all_of(name.begin(), name.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
     throw MirrorError(op, "'" + std::string(name) + "' is not a class name");
   }
   std::vector<std::string> inherited = vm::instanceVariableNames(rt_, superclass.get());
   for (const std::string& v : instanceVariables) {
-    if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
+    if (v.empty() || !std::all_of(v.begin(), v.end(),
+                                  [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
       throw MirrorError(op, "'" + v + "' is not an instance variable name");
     }
     if (std::count(instanceVariables.begin(), instanceVariables.end(), v) > 1 ||
@@ -105,7 +117,8 @@ Ref SpaceMirror::createClass(std::string_view name, const Ref& superclass,
   switch (format) {
     case InstanceFormat::Fixed:
       if (!space::formatHasPointers(superFormat) && !instanceVariables.empty()) {
-        throw MirrorError(op, "instances of " + describe(superclass) + " hold raw data and cannot have instance variables");
+        throw MirrorError(op,
+                          "instances of " + describe(superclass) + " hold raw data and cannot have instance variables");
       }
       try {
         return hold(rt_.classes().createClass(name, superclass.get(), instanceVariables, {}));
@@ -113,7 +126,8 @@ Ref SpaceMirror::createClass(std::string_view name, const Ref& superclass,
         throw MirrorError(op, e.what());
       }
     case InstanceFormat::Indexable:
-      if (!space::formatHasPointers(superFormat)) throw MirrorError(op, "an indexable class needs a pointer superclass");
+      if (!space::formatHasPointers(superFormat))
+        throw MirrorError(op, "an indexable class needs a pointer superclass");
       f = fields == 0 ? space::Format::Indexable : space::Format::FixedIndexable;
       break;
     case InstanceFormat::Bytes:
@@ -128,7 +142,8 @@ Ref SpaceMirror::createClass(std::string_view name, const Ref& superclass,
 void SpaceMirror::installClass(const Ref& cls) {
   requireQuiescent("installClass");
   requireClass("installClass", cls, "the argument");
-  if (cls.get().object()->slot(class_slot::kName) == rt_.nil()) throw MirrorError("installClass", "a metaclass cannot be installed");
+  if (cls.get().object()->slot(class_slot::kName) == rt_.nil())
+    throw MirrorError("installClass", "a metaclass cannot be installed");
   rt_.classes().installGlobal(cls.get());
 }
 
@@ -136,7 +151,8 @@ void SpaceMirror::removeClass(std::string_view name) {
   requireQuiescent("removeClass");
   Oop sym = rt_.symbol(name);
   Oop value = rt_.globals().at(sym);
-  if (value.isNull() || !isClass(rt_, value)) throw MirrorError("removeClass", "no class named '" + std::string(name) + "'");
+  if (value.isNull() || !isClass(rt_, value))
+    throw MirrorError("removeClass", "no class named '" + std::string(name) + "'");
   for (const SpecialObjectName& s : kSpecialObjectNames) {
     if (rt_.special(s.index) == value) {
       throw MirrorError("removeClass", std::string(name) + " is the VM's special object " + s.name);
@@ -176,7 +192,8 @@ std::vector<std::string> SpaceMirror::selectors(const Ref& cls) const {
 
 std::optional<Ref> SpaceMirror::methodAt(const Ref& cls, std::string_view selector) const {
   requireClass("methodAt", cls, "the argument");
-  Oop m = method_dictionary::lookup(space(), cls.get().object()->slot(class_slot::kMethodDictionary), rt_.symbol(selector));
+  Oop m =
+      method_dictionary::lookup(space(), cls.get().object()->slot(class_slot::kMethodDictionary), rt_.symbol(selector));
   if (m.isNull()) return std::nullopt;
   return hold(m);
 }
@@ -193,7 +210,8 @@ Ref SpaceMirror::compileMethod(const Ref& cls, std::string_view source) {
 
 namespace {
 bool isMethod(vm::Runtime& rt, Oop o) {
-  return o.isHeapObject() && (o.object()->classIndex() == rt.known.method || o.object()->classIndex() == rt.known.primitive);
+  return o.isHeapObject() &&
+         (o.object()->classIndex() == rt.known.method || o.object()->classIndex() == rt.known.primitive);
 }
 }  // namespace
 
@@ -285,11 +303,14 @@ size_t SpaceMirror::sizeOf(const Ref& array) const {
 
 Ref SpaceMirror::at(const Ref& array, size_t index) const {
   size_t n = sizeOf(array);
-  if (index < 1 || index > n) throw MirrorError("at", "index " + std::to_string(index) + " out of 1.." + std::to_string(n));
+  if (index < 1 || index > n)
+    throw MirrorError("at", "index " + std::to_string(index) + " out of 1.." + std::to_string(n));
   return hold(array.get().object()->slot(index - 1));
 }
 
-Ref SpaceMirror::classOf(const Ref& object) const { return hold(rt_.classOf(object.get())); }
+Ref SpaceMirror::classOf(const Ref& object) const {
+  return hold(rt_.classOf(object.get()));
+}
 
 void SpaceMirror::setClass(const Ref& object, const Ref& cls) {
   const char* op = "setClass";
@@ -297,7 +318,8 @@ void SpaceMirror::setClass(const Ref& object, const Ref& cls) {
   checkSameSpace(op, object);
   requireClass(op, cls, "the new class");
   Oop o = object.get();
-  if (!o.isHeapObject()) throw MirrorError(op, "the class of an immediate (" + describe(object) + ") is set with setSpecialObject");
+  if (!o.isHeapObject())
+    throw MirrorError(op, "the class of an immediate (" + describe(object) + ") is set with setSpecialObject");
   if (isClass(rt_, o)) throw MirrorError(op, "changing the class of a class is not supported");
   if (o.object()->classIndex() == rt_.known.process || o.object()->classIndex() == rt_.known.processStack ||
       o.object()->classIndex() == rt_.known.context) {
@@ -336,7 +358,8 @@ Ref SpaceMirror::slotAt(const Ref& object, size_t index) const {
   checkSameSpace("slotAt", object);
   size_t n = fieldCount(object);
   if (index < 1 || index > n) {
-    throw MirrorError("slotAt", describe(object) + " has " + std::to_string(n) + " fields, not " + std::to_string(index));
+    throw MirrorError("slotAt",
+                      describe(object) + " has " + std::to_string(n) + " fields, not " + std::to_string(index));
   }
   return hold(object.get().object()->slot(index - 1));
 }
@@ -389,7 +412,8 @@ void SpaceMirror::swapIdentities(const Ref& a, const Ref& b) {
   if (isArray(rt_, a.get()) != isArray(rt_, b.get())) throw MirrorError(op, "give two Arrays of pairs, or two objects");
   std::vector<Oop> x = becomeOperands(rt_, a.get()), y = becomeOperands(rt_, b.get());
   if (x.size() != y.size()) {
-    throw MirrorError(op, "the Arrays differ in size (" + std::to_string(x.size()) + " and " + std::to_string(y.size()) + ")");
+    throw MirrorError(
+        op, "the Arrays differ in size (" + std::to_string(x.size()) + " and " + std::to_string(y.size()) + ")");
   }
   try {
     space().swapIdentities(x, y);
@@ -455,7 +479,8 @@ void SpaceMirror::setSpecialObject(std::string_view name, const Ref& value) {
     Oop old = rt_.special(s->index);
     int64_t a = old.object()->slot(class_slot::kInstanceSpec).smallInteger();
     int64_t b = v.object()->slot(class_slot::kInstanceSpec).smallInteger();
-    if (InstanceSpec::format(a) != InstanceSpec::format(b) || InstanceSpec::fixedFields(a) != InstanceSpec::fixedFields(b)) {
+    if (InstanceSpec::format(a) != InstanceSpec::format(b) ||
+        InstanceSpec::fixedFields(a) != InstanceSpec::fixedFields(b)) {
       throw MirrorError(op, describe(value) + " does not have the instance layout of " + describe(hold(old)));
     }
   } else if (n.starts_with("Selector")) {
@@ -476,6 +501,8 @@ void SpaceMirror::afterVmReconfiguration() {
   rt_.classes().invalidateAll();
 }
 
-std::vector<std::string> SpaceMirror::verify() const { return space::verifyHeap(space()).errors; }
+std::vector<std::string> SpaceMirror::verify() const {
+  return space::verifyHeap(space()).errors;
+}
 
 }  // namespace mop

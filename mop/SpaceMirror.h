@@ -30,14 +30,14 @@ enum class InstanceFormat { Fixed, Indexable, Bytes, Words };
 // One activation of a process, innermost first (depth 0).
 struct FrameView {
   size_t depth = 0;
-  Ref method;    // the home method (for a block frame: the method the block is in)
-  Ref code;      // what runs in the frame: the method, or the CompiledBlock
+  Ref method;  // the home method (for a block frame: the method the block is in)
+  Ref code;    // what runs in the frame: the method, or the CompiledBlock
   Ref receiver;
   int64_t pc = 0;
   int line = 0;
   bool isBlock = false;
   std::string selector;
-  std::string description;      // "[] in Class>>selector (line N)"
+  std::string description;  // "[] in Class>>selector (line N)"
   std::vector<Ref> arguments;
   std::vector<Ref> temporaries;  // including copied values of a block
 };
@@ -97,7 +97,7 @@ class SpaceMirror {
   Ref newInstance(const Ref& cls, size_t indexedSize = 0);
   // An Array of every instance (exactly of `cls`, not of subclasses).
   Ref allInstances(const Ref& cls);
-  size_t sizeOf(const Ref& array) const;  // indexable size
+  size_t sizeOf(const Ref& array) const;         // indexable size
   Ref at(const Ref& array, size_t index) const;  // 1-based, like Smalltalk
   Ref classOf(const Ref& object) const;
   // Changes the class of `object` to one of the same shape (format and field count).

@@ -21,8 +21,7 @@ std::string describe(const char* side, size_t index, const std::string& what) {
 // GC state (age, marks, remembered bit) with the memory it describes.
 void swapContents(HeapObject* a, HeapObject* b) {
   constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) |
-                               (uint64_t(1) << HeapObject::kMarkedBit) |
-                               (uint64_t(1) << HeapObject::kRememberedBit);
+                               (uint64_t(1) << HeapObject::kMarkedBit) | (uint64_t(1) << HeapObject::kRememberedBit);
   uint64_t ha = a->header(), hb = b->header();
   a->setHeader((hb & ~kGcBits) | (ha & kGcBits));
   b->setHeader((ha & ~kGcBits) | (hb & kGcBits));
@@ -173,8 +172,7 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     }
     auto clone = [&](HeapObject* src) {
       uintptr_t block = blocks[nextBlock++];
-      std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()),
-                  src->totalBytes());
+      std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()), src->totalBytes());
       HeapObject* c = HeapObject::fromBlockStart(block);
       c->setAge(0);
       c->setRemembered(false);

@@ -15,12 +15,12 @@ constexpr ClassIndex kMaxClassIndex = (1u << kClassIndexBits) - 1;
 // immediates and heap objects uniformly, and replacing the SmallInteger class is a
 // table store.
 namespace reserved_class {
-constexpr ClassIndex kInvalid = 0;      // never the class of a live object
-constexpr ClassIndex kFreeChunk = 1;    // free space in old space (never reachable)
-constexpr ClassIndex kForwarded = 2;    // a forwarder left by become; misses every cache
-constexpr ClassIndex kSmallInteger = 3; // pseudo-index of tagged SmallIntegers
-constexpr ClassIndex kCharacter = 4;    // pseudo-index of tagged Characters
-constexpr ClassIndex kSmallFloat = 5;   // pseudo-index of tagged SmallFloats
+constexpr ClassIndex kInvalid = 0;       // never the class of a live object
+constexpr ClassIndex kFreeChunk = 1;     // free space in old space (never reachable)
+constexpr ClassIndex kForwarded = 2;     // a forwarder left by become; misses every cache
+constexpr ClassIndex kSmallInteger = 3;  // pseudo-index of tagged SmallIntegers
+constexpr ClassIndex kCharacter = 4;     // pseudo-index of tagged Characters
+constexpr ClassIndex kSmallFloat = 5;    // pseudo-index of tagged SmallFloats
 }  // namespace reserved_class
 
 constexpr ClassIndex kFirstOrdinaryClassIndex = 6;

@@ -7,7 +7,9 @@
 
 namespace space {
 
-Oop ClassTable::nilCache() const { return space_.nil(); }
+Oop ClassTable::nilCache() const {
+  return space_.nil();
+}
 
 void ClassTable::initialize(size_t capacity) {
   Oop table = space_.allocate(space_.arrayClassIndex(), Format::Indexable, capacity, Tenure::Old);

@@ -20,16 +20,23 @@ enum class Format : uint8_t {
 
 constexpr uint8_t kFormatBytesPaddingMask = 7;
 
-constexpr bool formatHasPointers(Format f) { return static_cast<uint8_t>(f) < 8; }
-constexpr bool formatIsBytes(Format f) { return static_cast<uint8_t>(f) >= 16 && static_cast<uint8_t>(f) < 24; }
-constexpr bool formatIsWords(Format f) { return f == Format::Words; }
+constexpr bool formatHasPointers(Format f) {
+  return static_cast<uint8_t>(f) < 8;
+}
+constexpr bool formatIsBytes(Format f) {
+  return static_cast<uint8_t>(f) >= 16 && static_cast<uint8_t>(f) < 24;
+}
+constexpr bool formatIsWords(Format f) {
+  return f == Format::Words;
+}
 constexpr bool formatIsIndexable(Format f) {
-  return f == Format::Indexable || f == Format::FixedIndexable || f == Format::Words ||
-         formatIsBytes(f);
+  return f == Format::Indexable || f == Format::FixedIndexable || f == Format::Words || formatIsBytes(f);
 }
 constexpr Format bytesFormatWithPadding(unsigned padding) {
   return static_cast<Format>(static_cast<uint8_t>(Format::Bytes) + (padding & kFormatBytesPaddingMask));
 }
-constexpr bool formatIsValid(uint8_t f) { return f <= 5 || f == 8 || (f >= 16 && f < 24); }
+constexpr bool formatIsValid(uint8_t f) {
+  return f <= 5 || f == 8 || (f >= 16 && f < 24);
+}
 
 }  // namespace space

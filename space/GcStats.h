@@ -8,17 +8,17 @@ namespace space {
 struct GcStats {
   uint64_t scavenges = 0;
   uint64_t fullCollections = 0;
-  uint64_t scavengeNanos = 0;       // total time in scavenges
+  uint64_t scavengeNanos = 0;  // total time in scavenges
   uint64_t maxScavengeNanos = 0;
   uint64_t lastScavengeNanos = 0;
-  uint64_t fullCollectionNanos = 0; // total time in full collections
+  uint64_t fullCollectionNanos = 0;  // total time in full collections
   uint64_t maxFullCollectionNanos = 0;
-  uint64_t bytesAllocatedYoung = 0; // counted at each scavenge (eden bytes used)
-  uint64_t bytesAllocatedOld = 0;   // direct old-space allocations
-  uint64_t bytesSurvived = 0;       // copied within the nursery
-  uint64_t bytesPromoted = 0;       // copied from the nursery to old space
+  uint64_t bytesAllocatedYoung = 0;  // counted at each scavenge (eden bytes used)
+  uint64_t bytesAllocatedOld = 0;    // direct old-space allocations
+  uint64_t bytesSurvived = 0;        // copied within the nursery
+  uint64_t bytesPromoted = 0;        // copied from the nursery to old space
   uint64_t becomes = 0;
-  uint64_t peakLiveBytes = 0;       // largest old-space live size seen by a full collection
+  uint64_t peakLiveBytes = 0;  // largest old-space live size seen by a full collection
 };
 
 }  // namespace space

@@ -61,17 +61,14 @@ class HeapObject {
   static constexpr uint64_t kMaxSlots = (uint64_t(1) << 56) - 1;
 
   static constexpr uint64_t makeHeader(ClassIndex cls, Format fmt, uint64_t slotCountField) {
-    return (uint64_t(cls) << kClassIndexShift) | (uint64_t(fmt) << kFormatShift) |
-           (slotCountField << kSlotCountShift);
+    return (uint64_t(cls) << kClassIndexShift) | (uint64_t(fmt) << kFormatShift) | (slotCountField << kSlotCountShift);
   }
 
   // Words needed for an object with `slots` slots, including header and overflow word.
   static constexpr size_t wordsForSlots(size_t slots) {
     return 1 + (slots < 1 ? 1 : slots) + (slots >= kOverflowSlotCount ? 1 : 0);
   }
-  static constexpr size_t headerWordsForSlots(size_t slots) {
-    return slots >= kOverflowSlotCount ? 2 : 1;
-  }
+  static constexpr size_t headerWordsForSlots(size_t slots) { return slots >= kOverflowSlotCount ? 2 : 1; }
 
   uint64_t header() const { return header_; }
   void setHeader(uint64_t h) { header_ = h; }
@@ -81,13 +78,9 @@ class HeapObject {
     header_ = (header_ & ~(kClassIndexMask << kClassIndexShift)) | (uint64_t(c) << kClassIndexShift);
   }
   Format format() const { return Format((header_ >> kFormatShift) & kFormatMask); }
-  void setFormat(Format f) {
-    header_ = (header_ & ~(kFormatMask << kFormatShift)) | (uint64_t(f) << kFormatShift);
-  }
+  void setFormat(Format f) { header_ = (header_ & ~(kFormatMask << kFormatShift)) | (uint64_t(f) << kFormatShift); }
   unsigned age() const { return unsigned((header_ >> kAgeShift) & kAgeMask); }
-  void setAge(unsigned a) {
-    header_ = (header_ & ~(kAgeMask << kAgeShift)) | (uint64_t(a & kAgeMask) << kAgeShift);
-  }
+  void setAge(unsigned a) { header_ = (header_ & ~(kAgeMask << kAgeShift)) | (uint64_t(a & kAgeMask) << kAgeShift); }
 
   bool isMarked() const { return bit(kMarkedBit); }
   void setMarked(bool v) { setBit(kMarkedBit, v); }
@@ -123,16 +116,12 @@ class HeapObject {
   uint64_t* words() { return reinterpret_cast<uint64_t*>(this + 1); }
   const uint64_t* words() const { return reinterpret_cast<const uint64_t*>(this + 1); }
 
-  size_t byteLength() const {
-    return size_t(slotCount()) * 8 - (uint8_t(format()) & kFormatBytesPaddingMask);
-  }
+  size_t byteLength() const { return size_t(slotCount()) * 8 - (uint8_t(format()) & kFormatBytesPaddingMask); }
   // Number of slots the GC must scan.
   size_t pointerSlotCount() const;
 
   // Start of the memory block (overflow word if present) and total size in bytes.
-  uintptr_t blockStart() const {
-    return reinterpret_cast<uintptr_t>(this) - (hasOverflowWord() ? 8 : 0);
-  }
+  uintptr_t blockStart() const { return reinterpret_cast<uintptr_t>(this) - (hasOverflowWord() ? 8 : 0); }
   size_t totalBytes() const {
     uint64_t n = slotCount();
     if (classIndex() == reserved_class::kFreeChunk) return (1 + n + (hasOverflowWord() ? 1 : 0)) * 8;
@@ -180,9 +169,7 @@ class HeapObject {
 
  private:
   bool bit(unsigned b) const { return (header_ >> b) & 1; }
-  void setBit(unsigned b, bool v) {
-    header_ = v ? (header_ | (uint64_t(1) << b)) : (header_ & ~(uint64_t(1) << b));
-  }
+  void setBit(unsigned b, bool v) { header_ = v ? (header_ | (uint64_t(1) << b)) : (header_ & ~(uint64_t(1) << b)); }
   uint64_t overflowWord() const { return *(reinterpret_cast<const uint64_t*>(this) - 1); }
 
   uint64_t header_;

@@ -34,8 +34,7 @@ class Verifier {
     if (report_.errors.size() < VerificationReport::kMaxErrors) report_.errors.push_back(std::move(message));
   }
   std::string where(const HeapObject* o) const {
-    return "object " + hex(reinterpret_cast<uintptr_t>(o)) + " (class index " +
-           std::to_string(o->classIndex()) + ")";
+    return "object " + hex(reinterpret_cast<uintptr_t>(o)) + " (class index " + std::to_string(o->classIndex()) + ")";
   }
 
   void checkHeader(HeapObject* o, uintptr_t regionEnd, bool young) {
@@ -96,7 +95,8 @@ class Verifier {
       return false;
     }
     if (v.isImmediate()) {
-      if (!v.isSmallInteger() && !v.isCharacter() && !v.isSmallFloat()) error(context + ": unknown immediate tag " + hex(v.bits()));
+      if (!v.isSmallInteger() && !v.isCharacter() && !v.isSmallFloat())
+        error(context + ": unknown immediate tag " + hex(v.bits()));
       return false;
     }
     if (!space_.contains(v)) {
@@ -167,8 +167,8 @@ class Verifier {
 
 std::string VerificationReport::summary() const {
   if (ok()) {
-    return "heap ok: " + std::to_string(objectsChecked) + " objects, " +
-           std::to_string(referencesChecked) + " references";
+    return "heap ok: " + std::to_string(objectsChecked) + " objects, " + std::to_string(referencesChecked) +
+           " references";
   }
   std::string s = std::to_string(errors.size()) + " heap error(s):";
   for (const std::string& e : errors) s += "\n  " + e;

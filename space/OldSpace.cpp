@@ -72,7 +72,7 @@ uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {
 void OldSpace::addFreeChunk(uintptr_t start, size_t bytes) {
   HeapObject::formatFreeChunk(start, bytes);
   size_t words = bytes / 8;
-  if (words < 2) return;  // a one-word filler cannot hold a link; the sweeper merges it later
+  if (words < 2) return;          // a one-word filler cannot hold a link; the sweeper merges it later
   if (words == 256) words = 255;  // formatFreeChunk split off a one-word filler
   freeBytes_ += words * 8;
   if (words < kExactListWords) {

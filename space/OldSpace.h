@@ -52,7 +52,10 @@ class OldSpace {
   void addFreeChunk(uintptr_t start, size_t bytes);
   // Releases a segment that holds no live object; its range is reused later.
   void releaseSegment(size_t index);
-  void setLiveBytesAfterSweep(size_t b) { liveBytes_ = b; allocatedSinceSweep_ = 0; }
+  void setLiveBytesAfterSweep(size_t b) {
+    liveBytes_ = b;
+    allocatedSinceSweep_ = 0;
+  }
 
   size_t committedBytes() const { return committedBytes_; }
   size_t maxBytes() const { return maxBytes_; }
@@ -69,11 +72,11 @@ class OldSpace {
   void rebuildIndex();
 
   Reservation& reservation_;
-  uintptr_t nextAddress_;                  // first never-used address of the reservation
+  uintptr_t nextAddress_;  // first never-used address of the reservation
   std::vector<std::pair<uintptr_t, size_t>> releasedRanges_;
-  std::vector<Segment> segments_;          // sorted by start
-  uintptr_t lowest_ = 0, highest_ = 0;     // bounds of all segments, for a fast reject
-  size_t bumpSegment_ = SIZE_MAX;          // index of the segment holding the bump area
+  std::vector<Segment> segments_;       // sorted by start
+  uintptr_t lowest_ = 0, highest_ = 0;  // bounds of all segments, for a fast reject
+  size_t bumpSegment_ = SIZE_MAX;       // index of the segment holding the bump area
   uintptr_t bumpTop_ = 0, bumpEnd_ = 0;
   // Free lists are singly linked through slot 0 of free chunks (raw addresses, not oops;
   // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.

@@ -29,12 +29,8 @@ class Oop {
 
   constexpr Oop() = default;
   static constexpr Oop fromBits(uint64_t bits) { return Oop(bits); }
-  static constexpr Oop fromSmallInteger(int64_t value) {
-    return Oop((static_cast<uint64_t>(value) << 1) | 1);
-  }
-  static constexpr Oop fromCharacter(uint32_t codePoint) {
-    return Oop((static_cast<uint64_t>(codePoint) << 3) | 2);
-  }
+  static constexpr Oop fromSmallInteger(int64_t value) { return Oop((static_cast<uint64_t>(value) << 1) | 1); }
+  static constexpr Oop fromCharacter(uint32_t codePoint) { return Oop((static_cast<uint64_t>(codePoint) << 3) | 2); }
   static Oop fromObject(const void* header) { return Oop(reinterpret_cast<uint64_t>(header)); }
 
   static constexpr uint64_t kSmallFloatExponentOffset = uint64_t(896) << 53;

@@ -11,9 +11,8 @@ namespace space {
 
 namespace {
 uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count());
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 }
 constexpr size_t kOldSpaceAlignment = size_t(2) << 20;
 }  // namespace
@@ -54,8 +53,7 @@ void Space::bootstrap() {
 }
 
 void Space::removeRootProvider(RootProvider* p) {
-  rootProviders_.erase(std::remove(rootProviders_.begin(), rootProviders_.end(), p),
-                       rootProviders_.end());
+  rootProviders_.erase(std::remove(rootProviders_.begin(), rootProviders_.end(), p), rootProviders_.end());
 }
 
 uint32_t Space::identityHash(Oop o) {
@@ -198,7 +196,9 @@ void Space::setArrayClassIndex(ClassIndex i) {
   specialObjects_.object()->setClassIndex(i);
 }
 
-void Space::registerStack(Oop stack) { stacks_.push_back(stack); }
+void Space::registerStack(Oop stack) {
+  stacks_.push_back(stack);
+}
 
 void Space::setActiveStack(Oop stack) {
   if (!activeStack_.isNull() && activeStack_ != stack) {

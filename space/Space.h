@@ -34,18 +34,18 @@ constexpr bool kGcStressBuild = false;
 
 struct SpaceConfig {
   std::string name = "space";
-  size_t edenBytes = size_t(16) << 20;          // the largest eden
-  size_t minEdenBytes = size_t(2) << 20;         // eden adapts between this and edenBytes
+  size_t edenBytes = size_t(16) << 20;    // the largest eden
+  size_t minEdenBytes = size_t(2) << 20;  // eden adapts between this and edenBytes
   size_t survivorBytes = size_t(4) << 20;
-  size_t maxOldBytes = size_t(4) << 30;          // heap limit for old space
-  size_t reservationBytes = size_t(64) << 30;    // virtual address space reserved
-  uintptr_t preferredBase = 0;                   // 0 = wherever the kernel likes
-  size_t largeObjectBytes = size_t(256) << 10;   // objects this big are allocated old
-  size_t minFullGcBytes = size_t(4) << 20;       // old-space growth that triggers a full GC
-  unsigned tenureAge = 2;                        // scavenges survived before promotion
-  bool gcStress = kGcStressBuild;                // collect at every allocation
-  bool measureLive = false;                      // full collection after every scavenge, to
-                                                 // record the peak live size (diagnostics)
+  size_t maxOldBytes = size_t(4) << 30;         // heap limit for old space
+  size_t reservationBytes = size_t(64) << 30;   // virtual address space reserved
+  uintptr_t preferredBase = 0;                  // 0 = wherever the kernel likes
+  size_t largeObjectBytes = size_t(256) << 10;  // objects this big are allocated old
+  size_t minFullGcBytes = size_t(4) << 20;      // old-space growth that triggers a full GC
+  unsigned tenureAge = 2;                       // scavenges survived before promotion
+  bool gcStress = kGcStressBuild;               // collect at every allocation
+  bool measureLive = false;                     // full collection after every scavenge, to
+                                                // record the peak live size (diagnostics)
 };
 
 // Thrown when an allocation cannot be satisfied even after a full collection.

@@ -14,14 +14,14 @@ struct Scope;
 struct VariableInfo;
 
 enum class NodeKind {
-  Literal,      // number, string, symbol, character, literal array, byte array
-  Variable,     // a name: temp, argument, field, global, or self/super/nil/true/false/thisContext
-  Assignment,   // var := expr
-  Send,         // receiver selector args (super send when the receiver is 'super')
-  Cascade,      // receiver msg1; msg2; ...
-  Block,        // [:a :b | | t | statements]
-  Return,       // ^ expr (only as a statement)
-  BraceArray,   // { e1. e2 }  (Smalltalk-80 dynamic array)
+  Literal,     // number, string, symbol, character, literal array, byte array
+  Variable,    // a name: temp, argument, field, global, or self/super/nil/true/false/thisContext
+  Assignment,  // var := expr
+  Send,        // receiver selector args (super send when the receiver is 'super')
+  Cascade,     // receiver msg1; msg2; ...
+  Block,       // [:a :b | | t | statements]
+  Return,      // ^ expr (only as a statement)
+  BraceArray,  // { e1. e2 }  (Smalltalk-80 dynamic array)
 };
 
 // The deepest AST the compiler accepts: the analysis and code generation recurse over
@@ -114,7 +114,7 @@ struct MethodNode {
   std::string primitiveName;         // <primitive: 'name'>; empty: Holder>>selector
   std::vector<NodePtr> statements;
   SourceLocation where;
-  std::string source;                // the method's source text, for tools and mirrors
+  std::string source;  // the method's source text, for tools and mirrors
   Scope* scope = nullptr;
 };
 

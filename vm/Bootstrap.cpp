@@ -39,7 +39,10 @@ const std::vector<CoreClass>& coreClasses() {
   using namespace special;
   static const std::vector<CoreClass> classes = {
       {kClassObject, "Object", nullptr, Format::Fixed, {}},
-      {kClassClass, "Class", "Object", Format::Fixed,
+      {kClassClass,
+       "Class",
+       "Object",
+       Format::Fixed,
        {"superclass", "methodDictionary", "instanceSpec", "instanceVariables", "name", "thisClassOrOrganization"}},
       {kClassMetaclass, "Metaclass", "Class", Format::Fixed, {}},
       {kClassNil, "Nil", "Object", Format::Fixed, {}},
@@ -53,7 +56,10 @@ const std::vector<CoreClass>& coreClasses() {
       {kClassSymbol, "Symbol", "String", Format::Bytes, {}},
       {kClassArray, "Array", "Object", Format::Indexable, {}},
       {kClassByteArray, "ByteArray", "Object", Format::Bytes, {}},
-      {kClassMethod, "Method", "Object", Format::CompiledCode,
+      {kClassMethod,
+       "Method",
+       "Object",
+       Format::CompiledCode,
        {"header", "signature", "holder", "bytecodes", "literals", "sendSites", "quick", "debugInfo"}},
       {kClassPrimitive, "Primitive", "Method", Format::CompiledCode, {}},
       {kClassCompiledBlock, "CompiledBlock", "Method", Format::CompiledCode, {}},
@@ -67,7 +73,11 @@ const std::vector<CoreClass>& coreClasses() {
       {kClassProcessStack, "ProcessStack", "Object", Format::Stack, {}},
       {kClassLinkedList, "LinkedList", "Object", Format::Fixed, {"firstLink", "lastLink"}},
       {kClassSemaphore, "Semaphore", "LinkedList", Format::Fixed, {"excessSignals"}},
-      {kClassProcessorScheduler, "ProcessorScheduler", "Object", Format::Fixed, {"readyLists", "activeProcess", "pausedProcesses", "exclusiveProcess"}},
+      {kClassProcessorScheduler,
+       "ProcessorScheduler",
+       "Object",
+       Format::Fixed,
+       {"readyLists", "activeProcess", "pausedProcesses", "exclusiveProcess"}},
       {kClassAssociation, "Association", "Object", Format::Fixed, {"key", "value"}},
       {kClassMethodDictionary, "MethodDictionary", "Object", Format::FixedIndexable, {"tally"}},
       {kClassSystem, "System", "Object", Format::Fixed, {}},
@@ -94,7 +104,7 @@ void Runtime::bootstrap() {
     sp.classTable().registerClass(cls);
     metas[i] = m.get();
     classes[i] = cls;
-    setSpecial(core[i].special, cls);  // keeps them alive from here on
+    setSpecial(core[i].special, cls);                                     // keeps them alive from here on
     sp.storePointer(cls, class_slot::kThisClassOrOrganization, m.get());  // temporarily
   }
   for (size_t i = 0; i < core.size(); i++) {
@@ -165,10 +175,10 @@ void Runtime::bootstrap() {
   setSpecial(special::kUndefinedGlobal, undefined);
   globals_.initialize(1024);
   for (size_t i = 0; i < core.size(); i++) classes_->installGlobal(special(core[i].special));
-#define ESPELL_INTERN_SELECTOR(name, text)                       \
-  if (std::string(#name).rfind("Selector", 0) == 0) {            \
-    Oop sel = symbol(text);                                      \
-    setSpecial(special::k##name, sel);                           \
+#define ESPELL_INTERN_SELECTOR(name, text)            \
+  if (std::string(#name).rfind("Selector", 0) == 0) { \
+    Oop sel = symbol(text);                           \
+    setSpecial(special::k##name, sel);                \
   }
   ESPELL_VM_SPECIAL_OBJECTS(ESPELL_INTERN_SELECTOR)
 #undef ESPELL_INTERN_SELECTOR
@@ -205,9 +215,12 @@ void Runtime::bootstrap() {
   // Library classes a program brings on its class path replace the kernel's, as on other
   // SOM VMs (e.g. Are-We-Fast-Yet's Vector): leave their globals undefined so the first
   // reference loads the program's file. Kernel subclasses keep the kernel superclass.
-  static const char* const kShadowable[] = {"Vector", "Pair", "Dictionary", "Set", "IdentitySet",
-                                            "IdentityDictionary", "Hashtable", "OrderedCollection",
-                                            "Interval", "Point", "ReadStream", "WriteStream"};
+  static const char* const kShadowable[] = {"Vector",      "Pair",
+                                            "Dictionary",  "Set",
+                                            "IdentitySet", "IdentityDictionary",
+                                            "Hashtable",   "OrderedCollection",
+                                            "Interval",    "Point",
+                                            "ReadStream",  "WriteStream"};
   for (const char* name : kShadowable) {
     if (loader_->findFile(name)) globals_.undefine(symbol(name));
   }
@@ -221,8 +234,8 @@ void Runtime::bootstrap() {
   }
 
   // 6. The system objects.
-  Oop system = sp.allocate(space::ClassIndex(special(special::kClassSystem).object()->rawHash()), Format::Fixed, 0,
-                           Tenure::Old);
+  Oop system =
+      sp.allocate(space::ClassIndex(special(special::kClassSystem).object()->rawHash()), Format::Fixed, 0, Tenure::Old);
   setSpecial(special::kSystem, system);
   globals_.atPut(symbol("system"), system);
   scheduler_->initialize();

@@ -50,9 +50,13 @@ space::Format instanceFormatFor(space::Format superFormat, size_t fieldCount) {
 }
 }  // namespace
 
-Oop ClassBuilder::metaclassOf(Oop cls) const { return rt_.classOf(cls); }
+Oop ClassBuilder::metaclassOf(Oop cls) const {
+  return rt_.classOf(cls);
+}
 
-std::string ClassBuilder::nameOf(Oop cls) const { return className(rt_, cls); }
+std::string ClassBuilder::nameOf(Oop cls) const {
+  return className(rt_, cls);
+}
 
 Oop ClassBuilder::createClass(std::string_view name, Oop superclass, const std::vector<std::string>& instanceVariables,
                               const std::vector<std::string>& classVariables) {
@@ -75,7 +79,8 @@ Oop ClassBuilder::createClassWithFormat(std::string_view name, Oop superclass,
                                         const std::vector<std::string>& classVariables) {
   space::Space& sp = rt_.space();
   LocalRoot super(sp.localRoots(), superclass);
-  std::vector<std::string> fields = superclass == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, superclass);
+  std::vector<std::string> fields =
+      superclass == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, superclass);
   fields.insert(fields.end(), instanceVariables.begin(), instanceVariables.end());
 
   // The class side: Class's own fields, inherited class-side fields, then these.
@@ -84,7 +89,8 @@ Oop ClassBuilder::createClassWithFormat(std::string_view name, Oop superclass,
   std::vector<std::string> classFields = instanceVariableNames(rt_, superMeta);
   classFields.insert(classFields.end(), classVariables.begin(), classVariables.end());
 
-  LocalRoot meta(sp.localRoots(), sp.allocate(rt_.known.metaclass, space::Format::Fixed, class_slot::kCount, Tenure::Old));
+  LocalRoot meta(sp.localRoots(),
+                 sp.allocate(rt_.known.metaclass, space::Format::Fixed, class_slot::kCount, Tenure::Old));
   space::ClassIndex metaIndex = sp.classTable().registerClass(meta.get());
   LocalRoot cls(sp.localRoots(), sp.allocate(metaIndex, space::Format::Fixed, classFields.size(), Tenure::Old));
   sp.classTable().registerClass(cls.get());
@@ -124,7 +130,8 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
     superclass = rt_.globals().at(sym);
     if (superclass.isNull()) superclass = rt_.loader().loadClass(node.superclassName);
     if (superclass.isNull() || !isClass(rt_, superclass)) {
-      throw CompileError(node.fileName, node.where, "superclass '" + node.superclassName + "' of " + node.name + " not found");
+      throw CompileError(node.fileName, node.where,
+                         "superclass '" + node.superclassName + "' of " + node.name + " not found");
     }
   }
   LocalRoot super(sp.localRoots(), superclass);
@@ -133,7 +140,8 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
   bool fresh = true;
   if (rt_.isBootstrapping() && !existing.isNull() && isClass(rt_, existing) &&
       existing.object()->slot(class_slot::kSuperclass) != super.get() && super.get() != rt_.nil() &&
-      instanceVariableNames(rt_, existing.object()->slot(class_slot::kSuperclass)) == instanceVariableNames(rt_, super.get())) {
+      instanceVariableNames(rt_, existing.object()->slot(class_slot::kSuperclass)) ==
+          instanceVariableNames(rt_, super.get())) {
     // A class the VM created is placed under a kernel superclass with the same fields
     // (e.g. Array under SequenceableCollection): re-link it, its layout is unchanged.
     sp.storePointer(existing, class_slot::kSuperclass, super.get());
@@ -142,10 +150,12 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
   if (!existing.isNull() && isClass(rt_, existing) && existing.object()->slot(class_slot::kSuperclass) == super.get()) {
     // Reuse a class with the same shape (kernel classes the bootstrap created).
     std::vector<std::string> all = instanceVariableNames(rt_, existing);
-    std::vector<std::string> inherited = super.get() == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, super.get());
+    std::vector<std::string> inherited =
+        super.get() == rt_.nil() ? std::vector<std::string>{} : instanceVariableNames(rt_, super.get());
     std::vector<std::string> own(all.begin() + long(inherited.size()), all.end());
     std::vector<std::string> metaAll = instanceVariableNames(rt_, metaclassOf(existing));
-    std::vector<std::string> metaInherited = instanceVariableNames(rt_, metaclassOf(existing).object()->slot(class_slot::kSuperclass));
+    std::vector<std::string> metaInherited =
+        instanceVariableNames(rt_, metaclassOf(existing).object()->slot(class_slot::kSuperclass));
     std::vector<std::string> metaOwn(metaAll.begin() + long(metaInherited.size()), metaAll.end());
     if (own == node.instanceFields && metaOwn == node.classFields) {
       cls.set(existing);
@@ -203,9 +213,12 @@ Oop ClassBuilder::compileMethodSource(Oop cls, std::string_view source, const st
 Oop ClassBuilder::literalValue(const LiteralValue& v) {
   space::Space& sp = rt_.space();
   switch (v.kind) {
-    case LiteralValue::Kind::Nil: return rt_.nil();
-    case LiteralValue::Kind::True: return rt_.trueObject();
-    case LiteralValue::Kind::False: return rt_.falseObject();
+    case LiteralValue::Kind::Nil:
+      return rt_.nil();
+    case LiteralValue::Kind::True:
+      return rt_.trueObject();
+    case LiteralValue::Kind::False:
+      return rt_.falseObject();
     case LiteralValue::Kind::Integer: {
       std::string text = v.text;
       bool negative = !text.empty() && text[0] == '-';
@@ -226,8 +239,10 @@ Oop ClassBuilder::literalValue(const LiteralValue& v) {
       std::memcpy(d.object()->words(), &v.number, sizeof(double));
       return d;
     }
-    case LiteralValue::Kind::String: return newString(rt_, v.text, Tenure::Old);
-    case LiteralValue::Kind::Symbol: return rt_.symbol(v.text);
+    case LiteralValue::Kind::String:
+      return newString(rt_, v.text, Tenure::Old);
+    case LiteralValue::Kind::Symbol:
+      return rt_.symbol(v.text);
     case LiteralValue::Kind::Character: {
       // Decode the UTF-8 of one character.
       const unsigned char* b = reinterpret_cast<const unsigned char*>(v.text.data());
@@ -266,14 +281,17 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
       throw CompileError(fileName, SourceLocation{spec.line, 1, 0}, "no primitive named '" + name + "'");
     }
   }
-  space::ClassIndex cls = spec.isBlock ? rt_.known.compiledBlock : spec.isPrimitive ? rt_.known.primitive : rt_.known.method;
+  space::ClassIndex cls = spec.isBlock       ? rt_.known.compiledBlock
+                          : spec.isPrimitive ? rt_.known.primitive
+                                             : rt_.known.method;
   LocalRoot code(sp.localRoots(), sp.allocate(cls, space::Format::CompiledCode, code_slot::kCount, Tenure::Old));
-  code.get().object()->slots()[code_slot::kHeader] = Oop::fromSmallInteger(
-      CodeHeader::pack(unsigned(spec.numArgs), unsigned(spec.numTemps), unsigned(spec.numCopied), unsigned(spec.maxStack),
-                       primitive, spec.flags));
+  code.get().object()->slots()[code_slot::kHeader] =
+      Oop::fromSmallInteger(CodeHeader::pack(unsigned(spec.numArgs), unsigned(spec.numTemps), unsigned(spec.numCopied),
+                                             unsigned(spec.maxStack), primitive, spec.flags));
   sp.storePointer(code.get(), code_slot::kSelector, rt_.symbol(spec.selector));
   sp.storePointer(code.get(), code_slot::kHolder, spec.isBlock ? outer.get() : h.get());
-  code.get().object()->slots()[code_slot::kQuick] = Oop::fromSmallInteger(QuickMethod::pack(spec.quick, spec.quickField));
+  code.get().object()->slots()[code_slot::kQuick] =
+      Oop::fromSmallInteger(QuickMethod::pack(spec.quick, spec.quickField));
 
   Oop bytes = sp.allocateBytes(rt_.known.byteArray, spec.bytecodes.size(), Tenure::Old);
   if (!spec.bytecodes.empty()) std::memcpy(bytes.object()->bytes(), spec.bytecodes.data(), spec.bytecodes.size());

@@ -1,10 +1,10 @@
 // ClassLoader: class path search and class file loading.
 #include "vm/ClassLoader.h"
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "vm/ClassBuilder.h"
 #include "vm/Interpreter.h"
@@ -71,7 +71,8 @@ Oop ClassLoader::loadClass(std::string_view name) {
   Parser parser(*text, *path);
   std::unique_ptr<ClassNode> node = parser.parseClass();
   if (node->name != name) {
-    throw CompileError(*path, node->where, "file defines class '" + node->name + "', expected '" + std::string(name) + "'");
+    throw CompileError(*path, node->where,
+                       "file defines class '" + node->name + "', expected '" + std::string(name) + "'");
   }
   Oop cls = rt_.classes().defineClass(*node);
   rt_.classes().installGlobal(cls);

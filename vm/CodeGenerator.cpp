@@ -21,20 +21,17 @@ struct SpecialSend {
   Op op;
 };
 constexpr SpecialSend kSpecialSends[] = {
-    {"+", Op::SendAdd},          {"-", Op::SendSubtract},       {"*", Op::SendMultiply},
-    {"<", Op::SendLess},         {">", Op::SendGreater},        {"<=", Op::SendLessEqual},
-    {">=", Op::SendGreaterEqual},{"=", Op::SendEqual},          {"~=", Op::SendNotEqual},
-    {"<>", Op::SendNotEqual},    {"&", Op::SendBitAnd},         {"bitAnd:", Op::SendBitAnd},
-    {"bitOr:", Op::SendBitOr},   {"<<", Op::SendShiftLeft},     {">>", Op::SendShiftRight},
-    {">>>", Op::SendShiftRight}, {"/", Op::SendQuotient},       {"%", Op::SendModulo},
-    {"\\\\", Op::SendModulo},    {"at:", Op::SendAt},           {"at:put:", Op::SendAtPut},
-    {"value", Op::SendValue},
+    {"+", Op::SendAdd},         {"-", Op::SendSubtract},   {"*", Op::SendMultiply},      {"<", Op::SendLess},
+    {">", Op::SendGreater},     {"<=", Op::SendLessEqual}, {">=", Op::SendGreaterEqual}, {"=", Op::SendEqual},
+    {"~=", Op::SendNotEqual},   {"<>", Op::SendNotEqual},  {"&", Op::SendBitAnd},        {"bitAnd:", Op::SendBitAnd},
+    {"bitOr:", Op::SendBitOr},  {"<<", Op::SendShiftLeft}, {">>", Op::SendShiftRight},   {">>>", Op::SendShiftRight},
+    {"/", Op::SendQuotient},    {"%", Op::SendModulo},     {"\\\\", Op::SendModulo},     {"at:", Op::SendAt},
+    {"at:put:", Op::SendAtPut}, {"value", Op::SendValue},
 };
 
 class Emitter {
  public:
-  Emitter(CodeSpec& spec, Scope* realScope, const CompileContext& ctx)
-      : spec_(spec), real_(realScope), ctx_(ctx) {}
+  Emitter(CodeSpec& spec, Scope* realScope, const CompileContext& ctx) : spec_(spec), real_(realScope), ctx_(ctx) {}
 
   CodeSpec& spec() { return spec_; }
   Scope* real() { return real_; }
@@ -100,8 +97,9 @@ class Emitter {
       const LiteralSpec& e = spec_.literals[i];
       if (e.kind != l.kind || l.kind == LiteralSpec::Kind::Block) continue;
       if (l.kind == LiteralSpec::Kind::Global && e.name == l.name) return int(i);
-      if (l.kind == LiteralSpec::Kind::Value && e.value.kind == l.value.kind && l.value.kind != LiteralValue::Kind::Array &&
-          l.value.kind != LiteralValue::Kind::ByteArray && e.value.text == l.value.text &&
+      if (l.kind == LiteralSpec::Kind::Value && e.value.kind == l.value.kind &&
+          l.value.kind != LiteralValue::Kind::Array && l.value.kind != LiteralValue::Kind::ByteArray &&
+          e.value.text == l.value.text &&
           (l.value.kind != LiteralValue::Kind::Double ||
            std::memcmp(&e.value.number, &l.value.number, sizeof(double)) == 0)) {  // 0.0 vs -0.0
         return int(i);
@@ -286,9 +284,15 @@ class Generator {
 
   void literal(Emitter& e, const LiteralValue& v) {
     switch (v.kind) {
-      case LiteralValue::Kind::Nil: e.emit(Op::PushNil); return;
-      case LiteralValue::Kind::True: e.emit(Op::PushTrue); return;
-      case LiteralValue::Kind::False: e.emit(Op::PushFalse); return;
+      case LiteralValue::Kind::Nil:
+        e.emit(Op::PushNil);
+        return;
+      case LiteralValue::Kind::True:
+        e.emit(Op::PushTrue);
+        return;
+      case LiteralValue::Kind::False:
+        e.emit(Op::PushFalse);
+        return;
       case LiteralValue::Kind::Integer: {
         const std::string& t = v.text;
         bool simple = !t.empty() && t.size() <= 4 && t.find('r') == std::string::npos;
@@ -348,9 +352,12 @@ class Generator {
     if (v->binding) {
       Location loc = locate(s->realScope(), v->binding);
       switch (loc.kind) {
-        case Location::Kind::Argument: return e.emitB(Op::PushArgument, loc.index);
-        case Location::Kind::Temp: return e.emitB(Op::PushTemp, loc.index);
-        case Location::Kind::Remote: return e.emitBB(Op::PushRemoteTemp, loc.index, loc.vectorSlot);
+        case Location::Kind::Argument:
+          return e.emitB(Op::PushArgument, loc.index);
+        case Location::Kind::Temp:
+          return e.emitB(Op::PushTemp, loc.index);
+        case Location::Kind::Remote:
+          return e.emitBB(Op::PushRemoteTemp, loc.index, loc.vectorSlot);
       }
     }
     if (int f = fieldIndex(n); f >= 0) return e.emitB(Op::PushField, f);
@@ -802,8 +809,9 @@ class Generator {
       return;
     }
     // "field := arg" or "field := arg. ^self" with one argument: a setter answering self.
-    if (m.parameters.size() == 1 && (st.size() == 1 || (st.size() == 2 && st[1]->kind == NodeKind::Return &&
-                                                        isVariable(static_cast<ReturnNode*>(st[1].get())->value.get(), "self")))) {
+    if (m.parameters.size() == 1 &&
+        (st.size() == 1 || (st.size() == 2 && st[1]->kind == NodeKind::Return &&
+                            isVariable(static_cast<ReturnNode*>(st[1].get())->value.get(), "self")))) {
       if (st[0]->kind != NodeKind::Assignment) return;
       auto* a = static_cast<AssignmentNode*>(st[0].get());
       int f = fieldOf(a->variable.get());

@@ -67,8 +67,8 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
       } else {
         note = "  ; " + describeObject(rt, lit);
       }
-    } else if (std::string(info.operands) == "W" && op != Op::PushLiteral && sites.isHeapObject() && sites != rt.nil() &&
-               size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
+    } else if (std::string(info.operands) == "W" && op != Op::PushLiteral && sites.isHeapObject() &&
+               sites != rt.nil() && size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
       note = "  ; #" + std::string(bytesOf(sites.object()->slot(size_t(firstWord) * send_site::kSlots)));
     } else if (op == Op::Jump || op == Op::JumpBack || op == Op::JumpIfTrue || op == Op::JumpIfFalse ||
                op == Op::JumpIfNil || op == Op::JumpIfNotNil) {
@@ -90,9 +90,8 @@ std::string disassembleClass(Runtime& rt, Oop cls) {
   std::string out;
   for (Oop c : {cls, rt.classOf(cls)}) {
     out += className(rt, c) + "\n";
-    method_dictionary::forEach(rt.space(), c.object()->slot(class_slot::kMethodDictionary), [&](Oop, Oop m) {
-      out += disassemble(rt, m, 2);
-    });
+    method_dictionary::forEach(rt.space(), c.object()->slot(class_slot::kMethodDictionary),
+                               [&](Oop, Oop m) { out += disassemble(rt, m, 2); });
   }
   return out;
 }

@@ -9,7 +9,9 @@ namespace vm {
 
 using space::Oop;
 
-Oop Globals::table() const { return runtime_.space().specialObject(special::kGlobals); }
+Oop Globals::table() const {
+  return runtime_.space().specialObject(special::kGlobals);
+}
 
 void Globals::initialize(size_t capacity) {
   space::Space& sp = runtime_.space();
@@ -92,7 +94,8 @@ void Globals::atPut(Oop symbol, Oop value) {
 
 void Globals::undefine(Oop symbol) {
   Oop b = binding(symbol);
-  if (!b.isNull()) runtime_.space().storePointer(b, association_slot::kValue, runtime_.special(special::kUndefinedGlobal));
+  if (!b.isNull())
+    runtime_.space().storePointer(b, association_slot::kValue, runtime_.special(special::kUndefinedGlobal));
 }
 
 void Globals::forEachDefined(const std::function<void(Oop, Oop)>& f) const {

@@ -64,23 +64,34 @@ bool receiverIsInlinedBlock(InlineKind k) {
 
 bool argumentIsInlinedBlock(InlineKind k, size_t i) {
   switch (k) {
-    case InlineKind::None: return false;
+    case InlineKind::None:
+      return false;
     case InlineKind::ToDo:
-    case InlineKind::DownToDo: return i == 1;
+    case InlineKind::DownToDo:
+      return i == 1;
     case InlineKind::ToByDo:
-    case InlineKind::DownToByDo: return i == 2;
+    case InlineKind::DownToByDo:
+      return i == 2;
     case InlineKind::WhileTrueUnary:
     case InlineKind::WhileFalseUnary:
-    case InlineKind::Repeat: return false;
-    default: return true;  // every argument of the remaining kinds is a block
+    case InlineKind::Repeat:
+      return false;
+    default:
+      return true;  // every argument of the remaining kinds is a block
   }
 }
 
 bool isLoop(InlineKind k) {
   switch (k) {
-    case InlineKind::WhileTrue: case InlineKind::WhileFalse: case InlineKind::WhileTrueUnary:
-    case InlineKind::WhileFalseUnary: case InlineKind::Repeat: case InlineKind::ToDo:
-    case InlineKind::ToByDo: case InlineKind::DownToDo: case InlineKind::DownToByDo:
+    case InlineKind::WhileTrue:
+    case InlineKind::WhileFalse:
+    case InlineKind::WhileTrueUnary:
+    case InlineKind::WhileFalseUnary:
+    case InlineKind::Repeat:
+    case InlineKind::ToDo:
+    case InlineKind::ToByDo:
+    case InlineKind::DownToDo:
+    case InlineKind::DownToByDo:
     case InlineKind::TimesRepeat:
       return true;
     default:

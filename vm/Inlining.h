@@ -9,14 +9,26 @@ namespace vm {
 
 enum class InlineKind {
   None,
-  IfTrue, IfFalse, IfTrueIfFalse, IfFalseIfTrue,
-  And, Or,
-  WhileTrue, WhileFalse,            // [cond] whileTrue: [body]
-  WhileTrueUnary, WhileFalseUnary,  // [cond] whileTrue
-  Repeat,                           // [body] repeat
-  ToDo, ToByDo, DownToDo, DownToByDo,
+  IfTrue,
+  IfFalse,
+  IfTrueIfFalse,
+  IfFalseIfTrue,
+  And,
+  Or,
+  WhileTrue,
+  WhileFalse,  // [cond] whileTrue: [body]
+  WhileTrueUnary,
+  WhileFalseUnary,  // [cond] whileTrue
+  Repeat,           // [body] repeat
+  ToDo,
+  ToByDo,
+  DownToDo,
+  DownToByDo,
   TimesRepeat,
-  IfNil, IfNotNil, IfNilIfNotNil, IfNotNilIfNil,
+  IfNil,
+  IfNotNil,
+  IfNilIfNotNil,
+  IfNotNilIfNil,
 };
 
 // Classifies a send; InlineKind::None when it is an ordinary send (including when an

@@ -22,9 +22,13 @@ using space::HeapObject;
 using namespace space::reserved_class;
 
 namespace {
-inline uint16_t readWord(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+inline uint16_t readWord(const uint8_t* p) {
+  return uint16_t(p[0] | (p[1] << 8));
+}
 constexpr uint64_t kSmallIntegerTag = 1;
-inline bool bothSmall(Oop a, Oop b) { return (a.bits() & b.bits() & kSmallIntegerTag) != 0; }
+inline bool bothSmall(Oop a, Oop b) {
+  return (a.bits() & b.bits() & kSmallIntegerTag) != 0;
+}
 }  // namespace
 
 // Both operands as doubles when the receiver is a Double and the argument a Double or a
@@ -64,9 +68,9 @@ StopReason Interpreter::run() {
 #define SAVE() (regs_.sp = sp, regs_.fp = fp, regs_.ip = ip, saveRegisters())
 #define LOAD() (sp = regs_.sp, fp = regs_.fp, ip = regs_.ip)
 #define SELF() (fp[frame_slot::kSelf])
-#define CHECK_STOP()                                                \
-  do {                                                              \
-    if (stopRequested_) return stopReason_;                         \
+#define CHECK_STOP()                        \
+  do {                                      \
+    if (stopRequested_) return stopReason_; \
   } while (0)
 
 #ifdef ESPELL_COMPUTED_GOTO
@@ -292,42 +296,42 @@ StopReason Interpreter::run() {
         }
 
         // ---- arithmetic and comparison fast paths -----------------------------------------
-#define INT_BINARY(guard, expr)                                                   \
-  {                                                                               \
-    Oop a = sp[-1], b = sp[0];                                                    \
-    if (bothSmall(a, b) && (intGuards_ & (guard))) {                              \
-      int64_t x = a.smallInteger(), y = b.smallInteger();                         \
-      expr;                                                                       \
-    }                                                                             \
-    goto send_special;                                                            \
+#define INT_BINARY(guard, expr)                           \
+  {                                                       \
+    Oop a = sp[-1], b = sp[0];                            \
+    if (bothSmall(a, b) && (intGuards_ & (guard))) {      \
+      int64_t x = a.smallInteger(), y = b.smallInteger(); \
+      expr;                                               \
+    }                                                     \
+    goto send_special;                                    \
   }
-#define PUSH_INT(expr)                         \
-  do {                                         \
-    *--sp = Oop::fromSmallInteger(expr);       \
-    ip += 3;                                   \
-    DISPATCH();                                \
+#define PUSH_INT(expr)                   \
+  do {                                   \
+    *--sp = Oop::fromSmallInteger(expr); \
+    ip += 3;                             \
+    DISPATCH();                          \
   } while (0)
-#define PUSH_BOOL(cond) \
-  do {                  \
+#define PUSH_BOOL(cond)              \
+  do {                               \
     *--sp = (cond) ? true_ : false_; \
-    ip += 3;            \
-    DISPATCH();         \
+    ip += 3;                         \
+    DISPATCH();                      \
   } while (0)
 
-#define FLOAT_ARITH(op)                                                            \
-  {                                                                                \
-    double x, y;                                                                   \
-    if (!numberPair(a, b, x, y)) goto send_special;                                \
-    double r = x op y;                                                             \
-    Oop result;                                                                    \
-    if (!Oop::tryFromDouble(r, result)) {                                          \
-      SAVE();                                                                      \
-      result = newDouble(rt_, r);                                                  \
-      LOAD();                                                                      \
-    }                                                                              \
-    *--sp = result;                                                                \
-    ip += 3;                                                                       \
-    DISPATCH();                                                                    \
+#define FLOAT_ARITH(op)                             \
+  {                                                 \
+    double x, y;                                    \
+    if (!numberPair(a, b, x, y)) goto send_special; \
+    double r = x op y;                              \
+    Oop result;                                     \
+    if (!Oop::tryFromDouble(r, result)) {           \
+      SAVE();                                       \
+      result = newDouble(rt_, r);                   \
+      LOAD();                                       \
+    }                                               \
+    *--sp = result;                                 \
+    ip += 3;                                        \
+    DISPATCH();                                     \
   }
         OP(SendAdd) {
           Oop a = sp[-1], b = sp[0];
@@ -372,22 +376,20 @@ StopReason Interpreter::run() {
           if (doubleGuard_) FLOAT_ARITH(*)
           goto send_special;
         }
-#define COMPARE(guard, op)                                                                          \
-  {                                                                                                 \
-    Oop a = sp[-1], b = sp[0];                                                                      \
-    if (bothSmall(a, b)) {                                                                          \
-      if (intGuards_ & (guard)) PUSH_BOOL(int64_t(a.bits()) op int64_t(b.bits()));                  \
-      goto send_special;                                                                            \
-    }                                                                                               \
-    double x, y;                                                                                    \
-    if (doubleGuard_ && numberPair(a, b, x, y)) PUSH_BOOL(x op y);                                  \
-    goto send_special;                                                                              \
+#define COMPARE(guard, op)                                                         \
+  {                                                                                \
+    Oop a = sp[-1], b = sp[0];                                                     \
+    if (bothSmall(a, b)) {                                                         \
+      if (intGuards_ & (guard)) PUSH_BOOL(int64_t(a.bits()) op int64_t(b.bits())); \
+      goto send_special;                                                           \
+    }                                                                              \
+    double x, y;                                                                   \
+    if (doubleGuard_ && numberPair(a, b, x, y)) PUSH_BOOL(x op y);                 \
+    goto send_special;                                                             \
   }
-        OP(SendLess) COMPARE(kGuardLt, <)
-        OP(SendGreater) COMPARE(kGuardGt, >)
-        OP(SendLessEqual) COMPARE(kGuardLe, <=)
-        OP(SendGreaterEqual) COMPARE(kGuardGe, >=)
-        OP(SendEqual) {
+        OP(SendLess)
+        COMPARE(kGuardLt, <) OP(SendGreater) COMPARE(kGuardGt, >) OP(SendLessEqual) COMPARE(kGuardLe, <=)
+            OP(SendGreaterEqual) COMPARE(kGuardGe, >=) OP(SendEqual) {
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardEq)) PUSH_BOOL(a == b);
           goto send_special;
@@ -417,9 +419,9 @@ StopReason Interpreter::run() {
           ip += 1;
           DISPATCH();
         }
-        OP(SendBitAnd) INT_BINARY(kGuardBitAnd, PUSH_INT(x & y))
-        OP(SendBitOr) INT_BINARY(kGuardBitOr, PUSH_INT(x | y))
-        OP(SendShiftLeft) {
+        OP(SendBitAnd)
+        INT_BINARY(kGuardBitAnd, PUSH_INT(x & y)) OP(SendBitOr) INT_BINARY(kGuardBitOr, PUSH_INT(x | y))
+            OP(SendShiftLeft) {
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardShl)) {
             int64_t x = a.smallInteger(), y = b.smallInteger();
@@ -623,20 +625,20 @@ StopReason Interpreter::run() {
         DISPATCH();
       }
 
-#define RETURN_FAST(value)                                                                          \
-  if (fp[frame_slot::kContext] == nil_ && fp[frame_slot::kCallerFp].smallInteger() != 0) {         \
-    Oop result_ = (value);                                                                          \
+#define RETURN_FAST(value)                                                                                     \
+  if (fp[frame_slot::kContext] == nil_ && fp[frame_slot::kCallerFp].smallInteger() != 0) {                     \
+    Oop result_ = (value);                                                                                     \
     int n_ = int(CodeHeader::args(fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger())); \
-    int64_t callerIp_ = fp[frame_slot::kCallerIp].smallInteger();                                   \
-    sp = fp - n_ - 1;                                                                                \
-    *sp = result_;                                                                                   \
-    fp = regs_.slots + fp[frame_slot::kCallerFp].smallInteger();                                     \
-    HeapObject* m_ = fp[frame_slot::kMethod].object();                                               \
-    regs_.code = m_->slot(code_slot::kBytecodes).object()->bytes();                                  \
-    regs_.literals = m_->slot(code_slot::kLiterals).object()->slots();                               \
-    regs_.sites = m_->slot(code_slot::kSendSites).object()->slots();                                 \
-    ip = regs_.code + callerIp_;                                                                     \
-    DISPATCH();                                                                                      \
+    int64_t callerIp_ = fp[frame_slot::kCallerIp].smallInteger();                                              \
+    sp = fp - n_ - 1;                                                                                          \
+    *sp = result_;                                                                                             \
+    fp = regs_.slots + fp[frame_slot::kCallerFp].smallInteger();                                               \
+    HeapObject* m_ = fp[frame_slot::kMethod].object();                                                         \
+    regs_.code = m_->slot(code_slot::kBytecodes).object()->bytes();                                            \
+    regs_.literals = m_->slot(code_slot::kLiterals).object()->slots();                                         \
+    regs_.sites = m_->slot(code_slot::kSendSites).object()->slots();                                           \
+    ip = regs_.code + callerIp_;                                                                               \
+    DISPATCH();                                                                                                \
   }
         OP(ReturnTop) {
           Oop result = *sp;
@@ -757,8 +759,8 @@ StopReason Interpreter::run() {
       }
 
 #ifndef ESPELL_COMPUTED_GOTO
-        default:
-          break;
+      default:
+        break;
       }
       failActiveProcess("invalid bytecode " + std::to_string(*ip));
       LOAD();

@@ -18,15 +18,15 @@ namespace vm {
 // (old space: it never moves), so sp and fp are plain pointers into it; saveRegisters()
 // writes their indexes into the stack object before anything that may collect.
 struct Registers {
-  Oop stack;                        // the active process's stack object
-  Oop* slots = nullptr;             // stack.object()->slots()
-  Oop* sp = nullptr;                // top of the operand stack (last pushed value)
-  Oop* fp = nullptr;                // base of the current frame (see frame_slot)
-  Oop* limit = nullptr;             // push no frame beyond this point without growing
-  const uint8_t* ip = nullptr;      // next bytecode
-  const uint8_t* code = nullptr;    // first bytecode of the current method or block
-  Oop* literals = nullptr;          // literal slots of the current method or block
-  Oop* sites = nullptr;             // send-site slots of the current method or block
+  Oop stack;                      // the active process's stack object
+  Oop* slots = nullptr;           // stack.object()->slots()
+  Oop* sp = nullptr;              // top of the operand stack (last pushed value)
+  Oop* fp = nullptr;              // base of the current frame (see frame_slot)
+  Oop* limit = nullptr;           // push no frame beyond this point without growing
+  const uint8_t* ip = nullptr;    // next bytecode
+  const uint8_t* code = nullptr;  // first bytecode of the current method or block
+  Oop* literals = nullptr;        // literal slots of the current method or block
+  Oop* sites = nullptr;           // send-site slots of the current method or block
 };
 
 class Interpreter {
@@ -187,10 +187,21 @@ class Interpreter {
 
 // Bit numbers of the SmallInteger fast-path guards.
 enum IntGuard : uint32_t {
-  kGuardAdd = 1u << 0, kGuardSub = 1u << 1, kGuardMul = 1u << 2, kGuardLt = 1u << 3,
-  kGuardGt = 1u << 4, kGuardLe = 1u << 5, kGuardGe = 1u << 6, kGuardEq = 1u << 7,
-  kGuardNe = 1u << 8, kGuardBitAnd = 1u << 9, kGuardBitOr = 1u << 10, kGuardShl = 1u << 11,
-  kGuardShr = 1u << 12, kGuardQuo = 1u << 13, kGuardMod = 1u << 14,
+  kGuardAdd = 1u << 0,
+  kGuardSub = 1u << 1,
+  kGuardMul = 1u << 2,
+  kGuardLt = 1u << 3,
+  kGuardGt = 1u << 4,
+  kGuardLe = 1u << 5,
+  kGuardGe = 1u << 6,
+  kGuardEq = 1u << 7,
+  kGuardNe = 1u << 8,
+  kGuardBitAnd = 1u << 9,
+  kGuardBitOr = 1u << 10,
+  kGuardShl = 1u << 11,
+  kGuardShr = 1u << 12,
+  kGuardQuo = 1u << 13,
+  kGuardMod = 1u << 14,
 };
 
 }  // namespace vm

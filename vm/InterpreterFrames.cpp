@@ -13,15 +13,16 @@ namespace vm {
 using space::HeapObject;
 
 namespace {
-constexpr size_t kRedZone = 32;                  // slots kept free for primitives' pushes
+constexpr size_t kRedZone = 32;  // slots kept free for primitives' pushes
 constexpr size_t kInitialStackSlots = 1024;
 constexpr size_t kStackOverflowReserve = 1 << 16;  // room to handle a StackOverflow
 
-int64_t headerOf(Oop code) { return code.object()->slot(code_slot::kHeader).smallInteger(); }
+int64_t headerOf(Oop code) {
+  return code.object()->slot(code_slot::kHeader).smallInteger();
+}
 }  // namespace
 
-Interpreter::Interpreter(Runtime& rt)
-    : rt_(rt), space_(rt.space()), softStackLimit_(rt.options().maxStackSlots) {
+Interpreter::Interpreter(Runtime& rt) : rt_(rt), space_(rt.space()), softStackLimit_(rt.options().maxStackSlots) {
   nil_ = rt.nil();
   true_ = rt.trueObject();
   false_ = rt.falseObject();
@@ -29,7 +30,9 @@ Interpreter::Interpreter(Runtime& rt)
   programMainProcess_ = nil_;
 }
 
-Oop Interpreter::activeProcess() const { return rt_.scheduler().activeProcess(); }
+Oop Interpreter::activeProcess() const {
+  return rt_.scheduler().activeProcess();
+}
 
 void Interpreter::loadRegisters() {
   Oop process = activeProcess();
@@ -305,7 +308,8 @@ PrimitiveResult Interpreter::restartContext(Oop context) {
   if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
     copied = CodeHeader::copied(h);
     Oop closure = frame[-int(CodeHeader::args(h)) - 1];
-    for (unsigned i = 0; i < copied; i++) frame[frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
+    for (unsigned i = 0; i < copied; i++)
+      frame[frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
   }
   for (unsigned i = copied; i < temps; i++) frame[frame_slot::kFirstTemp + i] = nil_;
   regs_.fp = frame;
@@ -430,8 +434,8 @@ Oop Interpreter::newProcessForBlock(Oop closure, int priority) {
   space::LocalRoot c(space_.localRoots(), closure);
   Oop code = closure.object()->slot(closure_slot::kCode);
   int64_t h = headerOf(code);
-  size_t need = stack_slot::kFirstFrameSlot + 1 + frame_slot::kFirstTemp + CodeHeader::temps(h) +
-                CodeHeader::stack(h) + kRedZone + 64;
+  size_t need = stack_slot::kFirstFrameSlot + 1 + frame_slot::kFirstTemp + CodeHeader::temps(h) + CodeHeader::stack(h) +
+                kRedZone + 64;
   Oop stack = newStack(rt_, std::max(kInitialStackSlots, need * 2));
   Oop process = newProcessObject(rt_, stack, priority);
   stack = process.object()->slot(process_slot::kStack);

@@ -88,16 +88,30 @@ PrimitiveResult Interpreter::activateMethodFromPrimitive(Oop method, int argc) {
   int64_t q = m->slot(code_slot::kQuick).smallInteger();
   if (q != 0) {
     switch (QuickMethod::kind(q)) {
-      case QuickMethod::ReturnSelf: regs_.sp -= argc; break;
-      case QuickMethod::ReturnField: *regs_.sp = regs_.sp[0].object()->slot(QuickMethod::field(q)); break;
+      case QuickMethod::ReturnSelf:
+        regs_.sp -= argc;
+        break;
+      case QuickMethod::ReturnField:
+        *regs_.sp = regs_.sp[0].object()->slot(QuickMethod::field(q));
+        break;
       case QuickMethod::SetField:
         space_.storePointer(regs_.sp[-1], QuickMethod::field(q), regs_.sp[0]);
         regs_.sp -= 1;
         break;
-      case QuickMethod::ReturnNil: regs_.sp -= argc; *regs_.sp = nil_; break;
-      case QuickMethod::ReturnTrue: regs_.sp -= argc; *regs_.sp = true_; break;
-      case QuickMethod::ReturnFalse: regs_.sp -= argc; *regs_.sp = false_; break;
-      case QuickMethod::None: break;
+      case QuickMethod::ReturnNil:
+        regs_.sp -= argc;
+        *regs_.sp = nil_;
+        break;
+      case QuickMethod::ReturnTrue:
+        regs_.sp -= argc;
+        *regs_.sp = true_;
+        break;
+      case QuickMethod::ReturnFalse:
+        regs_.sp -= argc;
+        *regs_.sp = false_;
+        break;
+      case QuickMethod::None:
+        break;
     }
     return PrimitiveResult::ControlTransferred;
   }
@@ -146,11 +160,10 @@ void Interpreter::refreshGuards() {
     uint32_t bit;
   };
   static const IntSelector kIntSelectors[] = {
-      {"+", kGuardAdd},  {"-", kGuardSub},       {"*", kGuardMul},     {"<", kGuardLt},
-      {">", kGuardGt},   {"<=", kGuardLe},       {">=", kGuardGe},     {"=", kGuardEq},
-      {"~=", kGuardNe},  {"<>", kGuardNe},       {"&", kGuardBitAnd},  {"bitAnd:", kGuardBitAnd},
-      {"bitOr:", kGuardBitOr}, {"<<", kGuardShl}, {">>", kGuardShr},   {">>>", kGuardShr},
-      {"/", kGuardQuo},  {"%", kGuardMod},       {"\\\\", kGuardMod},
+      {"+", kGuardAdd},    {"-", kGuardSub},          {"*", kGuardMul},        {"<", kGuardLt},     {">", kGuardGt},
+      {"<=", kGuardLe},    {">=", kGuardGe},          {"=", kGuardEq},         {"~=", kGuardNe},    {"<>", kGuardNe},
+      {"&", kGuardBitAnd}, {"bitAnd:", kGuardBitAnd}, {"bitOr:", kGuardBitOr}, {"<<", kGuardShl},   {">>", kGuardShr},
+      {">>>", kGuardShr},  {"/", kGuardQuo},          {"%", kGuardMod},        {"\\\\", kGuardMod},
   };
   // A guard holds while the method a send would find is still the one the kernel defined
   // (recorded by the bootstrap as a primitive whose name matches the selector's role).
@@ -165,7 +178,8 @@ void Interpreter::refreshGuards() {
   };
   uint32_t guards = ~0u;
   for (const IntSelector& s : kIntSelectors) {
-    bool ok = isKernelPrimitive(space::reserved_class::kSmallInteger, s.selector, std::string("Integer>>") + s.selector);
+    bool ok =
+        isKernelPrimitive(space::reserved_class::kSmallInteger, s.selector, std::string("Integer>>") + s.selector);
     if (!ok) guards &= ~s.bit;
   }
   intGuards_ = guards;

@@ -20,7 +20,8 @@ IoPoller::~IoPoller() {
 }
 
 void IoPoller::update(int fd, Watch& w) {
-  uint32_t want = (w.readable.isValid() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (w.writable.isValid() ? uint32_t(EPOLLOUT) : 0u);
+  uint32_t want =
+      (w.readable.isValid() ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (w.writable.isValid() ? uint32_t(EPOLLOUT) : 0u);
   if (want == 0) {
     if (w.registered) epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
     w.registered = 0;

@@ -55,7 +55,10 @@ std::optional<BigInt> BigInt::parse(const std::string& text, int radix) {
   BigInt r;
   for (; i < text.size(); i++) {
     char c = text[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10 : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : 99;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 10
+            : c >= 'A' && c <= 'Z' ? c - 'A' + 10
+                                   : 99;
     if (d >= radix) return std::nullopt;
     // r = r * radix + d
     uint64_t carry = uint64_t(d);
@@ -218,7 +221,9 @@ BigInt BigInt::operator-() const {
   return r;
 }
 
-BigInt operator-(const BigInt& a, const BigInt& b) { return a + (-b); }
+BigInt operator-(const BigInt& a, const BigInt& b) {
+  return a + (-b);
+}
 
 BigInt operator*(const BigInt& a, const BigInt& b) {
   BigInt r;
@@ -411,13 +416,16 @@ BigInt bitwise(const BigInt& a, const BigInt& b, F f, std::vector<uint32_t> (Big
 }  // namespace
 
 BigInt BigInt::bitAnd(const BigInt& a, const BigInt& b) {
-  return bitwise(a, b, [](uint32_t x, uint32_t y) { return x & y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
+  return bitwise(
+      a, b, [](uint32_t x, uint32_t y) { return x & y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
 }
 BigInt BigInt::bitOr(const BigInt& a, const BigInt& b) {
-  return bitwise(a, b, [](uint32_t x, uint32_t y) { return x | y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
+  return bitwise(
+      a, b, [](uint32_t x, uint32_t y) { return x | y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
 }
 BigInt BigInt::bitXor(const BigInt& a, const BigInt& b) {
-  return bitwise(a, b, [](uint32_t x, uint32_t y) { return x ^ y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
+  return bitwise(
+      a, b, [](uint32_t x, uint32_t y) { return x ^ y; }, &BigInt::twosComplement, &BigInt::fromTwosComplement);
 }
 
 }  // namespace vm

@@ -79,8 +79,8 @@ class BigInt {
   static int compareMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
   static std::vector<uint32_t> addMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
   static std::vector<uint32_t> subMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
-  static void divideMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b,
-                              std::vector<uint32_t>& q, std::vector<uint32_t>& r);
+  static void divideMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b, std::vector<uint32_t>& q,
+                              std::vector<uint32_t>& r);
   // Two's complement limbs of length n (for bitwise operations).
   std::vector<uint32_t> twosComplement(size_t n) const;
   static BigInt fromTwosComplement(std::vector<uint32_t> limbs);

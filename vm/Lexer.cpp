@@ -7,37 +7,74 @@ namespace vm {
 
 const char* describe(TokenKind kind) {
   switch (kind) {
-    case TokenKind::Identifier: return "an identifier";
-    case TokenKind::Keyword: return "a keyword";
-    case TokenKind::KeywordSequence: return "a keyword sequence";
-    case TokenKind::Operator: return "an operator";
-    case TokenKind::Integer: return "an integer";
-    case TokenKind::Double: return "a floating-point number";
-    case TokenKind::String: return "a string";
-    case TokenKind::Symbol: return "a symbol";
-    case TokenKind::Character: return "a character literal";
-    case TokenKind::Assign: return "':='";
-    case TokenKind::Caret: return "'^'";
-    case TokenKind::Colon: return "':'";
-    case TokenKind::Period: return "'.'";
-    case TokenKind::Semicolon: return "';'";
-    case TokenKind::Pound: return "'#'";
-    case TokenKind::LeftParen: return "'('";
-    case TokenKind::RightParen: return "')'";
-    case TokenKind::LeftBracket: return "'['";
-    case TokenKind::RightBracket: return "']'";
-    case TokenKind::LeftBrace: return "'{'";
-    case TokenKind::RightBrace: return "'}'";
-    case TokenKind::Separator: return "'----'";
-    case TokenKind::EndOfInput: return "the end of the input";
+    case TokenKind::Identifier:
+      return "an identifier";
+    case TokenKind::Keyword:
+      return "a keyword";
+    case TokenKind::KeywordSequence:
+      return "a keyword sequence";
+    case TokenKind::Operator:
+      return "an operator";
+    case TokenKind::Integer:
+      return "an integer";
+    case TokenKind::Double:
+      return "a floating-point number";
+    case TokenKind::String:
+      return "a string";
+    case TokenKind::Symbol:
+      return "a symbol";
+    case TokenKind::Character:
+      return "a character literal";
+    case TokenKind::Assign:
+      return "':='";
+    case TokenKind::Caret:
+      return "'^'";
+    case TokenKind::Colon:
+      return "':'";
+    case TokenKind::Period:
+      return "'.'";
+    case TokenKind::Semicolon:
+      return "';'";
+    case TokenKind::Pound:
+      return "'#'";
+    case TokenKind::LeftParen:
+      return "'('";
+    case TokenKind::RightParen:
+      return "')'";
+    case TokenKind::LeftBracket:
+      return "'['";
+    case TokenKind::RightBracket:
+      return "']'";
+    case TokenKind::LeftBrace:
+      return "'{'";
+    case TokenKind::RightBrace:
+      return "'}'";
+    case TokenKind::Separator:
+      return "'----'";
+    case TokenKind::EndOfInput:
+      return "the end of the input";
   }
   return "a token";
 }
 
 bool isOperatorChar(char c) {
   switch (c) {
-    case '~': case '&': case '|': case '*': case '/': case '\\': case '+': case '=':
-    case '>': case '<': case ',': case '@': case '%': case '-': case '?': case '!':
+    case '~':
+    case '&':
+    case '|':
+    case '*':
+    case '/':
+    case '\\':
+    case '+':
+    case '=':
+    case '>':
+    case '<':
+    case ',':
+    case '@':
+    case '%':
+    case '-':
+    case '?':
+    case '!':
       return true;
     default:
       return false;
@@ -45,9 +82,15 @@ bool isOperatorChar(char c) {
 }
 
 namespace {
-bool isIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool isIdentPart(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool isIdentPart(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 void appendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
@@ -68,8 +111,7 @@ void appendUtf8(std::string& out, uint32_t cp) {
 }
 }  // namespace
 
-Lexer::Lexer(std::string_view source, std::string fileName)
-    : source_(source), fileName_(std::move(fileName)) {}
+Lexer::Lexer(std::string_view source, std::string fileName) : source_(source), fileName_(std::move(fileName)) {}
 
 char Lexer::advance() {
   char c = source_[pos_++];
@@ -143,14 +185,30 @@ std::string Lexer::lexQuoted(SourceLocation start) {
       if (atEnd()) fail(start, "unterminated string (expected a closing quote)");
       char e = advance();
       switch (e) {
-        case 't': text += '\t'; break;
-        case 'b': text += '\b'; break;
-        case 'n': text += '\n'; break;
-        case 'r': text += '\r'; break;
-        case 'f': text += '\f'; break;
-        case '0': text += '\0'; break;
-        case '\'': text += '\''; break;
-        case '\\': text += '\\'; break;
+        case 't':
+          text += '\t';
+          break;
+        case 'b':
+          text += '\b';
+          break;
+        case 'n':
+          text += '\n';
+          break;
+        case 'r':
+          text += '\r';
+          break;
+        case 'f':
+          text += '\f';
+          break;
+        case '0':
+          text += '\0';
+          break;
+        case '\'':
+          text += '\'';
+          break;
+        case '\\':
+          text += '\\';
+          break;
         default:
           text += '\\';
           text += e;
@@ -187,8 +245,8 @@ Token Lexer::lexNumber(SourceLocation start) {
     if (peek() == '-' || peek() == '+') advance();
     while (isDigit(peek())) advance();
   }
-  return Token{isDouble ? TokenKind::Double : TokenKind::Integer,
-               std::string(source_.substr(begin, pos_ - begin)), start};
+  return Token{isDouble ? TokenKind::Double : TokenKind::Integer, std::string(source_.substr(begin, pos_ - begin)),
+               start};
 }
 
 Token Lexer::lexSymbol(SourceLocation start) {
@@ -231,8 +289,10 @@ Token Lexer::next() {
   }
   if (isDigit(c)) return lexNumber(start);
   switch (c) {
-    case '\'': return lexString(start);
-    case '#': return lexSymbol(start);
+    case '\'':
+      return lexString(start);
+    case '#':
+      return lexSymbol(start);
     case '$': {
       advance();
       if (atEnd()) fail(start, "expected a character after '$'");
@@ -253,24 +313,44 @@ Token Lexer::next() {
         return Token{TokenKind::Assign, ":=", start};
       }
       return Token{TokenKind::Colon, ":", start};
-    case '^': advance(); return Token{TokenKind::Caret, "^", start};
-    case '.': advance(); return Token{TokenKind::Period, ".", start};
-    case ';': advance(); return Token{TokenKind::Semicolon, ";", start};
-    case '(': advance(); return Token{TokenKind::LeftParen, "(", start};
-    case ')': advance(); return Token{TokenKind::RightParen, ")", start};
-    case '[': advance(); return Token{TokenKind::LeftBracket, "[", start};
-    case ']': advance(); return Token{TokenKind::RightBracket, "]", start};
-    case '{': advance(); return Token{TokenKind::LeftBrace, "{", start};
-    case '}': advance(); return Token{TokenKind::RightBrace, "}", start};
-    default: break;
+    case '^':
+      advance();
+      return Token{TokenKind::Caret, "^", start};
+    case '.':
+      advance();
+      return Token{TokenKind::Period, ".", start};
+    case ';':
+      advance();
+      return Token{TokenKind::Semicolon, ";", start};
+    case '(':
+      advance();
+      return Token{TokenKind::LeftParen, "(", start};
+    case ')':
+      advance();
+      return Token{TokenKind::RightParen, ")", start};
+    case '[':
+      advance();
+      return Token{TokenKind::LeftBracket, "[", start};
+    case ']':
+      advance();
+      return Token{TokenKind::RightBracket, "]", start};
+    case '{':
+      advance();
+      return Token{TokenKind::LeftBrace, "{", start};
+    case '}':
+      advance();
+      return Token{TokenKind::RightBrace, "}", start};
+    default:
+      break;
   }
   if (c == '-' && peek(1) == '-' && peek(2) == '-' && peek(3) == '-') {
     while (peek() == '-') advance();
     return Token{TokenKind::Separator, "----", start};
   }
   if (isOperatorChar(c)) return Token{TokenKind::Operator, lexOperatorText(), start};
-  std::string shown = (static_cast<unsigned char>(c) < 32) ? "byte " + std::to_string(int(static_cast<unsigned char>(c)))
-                                                           : std::string("'") + c + "'";
+  std::string shown = (static_cast<unsigned char>(c) < 32)
+                          ? "byte " + std::to_string(int(static_cast<unsigned char>(c)))
+                          : std::string("'") + c + "'";
   fail(start, "unexpected character " + shown);
 }
 

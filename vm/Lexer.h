@@ -17,9 +17,7 @@ class Lexer {
   std::string_view source() const { return source_; }
 
  private:
-  char peek(size_t ahead = 0) const {
-    return pos_ + ahead < source_.size() ? source_[pos_ + ahead] : '\0';
-  }
+  char peek(size_t ahead = 0) const { return pos_ + ahead < source_.size() ? source_[pos_ + ahead] : '\0'; }
   bool atEnd() const { return pos_ >= source_.size(); }
   char advance();
   SourceLocation here() const { return {line_, column_, int(pos_)}; }

@@ -6,8 +6,8 @@
 #include <array>
 #include <cstdint>
 
-#include "space/Oop.h"
 #include "space/ClassIndex.h"
+#include "space/Oop.h"
 
 namespace vm {
 

@@ -10,9 +10,15 @@ using space::Oop;
 using namespace method_dictionary_slot;
 
 namespace {
-size_t capacityOf(Oop dict) { return (dict.object()->slotCount() - kFirstPair) / 2; }
-Oop keyAt(Oop dict, size_t i) { return dict.object()->slot(kFirstPair + 2 * i); }
-Oop valueAt(Oop dict, size_t i) { return dict.object()->slot(kFirstPair + 2 * i + 1); }
+size_t capacityOf(Oop dict) {
+  return (dict.object()->slotCount() - kFirstPair) / 2;
+}
+Oop keyAt(Oop dict, size_t i) {
+  return dict.object()->slot(kFirstPair + 2 * i);
+}
+Oop valueAt(Oop dict, size_t i) {
+  return dict.object()->slot(kFirstPair + 2 * i + 1);
+}
 
 // Index of `selector`'s pair, or of the empty pair where it would go.
 size_t probe(space::Space& space, Oop dict, Oop selector) {
@@ -32,7 +38,9 @@ Oop create(Runtime& rt, size_t capacity) {
   return d;
 }
 
-size_t size(Oop dict) { return size_t(dict.object()->slot(kTally).smallInteger()); }
+size_t size(Oop dict) {
+  return size_t(dict.object()->slot(kTally).smallInteger());
+}
 
 Oop lookup(space::Space& space, Oop dict, Oop selector) {
   if (dict == space.nil()) return Oop();

@@ -20,7 +20,8 @@ space::Oop atPut(Runtime& rt, space::Oop dict, space::Oop selector, space::Oop m
 // Removes `selector`; answers whether it was present.
 bool remove(Runtime& rt, space::Oop dict, space::Oop selector);
 size_t size(space::Oop dict);
-void forEach(space::Space& space, space::Oop dict, const std::function<void(space::Oop selector, space::Oop method)>& f);
+void forEach(space::Space& space, space::Oop dict,
+             const std::function<void(space::Oop selector, space::Oop method)>& f);
 
 }  // namespace method_dictionary
 }  // namespace vm

@@ -11,10 +11,10 @@ namespace vm {
 // Class and Metaclass instances (the class side of a class adds its own fields after these).
 namespace class_slot {
 constexpr size_t kSuperclass = 0;
-constexpr size_t kMethodDictionary = 1;  // MethodDictionary
-constexpr size_t kInstanceSpec = 2;      // SmallInteger, see InstanceSpec below
-constexpr size_t kInstanceVariables = 3; // Array of Symbols (all fields, inherited first)
-constexpr size_t kName = 4;              // Symbol (metaclasses: nil; name derived from thisClass)
+constexpr size_t kMethodDictionary = 1;         // MethodDictionary
+constexpr size_t kInstanceSpec = 2;             // SmallInteger, see InstanceSpec below
+constexpr size_t kInstanceVariables = 3;        // Array of Symbols (all fields, inherited first)
+constexpr size_t kName = 4;                     // Symbol (metaclasses: nil; name derived from thisClass)
 constexpr size_t kThisClassOrOrganization = 5;  // metaclasses: the class; classes: nil
 constexpr size_t kCount = 6;
 }  // namespace class_slot
@@ -53,7 +53,7 @@ constexpr size_t kCount = 8;
 // inline cache of (class index as SmallInteger, method). Class index 0 means "empty".
 namespace send_site {
 constexpr size_t kSelector = 0;
-constexpr size_t kInfo = 1;        // SmallInteger: argument count
+constexpr size_t kInfo = 1;  // SmallInteger: argument count
 constexpr size_t kClass0 = 2;
 constexpr size_t kMethod0 = 3;
 constexpr size_t kClass1 = 4;
@@ -64,9 +64,9 @@ constexpr size_t kSlots = 6;
 // The header of compiled code, packed into a SmallInteger (63 bits available).
 struct CodeHeader {
   static constexpr unsigned kArgsShift = 0, kArgsBits = 8;
-  static constexpr unsigned kTempsShift = 8, kTempsBits = 16;     // includes copied values
-  static constexpr unsigned kCopiedShift = 24, kCopiedBits = 8;   // blocks only
-  static constexpr unsigned kStackShift = 32, kStackBits = 16;    // max operand stack depth
+  static constexpr unsigned kTempsShift = 8, kTempsBits = 16;    // includes copied values
+  static constexpr unsigned kCopiedShift = 24, kCopiedBits = 8;  // blocks only
+  static constexpr unsigned kStackShift = 32, kStackBits = 16;   // max operand stack depth
   static constexpr unsigned kPrimitiveShift = 48, kPrimitiveBits = 10;
   static constexpr unsigned kFlagsShift = 58;
   // Flags
@@ -75,11 +75,10 @@ struct CodeHeader {
   static constexpr int64_t kUnwindProtect = int64_t(1) << 2;      // ensure:/ifCurtailed: frames
   static constexpr int64_t kExceptionHandler = int64_t(1) << 3;   // on:do: frames
 
-  static constexpr int64_t pack(unsigned args, unsigned temps, unsigned copied, unsigned stack,
-                                unsigned primitive, int64_t flags) {
-    return (int64_t(args) << kArgsShift) | (int64_t(temps) << kTempsShift) |
-           (int64_t(copied) << kCopiedShift) | (int64_t(stack) << kStackShift) |
-           (int64_t(primitive) << kPrimitiveShift) | (flags << kFlagsShift);
+  static constexpr int64_t pack(unsigned args, unsigned temps, unsigned copied, unsigned stack, unsigned primitive,
+                                int64_t flags) {
+    return (int64_t(args) << kArgsShift) | (int64_t(temps) << kTempsShift) | (int64_t(copied) << kCopiedShift) |
+           (int64_t(stack) << kStackShift) | (int64_t(primitive) << kPrimitiveShift) | (flags << kFlagsShift);
   }
   static constexpr unsigned args(int64_t h) { return unsigned((h >> kArgsShift) & ((1 << kArgsBits) - 1)); }
   static constexpr unsigned temps(int64_t h) { return unsigned((h >> kTempsShift) & ((1 << kTempsBits) - 1)); }
@@ -94,8 +93,15 @@ struct CodeHeader {
 
 // Trivial methods executed by the send path without building a frame.
 struct QuickMethod {
-  enum Kind : int64_t { None = 0, ReturnSelf = 1, ReturnField = 2, SetField = 3, ReturnNil = 4,
-                        ReturnTrue = 5, ReturnFalse = 6 };
+  enum Kind : int64_t {
+    None = 0,
+    ReturnSelf = 1,
+    ReturnField = 2,
+    SetField = 3,
+    ReturnNil = 4,
+    ReturnTrue = 5,
+    ReturnFalse = 6
+  };
   static constexpr int64_t pack(Kind k, unsigned field) { return int64_t(k) | (int64_t(field) << 4); }
   static constexpr Kind kind(int64_t q) { return Kind(q & 15); }
   static constexpr unsigned field(int64_t q) { return unsigned(q >> 4); }
@@ -118,9 +124,9 @@ constexpr size_t kCount = 2;
 
 // Process stack (space::Format::Stack). Slot 0 is the top index (the GC reads it).
 namespace stack_slot {
-constexpr size_t kTop = 0;      // SmallInteger: index of the last live slot
-constexpr size_t kFp = 1;       // SmallInteger: frame index of the top frame (0: none)
-constexpr size_t kIp = 2;       // SmallInteger: bytecode offset in the top frame
+constexpr size_t kTop = 0;  // SmallInteger: index of the last live slot
+constexpr size_t kFp = 1;   // SmallInteger: frame index of the top frame (0: none)
+constexpr size_t kIp = 2;   // SmallInteger: bytecode offset in the top frame
 constexpr size_t kProcess = 3;
 constexpr size_t kFirstFrameSlot = 4;
 }  // namespace stack_slot
@@ -144,9 +150,9 @@ namespace process_slot {
 constexpr size_t kNextLink = 0;
 constexpr size_t kStack = 1;
 constexpr size_t kPriority = 2;
-constexpr size_t kMyList = 3;      // the LinkedList/Semaphore it waits in, or nil
+constexpr size_t kMyList = 3;  // the LinkedList/Semaphore it waits in, or nil
 constexpr size_t kName = 4;
-constexpr size_t kState = 5;       // SmallInteger: ProcessState
+constexpr size_t kState = 5;  // SmallInteger: ProcessState
 constexpr size_t kCount = 6;
 }  // namespace process_slot
 

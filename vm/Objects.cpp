@@ -17,7 +17,9 @@ Oop newString(Runtime& rt, std::string_view s, space::Tenure t) {
   return o;
 }
 
-Oop newByteArray(Runtime& rt, size_t n, space::Tenure t) { return rt.space().allocateBytes(rt.known.byteArray, n, t); }
+Oop newByteArray(Runtime& rt, size_t n, space::Tenure t) {
+  return rt.space().allocateBytes(rt.known.byteArray, n, t);
+}
 
 Oop newArray(Runtime& rt, size_t n, space::Tenure t) {
   return rt.space().allocate(rt.known.array, space::Format::Indexable, n, t);
@@ -37,16 +39,22 @@ Oop newInteger(Runtime& rt, int64_t v) {
 }
 
 bool isString(const Runtime& rt, Oop o) {
-  return o.isHeapObject() && (o.object()->classIndex() == rt.known.string || o.object()->classIndex() == rt.known.symbol);
+  return o.isHeapObject() &&
+         (o.object()->classIndex() == rt.known.string || o.object()->classIndex() == rt.known.symbol);
 }
-bool isSymbol(const Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.symbol; }
+bool isSymbol(const Runtime& rt, Oop o) {
+  return o.isHeapObject() && o.object()->classIndex() == rt.known.symbol;
+}
 bool isDouble(const Runtime& rt, Oop o) {
   return o.isSmallFloat() || (o.isHeapObject() && o.object()->classIndex() == rt.known.doubleClass);
 }
 bool isLargeInteger(const Runtime& rt, Oop o) {
-  return o.isHeapObject() && o.object()->classIndex() == rt.known.largeInteger && space::formatIsWords(o.object()->format());
+  return o.isHeapObject() && o.object()->classIndex() == rt.known.largeInteger &&
+         space::formatIsWords(o.object()->format());
 }
-bool isArray(const Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.array; }
+bool isArray(const Runtime& rt, Oop o) {
+  return o.isHeapObject() && o.object()->classIndex() == rt.known.array;
+}
 
 bool isClass(const Runtime& rt, Oop o) {
   if (!o.isHeapObject() || o.object()->isForwarded()) return false;

@@ -29,12 +29,12 @@ inline double doubleOf(Oop o) {
   return d;
 }
 
-bool isString(const Runtime& rt, Oop o);      // String or Symbol
+bool isString(const Runtime& rt, Oop o);  // String or Symbol
 bool isSymbol(const Runtime& rt, Oop o);
 bool isDouble(const Runtime& rt, Oop o);
 bool isLargeInteger(const Runtime& rt, Oop o);
 bool isArray(const Runtime& rt, Oop o);
-bool isClass(const Runtime& rt, Oop o);       // a class or a metaclass
+bool isClass(const Runtime& rt, Oop o);  // a class or a metaclass
 
 // Superclass chain test: is `cls` `ancestor` or one of its subclasses?
 bool inheritsFrom(const Runtime& rt, Oop cls, Oop ancestor);

@@ -14,64 +14,64 @@ namespace vm {
 // operand (sends, closures, brace arrays), computed by stackEffect() below.
 //
 //  X(name,            operands, effect, description)
-#define ESPELL_OPCODES(X)                                                                    \
-  X(PushSelf,          "",   1,  "push the receiver")                                        \
-  X(PushNil,           "",   1,  "push nil")                                                 \
-  X(PushTrue,          "",   1,  "push true")                                                \
-  X(PushFalse,         "",   1,  "push false")                                               \
-  X(PushSmallInteger,  "B",  1,  "push a SmallInteger in -128..127 (operand is signed)")     \
-  X(PushArgument,      "B",  1,  "push argument n")                                          \
-  X(PushTemp,          "B",  1,  "push temporary n (blocks: copied values come first)")      \
-  X(PushField,         "B",  1,  "push instance variable n of the receiver")                 \
-  X(PushLiteral,       "W",  1,  "push literal n")                                           \
-  X(PushGlobal,        "W",  1,  "push the value of the global whose binding is literal n")  \
-  X(PushRemoteTemp,    "BB", 1,  "push slot m of the temp vector in temporary n")            \
-  X(PushThisContext,   "",   1,  "push the Context of the current frame")                    \
-  X(PushClosure,       "WB", kVariable, "pop n copied values, push a closure of literal w")  \
-  X(PushNewArray,      "B",  kVariable, "pop n values, push an Array of them (brace array)") \
-  X(StoreTemp,         "B",  0,  "store the top into temporary n")                           \
-  X(PopStoreTemp,      "B",  -1, "pop the top into temporary n")                             \
-  X(StoreField,        "B",  0,  "store the top into instance variable n of the receiver")   \
-  X(PopStoreField,     "B",  -1, "pop the top into instance variable n of the receiver")     \
-  X(StoreRemoteTemp,   "BB", 0,  "store the top into slot m of the temp vector in temp n")   \
-  X(PopStoreRemoteTemp,"BB", -1, "pop the top into slot m of the temp vector in temp n")     \
-  X(StoreGlobal,       "W",  0,  "store the top into the global whose binding is literal n") \
-  X(MakeTempVector,    "BB", 0,  "temporary n := a new temp vector of m slots")              \
-  X(Pop,               "",   -1, "discard the top")                                          \
-  X(Dup,               "",   1,  "duplicate the top")                                        \
-  X(Send,              "W",  kVariable, "send through send site n")                          \
-  X(SuperSend,         "W",  kVariable, "send through send site n, lookup above the holder") \
-  X(SendAdd,           "W",  -1, "+ with SmallInteger/Double fast paths, else site n")      \
-  X(SendSubtract,      "W",  -1, "- with fast paths")                                        \
-  X(SendMultiply,      "W",  -1, "* with fast paths")                                        \
-  X(SendLess,          "W",  -1, "< with fast paths")                                        \
-  X(SendGreater,       "W",  -1, "> with fast paths")                                        \
-  X(SendLessEqual,     "W",  -1, "<= with fast paths")                                       \
-  X(SendGreaterEqual,  "W",  -1, ">= with fast paths")                                       \
-  X(SendEqual,         "W",  -1, "= with fast paths")                                        \
-  X(SendNotEqual,      "W",  -1, "~= and <> with fast paths")                                \
-  X(SendIdentical,     "",   -1, "== (identity, follows forwarders)")                        \
-  X(SendNotIdentical,  "",   -1, "~~ (identity, follows forwarders)")                        \
-  X(SendBitAnd,        "W",  -1, "bitAnd: / & with SmallInteger fast path")                  \
-  X(SendBitOr,         "W",  -1, "bitOr: with SmallInteger fast path")                       \
-  X(SendShiftLeft,     "W",  -1, "<< with SmallInteger fast path")                           \
-  X(SendShiftRight,    "W",  -1, ">> / >>> with SmallInteger fast path")                     \
-  X(SendQuotient,      "W",  -1, "SOM / (integer division) with SmallInteger fast path")     \
-  X(SendModulo,        "W",  -1, "% and \\\\ with SmallInteger fast path")                   \
-  X(SendAt,            "W",  -1, "at: with Array fast path")                                 \
-  X(SendAtPut,         "W",  -2, "at:put: with Array fast path")                             \
-  X(SendValue,         "W",  0,  "value with block fast path")                               \
-  X(ReturnTop,         "",   -1, "return the top from the method")                           \
-  X(ReturnSelf,        "",   0,  "return the receiver from the method")                      \
-  X(BlockReturn,       "",   -1, "return the top from the block to its caller")              \
-  X(NonLocalReturn,    "",   -1, "return the top from the block's home method")              \
-  X(Jump,              "J",  0,  "jump forward")                                             \
-  X(JumpBack,          "J",  0,  "jump backward (checks interrupts)")                        \
-  X(JumpIfTrue,        "J",  -1, "pop; jump forward if true")                                \
-  X(JumpIfFalse,       "J",  -1, "pop; jump forward if false")                               \
-  X(JumpIfNil,         "J",  -1, "pop; jump forward if nil")                                 \
-  X(JumpIfNotNil,      "J",  -1, "pop; jump forward if not nil")                             \
-  X(UpdatePoint,       "",   1,  "Chester updatePoint: pause here if an update is pending; push nil")
+#define ESPELL_OPCODES(X)                                                                 \
+  X(PushSelf, "", 1, "push the receiver")                                                 \
+  X(PushNil, "", 1, "push nil")                                                           \
+  X(PushTrue, "", 1, "push true")                                                         \
+  X(PushFalse, "", 1, "push false")                                                       \
+  X(PushSmallInteger, "B", 1, "push a SmallInteger in -128..127 (operand is signed)")     \
+  X(PushArgument, "B", 1, "push argument n")                                              \
+  X(PushTemp, "B", 1, "push temporary n (blocks: copied values come first)")              \
+  X(PushField, "B", 1, "push instance variable n of the receiver")                        \
+  X(PushLiteral, "W", 1, "push literal n")                                                \
+  X(PushGlobal, "W", 1, "push the value of the global whose binding is literal n")        \
+  X(PushRemoteTemp, "BB", 1, "push slot m of the temp vector in temporary n")             \
+  X(PushThisContext, "", 1, "push the Context of the current frame")                      \
+  X(PushClosure, "WB", kVariable, "pop n copied values, push a closure of literal w")     \
+  X(PushNewArray, "B", kVariable, "pop n values, push an Array of them (brace array)")    \
+  X(StoreTemp, "B", 0, "store the top into temporary n")                                  \
+  X(PopStoreTemp, "B", -1, "pop the top into temporary n")                                \
+  X(StoreField, "B", 0, "store the top into instance variable n of the receiver")         \
+  X(PopStoreField, "B", -1, "pop the top into instance variable n of the receiver")       \
+  X(StoreRemoteTemp, "BB", 0, "store the top into slot m of the temp vector in temp n")   \
+  X(PopStoreRemoteTemp, "BB", -1, "pop the top into slot m of the temp vector in temp n") \
+  X(StoreGlobal, "W", 0, "store the top into the global whose binding is literal n")      \
+  X(MakeTempVector, "BB", 0, "temporary n := a new temp vector of m slots")               \
+  X(Pop, "", -1, "discard the top")                                                       \
+  X(Dup, "", 1, "duplicate the top")                                                      \
+  X(Send, "W", kVariable, "send through send site n")                                     \
+  X(SuperSend, "W", kVariable, "send through send site n, lookup above the holder")       \
+  X(SendAdd, "W", -1, "+ with SmallInteger/Double fast paths, else site n")               \
+  X(SendSubtract, "W", -1, "- with fast paths")                                           \
+  X(SendMultiply, "W", -1, "* with fast paths")                                           \
+  X(SendLess, "W", -1, "< with fast paths")                                               \
+  X(SendGreater, "W", -1, "> with fast paths")                                            \
+  X(SendLessEqual, "W", -1, "<= with fast paths")                                         \
+  X(SendGreaterEqual, "W", -1, ">= with fast paths")                                      \
+  X(SendEqual, "W", -1, "= with fast paths")                                              \
+  X(SendNotEqual, "W", -1, "~= and <> with fast paths")                                   \
+  X(SendIdentical, "", -1, "== (identity, follows forwarders)")                           \
+  X(SendNotIdentical, "", -1, "~~ (identity, follows forwarders)")                        \
+  X(SendBitAnd, "W", -1, "bitAnd: / & with SmallInteger fast path")                       \
+  X(SendBitOr, "W", -1, "bitOr: with SmallInteger fast path")                             \
+  X(SendShiftLeft, "W", -1, "<< with SmallInteger fast path")                             \
+  X(SendShiftRight, "W", -1, ">> / >>> with SmallInteger fast path")                      \
+  X(SendQuotient, "W", -1, "SOM / (integer division) with SmallInteger fast path")        \
+  X(SendModulo, "W", -1, "% and \\\\ with SmallInteger fast path")                        \
+  X(SendAt, "W", -1, "at: with Array fast path")                                          \
+  X(SendAtPut, "W", -2, "at:put: with Array fast path")                                   \
+  X(SendValue, "W", 0, "value with block fast path")                                      \
+  X(ReturnTop, "", -1, "return the top from the method")                                  \
+  X(ReturnSelf, "", 0, "return the receiver from the method")                             \
+  X(BlockReturn, "", -1, "return the top from the block to its caller")                   \
+  X(NonLocalReturn, "", -1, "return the top from the block's home method")                \
+  X(Jump, "J", 0, "jump forward")                                                         \
+  X(JumpBack, "J", 0, "jump backward (checks interrupts)")                                \
+  X(JumpIfTrue, "J", -1, "pop; jump forward if true")                                     \
+  X(JumpIfFalse, "J", -1, "pop; jump forward if false")                                   \
+  X(JumpIfNil, "J", -1, "pop; jump forward if nil")                                       \
+  X(JumpIfNotNil, "J", -1, "pop; jump forward if not nil")                                \
+  X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")
 
 enum class Op : uint8_t {
 #define ESPELL_OP_ENUM(name, operands, effect, description) name,
@@ -102,7 +102,9 @@ constexpr int operandBytes(const char* format) {
 }
 
 // Total size of an instruction (opcode + operands).
-constexpr int instructionSize(Op op) { return 1 + operandBytes(kOpInfo[int(op)].operands); }
+constexpr int instructionSize(Op op) {
+  return 1 + operandBytes(kOpInfo[int(op)].operands);
+}
 
 inline constexpr int kOpCount = int(Op::Count);
 static_assert(sizeof(kOpInfo) / sizeof(kOpInfo[0]) == size_t(kOpCount), "one info row per opcode");

@@ -10,11 +10,18 @@ namespace vm {
 namespace {
 std::string shown(const Token& t) {
   switch (t.kind) {
-    case TokenKind::EndOfInput: return "the end of the input";
-    case TokenKind::String: return "string '" + t.text + "'";
-    case TokenKind::Identifier: case TokenKind::Keyword: case TokenKind::KeywordSequence:
-    case TokenKind::Operator: case TokenKind::Integer: case TokenKind::Double:
-    case TokenKind::Symbol: case TokenKind::Character:
+    case TokenKind::EndOfInput:
+      return "the end of the input";
+    case TokenKind::String:
+      return "string '" + t.text + "'";
+    case TokenKind::Identifier:
+    case TokenKind::Keyword:
+    case TokenKind::KeywordSequence:
+    case TokenKind::Operator:
+    case TokenKind::Integer:
+    case TokenKind::Double:
+    case TokenKind::Symbol:
+    case TokenKind::Character:
       return std::string(describe(t.kind)) + " '" + t.text + "'";
     default:
       return describe(t.kind);  // punctuation: "')'"
@@ -28,7 +35,8 @@ bool isReservedName(const std::string& n) {
 Parser::NestingGuard::NestingGuard(Parser& p) : parser(p) {
   if (++parser.depth_ > kMaxNesting) {
     parser.depth_--;
-    parser.failAt(parser.token_.where, "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
+    parser.failAt(parser.token_.where,
+                  "expression nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)");
   }
 }
 
@@ -54,8 +62,7 @@ NodePtr Parser::finish(NodePtr node, std::initializer_list<const Node*> children
   return node;
 }
 
-Parser::Parser(std::string_view source, std::string fileName)
-    : lexer_(source, std::move(fileName)), source_(source) {
+Parser::Parser(std::string_view source, std::string fileName) : lexer_(source, std::move(fileName)), source_(source) {
   token_ = lexer_.next();
 }
 
@@ -359,7 +366,9 @@ NodePtr Parser::parseUnaryTail(NodePtr receiver) {
   return receiver;
 }
 
-NodePtr Parser::parseBinaryOperand() { return parseUnaryTail(parsePrimary()); }
+NodePtr Parser::parseBinaryOperand() {
+  return parseUnaryTail(parsePrimary());
+}
 
 NodePtr Parser::parseBinaryTail(NodePtr receiver) {
   while (at(TokenKind::Operator)) {
@@ -582,9 +591,12 @@ LiteralValue Parser::parseLiteralArrayElement() {
       return v;
     case TokenKind::Identifier: {
       Token t = take();
-      if (t.text == "nil") v.kind = LiteralValue::Kind::Nil;
-      else if (t.text == "true") v.kind = LiteralValue::Kind::True;
-      else if (t.text == "false") v.kind = LiteralValue::Kind::False;
+      if (t.text == "nil")
+        v.kind = LiteralValue::Kind::Nil;
+      else if (t.text == "true")
+        v.kind = LiteralValue::Kind::True;
+      else if (t.text == "false")
+        v.kind = LiteralValue::Kind::False;
       else {
         v.kind = LiteralValue::Kind::Symbol;
         v.text = t.text;

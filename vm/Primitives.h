@@ -13,10 +13,10 @@ namespace vm {
 class Interpreter;
 
 enum class PrimitiveResult {
-  Success,            // receiver and arguments replaced by the result (stack top)
-  Failure,            // stack untouched; the method's Smalltalk code runs instead
-  ControlTransferred, // the primitive changed frames or processes (block value, perform:,
-                      // process switch, non-local unwinding): the interpreter reloads
+  Success,             // receiver and arguments replaced by the result (stack top)
+  Failure,             // stack untouched; the method's Smalltalk code runs instead
+  ControlTransferred,  // the primitive changed frames or processes (block value, perform:,
+                       // process switch, non-local unwinding): the interpreter reloads
 };
 
 // The calling contract. On entry the receiver is at interp.stackAt(argc) and argument i

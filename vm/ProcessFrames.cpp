@@ -8,7 +8,9 @@
 namespace vm {
 
 namespace {
-int64_t headerOf(Oop code) { return code.object()->slot(code_slot::kHeader).smallInteger(); }
+int64_t headerOf(Oop code) {
+  return code.object()->slot(code_slot::kHeader).smallInteger();
+}
 }  // namespace
 
 std::vector<FrameInfo> framesOf(Runtime& rt, Oop process, size_t maxFrames) {

@@ -10,8 +10,8 @@
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
-#include "vm/Primitives.h"
 #include "vm/Parser.h"
+#include "vm/Primitives.h"
 #include "vm/ProcessFrames.h"
 #include "vm/Scheduler.h"
 
@@ -189,9 +189,13 @@ StopReason Runtime::schedule() {
   }
 }
 
-bool Runtime::waitForEvents() { return (host_ ? host_ : &standaloneHost_)->waitForEvents(*this); }
+bool Runtime::waitForEvents() {
+  return (host_ ? host_ : &standaloneHost_)->waitForEvents(*this);
+}
 
-bool Runtime::isPaused() const { return scheduler_->pausePhase() == PausePhase::Paused; }
+bool Runtime::isPaused() const {
+  return scheduler_->pausePhase() == PausePhase::Paused;
+}
 
 void Runtime::requestPause(int64_t deadlineMicros) {
   if (scheduler_->pausePhase() != PausePhase::None) return;
@@ -245,15 +249,17 @@ PauseReport Runtime::pauseReport(int64_t waitedMicros) {
 
 // ---- the standalone host ----------------------------------------------------------------
 
-bool ExecutionHost::waitForEvents(Runtime& rt) { return rt.scheduler().waitForEvents(); }
+bool ExecutionHost::waitForEvents(Runtime& rt) {
+  return rt.scheduler().waitForEvents();
+}
 void ExecutionHost::paused(Runtime&) {}
 void ExecutionHost::pauseAbandoned(Runtime& rt, const PauseReport& report) {
   std::fprintf(rt.options().err, "espell: %s", report.describe().c_str());
 }
 
 std::string PauseReport::describe() const {
-  std::string out = "pause abandoned after " + std::to_string(waitedMicros / 1000) + " ms: " +
-                    std::to_string(notArrived.size()) + " process(es) did not reach an update point (" +
+  std::string out = "pause abandoned after " + std::to_string(waitedMicros / 1000) +
+                    " ms: " + std::to_string(notArrived.size()) + " process(es) did not reach an update point (" +
                     std::to_string(arrived) + " did)\n";
   for (const ProcessReport& p : notArrived) {
     out += "  " + p.name + " (priority " + std::to_string(p.priority) + ", " + p.state + ")\n";

@@ -28,7 +28,7 @@ using space::Oop;
 
 struct RuntimeOptions {
   std::string name = "main";
-  std::vector<std::string> classPath;  // searched after the kernel, in order
+  std::vector<std::string> classPath;      // searched after the kernel, in order
   size_t maxStackSlots = size_t(1) << 22;  // per process; beyond it: StackOverflow
   std::FILE* out = stdout;
   std::FILE* err = stderr;
@@ -37,10 +37,9 @@ struct RuntimeOptions {
 // Class indexes of the classes the VM instantiates or tests for, cached from the special
 // objects array (refreshCaches() re-reads them after the VM is reconfigured).
 struct KnownClasses {
-  ClassIndex object = 0, array = 0, byteArray = 0, string = 0, symbol = 0, doubleClass = 0,
-             largeInteger = 0, method = 0, primitive = 0, compiledBlock = 0, context = 0,
-             process = 0, processStack = 0, semaphore = 0, linkedList = 0, association = 0,
-             methodDictionary = 0, metaclass = 0, block[5] = {0, 0, 0, 0, 0};
+  ClassIndex object = 0, array = 0, byteArray = 0, string = 0, symbol = 0, doubleClass = 0, largeInteger = 0,
+             method = 0, primitive = 0, compiledBlock = 0, context = 0, process = 0, processStack = 0, semaphore = 0,
+             linkedList = 0, association = 0, methodDictionary = 0, metaclass = 0, block[5] = {0, 0, 0, 0, 0};
 };
 
 // Host code attached to a runtime, found by its primitives (e.g. the mirror bridge of the

@@ -4,8 +4,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 
 #include "vm/Interpreter.h"
 #include "vm/IoPoller.h"
@@ -40,8 +40,7 @@ void Scheduler::watchTerminationSignals() {
 }
 
 int64_t Scheduler::nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -63,7 +62,9 @@ void Scheduler::initialize() {
   rt_.setSpecial(special::kProcessor, processor);
 }
 
-Oop Scheduler::processor() const { return rt_.special(special::kProcessor); }
+Oop Scheduler::processor() const {
+  return rt_.special(special::kProcessor);
+}
 
 Oop Scheduler::activeProcess() const {
   Oop p = processor();
@@ -80,7 +81,9 @@ int Scheduler::priorityOf(Oop process) {
   return v < 1 ? 1 : v > kPriorities ? kPriorities : v;
 }
 
-bool Scheduler::isEmpty(Oop list) const { return list.object()->slot(list_slot::kFirstLink) == rt_.nil(); }
+bool Scheduler::isEmpty(Oop list) const {
+  return list.object()->slot(list_slot::kFirstLink) == rt_.nil();
+}
 
 void Scheduler::addLast(Oop list, Oop process) {
   space::Space& sp = rt_.space();
@@ -160,7 +163,9 @@ void Scheduler::requestPause(int64_t deadlineMicros) {
   rt_.interpreter().updateRequested().store(true, std::memory_order_release);
 }
 
-Oop Scheduler::pausedProcesses() const { return processor().object()->slot(scheduler_slot::kPausedProcesses); }
+Oop Scheduler::pausedProcesses() const {
+  return processor().object()->slot(scheduler_slot::kPausedProcesses);
+}
 
 void Scheduler::park(Oop process) {
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Paused));
@@ -179,7 +184,9 @@ void Scheduler::setExclusiveProcess(Oop process) {
   rt_.space().storePointer(processor(), scheduler_slot::kExclusiveProcess, process);
 }
 
-Oop Scheduler::exclusiveProcess() const { return processor().object()->slot(scheduler_slot::kExclusiveProcess); }
+Oop Scheduler::exclusiveProcess() const {
+  return processor().object()->slot(scheduler_slot::kExclusiveProcess);
+}
 
 bool Scheduler::mayRunWhilePaused(Oop process) const {
   return pausePhase_ != PausePhase::Paused || process == exclusiveProcess();
@@ -228,7 +235,9 @@ void Scheduler::cancelTimer(int64_t timerId) {
   timerDeadlines_.erase(it);
 }
 
-bool Scheduler::hasPendingEvents() const { return !timers_.empty() || io_->hasWatchers(); }
+bool Scheduler::hasPendingEvents() const {
+  return !timers_.empty() || io_->hasWatchers();
+}
 
 bool Scheduler::pollEvents() {
   bool fired = false;

@@ -21,7 +21,13 @@ class IoPoller;
 // Paused: stopped at an update point (or made ready while the space is paused); it is in
 // the Processor's pausedProcesses list and becomes Ready when the pause ends.
 enum class ProcessState : int64_t {
-  Ready = 0, Running = 1, Waiting = 2, Suspended = 3, Terminated = 4, Terminating = 5, Paused = 6
+  Ready = 0,
+  Running = 1,
+  Waiting = 2,
+  Suspended = 3,
+  Terminated = 4,
+  Terminating = 5,
+  Paused = 6
 };
 
 // Pausing a space for an update (DESIGN.md section 4). Pausing: processes park at their
@@ -95,9 +101,7 @@ class Scheduler {
   bool waitForEvents();
   bool hasPendingEvents() const;
   // Deadline of the earliest timer (nowMicros clock), or INT64_MAX.
-  int64_t nextTimerDeadline() const {
-    return timers_.empty() ? INT64_MAX : timers_.begin()->first.first;
-  }
+  int64_t nextTimerDeadline() const { return timers_.empty() ? INT64_MAX : timers_.begin()->first.first; }
   // SIGTERM and SIGINT (when blocked by the host, see hypervisor/main.cpp) end the program
   // cleanly with status 0.
   void watchTerminationSignals();
@@ -107,7 +111,6 @@ class Scheduler {
   void startHeartbeat();
   void stopHeartbeat();
   bool heartbeatRunning() const { return heartbeatRunning_.load(std::memory_order_relaxed); }
-
 
  private:
   Runtime& rt_;

@@ -49,9 +49,9 @@ struct Capture {
 
 struct Scope {
   Scope* outer = nullptr;
-  bool isReal = false;            // the method, or a block compiled to a closure
-  BlockNode* block = nullptr;     // null for the method scope
-  int start = 0, end = INT_MAX;   // range of analysis event numbers it spans
+  bool isReal = false;                                   // the method, or a block compiled to a closure
+  BlockNode* block = nullptr;                            // null for the method scope
+  int start = 0, end = INT_MAX;                          // range of analysis event numbers it spans
   std::vector<std::unique_ptr<VariableInfo>> variables;  // parameters first, then temps
 
   // Real scopes.

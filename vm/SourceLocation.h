@@ -16,8 +16,8 @@ struct SourceLocation {
 class CompileError : public std::runtime_error {
  public:
   CompileError(std::string file, SourceLocation where, std::string message)
-      : std::runtime_error(file + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) + ": " + message),
+      : std::runtime_error(file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                           message),
         file_(std::move(file)),
         where_(where),
         message_(std::move(message)) {}

@@ -8,23 +8,28 @@
 namespace vm {
 
 enum class TokenKind {
-  Identifier,     // foo
-  Keyword,        // foo:
-  KeywordSequence,// foo:bar:  (only inside symbol literals: #foo:bar:)
-  Operator,       // + - * / < > = ~ & | , @ % \ and combinations, also a lone '-'
-  Integer,        // 42, 16r1F (text holds the digits as written)
-  Double,         // 3.14, 1.0e10
-  String,         // 'text' (text holds the decoded contents)
-  Symbol,         // #foo, #foo:bar:, #+, #'any text' (text holds the symbol's name)
-  Character,      // $a (text holds the UTF-8 of the character)
-  Assign,         // :=
-  Caret,          // ^
-  Colon,          // :
-  Period,         // .
-  Semicolon,      // ;
-  Pound,          // # followed by ( or [
-  LeftParen, RightParen, LeftBracket, RightBracket, LeftBrace, RightBrace,
-  Separator,      // ---- (four or more dashes)
+  Identifier,       // foo
+  Keyword,          // foo:
+  KeywordSequence,  // foo:bar:  (only inside symbol literals: #foo:bar:)
+  Operator,         // + - * / < > = ~ & | , @ % \ and combinations, also a lone '-'
+  Integer,          // 42, 16r1F (text holds the digits as written)
+  Double,           // 3.14, 1.0e10
+  String,           // 'text' (text holds the decoded contents)
+  Symbol,           // #foo, #foo:bar:, #+, #'any text' (text holds the symbol's name)
+  Character,        // $a (text holds the UTF-8 of the character)
+  Assign,           // :=
+  Caret,            // ^
+  Colon,            // :
+  Period,           // .
+  Semicolon,        // ;
+  Pound,            // # followed by ( or [
+  LeftParen,
+  RightParen,
+  LeftBracket,
+  RightBracket,
+  LeftBrace,
+  RightBrace,
+  Separator,  // ---- (four or more dashes)
   EndOfInput,
 };
 

@@ -19,9 +19,12 @@ int main(int argc, char** argv) {
   double gib = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--eden-mib") edenMiB = std::strtoul(argv[i + 1], nullptr, 10);
-    else if (flag == "--gib-to-allocate") gib = std::strtod(argv[i + 1], nullptr);
-    else if (flag == "--ring") ring = std::strtoul(argv[i + 1], nullptr, 10);
+    if (flag == "--eden-mib")
+      edenMiB = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (flag == "--gib-to-allocate")
+      gib = std::strtod(argv[i + 1], nullptr);
+    else if (flag == "--ring")
+      ring = std::strtoul(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "space-alloc: unknown flag %s\n", argv[i]);
       return 2;
@@ -48,7 +51,9 @@ int main(int argc, char** argv) {
     // while in the ring (and is promoted if it stays long enough).
     Oop head = space.nil();
     for (int k = 0; k < 8; k++) {
-      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
       size_t slots = 2 + (x % 6);
       LocalRoot keep(space.localRoots(), head);
       Oop cell = space.allocate(arrayClass, Format::Indexable, slots);
@@ -73,9 +78,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(s.scavenges), meanPauseUs, double(s.maxScavengeNanos) / 1000.0);
   std::printf("survived/promoted:  %.1f MiB / %.1f MiB\n", double(s.bytesSurvived) / double(1 << 20),
               double(s.bytesPromoted) / double(1 << 20));
-  std::printf("full collections:   %llu, max pause %.1f ms\n",
-              static_cast<unsigned long long>(s.fullCollections), double(s.maxFullCollectionNanos) / 1e6);
-  std::printf("GC share of time:   %.1f%%\n",
-              100.0 * double(s.scavengeNanos + s.fullCollectionNanos) / 1e9 / seconds);
+  std::printf("full collections:   %llu, max pause %.1f ms\n", static_cast<unsigned long long>(s.fullCollections),
+              double(s.maxFullCollectionNanos) / 1e6);
+  std::printf("GC share of time:   %.1f%%\n", 100.0 * double(s.scavengeNanos + s.fullCollectionNanos) / 1e9 / seconds);
   return 0;
 }

@@ -21,11 +21,15 @@ int main(int argc, char** argv) {
   bool young = false;
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
-    if (flag == "--pairs" && i + 1 < argc) pairs = std::strtoul(argv[++i], nullptr, 10);
-    else if (flag == "--rounds" && i + 1 < argc) rounds = std::strtoul(argv[++i], nullptr, 10);
-    else if (flag == "--young") young = true;
+    if (flag == "--pairs" && i + 1 < argc)
+      pairs = std::strtoul(argv[++i], nullptr, 10);
+    else if (flag == "--rounds" && i + 1 < argc)
+      rounds = std::strtoul(argv[++i], nullptr, 10);
+    else if (flag == "--young")
+      young = true;
     else {
-      std::fprintf(stderr, "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young]\n", argv[i]);
+      std::fprintf(stderr, "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young]\n",
+                   argv[i]);
       return 2;
     }
   }
@@ -63,7 +67,8 @@ int main(int argc, char** argv) {
     space.collectGarbage();
   }
   std::sort(millis.begin(), millis.end());
-  std::printf("space-swap: %zu pairs (%s, 2-field <-> 3-field objects), %zu rounds: median %.2f ms, min %.2f ms, max %.2f ms\n",
-              pairs, young ? "young" : "old", rounds, millis[millis.size() / 2], millis.front(), millis.back());
+  std::printf(
+      "space-swap: %zu pairs (%s, 2-field <-> 3-field objects), %zu rounds: median %.2f ms, min %.2f ms, max %.2f ms\n",
+      pairs, young ? "young" : "old", rounds, millis[millis.size() / 2], millis.front(), millis.back());
   return 0;
 }

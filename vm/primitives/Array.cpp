@@ -42,7 +42,8 @@ ESPELL_PRIMITIVE(arrayReplace) {
   }
   int64_t a = from.smallInteger(), b = to.smallInteger(), c = srcStart.smallInteger();
   int64_t n = b - a + 1;
-  if (n < 0 || a < 1 || b > int64_t(r.object()->slotCount()) || c < 1 || c + n - 1 > int64_t(src.object()->slotCount())) {
+  if (n < 0 || a < 1 || b > int64_t(r.object()->slotCount()) || c < 1 ||
+      c + n - 1 > int64_t(src.object()->slotCount())) {
     return kFail;
   }
   Oop* dst = r.object()->slots() + (a - 1);

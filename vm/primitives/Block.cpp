@@ -12,7 +12,8 @@ bool isClosure(Runtime& rt, Oop o) {
     if (c == k) return true;
   }
   // Subclasses of Block are closures too when they have the closure layout.
-  return o.object()->format() == space::Format::FixedIndexable && o.object()->slotCount() >= closure_slot::kFirstCopied &&
+  return o.object()->format() == space::Format::FixedIndexable &&
+         o.object()->slotCount() >= closure_slot::kFirstCopied &&
          o.object()->slot(closure_slot::kCode).isHeapObject() &&
          o.object()->slot(closure_slot::kCode).object()->classIndex() == rt.known.compiledBlock;
 }

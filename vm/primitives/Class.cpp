@@ -25,7 +25,8 @@ Oop instantiate(Interpreter& in, Oop cls, size_t indexable, bool indexed) {
       return in.space().allocate(index, space::Format::Fixed, fixed);
     case space::Format::Indexable:
     case space::Format::FixedIndexable:
-      return in.space().allocate(index, fixed > 0 ? space::Format::FixedIndexable : space::Format::Indexable, fixed + indexable);
+      return in.space().allocate(index, fixed > 0 ? space::Format::FixedIndexable : space::Format::Indexable,
+                                 fixed + indexable);
     case space::Format::Words:
       return in.space().allocateWords(index, indexable);
     default:

@@ -6,7 +6,9 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isContext(Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.context; }
+bool isContext(Runtime& rt, Oop o) {
+  return o.isHeapObject() && o.object()->classIndex() == rt.known.context;
+}
 
 // The frame of a live context: its stack slots and frame index; false when dead.
 bool frameOf(Interpreter& in, Oop ctx, Oop*& slots, int64_t& frame) {
@@ -120,7 +122,9 @@ ESPELL_PRIMITIVE(ctxPrimReturn) {
   return in.returnToContext(ctx, value);
 }
 
-ESPELL_PRIMITIVE(ctxPrimRestart) { return in.restartContext(receiver(in, argc)); }
+ESPELL_PRIMITIVE(ctxPrimRestart) {
+  return in.restartContext(receiver(in, argc));
+}
 
 // nextUnwindContextUpTo: aContext — the first unwind-protect frame from the receiver
 // (inclusive) down to aContext (exclusive), or nil.
@@ -145,7 +149,8 @@ ESPELL_PRIMITIVE(ctxBottom) {
   int64_t frame;
   Oop ctx = receiver(in, argc);
   if (!frameOf(in, ctx, slots, frame)) return kFail;
-  while (slots[frame + frame_slot::kCallerFp].smallInteger() != 0) frame = slots[frame + frame_slot::kCallerFp].smallInteger();
+  while (slots[frame + frame_slot::kCallerFp].smallInteger() != 0)
+    frame = slots[frame + frame_slot::kCallerFp].smallInteger();
   return answer(in, argc, in.contextFor(ctx.object()->slot(context_slot::kProcess), frame));
 }
 

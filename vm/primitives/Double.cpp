@@ -1,7 +1,7 @@
 // Double primitives: IEEE-754 doubles (boxed), mixed with Integers on the right.
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <charconv>
 #include <cstdlib>
 
 #include "vm/LargeInteger.h"
@@ -70,32 +70,80 @@ PrimitiveResult comparison(Interpreter& in, int argc, F f, bool onMismatch, bool
   return answerBool(in, argc, f(x, y));
 }
 
-ESPELL_PRIMITIVE(dAdd) { return binary(in, argc, [](double x, double y) { return x + y; }); }
-ESPELL_PRIMITIVE(dSub) { return binary(in, argc, [](double x, double y) { return x - y; }); }
-ESPELL_PRIMITIVE(dMul) { return binary(in, argc, [](double x, double y) { return x * y; }); }
-ESPELL_PRIMITIVE(dDiv) { return binary(in, argc, [](double x, double y) { return x / y; }); }
-ESPELL_PRIMITIVE(dMod) { return binary(in, argc, [](double x, double y) { return x - std::floor(x / y) * y; }); }
-ESPELL_PRIMITIVE(dRem) { return binary(in, argc, [](double x, double y) { return std::fmod(x, y); }); }
-ESPELL_PRIMITIVE(dPow) { return binary(in, argc, [](double x, double y) { return std::pow(x, y); }); }
-ESPELL_PRIMITIVE(dLt) { return comparison(in, argc, [](double x, double y) { return x < y; }, false, true); }
-ESPELL_PRIMITIVE(dGt) { return comparison(in, argc, [](double x, double y) { return x > y; }, false, true); }
-ESPELL_PRIMITIVE(dLe) { return comparison(in, argc, [](double x, double y) { return x <= y; }, false, true); }
-ESPELL_PRIMITIVE(dGe) { return comparison(in, argc, [](double x, double y) { return x >= y; }, false, true); }
-ESPELL_PRIMITIVE(dEq) { return comparison(in, argc, [](double x, double y) { return x == y; }, false, false); }
-ESPELL_PRIMITIVE(dNe) { return comparison(in, argc, [](double x, double y) { return x != y; }, true, false); }
+ESPELL_PRIMITIVE(dAdd) {
+  return binary(in, argc, [](double x, double y) { return x + y; });
+}
+ESPELL_PRIMITIVE(dSub) {
+  return binary(in, argc, [](double x, double y) { return x - y; });
+}
+ESPELL_PRIMITIVE(dMul) {
+  return binary(in, argc, [](double x, double y) { return x * y; });
+}
+ESPELL_PRIMITIVE(dDiv) {
+  return binary(in, argc, [](double x, double y) { return x / y; });
+}
+ESPELL_PRIMITIVE(dMod) {
+  return binary(in, argc, [](double x, double y) { return x - std::floor(x / y) * y; });
+}
+ESPELL_PRIMITIVE(dRem) {
+  return binary(in, argc, [](double x, double y) { return std::fmod(x, y); });
+}
+ESPELL_PRIMITIVE(dPow) {
+  return binary(in, argc, [](double x, double y) { return std::pow(x, y); });
+}
+ESPELL_PRIMITIVE(dLt) {
+  return comparison(
+      in, argc, [](double x, double y) { return x < y; }, false, true);
+}
+ESPELL_PRIMITIVE(dGt) {
+  return comparison(
+      in, argc, [](double x, double y) { return x > y; }, false, true);
+}
+ESPELL_PRIMITIVE(dLe) {
+  return comparison(
+      in, argc, [](double x, double y) { return x <= y; }, false, true);
+}
+ESPELL_PRIMITIVE(dGe) {
+  return comparison(
+      in, argc, [](double x, double y) { return x >= y; }, false, true);
+}
+ESPELL_PRIMITIVE(dEq) {
+  return comparison(
+      in, argc, [](double x, double y) { return x == y; }, false, false);
+}
+ESPELL_PRIMITIVE(dNe) {
+  return comparison(
+      in, argc, [](double x, double y) { return x != y; }, true, false);
+}
 
 template <class F>
 PrimitiveResult unary(Interpreter& in, int argc, F f) {
   return answerDouble(in, argc, f(doubleOf(receiver(in, argc))));
 }
-ESPELL_PRIMITIVE(dSqrt) { return unary(in, argc, [](double x) { return std::sqrt(x); }); }
-ESPELL_PRIMITIVE(dSin) { return unary(in, argc, [](double x) { return std::sin(x); }); }
-ESPELL_PRIMITIVE(dCos) { return unary(in, argc, [](double x) { return std::cos(x); }); }
-ESPELL_PRIMITIVE(dTan) { return unary(in, argc, [](double x) { return std::tan(x); }); }
-ESPELL_PRIMITIVE(dArcTan) { return unary(in, argc, [](double x) { return std::atan(x); }); }
-ESPELL_PRIMITIVE(dExp) { return unary(in, argc, [](double x) { return std::exp(x); }); }
-ESPELL_PRIMITIVE(dLn) { return unary(in, argc, [](double x) { return std::log(x); }); }
-ESPELL_PRIMITIVE(dAbs) { return unary(in, argc, [](double x) { return std::fabs(x); }); }
+ESPELL_PRIMITIVE(dSqrt) {
+  return unary(in, argc, [](double x) { return std::sqrt(x); });
+}
+ESPELL_PRIMITIVE(dSin) {
+  return unary(in, argc, [](double x) { return std::sin(x); });
+}
+ESPELL_PRIMITIVE(dCos) {
+  return unary(in, argc, [](double x) { return std::cos(x); });
+}
+ESPELL_PRIMITIVE(dTan) {
+  return unary(in, argc, [](double x) { return std::tan(x); });
+}
+ESPELL_PRIMITIVE(dArcTan) {
+  return unary(in, argc, [](double x) { return std::atan(x); });
+}
+ESPELL_PRIMITIVE(dExp) {
+  return unary(in, argc, [](double x) { return std::exp(x); });
+}
+ESPELL_PRIMITIVE(dLn) {
+  return unary(in, argc, [](double x) { return std::log(x); });
+}
+ESPELL_PRIMITIVE(dAbs) {
+  return unary(in, argc, [](double x) { return std::fabs(x); });
+}
 
 PrimitiveResult answerIntegral(Interpreter& in, int argc, double d) {
   if (!std::isfinite(d)) return kFail;
@@ -103,12 +151,22 @@ PrimitiveResult answerIntegral(Interpreter& in, int argc, double d) {
   Oop r = BigInt::fromDouble(d).toOop(in.runtime());
   return answer(in, argc, r);
 }
-ESPELL_PRIMITIVE(dRound) { return answerIntegral(in, argc, std::round(doubleOf(receiver(in, argc)))); }
-ESPELL_PRIMITIVE(dTruncate) { return answerIntegral(in, argc, std::trunc(doubleOf(receiver(in, argc)))); }
-ESPELL_PRIMITIVE(dFloor) { return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc)))); }
-ESPELL_PRIMITIVE(dCeiling) { return answerIntegral(in, argc, std::ceil(doubleOf(receiver(in, argc)))); }
+ESPELL_PRIMITIVE(dRound) {
+  return answerIntegral(in, argc, std::round(doubleOf(receiver(in, argc))));
+}
+ESPELL_PRIMITIVE(dTruncate) {
+  return answerIntegral(in, argc, std::trunc(doubleOf(receiver(in, argc))));
+}
+ESPELL_PRIMITIVE(dFloor) {
+  return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc))));
+}
+ESPELL_PRIMITIVE(dCeiling) {
+  return answerIntegral(in, argc, std::ceil(doubleOf(receiver(in, argc))));
+}
 
-ESPELL_PRIMITIVE(dAsString) { return answerString(in, argc, formatDouble(doubleOf(receiver(in, argc)))); }
+ESPELL_PRIMITIVE(dAsString) {
+  return answerString(in, argc, formatDouble(doubleOf(receiver(in, argc))));
+}
 
 ESPELL_PRIMITIVE(dHash) {
   double d = doubleOf(receiver(in, argc));
@@ -122,11 +180,19 @@ ESPELL_PRIMITIVE(dHash) {
   return answerInt(in, argc, int64_t((bits ^ (bits >> 29)) & ((uint64_t(1) << 60) - 1)));
 }
 
-ESPELL_PRIMITIVE(dIsNaN) { return answerBool(in, argc, std::isnan(doubleOf(receiver(in, argc)))); }
-ESPELL_PRIMITIVE(dIsInfinite) { return answerBool(in, argc, std::isinf(doubleOf(receiver(in, argc)))); }
+ESPELL_PRIMITIVE(dIsNaN) {
+  return answerBool(in, argc, std::isnan(doubleOf(receiver(in, argc))));
+}
+ESPELL_PRIMITIVE(dIsInfinite) {
+  return answerBool(in, argc, std::isinf(doubleOf(receiver(in, argc))));
+}
 
-ESPELL_PRIMITIVE(dPositiveInfinity) { return answerDouble(in, argc, HUGE_VAL); }
-ESPELL_PRIMITIVE(dNaN) { return answerDouble(in, argc, std::nan("")); }
+ESPELL_PRIMITIVE(dPositiveInfinity) {
+  return answerDouble(in, argc, HUGE_VAL);
+}
+ESPELL_PRIMITIVE(dNaN) {
+  return answerDouble(in, argc, std::nan(""));
+}
 
 ESPELL_PRIMITIVE(dFromString) {
   Runtime& rt = in.runtime();

@@ -11,7 +11,9 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isInteger(Runtime& rt, Oop o) { return o.isSmallInteger() || isLargeInteger(rt, o); }
+bool isInteger(Runtime& rt, Oop o) {
+  return o.isSmallInteger() || isLargeInteger(rt, o);
+}
 
 PrimitiveResult answerBig(Interpreter& in, int argc, const BigInt& v) {
   Oop r = v.toOop(in.runtime());
@@ -36,7 +38,7 @@ PrimitiveResult arith(Interpreter& in, int argc, Arith op) {
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (a.isSmallInteger() && b.isSmallInteger()) {
     int64_t x = a.smallInteger(), y = b.smallInteger(), r;
-    bool overflow = op == Arith::Add ? __builtin_add_overflow(x, y, &r)
+    bool overflow = op == Arith::Add   ? __builtin_add_overflow(x, y, &r)
                     : op == Arith::Sub ? __builtin_sub_overflow(x, y, &r)
                                        : __builtin_mul_overflow(x, y, &r);
     if (!overflow && Oop::fitsSmallInteger(r)) return answer(in, argc, Oop::fromSmallInteger(r));
@@ -50,9 +52,15 @@ PrimitiveResult arith(Interpreter& in, int argc, Arith op) {
   return answerBig(in, argc, op == Arith::Add ? x + y : op == Arith::Sub ? x - y : x * y);
 }
 
-ESPELL_PRIMITIVE(intAdd) { return arith(in, argc, Arith::Add); }
-ESPELL_PRIMITIVE(intSub) { return arith(in, argc, Arith::Sub); }
-ESPELL_PRIMITIVE(intMul) { return arith(in, argc, Arith::Mul); }
+ESPELL_PRIMITIVE(intAdd) {
+  return arith(in, argc, Arith::Add);
+}
+ESPELL_PRIMITIVE(intSub) {
+  return arith(in, argc, Arith::Sub);
+}
+ESPELL_PRIMITIVE(intMul) {
+  return arith(in, argc, Arith::Mul);
+}
 
 enum class Div { Floor, Modulo, Quo, Rem };
 
@@ -63,10 +71,14 @@ PrimitiveResult divide(Interpreter& in, int argc, Div kind) {
     double x = toDouble(rt, a), y = doubleOf(b);
     if (y == 0) return kFail;
     switch (kind) {
-      case Div::Floor: return answerDouble(in, argc, x / y);
-      case Div::Modulo: return answerDouble(in, argc, x - std::floor(x / y) * y);
-      case Div::Quo: return answerDouble(in, argc, std::trunc(x / y));
-      case Div::Rem: return answerDouble(in, argc, std::fmod(x, y));
+      case Div::Floor:
+        return answerDouble(in, argc, x / y);
+      case Div::Modulo:
+        return answerDouble(in, argc, x - std::floor(x / y) * y);
+      case Div::Quo:
+        return answerDouble(in, argc, std::trunc(x / y));
+      case Div::Rem:
+        return answerDouble(in, argc, std::fmod(x, y));
     }
   }
   if (!isInteger(rt, a) || !isInteger(rt, b)) return kFail;
@@ -75,10 +87,14 @@ PrimitiveResult divide(Interpreter& in, int argc, Div kind) {
     int64_t x = a.smallInteger(), y = b.smallInteger();
     if (!(x == Oop::kSmallIntegerMin && y == -1)) {
       switch (kind) {
-        case Div::Floor: return answerInt(in, argc, largeint::floorDivide(x, y));
-        case Div::Modulo: return answerInt(in, argc, largeint::floorModulo(x, y));
-        case Div::Quo: return answerInt(in, argc, x / y);
-        case Div::Rem: return answerInt(in, argc, x % y);
+        case Div::Floor:
+          return answerInt(in, argc, largeint::floorDivide(x, y));
+        case Div::Modulo:
+          return answerInt(in, argc, largeint::floorModulo(x, y));
+        case Div::Quo:
+          return answerInt(in, argc, x / y);
+        case Div::Rem:
+          return answerInt(in, argc, x % y);
       }
     }
   }
@@ -91,10 +107,18 @@ PrimitiveResult divide(Interpreter& in, int argc, Div kind) {
   return answerBig(in, argc, (kind == Div::Floor || kind == Div::Quo) ? q : r);
 }
 
-ESPELL_PRIMITIVE(intDivide) { return divide(in, argc, Div::Floor); }
-ESPELL_PRIMITIVE(intModulo) { return divide(in, argc, Div::Modulo); }
-ESPELL_PRIMITIVE(intQuo) { return divide(in, argc, Div::Quo); }
-ESPELL_PRIMITIVE(intRem) { return divide(in, argc, Div::Rem); }
+ESPELL_PRIMITIVE(intDivide) {
+  return divide(in, argc, Div::Floor);
+}
+ESPELL_PRIMITIVE(intModulo) {
+  return divide(in, argc, Div::Modulo);
+}
+ESPELL_PRIMITIVE(intQuo) {
+  return divide(in, argc, Div::Quo);
+}
+ESPELL_PRIMITIVE(intRem) {
+  return divide(in, argc, Div::Rem);
+}
 
 // SOM's // on integers divides as Doubles.
 ESPELL_PRIMITIVE(intDoubleDivide) {
@@ -127,22 +151,46 @@ PrimitiveResult compare(Interpreter& in, int argc, Cmp op) {
   }
   bool r = false;
   switch (op) {
-    case Cmp::Lt: r = c < 0; break;
-    case Cmp::Gt: r = c > 0; break;
-    case Cmp::Le: r = c <= 0; break;
-    case Cmp::Ge: r = c >= 0; break;
-    case Cmp::Eq: r = c == 0; break;
-    case Cmp::Ne: r = c != 0; break;
+    case Cmp::Lt:
+      r = c < 0;
+      break;
+    case Cmp::Gt:
+      r = c > 0;
+      break;
+    case Cmp::Le:
+      r = c <= 0;
+      break;
+    case Cmp::Ge:
+      r = c >= 0;
+      break;
+    case Cmp::Eq:
+      r = c == 0;
+      break;
+    case Cmp::Ne:
+      r = c != 0;
+      break;
   }
   return answerBool(in, argc, r);
 }
 
-ESPELL_PRIMITIVE(intLt) { return compare(in, argc, Cmp::Lt); }
-ESPELL_PRIMITIVE(intGt) { return compare(in, argc, Cmp::Gt); }
-ESPELL_PRIMITIVE(intLe) { return compare(in, argc, Cmp::Le); }
-ESPELL_PRIMITIVE(intGe) { return compare(in, argc, Cmp::Ge); }
-ESPELL_PRIMITIVE(intEq) { return compare(in, argc, Cmp::Eq); }
-ESPELL_PRIMITIVE(intNe) { return compare(in, argc, Cmp::Ne); }
+ESPELL_PRIMITIVE(intLt) {
+  return compare(in, argc, Cmp::Lt);
+}
+ESPELL_PRIMITIVE(intGt) {
+  return compare(in, argc, Cmp::Gt);
+}
+ESPELL_PRIMITIVE(intLe) {
+  return compare(in, argc, Cmp::Le);
+}
+ESPELL_PRIMITIVE(intGe) {
+  return compare(in, argc, Cmp::Ge);
+}
+ESPELL_PRIMITIVE(intEq) {
+  return compare(in, argc, Cmp::Eq);
+}
+ESPELL_PRIMITIVE(intNe) {
+  return compare(in, argc, Cmp::Ne);
+}
 
 enum class Bits { And, Or, Xor };
 
@@ -155,12 +203,21 @@ PrimitiveResult bits(Interpreter& in, int argc, Bits op) {
   }
   if (!isInteger(rt, a) || !isInteger(rt, b)) return kFail;
   BigInt x = BigInt::fromOop(rt, a), y = BigInt::fromOop(rt, b);
-  return answerBig(in, argc, op == Bits::And ? BigInt::bitAnd(x, y) : op == Bits::Or ? BigInt::bitOr(x, y) : BigInt::bitXor(x, y));
+  return answerBig(in, argc,
+                   op == Bits::And  ? BigInt::bitAnd(x, y)
+                   : op == Bits::Or ? BigInt::bitOr(x, y)
+                                    : BigInt::bitXor(x, y));
 }
 
-ESPELL_PRIMITIVE(intBitAnd) { return bits(in, argc, Bits::And); }
-ESPELL_PRIMITIVE(intBitOr) { return bits(in, argc, Bits::Or); }
-ESPELL_PRIMITIVE(intBitXor) { return bits(in, argc, Bits::Xor); }
+ESPELL_PRIMITIVE(intBitAnd) {
+  return bits(in, argc, Bits::And);
+}
+ESPELL_PRIMITIVE(intBitOr) {
+  return bits(in, argc, Bits::Or);
+}
+ESPELL_PRIMITIVE(intBitXor) {
+  return bits(in, argc, Bits::Xor);
+}
 
 ESPELL_PRIMITIVE(intShiftLeft) {
   Runtime& rt = in.runtime();
@@ -222,17 +279,23 @@ ESPELL_PRIMITIVE(intPrintStringRadix) {
   return answerString(in, argc, BigInt::fromOop(rt, a).toString(int(b.smallInteger())));
 }
 
-ESPELL_PRIMITIVE(intAsDouble) { return answerDouble(in, argc, toDouble(in.runtime(), receiver(in, argc))); }
+ESPELL_PRIMITIVE(intAsDouble) {
+  return answerDouble(in, argc, toDouble(in.runtime(), receiver(in, argc)));
+}
 
 ESPELL_PRIMITIVE(intAs32BitSigned) {
   Oop a = receiver(in, argc);
-  int64_t v = a.isSmallInteger() ? a.smallInteger() : BigInt::bitAnd(BigInt::fromOop(in.runtime(), a), BigInt::fromInt64(0xFFFFFFFF)).toInt64();
+  int64_t v = a.isSmallInteger()
+                  ? a.smallInteger()
+                  : BigInt::bitAnd(BigInt::fromOop(in.runtime(), a), BigInt::fromInt64(0xFFFFFFFF)).toInt64();
   return answerInt(in, argc, int64_t(int32_t(uint32_t(uint64_t(v)))));
 }
 
 ESPELL_PRIMITIVE(intAs32BitUnsigned) {
   Oop a = receiver(in, argc);
-  int64_t v = a.isSmallInteger() ? a.smallInteger() : BigInt::bitAnd(BigInt::fromOop(in.runtime(), a), BigInt::fromInt64(0xFFFFFFFF)).toInt64();
+  int64_t v = a.isSmallInteger()
+                  ? a.smallInteger()
+                  : BigInt::bitAnd(BigInt::fromOop(in.runtime(), a), BigInt::fromInt64(0xFFFFFFFF)).toInt64();
   return answerInt(in, argc, int64_t(uint32_t(uint64_t(v))));
 }
 

@@ -43,7 +43,8 @@ size_t fixedFieldsOf(Runtime& rt, Oop o) {
   if (!cls.isHeapObject() || cls.object()->slotCount() < class_slot::kCount) return 0;
   int64_t spec = cls.object()->slot(class_slot::kInstanceSpec).smallInteger();
   space::Format f = o.object()->format();
-  if (f == space::Format::Fixed || f == space::Format::CompiledCode || f == space::Format::Empty) return o.object()->slotCount();
+  if (f == space::Format::Fixed || f == space::Format::CompiledCode || f == space::Format::Empty)
+    return o.object()->slotCount();
   if (f == space::Format::FixedIndexable) return InstanceSpec::fixedFields(spec);
   return 0;
 }
@@ -52,16 +53,22 @@ size_t indexableSizeOf(Runtime& rt, Oop o) {
   if (!o.isHeapObject()) return 0;
   HeapObject* h = o.object();
   switch (h->format()) {
-    case space::Format::Indexable: return h->slotCount();
-    case space::Format::FixedIndexable: return h->slotCount() - fixedFieldsOf(rt, o);
-    case space::Format::Words: return h->slotCount();
-    default: return space::formatIsBytes(h->format()) ? h->byteLength() : 0;
+    case space::Format::Indexable:
+      return h->slotCount();
+    case space::Format::FixedIndexable:
+      return h->slotCount() - fixedFieldsOf(rt, o);
+    case space::Format::Words:
+      return h->slotCount();
+    default:
+      return space::formatIsBytes(h->format()) ? h->byteLength() : 0;
   }
 }
 
 namespace {
 
-ESPELL_PRIMITIVE(objectClass) { return answer(in, argc, in.runtime().classOf(space::Space::follow(receiver(in, argc)))); }
+ESPELL_PRIMITIVE(objectClass) {
+  return answer(in, argc, in.runtime().classOf(space::Space::follow(receiver(in, argc))));
+}
 
 ESPELL_PRIMITIVE(objectIdentical) {
   Oop a = space::Space::follow(receiver(in, argc)), b = space::Space::follow(arg(in, argc, 0));
@@ -77,7 +84,9 @@ ESPELL_PRIMITIVE(objectSize) {
   return answerInt(in, argc, r.isHeapObject() ? int64_t(r.object()->totalBytes()) : 8);
 }
 
-ESPELL_PRIMITIVE(objectBasicSize) { return answerInt(in, argc, int64_t(indexableSizeOf(in.runtime(), receiver(in, argc)))); }
+ESPELL_PRIMITIVE(objectBasicSize) {
+  return answerInt(in, argc, int64_t(indexableSizeOf(in.runtime(), receiver(in, argc))));
+}
 
 ESPELL_PRIMITIVE(objectBasicAt) {
   Runtime& rt = in.runtime();
@@ -165,10 +174,18 @@ PrimitiveResult performWith(Interpreter& in, int argc, int performArgs) {
   return in.sendFromPrimitive(selector, performArgs);
 }
 
-ESPELL_PRIMITIVE(objectPerform) { return performWith(in, argc, 0); }
-ESPELL_PRIMITIVE(objectPerformWith) { return performWith(in, argc, 1); }
-ESPELL_PRIMITIVE(objectPerformWithWith) { return performWith(in, argc, 2); }
-ESPELL_PRIMITIVE(objectPerformWithWithWith) { return performWith(in, argc, 3); }
+ESPELL_PRIMITIVE(objectPerform) {
+  return performWith(in, argc, 0);
+}
+ESPELL_PRIMITIVE(objectPerformWith) {
+  return performWith(in, argc, 1);
+}
+ESPELL_PRIMITIVE(objectPerformWithWith) {
+  return performWith(in, argc, 2);
+}
+ESPELL_PRIMITIVE(objectPerformWithWithWith) {
+  return performWith(in, argc, 3);
+}
 
 ESPELL_PRIMITIVE(objectPerformWithArguments) {
   Runtime& rt = in.runtime();
@@ -237,8 +254,12 @@ PrimitiveResult becomeArrays(Interpreter& in, int argc, bool twoWay) {
   return answer(in, argc, in.receiverOf(argc));
 }
 
-ESPELL_PRIMITIVE(arrayExchangeIdentities) { return becomeArrays(in, argc, true); }
-ESPELL_PRIMITIVE(arrayForwardIdentities) { return becomeArrays(in, argc, false); }
+ESPELL_PRIMITIVE(arrayExchangeIdentities) {
+  return becomeArrays(in, argc, true);
+}
+ESPELL_PRIMITIVE(arrayForwardIdentities) {
+  return becomeArrays(in, argc, false);
+}
 
 ESPELL_PRIMITIVE(objectHalt) {
   std::fflush(in.runtime().options().out);
@@ -250,7 +271,8 @@ ESPELL_PRIMITIVE(objectInspect) {
   Runtime& rt = in.runtime();
   Oop r = receiver(in, argc);
   std::string text = describeObject(rt, r);
-  std::vector<std::string> names = r.isHeapObject() ? instanceVariableNames(rt, rt.classOf(r)) : std::vector<std::string>{};
+  std::vector<std::string> names =
+      r.isHeapObject() ? instanceVariableNames(rt, rt.classOf(r)) : std::vector<std::string>{};
   for (size_t i = 0; i < names.size() && r.isHeapObject() && i < r.object()->slotCount(); i++) {
     text += "\n  " + names[i] + ": " + describeObject(rt, r.object()->slot(i));
   }
@@ -258,7 +280,9 @@ ESPELL_PRIMITIVE(objectInspect) {
   return answer(in, argc, r);
 }
 
-ESPELL_PRIMITIVE(objectDescription) { return answerString(in, argc, describeObject(in.runtime(), receiver(in, argc))); }
+ESPELL_PRIMITIVE(objectDescription) {
+  return answerString(in, argc, describeObject(in.runtime(), receiver(in, argc)));
+}
 
 }  // namespace
 }  // namespace prim

@@ -17,9 +17,15 @@ using space::LocalRoot;
 
 #define ESPELL_PRIMITIVE(name) static PrimitiveResult name(Interpreter& in, int argc)
 
-inline Oop receiver(Interpreter& in, int argc) { return in.receiverOf(argc); }
-inline Oop arg(Interpreter& in, int argc, int i) { return in.argumentOf(argc, i); }
-inline PrimitiveResult answer(Interpreter& in, int argc, Oop result) { return in.popThenPush(argc, result); }
+inline Oop receiver(Interpreter& in, int argc) {
+  return in.receiverOf(argc);
+}
+inline Oop arg(Interpreter& in, int argc, int i) {
+  return in.argumentOf(argc, i);
+}
+inline PrimitiveResult answer(Interpreter& in, int argc, Oop result) {
+  return in.popThenPush(argc, result);
+}
 inline PrimitiveResult answerBool(Interpreter& in, int argc, bool b) {
   return in.popThenPush(argc, in.runtime().boolean(b));
 }
@@ -31,7 +37,9 @@ inline PrimitiveResult answerString(Interpreter& in, int argc, std::string_view 
 }
 constexpr PrimitiveResult kFail = PrimitiveResult::Failure;
 
-inline bool isSmall(Oop o) { return o.isSmallInteger(); }
+inline bool isSmall(Oop o) {
+  return o.isSmallInteger();
+}
 // A 1-based index into [1, size], as a 0-based offset; -1 when out of range.
 inline int64_t index0(Oop index, size_t size) {
   if (!index.isSmallInteger()) return -1;

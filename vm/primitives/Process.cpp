@@ -7,13 +7,17 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isProcess(Runtime& rt, Oop o) { return o.isHeapObject() && o.object()->classIndex() == rt.known.process; }
+bool isProcess(Runtime& rt, Oop o) {
+  return o.isHeapObject() && o.object()->classIndex() == rt.known.process;
+}
 bool isSemaphore(Runtime& rt, Oop o) {
   if (!o.isHeapObject() || o.object()->format() != space::Format::Fixed || o.object()->slotCount() < 3) return false;
   return inheritsFrom(rt, rt.classOf(o), rt.special(special::kClassSemaphore));
 }
 
-ESPELL_PRIMITIVE(schedActiveProcess) { return answer(in, argc, in.activeProcess()); }
+ESPELL_PRIMITIVE(schedActiveProcess) {
+  return answer(in, argc, in.activeProcess());
+}
 
 ESPELL_PRIMITIVE(schedYield) {
   Scheduler& s = in.runtime().scheduler();
@@ -39,7 +43,9 @@ ESPELL_PRIMITIVE(schedTerminateActive) {
   return PrimitiveResult::ControlTransferred;
 }
 
-ESPELL_PRIMITIVE(schedMainProcess) { return answer(in, argc, in.programMainProcess()); }
+ESPELL_PRIMITIVE(schedMainProcess) {
+  return answer(in, argc, in.programMainProcess());
+}
 
 ESPELL_PRIMITIVE(schedHighestReadyPriority) {
   return answerInt(in, argc, in.runtime().scheduler().highestReadyPriority());
@@ -49,7 +55,8 @@ ESPELL_PRIMITIVE(blockNewProcess) {
   Oop closure = receiver(in, argc);
   Oop code = closure.object()->slot(closure_slot::kCode);
   if (CodeHeader::args(code.object()->slot(code_slot::kHeader).smallInteger()) != 0) return kFail;
-  int priority = in.activeProcess() == in.runtime().nil() ? Scheduler::kUserPriority : Scheduler::priorityOf(in.activeProcess());
+  int priority =
+      in.activeProcess() == in.runtime().nil() ? Scheduler::kUserPriority : Scheduler::priorityOf(in.activeProcess());
   Oop p = in.newProcessForBlock(closure, priority);
   return answer(in, argc, p);
 }
@@ -120,7 +127,8 @@ ESPELL_PRIMITIVE(processPrimTerminate) {
 ESPELL_PRIMITIVE(processIsTerminated) {
   Oop p = receiver(in, argc);
   if (!isProcess(in.runtime(), p)) return kFail;
-  return answerBool(in, argc, p.object()->slot(process_slot::kState).smallInteger() == int64_t(ProcessState::Terminated));
+  return answerBool(in, argc,
+                    p.object()->slot(process_slot::kState).smallInteger() == int64_t(ProcessState::Terminated));
 }
 
 ESPELL_PRIMITIVE(semaphoreSignal) {
@@ -134,8 +142,11 @@ ESPELL_PRIMITIVE(semaphoreSignal) {
   if (Scheduler::priorityOf(woken) <= Scheduler::priorityOf(active)) return PrimitiveResult::Success;
   // Preempt: the woken process has a higher priority.
   in.saveRegisters();
-  rt.scheduler().remove(rt.special(special::kProcessor).object()->slot(scheduler_slot::kReadyLists).object()->slot(
-                            size_t(Scheduler::priorityOf(woken))),
+  rt.scheduler().remove(rt.special(special::kProcessor)
+                            .object()
+                            ->slot(scheduler_slot::kReadyLists)
+                            .object()
+                            ->slot(size_t(Scheduler::priorityOf(woken))),
                         woken);
   rt.scheduler().makeReadyFirst(active);
   in.transferTo(woken);

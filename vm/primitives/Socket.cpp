@@ -27,7 +27,9 @@ PrimitiveResult fail(Interpreter& in, const std::string& what) {
   return kFail;
 }
 
-bool isFd(Oop o) { return o.isSmallInteger() && o.smallInteger() >= 0 && o.smallInteger() < (int64_t(1) << 31); }
+bool isFd(Oop o) {
+  return o.isSmallInteger() && o.smallInteger() >= 0 && o.smallInteger() < (int64_t(1) << 31);
+}
 
 // A byte buffer argument and a 1-based window into it.
 bool byteWindow(Oop buffer, Oop start, Oop count, uint8_t*& data, size_t& n) {
@@ -62,8 +64,7 @@ ESPELL_PRIMITIVE(socketListen) {
   if (fd < 0) return fail(in, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(fd, int(backlog.smallInteger())) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, int(backlog.smallInteger())) != 0) {
     PrimitiveResult r = fail(in, "listen on " + h + ":" + std::to_string(port.smallInteger()));
     close(fd);
     return r;
@@ -77,7 +78,8 @@ ESPELL_PRIMITIVE(socketAccept) {
   if (!isFd(fd)) return kFail;
   int c = accept4(int(fd.smallInteger()), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (c < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return answerInt(in, argc, -1);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+      return answerInt(in, argc, -1);
     return fail(in, "accept");
   }
   int one = 1;
@@ -166,7 +168,8 @@ ESPELL_PRIMITIVE(socketWatch) {
   if (!isFd(fd) || !sem.isHeapObject() || !inheritsFrom(rt, rt.classOf(sem), rt.special(special::kClassSemaphore))) {
     return kFail;
   }
-  rt.scheduler().io().watch(int(fd.smallInteger()), writing == rt.trueObject() ? IoPoller::Writable : IoPoller::Readable,
+  rt.scheduler().io().watch(int(fd.smallInteger()),
+                            writing == rt.trueObject() ? IoPoller::Writable : IoPoller::Readable,
                             space::Handle(in.space(), sem));
   return answer(in, argc, receiver(in, argc));
 }
@@ -185,7 +188,8 @@ ESPELL_PRIMITIVE(socketLocalPort) {
   if (!isFd(fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
-  if (getsockname(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return fail(in, "getsockname");
+  if (getsockname(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return fail(in, "getsockname");
   return answerInt(in, argc, ntohs(addr.sin_port));
 }
 
@@ -194,13 +198,16 @@ ESPELL_PRIMITIVE(socketRemoteAddress) {
   if (!isFd(fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
-  if (getpeername(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return fail(in, "getpeername");
+  if (getpeername(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return fail(in, "getpeername");
   char buf[INET_ADDRSTRLEN] = {0};
   inet_ntop(AF_INET, &addr.sin_addr, buf, sizeof buf);
   return answerString(in, argc, std::string(buf) + ":" + std::to_string(ntohs(addr.sin_port)));
 }
 
-ESPELL_PRIMITIVE(socketLastError) { return answerString(in, argc, in.runtime().lastSocketError()); }
+ESPELL_PRIMITIVE(socketLastError) {
+  return answerString(in, argc, in.runtime().lastSocketError());
+}
 
 ESPELL_PRIMITIVE(socketOpenCount) {
   // Descriptors this process has open (for leak checks in tests).

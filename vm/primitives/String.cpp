@@ -9,7 +9,9 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isBytesObject(Oop o) { return o.isHeapObject() && space::formatIsBytes(o.object()->format()); }
+bool isBytesObject(Oop o) {
+  return o.isHeapObject() && space::formatIsBytes(o.object()->format());
+}
 
 ESPELL_PRIMITIVE(strLength) {
   Oop r = receiver(in, argc);
@@ -121,11 +123,18 @@ template <class P>
 PrimitiveResult allChars(Interpreter& in, int argc, P p) {
   std::string_view s = bytesOf(receiver(in, argc));
   if (s.empty()) return answerBool(in, argc, false);
-  return answerBool(in, argc, std::all_of(s.begin(), s.end(), [&](char c) { return p(static_cast<unsigned char>(c)); }));
+  return answerBool(in, argc,
+                    std::all_of(s.begin(), s.end(), [&](char c) { return p(static_cast<unsigned char>(c)); }));
 }
-ESPELL_PRIMITIVE(strIsWhiteSpace) { return allChars(in, argc, [](unsigned char c) { return std::isspace(c) != 0; }); }
-ESPELL_PRIMITIVE(strIsLetters) { return allChars(in, argc, [](unsigned char c) { return std::isalpha(c) != 0; }); }
-ESPELL_PRIMITIVE(strIsDigits) { return allChars(in, argc, [](unsigned char c) { return std::isdigit(c) != 0; }); }
+ESPELL_PRIMITIVE(strIsWhiteSpace) {
+  return allChars(in, argc, [](unsigned char c) { return std::isspace(c) != 0; });
+}
+ESPELL_PRIMITIVE(strIsLetters) {
+  return allChars(in, argc, [](unsigned char c) { return std::isalpha(c) != 0; });
+}
+ESPELL_PRIMITIVE(strIsDigits) {
+  return allChars(in, argc, [](unsigned char c) { return std::isdigit(c) != 0; });
+}
 
 ESPELL_PRIMITIVE(strBeginsWith) {
   Runtime& rt = in.runtime();
@@ -158,8 +167,12 @@ PrimitiveResult mapChars(Interpreter& in, int argc, F f) {
   for (char& c : s) c = char(f(static_cast<unsigned char>(c)));
   return answerString(in, argc, s);
 }
-ESPELL_PRIMITIVE(strAsUppercase) { return mapChars(in, argc, [](unsigned char c) { return std::toupper(c); }); }
-ESPELL_PRIMITIVE(strAsLowercase) { return mapChars(in, argc, [](unsigned char c) { return std::tolower(c); }); }
+ESPELL_PRIMITIVE(strAsUppercase) {
+  return mapChars(in, argc, [](unsigned char c) { return std::toupper(c); });
+}
+ESPELL_PRIMITIVE(strAsLowercase) {
+  return mapChars(in, argc, [](unsigned char c) { return std::tolower(c); });
+}
 
 // replaceFrom: start to: stop with: source startingAt: sourceStart — bulk byte copy
 // between byte objects (Strings, ByteArrays), used by streams.
@@ -172,7 +185,8 @@ ESPELL_PRIMITIVE(bytesReplace) {
   }
   int64_t a = from.smallInteger(), b = to.smallInteger(), c = srcStart.smallInteger();
   int64_t n = b - a + 1;
-  if (n < 0 || a < 1 || b > int64_t(r.object()->byteLength()) || c < 1 || c + n - 1 > int64_t(src.object()->byteLength())) {
+  if (n < 0 || a < 1 || b > int64_t(r.object()->byteLength()) || c < 1 ||
+      c + n - 1 > int64_t(src.object()->byteLength())) {
     return kFail;
   }
   if (r.object()->classIndex() == in.runtime().known.symbol) return kFail;

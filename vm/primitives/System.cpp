@@ -16,7 +16,8 @@ int64_t startMicros() {
 const int64_t kStartTouched = startMicros();
 
 int64_t monotonicMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 ESPELL_PRIMITIVE(sysGlobal) {
@@ -130,13 +131,21 @@ ESPELL_PRIMITIVE(sysPrintStackTrace) {
   return answer(in, argc, receiver(in, argc));
 }
 
-ESPELL_PRIMITIVE(sysStackTrace) { return answerString(in, argc, in.stackTrace(100)); }
+ESPELL_PRIMITIVE(sysStackTrace) {
+  return answerString(in, argc, in.stackTrace(100));
+}
 
-ESPELL_PRIMITIVE(sysTime) { return answerInt(in, argc, (monotonicMicros() - kStartTouched) / 1000); }
-ESPELL_PRIMITIVE(sysTicks) { return answerInt(in, argc, monotonicMicros() - kStartTouched); }
+ESPELL_PRIMITIVE(sysTime) {
+  return answerInt(in, argc, (monotonicMicros() - kStartTouched) / 1000);
+}
+ESPELL_PRIMITIVE(sysTicks) {
+  return answerInt(in, argc, monotonicMicros() - kStartTouched);
+}
 ESPELL_PRIMITIVE(sysEpochMillis) {
-  return answerInt(in, argc,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return answerInt(
+      in, argc,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 ESPELL_PRIMITIVE(sysFullGC) {
@@ -150,7 +159,8 @@ ESPELL_PRIMITIVE(sysGcStats) {
   Oop a = newArray(rt, 3);
   a.object()->slots()[0] = Oop::fromSmallInteger(int64_t(s.scavenges + s.fullCollections));
   a.object()->slots()[1] = Oop::fromSmallInteger(int64_t((s.scavengeNanos + s.fullCollectionNanos) / 1000000));
-  a.object()->slots()[2] = Oop::fromSmallInteger(int64_t(s.bytesAllocatedYoung + s.bytesAllocatedOld + in.space().nursery().eden.used()));
+  a.object()->slots()[2] =
+      Oop::fromSmallInteger(int64_t(s.bytesAllocatedYoung + s.bytesAllocatedOld + in.space().nursery().eden.used()));
   return answer(in, argc, a);
 }
 

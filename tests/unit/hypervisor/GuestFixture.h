@@ -86,6 +86,8 @@ struct GuestFixture {
   }
 };
 
-inline void sleepMillis(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+inline void sleepMillis(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace hypervisor::test

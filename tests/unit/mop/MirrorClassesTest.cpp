@@ -66,8 +66,7 @@ TEST_CASE("hypervisor Smalltalk moves do: from SequenceableCollection to Object 
 }
 
 TEST_CASE("hypervisor Smalltalk reads frames, migrates instances and gets MirrorErrors") {
-  GuestFixture g({{"Looper", kLooper},
-                  {"Shapes", R"(
+  GuestFixture g({{"Looper", kLooper}, {"Shapes", R"(
 Shapes = (
     run = (
         | points |
@@ -97,7 +96,9 @@ Shapes = (
         on: MirrorError do: [ :e | e messageText ] )");
   CHECK(crossing.find("cannot enter the guest") != std::string::npos);
   // Instance migration, written in Smalltalk: Point(x,y) -> Point(x,y,z).
-  g.vm->evaluateInGuest("| points | points := Array new: 1000. 1 to: 1000 do: [ :i | points at: i put: (Point x: i y: i) ]. system global: #Points put: points");
+  g.vm->evaluateInGuest(
+      "| points | points := Array new: 1000. 1 to: 1000 do: [ :i | points at: i put: (Point x: i y: i) ]. system "
+      "global: #Points put: points");
   std::string migrated = hvString(g, R"(
     | old new olds news oldArray |
     old := Guest classNamed: 'Point'.

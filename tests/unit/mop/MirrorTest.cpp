@@ -166,7 +166,8 @@ Plane = (
   g.vm->startGuest("Plane", {std::to_string(points)});
   g.pause();
   // Let the guest build its points and sum them at least once.
-  for (int i = 0; i < 200 && g.vm->evaluateInGuest("^ system global: #Sum").get() == g.vm->guest().runtime().nil(); i++) {
+  for (int i = 0; i < 200 && g.vm->evaluateInGuest("^ system global: #Sum").get() == g.vm->guest().runtime().nil();
+       i++) {
     runAWhile(g, 10);
   }
   SpaceMirror guest(g.vm->guest().runtime());
@@ -307,8 +308,8 @@ TEST_CASE("a process is unwound to an earlier frame, and a loop restarts from a 
 
   // Restart: a new version of loop counts versions; the running loop frame restarts with it.
   Ref worker = guest.classNamed("Worker");
-  Ref newLoop = guest.compileMethod(worker,
-      "loop = ( version := version + 1. [ (system global: #Stop) isNil ] whileTrue: [ self compute ] )");
+  Ref newLoop = guest.compileMethod(
+      worker, "loop = ( version := version + 1. [ (system global: #Stop) isNil ] whileTrue: [ self compute ] )");
   guest.installMethod(worker, newLoop);
   size_t loopDepth = 0;
   std::vector<mop::FrameView> frames = guest.frames(w.process);
@@ -383,8 +384,10 @@ TEST_CASE("mirror operations with wrong arguments fail precisely and change noth
   CHECK_THROWS_WITH_AS(guest.createClass("lowercase", object, {}), doctest::Contains("not a class name"), MirrorError);
   CHECK_THROWS_WITH_AS(guest.createClass("Twice", object, {"a", "a"}), doctest::Contains("defined twice"), MirrorError);
   CHECK_THROWS_WITH_AS(guest.createClass("Sub", guest.integer(3), {}), doctest::Contains("not a class"), MirrorError);
-  CHECK_THROWS_WITH_AS(guest.compileMethod(worker, "broken = ( ^ 3 + )"), doctest::Contains("compileMethod"), MirrorError);
-  CHECK_THROWS_WITH_AS(guest.installMethod(worker, guest.integer(3)), doctest::Contains("not a compiled method"), MirrorError);
+  CHECK_THROWS_WITH_AS(guest.compileMethod(worker, "broken = ( ^ 3 + )"), doctest::Contains("compileMethod"),
+                       MirrorError);
+  CHECK_THROWS_WITH_AS(guest.installMethod(worker, guest.integer(3)), doctest::Contains("not a compiled method"),
+                       MirrorError);
   CHECK_THROWS_WITH_AS(guest.removeMethod(worker, "noSuchSelector"), doctest::Contains("has no method #noSuchSelector"),
                        MirrorError);
   CHECK_THROWS_WITH_AS(guest.setClass(w.worker, guest.classNamed("Point")), doctest::Contains("shape"), MirrorError);
@@ -394,8 +397,10 @@ TEST_CASE("mirror operations with wrong arguments fail precisely and change noth
   Ref two = guest.newInstance(guest.classNamed("Array"), 2), three = guest.newInstance(guest.classNamed("Array"), 3);
   CHECK_THROWS_WITH_AS(guest.swapIdentities(two, three), doctest::Contains("differ in size"), MirrorError);
   CHECK_THROWS_WITH_AS(guest.swapIdentities(guest.nil(), w.worker), doctest::Contains("VM depends on"), MirrorError);
-  CHECK_THROWS_WITH_AS(guest.unwindTo(w.process, 0, guest.nil()), doctest::Contains("already the current frame"), MirrorError);
-  CHECK_THROWS_WITH_AS(guest.unwindTo(w.process, 500, guest.nil()), doctest::Contains("there is no frame 500"), MirrorError);
+  CHECK_THROWS_WITH_AS(guest.unwindTo(w.process, 0, guest.nil()), doctest::Contains("already the current frame"),
+                       MirrorError);
+  CHECK_THROWS_WITH_AS(guest.unwindTo(w.process, 500, guest.nil()), doctest::Contains("there is no frame 500"),
+                       MirrorError);
   CHECK_THROWS_WITH_AS(guest.restartFrame(w.process, 0, guest.compileMethod(worker, "loop = ( ^ 1 )")),
                        doctest::Contains("the new method is #loop"), MirrorError);
   CHECK_THROWS_WITH_AS(guest.insertFrame(w.process, w.worker, "noSuchSelector", guest.nil()),
@@ -403,8 +408,8 @@ TEST_CASE("mirror operations with wrong arguments fail precisely and change noth
   CHECK_THROWS_WITH_AS(guest.createProcess(w.worker, "note:", guest.nil()), doctest::Contains("takes 1 arguments"),
                        MirrorError);
   CHECK_THROWS_WITH_AS(guest.specialObject("NoSuchThing"), doctest::Contains("no special object"), MirrorError);
-  CHECK_THROWS_WITH_AS(guest.setSpecialObject("ClassSmallInteger", guest.integer(3)), doctest::Contains("must be a class"),
-                       MirrorError);
+  CHECK_THROWS_WITH_AS(guest.setSpecialObject("ClassSmallInteger", guest.integer(3)),
+                       doctest::Contains("must be a class"), MirrorError);
   CHECK_THROWS_WITH_AS(guest.setSpecialObject("ClassSmallInteger", worker), doctest::Contains("instance layout"),
                        MirrorError);
   CHECK_THROWS_WITH_AS(guest.setSpecialObject("nil", worker), doctest::Contains("cannot be replaced"), MirrorError);

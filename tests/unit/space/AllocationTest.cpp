@@ -81,7 +81,7 @@ TEST_CASE("symbols are unique per space and survive collections") {
   Oop a = h.space.symbols().intern("doesNotUnderstand:");
   Oop b = h.space.symbols().intern("doesNotUnderstand:");
   CHECK(a == b);
-  CHECK(h.space.symbols().lookup("value") .isNull());
+  CHECK(h.space.symbols().lookup("value").isNull());
   Oop v = h.space.symbols().intern("value");
   CHECK(v != a);
   for (int i = 0; i < 5000; i++) h.space.symbols().intern("sym" + std::to_string(i));
@@ -154,8 +154,12 @@ TEST_CASE("SmallFloats encode doubles in range exactly and refuse the others") {
     double back = o.smallFloat();
     CHECK(std::memcmp(&back, &d, sizeof d) == 0);  // bit-exact, including -0.0
   }
-  double outOfRange[] = {1e300, -1e300, 1e-300, std::numeric_limits<double>::infinity(),
-                         std::numeric_limits<double>::quiet_NaN(), 5.877471754111438e-39};
+  double outOfRange[] = {1e300,
+                         -1e300,
+                         1e-300,
+                         std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN(),
+                         5.877471754111438e-39};
   for (double d : outOfRange) {
     Oop o;
     CHECK_FALSE(Oop::tryFromDouble(d, o));

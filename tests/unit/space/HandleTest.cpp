@@ -57,9 +57,8 @@ TEST_CASE("weak entries follow moves and report the objects that died") {
   TestHeap heap;
   Space& s = heap.space;
   std::vector<WeakRegistry::Token> died;
-  s.weakRegistry().setOnDeath([&](std::span<const WeakRegistry::Token> tokens) {
-    died.insert(died.end(), tokens.begin(), tokens.end());
-  });
+  s.weakRegistry().setOnDeath(
+      [&](std::span<const WeakRegistry::Token> tokens) { died.insert(died.end(), tokens.begin(), tokens.end()); });
   Handle kept(s, heap.array(2));
   s.weakRegistry().add(kept.get(), 1);
   s.weakRegistry().add(heap.array(2), 2);  // garbage at once

@@ -24,8 +24,8 @@ inline SpaceConfig smallConfig(const char* name = "test") {
 struct TestHeap {
   Space space;
   ClassIndex classClass = 0;  // the class of class objects (its own class)
-  ClassIndex undefinedClass = 0, arrayClass = 0, pointClass = 0, bytesClass = 0, wordsClass = 0,
-             symbolClass = 0, stackClass = 0;
+  ClassIndex undefinedClass = 0, arrayClass = 0, pointClass = 0, bytesClass = 0, wordsClass = 0, symbolClass = 0,
+             stackClass = 0;
 
   explicit TestHeap(const SpaceConfig& config = smallConfig()) : space(config) {
     Oop meta = space.allocate(reserved_class::kInvalid, Format::Fixed, 3, Tenure::Old);

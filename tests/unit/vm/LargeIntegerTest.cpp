@@ -6,12 +6,19 @@
 using vm::BigInt;
 
 namespace {
-BigInt big(const char* s) { return BigInt::parse(s, 10).value(); }
+BigInt big(const char* s) {
+  return BigInt::parse(s, 10).value();
+}
 }  // namespace
 
 TEST_CASE("parse and print round-trip in several radixes") {
-  const char* values[] = {"0", "1", "-1", "4611686018427387904", "-9223372036854775808",
-                          "1267650600228229401496703205376", "-340282366920938463463374607431768211456"};
+  const char* values[] = {"0",
+                          "1",
+                          "-1",
+                          "4611686018427387904",
+                          "-9223372036854775808",
+                          "1267650600228229401496703205376",
+                          "-340282366920938463463374607431768211456"};
   for (const char* v : values) CHECK(big(v).toString() == v);
   CHECK(BigInt::parse("ff", 16).value().toString() == "255");
   CHECK(big("255").toString(16) == "FF");
@@ -32,8 +39,8 @@ TEST_CASE("arithmetic matches known results") {
 }
 
 TEST_CASE("division identities hold for floored and truncated division") {
-  const char* as[] = {"123456789012345678901234567890", "-123456789012345678901234567890", "7", "-7",
-                      "18446744073709551616", "340282366920938463463374607431768211457"};
+  const char* as[] = {"123456789012345678901234567890", "-123456789012345678901234567890",        "7", "-7",
+                      "18446744073709551616",           "340282366920938463463374607431768211457"};
   const char* bs[] = {"97", "-97", "4294967296", "-18446744073709551617", "3", "123456789123456789"};
   for (const char* a : as) {
     for (const char* b : bs) {
