@@ -14,7 +14,10 @@ Nursery::Nursery(Reservation& reservation, size_t edenBytes, size_t initialEdenB
   start_ = reservation.base();
   end_ = start_ + total;
   reservation.commit(start_, total);
-  reservation.adviseHugePages(start_, total);
+  // Huge pages for eden only: it is filled completely between scavenges, so whole 2 MiB
+  // pages cost no extra memory there, while a survivor space is only partly used and a
+  // huge page would make all of it resident.
+  reservation.adviseHugePages(start_, edenBytes);
   edenCapacity_ = edenBytes;
   initialEdenBytes = std::min(Reservation::roundUpToPage(initialEdenBytes), edenBytes);
   eden = {start_, start_, start_ + initialEdenBytes};

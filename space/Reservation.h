@@ -12,6 +12,7 @@ namespace space {
 class Reservation {
  public:
   static constexpr size_t kPageSize = 4096;
+  static constexpr size_t kHugePageSize = size_t(2) << 20;  // a transparent huge page on x86-64
 
   // Reserves `bytes` (rounded up to pages) of inaccessible address space, at `preferredBase`
   // when that range is free (0 = anywhere). Throws std::runtime_error when it cannot.

@@ -170,15 +170,19 @@ void Space::collectGarbage() {
   afterCollection();
 }
 
-// Sizes eden to the live data (an upper-bound estimate: old live at the last full
+// Sizes eden to half the live data (an upper-bound estimate: old live at the last full
 // collection, plus what was promoted since, plus the survivors), within [minEdenBytes,
-// edenBytes]. Programs with little live data stay small; programs with much of it
+// edenBytes], rounded to the nearest whole huge page (eden is backed by them, so a partial
+// one would be resident anyway). Programs with little live data stay small; programs with much of it
 // scavenge less often (and promote less garbage). With a full collection once old space
 // has grown by half its live size, the heap stays near twice the live data.
 void Space::resizeEden() {
   size_t live = oldSpace_->liveBytesAtLastSweep() + oldSpace_->allocatedSinceSweep() + nursery_->fromSurvivor().used();
-  size_t target = std::clamp(live, std::min(config_.minEdenBytes, config_.edenBytes), config_.edenBytes);
-  target = (target + (size_t(64) << 10) - 1) & ~((size_t(64) << 10) - 1);
+  size_t minEden = std::min(config_.minEdenBytes, config_.edenBytes);
+  size_t target = live / 2;
+  constexpr size_t kGrain = Reservation::kHugePageSize;
+  if (target >= kGrain) target = (target + kGrain / 2) & ~(kGrain - 1);
+  target = std::clamp(target, minEden, config_.edenBytes);
   if (target != nursery_->eden.capacity()) nursery_->setEdenLimit(target, *reservation_);
 }
 

@@ -41,8 +41,8 @@ struct SpaceConfig {
   size_t reservationBytes = size_t(64) << 30;   // virtual address space reserved
   uintptr_t preferredBase = 0;                  // 0 = wherever the kernel likes
   size_t largeObjectBytes = size_t(256) << 10;  // objects this big are allocated old
-  size_t minFullGcBytes = size_t(4) << 20;      // old-space growth that triggers a full GC
-  unsigned tenureAge = 2;                       // scavenges survived before promotion
+  size_t minFullGcBytes = size_t(2) << 20;      // old-space growth that triggers a full GC
+  unsigned tenureAge = 3;                       // scavenges survived before promotion (at most 3: 2-bit age)
   bool gcStress = kGcStressBuild;               // collect at every allocation
   bool measureLive = false;                     // full collection after every scavenge, to
                                                 // record the peak live size (diagnostics)

@@ -48,8 +48,7 @@ TEST_CASE("promoted objects that still point at survivors are remembered") {
   auto config = space::test::smallConfig();
   TestHeap h(config);
   Handle a(h.space, h.array(2));
-  h.space.scavenge();
-  h.space.scavenge();  // a is promoted on the second scavenge...
+  for (unsigned i = 0; i < config.tenureAge; i++) h.space.scavenge();  // a is promoted...
   CHECK_FALSE(h.space.isYoung(a.get()));
   Oop fresh = h.point(1, 1);
   h.space.storePointer(a.get(), 0, fresh);  // ...then gets a young reference
