@@ -31,12 +31,16 @@ void Scheduler::watchTerminationSignals() {
   sigaddset(&set, SIGINT);
   signalFd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signalFd_ < 0) return;
-  io_->watchAlways(signalFd_, [this] {
-    signalfd_siginfo info;
-    while (read(signalFd_, &info, sizeof info) == sizeof info) {
-    }
-    rt_.requestExit(0);
-  });
+  io_->watchAlways(signalFd_, [this] { takeTerminationSignals(); });
+}
+
+bool Scheduler::takeTerminationSignals() {
+  if (signalFd_ < 0) return false;
+  bool received = false;
+  signalfd_siginfo info;
+  while (read(signalFd_, &info, sizeof info) == sizeof info) received = true;
+  if (received) rt_.requestExit(0);
+  return received;
 }
 
 int64_t Scheduler::nowMicros() {
@@ -249,7 +253,13 @@ bool Scheduler::pollEvents() {
     signal(sem.get());
     fired = true;
   }
-  if (io_->hasWatchers() && io_->poll(0, *this) > 0) fired = true;
+  if (io_->hasWatchers()) {
+    if (io_->poll(0, *this) > 0) fired = true;  // the signalfd is in the same epoll set
+  } else if (takeTerminationSignals()) {
+    // Without I/O watchers nothing polls epoll, yet a CPU-bound program must still stop
+    // on SIGTERM / Ctrl-C: one non-blocking read per heartbeat.
+    fired = true;
+  }
   return fired;
 }
 

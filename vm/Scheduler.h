@@ -105,6 +105,8 @@ class Scheduler {
   // SIGTERM and SIGINT (when blocked by the host, see hypervisor/main.cpp) end the program
   // cleanly with status 0.
   void watchTerminationSignals();
+  // Reads pending SIGTERM / SIGINT from the signalfd; if any, requests a clean exit.
+  bool takeTerminationSignals();
 
   // Heartbeat: interrupts the interpreter every millisecond so that CPU-bound processes
   // still notice timers, I/O and pause requests.
