@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   SpaceConfig config;
   config.name = "bench";
   config.edenBytes = edenMiB << 20;
+  config.minEdenBytes = config.edenBytes;  // a fixed eden: this measures an eden of that size
   config.survivorBytes = (edenMiB << 20) / 8;
   config.gcStress = false;
   Space space(config);
