@@ -138,7 +138,9 @@ void Space::scavenge() {
   if (collecting_) throw std::logic_error("nested collection");
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
+  size_t limitBefore = oldSpace_->maxBytes();
   Scavenger(*this, TenureAll::No).run();
+  bool promotedPastLimit = oldSpace_->maxBytes() > limitBefore;
   uint64_t ns = nanosSince(start);
   collecting_ = false;
   stats_.scavenges++;
@@ -149,7 +151,14 @@ void Space::scavenge() {
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
   size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
-  if (config_.measureLive || oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  if (promotedPastLimit || config_.measureLive || oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  // The scavenge had to promote beyond the heap limit (it cannot stop half-way). Now that
+  // the heap is consistent again, fail the allocation that asked for it if the live data
+  // itself is over the limit; otherwise promotion would go on raising the limit.
+  if (promotedPastLimit && oldSpace_->liveBytesAtLastSweep() > config_.maxOldBytes) {
+    throw HeapExhausted("heap of space '" + config_.name + "' exhausted (limit " +
+                        std::to_string(config_.maxOldBytes >> 20) + " MiB)");
+  }
 }
 
 void Space::collectGarbage() {

@@ -387,9 +387,14 @@ StopReason Interpreter::run() {
     if (doubleGuard_ && numberPair(a, b, x, y)) PUSH_BOOL(x op y);                 \
     goto send_special;                                                             \
   }
-        OP(SendLess)
-        COMPARE(kGuardLt, <) OP(SendGreater) COMPARE(kGuardGt, >) OP(SendLessEqual) COMPARE(kGuardLe, <=)
-            OP(SendGreaterEqual) COMPARE(kGuardGe, >=) OP(SendEqual) {
+        // A macro body per bytecode, without semicolons: clang-format cannot settle on a layout.
+        // clang-format off
+        OP(SendLess) COMPARE(kGuardLt, <)
+        OP(SendGreater) COMPARE(kGuardGt, >)
+        OP(SendLessEqual) COMPARE(kGuardLe, <=)
+        OP(SendGreaterEqual) COMPARE(kGuardGe, >=)
+        OP(SendEqual) {
+          // clang-format on
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardEq)) PUSH_BOOL(a == b);
           goto send_special;
@@ -419,9 +424,11 @@ StopReason Interpreter::run() {
           ip += 1;
           DISPATCH();
         }
-        OP(SendBitAnd)
-        INT_BINARY(kGuardBitAnd, PUSH_INT(x & y)) OP(SendBitOr) INT_BINARY(kGuardBitOr, PUSH_INT(x | y))
-            OP(SendShiftLeft) {
+        // clang-format off
+        OP(SendBitAnd) INT_BINARY(kGuardBitAnd, PUSH_INT(x & y))
+        OP(SendBitOr) INT_BINARY(kGuardBitOr, PUSH_INT(x | y))
+        OP(SendShiftLeft) {
+          // clang-format on
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardShl)) {
             int64_t x = a.smallInteger(), y = b.smallInteger();
@@ -587,7 +594,7 @@ StopReason Interpreter::run() {
         int64_t header = m->slot(code_slot::kHeader).smallInteger();
         if (unsigned prim = CodeHeader::primitive(header)) {
           SAVE();
-          PrimitiveResult r = rt_.primitives().at(prim)(*this, argc);
+          PrimitiveResult r = callPrimitive(prim, argc);
           if (r == PrimitiveResult::Success) {
             sp = regs_.sp;
             DISPATCH();

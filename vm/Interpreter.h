@@ -57,6 +57,12 @@ class Interpreter {
   PrimitiveResult activateBlock(Oop closure, int argc);
   // Sends `selector` with the receiver and `argc` arguments already on the stack.
   PrimitiveResult sendFromPrimitive(Oop selector, int argc);
+  // Runs primitive `prim` with the registers saved. When an allocation inside it exhausts
+  // the heap before the primitive changed the stack, the send is answered instead by
+  // "Processor outOfMemory: description", which signals the catchable OutOfMemory error.
+  // A primitive that had already pushed a frame or moved the stack pointer lets the
+  // exhaustion through (the process fails, see run()).
+  PrimitiveResult callPrimitive(unsigned prim, int argc);
   // Like sendFromPrimitive, but looks `selector` up starting at `startClass`.
   PrimitiveResult sendFromPrimitiveTo(Oop selector, int argc, Oop startClass);
   // Runs `method` on the receiver and `argc` arguments on the stack.

@@ -56,7 +56,7 @@ using space::special::kTrue;
   X(SelectorMustBeBoolean, "mustBeBoolean:") /* sent to Processor */            \
   X(SelectorNonLocalReturnThrough, "nonLocalReturn:through:")                   \
   X(SelectorStackOverflow, "stackOverflow") /* sent to Processor */             \
-  X(SelectorOutOfMemory, "outOfMemory")                                         \
+  X(SelectorOutOfMemory, "outOfMemory:")    /* sent to Processor */             \
   X(SelectorTerminateUnwinding, "terminateUnwinding")
 
 enum : size_t {
