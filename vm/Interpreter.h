@@ -57,12 +57,11 @@ class Interpreter {
   PrimitiveResult activateBlock(Oop closure, int argc);
   // Sends `selector` with the receiver and `argc` arguments already on the stack.
   PrimitiveResult sendFromPrimitive(Oop selector, int argc);
-  // Runs primitive `prim` with the registers saved. When an allocation inside it exhausts
-  // the heap before the primitive changed the stack, the send is answered instead by
-  // "Processor outOfMemory: description", which signals the catchable OutOfMemory error.
-  // A primitive that had already pushed a frame or moved the stack pointer lets the
-  // exhaustion through (the process fails, see run()).
-  PrimitiveResult callPrimitive(unsigned prim, int argc);
+  // A primitive's allocation exhausted the heap before the primitive changed the stack or
+  // the frame (the caller checks): answers the send by "Processor outOfMemory:
+  // description" instead, which signals the catchable OutOfMemory error. Exhaustion after
+  // a primitive changed them propagates: the process fails (see run()).
+  PrimitiveResult primitiveOutOfMemory(const space::HeapExhausted& e, int argc);
   // Like sendFromPrimitive, but looks `selector` up starting at `startClass`.
   PrimitiveResult sendFromPrimitiveTo(Oop selector, int argc, Oop startClass);
   // Runs `method` on the receiver and `argc` arguments on the stack.

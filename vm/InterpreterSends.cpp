@@ -118,29 +118,28 @@ PrimitiveResult Interpreter::activateMethodFromPrimitive(Oop method, int argc) {
   int64_t h = m->slot(code_slot::kHeader).smallInteger();
   if (unsigned prim = CodeHeader::primitive(h)) {
     saveRegisters();
-    PrimitiveResult r = callPrimitive(prim, argc);
+    Oop* sp = regs_.sp;
+    Oop* fp = regs_.fp;
+    PrimitiveResult r;
+    try {
+      r = rt_.primitives().at(prim)(*this, argc);
+    } catch (const space::HeapExhausted& e) {
+      if (regs_.sp != sp || regs_.fp != fp) throw;  // stacks never move
+      r = primitiveOutOfMemory(e, argc);
+    }
     if (r != PrimitiveResult::Failure) return PrimitiveResult::ControlTransferred;
   }
   pushFrame(method, argc);
   return PrimitiveResult::ControlTransferred;
 }
 
-PrimitiveResult Interpreter::callPrimitive(unsigned prim, int argc) {
-  ptrdiff_t spAt = regs_.sp - regs_.slots;
-  ptrdiff_t fpAt = regs_.fp - regs_.slots;
-  try {
-    return rt_.primitives().at(prim)(*this, argc);
-  } catch (const space::HeapExhausted& e) {
-    // Stacks are old objects and do not move; a grown stack is a new object, so compare
-    // offsets, not pointers.
-    if (regs_.sp - regs_.slots != spAt || regs_.fp - regs_.slots != fpAt) throw;
-    std::string description = e.what();
-    regs_.sp -= argc;
-    *regs_.sp = rt_.special(special::kProcessor);
-    Oop text = newString(rt_, description);  // small; if even this fails, the process fails
-    *++regs_.sp = text;
-    return sendFromPrimitive(rt_.special(special::kSelectorOutOfMemory), 1);
-  }
+PrimitiveResult Interpreter::primitiveOutOfMemory(const space::HeapExhausted& e, int argc) {
+  std::string description = e.what();
+  regs_.sp -= argc;
+  *regs_.sp = rt_.special(special::kProcessor);
+  Oop text = newString(rt_, description);  // small; if even this fails, the process fails
+  *++regs_.sp = text;
+  return sendFromPrimitive(rt_.special(special::kSelectorOutOfMemory), 1);
 }
 
 PrimitiveResult Interpreter::sendFromPrimitive(Oop selector, int argc) {
