@@ -83,6 +83,14 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
       std::string dir = p.parent_path().string();
       loader_->prependToClassPath(dir.empty() ? "." : dir);
       name = p.stem().string();
+      // The kernel comes first on the class path, so a file named after a kernel class
+      // would silently run the kernel's class instead.
+      if (!globals().at(symbol(name)).isNull()) {
+        std::fprintf(options_.err,
+                     "espell: %s: %s is the name of a kernel class; give the program's class another name\n",
+                     classNameOrFile.c_str(), name.c_str());
+        return 65;
+      }
     }
     cls = loader_->loadClass(name);
   } catch (const CompileError& e) {
