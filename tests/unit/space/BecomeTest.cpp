@@ -174,3 +174,35 @@ TEST_CASE("invalid become arguments are refused and change nothing") {
   CHECK_FALSE(q.get().object()->isForwarded());
   h.verify();
 }
+
+TEST_CASE("swapIdentities without room for the copies throws and changes nothing") {
+  auto config = space::test::smallConfig();
+  config.maxOldBytes = size_t(6) << 20;  // 40k old pairs take 3.8 MiB, their copies 3.2 MiB more
+  TestHeap h(config);
+  const size_t n = 40000;
+  Handle smalls(h.space, h.array(n, Tenure::Old));
+  Handle larges(h.space, h.array(n, Tenure::Old));
+  std::vector<Oop> as, bs;
+  for (size_t i = 0; i < n; i++) {
+    Oop p = h.point(int64_t(i), 0, Tenure::Old);
+    h.space.storePointer(smalls.get(), i, p);
+    Oop big = h.array(5, Tenure::Old);
+    h.space.storePointer(big, 0, Oop::fromSmallInteger(-int64_t(i)));
+    h.space.storePointer(larges.get(), i, big);
+  }
+  for (size_t i = 0; i < n; i++) {
+    as.push_back(smalls.get().object()->slot(i));
+    bs.push_back(larges.get().object()->slot(i));
+  }
+  CHECK_THROWS_AS(h.space.swapIdentities(as, bs), HeapExhausted);
+  for (size_t i = 0; i < n; i += 997) {
+    Oop p = smalls.get().object()->slot(i);
+    CHECK_FALSE(p.object()->isForwarded());
+    CHECK(p.object()->slotCount() == 2);
+    CHECK(TestHeap::x(p) == int64_t(i));
+    CHECK(larges.get().object()->slot(i).object()->slot(0).smallInteger() == -int64_t(i));
+  }
+  h.verify();
+  h.space.collectGarbage();
+  h.verify();
+}
