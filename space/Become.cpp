@@ -3,6 +3,7 @@
 // every inline cache, the interpreter follows it on that slow path, collectors replace
 // references to it, and the few places that must never see one (process stacks, the class
 // table, special objects, handles, C++ roots) are fixed eagerly right here.
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -29,6 +30,18 @@ void swapContents(HeapObject* a, HeapObject* b) {
   uint64_t* wa = a->words();
   uint64_t* wb = b->words();
   for (size_t i = 0; i < words; i++) std::swap(wa[i], wb[i]);
+}
+
+// Writes the identity of `small` (header and slots, no overflow word) into the memory of
+// the larger old object `large`, keeping the GC state of that memory, and formats the
+// rest of it as a filler that the next sweep reclaims.
+void moveIntoLarger(HeapObject* small, HeapObject* large) {
+  constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) |
+                               (uint64_t(1) << HeapObject::kMarkedBit) | (uint64_t(1) << HeapObject::kRememberedBit);
+  size_t smallBytes = small->totalBytes(), largeBytes = large->totalBytes();
+  large->setHeader((small->header() & ~kGcBits) | (large->header() & kGcBits));
+  std::memcpy(large->words(), small->words(), smallBytes - 8);
+  HeapObject::formatFreeChunk(large->blockStart() + smallBytes, largeBytes - smallBytes);
 }
 
 void makeForwarder(Space& space, HeapObject* from, Oop to) {
@@ -116,8 +129,14 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
 
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
-  // 1. Validate, and collect the pairs of different sizes: they need copies in old space.
-  std::vector<HeapObject*> copied;  // x and y of each such pair, in order
+  // Pairs of different sizes: when the larger object is old and neither has an overflow
+  // word, the smaller's contents move into the larger's memory (the rest of it becomes a
+  // filler) and only the larger's contents need a copy; otherwise both get one.
+  auto copiesOnlyLarger = [&](HeapObject* small, HeapObject* large) {
+    return !isYoung(large) && !small->hasOverflowWord() && !large->hasOverflowWord();
+  };
+  // 1. Validate, and collect the objects whose contents need a copy in old space.
+  std::vector<HeapObject*> copied;  // in the order of the pairs
   copied.reserve(2 * a.size());
   size_t copyBytes = 0;
   {
@@ -131,9 +150,16 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
       if (!seen.mark(y.object())) throw std::invalid_argument(describe("b", i, "appears twice"));
       size_t xBytes = x.object()->totalBytes(), yBytes = y.object()->totalBytes();
       if (xBytes == yBytes) continue;
-      copied.push_back(x.object());
-      copied.push_back(y.object());
-      copyBytes += xBytes + yBytes;
+      HeapObject* small = xBytes < yBytes ? x.object() : y.object();
+      HeapObject* large = xBytes < yBytes ? y.object() : x.object();
+      if (copiesOnlyLarger(small, large)) {
+        copied.push_back(large);
+        copyBytes += large->totalBytes();
+      } else {
+        copied.push_back(x.object());
+        copied.push_back(y.object());
+        copyBytes += xBytes + yBytes;
+      }
     }
   }
   // 2. Reserve old-space blocks for the copies before changing anything, so running out of
@@ -191,6 +217,20 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
       if (formatHasPointers(c->format())) rememberedSet_.add(c);
       return c->asOop();
     };
+    bool xSmaller = x->totalBytes() < y->totalBytes();
+    HeapObject* small = xSmaller ? x : y;
+    HeapObject* large = xSmaller ? y : x;
+    if (copiesOnlyLarger(small, large)) {
+      Oop largeCopy = clone(large);
+      moveIntoLarger(small, large);
+      if (formatHasPointers(large->format())) rememberIfOld(large);
+      makeForwarder(*this, small, largeCopy);  // references to small now see large's contents
+      Oop largeOop = large->asOop();
+      uint32_t smallHash = xSmaller ? xHash : yHash, largeHash = xSmaller ? yHash : xHash;
+      if (xSmaller ? xIsClass : yIsClass) movedClasses.push_back({smallHash, largeOop});
+      if (xSmaller ? yIsClass : xIsClass) movedClasses.push_back({largeHash, largeCopy});
+      continue;
+    }
     Oop xCopy = clone(x);
     Oop yCopy = clone(y);
     makeForwarder(*this, x, yCopy);  // references to x now see y's contents

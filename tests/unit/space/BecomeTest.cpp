@@ -177,7 +177,7 @@ TEST_CASE("invalid become arguments are refused and change nothing") {
 
 TEST_CASE("swapIdentities without room for the copies throws and changes nothing") {
   auto config = space::test::smallConfig();
-  config.maxOldBytes = size_t(6) << 20;  // 40k old pairs take 3.8 MiB, their copies 3.2 MiB more
+  config.maxOldBytes = size_t(5) << 20;  // 40k old pairs take 3.7 MiB, the copies 2.1 MiB more
   TestHeap h(config);
   const size_t n = 40000;
   Handle smalls(h.space, h.array(n, Tenure::Old));
