@@ -1,5 +1,7 @@
 // Become: identity swaps in O(pairs). Same-sized pairs exchange contents in place; other
-// pairs leave forwarders (lazy forwarding, as in Spur): a forwarder's class index misses
+// pairs move contents to copies in old space (only the larger object's when it is old:
+// the smaller's contents then fit in its memory) and leave forwarders to them (lazy
+// forwarding, as in Spur): a forwarder's class index misses
 // every inline cache, the interpreter follows it on that slow path, collectors replace
 // references to it, and the few places that must never see one (process stacks, the class
 // table, special objects, handles, C++ roots) are fixed eagerly right here.
