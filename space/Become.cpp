@@ -5,6 +5,7 @@
 // every inline cache, the interpreter follows it on that slow path, collectors replace
 // references to it, and the few places that must never see one (process stacks, the class
 // table, special objects, handles, C++ roots) are fixed eagerly right here.
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -19,12 +20,15 @@ std::string describe(const char* side, size_t index, const std::string& what) {
   return std::string(side) + "[" + std::to_string(index) + "] " + what;
 }
 
+// The header bits that belong to the memory, not to the object's identity: they stay
+// where they are when contents move.
+constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) | (uint64_t(1) << HeapObject::kMarkedBit) |
+                             (uint64_t(1) << HeapObject::kRememberedBit);
+
 // Exchanges everything that belongs to an object's identity (class, format, hash,
 // immutability, slot count and slots) between two blocks of the same size, leaving the
 // GC state (age, marks, remembered bit) with the memory it describes.
 void swapContents(HeapObject* a, HeapObject* b) {
-  constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) |
-                               (uint64_t(1) << HeapObject::kMarkedBit) | (uint64_t(1) << HeapObject::kRememberedBit);
   uint64_t ha = a->header(), hb = b->header();
   a->setHeader((hb & ~kGcBits) | (ha & kGcBits));
   b->setHeader((ha & ~kGcBits) | (hb & kGcBits));
@@ -38,8 +42,6 @@ void swapContents(HeapObject* a, HeapObject* b) {
 // the larger old object `large`, keeping the GC state of that memory, and formats the
 // rest of it as a filler that the next sweep reclaims.
 void moveIntoLarger(HeapObject* small, HeapObject* large) {
-  constexpr uint64_t kGcBits = (HeapObject::kAgeMask << HeapObject::kAgeShift) |
-                               (uint64_t(1) << HeapObject::kMarkedBit) | (uint64_t(1) << HeapObject::kRememberedBit);
   size_t smallBytes = small->totalBytes(), largeBytes = large->totalBytes();
   large->setHeader((small->header() & ~kGcBits) | (large->header() & kGcBits));
   std::memcpy(large->words(), small->words(), smallBytes - 8);
@@ -137,6 +139,13 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   auto copiesOnlyLarger = [&](HeapObject* small, HeapObject* large) {
     return !isYoung(large) && !small->hasOverflowWord() && !large->hasOverflowWord();
   };
+  // Each phase's time goes to stats_.lastSwap (update pauses are made of these).
+  auto phaseStart = std::chrono::steady_clock::now();
+  auto endPhase = [&](uint64_t& nanos) {
+    auto now = std::chrono::steady_clock::now();
+    nanos = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - phaseStart).count());
+    phaseStart = now;
+  };
   // 1. Validate, and collect the objects whose contents need a copy in old space.
   std::vector<HeapObject*> copied;  // in the order of the pairs
   copied.reserve(2 * a.size());
@@ -154,16 +163,14 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
       if (xBytes == yBytes) continue;
       HeapObject* small = xBytes < yBytes ? x.object() : y.object();
       HeapObject* large = xBytes < yBytes ? y.object() : x.object();
-      if (copiesOnlyLarger(small, large)) {
-        copied.push_back(large);
-        copyBytes += large->totalBytes();
-      } else {
-        copied.push_back(x.object());
-        copied.push_back(y.object());
-        copyBytes += xBytes + yBytes;
-      }
+      // In the order step 3 clones them: the smaller object's contents first.
+      bool onlyLarger = copiesOnlyLarger(small, large);
+      if (!onlyLarger) copied.push_back(small);
+      copied.push_back(large);
+      copyBytes += onlyLarger ? large->totalBytes() : xBytes + yBytes;
     }
   }
+  endPhase(stats_.lastSwap.validateNanos);
   // 2. Reserve old-space blocks for the copies before changing anything, so running out of
   //    memory leaves everything as it was. One region holds them all back to back (one
   //    allocation instead of one per copy, which took as long as the rest of the swap for
@@ -185,6 +192,7 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
       blocks.push_back(block);
     }
   }
+  endPhase(stats_.lastSwap.reserveNanos);
   // 3. Swap. A class's index is its identity hash, which travels with its contents, so
   //    remember where the contents of each class go and repoint its table entry there.
   auto isClass = [&](Oop o) {
@@ -219,18 +227,19 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
       if (formatHasPointers(c->format())) rememberedSet_.add(c);
       return c->asOop();
     };
-    bool xSmaller = x->totalBytes() < y->totalBytes();
-    HeapObject* small = xSmaller ? x : y;
-    HeapObject* large = xSmaller ? y : x;
-    if (copiesOnlyLarger(small, large)) {
-      Oop largeCopy = clone(large);
-      moveIntoLarger(small, large);
-      if (formatHasPointers(large->format())) rememberIfOld(large);
-      makeForwarder(*this, small, largeCopy);  // references to small now see large's contents
-      Oop largeOop = large->asOop();
-      uint32_t smallHash = xSmaller ? xHash : yHash, largeHash = xSmaller ? yHash : xHash;
-      if (xSmaller ? xIsClass : yIsClass) movedClasses.push_back({smallHash, largeOop});
-      if (xSmaller ? yIsClass : xIsClass) movedClasses.push_back({largeHash, largeCopy});
+    if (x->totalBytes() > y->totalBytes()) {  // from here on, x is the smaller one
+      std::swap(xo, yo);
+      std::swap(x, y);
+      std::swap(xIsClass, yIsClass);
+      std::swap(xHash, yHash);
+    }
+    if (copiesOnlyLarger(x, y)) {
+      Oop yCopy = clone(y);
+      moveIntoLarger(x, y);
+      if (formatHasPointers(y->format())) rememberIfOld(y);
+      makeForwarder(*this, x, yCopy);  // references to x now see y's contents
+      if (xIsClass) movedClasses.push_back({xHash, yo});
+      if (yIsClass) movedClasses.push_back({yHash, yCopy});
       continue;
     }
     Oop xCopy = clone(x);
@@ -241,10 +250,12 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     if (yIsClass) movedClasses.push_back({yHash, yCopy});
   }
   // 4. Fix the places that must never hold a forwarder, then the moved classes.
+  endPhase(stats_.lastSwap.swapNanos);
   followForwardersAfterBecome();
   for (auto [index, cls] : movedClasses) classTable_.registerClassAt(index, cls);
   stats_.becomes++;
   notifyBecome();
+  endPhase(stats_.lastSwap.fixNanos);
 }
 
 void Space::followForwardersAfterBecome() {

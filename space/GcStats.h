@@ -18,6 +18,11 @@ struct GcStats {
   uint64_t bytesSurvived = 0;        // copied within the nursery
   uint64_t bytesPromoted = 0;        // copied from the nursery to old space
   uint64_t becomes = 0;
+  // The phases of the last swapIdentities: validating the pairs, reserving room for the
+  // copies, swapping contents (copies and forwarders), fixing roots and tables.
+  struct SwapPhases {
+    uint64_t validateNanos = 0, reserveNanos = 0, swapNanos = 0, fixNanos = 0;
+  } lastSwap;
   uint64_t peakLiveBytes = 0;  // largest old-space live size seen by a full collection
 };
 

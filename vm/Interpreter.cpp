@@ -594,14 +594,7 @@ StopReason Interpreter::run() {
         int64_t header = m->slot(code_slot::kHeader).smallInteger();
         if (unsigned prim = CodeHeader::primitive(header)) {
           SAVE();
-          PrimitiveResult r;
-          try {
-            r = rt_.primitives().at(prim)(*this, argc);
-          } catch (const space::HeapExhausted& e) {
-            // sp and fp still hold the values at the call (stacks never move).
-            if (regs_.sp != sp || regs_.fp != fp) throw;
-            r = primitiveOutOfMemory(e, argc);
-          }
+          PrimitiveResult r = callPrimitive(prim, argc, sp, fp);
           if (r == PrimitiveResult::Success) {
             sp = regs_.sp;
             DISPATCH();

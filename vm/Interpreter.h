@@ -57,10 +57,20 @@ class Interpreter {
   PrimitiveResult activateBlock(Oop closure, int argc);
   // Sends `selector` with the receiver and `argc` arguments already on the stack.
   PrimitiveResult sendFromPrimitive(Oop selector, int argc);
-  // A primitive's allocation exhausted the heap before the primitive changed the stack or
-  // the frame (the caller checks): answers the send by "Processor outOfMemory:
-  // description" instead, which signals the catchable OutOfMemory error. Exhaustion after
-  // a primitive changed them propagates: the process fails (see run()).
+  // Runs primitive `prim` with the registers saved; `sp` and `fp` are their values at the
+  // call. When an allocation inside it exhausts the heap before it changed the stack or the
+  // frame, the send is answered by "Processor outOfMemory: description" instead, which
+  // signals the catchable OutOfMemory error; exhaustion after that propagates and the
+  // process fails (see run()). Inline: the interpreter loop calls it for every primitive,
+  // and the try costs nothing until something is thrown.
+  PrimitiveResult callPrimitive(unsigned prim, int argc, const Oop* sp, const Oop* fp) {
+    try {
+      return rt_.primitives().at(prim)(*this, argc);
+    } catch (const space::HeapExhausted& e) {
+      if (regs_.sp != sp || regs_.fp != fp) throw;  // stacks never move, so pointers compare
+      return primitiveOutOfMemory(e, argc);
+    }
+  }
   PrimitiveResult primitiveOutOfMemory(const space::HeapExhausted& e, int argc);
   // Like sendFromPrimitive, but looks `selector` up starting at `startClass`.
   PrimitiveResult sendFromPrimitiveTo(Oop selector, int argc, Oop startClass);

@@ -118,15 +118,7 @@ PrimitiveResult Interpreter::activateMethodFromPrimitive(Oop method, int argc) {
   int64_t h = m->slot(code_slot::kHeader).smallInteger();
   if (unsigned prim = CodeHeader::primitive(h)) {
     saveRegisters();
-    Oop* sp = regs_.sp;
-    Oop* fp = regs_.fp;
-    PrimitiveResult r;
-    try {
-      r = rt_.primitives().at(prim)(*this, argc);
-    } catch (const space::HeapExhausted& e) {
-      if (regs_.sp != sp || regs_.fp != fp) throw;  // stacks never move
-      r = primitiveOutOfMemory(e, argc);
-    }
+    PrimitiveResult r = callPrimitive(prim, argc, regs_.sp, regs_.fp);
     if (r != PrimitiveResult::Failure) return PrimitiveResult::ControlTransferred;
   }
   pushFrame(method, argc);

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   Oop pointCls = space.allocate(arrayClass, Format::Fixed, 3, Tenure::Old);
   ClassIndex point = space.classTable().registerClass(pointCls);
 
-  std::vector<double> millis;
+  std::vector<double> millis, validate, reserve, swap, fix;
+  auto ms = [](uint64_t nanos) { return double(nanos) / 1e6; };
   for (size_t r = 0; r < rounds; r++) {
     Tenure tenure = young ? Tenure::Young : Tenure::Old;
     Handle olds(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
@@ -64,11 +65,22 @@ int main(int argc, char** argv) {
     space.swapIdentities(a, b);
     auto end = std::chrono::steady_clock::now();
     millis.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    const auto& phases = space.stats().lastSwap;
+    validate.push_back(ms(phases.validateNanos));
+    reserve.push_back(ms(phases.reserveNanos));
+    swap.push_back(ms(phases.swapNanos));
+    fix.push_back(ms(phases.fixNanos));
     space.collectGarbage();
   }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   std::sort(millis.begin(), millis.end());
   std::printf(
       "space-swap: %zu pairs (%s, 2-field <-> 3-field objects), %zu rounds: median %.2f ms, min %.2f ms, max %.2f ms\n",
       pairs, young ? "young" : "old", rounds, millis[millis.size() / 2], millis.front(), millis.back());
+  std::printf("  phases (medians): validate %.2f ms, reserve copies %.2f ms, swap %.2f ms, fix roots %.3f ms\n",
+              median(validate), median(reserve), median(swap), median(fix));
   return 0;
 }

@@ -206,3 +206,34 @@ TEST_CASE("swapIdentities without room for the copies throws and changes nothing
   h.space.collectGarbage();
   h.verify();
 }
+
+TEST_CASE("swapIdentities with the larger objects first, young and old, in both copy paths") {
+  TestHeap h;
+  const size_t n = 400;
+  std::vector<Handle> small, large;
+  for (size_t i = 0; i < n; i++) {
+    small.emplace_back(h.space, h.point(int64_t(i), 0, i % 3 ? Tenure::Old : Tenure::Young));
+    Oop big = h.array(5, i % 2 ? Tenure::Old : Tenure::Young);  // old: one copy; young: two
+    h.space.storePointer(big, 0, Oop::fromSmallInteger(-int64_t(i)));
+    large.emplace_back(h.space, big);
+  }
+  Referrers rs = refer(h, small), rl = refer(h, large);
+  std::vector<Oop> as, bs;
+  for (size_t i = 0; i < n; i++) {
+    as.push_back(large[i].get());
+    bs.push_back(small[i].get());
+  }
+  h.space.swapIdentities(as, bs);
+  h.verify();
+  h.space.collectGarbage();
+  h.verify();
+  for (size_t i = 0; i < n; i++) {
+    Oop wasSmall = Space::follow(rs.old.get().object()->slot(i));
+    Oop wasLarge = Space::follow(rl.young.get().object()->slot(i));
+    CHECK(wasSmall.object()->slotCount() == 5);
+    CHECK(wasSmall.object()->slot(0).smallInteger() == -int64_t(i));
+    CHECK(wasLarge.object()->slotCount() == 2);
+    CHECK(TestHeap::x(wasLarge) == int64_t(i));
+    CHECK(Space::follow(rl.stack.get().object()->slot(i + 1)) == wasLarge);
+  }
+}
