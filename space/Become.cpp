@@ -39,8 +39,9 @@ void swapContents(HeapObject* a, HeapObject* b) {
 }
 
 // Writes the identity of `small` (header and slots, no overflow word) into the memory of
-// the larger old object `large`, keeping the GC state of that memory, and formats the
-// rest of it as a filler that the next sweep reclaims.
+// the larger object `large`, keeping the GC state of that memory, and formats the rest of
+// it as a filler: a free chunk that the next sweep reclaims in old space, and that heap
+// walks skip in the nursery until the next scavenge empties it.
 void moveIntoLarger(HeapObject* small, HeapObject* large) {
   size_t smallBytes = small->totalBytes(), largeBytes = large->totalBytes();
   large->setHeader((small->header() & ~kGcBits) | (large->header() & kGcBits));
@@ -55,26 +56,39 @@ void makeForwarder(Space& space, HeapObject* from, Oop to) {
   space.writeBarrier(from, to);
 }
 
-// Duplicate detection for become's validation with the header's mark bit (clear outside
-// a full collection) instead of a hash set: O(pairs) with no allocation. Every bit set is
-// cleared again when this goes out of scope, also when validation throws.
-class BecomeMarks {
+// Duplicate detection for become's validation uses the header's mark bit, which is clear
+// outside a full collection: O(pairs), no allocation, and no extra pass on success, where
+// the swap clears each pair's bits as it goes. A validation that fails clears the bits it
+// set with Space::clearBecomeMarks.
+bool markOnce(HeapObject* o) {
+  if (o->isMarked()) return false;
+  o->setMarked(true);
+  return true;
+}
+
+// The room reserved for the copies of objects whose contents move, taken in the order
+// the pairs need it: one region when the old space has a free block that large (one
+// allocation instead of one per copy, which took as long as the rest of the swap for
+// 100k pairs), otherwise one block per copy.
+class CopyRoom {
  public:
-  explicit BecomeMarks(size_t expected) { marked_.reserve(expected); }
-  ~BecomeMarks() {
-    for (HeapObject* o : marked_) o->setMarked(false);
+  struct Block {
+    uintptr_t start;
+    size_t bytes;
+  };
+  explicit CopyRoom(uintptr_t region) : next_(region) {}
+  explicit CopyRoom(std::vector<Block> blocks) : blocks_(std::move(blocks)) {}
+  uintptr_t take(size_t bytes) {
+    if (!blocks_.empty()) return blocks_[taken_++].start;
+    uintptr_t block = next_;
+    next_ += bytes;
+    return block;
   }
-  // Answers false when `o` was already marked.
-  bool mark(HeapObject* o) {
-    if (o->isMarked()) return false;
-    o->setMarked(true);
-    marked_.push_back(o);
-    return true;
-  }
-  bool isMarked(HeapObject* o) const { return o->isMarked(); }
 
  private:
-  std::vector<HeapObject*> marked_;
+  uintptr_t next_ = 0;
+  std::vector<Block> blocks_;
+  size_t taken_ = 0;
 };
 
 }  // namespace
@@ -95,26 +109,40 @@ void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
   }
 }
 
+void Space::clearBecomeMarks(std::span<const Oop> side, size_t count) {
+  for (size_t i = 0; i < count && i < side.size(); i++) {
+    Oop o = follow(side[i]);
+    if (o.isHeapObject() && contains(o) && o.object()->classIndex() != reserved_class::kFreeChunk) {
+      o.object()->setMarked(false);
+    }
+  }
+}
+
 void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
   if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
   // 1. Validate everything before changing anything.
-  {
-    BecomeMarks sources(from.size());
+  size_t marked = 0;  // from[0, marked) carry mark bits
+  try {
     for (size_t i = 0; i < from.size(); i++) {
       Oop f = follow(from[i]);
       checkBecomeArgument(f, "from", i);
-      if (!sources.mark(f.object())) throw std::invalid_argument(describe("from", i, "appears twice"));
+      if (!markOnce(f.object())) throw std::invalid_argument(describe("from", i, "appears twice"));
+      marked = i + 1;
     }
     for (size_t i = 0; i < to.size(); i++) {
       Oop t = follow(to[i]);
       if (!t.isHeapObject() || !contains(t)) {
         throw std::invalid_argument(describe("to", i, "is not a heap object of this space"));
       }
-      if (sources.isMarked(t.object()) && follow(from[i]) != t) {
+      if (t.object()->isMarked() && follow(from[i]) != t) {
         throw std::invalid_argument(describe("to", i, "is also being forwarded (a cycle)"));
       }
     }
+  } catch (...) {
+    clearBecomeMarks(from, marked);
+    throw;
   }
+  clearBecomeMarks(from, from.size());
   // 2. Forward.
   for (size_t i = 0; i < from.size(); i++) {
     Oop f = follow(from[i]);
@@ -131,13 +159,33 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
   notifyBecome();
 }
 
+void Space::rememberIfHoldsYoung(HeapObject* target) {
+  if (isYoung(target) || target->isRemembered()) return;
+  size_t n = target->pointerSlotCount();
+  const Oop* slots = target->slots();
+  for (size_t i = 0; i < n; i++) {
+    if (slots[i].isHeapObject() && isYoung(slots[i])) {
+      rememberedSet_.add(target);
+      return;
+    }
+  }
+}
+
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
-  // Pairs of different sizes: when the larger object is old and neither has an overflow
-  // word, the smaller's contents move into the larger's memory (the rest of it becomes a
-  // filler) and only the larger's contents need a copy; otherwise both get one.
+  // Pairs of different sizes: when neither has an overflow word, the smaller's contents
+  // move into the larger's memory (the rest of it becomes a filler, in old space or in
+  // the nursery) and only the larger's contents need a copy; otherwise both get one.
   auto copiesOnlyLarger = [&](HeapObject* small, HeapObject* large) {
-    return !isYoung(large) && !small->hasOverflowWord() && !large->hasOverflowWord();
+    return !small->hasOverflowWord() && !large->hasOverflowWord();
+  };
+  // Calls `copy(object)` for each object of the pair (x, y) whose contents need a copy,
+  // in the order step 3 clones them: the smaller object's contents first.
+  auto forEachCopy = [&](HeapObject* x, HeapObject* y, auto&& copy) {
+    if (x == y || x->totalBytes() == y->totalBytes()) return;
+    if (x->totalBytes() > y->totalBytes()) std::swap(x, y);
+    if (!copiesOnlyLarger(x, y)) copy(x);
+    copy(y);
   };
   // Each phase's time goes to stats_.lastSwap (update pauses are made of these).
   auto phaseStart = std::chrono::steady_clock::now();
@@ -146,87 +194,91 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     nanos = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - phaseStart).count());
     phaseStart = now;
   };
-  // 1. Validate, and collect the objects whose contents need a copy in old space.
-  std::vector<HeapObject*> copied;  // in the order of the pairs
-  copied.reserve(2 * a.size());
+  // 1. Validate, marking every object named (to find duplicates), and size the copies.
   size_t copyBytes = 0;
-  {
-    BecomeMarks seen(a.size() * 2);
+  size_t marked = 0;  // pairs [0, marked) carry mark bits, and a[marked] too when aMarked
+  bool aMarked = false;
+  auto unmark = [&] {
+    clearBecomeMarks(a, marked + (aMarked ? 1 : 0));
+    clearBecomeMarks(b, marked);
+  };
+  try {
     for (size_t i = 0; i < a.size(); i++) {
       Oop x = follow(a[i]), y = follow(b[i]);
       checkBecomeArgument(x, "a", i);
       checkBecomeArgument(y, "b", i);
-      if (!seen.mark(x.object())) throw std::invalid_argument(describe("a", i, "appears twice"));
-      if (x == y) continue;
-      if (!seen.mark(y.object())) throw std::invalid_argument(describe("b", i, "appears twice"));
-      size_t xBytes = x.object()->totalBytes(), yBytes = y.object()->totalBytes();
-      if (xBytes == yBytes) continue;
-      HeapObject* small = xBytes < yBytes ? x.object() : y.object();
-      HeapObject* large = xBytes < yBytes ? y.object() : x.object();
-      // In the order step 3 clones them: the smaller object's contents first.
-      bool onlyLarger = copiesOnlyLarger(small, large);
-      if (!onlyLarger) copied.push_back(small);
-      copied.push_back(large);
-      copyBytes += onlyLarger ? large->totalBytes() : xBytes + yBytes;
+      if (!markOnce(x.object())) throw std::invalid_argument(describe("a", i, "appears twice"));
+      aMarked = true;
+      if (x != y && !markOnce(y.object())) throw std::invalid_argument(describe("b", i, "appears twice"));
+      marked = i + 1;
+      aMarked = false;
+      forEachCopy(x.object(), y.object(), [&](HeapObject* o) { copyBytes += o->totalBytes(); });
     }
+  } catch (...) {
+    unmark();
+    throw;
   }
   endPhase(stats_.lastSwap.validateNanos);
-  // 2. Reserve old-space blocks for the copies before changing anything, so running out of
-  //    memory leaves everything as it was. One region holds them all back to back (one
-  //    allocation instead of one per copy, which took as long as the rest of the swap for
-  //    100k pairs); when no region that large is free, one block each.
-  std::vector<uintptr_t> blocks;
-  blocks.reserve(copied.size());
-  if (uintptr_t region = copyBytes == 0 ? 0 : oldSpace_->allocateBlock(copyBytes)) {
-    for (HeapObject* o : copied) {
-      blocks.push_back(region);
-      region += o->totalBytes();
+  // 2. Reserve old-space room for the copies before changing anything, so running out of
+  //    memory leaves everything as it was.
+  auto oneBlockEach = [&] {
+    std::vector<CopyRoom::Block> blocks;
+    bool exhausted = false;
+    for (size_t i = 0; i < a.size() && !exhausted; i++) {
+      forEachCopy(follow(a[i]).object(), follow(b[i]).object(), [&](HeapObject* o) {
+        uintptr_t block = exhausted ? 0 : oldSpace_->allocateBlock(o->totalBytes());
+        if (block == 0)
+          exhausted = true;
+        else
+          blocks.push_back({block, o->totalBytes()});
+      });
     }
-  } else {
-    for (HeapObject* o : copied) {
-      uintptr_t block = oldSpace_->allocateBlock(o->totalBytes());
-      if (block == 0) {
-        for (size_t j = 0; j < blocks.size(); j++) oldSpace_->addFreeChunk(blocks[j], copied[j]->totalBytes());
-        throw HeapExhausted("become: no room for copies of objects of different sizes");
-      }
-      blocks.push_back(block);
+    if (exhausted) {
+      for (auto [block, bytes] : blocks) oldSpace_->addFreeChunk(block, bytes);
+      unmark();
+      throw HeapExhausted("become: no room for copies of objects of different sizes");
     }
-  }
+    return blocks;
+  };
+  uintptr_t region = copyBytes == 0 ? 0 : oldSpace_->allocateBlock(copyBytes);
+  CopyRoom room = copyBytes == 0 || region != 0 ? CopyRoom(region) : CopyRoom(oneBlockEach());
   endPhase(stats_.lastSwap.reserveNanos);
   // 3. Swap. A class's index is its identity hash, which travels with its contents, so
   //    remember where the contents of each class go and repoint its table entry there.
+  //    Each pair's mark bits from step 1 are cleared first (they belong to the memory).
   auto isClass = [&](Oop o) {
     uint32_t h = o.object()->rawHash();
     return h != 0 && h < classTable_.capacity() && classTable_.at(h) == o;
   };
+  auto clone = [&](HeapObject* src) {
+    uintptr_t block = room.take(src->totalBytes());
+    std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()), src->totalBytes());
+    HeapObject* c = HeapObject::fromBlockStart(block);
+    c->setAge(0);
+    c->setRemembered(false);
+    c->setMarked(false);
+    rememberIfHoldsYoung(c);
+    return c->asOop();
+  };
   std::vector<std::pair<uint32_t, Oop>> movedClasses;
-  size_t nextBlock = 0;
   for (size_t i = 0; i < a.size(); i++) {
     Oop xo = follow(a[i]), yo = follow(b[i]);
     HeapObject* x = xo.object();
     HeapObject* y = yo.object();
+    x->setMarked(false);
+    y->setMarked(false);
     if (x == y) continue;
     bool xIsClass = isClass(xo), yIsClass = isClass(yo);
     uint32_t xHash = x->rawHash(), yHash = y->rawHash();
     if (x->totalBytes() == y->totalBytes()) {
       swapContents(x, y);
-      // Old memory may now hold young references: let the next scavenge decide.
-      if (formatHasPointers(x->format())) rememberIfOld(x);
-      if (formatHasPointers(y->format())) rememberIfOld(y);
+      // Old memory may now hold young references.
+      rememberIfHoldsYoung(x);
+      rememberIfHoldsYoung(y);
       if (xIsClass) movedClasses.push_back({xHash, yo});
       if (yIsClass) movedClasses.push_back({yHash, xo});
       continue;
     }
-    auto clone = [&](HeapObject* src) {
-      uintptr_t block = blocks[nextBlock++];
-      std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()), src->totalBytes());
-      HeapObject* c = HeapObject::fromBlockStart(block);
-      c->setAge(0);
-      c->setRemembered(false);
-      c->setMarked(false);
-      if (formatHasPointers(c->format())) rememberedSet_.add(c);
-      return c->asOop();
-    };
     if (x->totalBytes() > y->totalBytes()) {  // from here on, x is the smaller one
       std::swap(xo, yo);
       std::swap(x, y);
@@ -236,7 +288,7 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     if (copiesOnlyLarger(x, y)) {
       Oop yCopy = clone(y);
       moveIntoLarger(x, y);
-      if (formatHasPointers(y->format())) rememberIfOld(y);
+      rememberIfHoldsYoung(y);
       makeForwarder(*this, x, yCopy);  // references to x now see y's contents
       if (xIsClass) movedClasses.push_back({xHash, yo});
       if (yIsClass) movedClasses.push_back({yHash, yCopy});

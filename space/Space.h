@@ -192,14 +192,15 @@ class Space {
   Reservation& reservation() { return *reservation_; }
   const Reservation& reservation() const { return *reservation_; }
 
-  // Walks every object (not free chunks) in nursery and old space.
+  // Walks every object (not free chunks) in nursery and old space. The nursery holds free
+  // chunks only as fillers that swapIdentities leaves behind objects that shrank.
   template <class F>
   void forEachObject(F&& f) {
     auto walk = [&](uintptr_t from, uintptr_t to) {
       for (uintptr_t p = from; p < to;) {
         HeapObject* o = HeapObject::fromBlockStart(p);
         p += o->totalBytes();
-        f(o);
+        if (o->classIndex() != reserved_class::kFreeChunk) f(o);
       }
     };
     walk(nursery_->eden.start, nursery_->eden.top);
@@ -238,6 +239,11 @@ class Space {
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
+  // Clears the mark bits become's validation set on the objects side[0, count) stand for.
+  void clearBecomeMarks(std::span<const Oop> side, size_t count);
+  // Remembers `target` (old memory that just received contents) when it now references a
+  // young object: the remembered-set invariant, without remembering every destination.
+  void rememberIfHoldsYoung(HeapObject* target);
 
   SpaceConfig config_;
   std::unique_ptr<Reservation> reservation_;

@@ -1,9 +1,11 @@
 // space-swap: time of swapping the identities of many pairs in one space — the instance
 // migration step of an update (Point(x,y) -> Point(x,y,z)): N two-field objects, each
 // referenced from an Array and from a second, shuffled one, are swapped with N new
-// three-field objects. Reports the median of several rounds.
+// three-field objects. Reports the median of several rounds. The objects are old (a
+// long-running guest's data), young (--young), or old two-field objects swapped with
+// young three-field ones (--mixed: fresh instances made by the MOP, as in an update).
 //
-//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young]
+//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young | --mixed]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,24 +13,36 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "space/Handle.h"
 #include "space/Space.h"
 
 using namespace space;
 
+namespace {
+// Minor page faults of this process so far: pages the swap touched for the first time.
+long minorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   size_t pairs = 100000, rounds = 7;
-  bool young = false;
+  std::string mode = "old";
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
     if (flag == "--pairs" && i + 1 < argc)
       pairs = std::strtoul(argv[++i], nullptr, 10);
     else if (flag == "--rounds" && i + 1 < argc)
       rounds = std::strtoul(argv[++i], nullptr, 10);
-    else if (flag == "--young")
-      young = true;
+    else if (flag == "--young" || flag == "--mixed")
+      mode = flag.substr(2);
     else {
-      std::fprintf(stderr, "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young]\n",
+      std::fprintf(stderr,
+                   "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young | --mixed]\n",
                    argv[i]);
       return 2;
     }
@@ -44,25 +58,28 @@ int main(int argc, char** argv) {
   Oop pointCls = space.allocate(arrayClass, Format::Fixed, 3, Tenure::Old);
   ClassIndex point = space.classTable().registerClass(pointCls);
 
-  std::vector<double> millis, validate, reserve, swap, fix;
+  std::vector<double> millis, validate, reserve, swap, fix, faults;
   auto ms = [](uint64_t nanos) { return double(nanos) / 1e6; };
   for (size_t r = 0; r < rounds; r++) {
-    Tenure tenure = young ? Tenure::Young : Tenure::Old;
+    Tenure oldTenure = mode == "young" ? Tenure::Young : Tenure::Old;  // the objects migrated
+    Tenure newTenure = mode == "old" ? Tenure::Old : Tenure::Young;    // their replacements
     Handle olds(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
     Handle news(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
     Handle shuffled(space, space.allocate(arrayClass, Format::Indexable, pairs, Tenure::Old));
     for (size_t i = 0; i < pairs; i++) {
-      Oop p = space.allocate(point, Format::Fixed, 2, tenure);
+      Oop p = space.allocate(point, Format::Fixed, 2, oldTenure);
       p.object()->slots()[0] = Oop::fromSmallInteger(int64_t(i));
       space.storePointer(olds.get(), i, p);
       space.storePointer(shuffled.get(), (i * 7919) % pairs, p);
-      Oop q = space.allocate(point, Format::Fixed, 3, tenure);
+      Oop q = space.allocate(point, Format::Fixed, 3, newTenure);
       space.storePointer(news.get(), i, q);
     }
     std::vector<Oop> a(olds.get().object()->slots(), olds.get().object()->slots() + pairs);
     std::vector<Oop> b(news.get().object()->slots(), news.get().object()->slots() + pairs);
     auto start = std::chrono::steady_clock::now();
+    long faultsBefore = minorFaults();
     space.swapIdentities(a, b);
+    faults.push_back(double(minorFaults() - faultsBefore));
     auto end = std::chrono::steady_clock::now();
     millis.push_back(std::chrono::duration<double, std::milli>(end - start).count());
     const auto& phases = space.stats().lastSwap;
@@ -79,8 +96,9 @@ int main(int argc, char** argv) {
   std::sort(millis.begin(), millis.end());
   std::printf(
       "space-swap: %zu pairs (%s, 2-field <-> 3-field objects), %zu rounds: median %.2f ms, min %.2f ms, max %.2f ms\n",
-      pairs, young ? "young" : "old", rounds, millis[millis.size() / 2], millis.front(), millis.back());
+      pairs, mode.c_str(), rounds, millis[millis.size() / 2], millis.front(), millis.back());
   std::printf("  phases (medians): validate %.2f ms, reserve copies %.2f ms, swap %.2f ms, fix roots %.3f ms\n",
               median(validate), median(reserve), median(swap), median(fix));
+  std::printf("  minor page faults during the swap (median): %.0f\n", median(faults));
   return 0;
 }

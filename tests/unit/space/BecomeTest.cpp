@@ -166,6 +166,13 @@ TEST_CASE("invalid become arguments are refused and change nothing") {
   Oop twice[] = {p.get(), p.get()};
   Oop two[] = {q.get(), q.get()};
   CHECK_THROWS_AS(h.space.swapIdentities(twice, two), std::invalid_argument);
+  Handle r(h.space, h.point(5, 6));
+  Oop pq[] = {p.get(), q.get()};
+  Oop rr[] = {r.get(), r.get()};
+  CHECK_THROWS_AS(h.space.swapIdentities(pq, rr), std::invalid_argument);  // after marking q
+  Oop pImm[] = {p.get(), q.get()};
+  Oop rImm[] = {r.get(), Oop::fromSmallInteger(7)};
+  CHECK_THROWS_AS(h.space.swapIdentities(pImm, rImm), std::invalid_argument);
   Oop cyc1[] = {p.get(), q.get()};
   Oop cyc2[] = {q.get(), p.get()};
   CHECK_THROWS_AS(h.space.becomeForward(cyc1, cyc2, CopyHash::No), std::invalid_argument);
@@ -210,10 +217,11 @@ TEST_CASE("swapIdentities without room for the copies throws and changes nothing
 TEST_CASE("swapIdentities with the larger objects first, young and old, in both copy paths") {
   TestHeap h;
   const size_t n = 400;
+  auto largeSize = [](size_t i) { return i % 4 == 0 ? size_t(300) : size_t(5); };  // 300: overflow word, two copies
   std::vector<Handle> small, large;
   for (size_t i = 0; i < n; i++) {
     small.emplace_back(h.space, h.point(int64_t(i), 0, i % 3 ? Tenure::Old : Tenure::Young));
-    Oop big = h.array(5, i % 2 ? Tenure::Old : Tenure::Young);  // old: one copy; young: two
+    Oop big = h.array(largeSize(i), i % 2 ? Tenure::Old : Tenure::Young);
     h.space.storePointer(big, 0, Oop::fromSmallInteger(-int64_t(i)));
     large.emplace_back(h.space, big);
   }
@@ -224,16 +232,61 @@ TEST_CASE("swapIdentities with the larger objects first, young and old, in both 
     bs.push_back(small[i].get());
   }
   h.space.swapIdentities(as, bs);
+  // The fillers left in the nursery and in old space are not objects to heap walks.
+  size_t points = 0;
+  h.space.forEachObject([&](HeapObject* o) { points += o->classIndex() == h.pointClass; });
+  CHECK(points == n);
   h.verify();
+  auto check = [&] {
+    for (size_t i = 0; i < n; i++) {
+      Oop wasSmall = Space::follow(rs.old.get().object()->slot(i));
+      Oop wasLarge = Space::follow(rl.young.get().object()->slot(i));
+      CHECK(wasSmall.object()->slotCount() == largeSize(i));
+      CHECK(wasSmall.object()->slot(0).smallInteger() == -int64_t(i));
+      CHECK(wasLarge.object()->slotCount() == 2);
+      CHECK(TestHeap::x(wasLarge) == int64_t(i));
+      CHECK(Space::follow(rl.stack.get().object()->slot(i + 1)) == wasLarge);
+    }
+  };
+  check();
+  h.space.scavenge();
+  h.verify();
+  check();
   h.space.collectGarbage();
   h.verify();
+  check();
+}
+
+TEST_CASE("swapIdentities remembers old memory that receives references to young objects") {
+  TestHeap h;
+  const size_t n = 300;
+  std::vector<Handle> small, large;
   for (size_t i = 0; i < n; i++) {
-    Oop wasSmall = Space::follow(rs.old.get().object()->slot(i));
-    Oop wasLarge = Space::follow(rl.young.get().object()->slot(i));
-    CHECK(wasSmall.object()->slotCount() == 5);
-    CHECK(wasSmall.object()->slot(0).smallInteger() == -int64_t(i));
-    CHECK(wasLarge.object()->slotCount() == 2);
-    CHECK(TestHeap::x(wasLarge) == int64_t(i));
-    CHECK(Space::follow(rl.stack.get().object()->slot(i + 1)) == wasLarge);
+    // Old objects holding young ones: after the swap their contents sit in other old
+    // memory (a copy, or the larger object's), which must then be remembered.
+    // (Held by handles before the next allocation, which may collect.)
+    small.emplace_back(h.space, h.point(int64_t(i), 0, Tenure::Old));
+    Oop young = h.point(int64_t(i), 1);
+    h.space.storePointer(small.back().get(), 1, young);
+    large.emplace_back(h.space, h.array(i % 2 ? 3 : 2, Tenure::Old));  // different and equal sizes
+    young = h.point(-int64_t(i), 2);
+    h.space.storePointer(large.back().get(), 0, young);
+  }
+  std::vector<Oop> as, bs;
+  for (size_t i = 0; i < n; i++) {
+    as.push_back(small[i].get());
+    bs.push_back(large[i].get());
+  }
+  h.space.swapIdentities(as, bs);
+  h.verify();  // fails on an old object that refers to a young one unremembered
+  h.space.scavenge();
+  h.verify();
+  for (size_t i = 0; i < n; i++) {
+    Oop wasSmall = small[i].get();
+    Oop wasLarge = large[i].get();
+    CHECK(TestHeap::x(wasSmall.object()->slot(0)) == -int64_t(i));
+    CHECK(TestHeap::y(wasSmall.object()->slot(0)) == 2);
+    CHECK(TestHeap::x(wasLarge.object()->slot(1)) == int64_t(i));
+    CHECK(TestHeap::y(wasLarge.object()->slot(1)) == 1);
   }
 }
