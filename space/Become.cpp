@@ -58,8 +58,8 @@ void makeForwarder(Space& space, HeapObject* from, Oop to) {
 
 // Duplicate detection for become's validation uses the header's mark bit, which is clear
 // outside a full collection: O(pairs), no allocation, and no extra pass on success, where
-// the swap clears each pair's bits as it goes. A validation that fails clears the bits it
-// set with Space::clearBecomeMarks.
+// the next step clears each pair's bits as it goes. A validation that fails clears the
+// bits of every object it looked at with Space::clearBecomeMarks.
 bool markOnce(HeapObject* o) {
   if (o->isMarked()) return false;
   o->setMarked(true);
@@ -109,9 +109,9 @@ void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
   }
 }
 
-void Space::clearBecomeMarks(std::span<const Oop> side, size_t count) {
-  for (size_t i = 0; i < count && i < side.size(); i++) {
-    Oop o = follow(side[i]);
+void Space::clearBecomeMarks(std::span<const Oop> objects) {
+  for (Oop named : objects) {
+    Oop o = follow(named);
     if (o.isHeapObject() && contains(o) && o.object()->classIndex() != reserved_class::kFreeChunk) {
       o.object()->setMarked(false);
     }
@@ -121,13 +121,13 @@ void Space::clearBecomeMarks(std::span<const Oop> side, size_t count) {
 void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
   if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
   // 1. Validate everything before changing anything.
-  size_t marked = 0;  // from[0, marked) carry mark bits
+  size_t reached = 0;  // from[0, reached] may carry mark bits
   try {
     for (size_t i = 0; i < from.size(); i++) {
+      reached = i;
       Oop f = follow(from[i]);
       checkBecomeArgument(f, "from", i);
       if (!markOnce(f.object())) throw std::invalid_argument(describe("from", i, "appears twice"));
-      marked = i + 1;
     }
     for (size_t i = 0; i < to.size(); i++) {
       Oop t = follow(to[i]);
@@ -139,14 +139,14 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
       }
     }
   } catch (...) {
-    clearBecomeMarks(from, marked);
+    clearBecomeMarks(from.first(reached + 1));  // (only the loops throw: reached < size)
     throw;
   }
-  clearBecomeMarks(from, from.size());
-  // 2. Forward.
+  // 2. Forward, clearing the mark bits of step 1.
   for (size_t i = 0; i < from.size(); i++) {
     Oop f = follow(from[i]);
     Oop t = follow(to[i]);
+    f.object()->setMarked(false);
     if (f == t) continue;
     if (copyHash == CopyHash::Yes && f.object()->rawHash() != 0) {
       t.object()->setRawHash(f.object()->rawHash());
@@ -196,22 +196,19 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   };
   // 1. Validate, marking every object named (to find duplicates), and size the copies.
   size_t copyBytes = 0;
-  size_t marked = 0;  // pairs [0, marked) carry mark bits, and a[marked] too when aMarked
-  bool aMarked = false;
-  auto unmark = [&] {
-    clearBecomeMarks(a, marked + (aMarked ? 1 : 0));
-    clearBecomeMarks(b, marked);
+  size_t reached = 0;  // pairs [0, reached] may carry mark bits
+  auto unmark = [&] {  // (runs only once the loop below has begun, so reached < size)
+    clearBecomeMarks(a.first(reached + 1));
+    clearBecomeMarks(b.first(reached + 1));
   };
   try {
     for (size_t i = 0; i < a.size(); i++) {
+      reached = i;
       Oop x = follow(a[i]), y = follow(b[i]);
       checkBecomeArgument(x, "a", i);
       checkBecomeArgument(y, "b", i);
       if (!markOnce(x.object())) throw std::invalid_argument(describe("a", i, "appears twice"));
-      aMarked = true;
       if (x != y && !markOnce(y.object())) throw std::invalid_argument(describe("b", i, "appears twice"));
-      marked = i + 1;
-      aMarked = false;
       forEachCopy(x.object(), y.object(), [&](HeapObject* o) { copyBytes += o->totalBytes(); });
     }
   } catch (...) {
@@ -226,11 +223,10 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     bool exhausted = false;
     for (size_t i = 0; i < a.size() && !exhausted; i++) {
       forEachCopy(follow(a[i]).object(), follow(b[i]).object(), [&](HeapObject* o) {
-        uintptr_t block = exhausted ? 0 : oldSpace_->allocateBlock(o->totalBytes());
-        if (block == 0)
-          exhausted = true;
-        else
-          blocks.push_back({block, o->totalBytes()});
+        if (exhausted) return;
+        uintptr_t block = oldSpace_->allocateBlock(o->totalBytes());
+        exhausted = block == 0;
+        if (!exhausted) blocks.push_back({block, o->totalBytes()});
       });
     }
     if (exhausted) {
@@ -254,9 +250,8 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     uintptr_t block = room.take(src->totalBytes());
     std::memcpy(reinterpret_cast<void*>(block), reinterpret_cast<const void*>(src->blockStart()), src->totalBytes());
     HeapObject* c = HeapObject::fromBlockStart(block);
-    c->setAge(0);
+    c->setAge(0);  // (its mark bit is clear: the loop below clears each pair's first)
     c->setRemembered(false);
-    c->setMarked(false);
     rememberIfHoldsYoung(c);
     return c->asOop();
   };

@@ -239,8 +239,9 @@ class Space {
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
-  // Clears the mark bits become's validation set on the objects side[0, count) stand for.
-  void clearBecomeMarks(std::span<const Oop> side, size_t count);
+  // Clears the mark bits become's validation may have set on the objects named (those
+  // that are objects of this space; the others are skipped).
+  void clearBecomeMarks(std::span<const Oop> objects);
   // Remembers `target` (old memory that just received contents) when it now references a
   // young object: the remembered-set invariant, without remembering every destination.
   void rememberIfHoldsYoung(HeapObject* target);

@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
     }
     std::vector<Oop> a(olds.get().object()->slots(), olds.get().object()->slots() + pairs);
     std::vector<Oop> b(news.get().object()->slots(), news.get().object()->slots() + pairs);
-    auto start = std::chrono::steady_clock::now();
     long faultsBefore = minorFaults();
+    auto start = std::chrono::steady_clock::now();
     space.swapIdentities(a, b);
-    faults.push_back(double(minorFaults() - faultsBefore));
     auto end = std::chrono::steady_clock::now();
+    faults.push_back(double(minorFaults() - faultsBefore));
     millis.push_back(std::chrono::duration<double, std::milli>(end - start).count());
     const auto& phases = space.stats().lastSwap;
     validate.push_back(ms(phases.validateNanos));
