@@ -112,9 +112,13 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   return initializeObject(block, cls, fmt, slots);
 }
 
-uintptr_t Space::allocateOldBlock(size_t bytes) {
+bool Space::fullCollectionDue() const {
   size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
-  if (oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  return oldSpace_->allocatedSinceSweep() > threshold;
+}
+
+uintptr_t Space::allocateOldBlock(size_t bytes) {
+  if (fullCollectionDue()) collectGarbage();
   uintptr_t block = oldSpace_->allocateBlock(bytes);
   if (block == 0) {
     collectGarbage();
@@ -150,8 +154,7 @@ void Space::scavenge() {
   resizeEden();
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
-  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
-  if (promotedPastLimit || config_.measureLive || oldSpace_->allocatedSinceSweep() > threshold) collectGarbage();
+  if (promotedPastLimit || config_.measureLive || fullCollectionDue()) collectGarbage();
   // The scavenge had to promote beyond the heap limit (it cannot stop half-way). Now that
   // the heap is consistent again, fail the allocation that asked for it if the live data
   // itself is over the limit; otherwise promotion would go on raising the limit.

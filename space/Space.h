@@ -234,6 +234,9 @@ class Space {
   }
   Oop allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure);
   uintptr_t allocateOldBlock(size_t bytes);
+  // Old space has grown by half its live size since the last full collection (and by at
+  // least minFullGcBytes): the heap stays near twice the live data.
+  bool fullCollectionDue() const;
   void bootstrap();
   void afterCollection();
   void resizeEden();
