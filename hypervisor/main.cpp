@@ -11,7 +11,7 @@
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
 #include "vm/Runtime.h"
-#include "vm/SourceLocation.h"
+#include "vm/compiler/SourceLocation.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/Scheduler.h"
-#include "vm/SourceLocation.h"
 #include "vm/SpecialObjects.h"
+#include "vm/compiler/SourceLocation.h"
 
 namespace mop {
 

@@ -15,9 +15,9 @@
 #include "vm/MethodCache.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
-#include "vm/Parser.h"
 #include "vm/Runtime.h"
 #include "vm/Scheduler.h"
+#include "vm/compiler/Parser.h"
 
 namespace vm {
 

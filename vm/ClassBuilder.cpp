@@ -7,16 +7,16 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "vm/CodeGenerator.h"
 #include "vm/Interpreter.h"
 #include "vm/LargeInteger.h"
 #include "vm/MethodCache.h"
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
-#include "vm/Parser.h"
 #include "vm/Primitives.h"
 #include "vm/Runtime.h"
+#include "vm/compiler/CodeGenerator.h"
+#include "vm/compiler/Parser.h"
 
 namespace vm {
 

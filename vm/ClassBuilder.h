@@ -10,8 +10,8 @@
 
 #include "space/Handle.h"
 #include "space/Space.h"
-#include "vm/Ast.h"
-#include "vm/CodeSpec.h"
+#include "vm/compiler/Ast.h"
+#include "vm/compiler/CodeSpec.h"
 
 namespace vm {
 

@@ -9,8 +9,8 @@
 #include "vm/ClassBuilder.h"
 #include "vm/Interpreter.h"
 #include "vm/Objects.h"
-#include "vm/Parser.h"
 #include "vm/Runtime.h"
+#include "vm/compiler/Parser.h"
 
 namespace vm {
 

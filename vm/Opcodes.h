@@ -2,6 +2,7 @@
 // compiler's stack-depth check are all generated from it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace vm {

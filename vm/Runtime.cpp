@@ -10,10 +10,10 @@
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
-#include "vm/Parser.h"
 #include "vm/Primitives.h"
 #include "vm/ProcessFrames.h"
 #include "vm/Scheduler.h"
+#include "vm/compiler/Parser.h"
 
 namespace vm {
 

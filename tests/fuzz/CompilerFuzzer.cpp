@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "vm/CodeGenerator.h"
-#include "vm/Parser.h"
+#include "vm/compiler/CodeGenerator.h"
+#include "vm/compiler/Parser.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <chrono>
 
 #include "vm/ClassLoader.h"
-#include "vm/SourceLocation.h"
+#include "vm/compiler/SourceLocation.h"
 #include "vm/primitives/PrimitiveSupport.h"
 
 namespace vm {

@@ -1,9 +1,9 @@
 // Compiler: closure analysis decisions, inlining, trivial methods, stack depth.
 #include <doctest/doctest.h>
 
-#include "vm/CodeGenerator.h"
 #include "vm/Opcodes.h"
-#include "vm/Parser.h"
+#include "vm/compiler/CodeGenerator.h"
+#include "vm/compiler/Parser.h"
 
 using namespace vm;
 

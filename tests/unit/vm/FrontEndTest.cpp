@@ -1,8 +1,8 @@
 // Lexer and parser: tokens, precedence, cascades, literals, and located error messages.
 #include <doctest/doctest.h>
 
-#include "vm/Lexer.h"
-#include "vm/Parser.h"
+#include "vm/compiler/Lexer.h"
+#include "vm/compiler/Parser.h"
 
 using namespace vm;
 

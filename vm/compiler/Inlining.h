@@ -3,7 +3,7 @@
 // analysis and the code generator, so they always agree.
 #pragma once
 
-#include "vm/Ast.h"
+#include "vm/compiler/Ast.h"
 
 namespace vm {
 

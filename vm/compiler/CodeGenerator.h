@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vm/Ast.h"
-#include "vm/CodeSpec.h"
+#include "vm/compiler/Ast.h"
+#include "vm/compiler/CodeSpec.h"
 
 namespace vm {
 

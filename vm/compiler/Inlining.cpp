@@ -1,5 +1,5 @@
 // Inlining: the arity rules for each open-coded selector.
-#include "vm/Inlining.h"
+#include "vm/compiler/Inlining.h"
 
 namespace vm {
 

@@ -1,5 +1,5 @@
 // Parser: see Parser.h. Each parse function consumes exactly its construct.
-#include "vm/Parser.h"
+#include "vm/compiler/Parser.h"
 
 #include <algorithm>
 #include <cerrno>

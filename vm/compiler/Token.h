@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "vm/SourceLocation.h"
+#include "vm/compiler/SourceLocation.h"
 
 namespace vm {
 

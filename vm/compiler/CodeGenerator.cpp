@@ -1,33 +1,21 @@
 // CodeGenerator: one Emitter per method or real block; expressions are compiled either
 // for their value (leaving one result on the stack) or for effect (leaving nothing).
-#include "vm/CodeGenerator.h"
+#include "vm/compiler/CodeGenerator.h"
 
 #include <algorithm>
 #include <cstring>
 #include <map>
 
-#include "vm/Inlining.h"
 #include "vm/Opcodes.h"
-#include "vm/Scope.h"
+#include "vm/compiler/Inlining.h"
+#include "vm/compiler/KnownSends.h"
+#include "vm/compiler/Scope.h"
 
 namespace vm {
 
 namespace {
 
 enum class Use { Value, Effect };
-
-struct SpecialSend {
-  const char* selector;
-  Op op;
-};
-constexpr SpecialSend kSpecialSends[] = {
-    {"+", Op::SendAdd},         {"-", Op::SendSubtract},   {"*", Op::SendMultiply},      {"<", Op::SendLess},
-    {">", Op::SendGreater},     {"<=", Op::SendLessEqual}, {">=", Op::SendGreaterEqual}, {"=", Op::SendEqual},
-    {"~=", Op::SendNotEqual},   {"<>", Op::SendNotEqual},  {"&", Op::SendBitAnd},        {"bitAnd:", Op::SendBitAnd},
-    {"bitOr:", Op::SendBitOr},  {"<<", Op::SendShiftLeft}, {">>", Op::SendShiftRight},   {">>>", Op::SendShiftRight},
-    {"/", Op::SendQuotient},    {"%", Op::SendModulo},     {"\\\\", Op::SendModulo},     {"at:", Op::SendAt},
-    {"at:put:", Op::SendAtPut}, {"value", Op::SendValue},
-};
 
 class Emitter {
  public:
@@ -398,9 +386,11 @@ class Generator {
 
   void emitSend(Emitter& e, const std::string& selector, int argc, bool isSuper) {
     if (!isSuper) {
-      if (selector == "==" || selector == "~~") {
-        e.emit(selector == "==" ? Op::SendIdentical : Op::SendNotIdentical);
-        return;
+      for (const SpecialSend& sp : kIdentitySends) {
+        if (selector == sp.selector) {
+          e.emit(sp.op);
+          return;
+        }
       }
       for (const SpecialSend& sp : kSpecialSends) {
         if (selector == sp.selector) {
@@ -414,9 +404,13 @@ class Generator {
     e.setDepth(e.depth() - argc);
   }
 
-  bool isUpdatePoint(SendNode* n) {
-    return n->selector == "updatePoint" && isVariable(n->receiver.get(), "Chester") &&
-           !static_cast<VariableNode*>(n->receiver.get())->binding && fieldIndex("Chester") < 0;
+  // The VM send (KnownSends.h) that `n` is, or nullptr: its receiver must be a global,
+  // that is a name bound to no local variable or field.
+  const VmSend* vmSendOf(SendNode* n) {
+    if (!n->arguments.empty() || !n->receiver || n->receiver->kind != NodeKind::Variable) return nullptr;
+    auto* v = static_cast<VariableNode*>(n->receiver.get());
+    if (v->binding || fieldIndex(v->name) >= 0) return nullptr;
+    return findVmSend(v->name, n->selector);
   }
 
   // Receiver chains ("a b c + d e: f") are compiled iteratively, innermost first, so that
@@ -427,13 +421,13 @@ class Generator {
     std::vector<SendNode*> chain{n};
     for (Node* r = n->receiver.get(); r && r->kind == NodeKind::Send;) {
       auto* inner = static_cast<SendNode*>(r);
-      if (classifyInline(*inner) != InlineKind::None || isUpdatePoint(inner)) break;
+      if (classifyInline(*inner) != InlineKind::None || vmSendOf(inner)) break;
       chain.push_back(inner);
       r = inner->receiver.get();
     }
     SendNode* innermost = chain.back();
-    if (isUpdatePoint(innermost)) {
-      e.emit(Op::UpdatePoint);
+    if (const VmSend* vmSend = vmSendOf(innermost)) {
+      e.emit(vmSend->op);
     } else {
       expr(e, s, innermost->receiver.get(), Use::Value);
       for (auto& a : innermost->arguments) expr(e, s, a.get(), Use::Value);

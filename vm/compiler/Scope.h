@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vm/Ast.h"
+#include "vm/compiler/Ast.h"
 
 namespace vm {
 

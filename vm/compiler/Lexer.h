@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "vm/Token.h"
+#include "vm/compiler/Token.h"
 
 namespace vm {
 

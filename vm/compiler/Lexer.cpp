@@ -1,5 +1,5 @@
 // Lexer: a hand-written scanner for SOM class files and Smalltalk-80 method sources.
-#include "vm/Lexer.h"
+#include "vm/compiler/Lexer.h"
 
 #include <cctype>
 

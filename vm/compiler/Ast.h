@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vm/SourceLocation.h"
+#include "vm/compiler/SourceLocation.h"
 
 namespace vm {
 

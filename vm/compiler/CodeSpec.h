@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vm/Ast.h"
 #include "vm/ObjectLayouts.h"
+#include "vm/compiler/Ast.h"
 
 namespace vm {
 

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "vm/Inlining.h"
-#include "vm/Scope.h"
+#include "vm/compiler/Inlining.h"
+#include "vm/compiler/Scope.h"
 
 namespace vm {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "vm/Ast.h"
-#include "vm/Lexer.h"
+#include "vm/compiler/Ast.h"
+#include "vm/compiler/Lexer.h"
 
 namespace vm {
 
