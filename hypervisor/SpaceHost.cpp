@@ -22,7 +22,7 @@ SpaceHost::~SpaceHost() {
   if (!fiber_->finished()) {
     shuttingDown_ = true;
     job_ = nullptr;
-    runtime_->requestExit(runtime_->exitStatus());
+    runtime_->endProgram(runtime_->outcome());
     for (int i = 0; i < 1000 && !fiber_->finished(); i++) fiber_->resume();
   }
   fiber_.reset();

@@ -34,23 +34,23 @@ void Vm::startGuest(const std::string& program, const std::vector<std::string>& 
   guestStarted_ = true;
   // The program starts and runs until its first heartbeat (or first wait).
   guest_->setControlDeadline(vm::Scheduler::nowMicros());
-  Yield y = guest_->startJob([this, program, args] { guestExitStatus_ = guest_->runtime().runMain(program, args); });
+  Yield y = guest_->startJob([this, program, args] { guestOutcome_ = guest_->runtime().runMain(program, args); });
   guest_->setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) guestFinished_ = true;
 }
 
-int Vm::runGuest(const std::string& program, const std::vector<std::string>& args) {
+vm::ProgramOutcome Vm::runGuest(const std::string& program, const std::vector<std::string>& args) {
   startGuest(program, args);
   return finishGuest();
 }
 
-int Vm::finishGuest() {
+vm::ProgramOutcome Vm::finishGuest() {
   if (guest_->isPaused()) throw std::logic_error("finishGuest: the guest is paused; resume it first");
   while (!guestFinished_) {
     if (drive(*guest_, guest_->resume()) == Yield::JobDone) guestFinished_ = true;
   }
   guest_->rethrowJobFailure();
-  return guestExitStatus_;
+  return guestOutcome_;
 }
 
 bool Vm::runGuestFor(std::chrono::microseconds budget) {

@@ -2,7 +2,7 @@
 // program, and the hypervisor, which inspects and updates the guest through mirrors
 // (mop/). Each space runs on its own fiber (SpaceHost); this class is the host loop that
 // resumes them, waits for their events when both are idle, and pauses and resumes the
-// guest (DESIGN.md section 4). Everything runs on one OS thread.
+// guest (docs/ARCHITECTURE.md, "hypervisor/"). Everything runs on one OS thread.
 #pragma once
 
 #include <chrono>
@@ -36,16 +36,16 @@ class Vm {
   mop::MirrorBridge& mirrors() { return *bridge_; }
 
   // The guest's program, run by the SOM launcher protocol (Runtime::runMain).
-  // runGuest runs it to the end and answers its exit status.
-  int runGuest(const std::string& program, const std::vector<std::string>& args);
+  // runGuest runs it to the end and answers how it ended.
+  vm::ProgramOutcome runGuest(const std::string& program, const std::vector<std::string>& args);
   void startGuest(const std::string& program, const std::vector<std::string>& args);
   // Runs the guest for about `budget` (heartbeat granularity) or until it ends; answers
   // whether it ended.
   bool runGuestFor(std::chrono::microseconds budget);
-  // Runs the guest to the end of its program; answers its exit status.
-  int finishGuest();
+  // Runs the guest to the end of its program; answers how it ended.
+  vm::ProgramOutcome finishGuest();
   bool guestFinished() const { return guestFinished_; }
-  int guestExitStatus() const { return guestExitStatus_; }
+  const vm::ProgramOutcome& guestOutcome() const { return guestOutcome_; }
 
   // Pausing: every guest process stops at its next update point or is blocked. Returns
   // when paused, or when `deadline` passed first (the guest then keeps running untouched;
@@ -79,7 +79,7 @@ class Vm {
   std::unique_ptr<mop::MirrorBridge> bridge_;
   bool guestStarted_ = false;
   bool guestFinished_ = false;
-  int guestExitStatus_ = 0;
+  vm::ProgramOutcome guestOutcome_;
   int64_t lastPauseMicros_ = 0;
 };
 

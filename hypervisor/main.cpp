@@ -3,9 +3,9 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "hypervisor/CommandLine.h"
+#include "hypervisor/ExitStatus.h"
 #include "hypervisor/Vm.h"
 #include "space/Space.h"
 #include "vm/ClassLoader.h"
@@ -66,9 +66,9 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
   config.guest.runtime.classPath = cl.classPath;
   config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   hypervisor::Vm vm(config);
-  int status = vm.runGuest(cl.program, cl.arguments);
+  vm::ProgramOutcome outcome = vm.runGuest(cl.program, cl.arguments);
   if (cl.gcStats) printGcStats(vm.guest().space());
-  return status;
+  return hypervisor::reportOutcome(outcome, vm.guest().runtime().loader().classPath(), stderr);
 }
 
 int runProgram(const hypervisor::CommandLine& cl) {
@@ -79,9 +79,9 @@ int runProgram(const hypervisor::CommandLine& cl) {
   options.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   vm::Runtime runtime(space, options);
   runtime.bootstrap();
-  int status = runtime.runMain(cl.program, cl.arguments);
+  vm::ProgramOutcome outcome = runtime.runMain(cl.program, cl.arguments);
   if (cl.gcStats) printGcStats(space);
-  return status;
+  return hypervisor::reportOutcome(outcome, runtime.loader().classPath(), stderr);
 }
 
 int disassembleProgram(const hypervisor::CommandLine& cl) {
@@ -90,25 +90,11 @@ int disassembleProgram(const hypervisor::CommandLine& cl) {
   options.classPath = cl.classPath;
   vm::Runtime runtime(space, options);
   runtime.bootstrap();
-  std::string name = cl.program;
-  try {
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".som") == 0) {
-      std::filesystem::path p(name);
-      std::string dir = p.parent_path().string();
-      runtime.loader().prependToClassPath(dir.empty() ? "." : dir);
-      name = p.stem().string();
-    }
-    space::Oop cls = runtime.loader().loadClass(name);
-    if (cls.isNull()) {
-      std::fprintf(stderr, "espell: cannot find class '%s'\n", name.c_str());
-      return 66;
-    }
-    std::fputs(vm::disassembleClass(runtime, cls).c_str(), stdout);
-  } catch (const vm::CompileError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 65;
-  }
-  return 0;
+  vm::ProgramOutcome outcome;
+  space::Oop cls = runtime.loadProgramClass(cl.program, outcome);
+  if (cls.isNull()) return hypervisor::reportOutcome(outcome, runtime.loader().classPath(), stderr);
+  std::fputs(vm::disassembleClass(runtime, cls).c_str(), stdout);
+  return hypervisor::code(hypervisor::ExitStatus::Success);
 }
 
 }  // namespace
@@ -127,16 +113,16 @@ int main(int argc, char** argv) {
   auto cl = hypervisor::parseCommandLine(argc, argv, error);
   if (!cl) {
     std::fprintf(stderr, "espell: %s\n%s", error.c_str(), hypervisor::usage());
-    return 64;
+    return hypervisor::code(hypervisor::ExitStatus::Usage);
   }
   try {
     switch (cl->command) {
       case hypervisor::CommandLine::Command::Help:
         std::fputs(hypervisor::usage(), stdout);
-        return 0;
+        return hypervisor::code(hypervisor::ExitStatus::Success);
       case hypervisor::CommandLine::Command::Version:
         std::puts("espell 0.1.0");
-        return 0;
+        return hypervisor::code(hypervisor::ExitStatus::Success);
       case hypervisor::CommandLine::Command::Run:
         return runProgram(*cl);
       case hypervisor::CommandLine::Command::Disassemble:
@@ -144,10 +130,10 @@ int main(int argc, char** argv) {
     }
   } catch (const vm::CompileError& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    return 65;
+    return hypervisor::code(hypervisor::ExitStatus::CompileError);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "espell: %s\n", e.what());
-    return 70;
+    return hypervisor::code(hypervisor::ExitStatus::InternalError);
   }
-  return 0;
+  return hypervisor::code(hypervisor::ExitStatus::InternalError);
 }

@@ -6,11 +6,10 @@
 #include "mop/MirrorSources.h"
 #include "vm/ClassLoader.h"
 #include "vm/Globals.h"
-#include "vm/Interpreter.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
+#include "vm/PrimitiveArguments.h"
 #include "vm/Primitives.h"
-#include "vm/primitives/PrimitiveSupport.h"
 
 namespace mop {
 
@@ -47,6 +46,7 @@ Oop MirrorBridge::newMirror(const char* className, size_t id) {
 }
 
 Oop MirrorBridge::toHypervisor(const Ref& guestObject) {
+  ESPELL_ASSERT(&guestObject.space() == &guestRuntime_.space(), "a mirror must stand for a guest object");
   Oop g = guestObject.get();
   if (!g.isHeapObject()) return g;  // immediates mean the same in every space
   if (g == guestRuntime_.nil()) return hv_.nil();

@@ -8,7 +8,6 @@
 #include "space/HeapVerifier.h"
 #include "vm/ClassBuilder.h"
 #include "vm/Globals.h"
-#include "vm/Interpreter.h"
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"

@@ -1,4 +1,4 @@
-// SpaceMirror: the mirror MOP over one space (DESIGN.md section 5) — how the hypervisor
+// SpaceMirror: the mirror MOP over one space (docs/ARCHITECTURE.md, "mop/") — how the hypervisor
 // loads code into the guest, migrates its instances, manipulates its processes and frames
 // and reconfigures its VM interface. Objects of the mirrored space are held through
 // space::Handle (entries of that space's handle table), never as raw oops, so nothing of
@@ -153,7 +153,9 @@ class SpaceMirror {
   size_t fieldIndex(const char* operation, const Ref& object, std::string_view name) const;
   int64_t frameIndexAt(const char* operation, const Ref& process, size_t depth) const;
   void checkSend(const char* operation, const Ref& receiver, std::string_view selector, const Ref& arguments) const;
-  void cutAbove(space::Oop process, int64_t frameIndex);
+  // Refuses an edit that would make the stack of `process` need more than `slots` slots
+  // beyond the process's stack limit.
+  void requireStackRoom(const char* operation, const Ref& process, size_t slots) const;
   void afterVmReconfiguration();
 
   vm::Runtime& rt_;

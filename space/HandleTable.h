@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "space/Assert.h"
 #include "space/Oop.h"
 
 namespace space {
@@ -23,8 +24,14 @@ class HandleTable {
     entries_.push_back(value);
     return HandleId(entries_.size() - 1);
   }
-  Oop get(HandleId id) const { return entries_[id]; }
-  void set(HandleId id, Oop value) { entries_[id] = value; }
+  Oop get(HandleId id) const {
+    ESPELL_ASSERT(id < entries_.size(), "a handle of another space's table");
+    return entries_[id];
+  }
+  void set(HandleId id, Oop value) {
+    ESPELL_ASSERT(id < entries_.size(), "a handle of another space's table");
+    entries_[id] = value;
+  }
   void release(HandleId id) {
     entries_[id] = Oop();
     free_.push_back(id);

@@ -1,5 +1,5 @@
 // HeapVerifier: walks every object of a space and checks the invariants the collectors,
-// the image writer and the hypervisor rely on — well-formed headers, valid class indexes,
+// the mirrors and the hypervisor rely on — well-formed headers, valid class indexes,
 // references only to object starts inside the same space, and a complete remembered set.
 #pragma once
 

@@ -20,7 +20,7 @@ class HeapObject;
 // are immediate; others (tiny, huge, infinities, NaN) are boxed on the heap.
 //
 // The all-zero word is "no object": it is never stored in a heap slot (slots always hold
-// a valid oop or an immediate, so the GC, the verifier and the image writer can trust them)
+// a valid oop or an immediate, so the collectors, the verifier and the mirrors can trust them)
 // and is only used by C++ code to mean "absent".
 class Oop {
  public:

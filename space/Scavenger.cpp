@@ -29,6 +29,8 @@ uintptr_t Scavenger::promoteBlock(size_t bytes) {
 }
 
 Oop Scavenger::copy(HeapObject* obj) {
+  // Scavenges run outside full collections, and become's validation clears what it marks.
+  ESPELL_ASSERT(!obj->isMarked(), "mark bit set outside a full collection");
   size_t bytes = obj->totalBytes();
   unsigned age = obj->age() + 1;
   uintptr_t dst;

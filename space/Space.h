@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "space/Assert.h"
 #include "space/ClassTable.h"
 #include "space/GcStats.h"
 #include "space/HandleTable.h"
@@ -133,11 +134,17 @@ class Space {
     o->slots()[index] = value;
     writeBarrier(o, value);
   }
-  // Restores the remembered-set invariant after `value` was stored into `target`.
+  // Restores the remembered-set invariant after `value` was stored into `target`: an old
+  // object that references a young one is in the remembered set (the scavenger's roots).
   void writeBarrier(HeapObject* target, Oop value) {
+    ESPELL_ASSERT(!value.isHeapObject() || reservation_->contains(value.address()),
+                  "a reference to an object outside this space");
     if (value.isHeapObject() && nursery_->contains(value.address()) && !isYoung(target)) {
       rememberedSet_.add(target);
     }
+    ESPELL_ASSERT(
+        !value.isHeapObject() || !nursery_->contains(value.address()) || isYoung(target) || target->isRemembered(),
+        "an old object holds a young one without being remembered");
   }
   // For bulk stores: remembers `target` if it is old (cheaper than a check per slot).
   void rememberIfOld(HeapObject* target) {

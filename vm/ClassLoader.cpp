@@ -85,9 +85,7 @@ void ClassLoader::tryLoadGlobal(Oop symbol) {
   try {
     loadClass(name);
   } catch (const CompileError& e) {
-    std::fflush(rt_.options().out);
-    std::fprintf(rt_.options().err, "%s\n", e.what());
-    rt_.requestExit(65);
+    rt_.endProgram({ProgramOutcome::Kind::CompileError, 0, e.what()});
   }
 }
 

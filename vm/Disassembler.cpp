@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "vm/CompiledCode.h"
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
@@ -17,7 +18,7 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
   std::string pad(size_t(indent), ' ');
   std::string out;
   space::HeapObject* c = code.object();
-  int64_t h = c->slot(code_slot::kHeader).smallInteger();
+  int64_t h = codeHeaderOf(code);
   Oop bytes = c->slot(code_slot::kBytecodes);
   Oop literals = c->slot(code_slot::kLiterals);
   Oop sites = c->slot(code_slot::kSendSites);

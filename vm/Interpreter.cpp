@@ -9,12 +9,15 @@
 #include <cmath>
 #include <cstring>
 
+#include "space/Assert.h"
 #include "vm/ClassLoader.h"
+#include "vm/Frame.h"
 #include "vm/LargeInteger.h"
 #include "vm/MethodCache.h"
 #include "vm/Objects.h"
 #include "vm/Opcodes.h"
 #include "vm/Scheduler.h"
+#include "vm/compiler/KnownSends.h"
 
 namespace vm {
 
@@ -26,9 +29,21 @@ inline uint16_t readWord(const uint8_t* p) {
   return uint16_t(p[0] | (p[1] << 8));
 }
 constexpr uint64_t kSmallIntegerTag = 1;
+// Whether both are SmallIntegers: their tag bits (bit 0) are both set.
 inline bool bothSmall(Oop a, Oop b) {
   return (a.bits() & b.bits() & kSmallIntegerTag) != 0;
 }
+
+// The special sends share their fast-path exits (PUSH_INT, PUSH_BOOL, FLOAT_ARITH) and
+// their fall-back to an ordinary send through their site: they must all have one length.
+constexpr int kSpecialSendLength = instructionSize(Op::Send);
+constexpr bool specialSendsHaveOneLength() {
+  for (const SpecialSend& s : kSpecialSends) {
+    if (instructionSize(s.op) != kSpecialSendLength) return false;
+  }
+  return true;
+}
+static_assert(specialSendsHaveOneLength(), "every special send is an opcode and a send-site word");
 }  // namespace
 
 // Both operands as doubles when the receiver is a Double and the argument a Double or a
@@ -64,14 +79,25 @@ StopReason Interpreter::run() {
   int argc = 0;
   Oop* site = nullptr;
   bool isSuper = false;
+  Oop returned;  // the value a return instruction returns (for its slow path)
 
 #define SAVE() (regs_.sp = sp, regs_.fp = fp, regs_.ip = ip, saveRegisters())
 #define LOAD() (sp = regs_.sp, fp = regs_.fp, ip = regs_.ip)
-#define SELF() (fp[frame_slot::kSelf])
+#define SELF() (frame::self(fp))
 #define CHECK_STOP()                        \
   do {                                      \
     if (stopRequested_) return stopReason_; \
   } while (0)
+// The length of an instruction, from the opcode table: `ip += LENGTH(Name)` steps over it.
+#define LENGTH(name) instructionSize(Op::name)
+// Checked builds: at every dispatch ip lies inside the current method's bytecodes and sp
+// inside the current frame's operand stack (as deep as the compiler computed, no deeper).
+#define CHECK_REGISTERS()                                                                                         \
+  ESPELL_ASSERT(ip >= regs_.code && ip < regs_.code + bytecodeLengthOf(frame::code(fp)),                          \
+                "ip outside the current method");                                                                 \
+  ESPELL_ASSERT(sp >= frame::emptyOperandStack(fp, frame::header(fp)) &&                                          \
+                    sp <= frame::emptyOperandStack(fp, frame::header(fp)) + CodeHeader::stack(frame::header(fp)), \
+                "sp outside the current frame's operand stack")
 
 #ifdef ESPELL_COMPUTED_GOTO
   static void* const kDispatch[] = {
@@ -79,10 +105,18 @@ StopReason Interpreter::run() {
       ESPELL_OPCODES(ESPELL_OP_LABEL)
 #undef ESPELL_OP_LABEL
   };
-#define DISPATCH() goto* kDispatch[*ip]
+#define DISPATCH()        \
+  do {                    \
+    CHECK_REGISTERS();    \
+    goto* kDispatch[*ip]; \
+  } while (0)
 #define OP(name) L_##name:
 #else
-#define DISPATCH() goto dispatch
+#define DISPATCH()     \
+  do {                 \
+    CHECK_REGISTERS(); \
+    goto dispatch;     \
+  } while (0)
 #define OP(name) case Op::name:
 #endif
 
@@ -97,48 +131,47 @@ StopReason Interpreter::run() {
 
         OP(PushSelf) {
           *++sp = SELF();
-          ip += 1;
+          ip += LENGTH(PushSelf);
           DISPATCH();
         }
         OP(PushNil) {
           *++sp = nil_;
-          ip += 1;
+          ip += LENGTH(PushNil);
           DISPATCH();
         }
         OP(PushTrue) {
           *++sp = true_;
-          ip += 1;
+          ip += LENGTH(PushTrue);
           DISPATCH();
         }
         OP(PushFalse) {
           *++sp = false_;
-          ip += 1;
+          ip += LENGTH(PushFalse);
           DISPATCH();
         }
         OP(PushSmallInteger) {
           *++sp = Oop::fromSmallInteger(int8_t(ip[1]));
-          ip += 2;
+          ip += LENGTH(PushSmallInteger);
           DISPATCH();
         }
         OP(PushArgument) {
-          int n = int(CodeHeader::args(fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger()));
-          *++sp = fp[ip[1] - n];
-          ip += 2;
+          *++sp = fp[ip[1] - int(frame::argCount(fp))];
+          ip += LENGTH(PushArgument);
           DISPATCH();
         }
         OP(PushTemp) {
-          *++sp = fp[frame_slot::kFirstTemp + ip[1]];
-          ip += 2;
+          *++sp = frame::temps(fp)[ip[1]];
+          ip += LENGTH(PushTemp);
           DISPATCH();
         }
         OP(PushField) {
           *++sp = SELF().object()->slot(ip[1]);
-          ip += 2;
+          ip += LENGTH(PushField);
           DISPATCH();
         }
         OP(PushLiteral) {
           *++sp = regs_.literals[readWord(ip + 1)];
-          ip += 3;
+          ip += LENGTH(PushLiteral);
           DISPATCH();
         }
         OP(PushGlobal) {
@@ -155,7 +188,7 @@ StopReason Interpreter::run() {
             binding = regs_.literals[readWord(ip + 1)];
             value = binding.object()->slot(association_slot::kValue);
             if (value == rt_.special(special::kUndefinedGlobal)) {
-              ip += 3;
+              ip += LENGTH(PushGlobal);
               *++sp = SELF();
               *++sp = binding.object()->slot(association_slot::kKey);
               SAVE();
@@ -166,13 +199,13 @@ StopReason Interpreter::run() {
             }
           }
           *++sp = value;
-          ip += 3;
+          ip += LENGTH(PushGlobal);
           DISPATCH();
         }
         OP(PushRemoteTemp) {
-          Oop vector = fp[frame_slot::kFirstTemp + ip[1]];
+          Oop vector = frame::temps(fp)[ip[1]];
           *++sp = vector.object()->slot(ip[2]);
-          ip += 3;
+          ip += LENGTH(PushRemoteTemp);
           DISPATCH();
         }
         OP(PushThisContext) {
@@ -180,20 +213,19 @@ StopReason Interpreter::run() {
           Oop ctx = contextOfCurrentFrame();
           LOAD();
           *++sp = ctx;
-          ip += 1;
+          ip += LENGTH(PushThisContext);
           DISPATCH();
         }
         OP(PushClosure) {
           int copied = ip[3];
           Oop code = regs_.literals[readWord(ip + 1)];
-          int64_t header = code.object()->slot(code_slot::kHeader).smallInteger();
+          int64_t header = codeHeaderOf(code);
           Oop outer = nil_;
           if (CodeHeader::has(header, CodeHeader::kNeedsOuterContext)) {
             // The home method's context, for non-local returns.
-            int64_t h = fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger();
-            if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
-              outer = fp[-int(CodeHeader::args(h)) - 1].object()->slot(closure_slot::kOuterContext);
-            } else if ((outer = fp[frame_slot::kContext]) == nil_) {
+            if (isBlockCode(frame::code(fp))) {
+              outer = frame::resultSlot(fp)->object()->slot(closure_slot::kOuterContext);  // the closure's
+            } else if ((outer = frame::context(fp)) == nil_) {
               SAVE();
               outer = contextOfCurrentFrame();
               LOAD();
@@ -220,7 +252,7 @@ StopReason Interpreter::run() {
           space_.rememberIfOld(c);
           sp -= copied;
           *++sp = closure;
-          ip += 4;
+          ip += LENGTH(PushClosure);
           DISPATCH();
         }
         OP(PushNewArray) {
@@ -233,43 +265,43 @@ StopReason Interpreter::run() {
           space_.rememberIfOld(a);
           sp -= n;
           *++sp = array;
-          ip += 2;
+          ip += LENGTH(PushNewArray);
           DISPATCH();
         }
         OP(StoreTemp) {
-          fp[frame_slot::kFirstTemp + ip[1]] = *sp;
-          ip += 2;
+          frame::temps(fp)[ip[1]] = *sp;
+          ip += LENGTH(StoreTemp);
           DISPATCH();
         }
         OP(PopStoreTemp) {
-          fp[frame_slot::kFirstTemp + ip[1]] = *sp--;
-          ip += 2;
+          frame::temps(fp)[ip[1]] = *sp--;
+          ip += LENGTH(PopStoreTemp);
           DISPATCH();
         }
         OP(StoreField) {
           space_.storePointer(SELF(), ip[1], *sp);
-          ip += 2;
+          ip += LENGTH(StoreField);
           DISPATCH();
         }
         OP(PopStoreField) {
           space_.storePointer(SELF(), ip[1], *sp--);
-          ip += 2;
+          ip += LENGTH(PopStoreField);
           DISPATCH();
         }
         OP(StoreRemoteTemp) {
-          space_.storePointer(fp[frame_slot::kFirstTemp + ip[1]], ip[2], *sp);
-          ip += 3;
+          space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp);
+          ip += LENGTH(StoreRemoteTemp);
           DISPATCH();
         }
         OP(PopStoreRemoteTemp) {
-          space_.storePointer(fp[frame_slot::kFirstTemp + ip[1]], ip[2], *sp--);
-          ip += 3;
+          space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp--);
+          ip += LENGTH(PopStoreRemoteTemp);
           DISPATCH();
         }
         OP(StoreGlobal) {
           Oop binding = regs_.literals[readWord(ip + 1)];
           space_.storePointer(binding, association_slot::kValue, *sp);
-          ip += 3;
+          ip += LENGTH(StoreGlobal);
           DISPATCH();
         }
         OP(MakeTempVector) {
@@ -279,19 +311,19 @@ StopReason Interpreter::run() {
             vector = space_.allocate(rt_.known.array, space::Format::Indexable, ip[2]);
             LOAD();
           }
-          fp[frame_slot::kFirstTemp + ip[1]] = vector;
-          ip += 3;
+          frame::temps(fp)[ip[1]] = vector;
+          ip += LENGTH(MakeTempVector);
           DISPATCH();
         }
         OP(Pop) {
           sp--;
-          ip += 1;
+          ip += LENGTH(Pop);
           DISPATCH();
         }
         OP(Dup) {
           sp[1] = sp[0];
           sp++;
-          ip += 1;
+          ip += LENGTH(Dup);
           DISPATCH();
         }
 
@@ -308,13 +340,13 @@ StopReason Interpreter::run() {
 #define PUSH_INT(expr)                   \
   do {                                   \
     *--sp = Oop::fromSmallInteger(expr); \
-    ip += 3;                             \
+    ip += kSpecialSendLength;            \
     DISPATCH();                          \
   } while (0)
 #define PUSH_BOOL(cond)              \
   do {                               \
     *--sp = (cond) ? true_ : false_; \
-    ip += 3;                         \
+    ip += kSpecialSendLength;        \
     DISPATCH();                      \
   } while (0)
 
@@ -330,7 +362,7 @@ StopReason Interpreter::run() {
       LOAD();                                       \
     }                                               \
     *--sp = result;                                 \
-    ip += 3;                                        \
+    ip += kSpecialSendLength;                       \
     DISPATCH();                                     \
   }
         OP(SendAdd) {
@@ -339,7 +371,7 @@ StopReason Interpreter::run() {
             int64_t r;
             if ((intGuards_ & kGuardAdd) && !__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
               *--sp = Oop::fromBits(uint64_t(r));
-              ip += 3;
+              ip += LENGTH(SendAdd);
               DISPATCH();
             }
             goto send_special;
@@ -353,7 +385,7 @@ StopReason Interpreter::run() {
             int64_t r;
             if ((intGuards_ & kGuardSub) && !__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
               *--sp = Oop::fromBits(uint64_t(r));
-              ip += 3;
+              ip += LENGTH(SendSubtract);
               DISPATCH();
             }
             goto send_special;
@@ -368,7 +400,7 @@ StopReason Interpreter::run() {
             if ((intGuards_ & kGuardMul) && !__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) &&
                 Oop::fitsSmallInteger(r)) {
               *--sp = Oop::fromSmallInteger(r);
-              ip += 3;
+              ip += LENGTH(SendMultiply);
               DISPATCH();
             }
             goto send_special;
@@ -411,7 +443,7 @@ StopReason Interpreter::run() {
             b = space::Space::follow(b);
           }
           *--sp = a == b ? true_ : false_;
-          ip += 1;
+          ip += LENGTH(SendIdentical);
           DISPATCH();
         }
         OP(SendNotIdentical) {
@@ -421,7 +453,7 @@ StopReason Interpreter::run() {
             b = space::Space::follow(b);
           }
           *--sp = a != b ? true_ : false_;
-          ip += 1;
+          ip += LENGTH(SendNotIdentical);
           DISPATCH();
         }
         // clang-format off
@@ -436,7 +468,7 @@ StopReason Interpreter::run() {
               int64_t r = int64_t(uint64_t(x) << y);
               if ((r >> y) == x && Oop::fitsSmallInteger(r)) {
                 *--sp = Oop::fromSmallInteger(r);
-                ip += 3;
+                ip += LENGTH(SendShiftLeft);
                 DISPATCH();
               }
             }
@@ -449,7 +481,7 @@ StopReason Interpreter::run() {
             int64_t x = a.smallInteger(), y = b.smallInteger();
             if (x >= 0 && y >= 0) {
               *--sp = Oop::fromSmallInteger(y >= 63 ? 0 : x >> y);
-              ip += 3;
+              ip += LENGTH(SendShiftRight);
               DISPATCH();
             }
           }
@@ -461,7 +493,7 @@ StopReason Interpreter::run() {
             int64_t x = a.smallInteger(), y = b.smallInteger();
             if (y != 0 && !(y == -1 && x == Oop::kSmallIntegerMin)) {  // that one overflows
               *--sp = Oop::fromSmallInteger(largeint::floorDivide(x, y));
-              ip += 3;
+              ip += LENGTH(SendQuotient);
               DISPATCH();
             }
           }
@@ -473,7 +505,7 @@ StopReason Interpreter::run() {
             int64_t x = a.smallInteger(), y = b.smallInteger();
             if (y != 0) {
               *--sp = Oop::fromSmallInteger(largeint::floorModulo(x, y));
-              ip += 3;
+              ip += LENGTH(SendModulo);
               DISPATCH();
             }
           }
@@ -485,7 +517,7 @@ StopReason Interpreter::run() {
             uint64_t i = uint64_t(b.smallInteger() - 1);
             if (i < a.object()->slotCount()) {
               *--sp = a.object()->slot(i);
-              ip += 3;
+              ip += LENGTH(SendAt);
               DISPATCH();
             }
           }
@@ -500,7 +532,7 @@ StopReason Interpreter::run() {
               space_.storePointer(a, i, v);
               sp -= 2;
               *sp = v;
-              ip += 3;
+              ip += LENGTH(SendAtPut);
               DISPATCH();
             }
           }
@@ -509,7 +541,7 @@ StopReason Interpreter::run() {
         OP(SendValue) {
           Oop a = sp[0];
           if (blockValueGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.block[0]) {
-            ip += 3;
+            ip += LENGTH(SendValue);
             SAVE();
             pushBlockFrame(a, 0);
             LOAD();
@@ -523,19 +555,19 @@ StopReason Interpreter::run() {
         // A special send whose fast path did not apply: an ordinary send through its site.
         site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
         isSuper = false;
-        ip += 3;
+        ip += kSpecialSendLength;
         goto send;
 
         OP(Send) {
           site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
           isSuper = false;
-          ip += 3;
+          ip += LENGTH(Send);
           goto send;
         }
         OP(SuperSend) {
           site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
           isSuper = true;
-          ip += 3;
+          ip += LENGTH(SuperSend);
           goto send;
         }
 
@@ -562,36 +594,10 @@ StopReason Interpreter::run() {
         HeapObject* m = method.object();
         Oop quick = m->slot(code_slot::kQuick);
         if (quick.bits() != Oop::fromSmallInteger(0).bits()) {
-          int64_t q = quick.smallInteger();
-          switch (QuickMethod::kind(q)) {
-            case QuickMethod::ReturnSelf:
-              sp -= argc;
-              break;
-            case QuickMethod::ReturnField:
-              *sp = sp[0].object()->slot(QuickMethod::field(q));
-              break;
-            case QuickMethod::SetField:
-              space_.storePointer(sp[-1], QuickMethod::field(q), sp[0]);
-              sp -= 1;
-              break;
-            case QuickMethod::ReturnNil:
-              sp -= argc;
-              *sp = nil_;
-              break;
-            case QuickMethod::ReturnTrue:
-              sp -= argc;
-              *sp = true_;
-              break;
-            case QuickMethod::ReturnFalse:
-              sp -= argc;
-              *sp = false_;
-              break;
-            case QuickMethod::None:
-              break;
-          }
+          sp = runQuickMethod(quick.smallInteger(), sp, argc);
           DISPATCH();
         }
-        int64_t header = m->slot(code_slot::kHeader).smallInteger();
+        int64_t header = codeHeaderOf(method);
         if (unsigned prim = CodeHeader::primitive(header)) {
           SAVE();
           PrimitiveResult r = callPrimitive(prim, argc, sp, fp);
@@ -606,77 +612,62 @@ StopReason Interpreter::run() {
           }
           method = m->asOop();  // the primitive failed: run the method's code
         }
-        unsigned temps = CodeHeader::temps(header);
-        if (sp + temps + CodeHeader::stack(header) + frame_slot::kFirstTemp + 2 >= regs_.limit) {
+        if (!frame::fits(sp, header, regs_.limit)) {
+          // Slow path: grow the stack, or answer StackOverflow.
           SAVE();
           pushFrame(method, argc);
           LOAD();
           CHECK_STOP();
         } else {
-          Oop* nfp = sp + 1;
-          nfp[frame_slot::kMethod] = method;
-          nfp[frame_slot::kCallerFp] = Oop::fromSmallInteger(fp - regs_.slots);
-          nfp[frame_slot::kCallerIp] = Oop::fromSmallInteger(ip - regs_.code);
-          nfp[frame_slot::kContext] = nil_;
-          nfp[frame_slot::kSelf] = sp[-argc];
-          Oop* t = nfp + frame_slot::kFirstTemp;
-          for (unsigned i = 0; i < temps; i++) t[i] = nil_;
-          sp = t + temps - 1;
-          fp = nfp;
-          regs_.code = m->slot(code_slot::kBytecodes).object()->bytes();
-          regs_.literals = m->slot(code_slot::kLiterals).object()->slots();
-          regs_.sites = m->slot(code_slot::kSendSites).object()->slots();
+          Oop* newSp = frame::pushMethod(sp, argc, method, header, fp - regs_.slots, ip - regs_.code, nil_);
+          fp = sp + 1;
+          sp = newSp;
+          loadCodeRegisters(method);
           ip = regs_.code;
         }
         if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
         DISPATCH();
       }
 
-#define RETURN_FAST(value)                                                                                     \
-  if (fp[frame_slot::kContext] == nil_ && fp[frame_slot::kCallerFp].smallInteger() != 0) {                     \
-    Oop result_ = (value);                                                                                     \
-    int n_ = int(CodeHeader::args(fp[frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger())); \
-    int64_t callerIp_ = fp[frame_slot::kCallerIp].smallInteger();                                              \
-    sp = fp - n_ - 1;                                                                                          \
-    *sp = result_;                                                                                             \
-    fp = regs_.slots + fp[frame_slot::kCallerFp].smallInteger();                                               \
-    HeapObject* m_ = fp[frame_slot::kMethod].object();                                                         \
-    regs_.code = m_->slot(code_slot::kBytecodes).object()->bytes();                                            \
-    regs_.literals = m_->slot(code_slot::kLiterals).object()->slots();                                         \
-    regs_.sites = m_->slot(code_slot::kSendSites).object()->slots();                                           \
-    ip = regs_.code + callerIp_;                                                                               \
-    DISPATCH();                                                                                                \
+// A return from a frame without a context (no contexts to widow) that has a caller (the
+// process goes on): everything else takes returnFromFrame.
+#define RETURN_FAST(value)                                  \
+  if (frame::context(fp) == nil_ && !frame::isBottom(fp)) { \
+    Oop result_ = (value);                                  \
+    int64_t callerIp_ = frame::callerIp(fp);                \
+    sp = frame::resultSlot(fp);                             \
+    *sp = result_;                                          \
+    fp = regs_.slots + frame::callerIndex(fp);              \
+    loadCodeRegisters(frame::code(fp));                     \
+    ip = regs_.code + callerIp_;                            \
+    DISPATCH();                                             \
   }
         OP(ReturnTop) {
-          Oop result = *sp;
-          RETURN_FAST(result)
-          SAVE();
-          returnFromFrame(fp, result);
-          LOAD();
-          CHECK_STOP();
-          DISPATCH();
+          returned = *sp;
+          RETURN_FAST(returned)
+          goto return_slow;
         }
         OP(ReturnSelf) {
-          Oop result = SELF();
-          RETURN_FAST(result)
-          SAVE();
-          returnFromFrame(fp, result);
-          LOAD();
-          CHECK_STOP();
-          DISPATCH();
+          returned = SELF();
+          RETURN_FAST(returned)
+          goto return_slow;
         }
         OP(BlockReturn) {
-          Oop result = *sp;
-          RETURN_FAST(result)
-          SAVE();
-          returnFromFrame(fp, result);
-          LOAD();
-          CHECK_STOP();
-          DISPATCH();
+          returned = *sp;
+          RETURN_FAST(returned)
+          goto return_slow;
         }
+      return_slow : {
+        // The frame has a context to widow, or it is the process's bottom frame.
+        SAVE();
+        returnFromFrame(fp, returned);
+        LOAD();
+        CHECK_STOP();
+        DISPATCH();
+      }
         OP(NonLocalReturn) {
           Oop result = *sp;
-          ip += 1;
+          ip += LENGTH(NonLocalReturn);
           SAVE();
           nonLocalReturn(result);
           LOAD();
@@ -684,11 +675,11 @@ StopReason Interpreter::run() {
           DISPATCH();
         }
         OP(Jump) {
-          ip += 3 + readWord(ip + 1);
+          ip += LENGTH(Jump) + readWord(ip + 1);
           DISPATCH();
         }
         OP(JumpBack) {
-          ip -= readWord(ip + 1) - 3;
+          ip += LENGTH(JumpBack) - readWord(ip + 1);
           if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
           DISPATCH();
         }
@@ -696,12 +687,12 @@ StopReason Interpreter::run() {
           Oop v = *sp;
           if (v == true_) {
             sp--;
-            ip += 3 + readWord(ip + 1);
+            ip += LENGTH(JumpIfTrue) + readWord(ip + 1);
             DISPATCH();
           }
           if (v == false_) {
             sp--;
-            ip += 3;
+            ip += LENGTH(JumpIfTrue);
             DISPATCH();
           }
           goto not_boolean;
@@ -710,29 +701,29 @@ StopReason Interpreter::run() {
           Oop v = *sp;
           if (v == false_) {
             sp--;
-            ip += 3 + readWord(ip + 1);
+            ip += LENGTH(JumpIfFalse) + readWord(ip + 1);
             DISPATCH();
           }
           if (v == true_) {
             sp--;
-            ip += 3;
+            ip += LENGTH(JumpIfFalse);
             DISPATCH();
           }
           goto not_boolean;
         }
         OP(JumpIfNil) {
           Oop v = *sp--;
-          ip += v == nil_ ? 3 + readWord(ip + 1) : 3;
+          ip += v == nil_ ? LENGTH(JumpIfNil) + readWord(ip + 1) : LENGTH(JumpIfNil);
           DISPATCH();
         }
         OP(JumpIfNotNil) {
           Oop v = *sp--;
-          ip += v != nil_ ? 3 + readWord(ip + 1) : 3;
+          ip += v != nil_ ? LENGTH(JumpIfNotNil) + readWord(ip + 1) : LENGTH(JumpIfNotNil);
           DISPATCH();
         }
         OP(UpdatePoint) {
           // The value (nil) is pushed first: a parked process resumes after this instruction.
-          ip += 1;
+          ip += LENGTH(UpdatePoint);
           *++sp = nil_;
           if (updateRequested_.load(std::memory_order_acquire)) {
             SAVE();
@@ -782,6 +773,8 @@ StopReason Interpreter::run() {
 #undef LOAD
 #undef SELF
 #undef CHECK_STOP
+#undef LENGTH
+#undef CHECK_REGISTERS
 #undef DISPATCH
 #undef OP
 }

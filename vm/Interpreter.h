@@ -8,8 +8,10 @@
 #include <functional>
 #include <string>
 
+#include "vm/CompiledCode.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Primitives.h"
+#include "vm/ProcessStack.h"
 #include "vm/Runtime.h"
 
 namespace vm {
@@ -93,10 +95,6 @@ class Interpreter {
   Oop activeProcess() const;
   // Makes `process` the active one, saving the current one's registers first.
   void transferTo(Oop process);
-  // Creates a suspended process whose first frame sends `selector` (or runs `method`) to
-  // `receiver` with `args` (an Array), or evaluates `closure` (0 arguments).
-  Oop newProcessSending(Oop receiver, Oop method, Oop args, int priority);
-  Oop newProcessForBlock(Oop closure, int priority);
   // The active process finished or was terminated: pick the next one.
   void activeProcessEnded();
   // The main process (see setMainProcess) ended: run() stops with MainProcessEnded.
@@ -116,11 +114,10 @@ class Interpreter {
   // loadRegisters() find them.
   void saveRegisters() {
     if (regs_.stack.isNull()) return;
-    Oop* s = regs_.slots;
-    s[stack_slot::kTop] = Oop::fromSmallInteger(regs_.sp - s);
-    s[stack_slot::kFp] = Oop::fromSmallInteger(regs_.fp - s);
-    s[stack_slot::kIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
+    process_stack::setRegisters(regs_.stack, {regs_.sp - regs_.slots, regs_.fp - regs_.slots, regs_.ip - regs_.code});
   }
+  // Reads the active process's registers from its stack object (after a process switch
+  // or an edit of its stack).
   void loadRegisters();
   // The process whose end stops run() (the program's, or an evaluation's).
   void setMainProcess(Oop p) { mainProcess_ = p; }
@@ -161,19 +158,50 @@ class Interpreter {
   // when needed. Does not run primitives or quick methods.
   void pushFrame(Oop method, int argc);
   void pushBlockFrame(Oop closure, int argc);
-  void loadFrameRegisters() {
-    space::HeapObject* m = regs_.fp[frame_slot::kMethod].object();
-    regs_.code = m->slot(code_slot::kBytecodes).object()->bytes();
-    regs_.literals = m->slot(code_slot::kLiterals).object()->slots();
-    regs_.sites = m->slot(code_slot::kSendSites).object()->slots();
+  // Points the code registers at `code`, the method or block of the current frame.
+  void loadCodeRegisters(Oop code) {
+    regs_.code = bytecodesOf(code);
+    regs_.literals = literalsOf(code);
+    regs_.sites = sendSitesOf(code);
   }
+  // Runs a quick method (QuickMethod `q`, not None) on the receiver and `argc` arguments
+  // ending at `sp`, as a send does without building a frame; answers the new sp.
+  Oop* runQuickMethod(int64_t q, Oop* sp, int argc) {
+    switch (QuickMethod::kind(q)) {
+      case QuickMethod::ReturnSelf:
+        return sp - argc;
+      case QuickMethod::ReturnField:
+        *sp = sp[0].object()->slot(QuickMethod::field(q));
+        return sp;
+      case QuickMethod::SetField:
+        space_.storePointer(sp[-1], QuickMethod::field(q), sp[0]);
+        return sp - 1;
+      case QuickMethod::ReturnNil:
+        sp -= argc;
+        *sp = nil_;
+        return sp;
+      case QuickMethod::ReturnTrue:
+        sp -= argc;
+        *sp = true_;
+        return sp;
+      case QuickMethod::ReturnFalse:
+        sp -= argc;
+        *sp = false_;
+        return sp;
+      case QuickMethod::None:
+        break;
+    }
+    return sp;
+  }
+  // Makes room for `slots` more slots above sp, growing the stack up to the soft limit;
+  // answers false when that would pass it (a stack overflow).
   bool ensureStackRoom(size_t slots);
-  void growStack(size_t minimumSlots);
+  // regs_.limit from the stack's capacity and the soft limit, less the red zone.
+  void resetStackLimit();
 
   // Returns `value` from the frame at `frame` (the current frame or one below it, whose
   // frames above are discarded). Answers false when the process ended.
   bool returnFromFrame(Oop* frame, Oop value);
-  void widowContextsDownTo(Oop* frame);
   // ^ from a block frame.
   void nonLocalReturn(Oop value);
   // Unwind-protect frames between the current frame and `home` (exclusive).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "vm/Frame.h"
 #include "vm/Interpreter.h"
 #include "vm/Objects.h"
 #include "vm/ProcessFrames.h"
@@ -12,14 +13,12 @@ namespace vm {
 
 using space::HeapObject;
 
-namespace {
-constexpr size_t kRedZone = 32;  // slots kept free for primitives' pushes
-constexpr size_t kInitialStackSlots = 1024;
-constexpr size_t kStackOverflowReserve = 1 << 16;  // room to handle a StackOverflow
+using process_stack::kRedZone;
 
-int64_t headerOf(Oop code) {
-  return code.object()->slot(code_slot::kHeader).smallInteger();
-}
+namespace {
+// Slots the stack may grow beyond its limit while a StackOverflow is being handled (the
+// handler runs Smalltalk code: signal, handler search, the handler block, printing).
+constexpr size_t kStackOverflowReserve = 1 << 16;
 }  // namespace
 
 Interpreter::Interpreter(Runtime& rt) : rt_(rt), space_(rt.space()), softStackLimit_(rt.options().maxStackSlots) {
@@ -40,58 +39,40 @@ void Interpreter::loadRegisters() {
     regs_ = Registers{};
     return;
   }
-  Oop stack = process.object()->slot(process_slot::kStack);
+  Oop stack = process_stack::stackOf(process);
+  process_stack::Registers r = process_stack::registersOf(stack);
   regs_.stack = stack;
   regs_.slots = stack.object()->slots();
-  Oop* s = regs_.slots;
-  regs_.sp = s + s[stack_slot::kTop].smallInteger();
-  regs_.fp = s + s[stack_slot::kFp].smallInteger();
-  size_t capacity = stack.object()->slotCount();
-  regs_.limit = s + std::min(capacity, softStackLimit_) - kRedZone;
-  loadFrameRegisters();
-  regs_.ip = regs_.code + s[stack_slot::kIp].smallInteger();
+  regs_.sp = regs_.slots + r.top;
+  regs_.fp = regs_.slots + r.fp;
+  resetStackLimit();
+  loadCodeRegisters(frame::code(regs_.fp));
+  regs_.ip = regs_.code + r.ip;
+}
+
+void Interpreter::resetStackLimit() {
+  size_t capacity = regs_.stack.object()->slotCount();
+  regs_.limit = regs_.slots + std::min(capacity, softStackLimit_) - kRedZone;
 }
 
 // ---- stacks ------------------------------------------------------------------------------
 
-void Interpreter::growStack(size_t minimumSlots) {
-  Oop process = activeProcess();
-  Oop old = regs_.stack;
-  size_t capacity = old.object()->slotCount();
-  size_t wanted = std::max(capacity * 2, minimumSlots + kRedZone + 64);
-  wanted = std::min(wanted, softStackLimit_);
-  saveRegisters();
-  Oop bigger = space_.allocate(rt_.known.processStack, space::Format::Stack, wanted, space::Tenure::Old);
-  old = regs_.stack;
-  process = activeProcess();
-  size_t top = size_t(old.object()->slot(stack_slot::kTop).smallInteger());
-  std::memcpy(bigger.object()->words(), old.object()->words(), (top + 1) * sizeof(Oop));
-  for (size_t i = top + 1; i < wanted; i++) bigger.object()->slots()[i] = nil_;
-  old.object()->slots()[stack_slot::kTop] = Oop::fromSmallInteger(stack_slot::kFirstFrameSlot - 1);
-  space_.storePointer(process, process_slot::kStack, bigger);
-  space_.registerStack(bigger);
-  space_.setActiveStack(bigger);
-  loadRegisters();
-}
-
 bool Interpreter::ensureStackRoom(size_t slots) {
   if (regs_.sp + slots < regs_.limit) return true;
   size_t needed = size_t(regs_.sp - regs_.slots) + slots + kRedZone;
-  size_t capacity = regs_.stack.object()->slotCount();
-  if (needed < softStackLimit_) {
-    if (needed >= capacity) growStack(needed);
-    size_t cap = regs_.stack.object()->slotCount();
-    regs_.limit = regs_.slots + std::min(cap, softStackLimit_) - kRedZone;
-    return true;
+  if (needed >= softStackLimit_) return false;
+  if (needed >= regs_.stack.object()->slotCount()) {
+    saveRegisters();
+    process_stack::grow(rt_, activeProcess(), needed, softStackLimit_);
+    loadRegisters();
   }
-  return false;
+  resetStackLimit();
+  return true;
 }
 
 void Interpreter::pushFrame(Oop method, int argc) {
-  int64_t h = headerOf(method);
-  unsigned temps = CodeHeader::temps(h);
-  size_t need = temps + CodeHeader::stack(h) + frame_slot::kFirstTemp + 2;
-  if (!ensureStackRoom(need)) {
+  int64_t h = codeHeaderOf(method);
+  if (!ensureStackRoom(1 + frame::extent(h))) {
     // Stack overflow: answer the send by "Processor stackOverflow" (which signals
     // StackOverflow), with a reserve of stack to handle it. A second overflow inside that
     // reserve is fatal.
@@ -102,88 +83,51 @@ void Interpreter::pushFrame(Oop method, int argc) {
     softStackLimit_ = rt_.options().maxStackSlots + kStackOverflowReserve;
     regs_.sp -= argc;
     *regs_.sp = rt_.special(special::kProcessor);
-    ensureStackRoom(need + 64);
     sendFromPrimitive(rt_.special(special::kSelectorStackOverflow), 0);
     return;
   }
   Oop* sp = regs_.sp;
-  Oop* nfp = sp + 1;
-  nfp[frame_slot::kMethod] = method;
-  nfp[frame_slot::kCallerFp] = Oop::fromSmallInteger(regs_.fp - regs_.slots);
-  nfp[frame_slot::kCallerIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
-  nfp[frame_slot::kContext] = nil_;
-  nfp[frame_slot::kSelf] = sp[-argc];
-  for (unsigned i = 0; i < temps; i++) nfp[frame_slot::kFirstTemp + i] = nil_;
-  regs_.sp = nfp + frame_slot::kFirstTemp + temps - 1;
-  regs_.fp = nfp;
-  loadFrameRegisters();
+  regs_.sp = frame::pushMethod(sp, argc, method, h, regs_.fp - regs_.slots, regs_.ip - regs_.code, nil_);
+  regs_.fp = sp + 1;
+  loadCodeRegisters(method);
   regs_.ip = regs_.code;
 }
 
 void Interpreter::pushBlockFrame(Oop closure, int argc) {
   Oop code = closure.object()->slot(closure_slot::kCode);
-  int64_t h = headerOf(code);
-  unsigned temps = CodeHeader::temps(h);
-  unsigned copied = CodeHeader::copied(h);
-  size_t need = temps + CodeHeader::stack(h) + frame_slot::kFirstTemp + 2;
-  if (!ensureStackRoom(need)) {
+  int64_t h = codeHeaderOf(code);
+  if (!ensureStackRoom(1 + frame::extent(h))) {
     pushFrame(code, argc);  // reports the overflow
     return;
   }
-  closure = regs_.sp[-argc];
-  HeapObject* c = closure.object();
-  Oop* nfp = regs_.sp + 1;
-  nfp[frame_slot::kMethod] = c->slot(closure_slot::kCode);
-  nfp[frame_slot::kCallerFp] = Oop::fromSmallInteger(regs_.fp - regs_.slots);
-  nfp[frame_slot::kCallerIp] = Oop::fromSmallInteger(regs_.ip - regs_.code);
-  nfp[frame_slot::kContext] = nil_;
-  nfp[frame_slot::kSelf] = c->slot(closure_slot::kReceiver);
-  Oop* t = nfp + frame_slot::kFirstTemp;
-  for (unsigned i = 0; i < copied; i++) t[i] = c->slot(closure_slot::kFirstCopied + i);
-  for (unsigned i = copied; i < temps; i++) t[i] = nil_;
-  regs_.sp = t + temps - 1;
-  regs_.fp = nfp;
-  loadFrameRegisters();
+  Oop* sp = regs_.sp;  // the stack may have moved: the closure is re-read from it
+  regs_.sp = frame::pushBlock(sp, argc, h, regs_.fp - regs_.slots, regs_.ip - regs_.code, nil_);
+  regs_.fp = sp + 1;
+  loadCodeRegisters(frame::code(regs_.fp));
   regs_.ip = regs_.code;
 }
 
 // ---- returns -----------------------------------------------------------------------------
 
-void Interpreter::widowContextsDownTo(Oop* frame) {
-  for (Oop* f = regs_.fp;;) {
-    Oop ctx = f[frame_slot::kContext];
-    if (ctx != nil_) {
-      ctx.object()->slots()[context_slot::kFrame] = nil_;
-      f[frame_slot::kContext] = nil_;
-    }
-    if (f == frame) break;
-    int64_t caller = f[frame_slot::kCallerFp].smallInteger();
-    if (caller == 0) break;
-    f = regs_.slots + caller;
-  }
-}
-
-bool Interpreter::returnFromFrame(Oop* frame, Oop value) {
-  widowContextsDownTo(frame);
-  int argc = int(CodeHeader::args(headerOf(frame[frame_slot::kMethod])));
-  int64_t caller = frame[frame_slot::kCallerFp].smallInteger();
-  int64_t callerIp = frame[frame_slot::kCallerIp].smallInteger();
-  regs_.sp = frame - argc - 1;
+bool Interpreter::returnFromFrame(Oop* fp, Oop value) {
+  frame::widowContexts(regs_.slots, regs_.fp - regs_.slots, fp - regs_.slots, frame::Through::Target, nil_);
+  int64_t caller = frame::callerIndex(fp);
+  int64_t callerIp = frame::callerIp(fp);
+  regs_.sp = frame::resultSlot(fp);
   *regs_.sp = value;
   if (caller == 0) {
-    regs_.fp = frame;
+    regs_.fp = fp;
     regs_.ip = regs_.code;
     pushProcessResultAndEnd(value);
     return false;
   }
   regs_.fp = regs_.slots + caller;
-  loadFrameRegisters();
+  loadCodeRegisters(frame::code(regs_.fp));
   regs_.ip = regs_.code + callerIp;
   if (softStackLimit_ > rt_.options().maxStackSlots &&
       size_t(regs_.sp - regs_.slots) < rt_.options().maxStackSlots / 2) {
     softStackLimit_ = rt_.options().maxStackSlots;  // re-arm StackOverflow
-    size_t cap = regs_.stack.object()->slotCount();
-    regs_.limit = regs_.slots + std::min(cap, softStackLimit_) - kRedZone;
+    resetStackLimit();
   }
   return true;
 }
@@ -209,17 +153,15 @@ void Interpreter::mainProcessEnded() {
 
 Oop* Interpreter::firstUnwindFrameAbove(Oop* home) {
   for (Oop* f = regs_.fp; f != home;) {
-    if (CodeHeader::has(headerOf(f[frame_slot::kMethod]), CodeHeader::kUnwindProtect)) return f;
-    int64_t caller = f[frame_slot::kCallerFp].smallInteger();
-    if (caller == 0) return nullptr;
-    f = regs_.slots + caller;
+    if (CodeHeader::has(frame::header(f), CodeHeader::kUnwindProtect)) return f;
+    if (frame::isBottom(f)) return nullptr;
+    f = regs_.slots + frame::callerIndex(f);
   }
   return nullptr;
 }
 
 void Interpreter::nonLocalReturn(Oop value) {
-  int argc = int(CodeHeader::args(headerOf(regs_.fp[frame_slot::kMethod])));
-  Oop closure = regs_.fp[-argc - 1];
+  Oop closure = *frame::resultSlot(regs_.fp);
   Oop home = closure.object()->slot(closure_slot::kOuterContext);
   int64_t homeIndex = home == nil_ ? -1 : frameOfContext(home);
   if (homeIndex < 0 || home.object()->slot(context_slot::kProcess) != activeProcess()) {
@@ -248,20 +190,20 @@ void Interpreter::nonLocalReturn(Oop value) {
 // ---- contexts ----------------------------------------------------------------------------
 
 Oop Interpreter::contextFor(Oop process, int64_t frameIndex) {
-  Oop stack = process.object()->slot(process_slot::kStack);
-  Oop existing = stack.object()->slot(size_t(frameIndex + frame_slot::kContext));
+  Oop stack = process_stack::stackOf(process);
+  Oop existing = frame::context(stack.object()->slots() + frameIndex);
   if (existing != nil_) return existing;
   space::LocalRoot p(space_.localRoots(), process);
   Oop ctx = space_.allocate(rt_.known.context, space::Format::Fixed, context_slot::kCount);
   ctx.object()->slots()[context_slot::kProcess] = p.get();
   ctx.object()->slots()[context_slot::kFrame] = Oop::fromSmallInteger(frameIndex);
-  stack = p.get().object()->slot(process_slot::kStack);
+  stack = process_stack::stackOf(p.get());
   space_.storePointer(stack, size_t(frameIndex + frame_slot::kContext), ctx);
   return ctx;
 }
 
 Oop Interpreter::contextOfCurrentFrame() {
-  Oop existing = regs_.fp[frame_slot::kContext];
+  Oop existing = frame::context(regs_.fp);
   if (existing != nil_) return existing;
   saveRegisters();
   return contextFor(activeProcess(), regs_.fp - regs_.slots);
@@ -272,13 +214,13 @@ int64_t Interpreter::frameOfContext(Oop context) const {
   if (!frame.isSmallInteger()) return -1;
   Oop process = context.object()->slot(context_slot::kProcess);
   if (!process.isHeapObject() || process.object()->classIndex() != rt_.known.process) return -1;
-  Oop stack = process.object()->slot(process_slot::kStack);
+  Oop stack = process_stack::stackOf(process);
   int64_t index = frame.smallInteger();
   if (index < int64_t(stack_slot::kFirstFrameSlot) ||
       size_t(index + frame_slot::kContext) >= stack.object()->slotCount()) {
     return -1;
   }
-  return stack.object()->slot(size_t(index + frame_slot::kContext)) == context ? index : -1;
+  return frame::context(stack.object()->slots() + index) == context ? index : -1;
 }
 
 PrimitiveResult Interpreter::returnToContext(Oop context, Oop value) {
@@ -292,30 +234,11 @@ PrimitiveResult Interpreter::returnToContext(Oop context, Oop value) {
 PrimitiveResult Interpreter::restartContext(Oop context) {
   int64_t index = frameOfContext(context);
   if (index < 0 || context.object()->slot(context_slot::kProcess) != activeProcess()) return PrimitiveResult::Failure;
-  Oop* frame = regs_.slots + index;
-  if (frame > regs_.fp) return PrimitiveResult::Failure;
-  // Widow the frames above, keep this frame's context.
-  if (frame != regs_.fp) {
-    for (Oop* f = regs_.fp; f != frame; f = regs_.slots + f[frame_slot::kCallerFp].smallInteger()) {
-      Oop ctx = f[frame_slot::kContext];
-      if (ctx != nil_) ctx.object()->slots()[context_slot::kFrame] = nil_;
-      f[frame_slot::kContext] = nil_;
-    }
-  }
-  Oop code = frame[frame_slot::kMethod];
-  int64_t h = headerOf(code);
-  unsigned temps = CodeHeader::temps(h), copied = 0;
-  if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
-    copied = CodeHeader::copied(h);
-    Oop closure = frame[-int(CodeHeader::args(h)) - 1];
-    for (unsigned i = 0; i < copied; i++)
-      frame[frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
-  }
-  for (unsigned i = copied; i < temps; i++) frame[frame_slot::kFirstTemp + i] = nil_;
-  regs_.fp = frame;
-  regs_.sp = frame + frame_slot::kFirstTemp + temps - 1;
-  loadFrameRegisters();
-  regs_.ip = regs_.code;
+  if (regs_.slots + index > regs_.fp) return PrimitiveResult::Failure;
+  // The frame keeps its context; those above it are discarded.
+  saveRegisters();
+  process_stack::restartFrame(rt_, activeProcess(), index, frame::code(regs_.slots + index));
+  loadRegisters();
   return PrimitiveResult::ControlTransferred;
 }
 
@@ -330,7 +253,7 @@ void Interpreter::transferTo(Oop process) {
   Oop state = p.get().object()->slot(process_slot::kState);
   p.get().object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Running));
   softStackLimit_ = rt_.options().maxStackSlots;
-  space_.setActiveStack(p.get().object()->slot(process_slot::kStack));
+  space_.setActiveStack(process_stack::stackOf(p.get()));
   loadRegisters();
   if (state.isSmallInteger() && state.smallInteger() == int64_t(ProcessState::Terminating)) {
     // Terminated while not running: unwind it now, in its own stack.
@@ -379,84 +302,6 @@ bool Interpreter::resumeProcess(Oop process) {
   s.makeReadyFirst(active);
   transferTo(process);
   return true;
-}
-
-namespace {
-Oop newStack(Runtime& rt, size_t slots) {
-  space::Space& sp = rt.space();
-  Oop s = sp.allocate(rt.known.processStack, space::Format::Stack, slots, space::Tenure::Old);
-  s.object()->slots()[stack_slot::kTop] = Oop::fromSmallInteger(stack_slot::kFirstFrameSlot - 1);
-  sp.registerStack(s);
-  return s;
-}
-
-Oop newProcessObject(Runtime& rt, Oop stack, int priority) {
-  space::Space& sp = rt.space();
-  space::LocalRoot st(sp.localRoots(), stack);
-  Oop p = sp.allocate(rt.known.process, space::Format::Fixed, process_slot::kCount, space::Tenure::Old);
-  sp.storePointer(p, process_slot::kStack, st.get());
-  p.object()->slots()[process_slot::kPriority] = Oop::fromSmallInteger(priority);
-  p.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Suspended));
-  sp.storePointer(st.get(), stack_slot::kProcess, p);
-  return p;
-}
-}  // namespace
-
-Oop Interpreter::newProcessSending(Oop receiver, Oop method, Oop args, int priority) {
-  space::LocalRoot r(space_.localRoots(), receiver), m(space_.localRoots(), method), a(space_.localRoots(), args);
-  int64_t h = headerOf(m.get());
-  size_t argc = CodeHeader::args(h);
-  size_t need = stack_slot::kFirstFrameSlot + 1 + argc + frame_slot::kFirstTemp + CodeHeader::temps(h) +
-                CodeHeader::stack(h) + kRedZone + 64;
-  Oop stack = newStack(rt_, std::max(kInitialStackSlots, need * 2));
-  Oop process = newProcessObject(rt_, stack, priority);
-  stack = process.object()->slot(process_slot::kStack);
-  Oop* s = stack.object()->slots();
-  size_t i = stack_slot::kFirstFrameSlot;
-  s[i] = r.get();
-  for (size_t k = 0; k < argc; k++) s[++i] = a.get().object()->slot(k);
-  Oop* fp = s + i + 1;
-  fp[frame_slot::kMethod] = m.get();
-  fp[frame_slot::kCallerFp] = Oop::fromSmallInteger(0);
-  fp[frame_slot::kCallerIp] = Oop::fromSmallInteger(0);
-  fp[frame_slot::kContext] = nil_;
-  fp[frame_slot::kSelf] = r.get();
-  unsigned temps = CodeHeader::temps(h);
-  for (unsigned t = 0; t < temps; t++) fp[frame_slot::kFirstTemp + t] = nil_;
-  s[stack_slot::kTop] = Oop::fromSmallInteger(fp - s + frame_slot::kFirstTemp + temps - 1);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(fp - s);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(0);
-  space_.rememberIfOld(stack.object());
-  return process;
-}
-
-Oop Interpreter::newProcessForBlock(Oop closure, int priority) {
-  space::LocalRoot c(space_.localRoots(), closure);
-  Oop code = closure.object()->slot(closure_slot::kCode);
-  int64_t h = headerOf(code);
-  size_t need = stack_slot::kFirstFrameSlot + 1 + frame_slot::kFirstTemp + CodeHeader::temps(h) + CodeHeader::stack(h) +
-                kRedZone + 64;
-  Oop stack = newStack(rt_, std::max(kInitialStackSlots, need * 2));
-  Oop process = newProcessObject(rt_, stack, priority);
-  stack = process.object()->slot(process_slot::kStack);
-  HeapObject* cl = c.get().object();
-  Oop* s = stack.object()->slots();
-  size_t i = stack_slot::kFirstFrameSlot;
-  s[i] = c.get();
-  Oop* fp = s + i + 1;
-  fp[frame_slot::kMethod] = cl->slot(closure_slot::kCode);
-  fp[frame_slot::kCallerFp] = Oop::fromSmallInteger(0);
-  fp[frame_slot::kCallerIp] = Oop::fromSmallInteger(0);
-  fp[frame_slot::kContext] = nil_;
-  fp[frame_slot::kSelf] = cl->slot(closure_slot::kReceiver);
-  unsigned temps = CodeHeader::temps(h), copied = CodeHeader::copied(h);
-  for (unsigned t = 0; t < copied; t++) fp[frame_slot::kFirstTemp + t] = cl->slot(closure_slot::kFirstCopied + t);
-  for (unsigned t = copied; t < temps; t++) fp[frame_slot::kFirstTemp + t] = nil_;
-  s[stack_slot::kTop] = Oop::fromSmallInteger(fp - s + frame_slot::kFirstTemp + temps - 1);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(fp - s);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(0);
-  space_.rememberIfOld(stack.object());
-  return process;
 }
 
 // ---- interrupts and errors -----------------------------------------------------------------
@@ -515,7 +360,7 @@ void Interpreter::failActiveProcess(const std::string& message) {
   if (process == nil_) return;
   process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
   if (process == mainProcess_ && process == programMainProcess()) {
-    rt_.requestExit(1);
+    rt_.endProgram({ProgramOutcome::Kind::UnhandledError, 0, {}});
     stopRequested_ = true;
     stopReason_ = StopReason::Exit;
     return;

@@ -1,5 +1,6 @@
 // InterpreterSends: method lookup, inline-cache filling, doesNotUnderstand:, sends made on
 // behalf of primitives, and the fast-path guards.
+#include "vm/Frame.h"
 #include "vm/Interpreter.h"
 #include "vm/MethodCache.h"
 #include "vm/MethodDictionary.h"
@@ -10,11 +11,7 @@ namespace vm {
 using space::HeapObject;
 
 Oop Interpreter::lookupFrom(Oop cls, Oop selector) {
-  for (Oop c = cls; c.isHeapObject() && c != nil_; c = c.object()->slot(class_slot::kSuperclass)) {
-    Oop m = method_dictionary::lookup(space_, c.object()->slot(class_slot::kMethodDictionary), selector);
-    if (!m.isNull()) return m;
-  }
-  return Oop();
+  return lookupSelector(rt_, cls, selector);
 }
 
 Oop Interpreter::lookupMethod(ClassIndex cls, Oop selector) {
@@ -27,10 +24,7 @@ Oop Interpreter::lookupMethod(ClassIndex cls, Oop selector) {
 }
 
 Oop Interpreter::superclassOfHolder(Oop code) {
-  while (CodeHeader::has(code.object()->slot(code_slot::kHeader).smallInteger(), CodeHeader::kIsBlock)) {
-    code = code.object()->slot(code_slot::kHolder);
-  }
-  Oop holder = code.object()->slot(code_slot::kHolder);
+  Oop holder = homeMethodOf(code).object()->slot(code_slot::kHolder);
   return holder.isHeapObject() && holder != nil_ ? holder.object()->slot(class_slot::kSuperclass) : nil_;
 }
 
@@ -62,7 +56,7 @@ Oop Interpreter::lookupForSite(Oop* site, int& argc, bool isSuper) {
   ClassIndex cls = space_.classIndexOf(receiver);
   Oop method;
   if (isSuper) {
-    Oop start = superclassOfHolder(regs_.fp[frame_slot::kMethod]);
+    Oop start = superclassOfHolder(frame::code(regs_.fp));
     method = lookupFrom(start, selector);
   } else {
     method = lookupMethod(cls, selector);
@@ -87,35 +81,10 @@ PrimitiveResult Interpreter::activateMethodFromPrimitive(Oop method, int argc) {
   HeapObject* m = method.object();
   int64_t q = m->slot(code_slot::kQuick).smallInteger();
   if (q != 0) {
-    switch (QuickMethod::kind(q)) {
-      case QuickMethod::ReturnSelf:
-        regs_.sp -= argc;
-        break;
-      case QuickMethod::ReturnField:
-        *regs_.sp = regs_.sp[0].object()->slot(QuickMethod::field(q));
-        break;
-      case QuickMethod::SetField:
-        space_.storePointer(regs_.sp[-1], QuickMethod::field(q), regs_.sp[0]);
-        regs_.sp -= 1;
-        break;
-      case QuickMethod::ReturnNil:
-        regs_.sp -= argc;
-        *regs_.sp = nil_;
-        break;
-      case QuickMethod::ReturnTrue:
-        regs_.sp -= argc;
-        *regs_.sp = true_;
-        break;
-      case QuickMethod::ReturnFalse:
-        regs_.sp -= argc;
-        *regs_.sp = false_;
-        break;
-      case QuickMethod::None:
-        break;
-    }
+    regs_.sp = runQuickMethod(q, regs_.sp, argc);
     return PrimitiveResult::ControlTransferred;
   }
-  int64_t h = m->slot(code_slot::kHeader).smallInteger();
+  int64_t h = codeHeaderOf(method);
   if (unsigned prim = CodeHeader::primitive(h)) {
     saveRegisters();
     PrimitiveResult r = callPrimitive(prim, argc, regs_.sp, regs_.fp);
@@ -156,7 +125,7 @@ PrimitiveResult Interpreter::sendFromPrimitiveTo(Oop selector, int argc, Oop sta
 
 PrimitiveResult Interpreter::activateBlock(Oop closure, int argc) {
   Oop code = closure.object()->slot(closure_slot::kCode);
-  if (int(CodeHeader::args(code.object()->slot(code_slot::kHeader).smallInteger())) != argc) {
+  if (int(argCountOf(code)) != argc) {
     return PrimitiveResult::Failure;
   }
   pushBlockFrame(closure, argc);

@@ -108,3 +108,15 @@ void forEach(space::Space& space, Oop dict, const std::function<void(Oop, Oop)>&
 }
 
 }  // namespace vm::method_dictionary
+
+namespace vm {
+
+Oop lookupSelector(Runtime& rt, Oop cls, Oop selector) {
+  for (Oop c = cls; c.isHeapObject() && c != rt.nil(); c = c.object()->slot(class_slot::kSuperclass)) {
+    Oop m = method_dictionary::lookup(rt.space(), c.object()->slot(class_slot::kMethodDictionary), selector);
+    if (!m.isNull()) return m;
+  }
+  return Oop();
+}
+
+}  // namespace vm

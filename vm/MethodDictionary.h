@@ -24,4 +24,10 @@ void forEach(space::Space& space, space::Oop dict,
              const std::function<void(space::Oop selector, space::Oop method)>& f);
 
 }  // namespace method_dictionary
+
+// The method `selector` finds in `cls` or the nearest of its superclasses, or the null oop:
+// the one lookup along the superclass chain (sends, super sends, the MOP, the launcher).
+// Never allocates.
+space::Oop lookupSelector(Runtime& rt, space::Oop cls, space::Oop selector);
+
 }  // namespace vm

@@ -12,7 +12,8 @@ namespace vm {
 // the end of the instruction (forward for Jump*, backward for JumpBack).
 //
 // Stack effect: net change of the operand stack depth; kVariable where it depends on an
-// operand (sends, closures, brace arrays), computed by stackEffect() below.
+// operand (sends, closures, brace arrays): the code generator then sets the depth itself
+// from the operand it emits (CodeGenerator.cpp, Emitter::emitOp callers).
 //
 //  X(name,            operands, effect, description)
 #define ESPELL_OPCODES(X)                                                                 \

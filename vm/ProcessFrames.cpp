@@ -1,43 +1,53 @@
 // ProcessFrames: see ProcessFrames.h.
 #include "vm/ProcessFrames.h"
 
+#include "vm/Frame.h"
+#include "vm/Interpreter.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
+#include "vm/ProcessStack.h"
 #include "vm/Runtime.h"
+#include "vm/Scheduler.h"
 
 namespace vm {
 
-namespace {
-int64_t headerOf(Oop code) {
-  return code.object()->slot(code_slot::kHeader).smallInteger();
-}
-}  // namespace
-
 std::vector<FrameInfo> framesOf(Runtime& rt, Oop process, size_t maxFrames) {
   std::vector<FrameInfo> frames;
-  Oop stack = process.object()->slot(process_slot::kStack);
+  // The running process's registers are in the interpreter until saved.
+  if (process == rt.scheduler().activeProcess()) rt.interpreter().saveRegisters();
+  Oop stack = process_stack::stackOf(process);
   if (!stack.isHeapObject()) return frames;
   Oop* s = stack.object()->slots();
-  int64_t fp = s[stack_slot::kFp].smallInteger();
-  int64_t pc = s[stack_slot::kIp].smallInteger();
+  process_stack::Registers regs = process_stack::registersOf(stack);
+  int64_t fp = regs.fp;
+  int64_t pc = regs.ip;
   while (fp != 0 && frames.size() < maxFrames) {
     FrameInfo f;
+    f.stack = stack;
     f.index = fp;
-    f.code = s[fp + frame_slot::kMethod];
-    f.method = f.code;
-    while (CodeHeader::has(headerOf(f.method), CodeHeader::kIsBlock)) {
-      f.isBlock = true;
-      f.method = f.method.object()->slot(code_slot::kHolder);
-    }
-    f.receiver = s[fp + frame_slot::kSelf];
+    f.code = frame::code(s + fp);
+    f.method = homeMethodOf(f.code);
+    f.isBlock = f.method != f.code;
+    f.receiver = frame::self(s + fp);
     f.pc = pc;
     frames.push_back(f);
     // The caller's resume offset is kept in this frame; the send precedes it.
-    pc = s[fp + frame_slot::kCallerIp].smallInteger() - 1;
-    fp = s[fp + frame_slot::kCallerFp].smallInteger();
+    pc = frame::callerIp(s + fp) - 1;
+    fp = frame::callerIndex(s + fp);
   }
-  (void)rt;
   return frames;
+}
+
+std::vector<Oop> argumentsOf(const FrameInfo& f) {
+  Oop* fp = f.stack.object()->slots() + f.index;
+  unsigned n = frame::argCount(fp);
+  return std::vector<Oop>(fp - n, fp);
+}
+
+std::vector<Oop> temporariesOf(const FrameInfo& f) {
+  Oop* fp = f.stack.object()->slots() + f.index;
+  Oop* t = frame::temps(fp);
+  return std::vector<Oop>(t, t + CodeHeader::temps(frame::header(fp)));
 }
 
 int lineOf(Oop code, int64_t pc) {

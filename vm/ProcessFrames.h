@@ -15,6 +15,7 @@ class Runtime;
 using space::Oop;
 
 struct FrameInfo {
+  Oop stack;          // the process's stack object
   int64_t index = 0;  // frame index in the stack object (fp)
   Oop code;           // the method or block running in it
   Oop method;         // the home method (code itself for a method)
@@ -23,8 +24,13 @@ struct FrameInfo {
   bool isBlock = false;
 };
 
-// Frames of `process`, innermost first; at most `maxFrames`.
+// Frames of `process`, innermost first; at most `maxFrames`. For the running process the
+// interpreter's registers are saved first.
 std::vector<FrameInfo> framesOf(Runtime& rt, Oop process, size_t maxFrames = SIZE_MAX);
+// The arguments and the temporaries (a block's copied values first) of a frame. The oops
+// are valid until the next allocation.
+std::vector<Oop> argumentsOf(const FrameInfo& frame);
+std::vector<Oop> temporariesOf(const FrameInfo& frame);
 // Source line of the instruction at `pc` in `code` (0 when unknown).
 int lineOf(Oop code, int64_t pc);
 // "[] in Class>>selector (line N)".

@@ -12,6 +12,7 @@
 #include "vm/Objects.h"
 #include "vm/Primitives.h"
 #include "vm/ProcessFrames.h"
+#include "vm/ProcessStack.h"
 #include "vm/Scheduler.h"
 #include "vm/compiler/Parser.h"
 
@@ -67,16 +68,16 @@ void Runtime::refreshCaches() {
   known.block[4] = idx(special::kClassBlock);
 }
 
-void Runtime::requestExit(int status) {
-  exitStatus_ = status;
+void Runtime::endProgram(ProgramOutcome outcome) {
+  outcome_ = std::move(outcome);
   exitRequested_ = true;
   interpreter_->stop(StopReason::Exit);
 }
 
-int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::string>& args) {
+Oop Runtime::loadProgramClass(const std::string& classNameOrFile, ProgramOutcome& outcome) {
   namespace fs = std::filesystem;
+  using Kind = ProgramOutcome::Kind;
   std::string name = classNameOrFile;
-  Oop cls;
   try {
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".som") == 0) {
       fs::path p(name);
@@ -86,24 +87,25 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
       // The kernel comes first on the class path, so a file named after a kernel class
       // would silently run the kernel's class instead.
       if (!globals().at(symbol(name)).isNull()) {
-        std::fprintf(options_.err,
-                     "espell: %s: %s is the name of a kernel class; give the program's class another name\n",
-                     classNameOrFile.c_str(), name.c_str());
-        return 65;
+        outcome = {Kind::KernelClassName, 0, classNameOrFile};
+        return Oop();
       }
     }
-    cls = loader_->loadClass(name);
+    Oop cls = loader_->loadClass(name);
+    if (cls.isNull()) outcome = {Kind::NotFound, 0, name};
+    return cls;
   } catch (const CompileError& e) {
-    std::fflush(options_.out);
-    std::fprintf(options_.err, "%s\n", e.what());
-    return 65;
+    outcome = {Kind::CompileError, 0, e.what()};
+    return Oop();
   }
-  if (cls.isNull()) {
-    std::fprintf(options_.err, "espell: cannot find class '%s' (class path:", name.c_str());
-    for (const std::string& d : loader_->classPath()) std::fprintf(options_.err, " %s", d.c_str());
-    std::fprintf(options_.err, ")\n");
-    return 66;
-  }
+}
+
+ProgramOutcome Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::string>& args) {
+  using Kind = ProgramOutcome::Kind;
+  ProgramOutcome failure;
+  Oop cls = loadProgramClass(classNameOrFile, failure);
+  if (cls.isNull()) return failure;
+  std::string name(bytesOf(cls.object()->slot(class_slot::kName)));
   space::LocalRoot c(space_.localRoots(), cls);
   // SOM passes the class name and then the program arguments.
   space::LocalRoot argArray(space_.localRoots(), newArray(*this, args.size() + 1));
@@ -119,27 +121,15 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
   Oop instance = space_.allocate(ClassIndex(c.get().object()->rawHash()), space::Format(InstanceSpec::format(spec)),
                                  InstanceSpec::fixedFields(spec));
   space::LocalRoot inst(space_.localRoots(), instance);
-  Oop runWith = symbol("run:");
-  Oop method;
-  for (Oop k = c.get(); k != nil_; k = k.object()->slot(class_slot::kSuperclass)) {
-    method = method_dictionary::lookup(space_, k.object()->slot(class_slot::kMethodDictionary), runWith);
-    if (!method.isNull()) break;
-  }
+  Oop method = lookupSelector(*this, c.get(), symbol("run:"));
   space::LocalRoot wrapper(space_.localRoots(), newArray(*this, method.isNull() ? 0 : 1));
   if (method.isNull()) {
-    Oop run = symbol("run");
-    for (Oop k = c.get(); k != nil_; k = k.object()->slot(class_slot::kSuperclass)) {
-      method = method_dictionary::lookup(space_, k.object()->slot(class_slot::kMethodDictionary), run);
-      if (!method.isNull()) break;
-    }
-    if (method.isNull()) {
-      std::fprintf(options_.err, "espell: %s understands neither #run: nor #run\n", name.c_str());
-      return 1;
-    }
+    method = lookupSelector(*this, c.get(), symbol("run"));
+    if (method.isNull()) return {Kind::NoEntryPoint, 0, name};
   } else {
     space_.storePointer(wrapper.get(), 0, argArray.get());
   }
-  Oop process = interpreter_->newProcessSending(inst.get(), method, wrapper.get(), Scheduler::kUserPriority);
+  Oop process = process_stack::newProcessSending(*this, inst.get(), method, wrapper.get(), Scheduler::kUserPriority);
   interpreter_->setMainProcess(process);
   interpreter_->setProgramMainProcess(process);
   interpreter_->transferTo(process);
@@ -148,11 +138,8 @@ int Runtime::runMain(const std::string& classNameOrFile, const std::vector<std::
   StopReason r = schedule();
   scheduler_->stopHeartbeat();
   std::fflush(options_.out);
-  if (r == StopReason::Deadlock) {
-    std::fprintf(options_.err, "espell: deadlock: every process is waiting and nothing can wake one\n");
-    exitStatus_ = 1;
-  }
-  return exitStatus_;
+  if (r == StopReason::Deadlock) outcome_ = {Kind::Deadlock, 0, {}};
+  return outcome_;
 }
 
 StopReason Runtime::runUntilEnded(Oop process) {
@@ -241,10 +228,7 @@ PauseReport Runtime::pauseReport(int64_t waitedMicros) {
     report.notArrived.push_back(std::move(r));
   };
   Oop active = scheduler_->activeProcess();
-  if (active != nil_) {
-    interpreter_->saveRegisters();
-    describe(active, "running");
-  }
+  if (active != nil_) describe(active, "running");
   Oop lists = scheduler_->processor().object()->slot(scheduler_slot::kReadyLists);
   for (int pri = Scheduler::kPriorities; pri >= 1; pri--) {
     for (Oop p = lists.object()->slot(size_t(pri)).object()->slot(list_slot::kFirstLink); p != nil_;
@@ -290,7 +274,7 @@ Oop Runtime::evaluate(std::string_view source) {
   Oop method = classes_->compileMethod(classOf(nil_), *node, "<evaluate>");
   space::LocalRoot m(space_.localRoots(), method);
   Oop args = newArray(*this, 0);
-  Oop process = interpreter_->newProcessSending(nil_, m.get(), args, Scheduler::kUserPriority);
+  Oop process = process_stack::newProcessSending(*this, nil_, m.get(), args, Scheduler::kUserPriority);
   space::LocalRoot p(space_.localRoots(), process);
   Oop previousMain = interpreter_->mainProcess();
   // While paused, the evaluation runs alone: any other process made ready is parked.

@@ -49,6 +49,25 @@ class RuntimeExtension {
   virtual ~RuntimeExtension() = default;
 };
 
+// How a program run by the launcher protocol (Runtime::runMain) ended. The runtime prints
+// only what it alone knows (a Smalltalk stack trace, a compile error as it happens); what
+// an outcome means for the host's own process — its message and exit status — is the
+// host's policy (hypervisor/ExitStatus.h).
+struct ProgramOutcome {
+  enum class Kind {
+    Finished,         // the main process returned (status 0), `system exit: status`, or SIGTERM/SIGINT
+    UnhandledError,   // an error no handler caught ended the main process (its trace was printed)
+    CompileError,     // the program, or a class it loaded while running, does not compile
+    NotFound,         // no class of that name on the class path
+    KernelClassName,  // the program's file is named after a kernel class
+    NoEntryPoint,     // the class understands neither #run: nor #run
+    Deadlock,         // every process waits and nothing can ever wake one
+  };
+  Kind kind = Kind::Finished;
+  int status = 0;      // Finished: the status the program asked for
+  std::string detail;  // the class name, the program's file (KernelClassName), or the compile error
+};
+
 // Why execution stopped (answer of Runtime::run and Interpreter::run).
 // PauseTimedOut: a requested pause was not reached by its deadline (the runtime then
 // abandons it; see Runtime::schedule).
@@ -96,13 +115,18 @@ class Runtime final : public space::RootProvider {
 
   // Loads and runs the SOM launcher protocol: load `classNameOrFile`, instantiate it,
   // send #run: with the arguments (if understood) or #run, until the main process ends
-  // or `system exit:`. Answers the process exit status.
-  int runMain(const std::string& classNameOrFile, const std::vector<std::string>& args);
+  // or `system exit:`.
+  ProgramOutcome runMain(const std::string& classNameOrFile, const std::vector<std::string>& args);
+  // The class a program names: a class on the class path, or a file NAME.som (whose
+  // directory goes first on the class path). Null, with `outcome` saying why, when there
+  // is none.
+  Oop loadProgramClass(const std::string& classNameOrFile, ProgramOutcome& outcome);
   bool isBootstrapping() const { return bootstrapping_; }
   // The error of the last failed socket primitive (read by Socket class>>primLastError).
   const std::string& lastSocketError() const { return lastSocketError_; }
   void setLastSocketError(std::string e) { lastSocketError_ = std::move(e); }
-  int exitStatus() const { return exitStatus_; }
+  // How the program ended (or will end, once exitRequested()).
+  const ProgramOutcome& outcome() const { return outcome_; }
   // The text of the last error no handler caught (see Exception>>unhandled).
   void noteUnhandledError(std::string text) { lastUnhandledError_ = std::move(text); }
   const std::string& lastUnhandledError() const { return lastUnhandledError_; }
@@ -125,7 +149,10 @@ class Runtime final : public space::RootProvider {
   void requestPause(int64_t deadlineMicros);
   // The processes that are running or ready (not parked, not blocked), as a report.
   PauseReport pauseReport(int64_t waitedMicros);
-  void requestExit(int status);
+  // `system exit: status`: the program ends at the next instruction boundary.
+  void requestExit(int status) { endProgram({ProgramOutcome::Kind::Finished, status, {}}); }
+  // Ends the program with `outcome` at the next instruction boundary.
+  void endProgram(ProgramOutcome outcome);
   bool exitRequested() const { return exitRequested_; }
 
   // RootProvider.
@@ -149,7 +176,7 @@ class Runtime final : public space::RootProvider {
   std::unique_ptr<PrimitiveTable> primitives_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Interpreter> interpreter_;
-  int exitStatus_ = 0;
+  ProgramOutcome outcome_;
   bool exitRequested_ = false;
   bool bootstrapping_ = false;
   std::string lastSocketError_;

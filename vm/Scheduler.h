@@ -30,7 +30,7 @@ enum class ProcessState : int64_t {
   Paused = 6
 };
 
-// Pausing a space for an update (DESIGN.md section 4). Pausing: processes park at their
+// Pausing a space for an update (docs/ARCHITECTURE.md, "Pausing at update points"). Pausing: processes park at their
 // next update point; blocked processes count as quiescent and events are not delivered.
 // Paused: nothing runs except an exclusive process (an evaluation by the hypervisor);
 // any other process made ready meanwhile is parked too.

@@ -1,5 +1,5 @@
 // CodeSpec: the compiler's output for one method or block, before it becomes heap objects
-// (CodeInstaller). Kept separate so the compiler needs no heap and can be tested alone.
+// (ClassBuilder::install makes them). Kept separate so the compiler needs no heap and can be tested alone.
 #pragma once
 
 #include <cstdint>

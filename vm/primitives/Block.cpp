@@ -30,7 +30,7 @@ ESPELL_PRIMITIVE(blockValueWithArguments) {
   if (!isClosure(rt, closure) || !isArray(rt, args)) return kFail;
   Oop code = closure.object()->slot(closure_slot::kCode);
   size_t n = args.object()->slotCount();
-  if (CodeHeader::args(code.object()->slot(code_slot::kHeader).smallInteger()) != n) return kFail;
+  if (argCountOf(code) != n) return kFail;
   in.pop();
   for (size_t i = 0; i < n; i++) in.push(args.object()->slot(i));
   return in.activateBlock(closure, int(n));
@@ -40,7 +40,7 @@ ESPELL_PRIMITIVE(blockNumArgs) {
   Oop closure = receiver(in, argc);
   if (!isClosure(in.runtime(), closure)) return kFail;
   Oop code = closure.object()->slot(closure_slot::kCode);
-  return answerInt(in, argc, CodeHeader::args(code.object()->slot(code_slot::kHeader).smallInteger()));
+  return answerInt(in, argc, argCountOf(code));
 }
 
 }  // namespace

@@ -109,11 +109,8 @@ ESPELL_PRIMITIVE(classLookup) {
   Runtime& rt = in.runtime();
   Oop c = receiver(in, argc), sel = arg(in, argc, 0);
   if (!isClass(rt, c) || !isSymbol(rt, sel)) return kFail;
-  for (Oop k = c; k != rt.nil(); k = k.object()->slot(class_slot::kSuperclass)) {
-    Oop m = rt.classes().lookupLocal(k, sel);
-    if (!m.isNull()) return answer(in, argc, m);
-  }
-  return answer(in, argc, rt.nil());
+  Oop m = lookupSelector(rt, c, sel);
+  return answer(in, argc, m.isNull() ? rt.nil() : m);
 }
 
 ESPELL_PRIMITIVE(classInstanceCount) {

@@ -1,5 +1,7 @@
 // Context primitives: frames reified on demand (sender, receiver, method, temporaries),
 // and the unwinding returns the kernel's exception handling and ensure: are built on.
+#include "vm/Frame.h"
+#include "vm/ProcessStack.h"
 #include "vm/primitives/PrimitiveSupport.h"
 
 namespace vm {
@@ -15,13 +17,13 @@ bool frameOf(Interpreter& in, Oop ctx, Oop*& slots, int64_t& frame) {
   if (!isContext(in.runtime(), ctx)) return false;
   frame = in.frameOfContext(ctx);
   if (frame < 0) return false;
-  Oop process = ctx.object()->slot(context_slot::kProcess);
-  slots = process.object()->slot(process_slot::kStack).object()->slots();
+  slots = process_stack::stackOf(ctx.object()->slot(context_slot::kProcess)).object()->slots();
   return true;
 }
 
+// The code header of the frame at index `frame`.
 int64_t headerAt(Oop* slots, int64_t frame) {
-  return slots[frame + frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger();
+  return frame::header(slots + frame);
 }
 
 ESPELL_PRIMITIVE(ctxIsDead) {
@@ -34,7 +36,7 @@ ESPELL_PRIMITIVE(ctxSender) {
   Oop* slots;
   int64_t frame;
   if (!frameOf(in, receiver(in, argc), slots, frame)) return answer(in, argc, in.runtime().nil());
-  int64_t caller = slots[frame + frame_slot::kCallerFp].smallInteger();
+  int64_t caller = frame::callerIndex(slots + frame);
   if (caller == 0) return answer(in, argc, in.runtime().nil());
   Oop process = receiver(in, argc).object()->slot(context_slot::kProcess);
   Oop ctx = in.contextFor(process, caller);
@@ -45,14 +47,14 @@ ESPELL_PRIMITIVE(ctxReceiver) {
   Oop* slots;
   int64_t frame;
   if (!frameOf(in, receiver(in, argc), slots, frame)) return kFail;
-  return answer(in, argc, slots[frame + frame_slot::kSelf]);
+  return answer(in, argc, frame::self(slots + frame));
 }
 
 ESPELL_PRIMITIVE(ctxMethod) {
   Oop* slots;
   int64_t frame;
   if (!frameOf(in, receiver(in, argc), slots, frame)) return kFail;
-  return answer(in, argc, slots[frame + frame_slot::kMethod]);
+  return answer(in, argc, frame::code(slots + frame));
 }
 
 ESPELL_PRIMITIVE(ctxNumArgs) {
@@ -70,7 +72,7 @@ Oop* tempSlot(Oop* slots, int64_t frame, Oop index) {
   int64_t i = index.smallInteger() - 1;
   if (i < 0 || i >= args + temps) return nullptr;
   if (i < args) return slots + frame - args + i;
-  return slots + frame + frame_slot::kFirstTemp + (i - args);
+  return frame::temps(slots + frame) + (i - args);
 }
 
 ESPELL_PRIMITIVE(ctxTempAt) {
@@ -91,7 +93,7 @@ ESPELL_PRIMITIVE(ctxTempAtPut) {
   if (!s) return kFail;
   Oop v = arg(in, argc, 1);
   *s = v;
-  Oop stack = ctx.object()->slot(context_slot::kProcess).object()->slot(process_slot::kStack);
+  Oop stack = process_stack::stackOf(ctx.object()->slot(context_slot::kProcess));
   in.space().writeBarrier(stack.object(), v);
   return answer(in, argc, v);
 }
@@ -135,7 +137,7 @@ ESPELL_PRIMITIVE(ctxNextUnwind) {
   int64_t frame;
   if (!frameOf(in, ctx, slots, frame)) return answer(in, argc, rt.nil());
   int64_t stop = isContext(rt, limit) ? in.frameOfContext(limit) : -1;
-  for (int64_t f = frame; f != 0 && f != stop; f = slots[f + frame_slot::kCallerFp].smallInteger()) {
+  for (int64_t f = frame; f != 0 && f != stop; f = frame::callerIndex(slots + f)) {
     if (CodeHeader::has(headerAt(slots, f), CodeHeader::kUnwindProtect)) {
       Oop process = receiver(in, argc).object()->slot(context_slot::kProcess);
       return answer(in, argc, in.contextFor(process, f));
@@ -149,8 +151,7 @@ ESPELL_PRIMITIVE(ctxBottom) {
   int64_t frame;
   Oop ctx = receiver(in, argc);
   if (!frameOf(in, ctx, slots, frame)) return kFail;
-  while (slots[frame + frame_slot::kCallerFp].smallInteger() != 0)
-    frame = slots[frame + frame_slot::kCallerFp].smallInteger();
+  while (!frame::isBottom(slots + frame)) frame = frame::callerIndex(slots + frame);
   return answer(in, argc, in.contextFor(ctx.object()->slot(context_slot::kProcess), frame));
 }
 

@@ -24,7 +24,7 @@ ESPELL_PRIMITIVE(methodHolder) {
 ESPELL_PRIMITIVE(methodNumArgs) {
   Oop m = receiver(in, argc);
   if (!isCode(in.runtime(), m)) return kFail;
-  return answerInt(in, argc, CodeHeader::args(m.object()->slot(code_slot::kHeader).smallInteger()));
+  return answerInt(in, argc, argCountOf(m));
 }
 
 ESPELL_PRIMITIVE(methodSource) {
@@ -42,7 +42,7 @@ ESPELL_PRIMITIVE(methodInvoke) {
   Oop m = receiver(in, argc), target = arg(in, argc, 0), args = arg(in, argc, 1);
   if (!isCode(rt, m) || !isArray(rt, args)) return kFail;
   size_t n = args.object()->slotCount();
-  if (CodeHeader::args(m.object()->slot(code_slot::kHeader).smallInteger()) != n) return kFail;
+  if (argCountOf(m) != n) return kFail;
   // Stack: method target args  ->  target a1..an
   in.pop();
   in.pop();

@@ -1,5 +1,7 @@
 // Process primitives: the scheduler (active process, yield, termination), process
 // creation from blocks, semaphores and timers.
+#include "vm/Frame.h"
+#include "vm/ProcessStack.h"
 #include "vm/Scheduler.h"
 #include "vm/primitives/PrimitiveSupport.h"
 
@@ -53,11 +55,10 @@ ESPELL_PRIMITIVE(schedHighestReadyPriority) {
 
 ESPELL_PRIMITIVE(blockNewProcess) {
   Oop closure = receiver(in, argc);
-  Oop code = closure.object()->slot(closure_slot::kCode);
-  if (CodeHeader::args(code.object()->slot(code_slot::kHeader).smallInteger()) != 0) return kFail;
+  if (argCountOf(closure.object()->slot(closure_slot::kCode)) != 0) return kFail;
   int priority =
       in.activeProcess() == in.runtime().nil() ? Scheduler::kUserPriority : Scheduler::priorityOf(in.activeProcess());
-  Oop p = in.newProcessForBlock(closure, priority);
+  Oop p = process_stack::newProcessForBlock(in.runtime(), closure, priority);
   return answer(in, argc, p);
 }
 
@@ -94,12 +95,13 @@ ESPELL_PRIMITIVE(processSuspend) {
   return PrimitiveResult::Success;
 }
 
+// Whether a frame of `process` runs an ensure: or ifCurtailed: (whose blocks must run
+// before the process ends).
 bool hasUnwindFrames(Oop process) {
-  Oop stack = process.object()->slot(process_slot::kStack);
+  Oop stack = process_stack::stackOf(process);
   Oop* slots = stack.object()->slots();
-  for (int64_t f = slots[stack_slot::kFp].smallInteger(); f != 0; f = slots[f + frame_slot::kCallerFp].smallInteger()) {
-    int64_t h = slots[f + frame_slot::kMethod].object()->slot(code_slot::kHeader).smallInteger();
-    if (CodeHeader::has(h, CodeHeader::kUnwindProtect)) return true;
+  for (int64_t f = process_stack::registersOf(stack).fp; f != 0; f = frame::callerIndex(slots + f)) {
+    if (CodeHeader::has(frame::header(slots + f), CodeHeader::kUnwindProtect)) return true;
   }
   return false;
 }

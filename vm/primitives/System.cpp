@@ -51,9 +51,7 @@ ESPELL_PRIMITIVE(sysLoad) {
     Oop cls = rt.loader().loadClass(std::string(bytesOf(name)));
     return answer(in, argc, cls.isNull() ? rt.nil() : cls);
   } catch (const CompileError& e) {
-    std::fflush(rt.options().out);
-    std::fprintf(rt.options().err, "%s\n", e.what());
-    rt.requestExit(65);
+    rt.endProgram({ProgramOutcome::Kind::CompileError, 0, e.what()});
     return PrimitiveResult::ControlTransferred;
   }
 }

@@ -35,7 +35,7 @@ BusyGuest = (
 
 TEST_CASE("a virtualized program runs to the end with its output and exit status") {
   GuestFixture g({{"Hello", "Hello = ( run = ( 'hello from the guest' println. system exit: 3 ) )"}});
-  CHECK(g.vm->runGuest("Hello", {}) == 3);
+  CHECK(g.vm->runGuest("Hello", {}).status == 3);
   CHECK(g.output() == "hello from the guest\n");
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("a pause parks running processes at update points; blocked ones are qu
   CHECK(g.guestInteger("^ system global: #Count1") > c1);
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
   CHECK(g.output() == "stopped\n");
 }
 
@@ -88,7 +88,7 @@ Spinner = (
   CHECK(report.notArrived[0].where.find("Spinner>>spin") != std::string::npos);
   CHECK(report.describe().find("did not reach an update point") != std::string::npos);
   CHECK(!g.vm->guestPaused());
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
   CHECK(g.output() == "done\n");
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("an error in a guest evaluation is reported and does not end the guest
   CHECK(g.guestInteger("^ 6 * 7") == 42);
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
   CHECK(g.output() == "stopped\n");
 }
 
@@ -117,5 +117,5 @@ TEST_CASE("the hypervisor evaluates in its own space, isolated from the guest") 
   CHECK(&h.space() == &g.vm->hypervisor().space());
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }

@@ -34,7 +34,7 @@ Looper = (
 void finish(GuestFixture& g) {
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
 
 }  // namespace

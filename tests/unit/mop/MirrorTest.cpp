@@ -1,6 +1,6 @@
 // The mirror MOP against a live, busy guest under a hypervisor. After every operation the
 // heap verifier runs over both spaces (headers, class indexes, no oop of one space in the
-// other). Each scenario is one of DESIGN.md section 5's: code loading (moving do: from
+// other). Each scenario is one of the MOP's uses (docs/ARCHITECTURE.md, "mop/"): code loading (moving do: from
 // SequenceableCollection to Object), reconfiguring the VM (a SmallInteger class with
 // asPoint), instance migration (Point(x,y) -> Point(x,y,z) by swapping identities),
 // execution (unwinding, restarting a frame with a new method version, inserting frames,
@@ -30,7 +30,7 @@ void verifyBoth(GuestFixture& g) {
 void stopAndFinish(GuestFixture& g) {
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
-  CHECK(g.vm->finishGuest() == 0);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
 
 void runAWhile(GuestFixture& g, int ms = 20) {

@@ -1,23 +1,17 @@
-// SpaceMirror, execution: listing processes, reading their frames, creating, scheduling
+// SpaceMirror, processes: listing processes, reading their frames, creating, scheduling
 // and terminating processes, and rewriting the stacks of processes that are not running
 // (unwinding to a frame, restarting a frame with a new method version, inserting a frame).
-//
-// A process that is not running keeps its registers in its stack object (stack_slot:
-// kTop, kFp, kIp); frames are laid out as frame_slot describes. Every rewrite keeps the
-// interpreter's invariant: the top frame's operand stack ends at kTop, and each frame's
-// caller fp/ip lead to a valid frame below.
-#include <algorithm>
-#include <cstring>
-
+// The stack edits themselves are vm/ProcessStack.h's; this file validates the request
+// and names what is wrong.
 #include "mop/SpaceMirror.h"
-#include "vm/ClassBuilder.h"
+#include "vm/CompiledCode.h"
+#include "vm/Frame.h"
 #include "vm/Globals.h"
-#include "vm/Interpreter.h"
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
-#include "vm/Opcodes.h"
 #include "vm/ProcessFrames.h"
+#include "vm/ProcessStack.h"
 #include "vm/Scheduler.h"
 
 namespace mop {
@@ -28,10 +22,7 @@ using namespace vm;
 
 namespace {
 
-int64_t headerOf(Oop code) {
-  return code.object()->slot(code_slot::kHeader).smallInteger();
-}
-
+// The mirror's name for the state of `process`.
 ProcessStatus statusOf(Oop process) {
   switch (ProcessState(process.object()->slot(process_slot::kState).smallInteger())) {
     case ProcessState::Ready:
@@ -52,37 +43,27 @@ ProcessStatus statusOf(Oop process) {
   return ProcessStatus::Suspended;
 }
 
-Oop lookup(vm::Runtime& rt, Oop cls, Oop selector) {
-  for (Oop k = cls; k != rt.nil(); k = k.object()->slot(class_slot::kSuperclass)) {
-    Oop m = method_dictionary::lookup(rt.space(), k.object()->slot(class_slot::kMethodDictionary), selector);
-    if (!m.isNull()) return m;
-  }
-  return Oop();
-}
-
-// Frames above `frameIndex` are about to be discarded: their contexts become dead.
-void widowFramesAbove(vm::Runtime& rt, Oop stack, int64_t frameIndex) {
-  Oop* s = stack.object()->slots();
-  for (int64_t f = s[stack_slot::kFp].smallInteger(); f != frameIndex && f != 0;
-       f = s[f + frame_slot::kCallerFp].smallInteger()) {
-    Oop ctx = s[f + frame_slot::kContext];
-    if (ctx != rt.nil()) {
-      ctx.object()->slots()[context_slot::kFrame] = rt.nil();
-      s[f + frame_slot::kContext] = rt.nil();
-    }
-  }
-}
-
 // Chester class and its send:to:withArguments: method.
 std::pair<Oop, Oop> trampolineFor(vm::Runtime& rt, const char* op) {
   Oop chester = rt.globals().at(rt.symbol("Chester"));
   if (chester.isNull() || !isClass(rt, chester)) throw MirrorError(op, "the space has no Chester class");
-  Oop method = lookup(rt, rt.classOf(chester), rt.symbol("send:to:withArguments:"));
+  Oop method = lookupSelector(rt, rt.classOf(chester), rt.symbol("send:to:withArguments:"));
   if (method.isNull()) throw MirrorError(op, "Chester class does not understand #send:to:withArguments:");
   return {chester, method};
 }
 
-constexpr size_t kHeadroom = 64;  // free slots above a rewritten top frame (primitives push)
+// The trampoline's arguments for sending `selector` to `receiver` with `arguments` (an
+// Array, or nil for none): an Array {selector. receiver. arguments}.
+Oop trampolineArguments(vm::Runtime& rt, std::string_view selector, const Ref& receiver, const Ref& arguments) {
+  space::Space& sp = rt.space();
+  LocalRoot args(sp.localRoots(), arguments.get() == rt.nil() ? newArray(rt, 0) : arguments.get());
+  LocalRoot sel(sp.localRoots(), rt.symbol(selector));
+  Oop result = newArray(rt, 3);
+  sp.storePointer(result, 0, sel.get());
+  sp.storePointer(result, 1, receiver.get());
+  sp.storePointer(result, 2, args.get());
+  return result;
+}
 
 }  // namespace
 
@@ -127,10 +108,8 @@ ProcessView SpaceMirror::viewOf(const Ref& process) const {
 
 std::vector<FrameView> SpaceMirror::frames(const Ref& process, size_t maxFrames) const {
   requireProcess("frames", process);
-  if (process.get() == rt_.scheduler().activeProcess()) rt_.interpreter().saveRegisters();
   std::vector<FrameInfo> infos = framesOf(rt_, process.get(), maxFrames);
   std::vector<FrameView> views;
-  Oop stack = process.get().object()->slot(process_slot::kStack);
   for (size_t d = 0; d < infos.size(); d++) {
     const FrameInfo& f = infos[d];
     FrameView v;
@@ -143,11 +122,8 @@ std::vector<FrameView> SpaceMirror::frames(const Ref& process, size_t maxFrames)
     v.isBlock = f.isBlock;
     v.selector = std::string(bytesOf(f.code.object()->slot(code_slot::kSelector)));
     v.description = describeFrame(rt_, f);
-    int64_t h = headerOf(f.code);
-    unsigned argc = CodeHeader::args(h), temps = CodeHeader::temps(h);
-    Oop* s = stack.object()->slots();
-    for (unsigned i = 0; i < argc; i++) v.arguments.push_back(hold(s[f.index - int64_t(argc) + i]));
-    for (unsigned i = 0; i < temps; i++) v.temporaries.push_back(hold(s[f.index + frame_slot::kFirstTemp + i]));
+    for (Oop a : argumentsOf(f)) v.arguments.push_back(hold(a));  // handles allocate nothing in the heap
+    for (Oop t : temporariesOf(f)) v.temporaries.push_back(hold(t));
     views.push_back(std::move(v));
   }
   return views;
@@ -171,10 +147,10 @@ void SpaceMirror::checkSend(const char* op, const Ref& receiver, std::string_vie
   Oop args = arguments.get();
   size_t argc = args == rt_.nil() ? 0 : isArray(rt_, args) ? args.object()->slotCount() : SIZE_MAX;
   if (argc == SIZE_MAX) throw MirrorError(op, "the arguments must be an Array or nil");
-  Oop method = lookup(rt_, rt_.classOf(receiver.get()), rt_.symbol(selector));
+  Oop method = lookupSelector(rt_, rt_.classOf(receiver.get()), rt_.symbol(selector));
   if (method.isNull()) throw MirrorError(op, describe(receiver) + " does not understand #" + std::string(selector));
-  if (CodeHeader::args(headerOf(method)) != argc) {
-    throw MirrorError(op, "#" + std::string(selector) + " takes " + std::to_string(CodeHeader::args(headerOf(method))) +
+  if (argCountOf(method) != argc) {
+    throw MirrorError(op, "#" + std::string(selector) + " takes " + std::to_string(argCountOf(method)) +
                               " arguments, not " + std::to_string(argc));
   }
 }
@@ -189,18 +165,12 @@ Ref SpaceMirror::createProcess(const Ref& receiver, std::string_view selector, c
         op, "priority " + std::to_string(priority) + " is outside 1.." + std::to_string(Scheduler::kPriorities));
   }
   checkSend(op, receiver, selector, arguments);
-  Oop args = arguments.get();
   // The first frame is Chester class>>send:to:withArguments:, an ordinary send, so
   // primitives, quick methods and later redefinitions are honoured.
   auto [chester, trampoline] = trampolineFor(rt_, op);
   LocalRoot c(space().localRoots(), chester), t(space().localRoots(), trampoline);
-  LocalRoot r(space().localRoots(), receiver.get());
-  LocalRoot argArray(space().localRoots(), args == rt_.nil() ? newArray(rt_, 0) : arguments.get());
-  Oop trampolineArgs = newArray(rt_, 3);
-  space().storePointer(trampolineArgs, 0, rt_.symbol(selector));
-  space().storePointer(trampolineArgs, 1, r.get());
-  space().storePointer(trampolineArgs, 2, argArray.get());
-  return hold(rt_.interpreter().newProcessSending(c.get(), t.get(), trampolineArgs, priority));
+  Oop args = trampolineArguments(rt_, selector, receiver, arguments);
+  return hold(process_stack::newProcessSending(rt_, c.get(), t.get(), args, priority));
 }
 
 void SpaceMirror::installProcess(const Ref& process) {
@@ -224,7 +194,7 @@ void SpaceMirror::terminateProcess(const Ref& process) {
   // Unwind blocks run in the process itself when it is next scheduled (Process>>terminateUnwinding).
   bool unwind = false;
   for (const FrameInfo& f : framesOf(rt_, p)) {
-    if (CodeHeader::has(headerOf(f.code), CodeHeader::kUnwindProtect)) unwind = true;
+    if (CodeHeader::has(codeHeaderOf(f.code), CodeHeader::kUnwindProtect)) unwind = true;
   }
   if (unwind && st != ProcessStatus::Terminating) {
     rt_.scheduler().makeReady(p);
@@ -237,38 +207,13 @@ void SpaceMirror::terminateProcess(const Ref& process) {
 // ---- rewriting stacks --------------------------------------------------------------------
 
 namespace {
-// Makes sure the stack of a process that is not running has `slots` slots, moving it to a
-// bigger stack object when needed. Answers the (possibly new) stack.
-Oop ensureStackSlots(vm::Runtime& rt, Oop process, size_t slots) {
-  space::Space& sp = rt.space();
-  Oop stack = process.object()->slot(process_slot::kStack);
-  size_t capacity = stack.object()->slotCount();
-  if (slots <= capacity) return stack;
-  if (slots > rt.options().maxStackSlots) throw MirrorError("stack", "the process's stack would exceed its limit");
-  LocalRoot p(sp.localRoots(), process);
-  size_t wanted = std::max(capacity * 2, slots);
-  Oop bigger = sp.allocate(rt.known.processStack, space::Format::Stack, wanted, space::Tenure::Old);
-  Oop old = p.get().object()->slot(process_slot::kStack);
-  size_t top = size_t(old.object()->slot(stack_slot::kTop).smallInteger());
-  std::memcpy(bigger.object()->words(), old.object()->words(), (top + 1) * sizeof(Oop));
-  for (size_t i = top + 1; i < wanted; i++) bigger.object()->slots()[i] = rt.nil();
-  old.object()->slots()[stack_slot::kTop] = Oop::fromSmallInteger(stack_slot::kFirstFrameSlot - 1);
-  sp.storePointer(p.get(), process_slot::kStack, bigger);
-  sp.registerStack(bigger);
-  sp.rememberIfOld(bigger.object());
-  return bigger;
-}
-
+// Stack edits apply to processes that are neither running nor ended.
 void requireNotRunning(vm::Runtime& rt, const char* op, Oop process) {
   ProcessState st = ProcessState(process.object()->slot(process_slot::kState).smallInteger());
   if (st == ProcessState::Terminated || st == ProcessState::Terminating) throw MirrorError(op, "the process has ended");
   if (process == rt.scheduler().activeProcess()) throw MirrorError(op, "the process is running");
 }
 }  // namespace
-
-void SpaceMirror::cutAbove(Oop process, int64_t frameIndex) {
-  widowFramesAbove(rt_, process.object()->slot(process_slot::kStack), frameIndex);
-}
 
 void SpaceMirror::unwindTo(const Ref& process, size_t depth, const Ref& value) {
   const char* op = "unwindTo";
@@ -277,18 +222,9 @@ void SpaceMirror::unwindTo(const Ref& process, size_t depth, const Ref& value) {
   checkSameSpace(op, value);
   requireNotRunning(rt_, op, process.get());
   if (depth == 0) throw MirrorError(op, "frame 0 is already the current frame");
-  int64_t target = frameIndexAt(op, process, depth);
-  int64_t callee = frameIndexAt(op, process, depth - 1);
-  Oop stack = process.get().object()->slot(process_slot::kStack);
-  Oop* s = stack.object()->slots();
-  int64_t argc = CodeHeader::args(headerOf(s[callee + frame_slot::kMethod]));
-  int64_t resultSlot = callee - argc - 1;  // the callee's receiver: where its result goes
-  int64_t resumeIp = s[callee + frame_slot::kCallerIp].smallInteger();
-  cutAbove(process.get(), target);
-  s[stack_slot::kTop] = Oop::fromSmallInteger(resultSlot);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(target);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(resumeIp);
-  space().storePointer(stack, size_t(resultSlot), value.get());
+  frameIndexAt(op, process, depth);  // the target frame exists
+  // The frame above the target returns `value`: the target's send answers it.
+  process_stack::returnFrom(rt_, process.get(), frameIndexAt(op, process, depth - 1), value.get());
 }
 
 void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::optional<Ref>& newMethod) {
@@ -297,52 +233,34 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
   requireProcess(op, process);
   requireNotRunning(rt_, op, process.get());
   int64_t target = frameIndexAt(op, process, depth);
-  Oop stack = process.get().object()->slot(process_slot::kStack);
-  Oop code = stack.object()->slot(size_t(target + frame_slot::kMethod));
-  Oop receiver = stack.object()->slot(size_t(target + frame_slot::kSelf));
-  bool isBlock = CodeHeader::has(headerOf(code), CodeHeader::kIsBlock);
+  FrameInfo frame = framesOf(rt_, process.get(), depth + 1).back();
+  Oop code = frame.code;
   Oop replacement = code;
   if (newMethod) {
     checkSameSpace(op, *newMethod);
     Oop m = newMethod->get();
-    if (isBlock)
+    if (frame.isBlock)
       throw MirrorError(op, "frame " + std::to_string(depth) + " runs a block; only method frames take a new method");
     if (!m.isHeapObject() || m.object()->classIndex() != rt_.known.method) {
       throw MirrorError(op, "not a compiled method: " + describe(*newMethod));
     }
-    if (CodeHeader::args(headerOf(m)) != CodeHeader::args(headerOf(code))) {
-      throw MirrorError(op, "the new method takes " + std::to_string(CodeHeader::args(headerOf(m))) +
-                                " arguments; the frame has " + std::to_string(CodeHeader::args(headerOf(code))));
+    if (argCountOf(m) != argCountOf(code)) {
+      throw MirrorError(op, "the new method takes " + std::to_string(argCountOf(m)) + " arguments; the frame has " +
+                                std::to_string(argCountOf(code)));
     }
     if (m.object()->slot(code_slot::kSelector) != code.object()->slot(code_slot::kSelector)) {
       throw MirrorError(op, "the new method is #" + std::string(bytesOf(m.object()->slot(code_slot::kSelector))) +
                                 ", the frame runs #" + std::string(bytesOf(code.object()->slot(code_slot::kSelector))));
     }
     Oop holder = m.object()->slot(code_slot::kHolder);
-    if (isClass(rt_, holder) && !inheritsFrom(rt_, rt_.classOf(receiver), holder)) {
+    if (isClass(rt_, holder) && !inheritsFrom(rt_, rt_.classOf(frame.receiver), holder)) {
       throw MirrorError(op, "the new method belongs to " + vm::className(rt_, holder) +
-                                ", not to the receiver's class " + vm::className(rt_, rt_.classOf(receiver)));
+                                ", not to the receiver's class " + vm::className(rt_, rt_.classOf(frame.receiver)));
     }
     replacement = m;
   }
-  int64_t h = headerOf(replacement);
-  unsigned temps = CodeHeader::temps(h), copied = isBlock ? CodeHeader::copied(h) : 0;
-  size_t need = size_t(target) + frame_slot::kFirstTemp + temps + CodeHeader::stack(h) + kHeadroom;
-  LocalRoot rep(space().localRoots(), replacement);
-  cutAbove(process.get(), target);
-  stack = ensureStackSlots(rt_, process.get(), need);
-  Oop* s = stack.object()->slots();
-  space().storePointer(stack, size_t(target + frame_slot::kMethod), rep.get());
-  if (isBlock) {
-    Oop closure = s[target - int64_t(CodeHeader::args(h)) - 1];
-    for (unsigned i = 0; i < copied; i++)
-      s[target + frame_slot::kFirstTemp + i] = closure.object()->slot(closure_slot::kFirstCopied + i);
-  }
-  for (unsigned i = copied; i < temps; i++) s[target + frame_slot::kFirstTemp + i] = rt_.nil();
-  s[stack_slot::kTop] = Oop::fromSmallInteger(target + frame_slot::kFirstTemp + int64_t(temps) - 1);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(target);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(0);
-  space().rememberIfOld(stack.object());
+  requireStackRoom(op, process, size_t(target) + frame::extent(codeHeaderOf(replacement)));
+  process_stack::restartFrame(rt_, process.get(), target, replacement);
 }
 
 void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::string_view selector,
@@ -357,46 +275,26 @@ void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::stri
   if (statusOf(p) != ProcessStatus::Paused) {
     throw MirrorError(op, "the process is not stopped at an update point (its status must be Paused)");
   }
-  Oop stack = p.object()->slot(process_slot::kStack);
-  Oop* s = stack.object()->slots();
-  int64_t fp = s[stack_slot::kFp].smallInteger();
-  int64_t ip = s[stack_slot::kIp].smallInteger();
-  Oop code = s[fp + frame_slot::kMethod];
-  const uint8_t* bytecodes = code.object()->slot(code_slot::kBytecodes).object()->bytes();
-  if (ip < 1 || Op(bytecodes[ip - 1]) != Op::UpdatePoint) {
-    throw MirrorError(op, "the process did not stop at an update point");
-  }
+  if (!process_stack::stoppedAtUpdatePoint(p)) throw MirrorError(op, "the process did not stop at an update point");
   checkSend(op, receiver, selector, arguments);
-  Oop args = arguments.get();
   // The new frame is Chester class>>send:to:withArguments: (see createProcess); its
   // receiver replaces the nil that the update point pushed, so its result becomes the
   // (discarded) value of that update point.
   auto [chester, trampoline] = trampolineFor(rt_, op);
+  requireStackRoom(op, process,
+                   size_t(process_stack::registersOf(process_stack::stackOf(p)).top) + 1 + argCountOf(trampoline) +
+                       frame::extent(codeHeaderOf(trampoline)));
   LocalRoot c(space().localRoots(), chester), t(space().localRoots(), trampoline);
-  LocalRoot r(space().localRoots(), receiver.get()),
-      a(space().localRoots(), args == rt_.nil() ? newArray(rt_, 0) : args);
-  int64_t h = headerOf(t.get());
-  unsigned temps = CodeHeader::temps(h);
-  int64_t receiverSlot = stack.object()->slot(stack_slot::kTop).smallInteger();  // the update point's nil
-  int64_t newFp = receiverSlot + 3 + 1;
-  size_t need = size_t(newFp) + frame_slot::kFirstTemp + temps + CodeHeader::stack(h) + kHeadroom;
-  LocalRoot symRoot(space().localRoots(), rt_.symbol(selector));
-  stack = ensureStackSlots(rt_, process.get(), need);
-  s = stack.object()->slots();
-  s[receiverSlot] = c.get();
-  s[receiverSlot + 1] = symRoot.get();
-  s[receiverSlot + 2] = r.get();
-  s[receiverSlot + 3] = a.get();
-  s[newFp + frame_slot::kMethod] = t.get();
-  s[newFp + frame_slot::kCallerFp] = Oop::fromSmallInteger(fp);
-  s[newFp + frame_slot::kCallerIp] = Oop::fromSmallInteger(ip);
-  s[newFp + frame_slot::kContext] = rt_.nil();
-  s[newFp + frame_slot::kSelf] = c.get();
-  for (unsigned i = 0; i < temps; i++) s[newFp + frame_slot::kFirstTemp + i] = rt_.nil();
-  s[stack_slot::kTop] = Oop::fromSmallInteger(newFp + frame_slot::kFirstTemp + int64_t(temps) - 1);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(newFp);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(0);
-  space().rememberIfOld(stack.object());
+  Oop args = trampolineArguments(rt_, selector, receiver, arguments);
+  process_stack::insertFrameAtUpdatePoint(rt_, process.get(), c.get(), t.get(), args);
+}
+
+void SpaceMirror::requireStackRoom(const char* operation, const Ref& process, size_t slots) const {
+  size_t limit = rt_.options().maxStackSlots;
+  if (slots + process_stack::kRedZone > limit) {
+    throw MirrorError(operation, "the process's stack would exceed its limit of " + std::to_string(limit) + " slots (" +
+                                     viewOf(process).name + ")");
+  }
 }
 
 }  // namespace mop
