@@ -79,6 +79,9 @@ int64_t SpaceHost::nextTimerDeadline() {
 bool SpaceHost::waitForEvents(vm::Runtime& rt) {
   vm::Scheduler& s = rt.scheduler();
   for (;;) {
+    // A pause requested while every process waits is reached at once: the scheduler
+    // finds nothing ready and pauses (blocked processes are quiescent).
+    if (s.pausePhase() == vm::PausePhase::Pausing) return true;
     if (s.pollEvents()) return true;
     if (rt.exitRequested() || shuttingDown_) return true;
     if (!s.hasPendingEvents()) return false;

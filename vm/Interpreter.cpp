@@ -608,6 +608,9 @@ StopReason Interpreter::run() {
           LOAD();
           if (r == PrimitiveResult::ControlTransferred) {
             CHECK_STOP();
+            // Loops made of primitives that transfer control (restarting a context, a
+            // perform: chain) reach the heartbeat's check here, as sends and jumps do.
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
             DISPATCH();
           }
           method = m->asOop();  // the primitive failed: run the method's code

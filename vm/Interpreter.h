@@ -222,6 +222,10 @@ class Interpreter {
   bool blockValueGuard_ = false;
   bool doubleGuard_ = false;
   size_t softStackLimit_;
+  // Heartbeats (about 1 ms each) the active process has run since it was switched to; at
+  // kHeartbeatsPerSlice it yields to a ready process of its own priority.
+  static constexpr int kHeartbeatsPerSlice = 10;
+  int heartbeatsInSlice_ = 0;
   bool stopRequested_ = false;
   StopReason stopReason_ = StopReason::Idle;
   std::atomic<bool> interruptRequested_{false};

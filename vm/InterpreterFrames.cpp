@@ -253,6 +253,7 @@ void Interpreter::transferTo(Oop process) {
   Oop state = p.get().object()->slot(process_slot::kState);
   p.get().object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Running));
   softStackLimit_ = rt_.options().maxStackSlots;
+  heartbeatsInSlice_ = 0;
   space_.setActiveStack(process_stack::stackOf(p.get()));
   loadRegisters();
   if (state.isSmallInteger() && state.smallInteger() == int64_t(ProcessState::Terminating)) {
@@ -327,10 +328,17 @@ void Interpreter::handleInterrupts() {
   Oop active = activeProcess();
   if (active == nil_) return;
   int ready = s.highestReadyPriority();
-  if (ready > Scheduler::priorityOf(active)) {
+  int priority = Scheduler::priorityOf(active);
+  if (ready > priority) {
     // Preempt: the interrupted process resumes first among its priority.
     saveRegisters();
     s.makeReadyFirst(active);
+    transferTo(s.takeNextReady());
+  } else if (++heartbeatsInSlice_ >= kHeartbeatsPerSlice && ready == priority) {
+    // Its time slice is used up and another process of its priority is ready: round
+    // robin, so that one long computation (a request's work) cannot hold the others.
+    saveRegisters();
+    s.makeReady(active);
     transferTo(s.takeNextReady());
   }
 }

@@ -159,6 +159,8 @@ StopReason Runtime::runUntilEnded(Oop process) {
 
 StopReason Runtime::schedule() {
   for (;;) {
+    // An exit may have been requested while the host had control (run() starts afresh).
+    if (exitRequested_) return StopReason::Exit;
     StopReason r = interpreter_->run();
     if (r == StopReason::MainProcessEnded || r == StopReason::Exit || exitRequested_) return r;
     if (r == StopReason::PauseTimedOut) {

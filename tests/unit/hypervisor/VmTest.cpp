@@ -73,7 +73,7 @@ Spinner = (
         p := [ self spin ] newProcess.
         p name: 'spinner'.
         p resume.
-        Processor yield.
+        [ (system global: #Spun) isNil ] whileTrue: [ (Delay forMilliseconds: 5) wait ].
         'done' println )
     spin = ( | n | n := 0. 1 to: 30000000 do: [ :i | n := n + 1 ]. system global: #Spun put: n )
 )
@@ -118,4 +118,84 @@ TEST_CASE("the hypervisor evaluates in its own space, isolated from the guest") 
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
+
+TEST_CASE("a guest whose processes are all blocked is quiescent: the pause is reached at once") {
+  GuestFixture g({{"Sleeper", R"(
+Sleeper = (
+    run = (
+        | s |
+        s := Semaphore new.
+        [ s wait. 'never' println ] fork.
+        (Delay forSeconds: 30) wait.
+        'woke' println )
+)
+)"}});
+  g.vm->startGuest("Sleeper", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  PauseOutcome o = g.vm->pauseGuest(std::chrono::seconds(2));
+  auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE(o == PauseOutcome::Paused);
+  CHECK(waited < std::chrono::milliseconds(500));
+  CHECK(g.guestInteger("^ 6 * 7") == 42);
+  g.vm->resumeGuest();
+  // Pausing again works the same; then the program is stopped from inside.
+  REQUIRE(g.vm->pauseGuest(std::chrono::seconds(2)) == PauseOutcome::Paused);
+  CHECK_THROWS_WITH(g.vm->evaluateInGuest("system exit: 5"), "the program exited");
+  g.vm->resumeGuest();
+  vm::ProgramOutcome end = g.vm->finishGuest();
+  CHECK(end.kind == vm::ProgramOutcome::Kind::Finished);
+  CHECK(end.status == 5);
+  CHECK(g.output().empty());
+}
+
+TEST_CASE("a main process looping without update points has its pause abandoned by the deadline") {
+  GuestFixture g({{"Looper", R"(
+Looper = (
+    run = ( | x | x := 0. [ x < 200000000 ] whileTrue: [ x := x + 1 ]. 'done' println )
+)
+)"}});
+  g.vm->startGuest("Looper", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  PauseOutcome o = g.vm->pauseGuest(std::chrono::milliseconds(50));
+  auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE(o == PauseOutcome::Abandoned);
+  CHECK(waited < std::chrono::milliseconds(500));
+  REQUIRE(g.vm->lastPauseReport().notArrived.size() == 1);
+  CHECK(g.vm->lastPauseReport().notArrived[0].where.find("Looper>>run") != std::string::npos);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+  CHECK(g.output() == "done\n");
+}
+
+TEST_CASE("a loop of thisContext restarts still reaches the deadline check") {
+  GuestFixture g({{"Restarter", R"(
+Restarter = (
+    run = ( | n | n := 0. self loop: [ n := n + 1. n < 3000000 ]. 'done' println )
+    loop: aBlock = ( | ctx | ctx := thisContext. aBlock value ifTrue: [ ctx restart ] )
+)
+)"}});
+  g.vm->startGuest("Restarter", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  PauseOutcome o = g.vm->pauseGuest(std::chrono::milliseconds(50));
+  auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE(o == PauseOutcome::Abandoned);
+  CHECK(waited < std::chrono::milliseconds(500));
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+  CHECK(g.output() == "done\n");
+}
+
+TEST_CASE("pauses of a program that never reaches an update point end by their deadline, every time") {
+  GuestFixture g({{"Looper", "Looper = ( run = ( | x | x := 0. 1 to: 100000000000 do: [ :i | x := x + 1 ] ) )"}});
+  g.vm->startGuest("Looper", {});  // no time to settle: the first pause comes at once
+  for (int i = 0; i < 3; i++) {
+    auto start = std::chrono::steady_clock::now();
+    CHECK(g.vm->pauseGuest(std::chrono::milliseconds(30)) == PauseOutcome::Abandoned);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300));
+  }
+  // An exit the host asks for while the guest is between pauses ends the program.
+  g.vm->guest().runtime().requestExit(4);
+  CHECK(g.vm->finishGuest().status == 4);
 }
