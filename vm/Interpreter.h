@@ -194,8 +194,13 @@ class Interpreter {
     return sp;
   }
   // Makes room for `slots` more slots above sp, growing the stack up to the soft limit;
-  // answers false when that would pass it (a stack overflow).
+  // answers false when that would pass it, or the heap cannot hold it (a stack overflow).
   bool ensureStackRoom(size_t slots);
+  // Moves the active process's frames to a stack of at least `needed` slots; false when
+  // the heap cannot hold one.
+  bool growStack(size_t needed);
+  // The stack limit of the processes of `rt`: its option, at most a quarter of the heap.
+  static size_t stackLimitFor(Runtime& rt);
   // regs_.limit from the stack's capacity and the soft limit, less the red zone.
   void resetStackLimit();
 
@@ -221,7 +226,9 @@ class Interpreter {
   bool arrayAtGuard_ = false;
   bool blockValueGuard_ = false;
   bool doubleGuard_ = false;
-  size_t softStackLimit_;
+  size_t maxStackSlots_;      // see stackLimitFor
+  size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled
+  size_t overflowDepth_ = 0;  // the stack depth at the StackOverflow being handled (0: none)
   // Heartbeats (about 1 ms each) the active process has run since it was switched to; at
   // kHeartbeatsPerSlice it yields to a ready process of its own priority.
   static constexpr int kHeartbeatsPerSlice = 10;

@@ -21,7 +21,15 @@ namespace {
 constexpr size_t kStackOverflowReserve = 1 << 16;
 }  // namespace
 
-Interpreter::Interpreter(Runtime& rt) : rt_(rt), space_(rt.space()), softStackLimit_(rt.options().maxStackSlots) {
+// A process's stack may use a quarter of the heap at most: growing it doubles its size,
+// and the old copy is garbage until the next full collection.
+size_t Interpreter::stackLimitFor(Runtime& rt) {
+  size_t heapShare = rt.space().config().maxOldBytes / 4 / sizeof(Oop);
+  return std::max<size_t>(std::min(rt.options().maxStackSlots, heapShare), kRedZone * 4);
+}
+
+Interpreter::Interpreter(Runtime& rt)
+    : rt_(rt), space_(rt.space()), maxStackSlots_(stackLimitFor(rt)), softStackLimit_(maxStackSlots_) {
   nil_ = rt.nil();
   true_ = rt.trueObject();
   false_ = rt.falseObject();
@@ -61,26 +69,40 @@ bool Interpreter::ensureStackRoom(size_t slots) {
   if (regs_.sp + slots < regs_.limit) return true;
   size_t needed = size_t(regs_.sp - regs_.slots) + slots + kRedZone;
   if (needed >= softStackLimit_) return false;
-  if (needed >= regs_.stack.object()->slotCount()) {
-    saveRegisters();
-    process_stack::grow(rt_, activeProcess(), needed, softStackLimit_);
-    loadRegisters();
-  }
+  if (needed >= regs_.stack.object()->slotCount() && !growStack(needed)) return false;
   resetStackLimit();
+  return true;
+}
+
+bool Interpreter::growStack(size_t needed) {
+  saveRegisters();
+  try {
+    process_stack::grow(rt_, activeProcess(), needed, softStackLimit_);
+  } catch (const space::HeapExhausted&) {
+    // The collector ran and the heap still cannot hold the doubled stack: just enough,
+    // then. grow() allocates before it changes anything, so a failure leaves all as it was.
+    try {
+      process_stack::grow(rt_, activeProcess(), needed, needed);
+    } catch (const space::HeapExhausted&) {
+      return false;
+    }
+  }
+  loadRegisters();
   return true;
 }
 
 void Interpreter::pushFrame(Oop method, int argc) {
   int64_t h = codeHeaderOf(method);
   if (!ensureStackRoom(1 + frame::extent(h))) {
-    // Stack overflow: answer the send by "Processor stackOverflow" (which signals
-    // StackOverflow), with a reserve of stack to handle it. A second overflow inside that
-    // reserve is fatal.
-    if (softStackLimit_ > rt_.options().maxStackSlots) {
+    // Stack overflow (the limit, or a heap that cannot hold a bigger stack): answer the
+    // send by "Processor stackOverflow" (which signals StackOverflow), with a reserve of
+    // stack to handle it. A second overflow inside that reserve is fatal.
+    if (overflowDepth_ != 0) {
       failActiveProcess("stack overflow while handling a stack overflow");
       return;
     }
-    softStackLimit_ = rt_.options().maxStackSlots + kStackOverflowReserve;
+    overflowDepth_ = size_t(regs_.sp - regs_.slots);
+    softStackLimit_ = overflowDepth_ + kStackOverflowReserve;
     regs_.sp -= argc;
     *regs_.sp = rt_.special(special::kProcessor);
     sendFromPrimitive(rt_.special(special::kSelectorStackOverflow), 0);
@@ -124,9 +146,9 @@ bool Interpreter::returnFromFrame(Oop* fp, Oop value) {
   regs_.fp = regs_.slots + caller;
   loadCodeRegisters(frame::code(regs_.fp));
   regs_.ip = regs_.code + callerIp;
-  if (softStackLimit_ > rt_.options().maxStackSlots &&
-      size_t(regs_.sp - regs_.slots) < rt_.options().maxStackSlots / 2) {
-    softStackLimit_ = rt_.options().maxStackSlots;  // re-arm StackOverflow
+  if (overflowDepth_ != 0 && size_t(regs_.sp - regs_.slots) < overflowDepth_ / 2) {
+    overflowDepth_ = 0;  // handled: re-arm StackOverflow
+    softStackLimit_ = maxStackSlots_;
     resetStackLimit();
   }
   return true;
@@ -252,7 +274,8 @@ void Interpreter::transferTo(Oop process) {
   s.setActiveProcess(p.get());
   Oop state = p.get().object()->slot(process_slot::kState);
   p.get().object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Running));
-  softStackLimit_ = rt_.options().maxStackSlots;
+  softStackLimit_ = maxStackSlots_;
+  overflowDepth_ = 0;
   heartbeatsInSlice_ = 0;
   space_.setActiveStack(process_stack::stackOf(p.get()));
   loadRegisters();
