@@ -23,6 +23,9 @@ class ClassTable {
   Oop at(ClassIndex i) const { return entries_[i]; }
   bool isValidIndex(ClassIndex i) const;
   ClassIndex capacity() const { return capacity_; }
+  // The lowest index registerClass may use next (a checkpoint saves and restores it).
+  ClassIndex nextFreeIndex() const { return nextFree_; }
+  void setNextFreeIndex(ClassIndex i) { nextFree_ = i; }
 
   // Registers `cls` under a fresh index (or the given reserved one) and sets its hash.
   ClassIndex registerClass(Oop cls);

@@ -2,6 +2,7 @@
 // registered with the space as GC roots and updated when objects move or swap identity.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -37,6 +38,19 @@ class HandleTable {
     free_.push_back(id);
   }
   size_t liveCount() const { return entries_.size() - free_.size(); }
+
+  // The values of every entry, for a checkpoint.
+  std::vector<Oop> values() const { return entries_; }
+  // Puts the values back as `saved` had them. Ownership stays as it is now: an entry made
+  // after `saved` was taken (still held by its owner) refers to `placeholder` instead.
+  void restoreValues(const std::vector<Oop>& saved, Oop placeholder) {
+    std::vector<bool> isFree(entries_.size(), false);
+    for (HandleId id : free_) isFree[id] = true;
+    for (size_t id = 0; id < entries_.size(); id++) {
+      if (isFree[id]) continue;
+      entries_[id] = id < saved.size() && !saved[id].isNull() ? saved[id] : placeholder;
+    }
+  }
 
   // Visits every live entry (released entries hold the null oop and are skipped).
   template <class F>

@@ -174,4 +174,43 @@ void OldSpace::releaseSegment(size_t index) {
   rebuildIndex();
 }
 
+OldSpace::State OldSpace::state() const {
+  return State{
+      nextAddress_, releasedRanges_, segments_, lowest_,         highest_,   bumpSegment_,         bumpTop_,  bumpEnd_,
+      exactLists_,  largeList_,      maxBytes_, committedBytes_, liveBytes_, allocatedSinceSweep_, freeBytes_};
+}
+
+void OldSpace::restoreState(const State& saved) {
+  for (const Segment& s : segments_) {
+    bool existed = std::any_of(saved.segments.begin(), saved.segments.end(),
+                               [&](const Segment& old) { return old.start == s.start; });
+    if (!existed) reservation_.decommit(s.start, s.bytes());
+  }
+  nextAddress_ = saved.nextAddress;
+  releasedRanges_ = saved.releasedRanges;
+  segments_ = saved.segments;
+  lowest_ = saved.lowest;
+  highest_ = saved.highest;
+  bumpSegment_ = saved.bumpSegment;
+  bumpTop_ = saved.bumpTop;
+  bumpEnd_ = saved.bumpEnd;
+  exactLists_ = saved.exactLists;
+  largeList_ = saved.largeList;
+  maxBytes_ = saved.maxBytes;
+  committedBytes_ = saved.committedBytes;
+  liveBytes_ = saved.liveBytes;
+  allocatedSinceSweep_ = saved.allocatedSinceSweep;
+  freeBytes_ = saved.freeBytes;
+}
+
+std::vector<std::pair<uintptr_t, uintptr_t>> OldSpace::occupiedRanges() const {
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+  for (size_t i = 0; i < segments_.size(); i++) {
+    const Segment& s = segments_[i];
+    uintptr_t top = i == bumpSegment_ ? bumpTop_ : s.top;
+    ranges.push_back({s.start, std::min(s.end, Reservation::roundUpToPage(top))});
+  }
+  return ranges;
+}
+
 }  // namespace space

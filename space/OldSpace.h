@@ -57,6 +57,27 @@ class OldSpace {
     allocatedSinceSweep_ = 0;
   }
 
+  // Everything of old space that lives outside its segments' memory (free-list heads,
+  // bump area, segment list, counters): with the segments' pages, the whole of it.
+  struct State {
+    uintptr_t nextAddress;
+    std::vector<std::pair<uintptr_t, size_t>> releasedRanges;
+    std::vector<Segment> segments;
+    uintptr_t lowest, highest;
+    size_t bumpSegment;
+    uintptr_t bumpTop, bumpEnd;
+    std::array<uintptr_t, kExactListWords> exactLists;
+    uintptr_t largeList;
+    size_t maxBytes, committedBytes, liveBytes, allocatedSinceSweep, freeBytes;
+  };
+  State state() const;
+  // Puts old space back into `saved` (taken by state() earlier, with no segment released
+  // since); segments opened since are decommitted.
+  void restoreState(const State& saved);
+  // The memory holding objects: each segment up to its top (the bump area beyond is
+  // unformatted), page aligned.
+  std::vector<std::pair<uintptr_t, uintptr_t>> occupiedRanges() const;
+
   size_t committedBytes() const { return committedBytes_; }
   size_t maxBytes() const { return maxBytes_; }
   void setMaxBytes(size_t b) { maxBytes_ = b; }

@@ -19,6 +19,8 @@ class RememberedSet {
     entries_.push_back(obj);
   }
   std::vector<HeapObject*>& entries() { return entries_; }
+  // Replaces the entries (their objects carry the remembered bit already).
+  void setEntries(std::vector<HeapObject*> entries) { entries_ = std::move(entries); }
   const std::vector<HeapObject*>& entries() const { return entries_; }
   void clear() {
     for (HeapObject* o : entries_) o->setRemembered(false);

@@ -92,11 +92,7 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   if (slots > HeapObject::kMaxSlots) throw HeapExhausted("object too large");
   size_t bytes = HeapObject::wordsForSlots(slots) * 8;
   if (config_.gcStress) {
-    if (++stressAllocations_ % 64 == 0) {
-      collectGarbage();
-    } else {
-      scavenge();
-    }
+    if (++stressAllocations_ % 64 != 0 || !collectGarbage()) scavenge();
   }
   if (tenure == Tenure::Young && bytes < config_.largeObjectBytes) {
     BumpRegion& eden = nursery_->eden;
@@ -120,15 +116,15 @@ bool Space::fullCollectionDue() const {
 uintptr_t Space::allocateOldBlock(size_t bytes) {
   if (fullCollectionDue()) collectGarbage();
   uintptr_t block = oldSpace_->allocateBlock(bytes);
-  if (block == 0) {
-    collectGarbage();
-    block = oldSpace_->allocateBlock(bytes);
-  }
-  if (block == 0) {
-    throw HeapExhausted("heap of space '" + config_.name + "' exhausted (limit " +
-                        std::to_string(config_.maxOldBytes >> 20) + " MiB)");
-  }
+  if (block == 0 && collectGarbage()) block = oldSpace_->allocateBlock(bytes);
+  if (block == 0) heapExhausted();
   return block;
+}
+
+void Space::heapExhausted() const {
+  throw HeapExhausted("heap of space '" + config_.name + "' exhausted (limit " +
+                      std::to_string(config_.maxOldBytes >> 20) + " MiB)" +
+                      (checkpoint_ ? " while a checkpoint forbids a full collection" : ""));
 }
 
 void Space::visitRoots(RootVisitor& v) {
@@ -151,20 +147,18 @@ void Space::scavenge() {
   stats_.scavengeNanos += ns;
   stats_.lastScavengeNanos = ns;
   stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
-  resizeEden();
+  if (!checkpoint_) resizeEden();  // shrinking eden drops pages a checkpoint may need
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
-  if (promotedPastLimit || config_.measureLive || fullCollectionDue()) collectGarbage();
+  bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue()) && collectGarbage();
   // The scavenge had to promote beyond the heap limit (it cannot stop half-way). Now that
   // the heap is consistent again, fail the allocation that asked for it if the live data
   // itself is over the limit; otherwise promotion would go on raising the limit.
-  if (promotedPastLimit && oldSpace_->liveBytesAtLastSweep() > config_.maxOldBytes) {
-    throw HeapExhausted("heap of space '" + config_.name + "' exhausted (limit " +
-                        std::to_string(config_.maxOldBytes >> 20) + " MiB)");
-  }
+  if (promotedPastLimit && (!collected || oldSpace_->liveBytesAtLastSweep() > config_.maxOldBytes)) heapExhausted();
 }
 
-void Space::collectGarbage() {
+bool Space::collectGarbage() {
+  if (checkpoint_) return false;
   if (collecting_) throw std::logic_error("nested collection");
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
@@ -180,6 +174,7 @@ void Space::collectGarbage() {
   stats_.fullCollectionNanos += ns;
   stats_.maxFullCollectionNanos = std::max(stats_.maxFullCollectionNanos, ns);
   afterCollection();
+  return true;
 }
 
 // Sizes eden to half the live data (an upper-bound estimate: old live at the last full

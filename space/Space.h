@@ -55,6 +55,8 @@ class HeapExhausted : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class SpaceCheckpoint;
+
 enum class Tenure { Young, Old };
 enum class CopyHash { No, Yes };
 
@@ -169,7 +171,11 @@ class Space {
 
   // ---- collection --------------------------------------------------------------------
   void scavenge();
-  void collectGarbage();  // full: scavenge (tenuring everything), then mark-sweep old space
+  // A full collection: scavenge (tenuring everything), then mark-sweep old space. Does
+  // nothing while a checkpoint is active (see SpaceCheckpoint) and answers false then.
+  bool collectGarbage();
+  // The checkpoint this space can be rolled back to, or nullptr.
+  const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
   const GcStats& stats() const { return stats_; }
   GcStats& mutableStats() { return stats_; }
 
@@ -227,6 +233,10 @@ class Space {
  private:
   friend class Scavenger;
   friend class MarkSweep;
+  friend class SpaceCheckpoint;
+
+  // Throws HeapExhausted naming the limit.
+  [[noreturn]] void heapExhausted() const;
 
   Oop initializeObject(uintptr_t block, ClassIndex cls, Format fmt, size_t slots) {
     HeapObject* o = HeapObject::initializeAt(block, cls, fmt, slots);
@@ -273,6 +283,7 @@ class Space {
   Oop specialObjects_;
   uint32_t hashSeed_ = 0x2545F491u;
   bool collecting_ = false;
+  const SpaceCheckpoint* checkpoint_ = nullptr;
   uint64_t stressAllocations_ = 0;
   ClassIndex arrayClassIndex_ = reserved_class::kInvalid;
   GcStats stats_;

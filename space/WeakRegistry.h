@@ -20,6 +20,11 @@ class WeakRegistry {
   using Token = uint64_t;
   using DeathCallback = std::function<void(std::span<const Token> died)>;
 
+  struct Entry {
+    Oop object;
+    Token token;
+  };
+
   void add(Oop object, Token token) { entries_.push_back({object, token}); }
   void setOnDeath(DeathCallback callback) { onDeath_ = std::move(callback); }
   size_t size() const { return entries_.size(); }
@@ -48,10 +53,7 @@ class WeakRegistry {
   }
 
  private:
-  struct Entry {
-    Oop object;
-    Token token;
-  };
+  friend class SpaceCheckpoint;
   std::vector<Entry> entries_;
   std::vector<Token> died_;
   DeathCallback onDeath_;

@@ -1,0 +1,80 @@
+// SpaceCheckpoint: see SpaceCheckpoint.h.
+#include "space/SpaceCheckpoint.h"
+
+#include <stdexcept>
+
+#include "space/Space.h"
+
+namespace space {
+
+namespace {
+// The page-aligned range covering [start, top): the pages that hold objects.
+MemoryRange pagesOf(uintptr_t start, uintptr_t top) {
+  return MemoryRange{start & ~(WriteTracker::kPageSize - 1), Reservation::roundUpToPage(top)};
+}
+}  // namespace
+
+SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.nursery_) {
+  if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
+  if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
+  // 1. The C++ state.
+  oldSpace_ = space.oldSpace_->state();
+  remembered_ = space.rememberedSet_.entries();
+  handles_ = space.handles_.values();
+  weak_ = space.weak_.entries_;
+  stacks_ = space.stacks_;
+  activeStack_ = space.activeStack_;
+  specialObjects_ = space.specialObjects_;
+  hashSeed_ = space.hashSeed_;
+  nextFreeClassIndex_ = space.classTable_.nextFreeIndex();
+  // 2. The pages that hold objects: eden and the survivors up to their tops, old segments
+  // up to theirs. Memory above a top holds nothing the restored state would read.
+  std::vector<MemoryRange> ranges;
+  ranges.push_back(pagesOf(nursery_.eden.start, nursery_.eden.top));
+  ranges.push_back(pagesOf(nursery_.fromSurvivor().start, nursery_.fromSurvivor().top));
+  for (auto [start, end] : space.oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
+  pages_ = std::make_unique<WriteTracker>(ranges);
+  // 3. From now on no full collection and no eden resizing (see the header).
+  space.checkpoint_ = this;
+  active_ = true;
+}
+
+SpaceCheckpoint::~SpaceCheckpoint() {
+  if (active_) commit();
+}
+
+void SpaceCheckpoint::commit() {
+  if (!active_) return;
+  pages_->release();
+  end();
+}
+
+void SpaceCheckpoint::rollback() {
+  if (!active_) throw std::logic_error("rollback of a checkpoint that has ended");
+  Space& s = space_;
+  // 1. Segments opened since are dropped, the rest described as before.
+  s.oldSpace_->restoreState(oldSpace_);
+  // 2. Every written page gets its old contents back.
+  pages_->restore();
+  // 3. The C++ state.
+  *s.nursery_ = nursery_;
+  s.rememberedSet_.setEntries(remembered_);
+  s.handles_.restoreValues(handles_, s.nil_);
+  s.weak_.entries_ = weak_;
+  s.weak_.died_.clear();
+  s.stacks_ = stacks_;
+  s.activeStack_ = activeStack_;
+  s.specialObjects_ = specialObjects_;
+  s.hashSeed_ = hashSeed_;
+  s.classTable_.reattach();
+  s.classTable_.setNextFreeIndex(nextFreeClassIndex_);
+  s.symbols_.reattach();
+  end();
+}
+
+void SpaceCheckpoint::end() {
+  space_.checkpoint_ = nullptr;
+  active_ = false;
+}
+
+}  // namespace space

@@ -1,0 +1,196 @@
+// WriteTracker: see WriteTracker.h.
+#include "space/WriteTracker.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace space {
+
+namespace {
+
+// The trackers active in this process. Process-wide by necessity: a fault is delivered to
+// the process, and the handler must find the tracker from the address alone. Written only
+// by the thread that starts and stops trackers; read by the handler on the same thread.
+constexpr size_t kMaxTrackers = 8;
+std::atomic<WriteTracker*> activeTrackers[kMaxTrackers];
+struct sigaction previousHandler;
+
+// Passes a fault that is none of ours to whoever handled SIGSEGV before.
+void forwardFault(int sig, siginfo_t* info, void* context) {
+  if (previousHandler.sa_flags & SA_SIGINFO) {
+    if (previousHandler.sa_sigaction) return previousHandler.sa_sigaction(sig, info, context);
+  } else if (previousHandler.sa_handler != SIG_DFL && previousHandler.sa_handler != SIG_IGN) {
+    return previousHandler.sa_handler(sig);
+  }
+  // The default action: reinstall it and return; the faulting instruction runs again and
+  // the process ends as it would have without us.
+  signal(sig, SIG_DFL);
+}
+
+// The SIGSEGV handler: a write to a protected page of an active tracker.
+void onFault(int sig, siginfo_t* info, void* context) {
+  if (info->si_code == SEGV_ACCERR) {
+    uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+    for (std::atomic<WriteTracker*>& slot : activeTrackers) {
+      WriteTracker* t = slot.load(std::memory_order_acquire);
+      if (t && t->handleFault(address)) return;
+    }
+  }
+  forwardFault(sig, info, context);
+}
+
+// Makes onFault the SIGSEGV handler, remembering the one it replaces. Checked at every
+// tracker start, since other code (a test harness, a sanitizer) may have replaced it
+// since the last one.
+void installHandler() {
+  struct sigaction current;
+  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+      current.sa_sigaction == onFault) {
+    return;
+  }
+  struct sigaction action = {};
+  action.sa_sigaction = onFault;
+  action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGSEGV, &action, &previousHandler) != 0) {
+    throw std::runtime_error(std::string("cannot install the write-tracking handler: ") + std::strerror(errno));
+  }
+}
+
+void protect(uintptr_t start, size_t bytes, int protection) {
+  if (bytes == 0) return;
+  if (mprotect(reinterpret_cast<void*>(start), bytes, protection) != 0) {
+    throw std::runtime_error(std::string("cannot change page protection: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
+  installHandler();
+  for (const MemoryRange& m : ranges) {
+    if (m.end <= m.start) continue;
+    size_t pages = (m.end - m.start) / kPageSize;
+    ranges_.push_back(Range{m, std::vector<uint8_t>(pages, 0)});
+    pagesTracked_ += pages;
+  }
+  std::sort(ranges_.begin(), ranges_.end(),
+            [](const Range& a, const Range& b) { return a.memory.start < b.memory.start; });
+  size_t slot = 0;
+  for (; slot < kMaxTrackers; slot++) {
+    WriteTracker* expected = nullptr;
+    if (activeTrackers[slot].compare_exchange_strong(expected, this)) break;
+  }
+  if (slot == kMaxTrackers) throw std::runtime_error("too many write trackers at once");
+  active_ = true;
+  try {
+    for (const Range& r : ranges_) protect(r.memory.start, r.memory.end - r.memory.start, PROT_READ);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+WriteTracker::~WriteTracker() {
+  if (active_) release();
+}
+
+bool WriteTracker::handleFault(uintptr_t address) {
+  if (!active_) return false;
+  // The range whose start is the last one at or below the address.
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                             [](uintptr_t a, const Range& r) { return a < r.memory.start; });
+  if (it == ranges_.begin()) return false;
+  Range& r = *--it;
+  if (address >= r.memory.end) return false;
+  size_t index = (address - r.memory.start) / kPageSize;
+  if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
+  if (!savePage(r, index)) return false;
+  if (savedCount_ >= kMaxScatteredPages) {
+    saveAllRemaining();
+  } else {
+    uintptr_t page = r.memory.start + index * kPageSize;
+    if (mprotect(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE) != 0) {
+      // The kernel refused to split the mapping once more: copy the rest at once.
+      saveAllRemaining();
+    }
+  }
+  return true;
+}
+
+bool WriteTracker::savePage(Range& r, size_t index) {
+  SavedPage* s = newSavedPage();
+  if (!s) return false;  // no memory for the copy: the fault is reported as a crash
+  s->page = r.memory.start + index * kPageSize;
+  std::memcpy(s->data, reinterpret_cast<const void*>(s->page), kPageSize);
+  r.saved[index] = 1;
+  savedCount_++;
+  return true;
+}
+
+WriteTracker::SavedPage* WriteTracker::newSavedPage() {
+  if (!chunks_ || chunks_->used == Chunk::kPages) {
+    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    Chunk* c = static_cast<Chunk*>(p);
+    c->next = chunks_;
+    c->used = 0;
+    chunks_ = c;
+  }
+  return &chunks_->pages[chunks_->used++];
+}
+
+void WriteTracker::saveAllRemaining() {
+  for (Range& r : ranges_) {
+    for (size_t i = 0; i < r.saved.size(); i++) {
+      if (!r.saved[i]) savePage(r, i);
+    }
+  }
+  copiedAll_ = true;
+  unprotectAll();
+}
+
+void WriteTracker::unprotectAll() {
+  for (const Range& r : ranges_) {
+    mprotect(reinterpret_cast<void*>(r.memory.start), r.memory.end - r.memory.start, PROT_READ | PROT_WRITE);
+  }
+}
+
+void WriteTracker::restore() {
+  if (!active_) return;
+  // Saved pages are writable (unprotected when saved); untouched ones need no copy.
+  for (Chunk* c = chunks_; c; c = c->next) {
+    for (size_t i = 0; i < c->used; i++) {
+      std::memcpy(reinterpret_cast<void*>(c->pages[i].page), c->pages[i].data, kPageSize);
+    }
+  }
+  release();
+}
+
+void WriteTracker::release() {
+  if (!active_) return;
+  unprotectAll();
+  for (std::atomic<WriteTracker*>& slot : activeTrackers) {
+    WriteTracker* self = this;
+    slot.compare_exchange_strong(self, nullptr);
+  }
+  active_ = false;
+  freeChunks();
+}
+
+void WriteTracker::freeChunks() {
+  while (chunks_) {
+    Chunk* next = chunks_->next;
+    munmap(chunks_, sizeof(Chunk));
+    chunks_ = next;
+  }
+}
+
+}  // namespace space

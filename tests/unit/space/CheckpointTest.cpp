@@ -1,0 +1,201 @@
+// Checkpoints: WriteTracker saves each written page once and restores them all; a
+// SpaceCheckpoint puts a whole space back — after stores, allocation, scavenges, identity
+// swaps and handles — or keeps the changes on commit.
+#include <sys/mman.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "space/SpaceCheckpoint.h"
+#include "space/WriteTracker.h"
+#include "tests/unit/space/TestHeap.h"
+
+using namespace space;
+using space::test::TestHeap;
+
+namespace {
+
+// An anonymous mapping of `pages` pages filled with a pattern that depends on the page.
+struct Pages {
+  size_t count;
+  uint8_t* base;
+  explicit Pages(size_t n) : count(n) {
+    void* p = mmap(nullptr, n * WriteTracker::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    base = static_cast<uint8_t*>(p);
+    for (size_t i = 0; i < n; i++)
+      std::memset(base + i * WriteTracker::kPageSize, int(i % 251), WriteTracker::kPageSize);
+  }
+  ~Pages() { munmap(base, count * WriteTracker::kPageSize); }
+  MemoryRange range() const {
+    uintptr_t b = reinterpret_cast<uintptr_t>(base);
+    return MemoryRange{b, b + count * WriteTracker::kPageSize};
+  }
+  uint8_t* page(size_t i) { return base + i * WriteTracker::kPageSize; }
+  bool pristine() const {
+    for (size_t i = 0; i < count; i++) {
+      for (size_t j = 0; j < WriteTracker::kPageSize; j += 512) {
+        if (base[i * WriteTracker::kPageSize + j] != uint8_t(i % 251)) return false;
+      }
+    }
+    return true;
+  }
+};
+
+// A structural fingerprint of everything reachable from `root` (values and shape, not
+// addresses), to compare a space before and after a rollback.
+std::string fingerprint(Space& space, Oop root) {
+  std::string out;
+  std::vector<Oop> seen;
+  std::function<void(Oop)> walk = [&](Oop o) {
+    if (!o.isHeapObject()) {
+      out += std::to_string(o.bits()) + ",";
+      return;
+    }
+    for (size_t i = 0; i < seen.size(); i++) {
+      if (seen[i] == o) {
+        out += "@" + std::to_string(i) + ",";
+        return;
+      }
+    }
+    seen.push_back(o);
+    HeapObject* h = o.object();
+    out += "{" + std::to_string(h->classIndex()) + ":" + std::to_string(h->slotCount()) + ":" +
+           std::to_string(space.identityHash(o)) + ":";
+    if (formatHasPointers(h->format())) {
+      for (size_t i = 0; i < h->slotCount(); i++) walk(h->slot(i));
+    }
+    out += "}";
+  };
+  walk(root);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a write tracker saves each written page once and restores all of them") {
+  Pages m(64);
+  MemoryRange r = m.range();
+  {
+    WriteTracker t({&r, 1});
+    CHECK(t.pagesTracked() == 64);
+    m.page(3)[100] = 0xAA;
+    m.page(3)[200] = 0xBB;  // the same page: no second copy
+    m.page(40)[0] = 0xCC;
+    CHECK(t.pagesSaved() == 2);
+    CHECK(m.page(3)[100] == 0xAA);  // the writes went through
+    t.restore();
+  }
+  CHECK(m.pristine());
+  {
+    WriteTracker t({&r, 1});
+    m.page(5)[7] = 0x11;
+    t.release();  // commit: the write stays
+  }
+  CHECK(m.page(5)[7] == 0x11);
+  m.page(5)[7] = uint8_t(5 % 251);
+  CHECK(m.pristine());
+}
+
+TEST_CASE("past the scattered-page limit a tracker copies everything at once and stays exact") {
+  size_t n = WriteTracker::kMaxScatteredPages + 200;
+  Pages m(n);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  for (size_t i = 0; i < n; i++) m.page((i * 7919) % n)[1] = 0xEE;  // scattered: a mapping each
+  CHECK(t.copiedEverything());
+  CHECK(t.pagesSaved() == n);
+  t.restore();
+  CHECK(m.pristine());
+}
+
+TEST_CASE("a space rolls back over stores, allocation, scavenges, swaps and handles") {
+  TestHeap h;
+  Space& s = h.space;
+  // Some old and young structure reachable from a handle.
+  Handle root(s, h.array(200, Tenure::Old));
+  for (size_t i = 0; i < 200; i++) {
+    Oop p = h.point(int64_t(i), int64_t(-i), i % 2 ? Tenure::Old : Tenure::Young);
+    s.storePointer(root.get(), i, p);
+  }
+  Handle before(s, root.get().object()->slot(7));
+  s.scavenge();
+  std::string print = fingerprint(s, root.get());
+  size_t committed = s.oldSpace().committedBytes();
+  {
+    SpaceCheckpoint cp(s);
+    // Stores into old and young objects, fresh objects, many scavenges (promoting), an
+    // identity swap, a new handle and a changed one.
+    for (size_t i = 0; i < 200; i++) s.storePointer(root.get(), i, h.point(int64_t(i) * 10, 0));
+    Handle made(s, h.array(3));
+    for (int k = 0; k < 20000; k++) {
+      Oop junk = h.array(30);
+      s.storePointer(made.get(), 0, junk);
+    }
+    Oop big = h.array(20000, Tenure::Old);  // old space grows, maybe a new segment
+    s.storePointer(root.get(), 0, big);
+    Oop a[1] = {root.get().object()->slot(1)}, b[1] = {root.get().object()->slot(2)};
+    s.swapIdentities(a, b);
+    before.set(h.point(99, 99));
+    CHECK(!s.collectGarbage());  // no full collection while a checkpoint is active
+    CHECK(cp.pagesSaved() > 0);
+    cp.rollback();
+    CHECK(made.get() == s.nil());  // made after the checkpoint: its object is gone
+  }
+  CHECK(fingerprint(s, root.get()) == print);
+  CHECK(before.get() == root.get().object()->slot(7));
+  CHECK(s.oldSpace().committedBytes() == committed);
+  h.verify();
+  // The space works on as before, collections included.
+  for (int k = 0; k < 2000; k++) h.array(30);
+  CHECK(s.collectGarbage());
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("a committed checkpoint keeps every change") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle root(s, h.array(10, Tenure::Old));
+  {
+    SpaceCheckpoint cp(s);
+    s.storePointer(root.get(), 3, h.point(3, 4));
+    cp.commit();
+  }
+  CHECK(TestHeap::x(root.get().object()->slot(3)) == 3);
+  CHECK(s.checkpoint() == nullptr);
+  CHECK(s.collectGarbage());
+  h.verify();
+}
+
+TEST_CASE("heap exhaustion under a checkpoint fails the allocation instead of collecting") {
+  SpaceConfig c = space::test::smallConfig();
+  c.maxOldBytes = size_t(16) << 20;
+  TestHeap h(c);
+  Space& s = h.space;
+  Handle keep(s, h.array(10, Tenure::Old));
+  std::string print = fingerprint(s, keep.get());
+  SpaceCheckpoint cp(s);
+  bool exhausted = false;
+  try {
+    Handle list(s, h.array(1000, Tenure::Old));
+    for (size_t i = 0;; i++) {
+      Oop chunk = h.array(4000, Tenure::Old);
+      s.storePointer(list.get(), i % 1000, chunk);
+      if (i % 1000 == 999) {
+        Oop next = h.array(1000, Tenure::Old);
+        s.storePointer(next, 0, list.get());
+        list.set(next);
+      }
+    }
+  } catch (const HeapExhausted& e) {
+    exhausted = true;
+    CHECK(std::string(e.what()).find("checkpoint") != std::string::npos);
+  }
+  CHECK(exhausted);
+  cp.rollback();
+  CHECK(fingerprint(s, keep.get()) == print);
+  h.verify();
+}
