@@ -79,7 +79,6 @@ StopReason Interpreter::run() {
   int argc = 0;
   Oop* site = nullptr;
   bool isSuper = false;
-  Oop returned;  // the value a return instruction returns (for its slow path)
 
 #define SAVE() (regs_.sp = sp, regs_.fp = fp, regs_.ip = ip, saveRegisters())
 #define LOAD() (sp = regs_.sp, fp = regs_.fp, ip = regs_.ip)
@@ -223,8 +222,10 @@ StopReason Interpreter::run() {
           Oop outer = nil_;
           if (CodeHeader::has(header, CodeHeader::kNeedsOuterContext)) {
             // The home method's context, for non-local returns.
-            if (isBlockCode(frame::code(fp))) {
-              outer = frame::resultSlot(fp)->object()->slot(closure_slot::kOuterContext);  // the closure's
+            int64_t h = frame::header(fp);
+            if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
+              // The closure (where a block frame's result will go) knows its home context.
+              outer = fp[-int(CodeHeader::args(h)) - 1].object()->slot(closure_slot::kOuterContext);
             } else if ((outer = frame::context(fp)) == nil_) {
               SAVE();
               outer = contextOfCurrentFrame();
@@ -594,7 +595,7 @@ StopReason Interpreter::run() {
         HeapObject* m = method.object();
         Oop quick = m->slot(code_slot::kQuick);
         if (quick.bits() != Oop::fromSmallInteger(0).bits()) {
-          sp = runQuickMethod(quick.smallInteger(), sp, argc);
+          ESPELL_RUN_QUICK_METHOD(quick.smallInteger(), sp, argc)
           DISPATCH();
         }
         int64_t header = codeHeaderOf(method);
@@ -645,29 +646,31 @@ StopReason Interpreter::run() {
     ip = regs_.code + callerIp_;                            \
     DISPATCH();                                             \
   }
+// A return whose fast path did not apply: the frame has a context to widow, or it is the
+// process's bottom frame.
+#define RETURN_SLOW(value)        \
+  {                               \
+    SAVE();                       \
+    returnFromFrame(fp, (value)); \
+    LOAD();                       \
+    CHECK_STOP();                 \
+    DISPATCH();                   \
+  }
         OP(ReturnTop) {
-          returned = *sp;
-          RETURN_FAST(returned)
-          goto return_slow;
+          Oop result = *sp;
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
         }
         OP(ReturnSelf) {
-          returned = SELF();
-          RETURN_FAST(returned)
-          goto return_slow;
+          Oop result = SELF();
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
         }
         OP(BlockReturn) {
-          returned = *sp;
-          RETURN_FAST(returned)
-          goto return_slow;
+          Oop result = *sp;
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
         }
-      return_slow : {
-        // The frame has a context to widow, or it is the process's bottom frame.
-        SAVE();
-        returnFromFrame(fp, returned);
-        LOAD();
-        CHECK_STOP();
-        DISPATCH();
-      }
         OP(NonLocalReturn) {
           Oop result = *sp;
           ip += LENGTH(NonLocalReturn);
@@ -682,7 +685,9 @@ StopReason Interpreter::run() {
           DISPATCH();
         }
         OP(JumpBack) {
-          ip += LENGTH(JumpBack) - readWord(ip + 1);
+          // Written as a subtraction: the equivalent addition of a negative changes how the
+          // compiler allocates the loop's registers (an instruction more per dispatch).
+          ip -= readWord(ip + 1) - LENGTH(JumpBack);
           if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
           DISPATCH();
         }
@@ -778,6 +783,8 @@ StopReason Interpreter::run() {
 #undef CHECK_STOP
 #undef LENGTH
 #undef CHECK_REGISTERS
+#undef RETURN_FAST
+#undef RETURN_SLOW
 #undef DISPATCH
 #undef OP
 }

@@ -40,11 +40,14 @@ inline Registers registersOf(Oop stack) {
   return Registers{s[stack_slot::kTop].smallInteger(), s[stack_slot::kFp].smallInteger(),
                    s[stack_slot::kIp].smallInteger()};
 }
+// `slots` are the stack object's slots (the interpreter keeps their address at hand).
+inline void setRegisters(Oop* slots, const Registers& r) {
+  slots[stack_slot::kTop] = Oop::fromSmallInteger(r.top);
+  slots[stack_slot::kFp] = Oop::fromSmallInteger(r.fp);
+  slots[stack_slot::kIp] = Oop::fromSmallInteger(r.ip);
+}
 inline void setRegisters(Oop stack, const Registers& r) {
-  Oop* s = stack.object()->slots();
-  s[stack_slot::kTop] = Oop::fromSmallInteger(r.top);
-  s[stack_slot::kFp] = Oop::fromSmallInteger(r.fp);
-  s[stack_slot::kIp] = Oop::fromSmallInteger(r.ip);
+  setRegisters(stack.object()->slots(), r);
 }
 inline Oop stackOf(Oop process) {
   return process.object()->slot(process_slot::kStack);
