@@ -21,11 +21,12 @@ using vm::PrimitiveResult;
 MirrorBridge::MirrorBridge(vm::Runtime& hypervisor, vm::Runtime& guest, GuestEvaluator evaluate)
     : hv_(hypervisor), guestRuntime_(guest), guest_(guest), evaluate_(std::move(evaluate)) {
   hv_.setExtension(this);
-  hv_.space().weakRegistry().setOnDeath([this](std::span<const space::WeakRegistry::Token> ids) { released(ids); });
+  weakOwner_ =
+      hv_.space().weakRegistry().addOwner([this](std::span<const space::WeakRegistry::Token> ids) { released(ids); });
 }
 
 MirrorBridge::~MirrorBridge() {
-  hv_.space().weakRegistry().setOnDeath(nullptr);
+  hv_.space().weakRegistry().removeOwner(weakOwner_);
   hv_.setExtension(nullptr);
 }
 
@@ -41,7 +42,7 @@ Oop MirrorBridge::newMirror(const char* className, size_t id) {
   Oop cls = hv_.globals().at(hv_.symbol(className));
   Oop m = hv_.space().allocate(space::ClassIndex(cls.object()->rawHash()), space::Format::Fixed, 1);
   m.object()->slots()[0] = Oop::fromSmallInteger(int64_t(id));
-  hv_.space().weakRegistry().add(m, id);
+  hv_.space().weakRegistry().add(m, id, weakOwner_);
   return m;
 }
 

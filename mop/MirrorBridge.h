@@ -57,6 +57,7 @@ class MirrorBridge final : public vm::RuntimeExtension {
   GuestEvaluator evaluate_;
   std::vector<Ref> handles_;  // index = mirror id - 1; reset when the mirror dies
   std::vector<size_t> free_;
+  space::WeakRegistry::Owner weakOwner_ = 0;  // the bridge's entries in the hypervisor's weak registry
   std::string lastError_;
 };
 

@@ -388,9 +388,23 @@ void ClassBuilder::forEachSendSite(Oop code, const std::function<void(Oop* site)
   }
 }
 
+ClassBuilder::ClassBuilder(Runtime& rt) : rt_(rt) {
+  retiredOwner_ = rt.space().weakRegistry().addOwner([](std::span<const space::WeakRegistry::Token>) {});
+}
+
+ClassBuilder::~ClassBuilder() {
+  rt_.space().weakRegistry().removeOwner(retiredOwner_);
+}
+
 void ClassBuilder::retire(Oop method) {
   if (method.isNull() || rt_.isBootstrapping()) return;
-  retiredCode_.emplace_back(rt_.space(), method);
+  rt_.space().weakRegistry().add(method, ++retiredTokens_, retiredOwner_);
+}
+
+size_t ClassBuilder::retiredCount() const {
+  size_t n = 0;
+  rt_.space().weakRegistry().forEachOf(retiredOwner_, [&](Oop) { n++; });
+  return n;
 }
 
 void ClassBuilder::forEachMethod(const std::function<void(Oop method)>& f) {
@@ -402,28 +416,59 @@ void ClassBuilder::forEachMethod(const std::function<void(Oop method)>& f) {
     if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
     method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { f(method); });
   });
-  for (const space::Handle& h : retiredCode_) f(h.get());
+  sp.weakRegistry().forEachOf(retiredOwner_, f);
 }
 
 void ClassBuilder::invalidate(Oop cls, Oop selector) {
   if (rt_.isBootstrapping()) return;  // no code has run: no cache is filled yet
   rt_.methodCache().flushSelector(selector);
+  std::vector<std::pair<space::Handle, space::Handle>> change;
+  change.emplace_back(space::Handle(rt_.space(), cls), space::Handle(rt_.space(), selector));
+  if (batching_) {
+    pending_.push_back(std::move(change.front()));
+    return;
+  }
+  invalidateAll(change);
+}
+
+void ClassBuilder::beginBatch() {
+  batching_ = true;
+}
+
+void ClassBuilder::endBatch() {
+  batching_ = false;
+  std::vector<std::pair<space::Handle, space::Handle>> changes;
+  changes.swap(pending_);
+  if (!changes.empty()) invalidateAll(changes);
+}
+
+void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, space::Handle>>& changes) {
   space::Space& sp = rt_.space();
   Oop nil = rt_.nil();
-  auto stale = [&](Oop cached) {
+  auto stale = [&](Oop cached, Oop selector) {
     if (!cached.isSmallInteger() || cached.smallInteger() == 0) return false;
     space::ClassIndex k = space::ClassIndex(cached.smallInteger());
     if (!sp.classTable().isValidIndex(k)) return true;
-    return inheritsFrom(rt_, rt_.classAt(k), cls);
+    for (const auto& [cls, sel] : changes) {
+      if (sel.get() == selector && inheritsFrom(rt_, rt_.classAt(k), cls.get())) return true;
+    }
+    return false;
+  };
+  auto changed = [&](Oop selector) {
+    for (const auto& change : changes) {
+      if (change.second.get() == selector) return true;
+    }
+    return false;
   };
   forEachMethod([&](Oop method) {
     forEachSendSite(method, [&](Oop* site) {
-      if (site[send_site::kSelector] != selector) return;
-      if (stale(site[send_site::kClass0])) {
+      Oop selector = site[send_site::kSelector];
+      if (!changed(selector)) return;
+      if (stale(site[send_site::kClass0], selector)) {
         site[send_site::kClass0] = Oop::fromSmallInteger(0);
         site[send_site::kMethod0] = nil;
       }
-      if (stale(site[send_site::kClass1])) {
+      if (stale(site[send_site::kClass1], selector)) {
         site[send_site::kClass1] = Oop::fromSmallInteger(0);
         site[send_site::kMethod1] = nil;
       }

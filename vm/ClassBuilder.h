@@ -20,7 +20,8 @@ using space::Oop;
 
 class ClassBuilder {
  public:
-  explicit ClassBuilder(Runtime& rt) : rt_(rt) {}
+  explicit ClassBuilder(Runtime& rt);
+  ~ClassBuilder();
 
   // Creates a class and its metaclass, registered in the class table but not bound to a
   // global. `instanceVariables` and `classVariables` are the new class's own (not inherited).
@@ -44,7 +45,14 @@ class ClassBuilder {
   Oop lookupLocal(Oop cls, Oop selector);
 
   // Invalidates the caches that may hold a lookup of `selector` in `cls` or its subclasses.
+  // Inside a batch (beginBatch) the invalidation is recorded and done at endBatch, in
+  // one pass over the code for every change of the batch.
   void invalidate(Oop cls, Oop selector);
+  // A batch of changes (an update): invalidation once at the end. Batches do not nest.
+  void beginBatch();
+  void endBatch();
+  // Retired methods still watched (they may still run somewhere).
+  size_t retiredCount() const;
   // Invalidates every cache (class hierarchy or VM configuration changes).
   void invalidateAll();
 
@@ -62,8 +70,21 @@ class ClassBuilder {
   // block still referenced): its inline caches stay subject to invalidation.
   void retire(Oop method);
 
+  // One pass over every method and retired code: clears the inline-cache entries of send
+  // sites whose selector is one of `changes`' and whose cached class inherits from the
+  // class changed with it.
+  void invalidateAll(const std::vector<std::pair<space::Handle, space::Handle>>& changes);
+
   Runtime& rt_;
-  std::vector<space::Handle> retiredCode_;
+  // Retired code (methods replaced or removed after bootstrap) may still run — in a frame,
+  // or as the outer code of a live block — so its caches are invalidated like those of
+  // installed methods. It is watched weakly: once nothing refers to it, the collector
+  // drops it, and an update's cost does not grow with the updates applied before it.
+  space::WeakRegistry::Owner retiredOwner_ = 0;
+  uint64_t retiredTokens_ = 0;
+  // The batch's pending invalidations (class, selector); `batching_` while one is open.
+  bool batching_ = false;
+  std::vector<std::pair<space::Handle, space::Handle>> pending_;
 };
 
 }  // namespace vm

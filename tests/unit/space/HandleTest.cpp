@@ -57,17 +57,17 @@ TEST_CASE("weak entries follow moves and report the objects that died") {
   TestHeap heap;
   Space& s = heap.space;
   std::vector<WeakRegistry::Token> died;
-  s.weakRegistry().setOnDeath(
+  WeakRegistry::Owner owner = s.weakRegistry().addOwner(
       [&](std::span<const WeakRegistry::Token> tokens) { died.insert(died.end(), tokens.begin(), tokens.end()); });
   Handle kept(s, heap.array(2));
-  s.weakRegistry().add(kept.get(), 1);
-  s.weakRegistry().add(heap.array(2), 2);  // garbage at once
+  s.weakRegistry().add(kept.get(), 1, owner);
+  s.weakRegistry().add(heap.array(2), 2, owner);  // garbage at once
   Handle old(s, heap.array(2, Tenure::Old));
-  s.weakRegistry().add(old.get(), 3);
+  s.weakRegistry().add(old.get(), 3, owner);
   s.scavenge();
   CHECK(died == std::vector<WeakRegistry::Token>{2});
   // Entries follow identities through moves and swaps, like handles.
-  s.weakRegistry().add(kept.get(), 4);
+  s.weakRegistry().add(kept.get(), 4, owner);
   Handle swapped(s, heap.array(3));
   s.swapIdentities(std::vector<Oop>{kept.get()}, std::vector<Oop>{swapped.get()});
   s.scavenge();
