@@ -435,6 +435,11 @@ void ClassBuilder::beginBatch() {
   batching_ = true;
 }
 
+void ClassBuilder::abandonBatch() {
+  batching_ = false;
+  pending_.clear();
+}
+
 void ClassBuilder::endBatch() {
   batching_ = false;
   std::vector<std::pair<space::Handle, space::Handle>> changes;

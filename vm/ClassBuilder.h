@@ -51,6 +51,8 @@ class ClassBuilder {
   // A batch of changes (an update): invalidation once at the end. Batches do not nest.
   void beginBatch();
   void endBatch();
+  // Drops the batch's pending invalidations (a rollback restores the caches instead).
+  void abandonBatch();
   // Retired methods still watched (they may still run somewhere).
   size_t retiredCount() const;
   // Invalidates every cache (class hierarchy or VM configuration changes).

@@ -18,6 +18,8 @@ class Globals {
   explicit Globals(Runtime& runtime) : runtime_(runtime) {}
 
   void initialize(size_t capacity);
+  // Re-reads the table array from the special objects and recounts its entries (after
+  // an image load or a rollback).
   void reattach();
 
   // The binding of `name`, or the null oop.

@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "vm/Scheduler.h"
@@ -94,6 +95,35 @@ int IoPoller::poll(int timeoutMillis, Scheduler& scheduler) {
     if (!w.readable.isValid() && !w.writable.isValid()) watchers_.erase(it);
   }
   return signalled;
+}
+
+std::vector<IoPoller::WatchState> IoPoller::watches() const {
+  std::vector<WatchState> out;
+  for (const auto& [fd, w] : watchers_) {
+    out.push_back({fd, w.readable.isValid() ? w.readable.get() : space::Oop(),
+                   w.writable.isValid() ? w.writable.get() : space::Oop()});
+  }
+  return out;
+}
+
+void IoPoller::restoreWatches(space::Space& space, const std::vector<WatchState>& saved) {
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    bool kept = std::any_of(saved.begin(), saved.end(), [&](const WatchState& s) { return s.fd == it->first; });
+    if (kept) {
+      ++it;
+      continue;
+    }
+    it->second.readable.reset();
+    it->second.writable.reset();
+    update(it->first, it->second);
+    it = watchers_.erase(it);
+  }
+  for (const WatchState& s : saved) {
+    Watch& w = watchers_[s.fd];
+    w.readable = s.readable.isNull() ? space::Handle() : space::Handle(space, s.readable);
+    w.writable = s.writable.isNull() ? space::Handle() : space::Handle(space, s.writable);
+    update(s.fd, w);
+  }
 }
 
 }  // namespace vm

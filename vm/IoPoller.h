@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <vector>
 
 #include "space/Handle.h"
 
@@ -35,6 +36,16 @@ class IoPoller {
   // Waits up to `timeoutMillis` (0: poll, -1: forever) and signals ready waiters.
   // Answers the number of semaphores signalled.
   int poll(int timeoutMillis, Scheduler& scheduler);
+
+  // The waiters of every watched descriptor, for a checkpoint (RuntimeCheckpoint).
+  struct WatchState {
+    int fd;
+    space::Oop readable;  // the semaphore to signal, or the null oop
+    space::Oop writable;
+  };
+  std::vector<WatchState> watches() const;
+  // Watches exactly what `saved` describes again (registrations made since are dropped).
+  void restoreWatches(space::Space& space, const std::vector<WatchState>& saved);
 
  private:
   struct Watch {

@@ -292,4 +292,21 @@ void Scheduler::stopHeartbeat() {
   if (heartbeat_.joinable()) heartbeat_.join();
 }
 
+Scheduler::TimerState Scheduler::timers() const {
+  TimerState state;
+  for (const auto& [key, semaphore] : timers_) state.timers.emplace_back(key.first, key.second, semaphore.get());
+  state.nextTimerId = nextTimerId_;
+  return state;
+}
+
+void Scheduler::restoreTimers(const TimerState& saved) {
+  timers_.clear();
+  timerDeadlines_.clear();
+  for (const auto& [deadline, id, semaphore] : saved.timers) {
+    timers_.emplace(std::make_pair(deadline, id), space::Handle(rt_.space(), semaphore));
+    timerDeadlines_.emplace(id, deadline);
+  }
+  nextTimerId_ = saved.nextTimerId;
+}
+
 }  // namespace vm

@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "space/Handle.h"
 #include "vm/Runtime.h"
@@ -93,6 +95,15 @@ class Scheduler {
   static int64_t nowMicros();
 
   IoPoller& io() { return *io_; }
+
+  // The pending timers, for a checkpoint (RuntimeCheckpoint): (deadline, id, semaphore).
+  struct TimerState {
+    std::vector<std::tuple<int64_t, int64_t, Oop>> timers;
+    int64_t nextTimerId = 1;
+  };
+  TimerState timers() const;
+  // Makes the pending timers exactly `saved` again.
+  void restoreTimers(const TimerState& saved);
 
   // Fires due timers and ready I/O without blocking. Answers whether anything fired.
   bool pollEvents();
