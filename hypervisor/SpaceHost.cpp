@@ -1,6 +1,7 @@
 // SpaceHost: see SpaceHost.h.
 #include "hypervisor/SpaceHost.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "vm/IoPoller.h"
@@ -73,7 +74,7 @@ int SpaceHost::eventFd() {
 }
 
 int64_t SpaceHost::nextTimerDeadline() {
-  return runtime_->scheduler().nextTimerDeadline();
+  return std::min(runtime_->scheduler().nextTimerDeadline(), runtime_->evaluationDeadline());
 }
 
 bool SpaceHost::waitForEvents(vm::Runtime& rt) {
@@ -82,6 +83,7 @@ bool SpaceHost::waitForEvents(vm::Runtime& rt) {
     // A pause requested while every process waits is reached at once: the scheduler
     // finds nothing ready and pauses (blocked processes are quiescent).
     if (s.pausePhase() == vm::PausePhase::Pausing) return true;
+    if (rt.evaluationOverdue()) return true;  // the scheduler ends it
     if (s.pollEvents()) return true;
     if (rt.exitRequested() || shuttingDown_) return true;
     if (!s.hasPendingEvents()) return false;

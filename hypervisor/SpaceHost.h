@@ -61,7 +61,8 @@ class SpaceHost final : public vm::ExecutionHost {
   // The heartbeat yields Interrupted once the monotonic clock passes this (INT64_MAX: never).
   void setControlDeadline(int64_t micros) { controlDeadline_ = micros; }
   int64_t controlDeadline() const { return controlDeadline_; }
-  // What to wait for while Idle.
+  // What to wait for while Idle: its events, until its next timer or the deadline of the
+  // evaluation it runs, whichever comes first.
   int eventFd();
   int64_t nextTimerDeadline();
   // Rethrows (once) what the last job threw.

@@ -144,6 +144,7 @@ void SpaceMirror::installClass(const Ref& cls) {
   if (cls.get().object()->slot(class_slot::kName) == rt_.nil())
     throw MirrorError("installClass", "a metaclass cannot be installed");
   rt_.classes().installGlobal(cls.get());
+  changes_.classes++;
 }
 
 void SpaceMirror::removeClass(std::string_view name) {
@@ -157,6 +158,66 @@ void SpaceMirror::removeClass(std::string_view name) {
       throw MirrorError("removeClass", std::string(name) + " is the VM's special object " + s.name);
     }
   }
+  rt_.globals().undefine(sym);
+  changes_.classes++;
+}
+
+void SpaceMirror::setSuperclass(const Ref& cls, const Ref& superclass) {
+  const char* op = "setSuperclass";
+  requireQuiescent(op);
+  requireClass(op, cls, "the class");
+  requireClass(op, superclass, "the superclass");
+  Oop c = cls.get(), s = superclass.get();
+  if (c.object()->slot(class_slot::kName) == rt_.nil()) throw MirrorError(op, "give the class, not its metaclass");
+  if (inheritsFrom(rt_, s, c)) throw MirrorError(op, describe(superclass) + " inherits from " + describe(cls));
+  Oop meta = rt_.classOf(c), superMeta = rt_.classOf(s);
+  // The fields the instances (and the class object) inherit must stay where they are.
+  auto sameInherited = [&](Oop k, Oop newSuper) {
+    std::vector<std::string> names = vm::instanceVariableNames(rt_, k);
+    std::vector<std::string> inherited = vm::instanceVariableNames(rt_, k.object()->slot(class_slot::kSuperclass));
+    std::vector<std::string> offered = vm::instanceVariableNames(rt_, newSuper);
+    return inherited == offered;
+  };
+  if (!sameInherited(c, s)) {
+    throw MirrorError(op, describe(superclass) + " defines other instance variables than " +
+                              describe(hold(c.object()->slot(class_slot::kSuperclass))) +
+                              "; the instances would change shape (redefine the class and migrate them)");
+  }
+  if (!sameInherited(meta, superMeta)) {
+    throw MirrorError(op, "the class side of " + describe(superclass) + " defines other variables");
+  }
+  int64_t a = c.object()->slot(class_slot::kInstanceSpec).smallInteger();
+  int64_t b = s.object()->slot(class_slot::kInstanceSpec).smallInteger();
+  if (space::formatHasPointers(space::Format(InstanceSpec::format(a))) !=
+      space::formatHasPointers(space::Format(InstanceSpec::format(b)))) {
+    throw MirrorError(op, describe(superclass) + " holds another kind of data than " + describe(cls));
+  }
+  space().storePointer(c, class_slot::kSuperclass, s);
+  space().storePointer(meta, class_slot::kSuperclass, superMeta);
+  rt_.classes().invalidateAll();  // every lookup through the class may find other methods now
+  changes_.classes++;
+}
+
+std::optional<Ref> SpaceMirror::globalAt(std::string_view name) const {
+  Oop v = rt_.globals().at(rt_.symbol(name));
+  if (v.isNull()) return std::nullopt;
+  return hold(v);
+}
+
+void SpaceMirror::setGlobal(std::string_view name, const Ref& value) {
+  requireQuiescent("setGlobal");
+  checkSameSpace("setGlobal", value);
+  if (name.empty() || !std::isupper(static_cast<unsigned char>(name[0]))) {
+    throw MirrorError("setGlobal", "'" + std::string(name) + "' is not a global name (it starts with a capital)");
+  }
+  LocalRoot sym(space().localRoots(), rt_.symbol(name));
+  rt_.globals().atPut(sym.get(), value.get());
+}
+
+void SpaceMirror::removeGlobal(std::string_view name) {
+  requireQuiescent("removeGlobal");
+  Oop sym = rt_.symbol(name);
+  if (rt_.globals().at(sym).isNull()) throw MirrorError("removeGlobal", "no global named '" + std::string(name) + "'");
   rt_.globals().undefine(sym);
 }
 
@@ -228,6 +289,7 @@ void SpaceMirror::installMethod(const Ref& cls, const Ref& method) {
                               vm::className(rt_, cls.get()) + "'s");
   }
   rt_.classes().installMethod(cls.get(), method.get());
+  changes_.methods++;
 }
 
 void SpaceMirror::removeMethod(const Ref& cls, std::string_view selector) {
@@ -236,6 +298,7 @@ void SpaceMirror::removeMethod(const Ref& cls, std::string_view selector) {
   if (!rt_.classes().removeMethod(cls.get(), rt_.symbol(selector))) {
     throw MirrorError("removeMethod", vm::className(rt_, cls.get()) + " has no method #" + std::string(selector));
   }
+  changes_.methods++;
 }
 
 std::string SpaceMirror::selectorOf(const Ref& method) const {
@@ -335,6 +398,7 @@ void SpaceMirror::setClass(const Ref& object, const Ref& cls) {
                               " (format and number of fields); migrate with a new instance and swapIdentities");
   }
   o.object()->setClassIndex(space::ClassIndex(cls.get().object()->rawHash()));
+  changes_.instances++;
 }
 
 size_t SpaceMirror::fieldCount(const Ref& object) const {
@@ -419,6 +483,7 @@ void SpaceMirror::swapIdentities(const Ref& a, const Ref& b) {
   } catch (const std::invalid_argument& e) {
     throw MirrorError(op, e.what());
   }
+  changes_.instances += x.size();
 }
 
 void SpaceMirror::becomeForward(const Ref& from, const Ref& to) {
@@ -434,6 +499,57 @@ void SpaceMirror::becomeForward(const Ref& from, const Ref& to) {
   } catch (const std::invalid_argument& e) {
     throw MirrorError(op, e.what());
   }
+  changes_.instances += x.size();
+}
+
+std::pair<Ref, Ref> SpaceMirror::newInstanceVersions(const Ref& oldClass, const Ref& newClass,
+                                                     const std::vector<FieldSource>& fields) {
+  const char* op = "newInstanceVersions";
+  requireQuiescent(op);
+  requireClass(op, oldClass, "the old class");
+  requireClass(op, newClass, "the new class");
+  int64_t oldSpec = oldClass.get().object()->slot(class_slot::kInstanceSpec).smallInteger();
+  int64_t newSpec = newClass.get().object()->slot(class_slot::kInstanceSpec).smallInteger();
+  auto fixedOnly = [](int64_t spec) {
+    space::Format f = space::Format(InstanceSpec::format(spec));
+    return f == space::Format::Fixed || f == space::Format::Empty;
+  };
+  if (!fixedOnly(oldSpec) || !fixedOnly(newSpec)) {
+    throw MirrorError(op, "only instances with named fields only are migrated field by field");
+  }
+  size_t oldFields = InstanceSpec::fixedFields(oldSpec), newFields = InstanceSpec::fixedFields(newSpec);
+  if (fields.size() != newFields) {
+    throw MirrorError(op, describe(newClass) + " has " + std::to_string(newFields) + " fields; " +
+                              std::to_string(fields.size()) + " sources were given");
+  }
+  for (const FieldSource& f : fields) {
+    if (f.kind == FieldSource::Kind::OldField && (f.oldField < 1 || f.oldField > oldFields)) {
+      throw MirrorError(op, describe(oldClass) + " has no field " + std::to_string(f.oldField));
+    }
+    if (f.kind == FieldSource::Kind::Value) checkSameSpace(op, f.value);
+  }
+  Ref olds = allInstances(oldClass);
+  size_t n = olds.get().object()->slotCount();
+  // Old space: the instances are made in one go, and nothing moves while they are filled.
+  LocalRoot news(space().localRoots(), newArray(rt_, n, space::Tenure::Old));
+  space::ClassIndex index = space::ClassIndex(newClass.get().object()->rawHash());
+  space::Format format = newFields == 0 ? space::Format::Empty : space::Format::Fixed;
+  for (size_t i = 0; i < n; i++) {
+    Oop fresh = space().allocate(index, format, newFields, space::Tenure::Old);
+    space().storePointer(news.get(), i, fresh);
+  }
+  for (size_t i = 0; i < n; i++) {
+    space::HeapObject* from = olds.get().object()->slot(i).object();
+    Oop to = news.get().object()->slot(i);
+    for (size_t k = 0; k < newFields; k++) {
+      const FieldSource& f = fields[k];
+      Oop v = f.kind == FieldSource::Kind::OldField ? from->slot(f.oldField - 1)
+              : f.kind == FieldSource::Kind::Value  ? f.value.get()
+                                                    : rt_.nil();
+      space().storePointer(to, k, v);
+    }
+  }
+  return {std::move(olds), hold(news.get())};
 }
 
 // ---- VM interface ----------------------------------------------------------------------

@@ -44,6 +44,22 @@ struct FrameView {
 
 enum class ProcessStatus { Running, Ready, Waiting, Suspended, Paused, Terminated, Terminating };
 
+// What the mutating operations of a mirror changed since the counts were last reset
+// (an update's record reports them).
+struct ChangeCounts {
+  size_t classes = 0;    // created and installed, removed, re-parented
+  size_t methods = 0;    // installed or removed
+  size_t instances = 0;  // whose identity or class changed (pairs swapped, objects forwarded)
+};
+
+// Where a field of an instance's new version comes from (newInstanceVersions).
+struct FieldSource {
+  enum class Kind { Nil, OldField, Value };
+  Kind kind = Kind::Nil;
+  size_t oldField = 0;  // OldField: 1-based field of the old instance
+  Ref value;            // Value: the same object for every instance
+};
+
 struct ProcessView {
   Ref process;
   std::string name;
@@ -90,6 +106,16 @@ class SpaceMirror {
   Ref compileMethod(const Ref& cls, std::string_view source);
   void installMethod(const Ref& cls, const Ref& method);
   void removeMethod(const Ref& cls, std::string_view selector);
+  // Makes `superclass` the superclass of `cls` (and its metaclass's), keeping the shape of
+  // its instances: the new superclass chain must define the same instance variables, in
+  // the same order, as the old one (for the class side as well).
+  void setSuperclass(const Ref& cls, const Ref& superclass);
+  // The value of the global `name`, if it is defined.
+  std::optional<Ref> globalAt(std::string_view name) const;
+  // Defines or changes the global `name` (code that refers to it sees the new value).
+  void setGlobal(std::string_view name, const Ref& value);
+  // Makes the global `name` undefined again.
+  void removeGlobal(std::string_view name);
   std::string selectorOf(const Ref& method) const;
   std::string sourceOf(const Ref& method) const;
 
@@ -111,6 +137,12 @@ class SpaceMirror {
   void swapIdentities(const Ref& a, const Ref& b);
   // Every reference to from[i] becomes one to to[i] (one-way become).
   void becomeForward(const Ref& from, const Ref& to);
+  // Instance migration, the first half: every instance of `oldClass` (an Array) and, at
+  // the same positions, a new instance of `newClass` (fixed fields only, both) whose
+  // fields come from `fields` (one entry per field of `newClass`). swapIdentities of the
+  // two Arrays completes it.
+  std::pair<Ref, Ref> newInstanceVersions(const Ref& oldClass, const Ref& newClass,
+                                          const std::vector<FieldSource>& fields);
 
   // ---- execution ----------------------------------------------------------------------
   std::vector<ProcessView> processes();
@@ -140,6 +172,10 @@ class SpaceMirror {
   // of SmallIntegers, Characters or Doubles rebinds what the VM answers for immediates.
   void setSpecialObject(std::string_view name, const Ref& value);
 
+  // ---- what changed ----------------------------------------------------------------------
+  const ChangeCounts& changes() const { return changes_; }
+  void resetChanges() { changes_ = ChangeCounts(); }
+
   // ---- checks -------------------------------------------------------------------------
   // The heap verifier over the whole space (headers, class indexes, no foreign oop).
   // Answers the problems found (empty: none).
@@ -159,6 +195,7 @@ class SpaceMirror {
   void afterVmReconfiguration();
 
   vm::Runtime& rt_;
+  ChangeCounts changes_;
 };
 
 }  // namespace mop

@@ -170,6 +170,9 @@ class Interpreter {
   // Terminates the active process after printing an error and its stack trace; if it is
   // the main process, the program exits with status 1.
   void failActiveProcess(const std::string& message);
+  // Ends the active process (an overdue evaluation) as failActiveProcess does, without
+  // printing anything.
+  void endActiveProcessQuietly();
 
   // Fast-path guards: bit set when the kernel primitive is what the send would find.
   void refreshGuards();

@@ -333,6 +333,10 @@ bool Interpreter::resumeProcess(Oop process) {
 void Interpreter::handleInterrupts() {
   Scheduler& s = rt_.scheduler();
   if (rt_.host() != nullptr) rt_.host()->interrupted(rt_);
+  if (rt_.evaluationOverdue() && activeProcess() == mainProcess_) {
+    rt_.endOverdueEvaluation();
+    return;
+  }
   switch (s.pausePhase()) {
     case PausePhase::None:
       s.pollEvents();
@@ -401,6 +405,18 @@ void Interpreter::failActiveProcess(const std::string& message) {
     return;
   }
   activeProcessEnded();
+}
+
+void Interpreter::endActiveProcessQuietly() {
+  Oop process = activeProcess();
+  if (process == nil_) return;
+  saveRegisters();
+  process.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
+  if (process == mainProcess_) {
+    mainProcessEnded();
+  } else {
+    activeProcessEnded();
+  }
 }
 
 void Interpreter::visitRoots(space::RootVisitor& v) {

@@ -179,6 +179,10 @@ StopReason Runtime::schedule() {
       pauseReached();
       continue;
     }
+    if (evaluationOverdue()) {
+      endOverdueEvaluation();  // it waits for something that has not come in time
+      return StopReason::MainProcessEnded;
+    }
     if (!waitForEvents()) return StopReason::Deadlock;
     if (exitRequested_) return StopReason::Exit;
     Oop next = scheduler_->takeNextReady();
@@ -282,7 +286,10 @@ Oop Runtime::evaluate(std::string_view source) {
   // While paused, the evaluation runs alone: any other process made ready is parked.
   bool exclusive = isPaused();
   if (exclusive) scheduler_->setExclusiveProcess(p.get());
+  bool nested = evaluating_;
+  evaluating_ = true;
   StopReason r = runUntilEnded(p.get());
+  evaluating_ = nested;
   if (exclusive) scheduler_->setExclusiveProcess(nil_);
   interpreter_->setMainProcess(previousMain);
   if (r == StopReason::Exit || exitRequested_) throw std::runtime_error("the program exited");
@@ -295,6 +302,23 @@ Oop Runtime::evaluate(std::string_view source) {
                              (lastUnhandledError_.empty() ? std::string() : ": " + lastUnhandledError_));
   }
   return stack.object()->slot(stack_slot::kFirstFrameSlot);
+}
+
+bool Runtime::evaluationOverdue() const {
+  return evaluating_ && evaluationDeadline_ != INT64_MAX && Scheduler::nowMicros() >= evaluationDeadline_;
+}
+
+void Runtime::endOverdueEvaluation() {
+  Oop p = interpreter_->mainProcess();
+  if (p == nil_) return;
+  lastUnhandledError_ = "the evaluation did not finish before its deadline";
+  if (p == scheduler_->activeProcess()) {
+    interpreter_->endActiveProcessQuietly();
+    return;
+  }
+  Oop list = p.object()->slot(process_slot::kMyList);
+  if (list != nil_) scheduler_->remove(list, p);
+  p.object()->slots()[process_slot::kState] = Oop::fromSmallInteger(int64_t(ProcessState::Terminated));
 }
 
 void Runtime::visitRoots(space::RootVisitor& visitor) {

@@ -136,6 +136,15 @@ class Runtime final : public space::RootProvider {
   // value of a final "^ expression"). Throws CompileError, and std::runtime_error when the
   // program exits or the process fails instead of returning.
   Oop evaluate(std::string_view source);
+  // Evaluations (evaluate) not finished by `micros` (Scheduler::nowMicros clock) end with
+  // an error, whether they compute or wait; INT64_MAX: no deadline.
+  void setEvaluationDeadline(int64_t micros) { evaluationDeadline_ = micros; }
+  // The deadline of the evaluation running now (INT64_MAX when none runs).
+  int64_t evaluationDeadline() const { return evaluating_ ? evaluationDeadline_ : INT64_MAX; }
+  // An evaluation is running and its deadline has passed.
+  bool evaluationOverdue() const;
+  // Ends the overdue evaluation's process (running or waiting) without unwinding it.
+  void endOverdueEvaluation();
   // Runs the scheduler until `process` ends (it becomes the interpreter's main process).
   StopReason runUntilEnded(Oop process);
   // Evaluation while paused: `process` may run, every other process stays parked.
@@ -185,6 +194,8 @@ class Runtime final : public space::RootProvider {
   RuntimeExtension* extension_ = nullptr;
   ExecutionHost standaloneHost_;
   int64_t pauseRequestedAt_ = 0;
+  int64_t evaluationDeadline_ = INT64_MAX;
+  bool evaluating_ = false;
 };
 
 }  // namespace vm
