@@ -104,5 +104,5 @@ TEST_CASE("syntax errors name the file, line, column and what was expected") {
   CHECK(compileError("Foo = (\n  bar = ( ^ ) )") == "bad.som:2:13: expected an expression but found ')'");
   CHECK(compileError("Foo = ( bar = ( 'abc ) )") == "bad.som:1:17: unterminated string (expected a closing quote)");
   CHECK(compileError("Foo ( )") == "bad.som:1:5: expected '=' after the class name but found '('");
-  CHECK(compileError("Foo = ( bar: self = ( ) )") == "bad.som:1:15: 'self' cannot be used as a parameter name");
+  CHECK(compileError("Foo = ( bar: self = ( ) )") == "bad.som:1:14: 'self' cannot be used as a parameter name");
 }
