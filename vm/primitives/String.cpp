@@ -112,10 +112,12 @@ ESPELL_PRIMITIVE(strSubstring) {
   int64_t start = from.smallInteger(), end = to.smallInteger();
   if (end < start) return answer(in, argc, newString(rt, ""));
   if (start < 1 || end > n) return kFail;
-  std::string s(bytesOf(r).substr(size_t(start - 1), size_t(end - start + 1)));
+  size_t count = size_t(end - start + 1);
   ClassIndex cls = r.object()->classIndex() == rt.known.byteArray ? rt.known.byteArray : rt.known.string;
-  Oop out = rt.space().allocateBytes(cls, s.size());
-  std::memcpy(out.object()->bytes(), s.data(), s.size());
+  Oop out = rt.space().allocateBytes(cls, count);
+  // The allocation may have moved the receiver: read it again from the stack (a root).
+  r = receiver(in, argc);
+  std::memcpy(out.object()->bytes(), r.object()->bytes() + (start - 1), count);
   return answer(in, argc, out);
 }
 
