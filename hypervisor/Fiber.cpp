@@ -13,6 +13,7 @@
 #endif
 
 #ifdef ESPELL_ASAN_FIBERS
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -28,7 +29,11 @@ inline void startSwitch(void** fakeStack, const void* bottom, size_t size) {
 inline void finishSwitch(void* fakeStack, const void** oldBottom, size_t* oldSize) {
   __sanitizer_finish_switch_fiber(fakeStack, oldBottom, oldSize);
 }
+// A fiber destroyed unfinished leaves its frames' redzones poisoned; the sanitizer keeps
+// that shadow after munmap, so a later mapping at the same address would look like stack.
+inline void unpoisonStack(void* bottom, size_t size) { __asan_unpoison_memory_region(bottom, size); }
 #else
+inline void unpoisonStack(void*, size_t) {}
 inline void startSwitch(void**, const void*, size_t) {}
 inline void finishSwitch(void*, const void**, size_t*) {}
 #endif
@@ -44,7 +49,10 @@ struct Fiber::StackRecorder {
     fiber->stackSize_ = sc.size;
     return sc;
   }
-  void deallocate(ctx::stack_context& sc) noexcept { stacks.deallocate(sc); }
+  void deallocate(ctx::stack_context& sc) noexcept {
+    unpoisonStack(static_cast<char*>(sc.sp) - sc.size, sc.size);
+    stacks.deallocate(sc);
+  }
 };
 
 Fiber::Fiber(std::function<void()> body, size_t stackBytes) : body_(std::move(body)) {

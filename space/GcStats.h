@@ -23,7 +23,9 @@ struct GcStats {
   struct SwapPhases {
     uint64_t validateNanos = 0, reserveNanos = 0, swapNanos = 0, fixNanos = 0;
   } lastSwap;
-  uint64_t peakLiveBytes = 0;  // largest old-space live size seen by a full collection
+  uint64_t peakLiveBytes = 0;      // largest old-space live size seen by a full collection
+  uint64_t idleReleases = 0;       // releaseMemoryWhileIdle calls that collected and released
+  uint64_t idleReleasedBytes = 0;  // address range they released (resident or not)
 };
 
 }  // namespace space

@@ -52,18 +52,17 @@ void MarkSweep::run() {
   sweep();
 }
 
-// Free memory of at least this size goes back to the kernel (its pages fault in again,
-// zeroed, when reused): the resident set follows the live data, not its high-water mark.
-constexpr size_t kReleaseFreeBytes = size_t(64) << 10;
-
 void MarkSweep::addFree(uintptr_t start, size_t bytes) {
   OldSpace& old = space_.oldSpace();
   old.addFreeChunk(start, bytes);
-  if (bytes < kReleaseFreeBytes) return;
-  constexpr uintptr_t kPage = 4096;
+  if (bytes < releaseFreeBytes_) return;
+  constexpr uintptr_t kPage = Reservation::kPageSize;
   uintptr_t from = (start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1);  // keep the chunk's header and link
   uintptr_t to = (start + bytes) & ~(kPage - 1);
-  if (to > from) space_.reservation().releasePages(from, to - from);
+  if (to > from) {
+    space_.reservation().releasePages(from, to - from);
+    releasedBytes_ += to - from;
+  }
 }
 
 void MarkSweep::sweep() {

@@ -16,8 +16,17 @@ class HeapObject;
 
 class MarkSweep final : private RootVisitor {
  public:
-  explicit MarkSweep(Space& space) : space_(space) {}
+  // Free runs of at least this many bytes have their whole pages returned to the kernel
+  // (they fault in again, zeroed, when reused): the resident set follows the live data.
+  static constexpr size_t kReleaseFreeBytes = size_t(64) << 10;
+  // The smallest run that can give a page back (its first page keeps the chunk header).
+  static constexpr size_t kReleaseEveryPage = size_t(2) * 4096;
+
+  explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes)
+      : space_(space), releaseFreeBytes_(releaseFreeBytes) {}
   void run();
+  // Bytes of address range whose pages the sweep released.
+  size_t releasedBytes() const { return releasedBytes_; }
 
  private:
   void visit(Oop& slot) override;
@@ -27,6 +36,8 @@ class MarkSweep final : private RootVisitor {
   void addFree(uintptr_t start, size_t bytes);
 
   Space& space_;
+  size_t releaseFreeBytes_;
+  size_t releasedBytes_ = 0;
   // Invariant: every object on the mark stack is marked; its slots are not yet scanned.
   std::vector<HeapObject*> markStack_;
 };

@@ -33,4 +33,19 @@ void Nursery::setEdenLimit(size_t bytes, Reservation& reservation) {
   eden.end = newEnd;
 }
 
+size_t Nursery::releaseUnusedPages(Reservation& reservation) {
+  size_t released = 0;
+  auto release = [&](uintptr_t from, uintptr_t to) {
+    from = Reservation::roundUpToPage(from);
+    if (to > from) {
+      reservation.releasePages(from, to - from);
+      released += to - from;
+    }
+  };
+  release(eden.top, eden.end);
+  release(toSurvivor().top, toSurvivor().end);
+  release(fromSurvivor().top, fromSurvivor().end);
+  return released;
+}
+
 }  // namespace space

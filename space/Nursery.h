@@ -38,6 +38,9 @@ class Nursery {
   // only called while eden is empty. Shrinking returns the pages beyond the new end.
   void setEdenLimit(size_t bytes, Reservation& reservation);
   size_t edenCapacity() const { return edenCapacity_; }
+  // Returns the pages of eden and the to-survivor space (both must be empty) and of the
+  // from-survivor space beyond its objects. Answers the bytes of range released.
+  size_t releaseUnusedPages(Reservation& reservation);
 
   uintptr_t start() const { return start_; }
   uintptr_t end() const { return end_; }

@@ -1,6 +1,8 @@
 // Space: construction, slow-path allocation, collection scheduling, roots and hashes.
 #include "space/Space.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -159,22 +161,80 @@ void Space::scavenge() {
 
 bool Space::collectGarbage() {
   if (checkpoint_) return false;
+  collectGarbage(MarkSweep::kReleaseFreeBytes);
+  return true;
+}
+
+size_t Space::collectGarbage(size_t releaseFreeBytes) {
   if (collecting_) throw std::logic_error("nested collection");
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();
   rememberedSet_.clear();  // nothing is young any more
-  MarkSweep(*this).run();
+  MarkSweep sweeper(*this, releaseFreeBytes);
+  sweeper.run();
   // A promotion may have raised the limit temporarily; restore it (never below what is
   // still committed, so live data is not declared over the limit retroactively).
   oldSpace_->setMaxBytes(std::max(config_.maxOldBytes, oldSpace_->committedBytes()));
+  lastFullCollection_ = std::chrono::steady_clock::now();
+  idleFullCollectionOwed_ = false;
   uint64_t ns = nanosSince(start);
   collecting_ = false;
   stats_.fullCollections++;
   stats_.fullCollectionNanos += ns;
   stats_.maxFullCollectionNanos = std::max(stats_.maxFullCollectionNanos, ns);
   afterCollection();
-  return true;
+  return sweeper.releasedBytes();
+}
+
+size_t Space::idleFullGcBytes() const {
+  return std::max(size_t(1) << 20, oldSpace_->liveBytesAtLastSweep() / 8);
+}
+
+// Activity: collections and direct old allocations so far. Any young allocation shows in
+// eden (a scavenge empties it but counts itself), any promotion in the scavenge count.
+uint64_t Space::activityMark() const {
+  return stats_.scavenges + stats_.fullCollections + stats_.bytesAllocatedOld;
+}
+
+size_t Space::releaseMemoryWhileIdle() {
+  if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
+  bool active = nursery_->eden.used() > 0 || activityMark() != idleQuietMark_;
+  // Whatever ran may have dropped references to old objects; only a full collection finds
+  // them, so one is owed until it happens.
+  if (active) idleFullCollectionOwed_ = true;
+  bool full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
+                                          std::chrono::steady_clock::now() - lastFullCollection_ >=
+                                              std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
+  if (!active && !full) return 0;
+  size_t released = 0;
+  if (full) {
+    // Every free run that covers a page gives it back, not only the large ones.
+    released += collectGarbage(MarkSweep::kReleaseEveryPage);
+  } else {
+    scavenge();
+  }
+  released += nursery_->releaseUnusedPages(*reservation_);
+  stats_.idleReleases++;
+  stats_.idleReleasedBytes += released;
+  idleQuietMark_ = activityMark();
+  return released;
+}
+
+size_t Space::residentBytes() const {
+  constexpr size_t kPage = Reservation::kPageSize;
+  std::vector<unsigned char> pages;
+  auto count = [&](uintptr_t start, uintptr_t end) -> size_t {
+    size_t n = (end - start) / kPage;
+    pages.resize(n);
+    if (n == 0 || mincore(reinterpret_cast<void*>(start), end - start, pages.data()) != 0) return 0;
+    size_t resident = 0;
+    for (unsigned char p : pages) resident += p & 1;
+    return resident * kPage;
+  };
+  size_t total = count(nursery_->start(), nursery_->end());
+  for (const Segment& seg : oldSpace_->segments()) total += count(seg.start, seg.end);
+  return total;
 }
 
 // Sizes eden to half the live data (an upper-bound estimate: old live at the last full

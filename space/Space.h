@@ -3,6 +3,7 @@
 // allocation, stores (with the write barrier), collection and identity swaps.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,7 @@ struct SpaceConfig {
   bool gcStress = kGcStressBuild;               // collect at every allocation
   bool measureLive = false;                     // full collection after every scavenge, to
                                                 // record the peak live size (diagnostics)
+  int64_t idleFullGcIntervalMillis = 5000;      // see Space::releaseMemoryWhileIdle
 };
 
 // Thrown when an allocation cannot be satisfied even after a full collection.
@@ -176,6 +178,20 @@ class Space {
   bool collectGarbage();
   // The checkpoint this space can be rolled back to, or nullptr.
   const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
+  // For a program with nothing to run (called periodically while idle): gives the memory
+  // it no longer uses back to the system. After activity it scavenges and releases the
+  // pages of the empty nursery spaces; it collects fully instead (and then also releases
+  // every free old-space run that covers a whole page) when old space has grown by
+  // idleFullGcBytes() since the last full collection, or when something ran since a full
+  // collection older than idleFullGcIntervalMillis — old objects that died without new
+  // allocation are found only so. Does nothing, without a system call, when nothing ran
+  // and no full collection is owed. Answers the bytes of address range released.
+  size_t releaseMemoryWhileIdle();
+  // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
+  // collects fully: an eighth of the live data, at least 1 MiB.
+  size_t idleFullGcBytes() const;
+  // Bytes of the nursery and old segments that are resident in memory (mincore).
+  size_t residentBytes() const;
   const GcStats& stats() const { return stats_; }
   GcStats& mutableStats() { return stats_; }
 
@@ -251,6 +267,10 @@ class Space {
   }
   Oop allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure);
   uintptr_t allocateOldBlock(size_t bytes);
+  uint64_t activityMark() const;
+  // The full collection; free runs of releaseFreeBytes or more give their pages back.
+  // Answers the bytes of range released.
+  size_t collectGarbage(size_t releaseFreeBytes);
   // Old space has grown by half its live size since the last full collection (and by at
   // least minFullGcBytes): the heap stays near twice the live data.
   bool fullCollectionDue() const;
@@ -285,6 +305,12 @@ class Space {
   bool collecting_ = false;
   const SpaceCheckpoint* checkpoint_ = nullptr;
   uint64_t stressAllocations_ = 0;
+  // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
+  // eden mean nothing ran since.
+  uint64_t idleQuietMark_ = UINT64_MAX;
+  // Something ran since the last full collection (so old objects may have died).
+  bool idleFullCollectionOwed_ = false;
+  std::chrono::steady_clock::time_point lastFullCollection_ = std::chrono::steady_clock::now();
   ClassIndex arrayClassIndex_ = reserved_class::kInvalid;
   GcStats stats_;
 };

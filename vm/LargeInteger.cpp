@@ -1,9 +1,12 @@
-// LargeInteger: schoolbook arithmetic on 32-bit limbs; Knuth's algorithm D for division.
+// LargeInteger: arithmetic on 32-bit limbs: schoolbook addition and subtraction,
+// Karatsuba multiplication for long operands (LimbArithmetic.h), Knuth's algorithm D for
+// division (quadratic). Conversion from and to digit strings is in RadixConversion.cpp.
 #include "vm/LargeInteger.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "vm/LimbArithmetic.h"
 #include "vm/Objects.h"
 #include "vm/Runtime.h"
 
@@ -39,37 +42,6 @@ BigInt BigInt::fromDouble(double d) {
     d = q;
   }
   r.mag_ = limbs;
-  r.normalize();
-  return r;
-}
-
-std::optional<BigInt> BigInt::parse(const std::string& text, int radix) {
-  if (radix < 2 || radix > 36) return std::nullopt;
-  size_t i = 0;
-  bool neg = false;
-  if (i < text.size() && text[i] == '-') {
-    neg = true;
-    i++;
-  }
-  if (i >= text.size()) return std::nullopt;
-  BigInt r;
-  for (; i < text.size(); i++) {
-    char c = text[i];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 10
-            : c >= 'A' && c <= 'Z' ? c - 'A' + 10
-                                   : 99;
-    if (d >= radix) return std::nullopt;
-    // r = r * radix + d
-    uint64_t carry = uint64_t(d);
-    for (uint32_t& limb : r.mag_) {
-      uint64_t v = uint64_t(limb) * uint64_t(radix) + carry;
-      limb = uint32_t(v);
-      carry = v >> 32;
-    }
-    if (carry) r.mag_.push_back(uint32_t(carry));
-  }
-  r.negative_ = neg;
   r.normalize();
   return r;
 }
@@ -136,38 +108,6 @@ size_t BigInt::bitLength() const {
   return (mag_.size() - 1) * 32 + size_t(32 - __builtin_clz(mag_.back()));
 }
 
-std::string BigInt::toString(int radix) const {
-  if (mag_.empty()) return "0";
-  std::vector<uint32_t> m = mag_;
-  std::string digits;
-  // Divide by radix^k chunks for speed.
-  uint32_t chunk = uint32_t(radix);
-  int chunkDigits = 1;
-  while (uint64_t(chunk) * uint64_t(radix) <= 0xFFFFFFFFu) {
-    chunk *= uint32_t(radix);
-    chunkDigits++;
-  }
-  while (!m.empty()) {
-    uint64_t rem = 0;
-    for (size_t i = m.size(); i-- > 0;) {
-      uint64_t cur = (rem << 32) | m[i];
-      m[i] = uint32_t(cur / chunk);
-      rem = cur % chunk;
-    }
-    while (!m.empty() && m.back() == 0) m.pop_back();
-    for (int k = 0; k < chunkDigits; k++) {
-      int d = int(rem % uint64_t(radix));
-      rem /= uint64_t(radix);
-      digits.push_back(char(d < 10 ? '0' + d : 'A' + d - 10));
-      if (m.empty() && rem == 0) break;
-    }
-  }
-  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-  if (negative_) digits.push_back('-');
-  std::reverse(digits.begin(), digits.end());
-  return digits;
-}
-
 int BigInt::compareMagnitude(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
   if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
   for (size_t i = a.size(); i-- > 0;) {
@@ -227,22 +167,7 @@ BigInt operator-(const BigInt& a, const BigInt& b) {
 
 BigInt operator*(const BigInt& a, const BigInt& b) {
   BigInt r;
-  if (a.mag_.empty() || b.mag_.empty()) return r;
-  r.mag_.assign(a.mag_.size() + b.mag_.size(), 0);
-  for (size_t i = 0; i < a.mag_.size(); i++) {
-    uint64_t carry = 0;
-    for (size_t j = 0; j < b.mag_.size(); j++) {
-      uint64_t v = uint64_t(a.mag_[i]) * b.mag_[j] + r.mag_[i + j] + carry;
-      r.mag_[i + j] = uint32_t(v);
-      carry = v >> 32;
-    }
-    size_t k = i + b.mag_.size();
-    while (carry) {
-      uint64_t v = uint64_t(r.mag_[k]) + carry;
-      r.mag_[k++] = uint32_t(v);
-      carry = v >> 32;
-    }
-  }
+  r.mag_ = LimbArithmetic<BinaryBase>().multiply(a.mag_, b.mag_);
   r.negative_ = a.negative_ != b.negative_;
   r.normalize();
   return r;

@@ -37,7 +37,8 @@ class BigInt {
   BigInt() = default;
   static BigInt fromInt64(int64_t v);
   static BigInt fromDouble(double d);  // truncates; d must be finite
-  // Parses digits in `radix` (2..36), with an optional leading '-'. Empty on bad input.
+  // Parses digits in `radix` (2..36), with an optional leading '-'. Empty on bad input
+  // (checked before any arithmetic). Subquadratic (RadixConversion.cpp).
   static std::optional<BigInt> parse(const std::string& text, int radix);
   // Reads an Integer oop (SmallInteger or LargeInteger).
   static BigInt fromOop(const Runtime& rt, space::Oop o);
@@ -49,6 +50,7 @@ class BigInt {
   bool fitsInt64() const;
   int64_t toInt64() const;  // requires fitsInt64()
   double toDouble() const;
+  // Digits in `radix` (2..36, upper-case letters), '-' first when negative. Subquadratic.
   std::string toString(int radix = 10) const;
   size_t bitLength() const;  // of the magnitude
   // The hash of a LargeInteger (also used for whole Doubles beyond SmallInteger range, so

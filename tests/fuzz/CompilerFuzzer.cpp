@@ -1,9 +1,7 @@
 // CompilerFuzzer: libFuzzer target for the front end and the bytecode compiler. Any input
 // must either compile or raise a CompileError — never crash, hang or trip a sanitizer.
 //
-//   CXX=clang++ meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
-//   ninja -C build-fuzz tests/fuzz/compiler-fuzzer
-//   build-fuzz/tests/fuzz/compiler-fuzzer -max_total_time=600 tests/fuzz/corpus
+//   scripts/fuzz --only compiler --seconds 600       (builds build-fuzz/ with clang first)
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

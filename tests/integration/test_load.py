@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Bounded load: scripts/load (20 keep-alive clients for 3 s, every 10th request a POST
 checked by a GET, every response checked) against a hub; it must exit with status 0,
-report 0 failures and a plausible number of requests (more than 1000). Its output goes
-to a temporary directory.
+report 0 failures and a plausible number of requests (more than 1000), and write its
+latency plot as PNG and SVG (matplotlib). Its output goes to a temporary directory.
 
 Usage: test_load.py --espell PATH
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -21,9 +22,26 @@ MIN_REQUESTS = 1000
 LOAD_TIMEOUT_S = 45  # 3 s of load, start-up, 5 s per-request timeout, writing the plot
 
 
+def check_plots(out):
+    """latency.png is a PNG image of the figure's size and latency.svg an SVG document
+    with its axis labels as text (real fonts, not pixels)."""
+    with open(os.path.join(out, "latency.png"), "rb") as f:
+        png = f.read()
+    check(png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR", "latency.png is not a PNG image")
+    width, height = struct.unpack(">II", png[16:24])
+    check(width >= 1000 and height >= 500, f"latency.png is only {width}x{height} pixels")
+    with open(os.path.join(out, "latency.svg"), encoding="utf-8") as f:
+        svg = f.read()
+    check("<svg" in svg and "</svg>" in svg, "latency.svg is not an SVG document")
+    for label in ("seconds since start", "latency (ms, log scale)", "p99 per 0.5 s"):
+        check(f">{label}</text>" in svg, f"latency.svg lacks the text element {label!r}")
+    log(f"ok  latency.png ({width}x{height}) and latency.svg with axes and legend")
+
+
 def test(args):
     with Hub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="hub-load-") as out:
-        argv = [sys.executable, os.path.join(ROOT, "scripts", "load"), "--url", f"http://127.0.0.1:{hub.port}",
+        # scripts/load runs under Debian's Python (its shebang), which has python3-matplotlib.
+        argv = [os.path.join(ROOT, "scripts", "load"), "--url", f"http://127.0.0.1:{hub.port}",
                 "--clients", str(CLIENTS), "--duration", str(DURATION_S), "--out", out]
         try:
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
@@ -45,6 +63,7 @@ def test(args):
                                     f"(expected more than {MIN_REQUESTS})")
         check(posts > 0, "no POST requests were made")
         log(f"ok  {total} requests ({posts} POST), 0 failures")
+        check_plots(out)
         hub.check_alive("after the load")
         check_serving(hub.port, "the load")
         stderr = hub.stderr_text().strip()

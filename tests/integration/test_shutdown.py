@@ -3,7 +3,7 @@
 status 0 within 2 s (idle; with open keep-alive, half-sent and idle connections; in the
 middle of a stream of requests); bad options make it exit with status 2 and a message
 naming the problem on standard error; a port in use makes it exit with status 1;
-scripts/hub checks its options and passes --idle-timeout-ms on.
+scripts/hub checks its options and passes the timeout options on.
 
 Usage: test_shutdown.py --espell PATH
 """
@@ -108,6 +108,11 @@ def bad_options(espell):
         (["--idle-timeout-ms", "86400001"], 'invalid idle timeout "86400001"'),
         (["--idle-timeout-ms", "99999999999999999999999999"], 'invalid idle timeout "99999999999999999999999999"'),
         (["--port", "0", "--idle-timeout-ms"], "--idle-timeout-ms needs a value"),
+        (["--head-timeout-ms", "0"], 'invalid head timeout "0"'),
+        (["--head-timeout-ms", "2s"], 'invalid head timeout "2s"'),
+        (["--body-timeout-ms", "86400001"], 'invalid body timeout "86400001"'),
+        (["--send-timeout-ms", "-5"], 'invalid send timeout "-5"'),
+        (["--port", "0", "--send-timeout-ms"], "--send-timeout-ms needs a value"),
         (["--verbose"], "unknown argument --verbose"),
         (["8080"], "unknown argument 8080"),
     ]
@@ -145,6 +150,8 @@ def scripts_hub():
         return
     for options, message in ((["--idle-timeout-ms"], "--idle-timeout-ms needs a value"),
                              (["--idle-timeout-ms=0"], 'invalid idle timeout "0"'),
+                             (["--head-timeout-ms"], "--head-timeout-ms needs a value"),
+                             (["--body-timeout-ms=x"], 'invalid body timeout "x"'),
                              (["--bogus"], "unknown argument --bogus")):
         p = subprocess.run([script] + options, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=CLI_TIMEOUT_S)

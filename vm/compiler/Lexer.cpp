@@ -228,10 +228,23 @@ Token Lexer::lexNumber(SourceLocation start) {
   while (isDigit(peek())) advance();
   bool isDouble = false;
   if (peek() == 'r' && (std::isalnum(static_cast<unsigned char>(peek(1))))) {
-    // Radix integer: 16r1F. Digits may be letters.
+    // Radix integer: 16r1F. Digits may be letters (either case). The radix and every
+    // digit are checked here, so that the literal's conversion cannot fail later.
+    std::string_view radixText = source_.substr(begin, pos_ - begin);
+    int radix = radixText.size() <= 2 ? std::stoi(std::string(radixText)) : 0;
     advance();
+    size_t digitsBegin = pos_;
     while (std::isalnum(static_cast<unsigned char>(peek()))) advance();
-    return Token{TokenKind::Integer, std::string(source_.substr(begin, pos_ - begin)), start};
+    std::string text(source_.substr(begin, pos_ - begin));
+    if (radix < 2 || radix > 36) fail(start, "the radix of " + text.substr(0, 40) + " must be 2 to 36");
+    for (char c : source_.substr(digitsBegin, pos_ - digitsBegin)) {
+      int value = isDigit(c) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+      if (value >= radix) {
+        fail(start, std::string("'") + c + "' is not a digit in radix " + std::to_string(radix) + " (in " +
+                        text.substr(0, 40) + ")");
+      }
+    }
+    return Token{TokenKind::Integer, text, start};
   }
   if (peek() == '.' && isDigit(peek(1))) {
     isDouble = true;

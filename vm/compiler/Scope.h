@@ -6,6 +6,9 @@
 #include <climits>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "vm/compiler/Ast.h"
@@ -47,6 +50,9 @@ struct Capture {
   Scope* vectorOwner = nullptr;      // or the temp vector of this scope
 };
 
+// The lists below are kept with hash indexes beside them (filled only through add,
+// noteCaptured and addCapture), so that name resolution and capture lookups cost O(1):
+// a method with tens of thousands of temporaries compiles in linear time.
 struct Scope {
   Scope* outer = nullptr;
   bool isReal = false;                                   // the method, or a block compiled to a closure
@@ -70,25 +76,45 @@ struct Scope {
     while (!s->isReal) s = s->outer;
     return s;
   }
-  VariableInfo* find(const std::string& name) {
-    for (auto& v : variables) {
-      if (v->name == name) return v.get();
-    }
-    return nullptr;
+  VariableInfo* find(const std::string& name) const {
+    auto it = variablesByName_.find(name);
+    return it == variablesByName_.end() ? nullptr : it->second;
+  }
+  // Appends a variable (its name must not be declared here yet); answers it.
+  VariableInfo* add(std::unique_ptr<VariableInfo> v) {
+    variables.push_back(std::move(v));
+    VariableInfo* added = variables.back().get();
+    variablesByName_.emplace(added->name, added);
+    return added;
+  }
+  // Records that `v` (an outer variable) is referenced inside; answers false if it was already.
+  bool noteCaptured(VariableInfo* v) {
+    if (!capturedSet_.insert(v).second) return false;
+    capturedVariables.push_back(v);
+    return true;
+  }
+  void addCapture(Capture c) {
+    int index = int(captures.size());
+    captures.push_back(c);
+    if (c.variable) variableCaptures_.emplace(c.variable, index);
+    if (c.vectorOwner) vectorCaptures_.emplace(c.vectorOwner, index);
   }
   // Index of a capture in this real scope's copied values (-1 if absent).
   int captureIndexOfVariable(const VariableInfo* v) const {
-    for (size_t i = 0; i < captures.size(); i++) {
-      if (captures[i].variable == v) return int(i);
-    }
-    return -1;
+    auto it = variableCaptures_.find(v);
+    return it == variableCaptures_.end() ? -1 : it->second;
   }
   int captureIndexOfVector(const Scope* owner) const {
-    for (size_t i = 0; i < captures.size(); i++) {
-      if (captures[i].vectorOwner == owner) return int(i);
-    }
-    return -1;
+    auto it = vectorCaptures_.find(owner);
+    return it == vectorCaptures_.end() ? -1 : it->second;
   }
+
+ private:
+  // Keys view the names held by `variables` (heap-allocated, so they do not move).
+  std::unordered_map<std::string_view, VariableInfo*> variablesByName_;
+  std::unordered_set<const VariableInfo*> capturedSet_;
+  std::unordered_map<const VariableInfo*, int> variableCaptures_;
+  std::unordered_map<const Scope*, int> vectorCaptures_;
 };
 
 // All scopes of one method; owns them for as long as code generation needs them.

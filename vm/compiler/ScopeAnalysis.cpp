@@ -63,9 +63,9 @@ class Analysis {
     v->isArgument = argument;
     v->declaringScope = s;
     v->where = where;
-    s->variables.push_back(std::move(v));
-    all_.push_back(s->variables.back().get());
-    return s->variables.back().get();
+    VariableInfo* added = s->add(std::move(v));
+    all_.push_back(added);
+    return added;
   }
 
   VariableInfo* resolve(const std::string& name, Scope* from) {
@@ -83,11 +83,7 @@ class Analysis {
     if (home == here) return;
     v->captures.push_back(next());
     // Every real scope between the reference and the home scope must carry the variable.
-    for (Scope* s = here; s != home; s = s->outer->realScope()) {
-      if (std::find(s->capturedVariables.begin(), s->capturedVariables.end(), v) == s->capturedVariables.end()) {
-        s->capturedVariables.push_back(v);
-      }
-    }
+    for (Scope* s = here; s != home; s = s->outer->realScope()) s->noteCaptured(v);
   }
 
   void visitVariable(VariableNode* var, Scope* s) {
@@ -237,9 +233,9 @@ class Analysis {
       // Copied values first: outer non-remote variables, then outer temp vectors.
       for (VariableInfo* v : s->capturedVariables) {
         if (v->remote) {
-          if (s->captureIndexOfVector(v->declaringScope) < 0) s->captures.push_back({nullptr, v->declaringScope});
+          if (s->captureIndexOfVector(v->declaringScope) < 0) s->addCapture({nullptr, v->declaringScope});
         } else {
-          s->captures.push_back({v, nullptr});
+          s->addCapture({v, nullptr});
         }
       }
       int temps = int(s->captures.size());

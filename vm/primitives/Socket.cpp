@@ -183,6 +183,17 @@ ESPELL_PRIMITIVE(socketClose) {
   return answer(in, argc, receiver(in, argc));
 }
 
+// primAbort: fd — closes with SO_LINGER 0: unsent data is dropped and the peer gets a RST.
+ESPELL_PRIMITIVE(socketAbort) {
+  Oop fd = arg(in, argc, 0);
+  if (!isFd(fd)) return kFail;
+  in.runtime().scheduler().io().forget(int(fd.smallInteger()), in.runtime().scheduler());
+  linger abortive{1, 0};
+  setsockopt(int(fd.smallInteger()), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+  close(int(fd.smallInteger()));
+  return answer(in, argc, receiver(in, argc));
+}
+
 ESPELL_PRIMITIVE(socketLocalPort) {
   Oop fd = arg(in, argc, 0);
   if (!isFd(fd)) return kFail;
@@ -235,6 +246,7 @@ void registerSocketPrimitives(PrimitiveTable& t) {
   t.add("Socket>>primWrite:from:startingAt:count:", socketWrite);
   t.add("Socket>>primWatch:forWriting:signal:", socketWatch);
   t.add("Socket>>primClose:", socketClose);
+  t.add("Socket>>primAbort:", socketAbort);
   t.add("Socket>>primLocalPort:", socketLocalPort);
   t.add("Socket>>primRemoteAddress:", socketRemoteAddress);
 }

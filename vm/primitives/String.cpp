@@ -112,10 +112,12 @@ ESPELL_PRIMITIVE(strSubstring) {
   int64_t start = from.smallInteger(), end = to.smallInteger();
   if (end < start) return answer(in, argc, newString(rt, ""));
   if (start < 1 || end > n) return kFail;
-  std::string s(bytesOf(r).substr(size_t(start - 1), size_t(end - start + 1)));
+  size_t count = size_t(end - start + 1);
   ClassIndex cls = r.object()->classIndex() == rt.known.byteArray ? rt.known.byteArray : rt.known.string;
-  Oop out = rt.space().allocateBytes(cls, s.size());
-  std::memcpy(out.object()->bytes(), s.data(), s.size());
+  Oop out = rt.space().allocateBytes(cls, count);
+  // The allocation may have moved the receiver: read it again from the stack (a root).
+  r = receiver(in, argc);
+  std::memcpy(out.object()->bytes(), r.object()->bytes() + (start - 1), count);
   return answer(in, argc, out);
 }
 
@@ -159,6 +161,22 @@ ESPELL_PRIMITIVE(strIndexOfStartingAt) {
   std::string_view s = bytesOf(receiver(in, argc)), p = bytesOf(b);
   size_t pos = s.find(p, size_t(start.smallInteger() - 1));
   return answerInt(in, argc, pos == std::string_view::npos ? -1 : int64_t(pos) + 1);  // SOM: -1
+}
+
+// indexOf: aString from: start to: stop — the first occurrence lying wholly within
+// start..stop (stop beyond the end means the end), -1 when none: a search bounded to the
+// filled part of a reusable buffer, whatever stale bytes follow it.
+ESPELL_PRIMITIVE(strIndexOfFromTo) {
+  Runtime& rt = in.runtime();
+  Oop b = arg(in, argc, 0), start = arg(in, argc, 1), stop = arg(in, argc, 2);
+  if (!isString(rt, b) || !start.isSmallInteger() || start.smallInteger() < 1 || !stop.isSmallInteger()) {
+    return kFail;
+  }
+  std::string_view s = bytesOf(receiver(in, argc)), p = bytesOf(b);
+  int64_t last = std::min<int64_t>(stop.smallInteger(), int64_t(s.size()));
+  if (last < start.smallInteger()) return answerInt(in, argc, -1);
+  size_t pos = s.substr(0, size_t(last)).find(p, size_t(start.smallInteger() - 1));
+  return answerInt(in, argc, pos == std::string_view::npos ? -1 : int64_t(pos) + 1);
 }
 
 template <class F>
@@ -237,6 +255,7 @@ void registerStringPrimitives(PrimitiveTable& t) {
   t.add("String>>beginsWith:", strBeginsWith);
   t.add("String>>endsWith:", strEndsWith);
   t.add("String>>indexOf:startingAt:", strIndexOfStartingAt);
+  t.add("String>>indexOf:from:to:", strIndexOfFromTo);
   t.add("String>>asUppercase", strAsUppercase);
   t.add("String>>asLowercase", strAsLowercase);
   t.add("String>>replaceFrom:to:with:startingAt:", bytesReplace);

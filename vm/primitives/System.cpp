@@ -151,6 +151,13 @@ ESPELL_PRIMITIVE(sysFullGC) {
   return answer(in, argc, in.runtime().trueObject());
 }
 
+// releaseMemory: for a program with nothing to do (see Space::releaseMemoryWhileIdle):
+// answers the bytes of heap range given back to the system, 0 when nothing was allocated
+// since the last call.
+ESPELL_PRIMITIVE(sysReleaseMemory) {
+  return answerInt(in, argc, int64_t(in.space().releaseMemoryWhileIdle()));
+}
+
 ESPELL_PRIMITIVE(sysGcStats) {
   Runtime& rt = in.runtime();
   const space::GcStats& s = in.space().stats();
@@ -186,6 +193,7 @@ void registerSystemPrimitives(PrimitiveTable& t) {
   t.add("System>>epochMilliseconds", sysEpochMillis);
   t.add("System>>fullGC", sysFullGC);
   t.add("System>>gcStats", sysGcStats);
+  t.add("System>>releaseMemory", sysReleaseMemory);
 }
 
 }  // namespace vm

@@ -1,4 +1,5 @@
 // Old-space collection: marking from roots, sweeping into free lists, segment release.
+#include <cstring>
 #include <vector>
 
 #include "tests/unit/space/TestHeap.h"
@@ -78,4 +79,94 @@ TEST_CASE("old space is reused after sweeping under steady churn") {
   CHECK(h.space.oldSpace().committedBytes() <= size_t(48) << 20);
   CHECK(h.space.stats().fullCollections > 0);
   h.verify();
+}
+
+// Garbage interleaved with live objects leaves free runs of 16 KiB: too small for a
+// collection's page release (kReleaseFreeBytes), but an idle release returns them.
+TEST_CASE("an idle release gives back the pages of garbage, the nursery's included, then costs nothing") {
+  space::SpaceConfig config = space::test::smallConfig();
+  config.gcStress = false;  // the test counts the collections a release makes
+  TestHeap h(config);
+  constexpr size_t kRuns = 1500;
+  constexpr size_t kRunSlots = (size_t(16) << 10) / 8;
+  Handle keep(h.space, h.array(kRuns, Tenure::Old));
+  for (size_t i = 0; i < kRuns; i++) {
+    h.space.storePointer(keep.get(), i, h.point(int64_t(i), 7, Tenure::Old));
+    h.space.allocate(h.arrayClass, Format::Indexable, kRunSlots, Tenure::Old);  // garbage
+  }
+  h.space.collectGarbage();
+  size_t fullCollections = h.space.stats().fullCollections;
+  // Old garbage worth a full collection (more than idleFullGcBytes), and young garbage.
+  for (int i = 0; i < 8; i++) h.space.allocate(h.arrayClass, Format::Indexable, (size_t(256) << 10) / 8, Tenure::Old);
+  CHECK(h.space.oldSpace().allocatedSinceSweep() >= h.space.idleFullGcBytes());
+  for (int i = 0; i < 20000; i++) h.point(i, i);
+  // (Collections during the loop let later garbage reuse earlier runs: not all of it is
+  // resident at once.)
+  size_t before = h.space.residentBytes();
+  CHECK(before >= size_t(8) << 20);
+
+  size_t released = h.space.releaseMemoryWhileIdle();
+  size_t after = h.space.residentBytes();
+  INFO("resident before " << before << ", after " << after << ", released " << released);
+  CHECK(released >= before / 2);
+  CHECK(after < before / 3);
+  CHECK(h.space.stats().fullCollections == fullCollections + 1);
+  CHECK(h.space.nursery().eden.used() == 0);
+  for (size_t i = 0; i < kRuns; i++) CHECK(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+
+  // Nothing allocated since: no collection, nothing released.
+  CHECK(h.space.releaseMemoryWhileIdle() == 0);
+  CHECK(h.space.stats().fullCollections == fullCollections + 1);
+  CHECK(h.space.stats().idleReleases == 1);
+
+  // A little young allocation: a scavenge (not a full collection) and eden's pages back.
+  for (int i = 0; i < 5000; i++) h.point(i, i);
+  size_t scavenges = h.space.stats().scavenges;
+  CHECK(h.space.releaseMemoryWhileIdle() > 0);
+  CHECK(h.space.stats().fullCollections == fullCollections + 1);
+  CHECK(h.space.stats().scavenges == scavenges + 1);
+  // The space is still usable: pages come back (zeroed) as it allocates again.
+  for (int i = 0; i < 50000; i++) h.point(i, i);
+  Oop big = h.space.allocate(h.arrayClass, Format::Indexable, kRunSlots, Tenure::Old);
+  CHECK(big.object()->slot(kRunSlots - 1) == h.space.nil());
+  h.verify();
+}
+
+// Old objects that die without any new old allocation (a client's buffers once its
+// connection ends) are found only by a full collection: an idle release owes one after
+// activity, and collects fully once the last full collection is idleFullGcIntervalMillis old.
+TEST_CASE("an idle release collects fully after activity once the last full collection is old enough") {
+  for (int64_t interval : {int64_t(0), int64_t(3600000)}) {
+    space::SpaceConfig config = space::test::smallConfig();
+    config.idleFullGcIntervalMillis = interval;
+    config.gcStress = false;  // the test counts collections
+    TestHeap h(config);
+    {
+      std::vector<Handle> buffers;
+      for (int i = 0; i < 64; i++) {
+        buffers.emplace_back(h.space,
+                             h.space.allocate(h.bytesClass, Format::Bytes, (size_t(64) << 10) / 8, Tenure::Old));
+        std::memset(buffers.back().get().object()->bytes(), 'x', size_t(64) << 10);  // touched: resident
+      }
+      h.space.collectGarbage();
+      CHECK(h.space.releaseMemoryWhileIdle() > 0);  // after the activity: nursery pages
+    }
+    // The buffers died; nothing new was allocated old, a little young.
+    for (int i = 0; i < 100; i++) h.point(i, i);
+    size_t before = h.space.residentBytes();
+    size_t fullCollections = h.space.stats().fullCollections;
+    h.space.releaseMemoryWhileIdle();
+    size_t after = h.space.residentBytes();
+    INFO("interval " << interval << " ms: resident before " << before << ", after " << after);
+    if (interval == 0) {
+      CHECK(h.space.stats().fullCollections == fullCollections + 1);
+      CHECK(after + (size_t(3) << 20) < before);
+    } else {
+      // Too soon: a scavenge only; the full collection stays owed.
+      CHECK(h.space.stats().fullCollections == fullCollections);
+      CHECK(after + (size_t(3) << 20) > before);
+    }
+    h.verify();
+  }
 }

@@ -44,6 +44,16 @@ TEST_CASE("the lexer tracks lines and columns and decodes literals") {
   CHECK(lines[1].where.column == 3);
 }
 
+TEST_CASE("radix integers are checked where they are written") {
+  CHECK(lex("2r1010 36rZz 16rff")[1].text == "36rZz");
+  CHECK(compileError("A = ( x = ( ^ 37r1 ) )") == "bad.som:1:15: the radix of 37r1 must be 2 to 36");
+  CHECK(compileError("A = ( x = ( ^ 1r0 ) )") == "bad.som:1:15: the radix of 1r0 must be 2 to 36");
+  CHECK(compileError("A = ( x = ( ^ 99999999999999999999r1 ) )") ==
+        "bad.som:1:15: the radix of 99999999999999999999r1 must be 2 to 36");
+  CHECK(compileError("A = ( x = ( ^ 16r1G ) )") == "bad.som:1:15: 'G' is not a digit in radix 16 (in 16r1G)");
+  CHECK(compileError("A = ( x = ( ^ 2r102 ) )") == "bad.som:1:15: '2' is not a digit in radix 2 (in 2r102)");
+}
+
 TEST_CASE("a minus before a digit starts a negative literal, not an operator") {
   auto t = lex("3*-2");
   REQUIRE(t.size() == 4);
