@@ -3,6 +3,7 @@
 // order; the bootstrap checks that they agree.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -69,14 +70,24 @@ struct CodeHeader {
   static constexpr unsigned kStackShift = 32, kStackBits = 16;   // max operand stack depth
   static constexpr unsigned kPrimitiveShift = 48, kPrimitiveBits = 10;
   static constexpr unsigned kFlagsShift = 58;
+  // The largest value of each field: the compiler refuses code that needs more (a
+  // CompileError naming the limit) and the primitive table stays below kMaxPrimitive.
+  static constexpr unsigned kMaxArgs = (1u << kArgsBits) - 1;
+  static constexpr unsigned kMaxTemps = (1u << kTempsBits) - 1;
+  static constexpr unsigned kMaxCopied = (1u << kCopiedBits) - 1;
+  static constexpr unsigned kMaxStack = (1u << kStackBits) - 1;
+  static constexpr unsigned kMaxPrimitive = (1u << kPrimitiveBits) - 1;
   // Flags
   static constexpr int64_t kIsBlock = int64_t(1) << 0;
   static constexpr int64_t kNeedsOuterContext = int64_t(1) << 1;  // the block (or a nested one) does ^
   static constexpr int64_t kUnwindProtect = int64_t(1) << 2;      // ensure:/ifCurtailed: frames
   static constexpr int64_t kExceptionHandler = int64_t(1) << 3;   // on:do: frames
 
+  // Every field must be within its maximum (asserted in debug builds; the compiler checks).
   static constexpr int64_t pack(unsigned args, unsigned temps, unsigned copied, unsigned stack, unsigned primitive,
                                 int64_t flags) {
+    assert(args <= kMaxArgs && temps <= kMaxTemps && copied <= kMaxCopied && stack <= kMaxStack &&
+           primitive <= kMaxPrimitive);
     return (int64_t(args) << kArgsShift) | (int64_t(temps) << kTempsShift) | (int64_t(copied) << kCopiedShift) |
            (int64_t(stack) << kStackShift) | (int64_t(primitive) << kPrimitiveShift) | (flags << kFlagsShift);
   }
@@ -90,6 +101,15 @@ struct CodeHeader {
   static constexpr int64_t flags(int64_t h) { return h >> kFlagsShift; }
   static constexpr bool has(int64_t h, int64_t flag) { return (flags(h) & flag) != 0; }
 };
+
+// The line table of compiled code (element 1 of the kDebugInfo Array): a ByteArray of
+// 4-byte entries, each the bytecode offset where a line starts and that line, both 16-bit
+// little-endian, in increasing offset order. The compiler refuses code beyond them.
+namespace line_table {
+constexpr size_t kEntryBytes = 4;
+constexpr size_t kMaxCodeBytes = 65535;  // so that every offset fits
+constexpr int kMaxLine = 65535;
+}  // namespace line_table
 
 // Trivial methods executed by the send path without building a frame.
 struct QuickMethod {

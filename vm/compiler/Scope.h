@@ -6,6 +6,8 @@
 #include <climits>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "vm/compiler/Ast.h"
@@ -47,12 +49,15 @@ struct Capture {
   Scope* vectorOwner = nullptr;      // or the temp vector of this scope
 };
 
+// Lookups by name and by captured variable are hashed: a method may declare tens of
+// thousands of temporaries, and compiling it must stay linear in its size.
 struct Scope {
   Scope* outer = nullptr;
   bool isReal = false;                                   // the method, or a block compiled to a closure
   BlockNode* block = nullptr;                            // null for the method scope
   int start = 0, end = INT_MAX;                          // range of analysis event numbers it spans
   std::vector<std::unique_ptr<VariableInfo>> variables;  // parameters first, then temps
+  std::vector<Scope*> children;                          // scopes directly inside, in creation order
 
   // Real scopes.
   int numArgs = 0;
@@ -70,25 +75,38 @@ struct Scope {
     while (!s->isReal) s = s->outer;
     return s;
   }
-  VariableInfo* find(const std::string& name) {
-    for (auto& v : variables) {
-      if (v->name == name) return v.get();
-    }
-    return nullptr;
+  VariableInfo* find(const std::string& name) const {
+    auto it = byName_.find(name);
+    return it == byName_.end() ? nullptr : it->second;
+  }
+  // Declares [v] in this scope (its name is not declared here yet).
+  VariableInfo* add(std::unique_ptr<VariableInfo> v) {
+    variables.push_back(std::move(v));
+    VariableInfo* added = variables.back().get();
+    byName_.emplace(added->name, added);
+    return added;
+  }
+  // Records that [v], declared outside, is referenced inside this real scope.
+  void noteCaptured(VariableInfo* v) {
+    if (capturedSet_.insert(v).second) capturedVariables.push_back(v);
+  }
+  // Appends a copied value to this real scope's frame order.
+  void addCapture(const Capture& c) {
+    captureIndex_.emplace(c.variable ? static_cast<const void*>(c.variable) : c.vectorOwner, int(captures.size()));
+    captures.push_back(c);
   }
   // Index of a capture in this real scope's copied values (-1 if absent).
-  int captureIndexOfVariable(const VariableInfo* v) const {
-    for (size_t i = 0; i < captures.size(); i++) {
-      if (captures[i].variable == v) return int(i);
-    }
-    return -1;
+  int captureIndexOfVariable(const VariableInfo* v) const { return captureIndex(v); }
+  int captureIndexOfVector(const Scope* owner) const { return captureIndex(owner); }
+
+ private:
+  int captureIndex(const void* key) const {
+    auto it = captureIndex_.find(key);
+    return it == captureIndex_.end() ? -1 : it->second;
   }
-  int captureIndexOfVector(const Scope* owner) const {
-    for (size_t i = 0; i < captures.size(); i++) {
-      if (captures[i].vectorOwner == owner) return int(i);
-    }
-    return -1;
-  }
+  std::unordered_map<std::string, VariableInfo*> byName_;
+  std::unordered_set<const VariableInfo*> capturedSet_;
+  std::unordered_map<const void*, int> captureIndex_;  // a captured VariableInfo or vector-owning Scope
 };
 
 // All scopes of one method; owns them for as long as code generation needs them.

@@ -51,6 +51,7 @@ class Analysis {
     s->block = block;
     s->start = start;
     s->end = end;
+    if (outer) outer->children.push_back(s);
     return s;
   }
 
@@ -63,9 +64,9 @@ class Analysis {
     v->isArgument = argument;
     v->declaringScope = s;
     v->where = where;
-    s->variables.push_back(std::move(v));
-    all_.push_back(s->variables.back().get());
-    return s->variables.back().get();
+    VariableInfo* added = s->add(std::move(v));
+    all_.push_back(added);
+    return added;
   }
 
   VariableInfo* resolve(const std::string& name, Scope* from) {
@@ -83,11 +84,7 @@ class Analysis {
     if (home == here) return;
     v->captures.push_back(next());
     // Every real scope between the reference and the home scope must carry the variable.
-    for (Scope* s = here; s != home; s = s->outer->realScope()) {
-      if (std::find(s->capturedVariables.begin(), s->capturedVariables.end(), v) == s->capturedVariables.end()) {
-        s->capturedVariables.push_back(v);
-      }
-    }
+    for (Scope* s = here; s != home; s = s->outer->realScope()) s->noteCaptured(v);
   }
 
   void visitVariable(VariableNode* var, Scope* s) {
@@ -237,9 +234,9 @@ class Analysis {
       // Copied values first: outer non-remote variables, then outer temp vectors.
       for (VariableInfo* v : s->capturedVariables) {
         if (v->remote) {
-          if (s->captureIndexOfVector(v->declaringScope) < 0) s->captures.push_back({nullptr, v->declaringScope});
+          if (s->captureIndexOfVector(v->declaringScope) < 0) s->addCapture({nullptr, v->declaringScope});
         } else {
-          s->captures.push_back({v, nullptr});
+          s->addCapture({v, nullptr});
         }
       }
       int temps = int(s->captures.size());
@@ -270,8 +267,8 @@ class Analysis {
       s->vectorSize = vector;
       s->vectorTempSlot = temps++;
     }
-    for (auto& child : tree_->scopes) {
-      if (child->outer == s && !child->isReal) allocate(real, child.get(), args, temps);
+    for (Scope* child : s->children) {
+      if (!child->isReal) allocate(real, child, args, temps);
     }
   }
 

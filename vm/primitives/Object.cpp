@@ -26,6 +26,10 @@ PrimitiveTable::PrimitiveTable() {
 
 void PrimitiveTable::add(std::string name, PrimitiveFunction fn) {
   if (byName_.count(name)) throw std::logic_error("primitive registered twice: " + name);
+  // Compiled code holds its primitive's index in a CodeHeader field.
+  if (entries_.size() > CodeHeader::kMaxPrimitive) {
+    throw std::logic_error("primitive table full (" + std::to_string(CodeHeader::kMaxPrimitive) + "): " + name);
+  }
   byName_[name] = unsigned(entries_.size());
   entries_.push_back({std::move(name), fn});
 }
