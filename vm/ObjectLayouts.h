@@ -20,14 +20,39 @@ constexpr size_t kThisClassOrOrganization = 5;  // metaclasses: the class; class
 constexpr size_t kCount = 6;
 }  // namespace class_slot
 
-// Instance spec packed into a SmallInteger: format code (space::Format of instances) in the
-// low 5 bits, number of named fields above.
+// What the VM maintains in the instances of a class. The VM reads these parts without
+// checks (a closure's code, a process's stack, a class's method dictionary, ...), so
+// nothing else may produce or change them: new/new:/basicNew, copying and identity swaps
+// refuse instances made by the VM; reflection (instVarAt:, basicAt:, ...) and identity
+// swaps leave the maintained fields and indexed slots alone; and the compiler refuses
+// assignments to maintained fields outside the kernel library. Subclasses inherit it.
+struct VmMaintained {
+  bool creation = false;  // instances are made only by the VM (or are unique: nil, true, ...)
+  unsigned fields = 0;    // the first `fields` named fields
+  bool indexed = false;   // the indexed slots
+  constexpr bool any() const { return creation || fields > 0 || indexed; }
+};
+
+// Instance spec packed into a SmallInteger (drawn from the least significant bit):
+//   format:5   the space::Format of instances
+//   creation:1, indexed:1, fields:8   VmMaintained
+//   fixedFields:rest   the number of named fields
 struct InstanceSpec {
-  static constexpr int64_t pack(uint8_t format, size_t fixedFields) {
-    return int64_t(format) | (int64_t(fixedFields) << 5);
+  static constexpr unsigned kCreationBit = 5, kIndexedBit = 6, kVmFieldsShift = 7, kVmFieldsBits = 8;
+  static constexpr unsigned kFixedFieldsShift = 15;
+  static constexpr unsigned kMaxVmFields = (1u << kVmFieldsBits) - 1;
+
+  static constexpr int64_t pack(uint8_t format, size_t fixedFields, VmMaintained vm = {}) {
+    assert(format < 32 && vm.fields <= kMaxVmFields && vm.fields <= fixedFields);
+    return int64_t(format) | (int64_t(vm.creation) << kCreationBit) | (int64_t(vm.indexed) << kIndexedBit) |
+           (int64_t(vm.fields) << kVmFieldsShift) | (int64_t(fixedFields) << kFixedFieldsShift);
   }
   static constexpr uint8_t format(int64_t spec) { return uint8_t(spec & 31); }
-  static constexpr size_t fixedFields(int64_t spec) { return size_t(spec >> 5); }
+  static constexpr size_t fixedFields(int64_t spec) { return size_t(spec >> kFixedFieldsShift); }
+  static constexpr VmMaintained maintained(int64_t spec) {
+    return VmMaintained{((spec >> kCreationBit) & 1) != 0, unsigned((spec >> kVmFieldsShift) & kMaxVmFields),
+                        ((spec >> kIndexedBit) & 1) != 0};
+  }
 };
 
 // MethodDictionary: FixedIndexable. slot 0 tally, then pairs (selector, method) in an
@@ -46,9 +71,19 @@ constexpr size_t kBytecodes = 3;  // ByteArray
 constexpr size_t kLiterals = 4;   // Array
 constexpr size_t kSendSites = 5;  // Array of kSendSiteSlots per send site, or nil
 constexpr size_t kQuick = 6;      // SmallInteger, see QuickMethod (0: a normal method)
-constexpr size_t kDebugInfo = 7;  // Array: source String, line table ByteArray, temp names Array
+constexpr size_t kDebugInfo = 7;  // Array, see debug_info
 constexpr size_t kCount = 8;
 }  // namespace code_slot
+
+// The debug info of compiled code (an Array; readers check its size).
+namespace debug_info {
+constexpr size_t kSource = 0;       // String (blocks: nil)
+constexpr size_t kLineTable = 1;    // ByteArray, see line_table
+constexpr size_t kTempNames = 2;    // Array of Symbols: arguments, then temporaries
+constexpr size_t kVectorTemps = 3;  // Array of SmallIntegers: the frame temporaries (0-based)
+                                    // that hold temp vectors, which Context>>tempAt:put: refuses
+constexpr size_t kCount = 4;
+}  // namespace debug_info
 
 // Send site (in a method's send-site Array): selector, info, then a two-entry polymorphic
 // inline cache of (class index as SmallInteger, method). Class index 0 means "empty".
@@ -102,7 +137,7 @@ struct CodeHeader {
   static constexpr bool has(int64_t h, int64_t flag) { return (flags(h) & flag) != 0; }
 };
 
-// The line table of compiled code (element 1 of the kDebugInfo Array): a ByteArray of
+// The line table of compiled code (debug_info::kLineTable): a ByteArray of
 // 4-byte entries, each the bytecode offset where a line starts and that line, both 16-bit
 // little-endian, in increasing offset order. The compiler refuses code beyond them.
 namespace line_table {

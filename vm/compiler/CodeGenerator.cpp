@@ -213,6 +213,7 @@ class Generator {
     spec->primitiveName = m.primitiveName;
     spec->source = m.source;
     spec->line = m.where.line;
+    spec->column = m.where.column;
     for (const std::string& p : m.pragmas) {
       if (p == "unwindProtect") spec->flags |= CodeHeader::kUnwindProtect;
       if (p == "exceptionHandler") spec->flags |= CodeHeader::kExceptionHandler;
@@ -296,6 +297,19 @@ class Generator {
     spec.numTemps = real->numTemps;
     spec.numCopied = int(real->captures.size());
     spec.maxStack = e.maxDepth() + 1;
+    // Temp vectors: copied from outer scopes (blocks), or made by this scope or an inlined one.
+    for (size_t i = 0; i < real->captures.size(); i++) {
+      if (real->captures[i].vectorOwner) spec.vectorTemps.push_back(int(i));
+    }
+    std::vector<Scope*> pending{real};
+    while (!pending.empty()) {
+      Scope* s = pending.back();
+      pending.pop_back();
+      if (s->vectorSize > 0) spec.vectorTemps.push_back(s->vectorTempSlot);
+      for (Scope* child : s->children) {
+        if (!child->isReal) pending.push_back(child);
+      }
+    }
   }
 
   // Creates the temp vector of a scope declaring remote variables, and moves assigned or
@@ -505,7 +519,13 @@ class Generator {
           return e.emitBB(pop ? Op::PopStoreRemoteTemp : Op::StoreRemoteTemp, loc.index, loc.vectorSlot);
       }
     }
-    if (int f = fieldIndex(v->name); f >= 0) return e.emitB(pop ? Op::PopStoreField : Op::StoreField, f);
+    if (int f = fieldIndex(v->name); f >= 0) {
+      if (size_t(f) < ctx_.vmMaintainedFields) {
+        throw CompileError(ctx_.fileName, v->where,
+                           "'" + v->name + "' is a field the VM maintains: it can be read but not assigned");
+      }
+      return e.emitB(pop ? Op::PopStoreField : Op::StoreField, f);
+    }
     LiteralSpec g;
     g.kind = LiteralSpec::Kind::Global;
     g.name = v->name;
@@ -619,6 +639,7 @@ class Generator {
     spec->selector = e.spec().selector;
     spec->numArgs = int(b->parameters.size());
     spec->line = b->where.line;
+    spec->column = b->where.column;
     {
       Emitter be(*spec, bs, ctx_, b->where);
       checkArguments(be, b->parameters.size(), b->parameterLocations);

@@ -45,8 +45,10 @@ struct CodeSpec {
   std::vector<std::unique_ptr<CodeSpec>> blocks;
   std::vector<std::pair<uint16_t, uint16_t>> lineTable;  // (bytecode offset, line)
   std::vector<std::string> tempNames;                    // args then temps, for debuggers
+  std::vector<int> vectorTemps;                          // frame temps holding temp vectors
   std::string source;
   int line = 0;
+  int column = 1;  // where the method or block starts
 };
 
 }  // namespace vm

@@ -9,13 +9,8 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isBytesObject(Oop o) {
-  return o.isHeapObject() && space::formatIsBytes(o.object()->format());
-}
-
 ESPELL_PRIMITIVE(strLength) {
   Oop r = receiver(in, argc);
-  if (!isBytesObject(r)) return kFail;
   return answerInt(in, argc, int64_t(r.object()->byteLength()));
 }
 
@@ -89,9 +84,8 @@ ESPELL_PRIMITIVE(strCharAt) {
 }
 
 ESPELL_PRIMITIVE(strAtPut) {
-  Runtime& rt = in.runtime();
   Oop r = receiver(in, argc), v = arg(in, argc, 1);
-  if (isSymbol(rt, r)) return kFail;  // symbols are immutable
+  if (r.object()->isImmutable()) return kFail;  // symbols
   int64_t i = index0(arg(in, argc, 0), r.object()->byteLength());
   if (i < 0) return kFail;
   if (v.isCharacter() && v.character() < 256) {
@@ -179,7 +173,7 @@ ESPELL_PRIMITIVE(strAsLowercase) {
 ESPELL_PRIMITIVE(bytesReplace) {
   Oop r = receiver(in, argc), from = arg(in, argc, 0), to = arg(in, argc, 1), src = arg(in, argc, 2),
       srcStart = arg(in, argc, 3);
-  if (!isBytesObject(r) || !isBytesObject(src) || !from.isSmallInteger() || !to.isSmallInteger() ||
+  if (!isBytesObject(in.runtime(), src) || !from.isSmallInteger() || !to.isSmallInteger() ||
       !srcStart.isSmallInteger()) {
     return kFail;
   }
@@ -189,7 +183,7 @@ ESPELL_PRIMITIVE(bytesReplace) {
       c + n - 1 > int64_t(src.object()->byteLength())) {
     return kFail;
   }
-  if (r.object()->classIndex() == in.runtime().known.symbol) return kFail;
+  if (r.object()->isImmutable()) return kFail;  // symbols
   std::memmove(r.object()->bytes() + a - 1, src.object()->bytes() + c - 1, size_t(n));
   return answer(in, argc, r);
 }
@@ -219,35 +213,35 @@ ESPELL_PRIMITIVE(byteArrayAt) {
 
 void registerStringPrimitives(PrimitiveTable& t) {
   using namespace prim;
-  t.add("String>>length", strLength);
-  t.add("String>>size", strLength);
-  t.add("String>>=", strEquals);
-  t.add("String>>compare:", strCompare);
-  t.add("String>>hashcode", strHash);
-  t.add("String>>concatenate:", strConcatenate);
-  t.add("String>>asSymbol", strAsSymbol);
-  t.add("Symbol>>asString", symAsString);
-  t.add("String>>at:", strAt);
-  t.add("String>>charAt:", strCharAt);
-  t.add("String>>at:put:", strAtPut);
-  t.add("String>>primSubstringFrom:to:", strSubstring);
-  t.add("String>>isWhiteSpace", strIsWhiteSpace);
-  t.add("String>>isLetters", strIsLetters);
-  t.add("String>>isDigits", strIsDigits);
-  t.add("String>>beginsWith:", strBeginsWith);
-  t.add("String>>endsWith:", strEndsWith);
-  t.add("String>>indexOf:startingAt:", strIndexOfStartingAt);
-  t.add("String>>asUppercase", strAsUppercase);
-  t.add("String>>asLowercase", strAsLowercase);
-  t.add("String>>replaceFrom:to:with:startingAt:", bytesReplace);
-  t.add("String>>asByteArray", strAsByteArray);
-  t.add("ByteArray>>length", strLength);
-  t.add("ByteArray>>size", strLength);
-  t.add("ByteArray>>at:", byteArrayAt);
-  t.add("ByteArray>>at:put:", strAtPut);
-  t.add("ByteArray>>asString", bytesAsString);
-  t.add("ByteArray>>replaceFrom:to:with:startingAt:", bytesReplace);
-  t.add("ByteArray>>copyFrom:to:", strSubstring);
+  t.add("String>>length", withReceiver<isBytesObject, strLength>);
+  t.add("String>>size", withReceiver<isBytesObject, strLength>);
+  t.add("String>>=", withReceiver<isBytesObject, strEquals>);
+  t.add("String>>compare:", withReceiver<isBytesObject, strCompare>);
+  t.add("String>>hashcode", withReceiver<isBytesObject, strHash>);
+  t.add("String>>concatenate:", withReceiver<isBytesObject, strConcatenate>);
+  t.add("String>>asSymbol", withReceiver<isBytesObject, strAsSymbol>);
+  t.add("Symbol>>asString", withReceiver<isBytesObject, symAsString>);
+  t.add("String>>at:", withReceiver<isBytesObject, strAt>);
+  t.add("String>>charAt:", withReceiver<isBytesObject, strCharAt>);
+  t.add("String>>at:put:", withReceiver<isBytesObject, strAtPut>);
+  t.add("String>>primSubstringFrom:to:", withReceiver<isBytesObject, strSubstring>);
+  t.add("String>>isWhiteSpace", withReceiver<isBytesObject, strIsWhiteSpace>);
+  t.add("String>>isLetters", withReceiver<isBytesObject, strIsLetters>);
+  t.add("String>>isDigits", withReceiver<isBytesObject, strIsDigits>);
+  t.add("String>>beginsWith:", withReceiver<isBytesObject, strBeginsWith>);
+  t.add("String>>endsWith:", withReceiver<isBytesObject, strEndsWith>);
+  t.add("String>>indexOf:startingAt:", withReceiver<isBytesObject, strIndexOfStartingAt>);
+  t.add("String>>asUppercase", withReceiver<isBytesObject, strAsUppercase>);
+  t.add("String>>asLowercase", withReceiver<isBytesObject, strAsLowercase>);
+  t.add("String>>replaceFrom:to:with:startingAt:", withReceiver<isBytesObject, bytesReplace>);
+  t.add("String>>asByteArray", withReceiver<isBytesObject, strAsByteArray>);
+  t.add("ByteArray>>length", withReceiver<isBytesObject, strLength>);
+  t.add("ByteArray>>size", withReceiver<isBytesObject, strLength>);
+  t.add("ByteArray>>at:", withReceiver<isBytesObject, byteArrayAt>);
+  t.add("ByteArray>>at:put:", withReceiver<isBytesObject, strAtPut>);
+  t.add("ByteArray>>asString", withReceiver<isBytesObject, bytesAsString>);
+  t.add("ByteArray>>replaceFrom:to:with:startingAt:", withReceiver<isBytesObject, bytesReplace>);
+  t.add("ByteArray>>copyFrom:to:", withReceiver<isBytesObject, strSubstring>);
 }
 
 }  // namespace vm
