@@ -5,6 +5,7 @@
 //   4. Bind them as globals and fill the special objects (classes, selectors).
 //   5. Compile the kernel library (vm/kernel/*.som) in superclass order.
 //   6. Create 'system' and 'Processor', then cache class indexes and fast-path guards.
+//   7. Make the global bindings the kernel relies on read-only (protectKernelBindings).
 #include <map>
 #include <stdexcept>
 
@@ -13,6 +14,7 @@
 #include "vm/Interpreter.h"
 #include "vm/KernelSources.h"
 #include "vm/MethodCache.h"
+#include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/Runtime.h"
@@ -146,6 +148,37 @@ const std::vector<CoreClass>& coreClasses() {
       {kClassSystem, "System", "Object", Format::Fixed, {}, madeByVm()},
   };
   return classes;
+}
+
+// Marks [code]'s global bindings, and those of the blocks inside it, immutable.
+void protectBindingsOf(Runtime& rt, Oop code) {
+  Oop literals = code.object()->slot(code_slot::kLiterals);
+  for (size_t i = 0; i < literals.object()->slotCount(); i++) {
+    Oop l = literals.object()->slot(i);
+    if (!l.isHeapObject()) continue;
+    if (l.object()->classIndex() == rt.known.association) l.object()->setImmutable(true);
+    if (l.object()->classIndex() == rt.known.compiledBlock) protectBindingsOf(rt, l);
+  }
+}
+
+// 7. The globals the kernel library reads (its methods' bindings), the VM's classes and
+// nil, true, false, system and Processor become read-only for programs: rebinding one
+// would break the kernel, down to the reporting of errors (System>>global:put: and the
+// compiler refuse; class loading and the mirror protocol still set them).
+void protectKernelBindings(Runtime& rt) {
+  space::Space& sp = rt.space();
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!isClass(rt, c)) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict.object()->classIndex() != rt.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { protectBindingsOf(rt, method); });
+  });
+  std::vector<std::string> names{"nil", "true", "false", "system", "Processor"};
+  for (const CoreClass& c : coreClasses()) names.push_back(c.name);
+  for (const std::string& name : names) {
+    Oop binding = rt.globals().binding(rt.symbol(name));
+    if (!binding.isNull()) binding.object()->setImmutable(true);
+  }
 }
 
 }  // namespace
@@ -303,6 +336,7 @@ void Runtime::bootstrap() {
   globals_.atPut(symbol("system"), system);
   scheduler_->initialize();
   globals_.atPut(symbol("Processor"), special(special::kProcessor));
+  protectKernelBindings(*this);
   refreshCaches();
   methodCache_->flush();
   interpreter_->refreshGuards();

@@ -360,6 +360,10 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
         break;
       case LiteralSpec::Kind::Global:
         value = rt_.globals().bindingOrCreate(rt_.symbol(l.name));
+        if (l.assigned && value.object()->isImmutable()) {  // see protectKernelBindings
+          throw CompileError(fileName, l.assignedAt,
+                             "'" + l.name + "' is a global the kernel library relies on: it cannot be assigned");
+        }
         break;
       case LiteralSpec::Kind::Block:
         value = install(*spec.blocks[l.blockIndex], h.get(), code.get(), fileName);

@@ -529,7 +529,13 @@ class Generator {
     LiteralSpec g;
     g.kind = LiteralSpec::Kind::Global;
     g.name = v->name;
-    e.emitW(Op::StoreGlobal, e.literal(g));
+    int index = e.literal(g);
+    LiteralSpec& binding = e.spec().literals[size_t(index)];
+    if (!binding.assigned) {
+      binding.assigned = true;
+      binding.assignedAt = v->where;
+    }
+    e.emitW(Op::StoreGlobal, index);
     if (pop) e.emit(Op::Pop);
   }
 

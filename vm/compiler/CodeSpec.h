@@ -19,6 +19,8 @@ struct LiteralSpec {
   Kind kind = Kind::Value;
   LiteralValue value;     // Value: the literal (symbols for selectors too)
   std::string name;       // Global: the global's name (bound to its association)
+  bool assigned = false;  // Global: the code assigns it (first at assignedAt)
+  SourceLocation assignedAt;
   size_t blockIndex = 0;  // Block: index into CodeSpec::blocks
 };
 

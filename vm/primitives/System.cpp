@@ -34,6 +34,8 @@ ESPELL_PRIMITIVE(sysGlobalPut) {
   Runtime& rt = in.runtime();
   Oop name = arg(in, argc, 0), value = arg(in, argc, 1);
   if (!isSymbol(rt, name)) return kFail;
+  Oop binding = rt.globals().binding(name);
+  if (!binding.isNull() && binding.object()->isImmutable()) return kFail;  // see protectKernelBindings
   rt.globals().atPut(name, value);
   return answer(in, argc, in.argumentOf(argc, 1));
 }
