@@ -219,12 +219,16 @@ ESPELL_PRIMITIVE(intBitXor) {
   return bits(in, argc, Bits::Xor);
 }
 
+// The most bits a shift moves: the result of 1 << kMaxShift is already a 2 MiB integer.
+// Integer>>arithmeticFailed:with: states it in its error.
+constexpr int64_t kMaxShift = int64_t(1) << 24;
+
 ESPELL_PRIMITIVE(intShiftLeft) {
   Runtime& rt = in.runtime();
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n > (int64_t(1) << 24)) return kFail;
+  if (n > kMaxShift) return kFail;
   BigInt x = BigInt::fromOop(rt, a);
   return answerBig(in, argc, n >= 0 ? x.shiftLeft(size_t(n)) : x.shiftRight(size_t(-n)));
 }
@@ -234,7 +238,7 @@ ESPELL_PRIMITIVE(intShiftRight) {
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n < -(int64_t(1) << 24)) return kFail;
+  if (n < -kMaxShift) return kFail;
   BigInt x = BigInt::fromOop(rt, a);
   return answerBig(in, argc, n >= 0 ? x.shiftRight(size_t(n)) : x.shiftLeft(size_t(-n)));
 }
