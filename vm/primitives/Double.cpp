@@ -54,10 +54,20 @@ PrimitiveResult answerDouble(Interpreter& in, int argc, double d) {
   return answer(in, argc, r);
 }
 
+// The receiver is checked in each primitive (they may be bound in any subclass of Double,
+// see Primitives.h): in these helpers, or with receiverValue.
+bool receiverValue(Interpreter& in, int argc, double& x) {
+  Oop r = receiver(in, argc);
+  if (!isDoubleObject(in.runtime(), r)) return false;
+  x = doubleOf(r);
+  return true;
+}
+
 template <class F>
 PrimitiveResult binary(Interpreter& in, int argc, F f) {
   Runtime& rt = in.runtime();
-  double x = doubleOf(receiver(in, argc)), y;
+  double x, y;
+  if (!receiverValue(in, argc, x)) return kFail;
   if (!asDouble(rt, arg(in, argc, 0), y)) return kFail;
   return answerDouble(in, argc, f(x, y));
 }
@@ -65,7 +75,8 @@ PrimitiveResult binary(Interpreter& in, int argc, F f) {
 template <class F>
 PrimitiveResult comparison(Interpreter& in, int argc, F f, bool onMismatch, bool failOnMismatch) {
   Runtime& rt = in.runtime();
-  double x = doubleOf(receiver(in, argc)), y;
+  double x, y;
+  if (!receiverValue(in, argc, x)) return kFail;
   if (!asDouble(rt, arg(in, argc, 0), y)) return failOnMismatch ? kFail : answerBool(in, argc, onMismatch);
   return answerBool(in, argc, f(x, y));
 }
@@ -118,7 +129,9 @@ ESPELL_PRIMITIVE(dNe) {
 
 template <class F>
 PrimitiveResult unary(Interpreter& in, int argc, F f) {
-  return answerDouble(in, argc, f(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerDouble(in, argc, f(x));
 }
 ESPELL_PRIMITIVE(dSqrt) {
   return unary(in, argc, [](double x) { return std::sqrt(x); });
@@ -152,24 +165,35 @@ PrimitiveResult answerIntegral(Interpreter& in, int argc, double d) {
   return answer(in, argc, r);
 }
 ESPELL_PRIMITIVE(dRound) {
-  return answerIntegral(in, argc, std::round(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::round(x));
 }
 ESPELL_PRIMITIVE(dTruncate) {
-  return answerIntegral(in, argc, std::trunc(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::trunc(x));
 }
 ESPELL_PRIMITIVE(dFloor) {
-  return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::floor(x));
 }
 ESPELL_PRIMITIVE(dCeiling) {
-  return answerIntegral(in, argc, std::ceil(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::ceil(x));
 }
 
 ESPELL_PRIMITIVE(dAsString) {
-  return answerString(in, argc, formatDouble(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerString(in, argc, formatDouble(x));
 }
 
 ESPELL_PRIMITIVE(dHash) {
-  double d = doubleOf(receiver(in, argc));
+  double d;
+  if (!receiverValue(in, argc, d)) return kFail;
   // A whole Double equals the Integer of the same value: it must hash like it.
   if (d == std::trunc(d) && std::isfinite(d)) {
     if (std::fabs(d) < 4.0e18) return answerInt(in, argc, int64_t(d));
@@ -181,10 +205,14 @@ ESPELL_PRIMITIVE(dHash) {
 }
 
 ESPELL_PRIMITIVE(dIsNaN) {
-  return answerBool(in, argc, std::isnan(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerBool(in, argc, std::isnan(x));
 }
 ESPELL_PRIMITIVE(dIsInfinite) {
-  return answerBool(in, argc, std::isinf(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerBool(in, argc, std::isinf(x));
 }
 
 ESPELL_PRIMITIVE(dPositiveInfinity) {
@@ -210,39 +238,39 @@ ESPELL_PRIMITIVE(dFromString) {
 
 void registerDoublePrimitives(PrimitiveTable& t) {
   using namespace prim;
-  t.add("Double>>+", withReceiver<isDoubleObject, dAdd>);
-  t.add("Double>>-", withReceiver<isDoubleObject, dSub>);
-  t.add("Double>>*", withReceiver<isDoubleObject, dMul>);
-  t.add("Double>>/", withReceiver<isDoubleObject, dDiv>);
-  t.add("Double>>//", withReceiver<isDoubleObject, dDiv>);
-  t.add("Double>>%", withReceiver<isDoubleObject, dRem>);  // SOM: the sign of the dividend
-  t.add("Double>>\\\\", withReceiver<isDoubleObject, dMod>);
-  t.add("Double>>rem:", withReceiver<isDoubleObject, dRem>);
-  t.add("Double>>pow:", withReceiver<isDoubleObject, dPow>);
-  t.add("Double>><", withReceiver<isDoubleObject, dLt>);
-  t.add("Double>>>", withReceiver<isDoubleObject, dGt>);
-  t.add("Double>><=", withReceiver<isDoubleObject, dLe>);
-  t.add("Double>>>=", withReceiver<isDoubleObject, dGe>);
-  t.add("Double>>=", withReceiver<isDoubleObject, dEq>);
-  t.add("Double>><>", withReceiver<isDoubleObject, dNe>);
-  t.add("Double>>~=", withReceiver<isDoubleObject, dNe>);
-  t.add("Double>>sqrt", withReceiver<isDoubleObject, dSqrt>);
-  t.add("Double>>sin", withReceiver<isDoubleObject, dSin>);
-  t.add("Double>>cos", withReceiver<isDoubleObject, dCos>);
-  t.add("Double>>tan", withReceiver<isDoubleObject, dTan>);
-  t.add("Double>>arcTan", withReceiver<isDoubleObject, dArcTan>);
-  t.add("Double>>exp", withReceiver<isDoubleObject, dExp>);
-  t.add("Double>>ln", withReceiver<isDoubleObject, dLn>);
-  t.add("Double>>abs", withReceiver<isDoubleObject, dAbs>);
-  t.add("Double>>round", withReceiver<isDoubleObject, dRound>);
-  t.add("Double>>asInteger", withReceiver<isDoubleObject, dTruncate>);
-  t.add("Double>>truncated", withReceiver<isDoubleObject, dTruncate>);
-  t.add("Double>>floor", withReceiver<isDoubleObject, dFloor>);
-  t.add("Double>>ceiling", withReceiver<isDoubleObject, dCeiling>);
-  t.add("Double>>asString", withReceiver<isDoubleObject, dAsString>);
-  t.add("Double>>hashcode", withReceiver<isDoubleObject, dHash>);
-  t.add("Double>>isNaN", withReceiver<isDoubleObject, dIsNaN>);
-  t.add("Double>>isInfinite", withReceiver<isDoubleObject, dIsInfinite>);
+  t.add("Double>>+", dAdd);
+  t.add("Double>>-", dSub);
+  t.add("Double>>*", dMul);
+  t.add("Double>>/", dDiv);
+  t.add("Double>>//", dDiv);
+  t.add("Double>>%", dRem);  // SOM: the sign of the dividend
+  t.add("Double>>\\\\", dMod);
+  t.add("Double>>rem:", dRem);
+  t.add("Double>>pow:", dPow);
+  t.add("Double>><", dLt);
+  t.add("Double>>>", dGt);
+  t.add("Double>><=", dLe);
+  t.add("Double>>>=", dGe);
+  t.add("Double>>=", dEq);
+  t.add("Double>><>", dNe);
+  t.add("Double>>~=", dNe);
+  t.add("Double>>sqrt", dSqrt);
+  t.add("Double>>sin", dSin);
+  t.add("Double>>cos", dCos);
+  t.add("Double>>tan", dTan);
+  t.add("Double>>arcTan", dArcTan);
+  t.add("Double>>exp", dExp);
+  t.add("Double>>ln", dLn);
+  t.add("Double>>abs", dAbs);
+  t.add("Double>>round", dRound);
+  t.add("Double>>asInteger", dTruncate);
+  t.add("Double>>truncated", dTruncate);
+  t.add("Double>>floor", dFloor);
+  t.add("Double>>ceiling", dCeiling);
+  t.add("Double>>asString", dAsString);
+  t.add("Double>>hashcode", dHash);
+  t.add("Double>>isNaN", dIsNaN);
+  t.add("Double>>isInfinite", dIsInfinite);
   t.add("Double class>>PositiveInfinity", dPositiveInfinity);
   t.add("Double class>>NaN", dNaN);
   t.add("Double class>>fromString:", dFromString);

@@ -2,8 +2,6 @@
 // calling contract).
 #pragma once
 
-#include <algorithm>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -67,7 +65,7 @@ inline bool isIntegerObject(const Runtime& rt, Oop o) {
   return o.isSmallInteger() || isLargeInteger(rt, o);
 }
 inline bool isDoubleObject(const Runtime& rt, Oop o) {
-  return isDouble(rt, o);
+  return o.isSmallFloat() || (o.isHeapObject() && o.object()->classIndex() == rt.known.doubleClass);
 }
 inline bool isContextObject(const Runtime& rt, Oop o) {
   return o.isHeapObject() && o.object()->classIndex() == rt.known.context;
@@ -76,7 +74,10 @@ inline bool isContextObject(const Runtime& rt, Oop o) {
 inline bool isClosureObject(const Runtime& rt, Oop o) {
   if (!o.isHeapObject()) return false;
   ClassIndex c = o.object()->classIndex();
-  return std::find(std::begin(rt.known.block), std::end(rt.known.block), c) != std::end(rt.known.block);
+  for (ClassIndex k : rt.known.block) {
+    if (c == k) return true;
+  }
+  return false;
 }
 
 // Number of indexable slots (or bytes) and of fixed fields of an object.
