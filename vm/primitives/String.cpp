@@ -211,37 +211,39 @@ ESPELL_PRIMITIVE(byteArrayAt) {
 }  // namespace
 }  // namespace prim
 
+// Their receivers need no check: these primitives are bound only in String, Symbol and
+// ByteArray or subclasses (Primitives.h), and every subclass of a byte class holds bytes.
 void registerStringPrimitives(PrimitiveTable& t) {
   using namespace prim;
-  t.add("String>>length", withReceiver<isBytesObject, strLength>);
-  t.add("String>>size", withReceiver<isBytesObject, strLength>);
-  t.add("String>>=", withReceiver<isBytesObject, strEquals>);
-  t.add("String>>compare:", withReceiver<isBytesObject, strCompare>);
-  t.add("String>>hashcode", withReceiver<isBytesObject, strHash>);
-  t.add("String>>concatenate:", withReceiver<isBytesObject, strConcatenate>);
-  t.add("String>>asSymbol", withReceiver<isBytesObject, strAsSymbol>);
-  t.add("Symbol>>asString", withReceiver<isBytesObject, symAsString>);
-  t.add("String>>at:", withReceiver<isBytesObject, strAt>);
-  t.add("String>>charAt:", withReceiver<isBytesObject, strCharAt>);
-  t.add("String>>at:put:", withReceiver<isBytesObject, strAtPut>);
-  t.add("String>>primSubstringFrom:to:", withReceiver<isBytesObject, strSubstring>);
-  t.add("String>>isWhiteSpace", withReceiver<isBytesObject, strIsWhiteSpace>);
-  t.add("String>>isLetters", withReceiver<isBytesObject, strIsLetters>);
-  t.add("String>>isDigits", withReceiver<isBytesObject, strIsDigits>);
-  t.add("String>>beginsWith:", withReceiver<isBytesObject, strBeginsWith>);
-  t.add("String>>endsWith:", withReceiver<isBytesObject, strEndsWith>);
-  t.add("String>>indexOf:startingAt:", withReceiver<isBytesObject, strIndexOfStartingAt>);
-  t.add("String>>asUppercase", withReceiver<isBytesObject, strAsUppercase>);
-  t.add("String>>asLowercase", withReceiver<isBytesObject, strAsLowercase>);
-  t.add("String>>replaceFrom:to:with:startingAt:", withReceiver<isBytesObject, bytesReplace>);
-  t.add("String>>asByteArray", withReceiver<isBytesObject, strAsByteArray>);
-  t.add("ByteArray>>length", withReceiver<isBytesObject, strLength>);
-  t.add("ByteArray>>size", withReceiver<isBytesObject, strLength>);
-  t.add("ByteArray>>at:", withReceiver<isBytesObject, byteArrayAt>);
-  t.add("ByteArray>>at:put:", withReceiver<isBytesObject, strAtPut>);
-  t.add("ByteArray>>asString", withReceiver<isBytesObject, bytesAsString>);
-  t.add("ByteArray>>replaceFrom:to:with:startingAt:", withReceiver<isBytesObject, bytesReplace>);
-  t.add("ByteArray>>copyFrom:to:", withReceiver<isBytesObject, strSubstring>);
+  t.add("String>>length", strLength);
+  t.add("String>>size", strLength);
+  t.add("String>>=", strEquals);
+  t.add("String>>compare:", strCompare);
+  t.add("String>>hashcode", strHash);
+  t.add("String>>concatenate:", strConcatenate);
+  t.add("String>>asSymbol", strAsSymbol);
+  t.add("Symbol>>asString", symAsString);
+  t.add("String>>at:", strAt);
+  t.add("String>>charAt:", strCharAt);
+  t.add("String>>at:put:", strAtPut);
+  t.add("String>>primSubstringFrom:to:", strSubstring);
+  t.add("String>>isWhiteSpace", strIsWhiteSpace);
+  t.add("String>>isLetters", strIsLetters);
+  t.add("String>>isDigits", strIsDigits);
+  t.add("String>>beginsWith:", strBeginsWith);
+  t.add("String>>endsWith:", strEndsWith);
+  t.add("String>>indexOf:startingAt:", strIndexOfStartingAt);
+  t.add("String>>asUppercase", strAsUppercase);
+  t.add("String>>asLowercase", strAsLowercase);
+  t.add("String>>replaceFrom:to:with:startingAt:", bytesReplace);
+  t.add("String>>asByteArray", strAsByteArray);
+  t.add("ByteArray>>length", strLength);
+  t.add("ByteArray>>size", strLength);
+  t.add("ByteArray>>at:", byteArrayAt);
+  t.add("ByteArray>>at:put:", strAtPut);
+  t.add("ByteArray>>asString", bytesAsString);
+  t.add("ByteArray>>replaceFrom:to:with:startingAt:", bytesReplace);
+  t.add("ByteArray>>copyFrom:to:", strSubstring);
 }
 
 }  // namespace vm
