@@ -57,6 +57,7 @@ Oop SymbolTable::intern(std::string_view name) {
   if ((count_ + 1) * 2 > space_.specialObject(special::kSymbolTable).object()->slotCount()) grow();
   Oop sym = space_.allocateBytes(symbolClass_, name.size(), Tenure::Old);
   std::memcpy(sym.object()->bytes(), name.data(), name.size());
+  sym.object()->setImmutable(true);  // unique by contents: changing one would break lookups
   Oop table = space_.specialObject(special::kSymbolTable);
   size_t mask = table.object()->slotCount() - 1;
   size_t i = hashBytes(name) & mask;

@@ -5,6 +5,7 @@
 //   4. Bind them as globals and fill the special objects (classes, selectors).
 //   5. Compile the kernel library (vm/kernel/*.som) in superclass order.
 //   6. Create 'system' and 'Processor', then cache class indexes and fast-path guards.
+//   7. Make the global bindings the kernel relies on read-only (protectKernelBindings).
 #include <map>
 #include <stdexcept>
 
@@ -13,6 +14,7 @@
 #include "vm/Interpreter.h"
 #include "vm/KernelSources.h"
 #include "vm/MethodCache.h"
+#include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/Runtime.h"
@@ -33,56 +35,150 @@ struct CoreClass {
   const char* superclass;  // nullptr: none
   Format format;
   std::vector<std::string> fields;  // own fields, in slot order (ObjectLayouts.h)
+  VmMaintained vm;                  // what the VM maintains in instances (ObjectLayouts.h)
 };
+
+// Classes whose instances are ordinary objects.
+constexpr VmMaintained kOrdinary{};
+// The VmMaintained of classes whose instances the VM makes, with their first [fields]
+// named fields and, when [indexed], their indexed slots.
+constexpr VmMaintained madeByVm(unsigned fields = 0, bool indexed = false) {
+  return VmMaintained{true, fields, indexed};
+}
+// Classes whose instances anyone makes but whose first [fields] fields the VM reads.
+constexpr VmMaintained maintainedFields(unsigned fields) {
+  return VmMaintained{false, fields, false};
+}
+// Classes of classes: instances are made by class definitions; the VM reads their fields.
+constexpr VmMaintained kClassInstances = madeByVm(unsigned(class_slot::kCount));
 
 const std::vector<CoreClass>& coreClasses() {
   using namespace special;
   static const std::vector<CoreClass> classes = {
-      {kClassObject, "Object", nullptr, Format::Fixed, {}},
+      {kClassObject, "Object", nullptr, Format::Fixed, {}, kOrdinary},
       {kClassClass,
        "Class",
        "Object",
        Format::Fixed,
-       {"superclass", "methodDictionary", "instanceSpec", "instanceVariables", "name", "thisClassOrOrganization"}},
-      {kClassMetaclass, "Metaclass", "Class", Format::Fixed, {}},
-      {kClassNil, "Nil", "Object", Format::Fixed, {}},
-      {kClassBoolean, "Boolean", "Object", Format::Fixed, {}},
-      {kClassTrue, "True", "Boolean", Format::Fixed, {}},
-      {kClassFalse, "False", "Boolean", Format::Fixed, {}},
-      {kClassSmallInteger, "Integer", "Object", Format::Words, {}},
-      {kClassDouble, "Double", "Object", Format::Words, {}},
-      {kClassCharacter, "Character", "Object", Format::Fixed, {}},
-      {kClassString, "String", "Object", Format::Bytes, {}},
-      {kClassSymbol, "Symbol", "String", Format::Bytes, {}},
-      {kClassArray, "Array", "Object", Format::Indexable, {}},
-      {kClassByteArray, "ByteArray", "Object", Format::Bytes, {}},
+       {"superclass", "methodDictionary", "instanceSpec", "instanceVariables", "name", "thisClassOrOrganization"},
+       kClassInstances},
+      {kClassMetaclass, "Metaclass", "Class", Format::Fixed, {}, kClassInstances},
+      {kClassNil, "Nil", "Object", Format::Fixed, {}, madeByVm()},
+      {kClassBoolean, "Boolean", "Object", Format::Fixed, {}, madeByVm()},
+      {kClassTrue, "True", "Boolean", Format::Fixed, {}, madeByVm()},
+      {kClassFalse, "False", "Boolean", Format::Fixed, {}, madeByVm()},
+      {kClassSmallInteger, "Integer", "Object", Format::Words, {}, madeByVm()},
+      {kClassDouble, "Double", "Object", Format::Words, {}, madeByVm()},
+      {kClassCharacter, "Character", "Object", Format::Fixed, {}, madeByVm()},
+      {kClassString, "String", "Object", Format::Bytes, {}, kOrdinary},
+      {kClassSymbol, "Symbol", "String", Format::Bytes, {}, madeByVm()},
+      {kClassArray, "Array", "Object", Format::Indexable, {}, kOrdinary},
+      {kClassByteArray, "ByteArray", "Object", Format::Bytes, {}, kOrdinary},
       {kClassMethod,
        "Method",
        "Object",
        Format::CompiledCode,
-       {"header", "signature", "holder", "bytecodes", "literals", "sendSites", "quick", "debugInfo"}},
-      {kClassPrimitive, "Primitive", "Method", Format::CompiledCode, {}},
-      {kClassCompiledBlock, "CompiledBlock", "Method", Format::CompiledCode, {}},
-      {kClassBlock, "Block", "Object", Format::FixedIndexable, {"code", "outerContext", "receiver"}},
-      {kClassBlock1, "Block1", "Block", Format::FixedIndexable, {}},
-      {kClassBlock2, "Block2", "Block", Format::FixedIndexable, {}},
-      {kClassBlock3, "Block3", "Block", Format::FixedIndexable, {}},
-      {kClassBlock4, "Block4", "Block", Format::FixedIndexable, {}},
-      {kClassContext, "Context", "Object", Format::Fixed, {"process", "frame"}},
-      {kClassProcess, "Process", "Object", Format::Fixed, {"nextLink", "stack", "priority", "myList", "name", "state"}},
-      {kClassProcessStack, "ProcessStack", "Object", Format::Stack, {}},
-      {kClassLinkedList, "LinkedList", "Object", Format::Fixed, {"firstLink", "lastLink"}},
-      {kClassSemaphore, "Semaphore", "LinkedList", Format::Fixed, {"excessSignals"}},
+       {"header", "signature", "holder", "bytecodes", "literals", "sendSites", "quick", "debugInfo"},
+       madeByVm(unsigned(code_slot::kCount))},
+      {kClassPrimitive, "Primitive", "Method", Format::CompiledCode, {}, madeByVm(unsigned(code_slot::kCount))},
+      {kClassCompiledBlock, "CompiledBlock", "Method", Format::CompiledCode, {}, madeByVm(unsigned(code_slot::kCount))},
+      {kClassBlock,
+       "Block",
+       "Object",
+       Format::FixedIndexable,
+       {"code", "outerContext", "receiver"},
+       madeByVm(unsigned(closure_slot::kFirstCopied), true)},
+      {kClassBlock1,
+       "Block1",
+       "Block",
+       Format::FixedIndexable,
+       {},
+       madeByVm(unsigned(closure_slot::kFirstCopied), true)},
+      {kClassBlock2,
+       "Block2",
+       "Block",
+       Format::FixedIndexable,
+       {},
+       madeByVm(unsigned(closure_slot::kFirstCopied), true)},
+      {kClassBlock3,
+       "Block3",
+       "Block",
+       Format::FixedIndexable,
+       {},
+       madeByVm(unsigned(closure_slot::kFirstCopied), true)},
+      {kClassBlock4,
+       "Block4",
+       "Block",
+       Format::FixedIndexable,
+       {},
+       madeByVm(unsigned(closure_slot::kFirstCopied), true)},
+      {kClassContext,
+       "Context",
+       "Object",
+       Format::Fixed,
+       {"process", "frame"},
+       madeByVm(unsigned(context_slot::kCount))},
+      {kClassProcess,
+       "Process",
+       "Object",
+       Format::Fixed,
+       {"nextLink", "stack", "priority", "myList", "name", "state"},
+       madeByVm(unsigned(process_slot::kCount))},
+      {kClassProcessStack, "ProcessStack", "Object", Format::Stack, {}, madeByVm()},
+      {kClassLinkedList,
+       "LinkedList",
+       "Object",
+       Format::Fixed,
+       {"firstLink", "lastLink"},
+       maintainedFields(unsigned(list_slot::kLastLink) + 1)},
+      {kClassSemaphore,
+       "Semaphore",
+       "LinkedList",
+       Format::Fixed,
+       {"excessSignals"},
+       maintainedFields(unsigned(list_slot::kExcessSignals) + 1)},
       {kClassProcessorScheduler,
        "ProcessorScheduler",
        "Object",
        Format::Fixed,
-       {"readyLists", "activeProcess", "pausedProcesses", "exclusiveProcess"}},
-      {kClassAssociation, "Association", "Object", Format::Fixed, {"key", "value"}},
-      {kClassMethodDictionary, "MethodDictionary", "Object", Format::FixedIndexable, {"tally"}},
-      {kClassSystem, "System", "Object", Format::Fixed, {}},
+       {"readyLists", "activeProcess", "pausedProcesses", "exclusiveProcess"},
+       madeByVm(unsigned(scheduler_slot::kCount))},
+      {kClassAssociation, "Association", "Object", Format::Fixed, {"key", "value"}, kOrdinary},
+      {kClassMethodDictionary, "MethodDictionary", "Object", Format::FixedIndexable, {"tally"}, madeByVm(1, true)},
+      {kClassSystem, "System", "Object", Format::Fixed, {}, madeByVm()},
   };
   return classes;
+}
+
+// Marks [code]'s global bindings, and those of the blocks inside it, immutable.
+void protectBindingsOf(Runtime& rt, Oop code) {
+  Oop literals = code.object()->slot(code_slot::kLiterals);
+  for (size_t i = 0; i < literals.object()->slotCount(); i++) {
+    Oop l = literals.object()->slot(i);
+    if (!l.isHeapObject()) continue;
+    if (l.object()->classIndex() == rt.known.association) l.object()->setImmutable(true);
+    if (l.object()->classIndex() == rt.known.compiledBlock) protectBindingsOf(rt, l);
+  }
+}
+
+// 7. The globals the kernel library reads (its methods' bindings), the VM's classes and
+// nil, true, false, system and Processor become read-only for programs: rebinding one
+// would break the kernel, down to the reporting of errors (System>>global:put: and the
+// compiler refuse; class loading and the mirror protocol still set them).
+void protectKernelBindings(Runtime& rt) {
+  space::Space& sp = rt.space();
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!isClass(rt, c)) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict.object()->classIndex() != rt.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { protectBindingsOf(rt, method); });
+  });
+  std::vector<std::string> names{"nil", "true", "false", "system", "Processor"};
+  for (const CoreClass& c : coreClasses()) names.push_back(c.name);
+  for (const std::string& name : names) {
+    Oop binding = rt.globals().binding(rt.symbol(name));
+    if (!binding.isNull()) binding.object()->setImmutable(true);
+  }
 }
 
 }  // namespace
@@ -128,9 +224,9 @@ void Runtime::bootstrap() {
     sp.storePointer(meta, class_slot::kSuperclass, superMeta);
     sp.storePointer(meta, class_slot::kThisClassOrOrganization, cls);
     cls.object()->slots()[class_slot::kInstanceSpec] =
-        Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(core[i].format), fieldCount[i]));
+        Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(core[i].format), fieldCount[i], core[i].vm));
     meta.object()->slots()[class_slot::kInstanceSpec] =
-        Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(Format::Fixed), class_slot::kCount));
+        Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(Format::Fixed), class_slot::kCount, kClassInstances));
   }
   refreshCaches();
   known.largeInteger = space::ClassIndex(coreClass("Integer").object()->rawHash());
@@ -240,6 +336,7 @@ void Runtime::bootstrap() {
   globals_.atPut(symbol("system"), system);
   scheduler_->initialize();
   globals_.atPut(symbol("Processor"), special(special::kProcessor));
+  protectKernelBindings(*this);
   refreshCaches();
   methodCache_->flush();
   interpreter_->refreshGuards();

@@ -4,6 +4,8 @@
 
 #include "vm/ClassLoader.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <stdexcept>
 
@@ -98,15 +100,21 @@ Oop ClassBuilder::createClassWithFormat(std::string_view name, Oop superclass,
   Oop metaFields = symbolArray(rt_, classFields);
   sp.storePointer(meta.get(), class_slot::kInstanceVariables, metaFields);
   sp.storePointer(meta.get(), class_slot::kSuperclass, superMetaRoot.get());
-  meta.get().object()->slots()[class_slot::kInstanceSpec] =
-      Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(space::Format::Fixed), classFields.size()));
+  // A class is made by its definition and the VM reads its first fields (ObjectLayouts.h).
+  meta.get().object()->slots()[class_slot::kInstanceSpec] = Oop::fromSmallInteger(InstanceSpec::pack(
+      uint8_t(space::Format::Fixed), classFields.size(), VmMaintained{true, unsigned(class_slot::kCount)}));
   sp.storePointer(meta.get(), class_slot::kThisClassOrOrganization, cls.get());
 
   Oop instFields = symbolArray(rt_, fields);
   sp.storePointer(cls.get(), class_slot::kInstanceVariables, instFields);
   sp.storePointer(cls.get(), class_slot::kSuperclass, super.get());
+  // Instances of a subclass keep what the VM maintains in the superclass's instances.
+  VmMaintained vm =
+      super.get() == rt_.nil()
+          ? VmMaintained{}
+          : InstanceSpec::maintained(super.get().object()->slot(class_slot::kInstanceSpec).smallInteger());
   cls.get().object()->slots()[class_slot::kInstanceSpec] =
-      Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(format), fields.size()));
+      Oop::fromSmallInteger(InstanceSpec::pack(uint8_t(format), fields.size(), vm));
   Oop nameSym = rt_.symbol(name);
   sp.storePointer(cls.get(), class_slot::kName, nameSym);
   return cls.get();
@@ -200,6 +208,11 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
 Oop ClassBuilder::compileMethod(Oop cls, MethodNode& method, const std::string& fileName) {
   LocalRoot c(rt_.space().localRoots(), cls);
   CompileContext ctx{fileName, className(rt_, c.get()), instanceVariableNames(rt_, cls)};
+  // The kernel library maintains what the VM maintains; code compiled later only reads it.
+  if (!rt_.isBootstrapping()) {
+    ctx.vmMaintainedFields =
+        InstanceSpec::maintained(c.get().object()->slot(class_slot::kInstanceSpec).smallInteger()).fields;
+  }
   std::unique_ptr<CodeSpec> spec = vm::compileMethod(method, ctx);
   return install(*spec, c.get(), Oop(), fileName);
 }
@@ -269,6 +282,40 @@ Oop ClassBuilder::literalValue(const LiteralValue& v) {
   return rt_.nil();
 }
 
+namespace {
+// The number of arguments of [selector]: its colons, or 1 for a binary operator.
+size_t arityOf(std::string_view selector) {
+  if (selector.empty()) return 0;
+  if (!std::isalpha(static_cast<unsigned char>(selector[0])) && selector[0] != '_') return 1;
+  return size_t(std::count(selector.begin(), selector.end(), ':'));
+}
+}  // namespace
+
+void ClassBuilder::checkPrimitiveBinding(const std::string& name, const CodeSpec& spec, Oop holder,
+                                         const std::string& fileName) {
+  size_t split = name.find(">>");
+  std::string owner = split == std::string::npos ? "" : name.substr(0, split);
+  std::string selector = split == std::string::npos ? name : name.substr(split + 2);
+  auto refuse = [&](const std::string& why) {
+    throw CompileError(fileName, SourceLocation{spec.line, spec.column, 0}, "primitive '" + name + "' " + why);
+  };
+  if (arityOf(selector) != size_t(spec.numArgs)) {
+    refuse("takes " + std::to_string(arityOf(selector)) + " argument(s), but " + spec.selector + " has " +
+           std::to_string(spec.numArgs));
+  }
+  // Unqualified primitives (shallowCopy) accept any receiver; "Foo>>bar" ones read their
+  // receiver as a Foo and are bound only in Foo or its subclasses.
+  if (owner.empty() || owner == className(rt_, holder)) return;
+  bool meta = owner.size() > 6 && owner.compare(owner.size() - 6, 6, " class") == 0;
+  Oop cls = rt_.globals().at(rt_.symbol(meta ? owner.substr(0, owner.size() - 6) : owner));
+  if (cls.isNull() || !isClass(rt_, cls)) refuse("belongs to " + owner + ", which is not a class");
+  if (meta) cls = metaclassOf(cls);
+  if (!inheritsFrom(rt_, holder, cls)) {
+    refuse("belongs to " + owner + ": it cannot be bound in " + className(rt_, holder) +
+           ", which does not inherit from " + owner);
+  }
+}
+
 Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const std::string& fileName) {
   space::Space& sp = rt_.space();
   LocalRoot h(sp.localRoots(), holder), outer(sp.localRoots(), outerCode);
@@ -278,8 +325,9 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
     std::string name = spec.primitiveName.empty() ? className(rt_, holder) + ">>" + spec.selector : spec.primitiveName;
     primitive = rt_.primitives().indexOf(name);
     if (primitive == 0) {
-      throw CompileError(fileName, SourceLocation{spec.line, 1, 0}, "no primitive named '" + name + "'");
+      throw CompileError(fileName, SourceLocation{spec.line, spec.column, 0}, "no primitive named '" + name + "'");
     }
+    checkPrimitiveBinding(name, spec, h.get(), fileName);
   }
   space::ClassIndex cls = spec.isBlock       ? rt_.known.compiledBlock
                           : spec.isPrimitive ? rt_.known.primitive
@@ -307,11 +355,15 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
         try {
           value = literalValue(l.value);
         } catch (const std::exception& e) {
-          throw CompileError(fileName, SourceLocation{spec.line, 1, 0}, e.what());
+          throw CompileError(fileName, SourceLocation{spec.line, spec.column, 0}, e.what());
         }
         break;
       case LiteralSpec::Kind::Global:
         value = rt_.globals().bindingOrCreate(rt_.symbol(l.name));
+        if (l.assigned && value.object()->isImmutable()) {  // see protectKernelBindings
+          throw CompileError(fileName, l.assignedAt,
+                             "'" + l.name + "' is a global the kernel library relies on: it cannot be assigned");
+        }
         break;
       case LiteralSpec::Kind::Block:
         value = install(*spec.blocks[l.blockIndex], h.get(), code.get(), fileName);
@@ -332,9 +384,9 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
   sp.storePointer(code.get(), code_slot::kSendSites, sites.get());
 
   // Debug info: source, line table (offset u16, line u16), argument and temporary names.
-  LocalRoot debug(sp.localRoots(), newArray(rt_, 3, Tenure::Old));
+  LocalRoot debug(sp.localRoots(), newArray(rt_, debug_info::kCount, Tenure::Old));
   sp.storePointer(code.get(), code_slot::kDebugInfo, debug.get());
-  if (!spec.isBlock) sp.storePointer(debug.get(), 0, newString(rt_, spec.source, Tenure::Old));
+  if (!spec.isBlock) sp.storePointer(debug.get(), debug_info::kSource, newString(rt_, spec.source, Tenure::Old));
   Oop lines = sp.allocateBytes(rt_.known.byteArray, spec.lineTable.size() * 4, Tenure::Old);
   for (size_t i = 0; i < spec.lineTable.size(); i++) {
     uint8_t* b = lines.object()->bytes() + 4 * i;
@@ -343,9 +395,14 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
     b[2] = uint8_t(spec.lineTable[i].second & 0xFF);
     b[3] = uint8_t(spec.lineTable[i].second >> 8);
   }
-  sp.storePointer(debug.get(), 1, lines);
+  sp.storePointer(debug.get(), debug_info::kLineTable, lines);
   Oop names = symbolArray(rt_, spec.tempNames);
-  sp.storePointer(debug.get(), 2, names);
+  sp.storePointer(debug.get(), debug_info::kTempNames, names);
+  Oop vectors = newArray(rt_, spec.vectorTemps.size(), Tenure::Old);
+  for (size_t i = 0; i < spec.vectorTemps.size(); i++) {
+    vectors.object()->slots()[i] = Oop::fromSmallInteger(spec.vectorTemps[i]);
+  }
+  sp.storePointer(debug.get(), debug_info::kVectorTemps, vectors);
   return code.get();
 }
 

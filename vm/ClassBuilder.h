@@ -65,6 +65,9 @@ class ClassBuilder {
   Oop install(const CodeSpec& spec, Oop holder, Oop outerCode, const std::string& fileName);
   Oop literal(const LiteralSpec& l, Oop holder, const CodeSpec& spec, const std::string& fileName);
   Oop literalValue(const LiteralValue& v);
+  // Refuses binding primitive [name] in a method of [holder] when the method's arguments
+  // do not match the primitive's selector or [holder] does not inherit from its class.
+  void checkPrimitiveBinding(const std::string& name, const CodeSpec& spec, Oop holder, const std::string& fileName);
   void forEachSendSite(Oop code, const std::function<void(Oop* site)>& f);
   // Installed methods, then retired ones.
   void forEachMethod(const std::function<void(Oop method)>& f);

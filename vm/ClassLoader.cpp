@@ -48,8 +48,18 @@ Oop ClassLoader::loadSource(std::string_view source, const std::string& fileName
 
 Oop ClassLoader::loadFile(const std::string& path) {
   std::optional<std::string> text = readFile(path);
-  if (!text) throw CompileError(path, SourceLocation{}, "cannot read the file");
+  if (!text) throw CompileError(path, kWholeFile, "cannot read the file");
   return loadSource(*text, path);
+}
+
+void ClassLoader::refuseNonFile(std::string_view name) const {
+  for (const std::string& dir : classPath_) {
+    std::string path = (dir.empty() ? std::string(".") : dir) + "/" + std::string(name) + ".som";
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) continue;
+    throw CompileError(path, kWholeFile,
+                       S_ISDIR(st.st_mode) ? "is a directory, not a class file" : "is not a regular file");
+  }
 }
 
 Oop ClassLoader::loadClass(std::string_view name) {
@@ -57,9 +67,12 @@ Oop ClassLoader::loadClass(std::string_view name) {
   Oop existing = rt_.globals().at(sym);
   if (!existing.isNull()) return existing;
   std::optional<std::string> path = findFile(name);
-  if (!path) return Oop();
+  if (!path) {
+    refuseNonFile(name);
+    return Oop();
+  }
   if (std::find(loading_.begin(), loading_.end(), name) != loading_.end()) {
-    throw CompileError(*path, SourceLocation{}, "class " + std::string(name) + " inherits from itself");
+    throw CompileError(*path, kWholeFile, "class " + std::string(name) + " inherits from itself");
   }
   loading_.emplace_back(name);
   struct Pop {
@@ -67,7 +80,7 @@ Oop ClassLoader::loadClass(std::string_view name) {
     ~Pop() { v.pop_back(); }
   } pop{loading_};
   std::optional<std::string> text = readFile(*path);
-  if (!text) return Oop();
+  if (!text) throw CompileError(*path, kWholeFile, "cannot read the file");
   Parser parser(*text, *path);
   std::unique_ptr<ClassNode> node = parser.parseClass();
   if (node->name != name) {

@@ -23,7 +23,8 @@ class ClassLoader {
   const std::vector<std::string>& classPath() const { return classPath_; }
 
   // The class named `name`: already defined, or loaded from the class path. The null oop
-  // when no file defines it. Throws CompileError for malformed files.
+  // when no file defines it. Throws CompileError for malformed or unreadable files, and
+  // when "name.som" on the class path is a directory or another non-file.
   Oop loadClass(std::string_view name);
   // Defines the class in a source file (its name must match the file name).
   Oop loadFile(const std::string& path);
@@ -36,6 +37,9 @@ class ClassLoader {
   std::optional<std::string> findFile(std::string_view name) const;
 
  private:
+  // Throws CompileError when "name.som" exists on the class path but is no regular file.
+  void refuseNonFile(std::string_view name) const;
+
   Runtime& rt_;
   std::vector<std::string> classPath_;
   std::vector<std::string> loading_;  // names being loaded (to report cycles)

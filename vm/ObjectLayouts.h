@@ -3,6 +3,7 @@
 // order; the bootstrap checks that they agree.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -19,14 +20,39 @@ constexpr size_t kThisClassOrOrganization = 5;  // metaclasses: the class; class
 constexpr size_t kCount = 6;
 }  // namespace class_slot
 
-// Instance spec packed into a SmallInteger: format code (space::Format of instances) in the
-// low 5 bits, number of named fields above.
+// What the VM maintains in the instances of a class. The VM reads these parts without
+// checks (a closure's code, a process's stack, a class's method dictionary, ...), so
+// nothing else may produce or change them: new/new:/basicNew, copying and identity swaps
+// refuse instances made by the VM; reflection (instVarAt:, basicAt:, ...) and identity
+// swaps leave the maintained fields and indexed slots alone; and the compiler refuses
+// assignments to maintained fields outside the kernel library. Subclasses inherit it.
+struct VmMaintained {
+  bool creation = false;  // instances are made only by the VM (or are unique: nil, true, ...)
+  unsigned fields = 0;    // the first `fields` named fields
+  bool indexed = false;   // the indexed slots
+  constexpr bool any() const { return creation || fields > 0 || indexed; }
+};
+
+// Instance spec packed into a SmallInteger (drawn from the least significant bit):
+//   format:5   the space::Format of instances
+//   creation:1, indexed:1, fields:8   VmMaintained
+//   fixedFields:rest   the number of named fields
 struct InstanceSpec {
-  static constexpr int64_t pack(uint8_t format, size_t fixedFields) {
-    return int64_t(format) | (int64_t(fixedFields) << 5);
+  static constexpr unsigned kCreationBit = 5, kIndexedBit = 6, kVmFieldsShift = 7, kVmFieldsBits = 8;
+  static constexpr unsigned kFixedFieldsShift = 15;
+  static constexpr unsigned kMaxVmFields = (1u << kVmFieldsBits) - 1;
+
+  static constexpr int64_t pack(uint8_t format, size_t fixedFields, VmMaintained vm = {}) {
+    assert(format < 32 && vm.fields <= kMaxVmFields && vm.fields <= fixedFields);
+    return int64_t(format) | (int64_t(vm.creation) << kCreationBit) | (int64_t(vm.indexed) << kIndexedBit) |
+           (int64_t(vm.fields) << kVmFieldsShift) | (int64_t(fixedFields) << kFixedFieldsShift);
   }
   static constexpr uint8_t format(int64_t spec) { return uint8_t(spec & 31); }
-  static constexpr size_t fixedFields(int64_t spec) { return size_t(spec >> 5); }
+  static constexpr size_t fixedFields(int64_t spec) { return size_t(spec >> kFixedFieldsShift); }
+  static constexpr VmMaintained maintained(int64_t spec) {
+    return VmMaintained{((spec >> kCreationBit) & 1) != 0, unsigned((spec >> kVmFieldsShift) & kMaxVmFields),
+                        ((spec >> kIndexedBit) & 1) != 0};
+  }
 };
 
 // MethodDictionary: FixedIndexable. slot 0 tally, then pairs (selector, method) in an
@@ -45,9 +71,19 @@ constexpr size_t kBytecodes = 3;  // ByteArray
 constexpr size_t kLiterals = 4;   // Array
 constexpr size_t kSendSites = 5;  // Array of kSendSiteSlots per send site, or nil
 constexpr size_t kQuick = 6;      // SmallInteger, see QuickMethod (0: a normal method)
-constexpr size_t kDebugInfo = 7;  // Array: source String, line table ByteArray, temp names Array
+constexpr size_t kDebugInfo = 7;  // Array, see debug_info
 constexpr size_t kCount = 8;
 }  // namespace code_slot
+
+// The debug info of compiled code (an Array; readers check its size).
+namespace debug_info {
+constexpr size_t kSource = 0;       // String (blocks: nil)
+constexpr size_t kLineTable = 1;    // ByteArray, see line_table
+constexpr size_t kTempNames = 2;    // Array of Symbols: arguments, then temporaries
+constexpr size_t kVectorTemps = 3;  // Array of SmallIntegers: the frame temporaries (0-based)
+                                    // that hold temp vectors, which Context>>tempAt:put: refuses
+constexpr size_t kCount = 4;
+}  // namespace debug_info
 
 // Send site (in a method's send-site Array): selector, info, then a two-entry polymorphic
 // inline cache of (class index as SmallInteger, method). Class index 0 means "empty".
@@ -69,14 +105,24 @@ struct CodeHeader {
   static constexpr unsigned kStackShift = 32, kStackBits = 16;   // max operand stack depth
   static constexpr unsigned kPrimitiveShift = 48, kPrimitiveBits = 10;
   static constexpr unsigned kFlagsShift = 58;
+  // The largest value of each field: the compiler refuses code that needs more (a
+  // CompileError naming the limit) and the primitive table stays below kMaxPrimitive.
+  static constexpr unsigned kMaxArgs = (1u << kArgsBits) - 1;
+  static constexpr unsigned kMaxTemps = (1u << kTempsBits) - 1;
+  static constexpr unsigned kMaxCopied = (1u << kCopiedBits) - 1;
+  static constexpr unsigned kMaxStack = (1u << kStackBits) - 1;
+  static constexpr unsigned kMaxPrimitive = (1u << kPrimitiveBits) - 1;
   // Flags
   static constexpr int64_t kIsBlock = int64_t(1) << 0;
   static constexpr int64_t kNeedsOuterContext = int64_t(1) << 1;  // the block (or a nested one) does ^
   static constexpr int64_t kUnwindProtect = int64_t(1) << 2;      // ensure:/ifCurtailed: frames
   static constexpr int64_t kExceptionHandler = int64_t(1) << 3;   // on:do: frames
 
+  // Every field must be within its maximum (asserted in debug builds; the compiler checks).
   static constexpr int64_t pack(unsigned args, unsigned temps, unsigned copied, unsigned stack, unsigned primitive,
                                 int64_t flags) {
+    assert(args <= kMaxArgs && temps <= kMaxTemps && copied <= kMaxCopied && stack <= kMaxStack &&
+           primitive <= kMaxPrimitive);
     return (int64_t(args) << kArgsShift) | (int64_t(temps) << kTempsShift) | (int64_t(copied) << kCopiedShift) |
            (int64_t(stack) << kStackShift) | (int64_t(primitive) << kPrimitiveShift) | (flags << kFlagsShift);
   }
@@ -90,6 +136,15 @@ struct CodeHeader {
   static constexpr int64_t flags(int64_t h) { return h >> kFlagsShift; }
   static constexpr bool has(int64_t h, int64_t flag) { return (flags(h) & flag) != 0; }
 };
+
+// The line table of compiled code (debug_info::kLineTable): a ByteArray of
+// 4-byte entries, each the bytecode offset where a line starts and that line, both 16-bit
+// little-endian, in increasing offset order. The compiler refuses code beyond them.
+namespace line_table {
+constexpr size_t kEntryBytes = 4;
+constexpr size_t kMaxCodeBytes = 65535;  // so that every offset fits
+constexpr int kMaxLine = 65535;
+}  // namespace line_table
 
 // Trivial methods executed by the send path without building a frame.
 struct QuickMethod {

@@ -56,6 +56,13 @@ bool isArray(const Runtime& rt, Oop o) {
   return o.isHeapObject() && o.object()->classIndex() == rt.known.array;
 }
 
+VmMaintained vmMaintained(const Runtime& rt, Oop o) {
+  Oop cls = rt.classOf(o);
+  if (!cls.isHeapObject() || cls.object()->slotCount() < class_slot::kCount) return VmMaintained{true, 0, false};
+  Oop spec = cls.object()->slot(class_slot::kInstanceSpec);
+  return spec.isSmallInteger() ? InstanceSpec::maintained(spec.smallInteger()) : VmMaintained{true, 0, false};
+}
+
 bool isClass(const Runtime& rt, Oop o) {
   if (!o.isHeapObject() || o.object()->isForwarded()) return false;
   Oop cls = rt.classOf(o);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "vm/ObjectLayouts.h"
 #include "vm/Runtime.h"
 
 namespace vm {
@@ -42,6 +43,9 @@ bool inheritsFrom(const Runtime& rt, Oop cls, Oop ancestor);
 std::string className(const Runtime& rt, Oop cls);
 // Short description of any object for error messages and traces ("a Foo", "42", "'text'").
 std::string describeObject(Runtime& rt, Oop o);
+
+// What the VM maintains in [o] (its class's VmMaintained, see ObjectLayouts.h).
+VmMaintained vmMaintained(const Runtime& rt, Oop o);
 
 // Instance variable names of a class (all of them, inherited first).
 std::vector<std::string> instanceVariableNames(const Runtime& rt, Oop cls);

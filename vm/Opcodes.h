@@ -111,4 +111,66 @@ constexpr int instructionSize(Op op) {
 inline constexpr int kOpCount = int(Op::Count);
 static_assert(sizeof(kOpInfo) / sizeof(kOpInfo[0]) == size_t(kOpCount), "one info row per opcode");
 
+// The largest value of each operand format: the compiler refuses (CompileError) code that
+// needs more, naming the operand's role below.
+constexpr int kMaxByteOperand = 255;
+constexpr int kMaxWordOperand = 65535;  // "W" indexes and "J" jump distances
+
+// What an operand counts, for the compiler's limit errors (the table above says it in
+// words: "push temporary n", "send through send site n", ...).
+enum class OperandRole {
+  Value,          // PushSmallInteger's signed byte: the compiler only emits values that fit
+  Argument,       // an argument index
+  Temp,           // a temporary index in the frame (copied values first in blocks)
+  Field,          // an instance variable index of the receiver
+  Literal,        // a literal index
+  SendSite,       // a send site index
+  VectorSlot,     // a slot of a temp vector
+  VectorSize,     // the size of a new temp vector
+  CopiedValues,   // the number of values a closure copies
+  ArrayElements,  // the number of elements of a brace array
+  JumpDistance,   // bytes jumped over
+};
+
+// The role of operand [index] (0-based) of [op].
+constexpr OperandRole operandRole(Op op, int index) {
+  switch (op) {
+    case Op::PushSmallInteger:
+      return OperandRole::Value;
+    case Op::PushArgument:
+      return OperandRole::Argument;
+    case Op::PushTemp:
+    case Op::StoreTemp:
+    case Op::PopStoreTemp:
+      return OperandRole::Temp;
+    case Op::PushField:
+    case Op::StoreField:
+    case Op::PopStoreField:
+      return OperandRole::Field;
+    case Op::PushLiteral:
+    case Op::PushGlobal:
+    case Op::StoreGlobal:
+      return OperandRole::Literal;
+    case Op::PushRemoteTemp:
+    case Op::StoreRemoteTemp:
+    case Op::PopStoreRemoteTemp:
+      return index == 0 ? OperandRole::Temp : OperandRole::VectorSlot;
+    case Op::MakeTempVector:
+      return index == 0 ? OperandRole::Temp : OperandRole::VectorSize;
+    case Op::PushClosure:
+      return index == 0 ? OperandRole::Literal : OperandRole::CopiedValues;
+    case Op::PushNewArray:
+      return OperandRole::ArrayElements;
+    case Op::Jump:
+    case Op::JumpBack:
+    case Op::JumpIfTrue:
+    case Op::JumpIfFalse:
+    case Op::JumpIfNil:
+    case Op::JumpIfNotNil:
+      return OperandRole::JumpDistance;
+    default:
+      return OperandRole::SendSite;  // every other instruction with an operand is a send
+  }
+}
+
 }  // namespace vm

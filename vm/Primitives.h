@@ -26,6 +26,14 @@ enum class PrimitiveResult {
 // where the receiver was (Interpreter::popThenPush). On failure it must leave the stack as
 // it found it. A primitive never runs Smalltalk code itself; to call back into Smalltalk it
 // sets up a send or a block activation and answers ControlTransferred.
+//
+// A primitive named "Class>>selector" is bound only in methods of that class or its
+// subclasses with the selector's number of arguments (ClassBuilder refuses other bindings),
+// and Method>>invokeOn:with: and perform:inSuperclass: run methods only on instances of the
+// class they belong to. Instances of subclasses can still lack what a primitive reads (the
+// VM makes a program's main object and mirrored objects without new), so a primitive that
+// reads its receiver's representation checks it, in its body or with withReceiver<> at
+// registration (PrimitiveSupport.h), and fails on anything else.
 using PrimitiveFunction = PrimitiveResult (*)(Interpreter& interp, int argc);
 
 class PrimitiveTable {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
+#include <unordered_map>
 
 #include "vm/Opcodes.h"
 #include "vm/compiler/Inlining.h"
@@ -17,15 +17,56 @@ namespace {
 
 enum class Use { Value, Effect };
 
+// What an operand of role [role] counts, for limit errors.
+const char* describeRole(OperandRole role) {
+  switch (role) {
+    case OperandRole::Value:
+      return "the small integer operand";
+    case OperandRole::Argument:
+      return "the argument index";
+    case OperandRole::Temp:
+      return "the temporary index (a frame's arguments moved to temporaries, declared and compiler temporaries, "
+             "copied values)";
+    case OperandRole::Field:
+      return "the instance variable index";
+    case OperandRole::Literal:
+      return "the literal index (literals, globals and blocks of one method)";
+    case OperandRole::SendSite:
+      return "the send site index (message sends of one method)";
+    case OperandRole::VectorSlot:
+      return "the temp vector slot (variables shared between a scope and its blocks)";
+    case OperandRole::VectorSize:
+      return "the temp vector size (variables shared between a scope and its blocks)";
+    case OperandRole::CopiedValues:
+      return "the number of values a block copies from its outer scopes";
+    case OperandRole::ArrayElements:
+      return "the number of elements of a brace array";
+    case OperandRole::JumpDistance:
+      return "the jump distance in bytes (the code of a loop or conditional)";
+  }
+  return "operand";
+}
+
+// Appends bytecodes to one CodeSpec, tracking the operand stack depth. Every value stored
+// in a fixed width (operands, the header counts, the line table) is checked here: a method
+// beyond a limit is a CompileError at the construct being compiled (see at()).
 class Emitter {
  public:
-  Emitter(CodeSpec& spec, Scope* realScope, const CompileContext& ctx) : spec_(spec), real_(realScope), ctx_(ctx) {}
+  Emitter(CodeSpec& spec, Scope* realScope, const CompileContext& ctx, SourceLocation where)
+      : spec_(spec), real_(realScope), ctx_(ctx), at_(where) {}
 
   CodeSpec& spec() { return spec_; }
   Scope* real() { return real_; }
+  // The construct being compiled: where a limit error points.
+  void at(SourceLocation where) { at_ = where; }
+  SourceLocation where() const { return at_; }
   int depth() const { return depth_; }
   void setDepth(int d) {
     depth_ = d;
+    // The header's stack size is the deepest depth + 1.
+    if (d + 1 > int(CodeHeader::kMaxStack)) {
+      failLimit("the operand stack size of this method or block", CodeHeader::kMaxStack, d + 1);
+    }
     maxDepth_ = std::max(maxDepth_, d);
   }
   int maxDepth() const { return maxDepth_; }
@@ -48,53 +89,75 @@ class Emitter {
   // An op whose stack effect depends on its operand.
   void emitOp(Op op, int effect) {
     spec_.bytecodes.push_back(uint8_t(op));
+    lastOp_ = op;
+    operandIndex_ = 0;
     if (effect != kVariable) setDepth(depth_ + effect);
   }
+  // The next operand of the last instruction emitted.
   void byte(int b) {
-    if (b < 0 || b > 255) fail("too many variables or literals for one method (operand " + std::to_string(b) + ")");
+    checkOperand(b, kMaxByteOperand);
     spec_.bytecodes.push_back(uint8_t(b));
   }
   void word(int w) {
-    if (w < 0 || w > 65535) fail("method too large (operand " + std::to_string(w) + ")");
+    checkOperand(w, kMaxWordOperand);
     spec_.bytecodes.push_back(uint8_t(w & 0xFF));
     spec_.bytecodes.push_back(uint8_t(w >> 8));
   }
 
-  // Forward jump: returns the operand position to patch.
-  size_t jumpForward(Op op) {
+  // A forward jump: where its distance operand goes, and the construct that needs it.
+  struct PendingJump {
+    size_t at;
+    SourceLocation where;
+  };
+  PendingJump jumpForward(Op op) {
     emit(op);
-    size_t at = here();
+    PendingJump jump{here(), at_};
     word(0);
-    return at;
+    return jump;
   }
-  void patch(size_t at) {
-    size_t distance = here() - (at + 2);
-    if (distance > 65535) fail("method too large (jump distance)");
-    spec_.bytecodes[at] = uint8_t(distance & 0xFF);
-    spec_.bytecodes[at + 1] = uint8_t(distance >> 8);
+  void patch(const PendingJump& jump) {
+    size_t distance = here() - (jump.at + 2);
+    if (distance > size_t(kMaxWordOperand)) {
+      at_ = jump.where;
+      failLimit(describeRole(OperandRole::JumpDistance), kMaxWordOperand, int64_t(distance));
+    }
+    spec_.bytecodes[jump.at] = uint8_t(distance & 0xFF);
+    spec_.bytecodes[jump.at + 1] = uint8_t(distance >> 8);
   }
-  void jumpBack(size_t target) {
+  // A backward jump to [target], the start of the loop compiled for the construct at [where].
+  void jumpBack(size_t target, SourceLocation where) {
     emit(Op::JumpBack);
     size_t distance = here() + 2 - target;
+    if (distance > size_t(kMaxWordOperand)) {
+      at_ = where;
+      failLimit(describeRole(OperandRole::JumpDistance), kMaxWordOperand, int64_t(distance));
+    }
     word(int(distance));
   }
 
   int literal(const LiteralSpec& l) {
-    // Share equal symbols, numbers, strings and globals within one method.
-    for (size_t i = 0; i < spec_.literals.size(); i++) {
-      const LiteralSpec& e = spec_.literals[i];
-      if (e.kind != l.kind || l.kind == LiteralSpec::Kind::Block) continue;
-      if (l.kind == LiteralSpec::Kind::Global && e.name == l.name) return int(i);
-      if (l.kind == LiteralSpec::Kind::Value && e.value.kind == l.value.kind &&
-          l.value.kind != LiteralValue::Kind::Array && l.value.kind != LiteralValue::Kind::ByteArray &&
-          e.value.text == l.value.text &&
-          (l.value.kind != LiteralValue::Kind::Double ||
-           std::memcmp(&e.value.number, &l.value.number, sizeof(double)) == 0)) {  // 0.0 vs -0.0
-        return int(i);
+    // Share equal symbols, numbers, strings and globals within one method (by a key that
+    // tells 0.0 from -0.0), through a hash map: a method may have very many literals.
+    std::string key;
+    if (l.kind == LiteralSpec::Kind::Global) {
+      key = "g" + l.name;
+    } else if (l.kind == LiteralSpec::Kind::Value && l.value.kind != LiteralValue::Kind::Array &&
+               l.value.kind != LiteralValue::Kind::ByteArray) {
+      key = "v" + std::to_string(int(l.value.kind)) + ":" + l.value.text;
+      if (l.value.kind == LiteralValue::Kind::Double) {
+        char bits[sizeof(double)];
+        std::memcpy(bits, &l.value.number, sizeof(double));
+        key.append(bits, sizeof bits);
       }
     }
+    if (!key.empty()) {
+      auto it = sharedLiterals_.find(key);
+      if (it != sharedLiterals_.end()) return it->second;
+    }
     spec_.literals.push_back(l);
-    return int(spec_.literals.size() - 1);
+    int index = int(spec_.literals.size() - 1);
+    if (!key.empty()) sharedLiterals_.emplace(std::move(key), index);
+    return index;
   }
   int sendSite(const std::string& selector, int argc) {
     spec_.sendSites.push_back({selector, argc});
@@ -103,6 +166,8 @@ class Emitter {
   int hiddenTemp() { return real_->numTemps++; }
 
   void noteLine(int line) {
+    if (line > line_table::kMaxLine)
+      failLimit("the line number recorded in the line table", line_table::kMaxLine, line);
     if (spec_.lineTable.empty() || spec_.lineTable.back().second != line) {
       if (!spec_.lineTable.empty() && spec_.lineTable.back().first == here()) {
         spec_.lineTable.back().second = uint16_t(line);
@@ -112,16 +177,27 @@ class Emitter {
     }
   }
 
-  [[noreturn]] void fail(const std::string& message) const {
-    throw CompileError(ctx_.fileName, SourceLocation{spec_.line, 1, 0}, message);
+  [[noreturn]] void fail(const std::string& message) const { throw CompileError(ctx_.fileName, at_, message); }
+  // "too large: <what> would be <value>; the limit is <limit>"
+  [[noreturn]] void failLimit(const std::string& what, int64_t limit, int64_t value) const {
+    fail("too large: " + what + " would be " + std::to_string(value) + "; the limit is " + std::to_string(limit));
   }
 
  private:
+  void checkOperand(int64_t value, int64_t limit) {
+    OperandRole role = operandRole(lastOp_, operandIndex_++);
+    if (value < 0 || value > limit) failLimit(describeRole(role), limit, value);
+  }
+
   CodeSpec& spec_;
   Scope* real_;
   const CompileContext& ctx_;
+  SourceLocation at_;
+  Op lastOp_ = Op::PushSelf;
+  int operandIndex_ = 0;
   int depth_ = 0;
   int maxDepth_ = 0;
+  std::unordered_map<std::string, int> sharedLiterals_;
 };
 
 class Generator {
@@ -137,11 +213,13 @@ class Generator {
     spec->primitiveName = m.primitiveName;
     spec->source = m.source;
     spec->line = m.where.line;
+    spec->column = m.where.column;
     for (const std::string& p : m.pragmas) {
       if (p == "unwindProtect") spec->flags |= CodeHeader::kUnwindProtect;
       if (p == "exceptionHandler") spec->flags |= CodeHeader::kExceptionHandler;
     }
-    Emitter e(*spec, m.scope, ctx_);
+    Emitter e(*spec, m.scope, ctx_, m.where);
+    checkArguments(e, m.parameters.size(), m.parameterLocations);
     e.noteLine(m.where.line);
     prologue(e, m.scope);
     if (m.isPrimitive && m.statements.empty()) {
@@ -156,7 +234,7 @@ class Generator {
     } else {
       statements(e, m.scope, m.statements, /*isBlock=*/false);
     }
-    finish(e, *spec, m.scope);
+    finish(e, *spec, m.scope, m.where);
     for (auto& p : m.parameters) spec->tempNames.push_back(p);
     for (auto& t : m.temporaries) spec->tempNames.push_back(t);
     detectQuick(m, *spec);
@@ -164,15 +242,84 @@ class Generator {
   }
 
  private:
-  void finish(Emitter& e, CodeSpec& spec, Scope* real) {
+  // Sets the construct being compiled for the duration of one expression (limit errors
+  // point at the innermost construct that exceeds a limit).
+  class CompilingAt {
+   public:
+    CompilingAt(Emitter& e, SourceLocation where) : e_(e), saved_(e.where()) { e.at(where); }
+    ~CompilingAt() { e_.at(saved_); }
+
+   private:
+    Emitter& e_;
+    SourceLocation saved_;
+  };
+
+  static void checkArguments(Emitter& e, size_t count, const std::vector<SourceLocation>& where) {
+    if (count <= CodeHeader::kMaxArgs) return;
+    e.at(where[CodeHeader::kMaxArgs]);
+    e.failLimit("the number of arguments", CodeHeader::kMaxArgs, int64_t(count));
+  }
+
+  // Where temporary [slot] of real scope [real] is declared (its scope's start when the
+  // compiler made it).
+  static SourceLocation declarationOfTemp(Scope* real, int slot, SourceLocation fallback) {
+    std::vector<Scope*> pending{real};
+    while (!pending.empty()) {
+      Scope* s = pending.back();
+      pending.pop_back();
+      for (auto& v : s->variables) {
+        if (v->slot == slot && !v->remote && !v->isFrameArgument()) return v->where;
+      }
+      for (Scope* child : s->children) {
+        if (!child->isReal) pending.push_back(child);
+      }
+    }
+    return fallback;
+  }
+
+  // Fills the header counts of [spec], each checked against its field's width; [start] is
+  // where the method or block begins.
+  void finish(Emitter& e, CodeSpec& spec, Scope* real, SourceLocation start) {
+    if (real->numTemps > int(CodeHeader::kMaxTemps)) {
+      e.at(declarationOfTemp(real, int(CodeHeader::kMaxTemps), start));
+      e.failLimit("the number of temporaries (declared, compiler-made and copied values)", CodeHeader::kMaxTemps,
+                  real->numTemps);
+    }
+    if (real->captures.size() > CodeHeader::kMaxCopied) {
+      e.at(start);
+      e.failLimit(describeRole(OperandRole::CopiedValues), CodeHeader::kMaxCopied, int64_t(real->captures.size()));
+    }
+    if (e.here() > line_table::kMaxCodeBytes) {
+      e.at(start);
+      e.failLimit("the bytecode size of a method or block (the line table records 16-bit offsets)",
+                  int64_t(line_table::kMaxCodeBytes), int64_t(e.here()));
+    }
     spec.numTemps = real->numTemps;
     spec.numCopied = int(real->captures.size());
     spec.maxStack = e.maxDepth() + 1;
+    // Temp vectors: copied from outer scopes (blocks), or made by this scope or an inlined one.
+    for (size_t i = 0; i < real->captures.size(); i++) {
+      if (real->captures[i].vectorOwner) spec.vectorTemps.push_back(int(i));
+    }
+    std::vector<Scope*> pending{real};
+    while (!pending.empty()) {
+      Scope* s = pending.back();
+      pending.pop_back();
+      if (s->vectorSize > 0) spec.vectorTemps.push_back(s->vectorTempSlot);
+      for (Scope* child : s->children) {
+        if (!child->isReal) pending.push_back(child);
+      }
+    }
   }
 
   // Creates the temp vector of a scope declaring remote variables, and moves assigned or
   // shared arguments of a real scope to where they live.
   void prologue(Emitter& e, Scope* s) {
+    if (s->vectorSize > kMaxByteOperand) {
+      for (auto& v : s->variables) {
+        if (v->remote && v->vectorSlot == kMaxByteOperand) e.at(v->where);
+      }
+    }
     if (s->vectorSize > 0) e.emitBB(Op::MakeTempVector, s->vectorTempSlot, s->vectorSize);
     if (!s->isReal) return;
     for (auto& v : s->variables) {
@@ -199,6 +346,7 @@ class Generator {
     }
     for (size_t i = 0; i < list.size(); i++) {
       Node* st = list[i].get();
+      e.at(st->where);
       e.noteLine(st->where.line);
       bool last = i + 1 == list.size();
       if (st->kind == NodeKind::Return) {
@@ -239,6 +387,7 @@ class Generator {
   // ---- expressions --------------------------------------------------------------------
 
   void expr(Emitter& e, Scope* s, Node* n, Use use) {
+    CompilingAt here(e, n->where);
     switch (n->kind) {
       case NodeKind::Literal:
         if (use == Use::Value) literal(e, static_cast<LiteralNode*>(n)->value);
@@ -357,6 +506,7 @@ class Generator {
 
   // Stores the top of stack into a variable; pops it when `use` is Effect.
   void storeTop(Emitter& e, Scope* s, VariableNode* v, Use use) {
+    CompilingAt here(e, v->where);
     bool pop = use == Use::Effect;
     if (v->binding) {
       Location loc = locate(s->realScope(), v->binding);
@@ -369,11 +519,23 @@ class Generator {
           return e.emitBB(pop ? Op::PopStoreRemoteTemp : Op::StoreRemoteTemp, loc.index, loc.vectorSlot);
       }
     }
-    if (int f = fieldIndex(v->name); f >= 0) return e.emitB(pop ? Op::PopStoreField : Op::StoreField, f);
+    if (int f = fieldIndex(v->name); f >= 0) {
+      if (size_t(f) < ctx_.vmMaintainedFields) {
+        throw CompileError(ctx_.fileName, v->where,
+                           "'" + v->name + "' is a field the VM maintains: it can be read but not assigned");
+      }
+      return e.emitB(pop ? Op::PopStoreField : Op::StoreField, f);
+    }
     LiteralSpec g;
     g.kind = LiteralSpec::Kind::Global;
     g.name = v->name;
-    e.emitW(Op::StoreGlobal, e.literal(g));
+    int index = e.literal(g);
+    LiteralSpec& binding = e.spec().literals[size_t(index)];
+    if (!binding.assigned) {
+      binding.assigned = true;
+      binding.assignedAt = v->where;
+    }
+    e.emitW(Op::StoreGlobal, index);
     if (pop) e.emit(Op::Pop);
   }
 
@@ -429,12 +591,14 @@ class Generator {
     if (const VmSend* vmSend = vmSendOf(innermost)) {
       e.emit(vmSend->op);
     } else {
+      CompilingAt here(e, innermost->where);
       expr(e, s, innermost->receiver.get(), Use::Value);
       for (auto& a : innermost->arguments) expr(e, s, a.get(), Use::Value);
       emitSend(e, innermost->selector, int(innermost->arguments.size()), innermost->isSuper());
     }
     for (size_t i = chain.size() - 1; i-- > 0;) {
       SendNode* outer = chain[i];
+      CompilingAt here(e, outer->where);
       for (auto& a : outer->arguments) expr(e, s, a.get(), Use::Value);
       emitSend(e, outer->selector, int(outer->arguments.size()), false);
     }
@@ -481,12 +645,14 @@ class Generator {
     spec->selector = e.spec().selector;
     spec->numArgs = int(b->parameters.size());
     spec->line = b->where.line;
+    spec->column = b->where.column;
     {
-      Emitter be(*spec, bs, ctx_);
+      Emitter be(*spec, bs, ctx_, b->where);
+      checkArguments(be, b->parameters.size(), b->parameterLocations);
       be.noteLine(b->where.line);
       prologue(be, bs);
       statements(be, bs, b->statements, /*isBlock=*/true);
-      finish(be, *spec, bs);
+      finish(be, *spec, bs, b->where);
     }
     spec->flags |= CodeHeader::kIsBlock;
     if (bs->needsOuterContext) spec->flags |= CodeHeader::kNeedsOuterContext;
@@ -542,6 +708,7 @@ class Generator {
     }
     for (size_t i = 0; i < b->statements.size(); i++) {
       Node* st = b->statements[i].get();
+      e.at(st->where);
       e.noteLine(st->where.line);
       bool last = i + 1 == b->statements.size();
       if (st->kind == NodeKind::Return) {
@@ -572,10 +739,10 @@ class Generator {
       case InlineKind::IfTrue:
       case InlineKind::IfFalse: {
         expr(e, s, n->receiver.get(), Use::Value);
-        size_t skip = e.jumpForward(kind == InlineKind::IfTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        auto skip = e.jumpForward(kind == InlineKind::IfTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
         inlineBody(e, s, block(0), use);
         if (use == Use::Value) {
-          size_t end = e.jumpForward(Op::Jump);
+          auto end = e.jumpForward(Op::Jump);
           e.patch(skip);
           e.setDepth(base);
           e.emit(Op::PushNil);
@@ -589,9 +756,9 @@ class Generator {
       case InlineKind::IfTrueIfFalse:
       case InlineKind::IfFalseIfTrue: {
         expr(e, s, n->receiver.get(), Use::Value);
-        size_t other = e.jumpForward(kind == InlineKind::IfTrueIfFalse ? Op::JumpIfFalse : Op::JumpIfTrue);
+        auto other = e.jumpForward(kind == InlineKind::IfTrueIfFalse ? Op::JumpIfFalse : Op::JumpIfTrue);
         inlineBody(e, s, block(0), use);
-        size_t end = e.jumpForward(Op::Jump);
+        auto end = e.jumpForward(Op::Jump);
         e.patch(other);
         e.setDepth(base);
         inlineBody(e, s, block(1), use);
@@ -603,10 +770,10 @@ class Generator {
       case InlineKind::Or: {
         bool isAnd = kind == InlineKind::And;
         expr(e, s, n->receiver.get(), Use::Value);
-        size_t shortCircuit = e.jumpForward(isAnd ? Op::JumpIfFalse : Op::JumpIfTrue);
+        auto shortCircuit = e.jumpForward(isAnd ? Op::JumpIfFalse : Op::JumpIfTrue);
         inlineBody(e, s, block(0), use);
         if (use == Use::Value) {
-          size_t end = e.jumpForward(Op::Jump);
+          auto end = e.jumpForward(Op::Jump);
           e.patch(shortCircuit);
           e.setDepth(base);
           e.emit(isAnd ? Op::PushFalse : Op::PushTrue);
@@ -624,9 +791,9 @@ class Generator {
         bool whileTrue = kind == InlineKind::WhileTrue || kind == InlineKind::WhileTrueUnary;
         size_t top = e.here();
         inlineBody(e, s, receiverBlock(), Use::Value);
-        size_t exit = e.jumpForward(whileTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        auto exit = e.jumpForward(whileTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
         if (!n->arguments.empty()) inlineBody(e, s, block(0), Use::Effect);
-        e.jumpBack(top);
+        e.jumpBack(top, n->where);
         e.patch(exit);
         e.setDepth(base);
         if (use == Use::Value) e.emit(Op::PushNil);
@@ -635,7 +802,7 @@ class Generator {
       case InlineKind::Repeat: {
         size_t top = e.here();
         inlineBody(e, s, receiverBlock(), Use::Effect);
-        e.jumpBack(top);
+        e.jumpBack(top, n->where);
         e.setDepth(base);
         if (use == Use::Value) e.emit(Op::PushNil);
         return;
@@ -669,7 +836,7 @@ class Generator {
         e.emitB(Op::PushTemp, counter);
         e.emitB(Op::PushTemp, limit);
         emitSend(e, descending ? ">=" : "<=", 1, false);
-        size_t exit = e.jumpForward(Op::JumpIfFalse);
+        auto exit = e.jumpForward(Op::JumpIfFalse);
         if (separate) {
           e.emitB(Op::PushTemp, counter);  // becomes the loop variable's value on entry
           inlineBody(e, s, body, Use::Effect, /*parameterOnStack=*/true);
@@ -685,7 +852,7 @@ class Generator {
           emitSend(e, down ? "-" : "+", 1, false);
         }
         e.emitB(Op::PopStoreTemp, counter);
-        e.jumpBack(top);
+        e.jumpBack(top, n->where);
         e.patch(exit);
         e.setDepth(base);
         if (use == Use::Value) e.emitB(Op::PushTemp, start);
@@ -704,13 +871,13 @@ class Generator {
         e.emitB(Op::PushTemp, count);
         e.emitB(Op::PushTemp, limit);
         emitSend(e, "<=", 1, false);
-        size_t exit = e.jumpForward(Op::JumpIfFalse);
+        auto exit = e.jumpForward(Op::JumpIfFalse);
         inlineBody(e, s, block(0), Use::Effect);
         e.emitB(Op::PushTemp, count);
         e.emitB(Op::PushSmallInteger, 1);
         emitSend(e, "+", 1, false);
         e.emitB(Op::PopStoreTemp, count);
-        e.jumpBack(top);
+        e.jumpBack(top, n->where);
         e.patch(exit);
         e.setDepth(afterSetup);
         return;
@@ -719,13 +886,13 @@ class Generator {
         expr(e, s, n->receiver.get(), Use::Value);
         if (use == Use::Value) {
           e.emit(Op::Dup);
-          size_t end = e.jumpForward(Op::JumpIfNotNil);
+          auto end = e.jumpForward(Op::JumpIfNotNil);
           e.emit(Op::Pop);
           inlineBody(e, s, block(0), Use::Value);
           e.patch(end);
           e.setDepth(base + 1);
         } else {
-          size_t end = e.jumpForward(Op::JumpIfNotNil);
+          auto end = e.jumpForward(Op::JumpIfNotNil);
           inlineBody(e, s, block(0), Use::Effect);
           e.patch(end);
           e.setDepth(base);
@@ -736,12 +903,12 @@ class Generator {
         // recv; dup; jumpIfNil end; <body with the value>; end:   (nil answers nil)
         expr(e, s, n->receiver.get(), Use::Value);
         e.emit(Op::Dup);
-        size_t isNil = e.jumpForward(Op::JumpIfNil);
+        auto isNil = e.jumpForward(Op::JumpIfNil);
         notNilBody(e, s, block(0), use);
         if (use == Use::Value) {
           e.patch(isNil);
         } else {
-          size_t end = e.jumpForward(Op::Jump);
+          auto end = e.jumpForward(Op::Jump);
           e.patch(isNil);
           e.setDepth(base + 1);
           e.emit(Op::Pop);
@@ -756,9 +923,9 @@ class Generator {
         BlockNode* valueBlock = block(kind == InlineKind::IfNilIfNotNil ? 1 : 0);
         expr(e, s, n->receiver.get(), Use::Value);
         e.emit(Op::Dup);
-        size_t isNil = e.jumpForward(Op::JumpIfNil);
+        auto isNil = e.jumpForward(Op::JumpIfNil);
         notNilBody(e, s, valueBlock, use);
-        size_t end = e.jumpForward(Op::Jump);
+        auto end = e.jumpForward(Op::Jump);
         e.patch(isNil);
         e.setDepth(base + 1);
         e.emit(Op::Pop);

@@ -16,6 +16,9 @@ struct CompileContext {
   std::string fileName;
   std::string className;                // for messages compiled into the code
   std::vector<std::string> fieldNames;  // the receiver's instance variables, in slot order
+  // The first fields the VM maintains (VmMaintained): the code may read but not assign them
+  // (only the kernel library, compiled with 0 here, does).
+  size_t vmMaintainedFields = 0;
 };
 
 // Compiles `method`; throws CompileError with file, line and column on invalid code.

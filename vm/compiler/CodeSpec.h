@@ -19,6 +19,8 @@ struct LiteralSpec {
   Kind kind = Kind::Value;
   LiteralValue value;     // Value: the literal (symbols for selectors too)
   std::string name;       // Global: the global's name (bound to its association)
+  bool assigned = false;  // Global: the code assigns it (first at assignedAt)
+  SourceLocation assignedAt;
   size_t blockIndex = 0;  // Block: index into CodeSpec::blocks
 };
 
@@ -45,8 +47,10 @@ struct CodeSpec {
   std::vector<std::unique_ptr<CodeSpec>> blocks;
   std::vector<std::pair<uint16_t, uint16_t>> lineTable;  // (bytecode offset, line)
   std::vector<std::string> tempNames;                    // args then temps, for debuggers
+  std::vector<int> vectorTemps;                          // frame temps holding temp vectors
   std::string source;
   int line = 0;
+  int column = 1;  // where the method or block starts
 };
 
 }  // namespace vm

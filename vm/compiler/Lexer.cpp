@@ -2,6 +2,7 @@
 #include "vm/compiler/Lexer.h"
 
 #include <cctype>
+#include <cstdio>
 
 namespace vm {
 
@@ -109,9 +110,57 @@ void appendUtf8(std::string& out, uint32_t cp) {
     out += char(0x80 | (cp & 0x3F));
   }
 }
+// The length of the valid UTF-8 sequence at the start of [s] (its code point in [cp]), or 0
+// when it is not one (a stray continuation byte, a truncated or overlong sequence, a
+// surrogate, beyond U+10FFFF).
+size_t decodeUtf8(std::string_view s, uint32_t& cp) {
+  if (s.empty()) return 0;
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char b = byte(0);
+  size_t length = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+  if (length == 0 || s.size() < length) return 0;
+  cp = length == 1 ? b : b & (0x7Fu >> length);
+  for (size_t i = 1; i < length; i++) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i) & 0x3F);
+  }
+  static const uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kSmallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return length;
+}
+
+std::string hexByte(unsigned char b) {
+  const char* digits = "0123456789ABCDEF";
+  return std::string("0x") + digits[b >> 4] + digits[b & 15];
+}
+
+std::string codePoint(uint32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "U+%04X", unsigned(cp));
+  return buf;
+}
+
+// How a character that starts no token is shown in an error: printable ASCII as itself,
+// other characters by code point, bytes that are not UTF-8 in hex.
+std::string describeUnexpected(std::string_view at) {
+  unsigned char b = static_cast<unsigned char>(at[0]);
+  if (b >= 0x20 && b < 0x7F) return "character '" + std::string(1, char(b)) + "'";
+  if (b < 0x80) return "control character " + hexByte(b);
+  uint32_t cp = 0;
+  size_t length = decodeUtf8(at, cp);
+  if (length == 0) return "byte " + hexByte(b) + " (not valid UTF-8)";
+  if (cp == 0xFEFF) return "byte-order mark (U+FEFF; only allowed at the start of a file)";
+  return "character '" + std::string(at.substr(0, length)) + "' (" + codePoint(cp) + ")";
+}
+
+// A UTF-8 byte-order mark: some editors start files with one; it is not part of the text.
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 }  // namespace
 
-Lexer::Lexer(std::string_view source, std::string fileName) : source_(source), fileName_(std::move(fileName)) {}
+Lexer::Lexer(std::string_view source, std::string fileName) : source_(source), fileName_(std::move(fileName)) {
+  // Skipped without a column: offsets still index the source as given.
+  if (source_.substr(0, kByteOrderMark.size()) == kByteOrderMark) pos_ = kByteOrderMark.size();
+}
 
 char Lexer::advance() {
   char c = source_[pos_++];
@@ -309,12 +358,14 @@ Token Lexer::next() {
     case '$': {
       advance();
       if (atEnd()) fail(start, "expected a character after '$'");
-      // Decode one UTF-8 sequence.
-      unsigned char b = static_cast<unsigned char>(advance());
-      uint32_t cp = b;
-      int more = b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : b >= 0xC0 ? 1 : 0;
-      if (more) cp = b & (0x3F >> more);
-      for (int i = 0; i < more && !atEnd(); i++) cp = (cp << 6) | (static_cast<unsigned char>(advance()) & 0x3F);
+      // One UTF-8 encoded character.
+      uint32_t cp = 0;
+      size_t length = decodeUtf8(source_.substr(pos_), cp);
+      if (length == 0) {
+        fail(here(), "expected a character after '$' but found byte " + hexByte(static_cast<unsigned char>(peek())) +
+                         " (not valid UTF-8)");
+      }
+      for (size_t i = 0; i < length; i++) advance();
       std::string text;
       appendUtf8(text, cp);
       return Token{TokenKind::Character, text, start};
@@ -361,10 +412,7 @@ Token Lexer::next() {
     return Token{TokenKind::Separator, "----", start};
   }
   if (isOperatorChar(c)) return Token{TokenKind::Operator, lexOperatorText(), start};
-  std::string shown = (static_cast<unsigned char>(c) < 32)
-                          ? "byte " + std::to_string(int(static_cast<unsigned char>(c)))
-                          : std::string("'") + c + "'";
-  fail(start, "unexpected character " + shown);
+  fail(start, "unexpected " + describeUnexpected(source_.substr(pos_)));
 }
 
 }  // namespace vm

@@ -6,7 +6,6 @@
 #include <climits>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -50,15 +49,15 @@ struct Capture {
   Scope* vectorOwner = nullptr;      // or the temp vector of this scope
 };
 
-// The lists below are kept with hash indexes beside them (filled only through add,
-// noteCaptured and addCapture), so that name resolution and capture lookups cost O(1):
-// a method with tens of thousands of temporaries compiles in linear time.
+// Lookups by name and by captured variable are hashed: a method may declare tens of
+// thousands of temporaries, and compiling it must stay linear in its size.
 struct Scope {
   Scope* outer = nullptr;
   bool isReal = false;                                   // the method, or a block compiled to a closure
   BlockNode* block = nullptr;                            // null for the method scope
   int start = 0, end = INT_MAX;                          // range of analysis event numbers it spans
   std::vector<std::unique_ptr<VariableInfo>> variables;  // parameters first, then temps
+  std::vector<Scope*> children;                          // scopes directly inside, in creation order
 
   // Real scopes.
   int numArgs = 0;
@@ -77,44 +76,37 @@ struct Scope {
     return s;
   }
   VariableInfo* find(const std::string& name) const {
-    auto it = variablesByName_.find(name);
-    return it == variablesByName_.end() ? nullptr : it->second;
+    auto it = byName_.find(name);
+    return it == byName_.end() ? nullptr : it->second;
   }
-  // Appends a variable (its name must not be declared here yet); answers it.
+  // Declares [v] in this scope (its name is not declared here yet).
   VariableInfo* add(std::unique_ptr<VariableInfo> v) {
     variables.push_back(std::move(v));
     VariableInfo* added = variables.back().get();
-    variablesByName_.emplace(added->name, added);
+    byName_.emplace(added->name, added);
     return added;
   }
-  // Records that `v` (an outer variable) is referenced inside; answers false if it was already.
-  bool noteCaptured(VariableInfo* v) {
-    if (!capturedSet_.insert(v).second) return false;
-    capturedVariables.push_back(v);
-    return true;
+  // Records that [v], declared outside, is referenced inside this real scope.
+  void noteCaptured(VariableInfo* v) {
+    if (capturedSet_.insert(v).second) capturedVariables.push_back(v);
   }
-  void addCapture(Capture c) {
-    int index = int(captures.size());
+  // Appends a copied value to this real scope's frame order.
+  void addCapture(const Capture& c) {
+    captureIndex_.emplace(c.variable ? static_cast<const void*>(c.variable) : c.vectorOwner, int(captures.size()));
     captures.push_back(c);
-    if (c.variable) variableCaptures_.emplace(c.variable, index);
-    if (c.vectorOwner) vectorCaptures_.emplace(c.vectorOwner, index);
   }
   // Index of a capture in this real scope's copied values (-1 if absent).
-  int captureIndexOfVariable(const VariableInfo* v) const {
-    auto it = variableCaptures_.find(v);
-    return it == variableCaptures_.end() ? -1 : it->second;
-  }
-  int captureIndexOfVector(const Scope* owner) const {
-    auto it = vectorCaptures_.find(owner);
-    return it == vectorCaptures_.end() ? -1 : it->second;
-  }
+  int captureIndexOfVariable(const VariableInfo* v) const { return captureIndex(v); }
+  int captureIndexOfVector(const Scope* owner) const { return captureIndex(owner); }
 
  private:
-  // Keys view the names held by `variables` (heap-allocated, so they do not move).
-  std::unordered_map<std::string_view, VariableInfo*> variablesByName_;
+  int captureIndex(const void* key) const {
+    auto it = captureIndex_.find(key);
+    return it == captureIndex_.end() ? -1 : it->second;
+  }
+  std::unordered_map<std::string, VariableInfo*> byName_;
   std::unordered_set<const VariableInfo*> capturedSet_;
-  std::unordered_map<const VariableInfo*, int> variableCaptures_;
-  std::unordered_map<const Scope*, int> vectorCaptures_;
+  std::unordered_map<const void*, int> captureIndex_;  // a captured VariableInfo or vector-owning Scope
 };
 
 // All scopes of one method; owns them for as long as code generation needs them.

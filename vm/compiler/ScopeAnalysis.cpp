@@ -51,6 +51,7 @@ class Analysis {
     s->block = block;
     s->start = start;
     s->end = end;
+    if (outer) outer->children.push_back(s);
     return s;
   }
 
@@ -266,8 +267,8 @@ class Analysis {
       s->vectorSize = vector;
       s->vectorTempSlot = temps++;
     }
-    for (auto& child : tree_->scopes) {
-      if (child->outer == s && !child->isReal) allocate(real, child.get(), args, temps);
+    for (Scope* child : s->children) {
+      if (!child->isReal) allocate(real, child, args, temps);
     }
   }
 

@@ -13,11 +13,16 @@ struct SourceLocation {
   int offset = 0;  // byte offset into the source
 };
 
+// An error about a whole file (it cannot be read, it is a directory) has line 0 and is
+// shown as "file: message".
+constexpr SourceLocation kWholeFile{0, 0, 0};
+
 class CompileError : public std::runtime_error {
  public:
   CompileError(std::string file, SourceLocation where, std::string message)
-      : std::runtime_error(file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-                           message),
+      : std::runtime_error(
+            file + ":" + (where.line > 0 ? std::to_string(where.line) + ":" + std::to_string(where.column) + ":" : "") +
+            " " + message),
         file_(std::move(file)),
         where_(where),
         message_(std::move(message)) {}

@@ -6,16 +6,7 @@ namespace prim {
 namespace {
 
 bool isClosure(Runtime& rt, Oop o) {
-  if (!o.isHeapObject()) return false;
-  ClassIndex c = o.object()->classIndex();
-  for (ClassIndex k : rt.known.block) {
-    if (c == k) return true;
-  }
-  // Subclasses of Block are closures too when they have the closure layout.
-  return o.object()->format() == space::Format::FixedIndexable &&
-         o.object()->slotCount() >= closure_slot::kFirstCopied &&
-         o.object()->slot(closure_slot::kCode).isHeapObject() &&
-         o.object()->slot(closure_slot::kCode).object()->classIndex() == rt.known.compiledBlock;
+  return isClosureObject(rt, o);
 }
 
 ESPELL_PRIMITIVE(blockValue) {

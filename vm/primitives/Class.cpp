@@ -9,14 +9,18 @@ namespace vm {
 namespace prim {
 namespace {
 
-// Allocates an instance of `cls` with `indexable` indexable slots/bytes; null on failure.
+// Allocates an instance of `cls` with `indexable` indexable slots/bytes; null on failure
+// (Class>>cannotInstantiate: says why). Classes whose instances the VM makes are refused:
+// a closure, process or method made by new would have none of the structure the VM reads.
 Oop instantiate(Interpreter& in, Oop cls, size_t indexable, bool indexed) {
   Runtime& rt = in.runtime();
   if (!isClass(rt, cls)) return Oop();
   int64_t spec = cls.object()->slot(class_slot::kInstanceSpec).smallInteger();
+  if (InstanceSpec::maintained(spec).creation) return Oop();
   space::Format f = space::Format(InstanceSpec::format(spec));
   size_t fixed = InstanceSpec::fixedFields(spec);
   space::ClassIndex index = space::ClassIndex(cls.object()->rawHash());
+  // Also when a replacement class of those (set through the mirror protocol) says otherwise.
   if (index == rt.known.doubleClass || index == rt.known.largeInteger) return Oop();
   switch (f) {
     case space::Format::Empty:
@@ -51,6 +55,28 @@ ESPELL_PRIMITIVE(classNewSized) {
   Oop o = instantiate(in, receiver(in, argc), size_t(n.smallInteger()), true);
   if (o.isNull()) return kFail;
   return answer(in, argc, o);
+}
+
+// Whether only the VM makes instances of the receiver (see VmMaintained).
+ESPELL_PRIMITIVE(classInstancesAreMadeByVm) {
+  Oop c = receiver(in, argc);
+  if (!isClass(in.runtime(), c)) return kFail;
+  return answerBool(in, argc,
+                    InstanceSpec::maintained(c.object()->slot(class_slot::kInstanceSpec).smallInteger()).creation);
+}
+
+ESPELL_PRIMITIVE(classVmMaintainedFields) {
+  Oop c = receiver(in, argc);
+  if (!isClass(in.runtime(), c)) return kFail;
+  return answerInt(in, argc,
+                   InstanceSpec::maintained(c.object()->slot(class_slot::kInstanceSpec).smallInteger()).fields);
+}
+
+ESPELL_PRIMITIVE(classInstancesAreIndexable) {
+  Oop c = receiver(in, argc);
+  if (!isClass(in.runtime(), c)) return kFail;
+  int64_t spec = c.object()->slot(class_slot::kInstanceSpec).smallInteger();
+  return answerBool(in, argc, space::formatIsIndexable(space::Format(InstanceSpec::format(spec))));
 }
 
 ESPELL_PRIMITIVE(className) {
@@ -134,6 +160,9 @@ void registerClassPrimitives(PrimitiveTable& t) {
   t.add("Class>>basicNew", classNew);
   t.add("Class>>new:", classNewSized);
   t.add("Class>>basicNew:", classNewSized);
+  t.add("Class>>instancesAreMadeByVm", classInstancesAreMadeByVm);
+  t.add("Class>>instancesAreIndexable", classInstancesAreIndexable);
+  t.add("Class>>vmMaintainedFields", classVmMaintainedFields);
   t.add("Class>>name", className);
   t.add("Class>>superclass", classSuperclass);
   t.add("Class>>fields", classFields);

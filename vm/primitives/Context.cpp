@@ -9,7 +9,7 @@ namespace prim {
 namespace {
 
 bool isContext(Runtime& rt, Oop o) {
-  return o.isHeapObject() && o.object()->classIndex() == rt.known.context;
+  return isContextObject(rt, o);
 }
 
 // The frame of a live context: its stack slots and frame index; false when dead.
@@ -84,6 +84,18 @@ ESPELL_PRIMITIVE(ctxTempAt) {
   return answer(in, argc, *s);
 }
 
+// Whether frame temporary [temp] (0-based, after the arguments) of [code] holds a temp
+// vector: the code reads its slots without checks, so it is never replaced.
+bool holdsTempVector(Oop code, int64_t temp) {
+  Oop info = code.object()->slot(code_slot::kDebugInfo);
+  if (!info.isHeapObject() || info.object()->slotCount() <= debug_info::kVectorTemps) return false;
+  Oop vectors = info.object()->slot(debug_info::kVectorTemps);
+  for (size_t i = 0; i < vectors.object()->slotCount(); i++) {
+    if (vectors.object()->slot(i) == Oop::fromSmallInteger(temp)) return true;
+  }
+  return false;
+}
+
 ESPELL_PRIMITIVE(ctxTempAtPut) {
   Oop* slots;
   int64_t frame;
@@ -91,6 +103,8 @@ ESPELL_PRIMITIVE(ctxTempAtPut) {
   if (!frameOf(in, ctx, slots, frame)) return kFail;
   Oop* s = tempSlot(slots, frame, arg(in, argc, 0));
   if (!s) return kFail;
+  Oop* firstTemp = slots + frame + frame_slot::kFirstTemp;
+  if (s >= firstTemp && holdsTempVector(slots[frame + frame_slot::kMethod], s - firstTemp)) return kFail;
   Oop v = arg(in, argc, 1);
   *s = v;
   Oop stack = process_stack::stackOf(ctx.object()->slot(context_slot::kProcess));
@@ -170,8 +184,8 @@ void registerContextPrimitives(PrimitiveTable& t) {
   t.add("Context>>isUnwindProtect", ctxIsUnwindProtect);
   t.add("Context>>isExceptionHandler", ctxIsExceptionHandler);
   t.add("Context>>process", ctxProcess);
-  t.add("Context>>primReturn:", ctxPrimReturn);
-  t.add("Context>>primRestart", ctxPrimRestart);
+  t.add("Context>>primReturn:", withReceiver<isContextObject, ctxPrimReturn>);
+  t.add("Context>>primRestart", withReceiver<isContextObject, ctxPrimRestart>);
   t.add("Context>>nextUnwindContextUpTo:", ctxNextUnwind);
   t.add("Context>>bottomContext", ctxBottom);
 }

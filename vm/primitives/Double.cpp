@@ -54,10 +54,20 @@ PrimitiveResult answerDouble(Interpreter& in, int argc, double d) {
   return answer(in, argc, r);
 }
 
+// The receiver is checked in each primitive (they may be bound in any subclass of Double,
+// see Primitives.h): in these helpers, or with receiverValue.
+bool receiverValue(Interpreter& in, int argc, double& x) {
+  Oop r = receiver(in, argc);
+  if (!isDoubleObject(in.runtime(), r)) return false;
+  x = doubleOf(r);
+  return true;
+}
+
 template <class F>
 PrimitiveResult binary(Interpreter& in, int argc, F f) {
   Runtime& rt = in.runtime();
-  double x = doubleOf(receiver(in, argc)), y;
+  double x, y;
+  if (!receiverValue(in, argc, x)) return kFail;
   if (!asDouble(rt, arg(in, argc, 0), y)) return kFail;
   return answerDouble(in, argc, f(x, y));
 }
@@ -65,7 +75,8 @@ PrimitiveResult binary(Interpreter& in, int argc, F f) {
 template <class F>
 PrimitiveResult comparison(Interpreter& in, int argc, F f, bool onMismatch, bool failOnMismatch) {
   Runtime& rt = in.runtime();
-  double x = doubleOf(receiver(in, argc)), y;
+  double x, y;
+  if (!receiverValue(in, argc, x)) return kFail;
   if (!asDouble(rt, arg(in, argc, 0), y)) return failOnMismatch ? kFail : answerBool(in, argc, onMismatch);
   return answerBool(in, argc, f(x, y));
 }
@@ -118,7 +129,9 @@ ESPELL_PRIMITIVE(dNe) {
 
 template <class F>
 PrimitiveResult unary(Interpreter& in, int argc, F f) {
-  return answerDouble(in, argc, f(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerDouble(in, argc, f(x));
 }
 ESPELL_PRIMITIVE(dSqrt) {
   return unary(in, argc, [](double x) { return std::sqrt(x); });
@@ -152,24 +165,35 @@ PrimitiveResult answerIntegral(Interpreter& in, int argc, double d) {
   return answer(in, argc, r);
 }
 ESPELL_PRIMITIVE(dRound) {
-  return answerIntegral(in, argc, std::round(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::round(x));
 }
 ESPELL_PRIMITIVE(dTruncate) {
-  return answerIntegral(in, argc, std::trunc(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::trunc(x));
 }
 ESPELL_PRIMITIVE(dFloor) {
-  return answerIntegral(in, argc, std::floor(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::floor(x));
 }
 ESPELL_PRIMITIVE(dCeiling) {
-  return answerIntegral(in, argc, std::ceil(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerIntegral(in, argc, std::ceil(x));
 }
 
 ESPELL_PRIMITIVE(dAsString) {
-  return answerString(in, argc, formatDouble(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerString(in, argc, formatDouble(x));
 }
 
 ESPELL_PRIMITIVE(dHash) {
-  double d = doubleOf(receiver(in, argc));
+  double d;
+  if (!receiverValue(in, argc, d)) return kFail;
   // A whole Double equals the Integer of the same value: it must hash like it.
   if (d == std::trunc(d) && std::isfinite(d)) {
     if (std::fabs(d) < 4.0e18) return answerInt(in, argc, int64_t(d));
@@ -181,10 +205,14 @@ ESPELL_PRIMITIVE(dHash) {
 }
 
 ESPELL_PRIMITIVE(dIsNaN) {
-  return answerBool(in, argc, std::isnan(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerBool(in, argc, std::isnan(x));
 }
 ESPELL_PRIMITIVE(dIsInfinite) {
-  return answerBool(in, argc, std::isinf(doubleOf(receiver(in, argc))));
+  double x;
+  if (!receiverValue(in, argc, x)) return kFail;
+  return answerBool(in, argc, std::isinf(x));
 }
 
 ESPELL_PRIMITIVE(dPositiveInfinity) {

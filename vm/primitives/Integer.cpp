@@ -219,12 +219,16 @@ ESPELL_PRIMITIVE(intBitXor) {
   return bits(in, argc, Bits::Xor);
 }
 
+// The most bits a shift moves: the result of 1 << kMaxShift is already a 2 MiB integer.
+// Integer>>arithmeticFailed:with: states it in its error.
+constexpr int64_t kMaxShift = int64_t(1) << 24;
+
 ESPELL_PRIMITIVE(intShiftLeft) {
   Runtime& rt = in.runtime();
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n > (int64_t(1) << 24)) return kFail;
+  if (n > kMaxShift) return kFail;
   BigInt x = BigInt::fromOop(rt, a);
   return answerBig(in, argc, n >= 0 ? x.shiftLeft(size_t(n)) : x.shiftRight(size_t(-n)));
 }
@@ -234,7 +238,7 @@ ESPELL_PRIMITIVE(intShiftRight) {
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n < -(int64_t(1) << 24)) return kFail;
+  if (n < -kMaxShift) return kFail;
   BigInt x = BigInt::fromOop(rt, a);
   return answerBig(in, argc, n >= 0 ? x.shiftRight(size_t(n)) : x.shiftLeft(size_t(-n)));
 }
@@ -340,37 +344,37 @@ ESPELL_PRIMITIVE(intFromStringRadix) {
 
 void registerIntegerPrimitives(PrimitiveTable& t) {
   using namespace prim;
-  t.add("Integer>>+", intAdd);
-  t.add("Integer>>-", intSub);
-  t.add("Integer>>*", intMul);
-  t.add("Integer>>/", intDivide);
-  t.add("Integer>>//", intDoubleDivide);
-  t.add("Integer>>%", intModulo);
-  t.add("Integer>>\\\\", intModulo);
-  t.add("Integer>>quo:", intQuo);
-  t.add("Integer>>rem:", intRem);
-  t.add("Integer>><", intLt);
-  t.add("Integer>>>", intGt);
-  t.add("Integer>><=", intLe);
-  t.add("Integer>>>=", intGe);
-  t.add("Integer>>=", intEq);
-  t.add("Integer>>~=", intNe);
-  t.add("Integer>><>", intNe);
-  t.add("Integer>>&", intBitAnd);
-  t.add("Integer>>bitAnd:", intBitAnd);
-  t.add("Integer>>bitOr:", intBitOr);
-  t.add("Integer>>bitXor:", intBitXor);
-  t.add("Integer>><<", intShiftLeft);
-  t.add("Integer>>>>", intShiftRight);
-  t.add("Integer>>>>>", intUnsignedShiftRight);
-  t.add("Integer>>sqrt", intSqrt);
-  t.add("Integer>>asString", intAsString);
-  t.add("Integer>>printString:", intPrintStringRadix);
-  t.add("Integer>>asDouble", intAsDouble);
-  t.add("Integer>>as32BitSignedValue", intAs32BitSigned);
-  t.add("Integer>>as32BitUnsignedValue", intAs32BitUnsigned);
-  t.add("Integer>>atRandom", intAtRandom);
-  t.add("Integer>>hashcode", intHash);
+  t.add("Integer>>+", withReceiver<isIntegerObject, intAdd>);
+  t.add("Integer>>-", withReceiver<isIntegerObject, intSub>);
+  t.add("Integer>>*", withReceiver<isIntegerObject, intMul>);
+  t.add("Integer>>/", withReceiver<isIntegerObject, intDivide>);
+  t.add("Integer>>//", withReceiver<isIntegerObject, intDoubleDivide>);
+  t.add("Integer>>%", withReceiver<isIntegerObject, intModulo>);
+  t.add("Integer>>\\\\", withReceiver<isIntegerObject, intModulo>);
+  t.add("Integer>>quo:", withReceiver<isIntegerObject, intQuo>);
+  t.add("Integer>>rem:", withReceiver<isIntegerObject, intRem>);
+  t.add("Integer>><", withReceiver<isIntegerObject, intLt>);
+  t.add("Integer>>>", withReceiver<isIntegerObject, intGt>);
+  t.add("Integer>><=", withReceiver<isIntegerObject, intLe>);
+  t.add("Integer>>>=", withReceiver<isIntegerObject, intGe>);
+  t.add("Integer>>=", withReceiver<isIntegerObject, intEq>);
+  t.add("Integer>>~=", withReceiver<isIntegerObject, intNe>);
+  t.add("Integer>><>", withReceiver<isIntegerObject, intNe>);
+  t.add("Integer>>&", withReceiver<isIntegerObject, intBitAnd>);
+  t.add("Integer>>bitAnd:", withReceiver<isIntegerObject, intBitAnd>);
+  t.add("Integer>>bitOr:", withReceiver<isIntegerObject, intBitOr>);
+  t.add("Integer>>bitXor:", withReceiver<isIntegerObject, intBitXor>);
+  t.add("Integer>><<", withReceiver<isIntegerObject, intShiftLeft>);
+  t.add("Integer>>>>", withReceiver<isIntegerObject, intShiftRight>);
+  t.add("Integer>>>>>", withReceiver<isIntegerObject, intUnsignedShiftRight>);
+  t.add("Integer>>sqrt", withReceiver<isIntegerObject, intSqrt>);
+  t.add("Integer>>asString", withReceiver<isIntegerObject, intAsString>);
+  t.add("Integer>>printString:", withReceiver<isIntegerObject, intPrintStringRadix>);
+  t.add("Integer>>asDouble", withReceiver<isIntegerObject, intAsDouble>);
+  t.add("Integer>>as32BitSignedValue", withReceiver<isIntegerObject, intAs32BitSigned>);
+  t.add("Integer>>as32BitUnsignedValue", withReceiver<isIntegerObject, intAs32BitUnsigned>);
+  t.add("Integer>>atRandom", withReceiver<isIntegerObject, intAtRandom>);
+  t.add("Integer>>hashcode", withReceiver<isIntegerObject, intHash>);
   t.add("Integer class>>fromString:", intFromString);
   t.add("Integer class>>fromString:radix:", intFromStringRadix);
 }

@@ -27,6 +27,12 @@ ESPELL_PRIMITIVE(methodNumArgs) {
   return answerInt(in, argc, argCountOf(m));
 }
 
+ESPELL_PRIMITIVE(methodNumTemps) {
+  Oop m = receiver(in, argc);
+  if (!isCode(in.runtime(), m)) return kFail;
+  return answerInt(in, argc, CodeHeader::temps(m.object()->slot(code_slot::kHeader).smallInteger()));
+}
+
 ESPELL_PRIMITIVE(methodSource) {
   Runtime& rt = in.runtime();
   Oop m = receiver(in, argc);
@@ -41,6 +47,13 @@ ESPELL_PRIMITIVE(methodInvoke) {
   Runtime& rt = in.runtime();
   Oop m = receiver(in, argc), target = arg(in, argc, 0), args = arg(in, argc, 1);
   if (!isCode(rt, m) || !isArray(rt, args)) return kFail;
+  // The code reads its receiver as an instance of its holder (fields, primitives); a
+  // block's code runs only in its closure.
+  Oop holder = m.object()->slot(code_slot::kHolder);
+  if (m.object()->classIndex() == rt.known.compiledBlock || !isClass(rt, holder) ||
+      !inheritsFrom(rt, rt.classOf(target), holder)) {
+    return kFail;
+  }
   size_t n = args.object()->slotCount();
   if (argCountOf(m) != n) return kFail;
   // Stack: method target args  ->  target a1..an
@@ -60,6 +73,7 @@ void registerMethodPrimitives(PrimitiveTable& t) {
   t.add("Method>>selector", methodSignature);
   t.add("Method>>holder", methodHolder);
   t.add("Method>>numArgs", methodNumArgs);
+  t.add("Method>>numTemps", methodNumTemps);
   t.add("Method>>source", methodSource);
   t.add("Method>>invokeOn:with:", methodInvoke);
 }

@@ -1,5 +1,6 @@
 // Object primitives: identity, class, hashing, reflection (perform:, instVarAt:), copying
 // and identity swaps. Also the PrimitiveTable itself.
+#include <algorithm>
 #include <stdexcept>
 
 #include "vm/ClassBuilder.h"
@@ -26,6 +27,10 @@ PrimitiveTable::PrimitiveTable() {
 
 void PrimitiveTable::add(std::string name, PrimitiveFunction fn) {
   if (byName_.count(name)) throw std::logic_error("primitive registered twice: " + name);
+  // Compiled code holds its primitive's index in a CodeHeader field.
+  if (entries_.size() > CodeHeader::kMaxPrimitive) {
+    throw std::logic_error("primitive table full (" + std::to_string(CodeHeader::kMaxPrimitive) + "): " + name);
+  }
   byName_[name] = unsigned(entries_.size());
   entries_.push_back({std::move(name), fn});
 }
@@ -88,10 +93,13 @@ ESPELL_PRIMITIVE(objectBasicSize) {
   return answerInt(in, argc, int64_t(indexableSizeOf(in.runtime(), receiver(in, argc))));
 }
 
+// Reflection (instVarAt:, basicAt:, ...) leaves alone what the VM maintains (VmMaintained):
+// a closure's code, a process's stack, a class's method dictionary, ...
+
 ESPELL_PRIMITIVE(objectBasicAt) {
   Runtime& rt = in.runtime();
   Oop r = receiver(in, argc);
-  if (!r.isHeapObject()) return kFail;
+  if (!r.isHeapObject() || vmMaintained(rt, r).indexed) return kFail;
   size_t size = indexableSizeOf(rt, r);
   int64_t i = index0(arg(in, argc, 0), size);
   if (i < 0) return kFail;
@@ -104,7 +112,7 @@ ESPELL_PRIMITIVE(objectBasicAt) {
 ESPELL_PRIMITIVE(objectBasicAtPut) {
   Runtime& rt = in.runtime();
   Oop r = receiver(in, argc), v = arg(in, argc, 1);
-  if (!r.isHeapObject()) return kFail;
+  if (!r.isHeapObject() || vmMaintained(rt, r).indexed || r.object()->isImmutable()) return kFail;
   size_t size = indexableSizeOf(rt, r);
   int64_t i = index0(arg(in, argc, 0), size);
   if (i < 0) return kFail;
@@ -120,28 +128,34 @@ ESPELL_PRIMITIVE(objectBasicAtPut) {
   return answer(in, argc, v);
 }
 
+// The 0-based index of the field [index] (1-based) of [r] that reflection may use, or -1.
+int64_t reflectableField(Runtime& rt, Oop r, Oop index) {
+  if (!r.isHeapObject() || !space::formatHasPointers(r.object()->format())) return -1;
+  int64_t i = index0(index, fixedFieldsOf(rt, r));
+  return i < int64_t(vmMaintained(rt, r).fields) ? -1 : i;
+}
+
 ESPELL_PRIMITIVE(objectInstVarAt) {
   Oop r = receiver(in, argc);
-  if (!r.isHeapObject() || !space::formatHasPointers(r.object()->format())) return kFail;
-  int64_t i = index0(arg(in, argc, 0), fixedFieldsOf(in.runtime(), r));
+  int64_t i = reflectableField(in.runtime(), r, arg(in, argc, 0));
   if (i < 0) return kFail;
   return answer(in, argc, r.object()->slot(size_t(i)));
 }
 
 ESPELL_PRIMITIVE(objectInstVarAtPut) {
   Oop r = receiver(in, argc), v = arg(in, argc, 1);
-  if (!r.isHeapObject() || !space::formatHasPointers(r.object()->format())) return kFail;
-  int64_t i = index0(arg(in, argc, 0), fixedFieldsOf(in.runtime(), r));
-  if (i < 0) return kFail;
+  int64_t i = reflectableField(in.runtime(), r, arg(in, argc, 0));
+  if (i < 0 || r.object()->isImmutable()) return kFail;
   in.space().storePointer(r, size_t(i), v);
   return answer(in, argc, v);
 }
 
+// The 0-based index of the field named [name] of [o] that reflection may use, or -1.
 int64_t fieldIndexNamed(Runtime& rt, Oop o, Oop name) {
-  if (!isString(rt, name)) return -1;
+  if (!isString(rt, name) || !o.isHeapObject() || !space::formatHasPointers(o.object()->format())) return -1;
   std::vector<std::string> names = instanceVariableNames(rt, rt.classOf(o));
-  for (size_t i = names.size(); i-- > 0;) {
-    if (names[i] == bytesOf(name)) return int64_t(i);
+  for (size_t i = std::min(names.size(), fixedFieldsOf(rt, o)); i-- > 0;) {
+    if (names[i] == bytesOf(name)) return i < vmMaintained(rt, o).fields ? -1 : int64_t(i);
   }
   return -1;
 }
@@ -160,6 +174,7 @@ ESPELL_PRIMITIVE(objectInstVarNamedPut) {
   int64_t i = fieldIndexNamed(in.runtime(), r, arg(in, argc, 0));
   if (i < 0) return kFail;
   Oop v = arg(in, argc, 1);
+  if (r.object()->isImmutable()) return kFail;
   in.space().storePointer(r, size_t(i), v);
   return answer(in, argc, v);
 }
@@ -201,7 +216,10 @@ ESPELL_PRIMITIVE(objectPerformWithArguments) {
 ESPELL_PRIMITIVE(objectPerformInSuperclass) {
   Runtime& rt = in.runtime();
   Oop selector = arg(in, argc, 0), cls = arg(in, argc, 1);
-  if (!isSymbol(rt, selector) || !isClass(rt, cls)) return kFail;
+  // The method found reads its receiver as an instance of the class it was found in.
+  if (!isSymbol(rt, selector) || !isClass(rt, cls) || !inheritsFrom(rt, rt.classOf(receiver(in, argc)), cls)) {
+    return kFail;
+  }
   in.pop();
   in.pop();
   return in.sendFromPrimitiveTo(selector, 0, cls);
@@ -210,7 +228,10 @@ ESPELL_PRIMITIVE(objectPerformInSuperclass) {
 ESPELL_PRIMITIVE(objectPerformWithArgumentsInSuperclass) {
   Runtime& rt = in.runtime();
   Oop selector = arg(in, argc, 0), args = arg(in, argc, 1), cls = arg(in, argc, 2);
-  if (!isSymbol(rt, selector) || !isArray(rt, args) || !isClass(rt, cls)) return kFail;
+  if (!isSymbol(rt, selector) || !isArray(rt, args) || !isClass(rt, cls) ||
+      !inheritsFrom(rt, rt.classOf(receiver(in, argc)), cls)) {
+    return kFail;
+  }
   size_t n = args.object()->slotCount();
   in.pop();
   in.pop();
@@ -219,11 +240,14 @@ ESPELL_PRIMITIVE(objectPerformWithArgumentsInSuperclass) {
   return in.sendFromPrimitiveTo(selector, int(n), cls);
 }
 
+// A copy of an object the VM maintains would share what the VM keeps unique (a process's
+// stack, a class's index, a semaphore's waiting processes): refused.
 ESPELL_PRIMITIVE(objectShallowCopy) {
   Oop r = receiver(in, argc);
   if (!r.isHeapObject()) return answer(in, argc, r);
   Runtime& rt = in.runtime();
   if (r == rt.nil() || r == rt.trueObject() || r == rt.falseObject()) return answer(in, argc, r);
+  if (vmMaintained(rt, r).any()) return kFail;
   Oop copy = in.space().shallowCopy(r);
   return answer(in, argc, copy);
 }
@@ -240,6 +264,14 @@ PrimitiveResult becomeArrays(Interpreter& in, int argc, bool twoWay) {
   if (!isArray(rt, a) || !isArray(rt, b) || a.object()->slotCount() != b.object()->slotCount()) return kFail;
   std::vector<Oop> as(a.object()->slots(), a.object()->slots() + a.object()->slotCount());
   std::vector<Oop> bs(b.object()->slots(), b.object()->slots() + b.object()->slotCount());
+  // References the VM holds (ready lists, frames, the class table) must keep the kind of
+  // object they expect: objects it maintains keep their identity; one-way forwarding may
+  // still make ordinary objects point at them.
+  auto maintained = [&](const std::vector<Oop>& objects) {
+    return std::any_of(objects.begin(), objects.end(),
+                       [&](Oop o) { return vmMaintained(rt, space::Space::follow(o)).any(); });
+  };
+  if (maintained(as) || (twoWay && maintained(bs))) return kFail;
   try {
     if (twoWay) {
       in.space().swapIdentities(as, bs);

@@ -199,7 +199,7 @@ void registerProcessPrimitives(PrimitiveTable& t) {
   t.add("ProcessorScheduler>>mainProcess", schedMainProcess);
   t.add("ProcessorScheduler>>terminateActive", schedTerminateActive);
   t.add("ProcessorScheduler>>highestReadyPriority", schedHighestReadyPriority);
-  t.add("Block>>newProcess", blockNewProcess);
+  t.add("Block>>newProcess", withReceiver<isClosureObject, blockNewProcess>);
   t.add("Process>>resume", processResume);
   t.add("Process>>suspend", processSuspend);
   t.add("Process>>primTerminate", processPrimTerminate);

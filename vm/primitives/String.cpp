@@ -9,13 +9,8 @@ namespace vm {
 namespace prim {
 namespace {
 
-bool isBytesObject(Oop o) {
-  return o.isHeapObject() && space::formatIsBytes(o.object()->format());
-}
-
 ESPELL_PRIMITIVE(strLength) {
   Oop r = receiver(in, argc);
-  if (!isBytesObject(r)) return kFail;
   return answerInt(in, argc, int64_t(r.object()->byteLength()));
 }
 
@@ -89,9 +84,8 @@ ESPELL_PRIMITIVE(strCharAt) {
 }
 
 ESPELL_PRIMITIVE(strAtPut) {
-  Runtime& rt = in.runtime();
   Oop r = receiver(in, argc), v = arg(in, argc, 1);
-  if (isSymbol(rt, r)) return kFail;  // symbols are immutable
+  if (r.object()->isImmutable()) return kFail;  // symbols
   int64_t i = index0(arg(in, argc, 0), r.object()->byteLength());
   if (i < 0) return kFail;
   if (v.isCharacter() && v.character() < 256) {
@@ -197,7 +191,7 @@ ESPELL_PRIMITIVE(strAsLowercase) {
 ESPELL_PRIMITIVE(bytesReplace) {
   Oop r = receiver(in, argc), from = arg(in, argc, 0), to = arg(in, argc, 1), src = arg(in, argc, 2),
       srcStart = arg(in, argc, 3);
-  if (!isBytesObject(r) || !isBytesObject(src) || !from.isSmallInteger() || !to.isSmallInteger() ||
+  if (!isBytesObject(in.runtime(), src) || !from.isSmallInteger() || !to.isSmallInteger() ||
       !srcStart.isSmallInteger()) {
     return kFail;
   }
@@ -207,7 +201,7 @@ ESPELL_PRIMITIVE(bytesReplace) {
       c + n - 1 > int64_t(src.object()->byteLength())) {
     return kFail;
   }
-  if (r.object()->classIndex() == in.runtime().known.symbol) return kFail;
+  if (r.object()->isImmutable()) return kFail;  // symbols
   std::memmove(r.object()->bytes() + a - 1, src.object()->bytes() + c - 1, size_t(n));
   return answer(in, argc, r);
 }
@@ -235,6 +229,8 @@ ESPELL_PRIMITIVE(byteArrayAt) {
 }  // namespace
 }  // namespace prim
 
+// Their receivers need no check: these primitives are bound only in String, Symbol and
+// ByteArray or subclasses (Primitives.h), and every subclass of a byte class holds bytes.
 void registerStringPrimitives(PrimitiveTable& t) {
   using namespace prim;
   t.add("String>>length", strLength);

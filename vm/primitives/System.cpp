@@ -15,6 +15,8 @@ int64_t startMicros() {
 }
 const int64_t kStartTouched = startMicros();
 
+constexpr int64_t kMaxExitStatus = 255;
+
 int64_t monotonicMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -32,6 +34,8 @@ ESPELL_PRIMITIVE(sysGlobalPut) {
   Runtime& rt = in.runtime();
   Oop name = arg(in, argc, 0), value = arg(in, argc, 1);
   if (!isSymbol(rt, name)) return kFail;
+  Oop binding = rt.globals().binding(name);
+  if (!binding.isNull() && binding.object()->isImmutable()) return kFail;  // see protectKernelBindings
   rt.globals().atPut(name, value);
   return answer(in, argc, in.argumentOf(argc, 1));
 }
@@ -65,10 +69,13 @@ ESPELL_PRIMITIVE(sysLoadFile) {
   return answerString(in, argc, *text);
 }
 
+// exit: status — a process exit status, an Integer from 0 to 255 (the byte a parent sees);
+// anything else fails and System>>exit: signals an error instead of exiting.
 ESPELL_PRIMITIVE(sysExit) {
   Runtime& rt = in.runtime();
   Oop code = arg(in, argc, 0);
-  rt.requestExit(code.isSmallInteger() ? int(code.smallInteger()) : 1);
+  if (!code.isSmallInteger() || code.smallInteger() < 0 || code.smallInteger() > kMaxExitStatus) return kFail;
+  rt.requestExit(int(code.smallInteger()));
   return PrimitiveResult::ControlTransferred;
 }
 
