@@ -31,7 +31,9 @@ inline void finishSwitch(void* fakeStack, const void** oldBottom, size_t* oldSiz
 }
 // A fiber destroyed unfinished leaves its frames' redzones poisoned; the sanitizer keeps
 // that shadow after munmap, so a later mapping at the same address would look like stack.
-inline void unpoisonStack(void* bottom, size_t size) { __asan_unpoison_memory_region(bottom, size); }
+inline void unpoisonStack(void* bottom, size_t size) {
+  __asan_unpoison_memory_region(bottom, size);
+}
 #else
 inline void unpoisonStack(void*, size_t) {}
 inline void startSwitch(void**, const void*, size_t) {}
