@@ -2,7 +2,8 @@
 """Termination signals reach every kind of program: SIGTERM and SIGINT make espell exit
 with status 0 within 2 s while its only process loops without sending I/O (with and
 without allocating), while it waits on a long Delay, and while it waits on a semaphore
-nothing will signal beside a looping process; each plain and as the guest of a
+nothing will signal beside a looping process, and while one primitive runs for seconds;
+each plain and as the guest of a
 hypervisor (--virtualized).
 
 Usage: test_signals.py --espell PATH
@@ -33,6 +34,13 @@ PROGRAMS = {
         [ [ true ] whileTrue: [ Processor yield ] ] fork.
         'started' println. system flush.
         s wait )""",
+    # One primitive running for seconds (printing a 1.4-million-digit integer): long
+    # primitives poll the heartbeat (vm/LongOperation.h).
+    "a long primitive": """run = (
+        | x |
+        x := 3 raisedTo: 3000000.
+        'started' println. system flush.
+        [ true ] whileTrue: [ x printString ] )""",
 }
 
 
