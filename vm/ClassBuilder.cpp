@@ -504,6 +504,12 @@ void ClassBuilder::endBatch() {
   if (!changes.empty()) invalidateAll(changes);
 }
 
+void ClassBuilder::flushBatch() {
+  if (!batching_) return;
+  endBatch();
+  batching_ = true;
+}
+
 void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, space::Handle>>& changes) {
   space::Space& sp = rt_.space();
   Oop nil = rt_.nil();

@@ -51,6 +51,10 @@ class ClassBuilder {
   // A batch of changes (an update): invalidation once at the end. Batches do not nest.
   void beginBatch();
   void endBatch();
+  // Inside a batch: does the pending invalidations now and keeps the batch open (before
+  // code of the space runs in the middle of an update: it must see the changes so far).
+  void flushBatch();
+  bool batching() const { return batching_; }
   // Drops the batch's pending invalidations (a rollback restores the caches instead).
   void abandonBatch();
   // Retired methods still watched (they may still run somewhere).

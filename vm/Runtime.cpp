@@ -275,6 +275,7 @@ std::string PauseReport::describe() const {
 Oop Runtime::evaluate(std::string_view source) {
   exitRequested_ = false;
   lastUnhandledError_.clear();
+  classes_->flushBatch();  // code run in the middle of an update sees its changes so far
   Parser parser(source, "<evaluate>");
   std::unique_ptr<MethodNode> node = parser.parseDoIt("DoIt");
   Oop method = classes_->compileMethod(classOf(nil_), *node, "<evaluate>");

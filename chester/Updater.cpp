@@ -1,0 +1,295 @@
+// Updater: see Updater.h.
+#include "chester/Updater.h"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <optional>
+
+#include "chester/ScriptError.h"
+#include "chester/StepApplier.h"
+#include "mop/MirrorError.h"
+#include "vm/ClassBuilder.h"
+#include "vm/Objects.h"
+#include "vm/RuntimeCheckpoint.h"
+#include "vm/Scheduler.h"
+#include "vm/compiler/Ast.h"
+#include "vm/compiler/Parser.h"
+#include "vm/compiler/SourceLocation.h"
+
+namespace chester {
+
+namespace {
+
+int64_t now() {
+  return vm::Scheduler::nowMicros();
+}
+
+std::string isoNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return b;
+}
+
+// A failure while the guest is paused: where it happened and why.
+struct Failure {
+  std::string where;
+  std::string what;
+};
+
+}  // namespace
+
+std::string sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; i++) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+// ---- the two forms of script ------------------------------------------------------------
+
+class Updater::Application {
+ public:
+  virtual ~Application() = default;
+  // Throws Failure (by way of the engine's catch) when a step or a verification fails.
+  virtual void apply(GuestHost& host, std::string& where) = 0;
+  virtual void verify(GuestHost& host, std::string& where) = 0;
+};
+
+class Updater::JsonApplication final : public Application {
+ public:
+  explicit JsonApplication(JsonScript script) : script_(std::move(script)) {}
+  void apply(GuestHost& host, std::string& where) override {
+    StepApplier applier(host);
+    for (const Step& step : script_.steps) {
+      where = step.path() + " (" + step.op + ")";
+      applier.apply(step);
+    }
+  }
+  void verify(GuestHost& host, std::string& where) override {
+    StepApplier applier(host);
+    for (size_t i = 0; i < script_.verify.size(); i++) {
+      where = "verify[" + std::to_string(i) + "]";
+      applier.verify(script_.verify[i]);
+    }
+  }
+  const std::string& description() const { return script_.description; }
+
+ private:
+  JsonScript script_;
+};
+
+// A class file loaded into the hypervisor space; one instance runs apply: and verify:
+// with the global Guest (the mirror on the guest space) as argument.
+class Updater::SmalltalkApplication final : public Application {
+ public:
+  SmalltalkApplication(std::string className, bool hasVerify)
+      : className_(std::move(className)), hasVerify_(hasVerify) {}
+  void apply(GuestHost& host, std::string& where) override {
+    where = className_ + ">>apply:";
+    host.evaluateInHypervisor("system global: #" + std::string(kInstanceGlobal) + " put: " + className_ +
+                              " new. ^ (system global: #" + kInstanceGlobal + ") apply: Guest");
+  }
+  void verify(GuestHost& host, std::string& where) override {
+    if (!hasVerify_) return;
+    where = className_ + ">>verify:";
+    space::Handle answer =
+        host.evaluateInHypervisor("^ (system global: #" + std::string(kInstanceGlobal) + ") verify: Guest");
+    if (answer.get() != host.hypervisorRuntime().trueObject()) throw StepError("verify: did not answer true");
+  }
+
+ private:
+  static constexpr const char* kInstanceGlobal = "ChesterScriptInstance";
+  std::string className_;
+  bool hasVerify_;
+};
+
+// ---- the engine ---------------------------------------------------------------------------
+
+Updater::Updater(GuestHost& host, UpdaterOptions options) : host_(host), options_(std::move(options)) {
+  if (!options_.logPath.empty()) {
+    log_.open(options_.logPath, std::ios::app);
+    if (!log_) throw std::runtime_error(options_.logPath + ": cannot open the update log for appending");
+  }
+}
+
+UpdateRecord Updater::apply(const ScriptText& script) {
+  UpdateRecord record;
+  record.id = nextId_++;
+  record.script = script.name;
+  record.sha256 = sha256Hex(script.text);
+  record.receivedAt = isoNow();
+  int64_t start = now();
+  ScriptForm form = formOf(script);
+  record.form = form == ScriptForm::Json ? "json" : "smalltalk";
+
+  // ---- validated: nothing touches the guest before the script is known to be sound.
+  std::unique_ptr<Application> application;
+  try {
+    if (form == ScriptForm::Json) {
+      JsonScript parsed = readJsonScript(script);
+      record.description = parsed.description;
+      application = std::make_unique<JsonApplication>(std::move(parsed));
+    } else {
+      vm::Parser parser(script.text, script.name);
+      std::unique_ptr<vm::ClassNode> node = parser.parseClass();
+      bool hasApply = false, hasVerify = false;
+      for (const auto& m : node->instanceMethods) {
+        hasApply |= m->selector == "apply:";
+        hasVerify |= m->selector == "verify:";
+      }
+      if (!hasApply) throw ScriptError(node->name, "a Smalltalk update script answers apply: (it has no such method)");
+      std::string name = host_.loadHypervisorClass(script.text, script.name);
+      space::Handle description =
+          host_.evaluateInHypervisor("^ (" + name + " new respondsTo: #description) ifTrue: [ " + name +
+                                     " new description asString ] ifFalse: [ nil ]");
+      if (vm::isString(host_.hypervisorRuntime(), description.get())) {
+        record.description = std::string(vm::bytesOf(description.get()));
+      }
+      application = std::make_unique<SmalltalkApplication>(name, hasVerify);
+    }
+  } catch (const ScriptError& e) {
+    record.outcome = Outcome::Refused;
+    record.failedStep = e.where();
+    record.error = e.problem();
+  } catch (const vm::CompileError& e) {
+    record.outcome = Outcome::Refused;
+    record.failedStep = e.where().line > 0
+                            ? "line " + std::to_string(e.where().line) + ", column " + std::to_string(e.where().column)
+                            : std::string();
+    record.error = e.message();
+  } catch (const std::exception& e) {
+    record.outcome = Outcome::Refused;
+    record.error = e.what();
+  }
+  record.timings.validate = now() - start;
+  if (!application) {
+    record.timings.total = now() - start;
+    finish(record);
+    return record;
+  }
+
+  // ---- pausing (a guest its caller paused stays paused afterwards).
+  bool pausedByCaller = host_.paused();
+  PauseResult pause = host_.pause(options_.pauseDeadline);
+  record.timings.pause = pause.micros;
+  if (pause.kind != PauseResult::Kind::Paused) {
+    record.outcome = pause.kind == PauseResult::Kind::TimedOut ? Outcome::TimedOut : Outcome::Refused;
+    record.failedStep = "pause";
+    record.error = pause.kind == PauseResult::Kind::TimedOut
+                       ? "the guest did not reach its update points within " +
+                             std::to_string(options_.pauseDeadline.count() / 1000) + " ms"
+                       : "the guest program has finished";
+    record.notArrived = pause.notArrived;
+    record.timings.total = now() - start;
+    finish(record);
+    return record;
+  }
+  int64_t paused = now();
+
+  // ---- checkpoint, applying, verifying.
+  vm::Runtime& guest = host_.guestRuntime();
+  mop::SpaceMirror& mirror = host_.guestMirror();
+  std::optional<Failure> failure;
+  {
+    int64_t t = now();
+    vm::RuntimeCheckpoint checkpoint(guest);
+    mirror.resetChanges();
+    guest.classes().beginBatch();
+    record.timings.checkpoint = now() - t;
+    int64_t deadline = now() + options_.applyDeadline.count();
+    guest.setEvaluationDeadline(deadline);
+    host_.hypervisorRuntime().setEvaluationDeadline(deadline);
+    std::string where;
+    auto attempt = [&](auto&& phase) {
+      try {
+        phase();
+      } catch (const mop::MirrorError& e) {
+        failure = Failure{where, e.what()};
+      } catch (const StepError& e) {
+        failure = Failure{where, e.what()};
+      } catch (const vm::CompileError& e) {
+        failure = Failure{where, e.what()};
+      } catch (const space::HeapExhausted& e) {
+        failure = Failure{where, std::string("the guest's heap is exhausted: ") + e.what()};
+      } catch (const std::exception& e) {
+        failure = Failure{where, e.what()};
+      }
+    };
+    t = now();
+    attempt([&] {
+      application->apply(host_, where);
+      guest.classes().endBatch();  // the verification runs the new code
+    });
+    record.timings.apply = now() - t;
+    if (!failure) {
+      t = now();
+      attempt([&] {
+        application->verify(host_, where);
+        if (options_.verifyHeap) {
+          where = "heap verification";
+          std::vector<std::string> problems = mirror.verify();
+          if (!problems.empty()) throw StepError(problems.front());
+        }
+      });
+      record.timings.verify = now() - t;
+    }
+    guest.setEvaluationDeadline(INT64_MAX);
+    host_.hypervisorRuntime().setEvaluationDeadline(INT64_MAX);
+    record.classesChanged = int64_t(mirror.changes().classes);
+    record.methodsChanged = int64_t(mirror.changes().methods);
+    record.instancesMigrated = int64_t(mirror.changes().instances);
+    record.pagesSaved = int64_t(checkpoint.spaceCheckpoint().pagesSaved());
+    t = now();
+    if (failure) {
+      checkpoint.rollback();
+      record.timings.rollback = now() - t;
+    } else {
+      checkpoint.commit();
+      record.timings.commit = now() - t;
+    }
+  }
+  if (failure) {
+    record.outcome = Outcome::RolledBack;
+    record.failedStep = failure->where;
+    record.error = failure->what;
+  } else {
+    record.outcome = Outcome::Committed;
+    committed_++;
+  }
+
+  // ---- resumed.
+  if (!pausedByCaller) host_.resume();
+  record.timings.guestPause = now() - paused;
+  record.timings.total = now() - start;
+  finish(record);
+  return record;
+}
+
+void Updater::finish(UpdateRecord& record) {
+  if (record.outcome == Outcome::Committed) {
+    spdlog::info("update {} ({}): committed, guest paused {} us, {} methods, {} classes, {} instances", record.id,
+                 record.script, record.timings.guestPause, record.methodsChanged, record.classesChanged,
+                 record.instancesMigrated);
+  } else {
+    spdlog::warn("update {} ({}): {}{}: {}", record.id, record.script, outcomeName(record.outcome),
+                 record.failedStep.empty() ? std::string() : " at " + record.failedStep, record.error);
+  }
+  if (log_.is_open()) {
+    log_ << record.toJson().dump() << '\n';
+    log_.flush();
+  }
+  records_.push_back(record);
+}
+
+}  // namespace chester

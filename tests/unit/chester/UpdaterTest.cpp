@@ -1,0 +1,309 @@
+// The update engine against a live guest: scripts refused before any pause, JSON and
+// Smalltalk updates committed, and every kind of failure rolled back exactly — the heap
+// digest (an address-independent walk of everything reachable in the guest) is the same
+// before and after, the heap verifier finds nothing, and the guest's workers go on
+// computing right answers.
+#include <fstream>
+
+#include "chester/Updater.h"
+#include "hypervisor/VmGuestHost.h"
+#include "space/HeapVerifier.h"
+#include "tests/unit/hypervisor/GuestFixture.h"
+#include "vm/HeapDigest.h"
+
+using chester::Outcome;
+using chester::ScriptText;
+using chester::UpdateRecord;
+using hypervisor::test::GuestFixture;
+
+namespace {
+
+// Two workers sum an Array with do: and count right and wrong sums, reaching an update
+// point after each sum; the main process waits on short Delays.
+const char* kWorkers = R"S(
+Workers = (
+    run = (
+        system global: #Good put: 0.
+        system global: #Bad put: 0.
+        1 to: 2 do: [ :i | [ self loop ] fork ].
+        [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 1) wait ] )
+    loop = (
+        | items |
+        items := Array new: 100.
+        1 to: 100 do: [ :i | items at: i put: i ].
+        [ (system global: #Stop) isNil ] whileTrue: [
+            | sum |
+            sum := 0.
+            items do: [ :each | sum := sum + each ].
+            sum = 5050
+                ifTrue: [ system global: #Good put: (system global: #Good) + 1 ]
+                ifFalse: [ system global: #Bad put: (system global: #Bad) + 1 ].
+            Chester updatePoint ] )
+    answer = ( ^ 41 )
+)
+)S";
+
+struct Engine {
+  GuestFixture g{{{"Workers", kWorkers}}};
+  hypervisor::VmGuestHost host{*g.vm};
+  chester::Updater updater;
+
+  explicit Engine(chester::UpdaterOptions options = testOptions()) : updater(host, options) {
+    g.vm->startGuest("Workers", {});
+    g.vm->runGuestFor(std::chrono::milliseconds(30));
+  }
+  static chester::UpdaterOptions testOptions() {
+    chester::UpdaterOptions o;
+    o.verifyHeap = true;
+    o.applyDeadline = std::chrono::milliseconds(500);
+    return o;
+  }
+  UpdateRecord apply(const std::string& name, const std::string& text) {
+    UpdateRecord r = updater.apply(ScriptText{name, text});
+    INFO(r.describe());
+    g.vm->runGuestFor(std::chrono::milliseconds(20));
+    return r;
+  }
+  vm::HeapDigest digest() {
+    g.pause();
+    vm::HeapDigest d = vm::digestOf(g.vm->guest().runtime());
+    g.vm->resumeGuest();
+    return d;
+  }
+  int64_t guestInteger(const std::string& expression) {
+    g.pause();
+    int64_t v = g.guestInteger(expression);
+    g.vm->resumeGuest();
+    return v;
+  }
+  void requireHealthy() {
+    g.pause();
+    space::VerificationReport r = space::verifyHeap(g.vm->guest().space());
+    INFO(r.summary());
+    REQUIRE(r.ok());
+    int64_t good = g.guestInteger("^ system global: #Good");
+    CHECK(g.guestInteger("^ system global: #Bad") == 0);
+    g.vm->resumeGuest();
+    g.vm->runGuestFor(std::chrono::milliseconds(30));
+    CHECK(guestInteger("^ system global: #Good") > good);  // the workers go on
+  }
+};
+
+// A failing update leaves the guest exactly as it was.
+void requireRolledBack(Engine& e, const std::string& name, const std::string& text, const std::string& failedStep) {
+  // The workers' counters change all the time: compare with them stopped at a pause.
+  e.g.pause();
+  vm::HeapDigest before = vm::digestOf(e.g.vm->guest().runtime());
+  chester::UpdateRecord r = e.updater.apply(ScriptText{name, text});
+  INFO(r.describe());
+  CHECK(r.outcome == Outcome::RolledBack);
+  CHECK(r.failedStep.find(failedStep) != std::string::npos);
+  CHECK(!r.error.empty());
+  REQUIRE(e.g.vm->guestPaused());  // the update leaves a guest its caller paused paused
+  vm::HeapDigest after = vm::digestOf(e.g.vm->guest().runtime());
+  CHECK(after.objects == before.objects);
+  CHECK(after.sha256 == before.sha256);
+  e.g.vm->resumeGuest();
+  e.requireHealthy();
+}
+
+}  // namespace
+
+TEST_CASE("scripts that are not sound are refused before the guest is paused") {
+  Engine e;
+  struct Case {
+    const char* text;
+    const char* where;
+    const char* what;
+  };
+  const Case cases[] = {
+      {"{\"espellUpdate\": 1,\n \"steps\": [ {\"op\": \"addMethod\",, } ]}", "line 2, column 32", "not valid JSON"},
+      {R"S({"espellUpdate": 2, "steps": []})S", "espellUpdate", "version 1"},
+      {R"S({"espellUpdate": 1, "steps": [ {"op": "addMethod", "class": "Workers"} ]})S", "steps[0]",
+       "needs \"source\""},
+      {R"S({"espellUpdate": 1, "steps": [ {"op": "frobnicate"} ]})S", "steps[0].op", "unknown operation"},
+      {R"S({"espellUpdate": 1, "steps": [ {"op": "addMethod", "class": "Workers", "sourc": "x = ( ^ 1 )"} ]})S",
+       "steps[0].sourc", "is not a field"},
+      {R"S({"espellUpdate": 1, "steps": [ {"op": "addMethod", "class": "Workers", "source": "x = (\n ^ 1 + )"} ]})S",
+       "steps[0].source, line 2", ""},
+      {R"S({"espellUpdate": 1, "steps": [ {"op": "redefineClass", "class": "Point", "migrate": {"z": {"frm": "x"}}} ]})S",
+       "steps[0].migrate.z", "unknown source"},
+  };
+  for (const Case& c : cases) {
+    UpdateRecord r = e.updater.apply(ScriptText{"bad.json", c.text});
+    INFO(c.text);
+    INFO(r.describe());
+    CHECK(r.outcome == Outcome::Refused);
+    CHECK(r.failedStep.find(c.where) != std::string::npos);
+    CHECK(r.error.find(c.what) != std::string::npos);
+    CHECK(r.timings.pause == 0);
+    CHECK(r.timings.guestPause == 0);
+  }
+  UpdateRecord r = e.updater.apply(ScriptText{"Broken.som", "Broken = (\n  apply: guest = ( ^ guest + )\n)"});
+  CHECK(r.outcome == Outcome::Refused);
+  CHECK(r.failedStep == "line 2, column 30");  // the ")" where an argument was expected
+  r = e.updater.apply(ScriptText{"NoApply.som", "NoApply = ( foo = ( ^ 1 ) )"});
+  CHECK(r.outcome == Outcome::Refused);
+  CHECK(r.error.find("apply:") != std::string::npos);
+  CHECK(e.updater.records().size() == std::size(cases) + 2);
+  e.requireHealthy();
+}
+
+TEST_CASE("a JSON update is applied in one pause, verified and committed") {
+  Engine e;
+  UpdateRecord r = e.apply("answer.json", R"S({
+    "espellUpdate": 1,
+    "description": "the answer is 42; Workers learn to double",
+    "steps": [
+      {"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 42 )"},
+      {"op": "addMethod", "class": "Workers", "side": "class", "source": "double: n = ( ^ n * 2 )"},
+      {"op": "defineClass", "name": "Greeter", "superclass": "Object", "instanceVariables": ["name"],
+       "methods": ["name: aString = ( name := aString )", "greet = ( ^ 'hello ', name )"]},
+      {"op": "evaluate", "source": "system global: #Greeting put: ((Greeter new name: 'guest') greet)"}
+    ],
+    "verify": ["Workers new answer = 42", "(Workers double: 21) = 42", "(system global: #Greeting) = 'hello guest'"]
+  })S");
+  CHECK(r.outcome == Outcome::Committed);
+  CHECK(r.methodsChanged >= 4);
+  CHECK(r.classesChanged >= 1);
+  CHECK(r.timings.guestPause > 0);
+  CHECK(r.timings.guestPause < r.timings.total);
+  CHECK(r.sha256.size() == 64);
+  CHECK(e.guestInteger("^ Workers new answer") == 42);
+  CHECK(e.updater.committed() == 1);
+  e.requireHealthy();
+}
+
+TEST_CASE("do: moves from SequenceableCollection up to Object and back while workers use it") {
+  Engine e;
+  const std::string holder = "SequenceableCollection";
+  std::string up = R"S({"espellUpdate": 1, "steps": [
+      {"op": "moveMethod", "selector": "do:", "from": ")S" +
+                   holder + R"S(", "to": "Object"}],
+    "verify": ["(Object canUnderstand: #do:)", "((1 to: 3) inject: 0 into: [ :a :b | a + b ]) = 6"]})S";
+  UpdateRecord r = e.apply("do-up.json", up);
+  CHECK(r.outcome == Outcome::Committed);
+  e.requireHealthy();
+  std::string down = R"S({"espellUpdate": 1, "steps": [
+      {"op": "moveMethod", "selector": "do:", "from": "Object", "to": ")S" +
+                     holder + R"S("}]})S";
+  r = e.apply("do-down.json", down);
+  CHECK(r.outcome == Outcome::Committed);
+  e.requireHealthy();
+}
+
+TEST_CASE("a Smalltalk update script works through mirrors in the hypervisor space") {
+  Engine e;
+  UpdateRecord r = e.apply("AnswerFix.som", R"S(
+AnswerFix = (
+    description = ( ^ 'Workers>>answer answers 42' )
+    apply: guest = (
+        | workers |
+        workers := guest classNamed: 'Workers'.
+        workers compileAndInstall: 'answer = ( ^ 6 * 7 )' )
+    verify: guest = ( ^ (guest evaluate: '^ Workers new answer') = 42 )
+)
+)S");
+  CHECK(r.outcome == Outcome::Committed);
+  CHECK(r.form == "smalltalk");
+  CHECK(r.description == "Workers>>answer answers 42");
+  CHECK(e.guestInteger("^ Workers new answer") == 42);
+  e.requireHealthy();
+}
+
+TEST_CASE("every kind of failing update is rolled back exactly") {
+  Engine e;
+  SUBCASE("a step in the middle fails") {
+    requireRolledBack(e, "middle.json", R"S({"espellUpdate": 1, "steps": [
+        {"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"},
+        {"op": "defineClass", "name": "Extra", "superclass": "Object", "instanceVariables": ["a"]},
+        {"op": "evaluate", "source": "system global: #Good put: -1000"},
+        {"op": "removeMethod", "class": "Workers", "selector": "noSuchMethod"},
+        {"op": "addMethod", "class": "Workers", "source": "loop = ( ^ self )"}]})S",
+                      "steps[3] (removeMethod)");
+  }
+  SUBCASE("a verification answers false") {
+    requireRolledBack(e, "verify.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["Workers new answer = 0", "Workers new answer = 41"]})S",
+                      "verify[1]");
+  }
+  SUBCASE("an error in a Smalltalk script") {
+    requireRolledBack(e, "Failing.som", R"S(
+Failing = (
+    apply: guest = (
+        (guest classNamed: 'Workers') compileAndInstall: 'answer = ( ^ 0 )'.
+        (guest classNamed: 'Workers') removeSelector: #loop.
+        nil foo ) )
+)S",
+                      "Failing>>apply:");
+  }
+  SUBCASE("a MirrorError in a Smalltalk script") {
+    requireRolledBack(e, "Mirror.som", R"S(
+Mirror2 = (
+    apply: guest = (
+        (guest classNamed: 'Workers') compileAndInstall: 'answer = ( ^ 0 )'.
+        guest createClass: 'not a name' superclass: (guest classNamed: 'Object') instanceVariables: #() ) )
+)S",
+                      "Mirror2>>apply:");
+  }
+  SUBCASE("a guest evaluation past the apply deadline") {
+    requireRolledBack(e, "loop.json", R"S({"espellUpdate": 1, "steps": [
+        {"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"},
+        {"op": "evaluate", "source": "[ true ] whileTrue: [ ]"}]})S",
+                      "steps[1] (evaluate)");
+  }
+  SUBCASE("a verify expression that is an error") {
+    requireRolledBack(e, "error.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "redefineClass", "class": "Point", "instanceVariables": ["x", "y", "z"],
+                   "migrate": {"z": {"value": "0"}}, "methods": ["z = ( ^ z )"]}],
+        "verify": ["(Point x: 1 y: 2) z isNil", "nil foo"]})S",
+                      "verify[1]");
+  }
+  SUBCASE("no frame to restart") {
+    requireRolledBack(e, "restart.json", R"S({"espellUpdate": 1, "steps": [
+        {"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"},
+        {"op": "restartFrames", "selector": "noSuchLoop"}]})S",
+                      "steps[1] (restartFrames)");
+  }
+}
+
+TEST_CASE("a pause that misses its deadline changes nothing and names who did not arrive") {
+  GuestFixture g({{"Looper", R"S(
+Looper = (
+    run = ( | x | x := 0. [ x < 4000000000 ] whileTrue: [ x := x + 1 ]. 'done' println )
+)
+)S"}});
+  hypervisor::VmGuestHost host(*g.vm);
+  chester::UpdaterOptions o;
+  o.pauseDeadline = std::chrono::milliseconds(30);
+  chester::Updater updater(host, o);
+  g.vm->startGuest("Looper", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  UpdateRecord r = updater.apply(ScriptText{"any.json", R"S({"espellUpdate": 1, "steps": [
+      {"op": "addMethod", "class": "Looper", "source": "answer = ( ^ 1 )"}]})S"});
+  INFO(r.describe());
+  CHECK(r.outcome == Outcome::TimedOut);
+  CHECK(r.failedStep == "pause");
+  CHECK(r.notArrived.find("Looper>>run") != std::string::npos);
+  CHECK(r.timings.pause >= 30000);
+  CHECK(r.timings.apply == 0);
+}
+
+TEST_CASE("instances migrate to a new class version with a slot mapping") {
+  Engine e;
+  e.g.pause();
+  e.g.vm->evaluateInGuest(
+      "system global: #P put: (Point x: 3 y: 4). system global: #Ps put: ((1 to: 1000) collect: [ :i | Point x: i y: 2 "
+      "* i ]). ^ nil");
+  e.g.vm->resumeGuest();
+  UpdateRecord r = e.apply("point3d.json", R"S({"espellUpdate": 1, "steps": [
+      {"op": "redefineClass", "class": "Point", "instanceVariables": ["x", "y", "z", "norm1"],
+       "migrate": {"z": {"value": "7"}, "norm1": {"expression": "x abs + y abs"}},
+       "methods": ["z = ( ^ z )", "norm1 = ( ^ norm1 )"]}],
+    "verify": ["(system global: #P) z = 7", "(system global: #P) norm1 = 7", "((system global: #Ps) at: 10) norm1 = 30",
+               "(system global: #P) x = 3"]})S");
+  CHECK(r.outcome == Outcome::Committed);
+  CHECK(r.instancesMigrated >= 1001);
+  e.requireHealthy();
+}
