@@ -64,6 +64,8 @@ void StepApplier::apply(const Step& step) {
   if (op == "moveMethod") return moveMethod(step);
   if (op == "defineClass") return defineClass(step);
   if (op == "redefineClass") return redefineClass(step);
+  if (op == "setSuperclass")
+    return guest_.setSuperclass(classNamed(field(step, "class")), classNamed(field(step, "superclass")));
   if (op == "removeClass") return guest_.removeClass(field(step, "name"));
   if (op == "swapIdentities") return swapIdentities(step);
   if (op == "rehash") return rehash(step);

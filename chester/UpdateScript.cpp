@@ -68,6 +68,7 @@ const std::vector<OperationRule>& rules() {
         {"instanceVariables", FieldKind::Names, false},
         {"migrate", FieldKind::Migration, false},
         {"methods", FieldKind::Sources, false}}},
+      {"setSuperclass", {{"class", FieldKind::Name, true}, {"superclass", FieldKind::Name, true}}},
       {"removeClass", {{"name", FieldKind::Name, true}}},
       {"swapIdentities", {{"a", FieldKind::Expression, true}, {"b", FieldKind::Expression, true}}},
       {"rehash", {{"class", FieldKind::Name, true}}},

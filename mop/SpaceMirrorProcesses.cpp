@@ -213,6 +213,19 @@ void requireNotRunning(vm::Runtime& rt, const char* op, Oop process) {
   if (st == ProcessState::Terminated || st == ProcessState::Terminating) throw MirrorError(op, "the process has ended");
   if (process == rt.scheduler().activeProcess()) throw MirrorError(op, "the process is running");
 }
+// A waiting process whose frames were cut back waits no more: what it waited for was in a
+// discarded frame. It leaves its semaphore's list and becomes ready — parked until the
+// pause ends when the space is paused.
+void stopWaiting(vm::Runtime& rt, Oop process) {
+  if (ProcessState(process.object()->slot(process_slot::kState).smallInteger()) != ProcessState::Waiting) return;
+  Oop list = process.object()->slot(process_slot::kMyList);
+  if (list != rt.nil()) rt.scheduler().remove(list, process);
+  if (rt.scheduler().pausePhase() == vm::PausePhase::None) {
+    rt.scheduler().makeReady(process);
+  } else {
+    rt.scheduler().park(process);
+  }
+}
 }  // namespace
 
 void SpaceMirror::unwindTo(const Ref& process, size_t depth, const Ref& value) {
@@ -225,6 +238,7 @@ void SpaceMirror::unwindTo(const Ref& process, size_t depth, const Ref& value) {
   frameIndexAt(op, process, depth);  // the target frame exists
   // The frame above the target returns `value`: the target's send answers it.
   process_stack::returnFrom(rt_, process.get(), frameIndexAt(op, process, depth - 1), value.get());
+  stopWaiting(rt_, process.get());
 }
 
 void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::optional<Ref>& newMethod) {
@@ -261,6 +275,7 @@ void SpaceMirror::restartFrame(const Ref& process, size_t depth, const std::opti
   }
   requireStackRoom(op, process, size_t(target) + frame::extent(codeHeaderOf(replacement)));
   process_stack::restartFrame(rt_, process.get(), target, replacement);
+  stopWaiting(rt_, process.get());
 }
 
 void SpaceMirror::insertFrame(const Ref& process, const Ref& receiver, std::string_view selector,

@@ -293,7 +293,11 @@ Oop Runtime::evaluate(std::string_view source) {
   evaluating_ = nested;
   if (exclusive) scheduler_->setExclusiveProcess(nil_);
   interpreter_->setMainProcess(previousMain);
-  if (r == StopReason::Exit || exitRequested_) throw std::runtime_error("the program exited");
+  if (r == StopReason::Exit || exitRequested_) {
+    // An unhandled error in an evaluation with no program around it ends the "program".
+    throw std::runtime_error(lastUnhandledError_.empty() ? std::string("the program exited")
+                                                         : "the evaluation failed: " + lastUnhandledError_);
+  }
   if (r != StopReason::MainProcessEnded) throw std::runtime_error("the evaluation did not complete (deadlock)");
   Oop stack = p.get().object()->slot(process_slot::kStack);
   // The bottom frame's result replaces its receiver (see Interpreter::returnFromFrame).
