@@ -776,6 +776,8 @@ StopReason Interpreter::run() {
   } catch (const space::HeapExhausted& e) {
     failActiveProcess(std::string("out of memory: ") + e.what());
     return stopRequested_ ? stopReason_ : StopReason::Idle;
+  } catch (const LongOperationAbandoned&) {
+    return StopReason::Exit;  // the program ends (Runtime::endProgram stopped the interpreter)
   }
 #undef SAVE
 #undef LOAD

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "vm/CompiledCode.h"
+#include "vm/LongOperation.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Primitives.h"
 #include "vm/ProcessStack.h"
@@ -100,11 +101,18 @@ class Interpreter {
   // process fails (see run()). Inline: the interpreter loop calls it for every primitive,
   // and the try costs nothing until something is thrown.
   PrimitiveResult callPrimitive(unsigned prim, int argc, const Oop* sp, const Oop* fp) {
+    LongOperation::current = &longPrimitiveWatcher_;
     try {
-      return rt_.primitives().at(prim)(*this, argc);
+      PrimitiveResult r = rt_.primitives().at(prim)(*this, argc);
+      LongOperation::current = nullptr;
+      return r;
     } catch (const space::HeapExhausted& e) {
+      LongOperation::current = nullptr;
       if (regs_.sp != sp || regs_.fp != fp) throw;  // stacks never move, so pointers compare
       return primitiveOutOfMemory(e, argc);
+    } catch (...) {
+      LongOperation::current = nullptr;
+      throw;
     }
   }
   PrimitiveResult primitiveOutOfMemory(const space::HeapExhausted& e, int argc);
@@ -245,6 +253,14 @@ class Interpreter {
   StopReason stopReason_ = StopReason::Idle;
   std::atomic<bool> interruptRequested_{false};
   std::atomic<bool> updateRequested_{false};
+  // Lets long primitives notice the heartbeat (LongOperation.h).
+  struct LongPrimitiveWatcher final : LongOperationWatcher {
+    explicit LongPrimitiveWatcher(Interpreter& in) : LongOperationWatcher(in.interruptRequested_), interpreter(in) {}
+    void longOperationInterrupted() override { interpreter.longPrimitiveInterrupted(); }
+    Interpreter& interpreter;
+  };
+  LongPrimitiveWatcher longPrimitiveWatcher_{*this};
+  void longPrimitiveInterrupted();
 };
 
 // Bit numbers of the SmallInteger fast-path guards.

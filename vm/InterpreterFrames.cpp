@@ -370,6 +370,16 @@ void Interpreter::handleInterrupts() {
   }
 }
 
+void Interpreter::longPrimitiveInterrupted() {
+  // The flag is cleared: the next poll comes back here after the next heartbeat, and the
+  // interrupt itself (timers, preemption) is handled once the primitive has answered.
+  interruptRequested_.store(false, std::memory_order_relaxed);
+  if (rt_.host() != nullptr) rt_.host()->interrupted(rt_);  // may switch to the other space
+  LongOperation::current = &longPrimitiveWatcher_;
+  rt_.scheduler().takeTerminationSignals();
+  if (rt_.exitRequested()) throw LongOperationAbandoned{};
+}
+
 void Interpreter::handleUpdatePoint() {
   Scheduler& s = rt_.scheduler();
   Oop active = activeProcess();

@@ -12,6 +12,8 @@
 #include <span>
 #include <vector>
 
+#include "vm/LongOperation.h"
+
 namespace vm {
 
 using Limbs = std::vector<uint32_t>;
@@ -108,6 +110,7 @@ class LimbArithmetic {
     a = trimmed(a);
     b = trimmed(b);
     if (a.empty() || b.empty()) return {};
+    LongOperation::poll();
     // Bases well below 2^32 (10^9): a 64-bit column can take several products before its
     // carry must be propagated, which saves a division per product.
     const uint64_t maxProduct = (B - 1) * (B - 1);
@@ -135,6 +138,7 @@ class LimbArithmetic {
     b = trimmed(b);
     if (a.size() < b.size()) std::swap(a, b);
     if (b.size() < kKaratsubaLimbs) return multiplySchoolbook(a, b);
+    LongOperation::poll();
     const size_t n = a.size(), m = b.size();
     if (n >= 2 * m) {
       // Unbalanced: multiply b by slices of a as long as b, and add them up.
