@@ -64,6 +64,8 @@ class Updater::Application {
   // Throws Failure (by way of the engine's catch) when a step or a verification fails.
   virtual void apply(GuestHost& host, std::string& where) = 0;
   virtual void verify(GuestHost& host, std::string& where) = 0;
+  // After the update, committed or not: drops what the script left in the hypervisor.
+  virtual void finish(GuestHost&) {}
 };
 
 class Updater::JsonApplication final : public Application {
@@ -107,6 +109,9 @@ class Updater::SmalltalkApplication final : public Application {
         host.evaluateInHypervisor("^ (system global: #" + std::string(kInstanceGlobal) + ") verify: Guest");
     if (answer.get() != host.hypervisorRuntime().trueObject()) throw StepError("verify: did not answer true");
   }
+  void finish(GuestHost& host) override {
+    host.evaluateInHypervisor("system global: #" + std::string(kInstanceGlobal) + " put: nil");
+  }
 
  private:
   static constexpr const char* kInstanceGlobal = "ChesterScriptInstance";
@@ -123,7 +128,8 @@ Updater::Updater(GuestHost& host, UpdaterOptions options) : host_(host), options
   }
 }
 
-UpdateRecord Updater::apply(const ScriptText& script) {
+UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono::microseconds> pauseDeadline) {
+  const std::chrono::microseconds deadline = pauseDeadline.value_or(options_.pauseDeadline);
   UpdateRecord record;
   record.id = nextId_++;
   record.script = script.name;
@@ -181,15 +187,14 @@ UpdateRecord Updater::apply(const ScriptText& script) {
 
   // ---- pausing (a guest its caller paused stays paused afterwards).
   bool pausedByCaller = host_.paused();
-  PauseResult pause = host_.pause(options_.pauseDeadline);
+  PauseResult pause = host_.pause(deadline);
   record.timings.pause = pause.micros;
   if (pause.kind != PauseResult::Kind::Paused) {
     record.outcome = pause.kind == PauseResult::Kind::TimedOut ? Outcome::TimedOut : Outcome::Refused;
     record.failedStep = "pause";
-    record.error = pause.kind == PauseResult::Kind::TimedOut
-                       ? "the guest did not reach its update points within " +
-                             std::to_string(options_.pauseDeadline.count() / 1000) + " ms"
-                       : "the guest program has finished";
+    record.error = pause.kind == PauseResult::Kind::TimedOut ? "the guest did not reach its update points within " +
+                                                                   std::to_string(deadline.count() / 1000) + " ms"
+                                                             : "the guest program has finished";
     record.notArrived = pause.notArrived;
     record.timings.total = now() - start;
     finish(record);
@@ -207,9 +212,9 @@ UpdateRecord Updater::apply(const ScriptText& script) {
     mirror.resetChanges();
     guest.classes().beginBatch();
     record.timings.checkpoint = now() - t;
-    int64_t deadline = now() + options_.applyDeadline.count();
-    guest.setEvaluationDeadline(deadline);
-    host_.hypervisorRuntime().setEvaluationDeadline(deadline);
+    int64_t applyUntil = now() + options_.applyDeadline.count();
+    guest.setEvaluationDeadline(applyUntil);
+    host_.hypervisorRuntime().setEvaluationDeadline(applyUntil);
     std::string where;
     auto attempt = [&](auto&& phase) {
       try {
@@ -270,6 +275,11 @@ UpdateRecord Updater::apply(const ScriptText& script) {
 
   // ---- resumed.
   if (!pausedByCaller) host_.resume();
+  try {
+    application->finish(host_);
+  } catch (const std::exception& e) {
+    spdlog::warn("update {}: cleaning up the hypervisor failed: {}", record.id, e.what());
+  }
   record.timings.guestPause = now() - paused;
   record.timings.total = now() - start;
   finish(record);

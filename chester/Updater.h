@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ class Updater {
 
   // Applies one update and answers its record (also kept, logged and appended). A guest
   // the caller has paused is left paused; otherwise the update pauses and resumes it.
-  UpdateRecord apply(const ScriptText& script);
+  // `pauseDeadline` replaces the configured one for this update.
+  UpdateRecord apply(const ScriptText& script, std::optional<std::chrono::microseconds> pauseDeadline = std::nullopt);
   const std::vector<UpdateRecord>& records() const { return records_; }
   size_t committed() const { return committed_; }
 
