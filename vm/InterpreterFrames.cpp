@@ -378,6 +378,12 @@ void Interpreter::longPrimitiveInterrupted() {
   LongOperation::current = &longPrimitiveWatcher_;
   rt_.scheduler().takeTerminationSignals();
   if (rt_.exitRequested()) throw LongOperationAbandoned{};
+  // A pause cannot be reached inside a primitive: once past its deadline it is abandoned
+  // here, as handleInterrupts would, and the primitive goes on.
+  if (rt_.scheduler().pauseDeadlinePassed()) {
+    rt_.pauseTimedOut();
+    LongOperation::current = &longPrimitiveWatcher_;
+  }
 }
 
 void Interpreter::handleUpdatePoint() {

@@ -163,6 +163,9 @@ class Runtime final : public space::RootProvider {
   // Ends the program with `outcome` at the next instruction boundary.
   void endProgram(ProgramOutcome outcome);
   bool exitRequested() const { return exitRequested_; }
+  // The pause being reached has passed its deadline: it ends, processes parked so far
+  // resume, and the host is told with a report (also from inside a long primitive).
+  void pauseTimedOut();
 
   // RootProvider.
   void visitRoots(space::RootVisitor& visitor) override;
@@ -174,7 +177,6 @@ class Runtime final : public space::RootProvider {
   StopReason schedule();
   bool waitForEvents();
   void pauseReached();
-  void pauseTimedOut();
   space::Space& space_;
   RuntimeOptions options_;
   Oop nil_, true_, false_;

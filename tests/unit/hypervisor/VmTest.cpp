@@ -199,3 +199,26 @@ TEST_CASE("pauses of a program that never reaches an update point end by their d
   g.vm->guest().runtime().requestExit(4);
   CHECK(g.vm->finishGuest().status == 4);
 }
+
+TEST_CASE("a pause requested while a long primitive runs is abandoned by its deadline, not held off") {
+  // Printing a 950,000-digit integer is one primitive of seconds; it polls the heartbeat
+  // (vm/LongOperation.h), so the host keeps control and the pause times out on time.
+  GuestFixture g({{"Printer", R"(
+Printer = (
+    run = ( | x | x := 3 raisedTo: 2000000. 'started' println. system flush. [ true ] whileTrue: [ x printString ] )
+)
+)"}});
+  g.vm->startGuest("Printer", {});
+  for (int i = 0; i < 6000 && g.output().find("started") == std::string::npos; i++) {
+    g.vm->runGuestFor(std::chrono::milliseconds(10));
+  }
+  REQUIRE(g.output().find("started") != std::string::npos);
+  g.vm->runGuestFor(std::chrono::milliseconds(20));  // inside printString now
+  auto start = std::chrono::steady_clock::now();
+  PauseOutcome o = g.vm->pauseGuest(std::chrono::milliseconds(50));
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(o == PauseOutcome::Abandoned);
+  CHECK(waited < std::chrono::milliseconds(1000));
+  g.vm->guest().runtime().requestExit(0);
+  CHECK(g.vm->finishGuest().status == 0);
+}
