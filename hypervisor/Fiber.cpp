@@ -4,6 +4,8 @@
 #include <boost/context/protected_fixedsize_stack.hpp>
 #include <utility>
 
+#include "vm/LongOperation.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define ESPELL_ASAN_FIBERS 1
 #elif defined(__has_feature)
@@ -82,18 +84,22 @@ void Fiber::resume() {
   running_ = true;
   started_ = true;
   void* fake = nullptr;
+  vm::LongOperationWatcher* watcher = vm::LongOperation::current;  // this thread's, per fiber
   startSwitch(&fake, stackBottom_, stackSize_);
   self_ = std::move(self_).resume();
   finishSwitch(fake, nullptr, nullptr);
+  vm::LongOperation::current = watcher;
   running_ = false;
   if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 }
 
 void Fiber::suspend() {
   void* fake = nullptr;
+  vm::LongOperationWatcher* watcher = vm::LongOperation::current;
   startSwitch(&fake, callerBottom_, callerSize_);
   caller_ = std::move(caller_).resume();
   finishSwitch(fake, &callerBottom_, &callerSize_);
+  vm::LongOperation::current = watcher;
 }
 
 }  // namespace hypervisor

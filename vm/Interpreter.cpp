@@ -69,6 +69,7 @@ inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
 }
 
 StopReason Interpreter::run() {
+  LongOperation::Scope longOperations(&longPrimitiveWatcher_);
   stopRequested_ = false;
   if (activeProcess() == nil_ || regs_.stack.isNull()) return StopReason::Idle;
 

@@ -101,18 +101,11 @@ class Interpreter {
   // process fails (see run()). Inline: the interpreter loop calls it for every primitive,
   // and the try costs nothing until something is thrown.
   PrimitiveResult callPrimitive(unsigned prim, int argc, const Oop* sp, const Oop* fp) {
-    LongOperation::current = &longPrimitiveWatcher_;
     try {
-      PrimitiveResult r = rt_.primitives().at(prim)(*this, argc);
-      LongOperation::current = nullptr;
-      return r;
+      return rt_.primitives().at(prim)(*this, argc);
     } catch (const space::HeapExhausted& e) {
-      LongOperation::current = nullptr;
       if (regs_.sp != sp || regs_.fp != fp) throw;  // stacks never move, so pointers compare
       return primitiveOutOfMemory(e, argc);
-    } catch (...) {
-      LongOperation::current = nullptr;
-      throw;
     }
   }
   PrimitiveResult primitiveOutOfMemory(const space::HeapExhausted& e, int argc);

@@ -375,14 +375,12 @@ void Interpreter::longPrimitiveInterrupted() {
   // interrupt itself (timers, preemption) is handled once the primitive has answered.
   interruptRequested_.store(false, std::memory_order_relaxed);
   if (rt_.host() != nullptr) rt_.host()->interrupted(rt_);  // may switch to the other space
-  LongOperation::current = &longPrimitiveWatcher_;
   rt_.scheduler().takeTerminationSignals();
   if (rt_.exitRequested()) throw LongOperationAbandoned{};
   // A pause cannot be reached inside a primitive: once past its deadline it is abandoned
   // here, as handleInterrupts would, and the primitive goes on.
   if (rt_.scheduler().pauseDeadlinePassed()) {
     rt_.pauseTimedOut();
-    LongOperation::current = &longPrimitiveWatcher_;
   }
 }
 

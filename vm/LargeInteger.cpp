@@ -205,7 +205,7 @@ void BigInt::divideMagnitude(const std::vector<uint32_t>& a, const std::vector<u
   size_t n = v.size(), m = a.size() - n;
   q.assign(m + 1, 0);
   for (size_t j = m + 1; j-- > 0;) {
-    if ((j & 63) == 0) LongOperation::poll();  // each step is O(n)
+    if (n >= LongOperation::kLimbs && (j & 63) == 0) LongOperation::poll();  // each step is O(n)
     uint64_t num = (uint64_t(u[j + n]) << 32) | u[j + n - 1];
     uint64_t qhat = num / v[n - 1];
     uint64_t rhat = num % v[n - 1];

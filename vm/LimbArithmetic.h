@@ -110,7 +110,7 @@ class LimbArithmetic {
     a = trimmed(a);
     b = trimmed(b);
     if (a.empty() || b.empty()) return {};
-    LongOperation::poll();
+    if (a.size() >= LongOperation::kLimbs) LongOperation::poll();
     // Bases well below 2^32 (10^9): a 64-bit column can take several products before its
     // carry must be propagated, which saves a division per product.
     const uint64_t maxProduct = (B - 1) * (B - 1);

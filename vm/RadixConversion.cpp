@@ -63,7 +63,7 @@ class GroupsToBinary {
     groups = LimbArithmetic<BinaryBase>::trimmed(groups);
     if (groups.size() <= kBaseCaseLimbs) {
       Limbs r;
-      LongOperation::poll();
+      if (groups.size() >= LongOperation::kLimbs) LongOperation::poll();
       for (size_t i = groups.size(); i-- > 0;) binary_.multiplyAdd(r, groupBase_, groups[i]);
       return r;
     }
@@ -110,7 +110,7 @@ class BinaryToGroups {
     const uint64_t R = base_.value();
     Limbs m(a.begin(), a.end()), r;
     while (!m.empty()) {
-      LongOperation::poll();
+      if (m.size() >= LongOperation::kLimbs) LongOperation::poll();
       uint64_t rem = 0;
       for (size_t i = m.size(); i-- > 0;) {
         uint64_t cur = (rem << 32) | m[i];  // rem < R <= 2^32, so cur / R < 2^32
