@@ -69,7 +69,12 @@ inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
 }
 
 StopReason Interpreter::run() {
+  // Out of the dispatch loop: an object with a destructor there costs the loop registers.
   LongOperation::Scope longOperations(&longPrimitiveWatcher_);
+  return dispatch();
+}
+
+StopReason Interpreter::dispatch() {
   stopRequested_ = false;
   if (activeProcess() == nil_ || regs_.stack.isNull()) return StopReason::Idle;
 

@@ -254,6 +254,8 @@ class Interpreter {
   };
   LongPrimitiveWatcher longPrimitiveWatcher_{*this};
   void longPrimitiveInterrupted();
+  // The dispatch loop (run() sets up around it).
+  StopReason dispatch();
 };
 
 // Bit numbers of the SmallInteger fast-path guards.
