@@ -201,11 +201,11 @@ TEST_CASE("pauses of a program that never reaches an update point end by their d
 }
 
 TEST_CASE("a pause requested while a long primitive runs is abandoned by its deadline, not held off") {
-  // Printing a 950,000-digit integer is one primitive of seconds; it polls the heartbeat
+  // Printing a 2.4-million-digit integer is one primitive of seconds; it polls the heartbeat
   // (vm/LongOperation.h), so the host keeps control and the pause times out on time.
   GuestFixture g({{"Printer", R"(
 Printer = (
-    run = ( | x | x := 3 raisedTo: 2000000. 'started' println. system flush. [ true ] whileTrue: [ x printString ] )
+    run = ( | x | x := (1 << 8000000) - 1. 'started' println. system flush. [ true ] whileTrue: [ x printString ] )
 )
 )"}});
   g.vm->startGuest("Printer", {});
