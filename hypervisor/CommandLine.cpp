@@ -27,12 +27,53 @@ bool parseSize(const std::string& text, size_t& out) {
 }  // namespace
 
 const char* usage() {
-  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] [--max-stack-mib N]\n"
-         "                  [--gc-stats] [--gc-measure-live]\n"
+  return "usage: espell run [--virtualized [--control SOCKET]] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
+         "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
+         "       espell update --control SOCKET [--json] SCRIPT\n"
+         "       espell status --control SOCKET [--json]\n"
+         "       espell updates --control SOCKET [--json]\n"
          "       espell --help | --version\n";
 }
+
+namespace {
+// update / status / updates: --control SOCKET and --json in any order, then the script
+// (update) or nothing.
+std::optional<CommandLine> parseControlClient(CommandLine cl, int argc, char** argv, std::string& error) {
+  const std::string command = argv[1];
+  std::vector<std::string> operands;
+  for (int i = 2; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--control") {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--control needs the path of a VM's control socket";
+        return std::nullopt;
+      }
+      cl.controlSocket = argv[++i];
+    } else if (a == "--json") {
+      cl.json = true;
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      error = "unknown option '" + a + "' for " + command;
+      return std::nullopt;
+    } else {
+      operands.push_back(a);
+    }
+  }
+  if (cl.controlSocket.empty()) {
+    error = command + " needs --control SOCKET (the control socket of a VM started with run --control)";
+    return std::nullopt;
+  }
+  size_t expected = cl.command == CommandLine::Command::Update ? 1 : 0;
+  if (operands.size() != expected) {
+    error = expected == 1 ? "update needs exactly one SCRIPT file"
+                          : command + " takes no operand (got '" + operands.front() + "')";
+    return std::nullopt;
+  }
+  if (expected == 1) cl.script = operands.front();
+  return cl;
+}
+}  // namespace
 
 std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& error) {
   CommandLine cl;
@@ -53,8 +94,13 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     cl.command = CommandLine::Command::Run;
   } else if (cmd == "disasm") {
     cl.command = CommandLine::Command::Disassemble;
+  } else if (cmd == "update" || cmd == "status" || cmd == "updates") {
+    cl.command = cmd == "update"   ? CommandLine::Command::Update
+                 : cmd == "status" ? CommandLine::Command::Status
+                                   : CommandLine::Command::Updates;
+    return parseControlClient(cl, argc, argv, error);
   } else {
-    error = "unknown command '" + cmd + "' (expected run, disasm, --help or --version)";
+    error = "unknown command '" + cmd + "' (expected run, disasm, update, status, updates, --help or --version)";
     return std::nullopt;
   }
   int i = 2;
@@ -74,6 +120,12 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       cl.measureLive = true;
     } else if (a == "--virtualized") {
       cl.virtualized = true;
+    } else if (a == "--control" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--control needs the path of the control socket to create";
+        return std::nullopt;
+      }
+      cl.controlSocket = argv[++i];
     } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {
       size_t& target = a == "--heap-mib" ? cl.heapMiB : a == "--eden-mib" ? cl.edenMiB : cl.maxStackMiB;
       if (i + 1 >= argc || !parseSize(argv[i + 1], target)) {
@@ -87,6 +139,10 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     } else {
       break;
     }
+  }
+  if (!cl.controlSocket.empty() && !cl.virtualized) {
+    error = "--control needs --virtualized: the control socket is served by the hypervisor";
+    return std::nullopt;
   }
   if (i >= argc) {
     error = "missing the program: a FILE.som or a class name";

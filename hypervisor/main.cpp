@@ -1,16 +1,23 @@
 // espell: the command-line entry point.
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 
 #include "hypervisor/CommandLine.h"
+#include "hypervisor/ControlCommands.h"
+#include "hypervisor/ControlServer.h"
 #include "hypervisor/ExitStatus.h"
+#include "hypervisor/GuestStatus.h"
 #include "hypervisor/Vm.h"
 #include "space/Space.h"
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
 #include "vm/Runtime.h"
+#include "vm/Scheduler.h"
 #include "vm/compiler/SourceLocation.h"
 
 namespace {
@@ -58,7 +65,51 @@ void printGcStats(space::Space& space) {
   std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
 }
 
-// The program as the guest of a Vm, with the hypervisor space beside it (idle).
+// Where the update engine's control commands are registered: `update` (a request
+// {"command":"update","name":FILE NAME,"script":TEXT}, answered {"ok":true,"record":{...}})
+// and `updates` (answered {"ok":true,"records":[...]}, oldest first), the shapes
+// hypervisor/ControlCommands.cpp prints. A handler runs inside ControlServer::poll, between
+// guest time slices, so it may pause, update and resume the guest (vm.pauseGuest ...
+// vm.resumeGuest); requests are handled one at a time. Answers how many updates have
+// been committed so far, for `status`. Nothing is registered yet: the update engine
+// (chester/) is the next layer.
+std::function<int64_t()> registerUpdateCommands([[maybe_unused]] hypervisor::Vm& vm,
+                                                [[maybe_unused]] hypervisor::ControlServer& server) {
+  return [] { return int64_t(0); };
+}
+
+// The host loop's longest guest time slice: the loop also wakes up as soon as the
+// control socket has work (Vm::setHostEvents) or one of its deadlines comes.
+constexpr std::chrono::microseconds kGuestSlice = std::chrono::milliseconds(100);
+
+// Runs the guest's program to its end while serving the control socket at cl.controlSocket
+// between its time slices. The socket exists before the program starts (a path that is
+// taken ends the command before anything ran) and is removed when the program ends,
+// whether by itself or by SIGTERM / SIGINT (which reach the guest as before).
+vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor::CommandLine& cl) {
+  hypervisor::ControlServer server(cl.controlSocket);
+  hypervisor::GuestStatus status(vm, cl.program, cl.arguments);
+  server.on("status", [&status](const nlohmann::json&) { return status.answer(); });
+  status.setUpdatesApplied(registerUpdateCommands(vm, server));
+  vm.setHostEvents([&server] { return server.pollDescriptors(); });
+  // The Vm must not keep watching the server's descriptors once it is gone, also when
+  // an exception ends the loop.
+  struct StopWatching {
+    hypervisor::Vm& vm;
+    ~StopWatching() { vm.setHostEvents(nullptr); }
+  } stopWatching{vm};
+  vm.startGuest(cl.program, cl.arguments);
+  for (;;) {
+    int64_t untilDeadline = server.nextDeadlineMicros() - vm::Scheduler::nowMicros();
+    auto slice = std::chrono::microseconds(std::clamp<int64_t>(untilDeadline, 0, kGuestSlice.count()));
+    if (vm.runGuestFor(slice)) break;
+    server.poll();
+  }
+  return vm.finishGuest();
+}
+
+// The program as the guest of a Vm, with the hypervisor space beside it (idle unless a
+// control socket is served).
 int runVirtualized(const hypervisor::CommandLine& cl) {
   hypervisor::VmConfig config;
   config.guest.space = spaceConfig(cl, "guest");
@@ -66,7 +117,8 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
   config.guest.runtime.classPath = cl.classPath;
   config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   hypervisor::Vm vm(config);
-  vm::ProgramOutcome outcome = vm.runGuest(cl.program, cl.arguments);
+  vm::ProgramOutcome outcome =
+      cl.controlSocket.empty() ? vm.runGuest(cl.program, cl.arguments) : runServingControlSocket(vm, cl);
   if (cl.gcStats) printGcStats(vm.guest().space());
   return hypervisor::reportOutcome(outcome, vm.guest().runtime().loader().classPath(), stderr);
 }
@@ -127,7 +179,14 @@ int main(int argc, char** argv) {
         return runProgram(*cl);
       case hypervisor::CommandLine::Command::Disassemble:
         return disassembleProgram(*cl);
+      case hypervisor::CommandLine::Command::Update:
+      case hypervisor::CommandLine::Command::Status:
+      case hypervisor::CommandLine::Command::Updates:
+        return hypervisor::runControlCommand(*cl, stdout, stderr);
     }
+  } catch (const hypervisor::ControlSocketError& e) {
+    std::fprintf(stderr, "espell: %s\n", e.what());
+    return hypervisor::code(hypervisor::ExitStatus::ControlSocketUnavailable);
   } catch (const vm::CompileError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return hypervisor::code(hypervisor::ExitStatus::CompileError);
