@@ -209,6 +209,10 @@ void ControlServer::serve(Connection& c, short revents) {
   }
   if (!c.inputEnded && (revents & (POLLIN | POLLHUP | POLLERR))) readFrom(c);
   if (!c.closed && c.unsentBytes() > 0 && (revents & (POLLOUT | POLLHUP | POLLERR))) flush(c);
+  closeIfDone(c);
+}
+
+void ControlServer::closeIfDone(Connection& c) {
   if (!c.closed && c.inputEnded && c.unsentBytes() == 0) close(c);
 }
 
@@ -354,7 +358,10 @@ void ControlServer::closeExpiredPartialLines() {
   };
   for (auto& c : connections_) {
     // What arrived while a handler held the loop counts: read it before judging.
-    if (expired(*c)) readFrom(*c);
+    if (expired(*c)) {
+      readFrom(*c);
+      closeIfDone(*c);
+    }
     if (expired(*c)) {
       closeWithError(*c, "request incomplete: no newline and nothing received for " +
                              std::to_string(limits_.partialLineTimeoutMicros / 1000) + " ms");

@@ -105,6 +105,8 @@ class ControlServer {
   void queue(Connection& c, const nlohmann::json& answer);
   void flush(Connection& c);
   void close(Connection& c);
+  // Closes `c` once its peer has stopped sending and every answer is written.
+  void closeIfDone(Connection& c);
   // Sends `message` as a last error answer (what fits without waiting) and closes.
   void closeWithError(Connection& c, const std::string& message);
   void refuse(int fd, const std::string& message);

@@ -278,6 +278,33 @@ TEST_CASE("control server: a partial line followed by silence is closed with an 
   CHECK(exchange(server, idle, R"({"command":"echo"})")["ok"] == true);
 }
 
+TEST_CASE("control server: what arrives while a handler holds the loop counts before a partial line expires") {
+  SocketDirectory d;
+  ControlLimits limits;
+  limits.partialLineTimeoutMicros = 500'000;
+  ControlServer server(d.socket(), ::geteuid(), limits);
+  addEcho(server);
+  Client continuing(d.socket());
+  Client ending(d.socket());
+  Client asking(d.socket());
+  REQUIRE(continuing.send(R"({"command":)"));
+  REQUIRE(ending.send(R"({"command":)"));
+  CHECK(pollUntil(server, [&] { return server.nextDeadlineMicros() != INT64_MAX; }));
+  // A slow handler: meanwhile one partial line goes on and the other's peer stops sending.
+  server.on("slow", [&](const json&) {
+    REQUIRE(continuing.send(R"("echo"})"));
+    ::shutdown(ending.fd, SHUT_WR);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return json{{"ok", true}};
+  });
+  CHECK(exchange(server, asking, R"({"command":"slow"})")["ok"] == true);
+  CHECK(contains(errorOf(answerOn(server, ending)), "ended in the middle of a request"));
+  CHECK(closedByServer(server, ending));
+  REQUIRE(continuing.send("\n"));
+  CHECK(answerOn(server, continuing)["ok"] == true);
+  CHECK(server.connectionCount() == 2);
+}
+
 TEST_CASE("control server: a peer of another uid gets one error line and is closed") {
   SocketDirectory d;
   ControlServer server(d.socket(), ::geteuid() + 1);
