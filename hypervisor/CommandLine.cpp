@@ -24,15 +24,71 @@ bool parseSize(const std::string& text, size_t& out) {
   out = size_t(v);
   return true;
 }
+
+// A pause deadline: 1 ms to 10 minutes.
+bool parseDeadline(const char* text, int64_t& out) {
+  size_t v = 0;
+  if (!parseSize(text, v) || v > 600000) return false;
+  out = int64_t(v);
+  return true;
+}
 }  // namespace
 
 const char* usage() {
-  return "usage: espell run [--virtualized] [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N] [--max-stack-mib N]\n"
-         "                  [--gc-stats] [--gc-measure-live]\n"
+  return "usage: espell run [--virtualized [--control SOCKET [--deadline-ms N] [--update-log FILE]]]\n"
+         "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
+         "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
+         "       espell update --control SOCKET [--json] [--deadline-ms N] SCRIPT\n"
+         "       espell status --control SOCKET [--json]\n"
+         "       espell updates --control SOCKET [--json]\n"
          "       espell --help | --version\n";
 }
+
+namespace {
+// update / status / updates: --control SOCKET and --json in any order, then the script
+// (update) or nothing.
+std::optional<CommandLine> parseControlClient(CommandLine cl, int argc, char** argv, std::string& error) {
+  const std::string command = argv[1];
+  std::vector<std::string> operands;
+  for (int i = 2; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--control") {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--control needs the path of a VM's control socket";
+        return std::nullopt;
+      }
+      cl.controlSocket = argv[++i];
+    } else if (a == "--json") {
+      cl.json = true;
+    } else if (a == "--deadline-ms" && command == "update") {
+      if (i + 1 >= argc || !parseDeadline(argv[i + 1], cl.deadlineMs)) {
+        error = "--deadline-ms needs a number of milliseconds from 1 to 600000";
+        return std::nullopt;
+      }
+      i++;
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      error = "unknown option '" + a + "' for " + command;
+      return std::nullopt;
+    } else {
+      operands.push_back(a);
+    }
+  }
+  if (cl.controlSocket.empty()) {
+    error = command + " needs --control SOCKET (the control socket of a VM started with run --control)";
+    return std::nullopt;
+  }
+  size_t expected = cl.command == CommandLine::Command::Update ? 1 : 0;
+  if (operands.size() != expected) {
+    error = expected == 1 ? "update needs exactly one SCRIPT file"
+                          : command + " takes no operand (got '" + operands.front() + "')";
+    return std::nullopt;
+  }
+  if (expected == 1) cl.script = operands.front();
+  return cl;
+}
+}  // namespace
 
 std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& error) {
   CommandLine cl;
@@ -53,8 +109,13 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     cl.command = CommandLine::Command::Run;
   } else if (cmd == "disasm") {
     cl.command = CommandLine::Command::Disassemble;
+  } else if (cmd == "update" || cmd == "status" || cmd == "updates") {
+    cl.command = cmd == "update"   ? CommandLine::Command::Update
+                 : cmd == "status" ? CommandLine::Command::Status
+                                   : CommandLine::Command::Updates;
+    return parseControlClient(cl, argc, argv, error);
   } else {
-    error = "unknown command '" + cmd + "' (expected run, disasm, --help or --version)";
+    error = "unknown command '" + cmd + "' (expected run, disasm, update, status, updates, --help or --version)";
     return std::nullopt;
   }
   int i = 2;
@@ -74,6 +135,24 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       cl.measureLive = true;
     } else if (a == "--virtualized") {
       cl.virtualized = true;
+    } else if (a == "--control" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--control needs the path of the control socket to create";
+        return std::nullopt;
+      }
+      cl.controlSocket = argv[++i];
+    } else if (a == "--deadline-ms" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || !parseDeadline(argv[i + 1], cl.deadlineMs)) {
+        error = "--deadline-ms needs a number of milliseconds from 1 to 600000";
+        return std::nullopt;
+      }
+      i++;
+    } else if (a == "--update-log" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--update-log needs the path of the file to append update records to";
+        return std::nullopt;
+      }
+      cl.updateLog = argv[++i];
     } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {
       size_t& target = a == "--heap-mib" ? cl.heapMiB : a == "--eden-mib" ? cl.edenMiB : cl.maxStackMiB;
       if (i + 1 >= argc || !parseSize(argv[i + 1], target)) {
@@ -87,6 +166,15 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     } else {
       break;
     }
+  }
+  if (!cl.controlSocket.empty() && !cl.virtualized) {
+    error = "--control needs --virtualized: the control socket is served by the hypervisor";
+    return std::nullopt;
+  }
+  if ((cl.deadlineMs != 0 || !cl.updateLog.empty()) && cl.controlSocket.empty()) {
+    error = std::string(cl.deadlineMs != 0 ? "--deadline-ms" : "--update-log") +
+            " needs --control: updates arrive through the control socket";
+    return std::nullopt;
   }
   if (i >= argc) {
     error = "missing the program: a FILE.som or a class name";

@@ -1,6 +1,7 @@
 // CommandLine: parsing and validating the arguments of the espell executable.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,7 +9,8 @@
 namespace hypervisor {
 
 struct CommandLine {
-  enum class Command { Run, Disassemble, Help, Version };
+  // Update, Status and Updates are clients of a running VM's control socket.
+  enum class Command { Run, Disassemble, Update, Status, Updates, Help, Version };
   Command command = Command::Help;
   std::vector<std::string> classPath;
   std::string program;  // FILE.som or class name
@@ -19,6 +21,15 @@ struct CommandLine {
   size_t maxStackMiB = 32;   // per process; deeper recursion signals StackOverflow
   bool gcStats = false;      // print collection statistics to stderr at exit
   bool measureLive = false;  // full collection after each scavenge (peak live size)
+  // run: where the VM serves its control socket (only with --virtualized; empty: none).
+  // update / status / updates: the socket of the VM to talk to (required).
+  std::string controlSocket;
+  bool json = false;  // update / status / updates: print the answer as JSON
+  // run: how long an update may wait for the guest to pause (default 2000 ms);
+  // update: the same for this one update (0: the VM's own).
+  int64_t deadlineMs = 0;
+  std::string updateLog;  // run: the file every update record is appended to, a JSON line each
+  std::string script;     // update: the update script's file
 };
 
 // Parses argv; on error answers nothing and fills `error` with a message naming the flag.

@@ -18,9 +18,30 @@ enum class ExitStatus : int {
   CompileError = 65,   // EX_DATAERR: the program does not compile, or is misnamed
   NoProgram = 66,      // EX_NOINPUT: no class or file of that name
   InternalError = 70,  // EX_SOFTWARE: the VM itself failed
+  // EX_CANTCREAT: run --control cannot create its control socket (a VM answers there
+  // already, the path is taken by something else, ...)
+  ControlSocketUnavailable = 73,
 };
 
 constexpr int code(ExitStatus s) {
+  return static_cast<int>(s);
+}
+
+// The statuses of the clients of a VM's control socket (espell update, status, updates).
+// update exits with its update's outcome; status and updates exit with Answered. Bad
+// flags exit with ExitStatus::Usage as for every command.
+enum class ControlExitStatus : int {
+  Answered = 0,           // status, updates: the VM answered
+  Committed = 0,          // update: the update is committed
+  RolledBack = 1,         // update: it failed while being applied and was rolled back
+  Refused = 2,            // update: refused before anything changed (it does not validate)
+  TimedOut = 3,           // update: the guest did not reach its update points in time
+  NoVm = 4,               // no VM at that socket: no such file, not a socket, nobody listens
+  ControlError = 5,       // no usable answer: not JSON, closed early, {"ok":false,...}, cannot connect
+  ScriptUnreadable = 66,  // EX_NOINPUT: update's script cannot be read, or is not UTF-8 text
+};
+
+constexpr int code(ControlExitStatus s) {
   return static_cast<int>(s);
 }
 

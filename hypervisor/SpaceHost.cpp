@@ -107,8 +107,14 @@ void SpaceHost::pauseAbandoned(vm::Runtime&, const vm::PauseReport& report) {
 }
 
 void SpaceHost::interrupted(vm::Runtime&) {
-  if (shuttingDown_) return;
-  if (controlDeadline_ != INT64_MAX && vm::Scheduler::nowMicros() >= controlDeadline_) yield(Yield::Interrupted);
+  if (shuttingDown_ || controlDeadline_ == INT64_MAX) return;
+  int64_t now = vm::Scheduler::nowMicros();
+  if (now >= controlDeadline_) {
+    yield(Yield::Interrupted);
+  } else if (hostWantsControl_ && now >= nextHostCheck_) {
+    nextHostCheck_ = now + kHostCheckIntervalMicros;
+    if (hostWantsControl_()) yield(Yield::Interrupted);
+  }
 }
 
 }  // namespace hypervisor

@@ -61,6 +61,12 @@ class SpaceHost final : public vm::ExecutionHost {
   // The heartbeat yields Interrupted once the monotonic clock passes this (INT64_MAX: never).
   void setControlDeadline(int64_t micros) { controlDeadline_ = micros; }
   int64_t controlDeadline() const { return controlDeadline_; }
+  // While a control deadline is set, the heartbeat also yields Interrupted as soon as
+  // `hostWantsControl` answers true (the host's own descriptors are ready). It is asked at
+  // most every kHostCheckIntervalMicros, so a computing space pays one system call per
+  // interval, not per heartbeat.
+  static constexpr int64_t kHostCheckIntervalMicros = 5'000;
+  void setHostWantsControl(std::function<bool()> hostWantsControl) { hostWantsControl_ = std::move(hostWantsControl); }
   // What to wait for while Idle: its events, until its next timer or the deadline of the
   // evaluation it runs, whichever comes first.
   int eventFd();
@@ -91,6 +97,8 @@ class SpaceHost final : public vm::ExecutionHost {
   bool shuttingDown_ = false;  // the destructor is bringing the fiber to its end
   vm::PauseReport pauseReport_;
   int64_t controlDeadline_ = INT64_MAX;
+  std::function<bool()> hostWantsControl_;
+  int64_t nextHostCheck_ = 0;
 };
 
 }  // namespace hypervisor

@@ -134,23 +134,43 @@ void Vm::runJobIn(SpaceHost& host, std::function<void()> job) {
 Yield Vm::drive(SpaceHost& host, Yield y) {
   while (y == Yield::Idle) {
     if (vm::Scheduler::nowMicros() >= host.controlDeadline()) return Yield::Interrupted;
-    waitForEvents(host);
+    if (waitForEvents(host)) return Yield::Interrupted;
     y = host.resume();
   }
   return y;
 }
 
+void Vm::setHostEvents(std::function<std::vector<pollfd>()> events) {
+  hostEvents_ = std::move(events);
+  if (hostEvents_) {
+    guest_->setHostWantsControl([this] { return hostEventsReady(); });
+  } else {
+    guest_->setHostWantsControl(nullptr);
+  }
+}
+
+bool Vm::hostEventsReady() const {
+  std::vector<pollfd> fds = hostEvents_();
+  return !fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0;
+}
+
 // Blocks until the space has an event (its epoll descriptor is readable or its next
-// timer is due) or the host's control deadline passes.
-void Vm::waitForEvents(SpaceHost& host) {
+// timer is due), the host's control deadline passes, or (while the host wants control
+// back by a deadline) one of the host's descriptors is ready.
+bool Vm::waitForEvents(SpaceHost& host) {
   int64_t deadline = std::min(host.nextTimerDeadline(), host.controlDeadline());
   int timeoutMs = -1;
   if (deadline != INT64_MAX) {
     int64_t wait = deadline - vm::Scheduler::nowMicros();
     timeoutMs = wait <= 0 ? 0 : int(std::min<int64_t>((wait + 999) / 1000, 1 << 30));
   }
-  pollfd fds[1] = {{host.eventFd(), POLLIN, 0}};
-  ::poll(fds, 1, timeoutMs);
+  std::vector<pollfd> fds = {{host.eventFd(), POLLIN, 0}};
+  if (hostEvents_ && host.controlDeadline() != INT64_MAX) {
+    std::vector<pollfd> hostFds = hostEvents_();
+    fds.insert(fds.end(), hostFds.begin(), hostFds.end());
+  }
+  if (::poll(fds.data(), fds.size(), timeoutMs) <= 0) return false;
+  return std::any_of(fds.begin() + 1, fds.end(), [](const pollfd& p) { return p.revents != 0; });
 }
 
 }  // namespace hypervisor

@@ -5,8 +5,11 @@
 // guest (docs/ARCHITECTURE.md, "hypervisor/"). Everything runs on one OS thread.
 #pragma once
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,8 +43,13 @@ class Vm {
   vm::ProgramOutcome runGuest(const std::string& program, const std::vector<std::string>& args);
   void startGuest(const std::string& program, const std::vector<std::string>& args);
   // Runs the guest for about `budget` (heartbeat granularity) or until it ends; answers
-  // whether it ended.
+  // whether it ended. It returns early when a host descriptor (setHostEvents) is ready.
   bool runGuestFor(std::chrono::microseconds budget);
+  // The host's own descriptors (a control socket's): while runGuestFor runs, the host loop
+  // also wakes up when one of them is ready — at once while the guest waits for events,
+  // within SpaceHost::kHostCheckIntervalMicros while it computes — and runGuestFor
+  // returns. Called each time the host loop waits, so the list may change.
+  void setHostEvents(std::function<std::vector<pollfd>()> events);
   // Runs the guest to the end of its program; answers how it ended.
   vm::ProgramOutcome finishGuest();
   bool guestFinished() const { return guestFinished_; }
@@ -70,7 +78,10 @@ class Vm {
   // Resumes `host` while it is Idle, waiting for its events in between; answers its first
   // other yield, or Interrupted when the host's control deadline passes while it is idle.
   Yield drive(SpaceHost& host, Yield first);
-  void waitForEvents(SpaceHost& host);
+  // Answers whether a host descriptor is ready (they are watched only while `host` has a
+  // control deadline, i.e. in runGuestFor).
+  bool waitForEvents(SpaceHost& host);
+  bool hostEventsReady() const;
   void runJobIn(SpaceHost& host, std::function<void()> job);
 
   std::unique_ptr<SpaceHost> hypervisor_;
@@ -81,6 +92,7 @@ class Vm {
   bool guestFinished_ = false;
   vm::ProgramOutcome guestOutcome_;
   int64_t lastPauseMicros_ = 0;
+  std::function<std::vector<pollfd>()> hostEvents_;  // empty: the host watches nothing
 };
 
 }  // namespace hypervisor

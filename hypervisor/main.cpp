@@ -1,16 +1,25 @@
 // espell: the command-line entry point.
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 
+#include "chester/Updater.h"
 #include "hypervisor/CommandLine.h"
+#include "hypervisor/ControlCommands.h"
+#include "hypervisor/ControlServer.h"
 #include "hypervisor/ExitStatus.h"
+#include "hypervisor/GuestStatus.h"
 #include "hypervisor/Vm.h"
+#include "hypervisor/VmGuestHost.h"
 #include "space/Space.h"
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
 #include "vm/Runtime.h"
+#include "vm/Scheduler.h"
 #include "vm/compiler/SourceLocation.h"
 
 namespace {
@@ -58,7 +67,81 @@ void printGcStats(space::Space& space) {
   std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
 }
 
-// The program as the guest of a Vm, with the hypervisor space beside it (idle).
+// The update engine's control commands: `update` (a request {"command":"update",
+// "name":FILE NAME,"script":TEXT[,"deadlineMs":N]}, answered {"ok":true,"record":{...}})
+// and `updates` (answered {"ok":true,"records":[...]}, oldest first). A handler runs
+// inside ControlServer::poll, between guest time slices, and applies the whole update —
+// pause, apply, verify, commit or roll back, resume — before it answers: requests are
+// handled one at a time, so updates are serialised. Answers how many updates have been
+// committed so far, for `status`.
+std::function<int64_t()> registerUpdateCommands(chester::Updater& updater, hypervisor::ControlServer& server) {
+  server.on("update", [&updater](const nlohmann::json& request) {
+    auto field = [&](const char* key) -> const std::string& {
+      auto it = request.find(key);
+      if (it == request.end() || !it->is_string()) {
+        throw std::runtime_error(std::string("an update request needs \"") + key + "\" (a string)");
+      }
+      return it->get_ref<const std::string&>();
+    };
+    const std::string& name = field("name");
+    if (name.empty() || name.size() > 255 || name.find('/') != std::string::npos) {
+      throw std::runtime_error("\"name\" must be a file name (no directory), 1 to 255 characters");
+    }
+    std::optional<std::chrono::microseconds> deadline;
+    if (auto d = request.find("deadlineMs"); d != request.end()) {
+      if (!d->is_number_integer() || d->get<int64_t>() < 1 || d->get<int64_t>() > 600000) {
+        throw std::runtime_error("\"deadlineMs\" must be an integer from 1 to 600000");
+      }
+      deadline = std::chrono::milliseconds(d->get<int64_t>());
+    }
+    chester::UpdateRecord record = updater.apply({name, field("script")}, deadline);
+    return nlohmann::json{{"ok", true}, {"record", record.toJson()}};
+  });
+  server.on("updates", [&updater](const nlohmann::json&) {
+    nlohmann::json records = nlohmann::json::array();
+    for (const chester::UpdateRecord& r : updater.records()) records.push_back(r.toJson());
+    return nlohmann::json{{"ok", true}, {"records", records}};
+  });
+  return [&updater] { return int64_t(updater.committed()); };
+}
+
+// The host loop's longest guest time slice: the loop also wakes up as soon as the
+// control socket has work (Vm::setHostEvents) or one of its deadlines comes.
+constexpr std::chrono::microseconds kGuestSlice = std::chrono::milliseconds(100);
+
+// Runs the guest's program to its end while serving the control socket at cl.controlSocket
+// between its time slices. The socket exists before the program starts (a path that is
+// taken ends the command before anything ran) and is removed when the program ends,
+// whether by itself or by SIGTERM / SIGINT (which reach the guest as before).
+vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor::CommandLine& cl) {
+  hypervisor::ControlServer server(cl.controlSocket);
+  hypervisor::GuestStatus status(vm, cl.program, cl.arguments);
+  server.on("status", [&status](const nlohmann::json&) { return status.answer(); });
+  hypervisor::VmGuestHost host(vm);
+  chester::UpdaterOptions options;
+  if (cl.deadlineMs != 0) options.pauseDeadline = std::chrono::milliseconds(cl.deadlineMs);
+  options.logPath = cl.updateLog;
+  chester::Updater updater(host, options);
+  status.setUpdatesApplied(registerUpdateCommands(updater, server));
+  vm.setHostEvents([&server] { return server.pollDescriptors(); });
+  // The Vm must not keep watching the server's descriptors once it is gone, also when
+  // an exception ends the loop.
+  struct StopWatching {
+    hypervisor::Vm& vm;
+    ~StopWatching() { vm.setHostEvents(nullptr); }
+  } stopWatching{vm};
+  vm.startGuest(cl.program, cl.arguments);
+  for (;;) {
+    int64_t untilDeadline = server.nextDeadlineMicros() - vm::Scheduler::nowMicros();
+    auto slice = std::chrono::microseconds(std::clamp<int64_t>(untilDeadline, 0, kGuestSlice.count()));
+    if (vm.runGuestFor(slice)) break;
+    server.poll();
+  }
+  return vm.finishGuest();
+}
+
+// The program as the guest of a Vm, with the hypervisor space beside it (idle unless a
+// control socket is served).
 int runVirtualized(const hypervisor::CommandLine& cl) {
   hypervisor::VmConfig config;
   config.guest.space = spaceConfig(cl, "guest");
@@ -66,7 +149,8 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
   config.guest.runtime.classPath = cl.classPath;
   config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   hypervisor::Vm vm(config);
-  vm::ProgramOutcome outcome = vm.runGuest(cl.program, cl.arguments);
+  vm::ProgramOutcome outcome =
+      cl.controlSocket.empty() ? vm.runGuest(cl.program, cl.arguments) : runServingControlSocket(vm, cl);
   if (cl.gcStats) printGcStats(vm.guest().space());
   return hypervisor::reportOutcome(outcome, vm.guest().runtime().loader().classPath(), stderr);
 }
@@ -127,7 +211,14 @@ int main(int argc, char** argv) {
         return runProgram(*cl);
       case hypervisor::CommandLine::Command::Disassemble:
         return disassembleProgram(*cl);
+      case hypervisor::CommandLine::Command::Update:
+      case hypervisor::CommandLine::Command::Status:
+      case hypervisor::CommandLine::Command::Updates:
+        return hypervisor::runControlCommand(*cl, stdout, stderr);
     }
+  } catch (const hypervisor::ControlSocketError& e) {
+    std::fprintf(stderr, "espell: %s\n", e.what());
+    return hypervisor::code(hypervisor::ExitStatus::ControlSocketUnavailable);
   } catch (const vm::CompileError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return hypervisor::code(hypervisor::ExitStatus::CompileError);

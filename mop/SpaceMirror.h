@@ -145,7 +145,12 @@ class SpaceMirror {
                                           const std::vector<FieldSource>& fields);
 
   // ---- execution ----------------------------------------------------------------------
+  // Every process that has not terminated. A full collection first drops unreachable
+  // processes that never ran to their end.
   std::vector<ProcessView> processes();
+  // The same without the collection, cheap enough for a status report on a large heap:
+  // it also lists unreachable processes that a collection would free.
+  std::vector<ProcessView> processesWithoutCollecting();
   ProcessView viewOf(const Ref& process) const;
   std::vector<FrameView> frames(const Ref& process, size_t maxFrames = SIZE_MAX) const;
   // A suspended process whose first frame sends `selector` to `receiver` with `arguments`

@@ -73,6 +73,11 @@ std::vector<ProcessView> SpaceMirror::processes() {
   requireQuiescent("processes");
   // Unreachable processes that never ran to their end would otherwise be listed.
   space().collectGarbage();
+  return processesWithoutCollecting();
+}
+
+std::vector<ProcessView> SpaceMirror::processesWithoutCollecting() {
+  requireQuiescent("processes");
   std::vector<Oop> found;
   space().forEachObject([&](space::HeapObject* o) {
     if (o->classIndex() == rt_.known.process && statusOf(o->asOop()) != ProcessStatus::Terminated)

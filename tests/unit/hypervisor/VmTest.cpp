@@ -222,3 +222,63 @@ Printer = (
   g.vm->guest().runtime().requestExit(0);
   CHECK(g.vm->finishGuest().status == 0);
 }
+
+namespace {
+
+// A pipe whose read end is a host descriptor of the Vm; readable once poke() wrote to it.
+struct HostPipe {
+  int fds[2] = {-1, -1};
+  HostPipe() { REQUIRE(::pipe(fds) == 0); }
+  ~HostPipe() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  void poke() const { REQUIRE(::write(fds[1], "x", 1) == 1); }
+  void drain() const {
+    char c;
+    REQUIRE(::read(fds[0], &c, 1) == 1);
+  }
+  void watchFrom(hypervisor::Vm& vm) const {
+    int fd = fds[0];
+    vm.setHostEvents([fd] { return std::vector<pollfd>{{fd, POLLIN, 0}}; });
+  }
+};
+
+double secondsOfRunGuestFor(hypervisor::Vm& vm, std::chrono::milliseconds budget) {
+  auto start = std::chrono::steady_clock::now();
+  CHECK(!vm.runGuestFor(budget));
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("runGuestFor returns early when a host descriptor is ready, while the guest waits or computes") {
+  const char* source = R"(
+Guest = (
+    run = ( [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 500) wait ] )
+    spin = ( [ (system global: #Stop) isNil ] whileTrue: [ Chester updatePoint ] )
+)
+)";
+  GuestFixture g({{"Guest", source}});
+  HostPipe pipe;
+  pipe.watchFrom(*g.vm);
+  g.vm->startGuest("Guest", {});
+  // Nothing ready: the whole budget runs.
+  CHECK(secondsOfRunGuestFor(*g.vm, std::chrono::milliseconds(50)) >= 0.045);
+  // Every process waits: the host's wait returns at once.
+  pipe.poke();
+  CHECK(secondsOfRunGuestFor(*g.vm, std::chrono::seconds(10)) < 1.0);
+  // A computing process: the heartbeat notices within SpaceHost::kHostCheckIntervalMicros.
+  pipe.drain();
+  g.pause();
+  g.vm->evaluateInGuest("[ Guest new spin ] fork");
+  g.vm->resumeGuest();
+  CHECK(secondsOfRunGuestFor(*g.vm, std::chrono::milliseconds(50)) >= 0.045);
+  pipe.poke();
+  CHECK(secondsOfRunGuestFor(*g.vm, std::chrono::seconds(10)) < 1.0);
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  g.vm->setHostEvents(nullptr);
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}

@@ -5,6 +5,7 @@
 // asPoint), instance migration (Point(x,y) -> Point(x,y,z) by swapping identities),
 // execution (unwinding, restarting a frame with a new method version, inserting frames,
 // creating and terminating processes), and precise errors that leave the guest unchanged.
+#include <algorithm>
 #include <chrono>
 
 #include "mop/SpaceMirror.h"
@@ -285,6 +286,34 @@ TEST_CASE("frames of a paused process are listed with methods, receivers, pcs an
   size_t waiting = 0;
   for (mop::ProcessView& p : guest.processes()) waiting += p.status == mop::ProcessStatus::Waiting;
   CHECK(waiting >= 1);
+  stopAndFinish(g);
+}
+
+TEST_CASE("processes are listed with or without a collection first; only the collection drops unreachable ones") {
+  GuestFixture g({{"Worker", kWorker}});
+  g.vm->startGuest("Worker", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  // A process nobody refers to, never scheduled: garbage, but not terminated.
+  g.vm->evaluateInGuest("([ 1 ] newProcess) name: 'orphan'");
+  auto names = [](const std::vector<mop::ProcessView>& views) {
+    std::vector<std::string> out;
+    for (const mop::ProcessView& v : views) out.push_back(v.name);
+    return out;
+  };
+  auto has = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  uint64_t fullCollections = g.vm->guest().space().stats().fullCollections;
+  std::vector<std::string> uncollected = names(guest.processesWithoutCollecting());
+  CHECK(g.vm->guest().space().stats().fullCollections == fullCollections);
+  CHECK(has(uncollected, "worker"));
+  // Collecting at every allocation may have freed it already.
+  if (!g.vm->guest().space().config().gcStress) CHECK(has(uncollected, "orphan"));
+  std::vector<std::string> collected = names(guest.processes());
+  CHECK(has(collected, "worker"));
+  CHECK(!has(collected, "orphan"));
   stopAndFinish(g);
 }
 
