@@ -273,14 +273,15 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     committed_++;
   }
 
-  // ---- resumed.
+  // ---- resumed. The guest runs again as soon as resume() begins (it then runs until its
+  // next heartbeat before resume() returns): its pause ends here.
+  record.timings.guestPause = now() - paused;
   if (!pausedByCaller) host_.resume();
   try {
     application->finish(host_);
   } catch (const std::exception& e) {
     spdlog::warn("update {}: cleaning up the hypervisor failed: {}", record.id, e.what());
   }
-  record.timings.guestPause = now() - paused;
   record.timings.total = now() - start;
   finish(record);
   return record;

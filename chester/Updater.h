@@ -29,8 +29,9 @@ struct UpdaterOptions {
   // How long the guest may take to reach its update points (--deadline-ms).
   std::chrono::microseconds pauseDeadline = std::chrono::milliseconds(2000);
   // How long applying and verifying may take while the guest is paused: a script that
-  // loops is stopped there and the update rolled back.
-  std::chrono::microseconds applyDeadline = std::chrono::milliseconds(10000);
+  // loops is stopped there and the update rolled back. The guest's users wait meanwhile,
+  // so it is as short as the pause deadline by default.
+  std::chrono::microseconds applyDeadline = std::chrono::milliseconds(2000);
   // Runs the heap verifier over the guest after applying (a failure rolls back). Costs a
   // walk of the whole heap: on in tests, off by default.
   bool verifyHeap = false;
