@@ -235,7 +235,9 @@ Step readStep(const json& v, size_t index) {
     for (const OperationRule& r : rules()) known += (known.empty() ? "" : ", ") + std::string(r.op);
     throw ScriptError(path + ".op", "unknown operation '" + step.op + "' (known: " + known + ")");
   }
-  for (const auto& [key, value] : v.items()) {
+  for (const auto& item : v.items()) {
+    const std::string& key = item.key();  // not a structured binding: lambdas capture it below
+    const json& value = item.value();
     if (key == "op" || key == "comment") continue;
     auto field =
         std::find_if(rule->fields.begin(), rule->fields.end(), [&](const FieldRule& f) { return key == f.name; });
