@@ -33,8 +33,6 @@ import base64
 import collections
 import concurrent.futures
 import html
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -49,19 +47,12 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.dont_write_bytecode = True
+from hubload import load_module  # noqa: E402
 from plotting import PlottingUnavailable, new_figure, save_figure, use_log_scale  # noqa: E402
 
 
-def import_load():
-    """scripts/load (a script without .py) as a module: its clients and checks."""
-    loader = importlib.machinery.SourceFileLoader("hubload", os.path.join(ROOT, "scripts", "load"))
-    spec = importlib.util.spec_from_loader("hubload", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
-
-load = import_load()
+load = load_module()
 ESPELL = os.path.join(ROOT, "build", "espell")
 TABLE2 = ["07a-exception-classification.json", "07b-Block-memoized.som", "07c-Double-debugging.json",
           "01-do-up-to-Object.json"]

@@ -16,14 +16,15 @@ import subprocess
 import sys
 import argparse
 import asyncio
-import importlib.machinery
-import importlib.util
 import tempfile
 import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
 from hubtest import CLASS_PATH, ROOT, Hub, check, check_equal, log, run
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from hubload import load_module  # noqa: E402
 
 COMMITTED = ["01-do-up-to-Object.json", "02-string-hash-and-rehash.json",
              "03-common-superclass-for-growable-collections.json", "04-BoxedDouble.som", "05-SmallInteger-asPoint.som",
@@ -33,14 +34,6 @@ ROLLED_BACK = ["09a-fails-in-the-middle.json", "09b-fails-verification.json", "0
                "09d-fails-with-MirrorError.som", "09e-fails-by-deadline.json"]
 STATUS = {"committed": 0, "rolled-back": 1, "refused": 2, "timed-out": 3}
 
-
-def import_load():
-    """scripts/load's checked clients (a script without .py) as a module."""
-    loader = importlib.machinery.SourceFileLoader("hubload", os.path.join(ROOT, "scripts", "load"))
-    spec = importlib.util.spec_from_loader("hubload", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def update(espell, sock, script, *options):
@@ -62,7 +55,7 @@ def test(args):
     log_path = os.path.join(work, "updates.log")
     with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "--update-log", log_path,
                                    "-cp", CLASS_PATH, "Hub"]) as hub:
-        users = import_load().Run(argparse.Namespace(
+        users = load_module().Run(argparse.Namespace(
             host="127.0.0.1", port=hub.port, clients=8, duration=600.0, post_every=10,
             paths=["/health", "/repos", "/repos/Seaside", "/repos/Zinc/versions/1"]))
         loading = threading.Thread(target=lambda: asyncio.run(users.run()))
