@@ -9,39 +9,16 @@
 #include "hypervisor/VmGuestHost.h"
 #include "space/HeapVerifier.h"
 #include "tests/unit/hypervisor/GuestFixture.h"
+#include "tests/unit/hypervisor/Workers.h"
 #include "vm/HeapDigest.h"
 
 using chester::Outcome;
 using chester::ScriptText;
 using chester::UpdateRecord;
 using hypervisor::test::GuestFixture;
+using hypervisor::test::kWorkers;
 
 namespace {
-
-// Two workers sum an Array with do: and count right and wrong sums, reaching an update
-// point after each sum; the main process waits on short Delays.
-const char* kWorkers = R"S(
-Workers = (
-    run = (
-        system global: #Good put: 0.
-        system global: #Bad put: 0.
-        1 to: 2 do: [ :i | [ self loop ] fork ].
-        [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 1) wait ] )
-    loop = (
-        | items |
-        items := Array new: 100.
-        1 to: 100 do: [ :i | items at: i put: i ].
-        [ (system global: #Stop) isNil ] whileTrue: [
-            | sum |
-            sum := 0.
-            items do: [ :each | sum := sum + each ].
-            sum = 5050
-                ifTrue: [ system global: #Good put: (system global: #Good) + 1 ]
-                ifFalse: [ system global: #Bad put: (system global: #Bad) + 1 ].
-            Chester updatePoint ] )
-    answer = ( ^ 41 )
-)
-)S";
 
 struct Engine {
   GuestFixture g{{{"Workers", kWorkers}}};
@@ -161,7 +138,8 @@ TEST_CASE("a JSON update is applied in one pause, verified and committed") {
        "methods": ["name: aString = ( name := aString )", "greet = ( ^ 'hello ', name )"]},
       {"op": "evaluate", "source": "system global: #Greeting put: ((Greeter new name: 'guest') greet)"}
     ],
-    "verify": ["Workers new answer = 42", "(Workers double: 21) = 42", "(system global: #Greeting) = 'hello guest'"]
+    "verify": ["Workers new answer = 42", "(Workers double: 21) = 42", "(system global: #Greeting) = 'hello guest'",
+               "'a^b' size = 3"]
   })S");
   CHECK(r.outcome == Outcome::Committed);
   CHECK(r.methodsChanged >= 4);

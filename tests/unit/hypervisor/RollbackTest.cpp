@@ -6,40 +6,17 @@
 #include "mop/SpaceMirror.h"
 #include "space/HeapVerifier.h"
 #include "tests/unit/hypervisor/GuestFixture.h"
+#include "tests/unit/hypervisor/Workers.h"
 #include "vm/ClassBuilder.h"
 #include "vm/HeapDigest.h"
 #include "vm/RuntimeCheckpoint.h"
 
 using hypervisor::test::GuestFixture;
+using hypervisor::test::kWorkers;
 using mop::Ref;
 using mop::SpaceMirror;
 
 namespace {
-
-// Workers sum an Array with do: and count right and wrong sums; one waits on a Delay.
-const char* kWorkers = R"(
-Workers = (
-    run = (
-        system global: #Good put: 0.
-        system global: #Bad put: 0.
-        system global: #Points put: ((1 to: 50) collect: [ :i | Point x: i y: i * 2 ]).
-        1 to: 2 do: [ :i | [ self loop ] fork ].
-        [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 1) wait ].
-        'bad: ' print. (system global: #Bad) println )
-    loop = (
-        | items |
-        items := Array new: 100.
-        1 to: 100 do: [ :i | items at: i put: i ].
-        [ (system global: #Stop) isNil ] whileTrue: [
-            | sum |
-            sum := 0.
-            items do: [ :each | sum := sum + each ].
-            sum = 5050
-                ifTrue: [ system global: #Good put: (system global: #Good) + 1 ]
-                ifFalse: [ system global: #Bad put: (system global: #Bad) + 1 ].
-            Chester updatePoint ] )
-)
-)";
 
 void requireVerified(GuestFixture& g) {
   space::VerificationReport r = space::verifyHeap(g.vm->guest().space());
