@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "vm/MethodDictionary.h"
+
 namespace chester {
 
 using mop::Ref;
@@ -52,9 +54,9 @@ Ref StepApplier::sideOf(const Step& step, const Ref& cls) const {
 }
 
 Ref StepApplier::evaluate(const std::string& expression) {
-  // A single expression answers its value; statements answer the last one's.
-  return host_.evaluateInGuest(expression.find('^') == std::string::npos ? "^ [ " + expression + " ] value"
-                                                                         : expression);
+  // Statements answer the last one's value (a block's); a "^ x" among them returns x from
+  // the evaluation, whatever the text holds (a '^' inside a string literal included).
+  return host_.evaluateInGuest("^ [ " + expression + " ] value");
 }
 
 void StepApplier::apply(const Step& step) {
@@ -239,12 +241,9 @@ void StepApplier::sendToEach(const Ref& array, const std::string& selector) {
 // elements' hashes changed, their positions in its table are recomputed).
 void StepApplier::rehash(const Step& step) {
   Ref cls = classNamed(field(step, "class"));
-  if (!guest_.methodAt(cls, "rehash")) {
-    // Inherited is fine; only a class that does not understand it at all is refused.
-    Ref probe = host_.evaluateInGuest("^ " + field(step, "class") + " canUnderstand: #rehash");
-    if (probe.get() != host_.guestRuntime().trueObject()) {
-      throw StepError(field(step, "class") + " does not understand rehash");
-    }
+  vm::Runtime& rt = host_.guestRuntime();
+  if (vm::lookupSelector(rt, cls.get(), rt.symbol("rehash")).isNull()) {
+    throw StepError(field(step, "class") + " does not understand rehash");
   }
   sendToEach(guest_.allInstances(cls), "rehash");
 }

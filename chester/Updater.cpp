@@ -9,7 +9,6 @@
 
 #include "chester/ScriptError.h"
 #include "chester/StepApplier.h"
-#include "mop/MirrorError.h"
 #include "vm/ClassBuilder.h"
 #include "vm/Objects.h"
 #include "vm/RuntimeCheckpoint.h"
@@ -219,15 +218,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     auto attempt = [&](auto&& phase) {
       try {
         phase();
-      } catch (const mop::MirrorError& e) {
-        failure = Failure{where, e.what()};
-      } catch (const StepError& e) {
-        failure = Failure{where, e.what()};
-      } catch (const vm::CompileError& e) {
-        failure = Failure{where, e.what()};
       } catch (const space::HeapExhausted& e) {
         failure = Failure{where, std::string("the guest's heap is exhausted: ") + e.what()};
-      } catch (const std::exception& e) {
+      } catch (const std::exception& e) {  // MirrorError, StepError, CompileError, a failed evaluation
         failure = Failure{where, e.what()};
       }
     };
