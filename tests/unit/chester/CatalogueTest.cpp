@@ -144,5 +144,6 @@ TEST_CASE("the catalogue of updates applies to a busy guest, in order") {
     c.g.vm->resumeGuest();
     c.requireBusyAndRight();
   }
+  // 09a, 09c and 09d each installed HttpServer>>connections answering -1 before failing.
   CHECK(c.value("^ (system global: #Server) connections") >= 0);
 }
