@@ -39,10 +39,14 @@ const char* usage() {
          "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
          "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
+         "       espell run [--virtualized [--control SOCKET ...]] [--gc-stats] [--trust-image]\n"
+         "                  --image DIR [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
          "       espell update --control SOCKET [--json] [--deadline-ms N] SCRIPT\n"
          "       espell status --control SOCKET [--json]\n"
          "       espell updates --control SOCKET [--json]\n"
+         "       espell snapshot --control SOCKET [--json] [--space guest|hypervisor]\n"
+         "                  [--mode cow|copy|fork] [--deadline-ms N] DIR\n"
          "       espell --help | --version\n";
 }
 
@@ -62,7 +66,22 @@ std::optional<CommandLine> parseControlClient(CommandLine cl, int argc, char** a
       cl.controlSocket = argv[++i];
     } else if (a == "--json") {
       cl.json = true;
-    } else if (a == "--deadline-ms" && command == "update") {
+    } else if ((a == "--space" || a == "--mode") && command == "snapshot") {
+      if (i + 1 >= argc) {
+        error = a + (a == "--space" ? " needs guest or hypervisor" : " needs cow, copy or fork");
+        return std::nullopt;
+      }
+      std::string v = argv[++i];
+      if (a == "--space" && v != "guest" && v != "hypervisor") {
+        error = "--space needs guest or hypervisor (got '" + v + "')";
+        return std::nullopt;
+      }
+      if (a == "--mode" && v != "cow" && v != "copy" && v != "fork") {
+        error = "--mode needs cow, copy or fork (got '" + v + "')";
+        return std::nullopt;
+      }
+      (a == "--space" ? cl.snapshotSpace : cl.snapshotMode) = v;
+    } else if (a == "--deadline-ms" && (command == "update" || command == "snapshot")) {
       if (i + 1 >= argc || !parseDeadline(argv[i + 1], cl.deadlineMs)) {
         error = "--deadline-ms needs a number of milliseconds from 1 to 600000";
         return std::nullopt;
@@ -79,13 +98,16 @@ std::optional<CommandLine> parseControlClient(CommandLine cl, int argc, char** a
     error = command + " needs --control SOCKET (the control socket of a VM started with run --control)";
     return std::nullopt;
   }
-  size_t expected = cl.command == CommandLine::Command::Update ? 1 : 0;
+  bool takesOperand = cl.command == CommandLine::Command::Update || cl.command == CommandLine::Command::Snapshot;
+  size_t expected = takesOperand ? 1 : 0;
   if (operands.size() != expected) {
-    error = expected == 1 ? "update needs exactly one SCRIPT file"
-                          : command + " takes no operand (got '" + operands.front() + "')";
+    error = cl.command == CommandLine::Command::Update     ? "update needs exactly one SCRIPT file"
+            : cl.command == CommandLine::Command::Snapshot ? "snapshot needs exactly one DIR (the image to write)"
+                                                           : command + " takes no operand (got '" + operands.front() + "')";
     return std::nullopt;
   }
-  if (expected == 1) cl.script = operands.front();
+  if (cl.command == CommandLine::Command::Update) cl.script = operands.front();
+  if (cl.command == CommandLine::Command::Snapshot) cl.snapshotDirectory = operands.front();
   return cl;
 }
 }  // namespace
@@ -109,13 +131,15 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     cl.command = CommandLine::Command::Run;
   } else if (cmd == "disasm") {
     cl.command = CommandLine::Command::Disassemble;
-  } else if (cmd == "update" || cmd == "status" || cmd == "updates") {
-    cl.command = cmd == "update"   ? CommandLine::Command::Update
-                 : cmd == "status" ? CommandLine::Command::Status
-                                   : CommandLine::Command::Updates;
+  } else if (cmd == "update" || cmd == "status" || cmd == "updates" || cmd == "snapshot") {
+    cl.command = cmd == "update"     ? CommandLine::Command::Update
+                 : cmd == "status"   ? CommandLine::Command::Status
+                 : cmd == "snapshot" ? CommandLine::Command::Snapshot
+                                     : CommandLine::Command::Updates;
     return parseControlClient(cl, argc, argv, error);
   } else {
-    error = "unknown command '" + cmd + "' (expected run, disasm, update, status, updates, --help or --version)";
+    error = "unknown command '" + cmd +
+            "' (expected run, disasm, update, status, updates, snapshot, --help or --version)";
     return std::nullopt;
   }
   int i = 2;
@@ -153,6 +177,14 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
         return std::nullopt;
       }
       cl.updateLog = argv[++i];
+    } else if (a == "--image" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--image needs the image directory to resume";
+        return std::nullopt;
+      }
+      cl.image = argv[++i];
+    } else if (a == "--trust-image" && cl.command == CommandLine::Command::Run) {
+      cl.trustImage = true;
     } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {
       size_t& target = a == "--heap-mib" ? cl.heapMiB : a == "--eden-mib" ? cl.edenMiB : cl.maxStackMiB;
       if (i + 1 >= argc || !parseSize(argv[i + 1], target)) {
@@ -175,6 +207,15 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     error = std::string(cl.deadlineMs != 0 ? "--deadline-ms" : "--update-log") +
             " needs --control: updates arrive through the control socket";
     return std::nullopt;
+  }
+  if (cl.trustImage && cl.image.empty()) {
+    error = "--trust-image needs --image DIR";
+    return std::nullopt;
+  }
+  if (!cl.image.empty()) {
+    // The arguments go to the resumed program (System>>resumeArguments).
+    for (; i < argc; i++) cl.arguments.emplace_back(argv[i]);
+    return cl;
   }
   if (i >= argc) {
     error = "missing the program: a FILE.som or a class name";

@@ -10,7 +10,7 @@ namespace hypervisor {
 
 struct CommandLine {
   // Update, Status and Updates are clients of a running VM's control socket.
-  enum class Command { Run, Disassemble, Update, Status, Updates, Help, Version };
+  enum class Command { Run, Disassemble, Update, Status, Updates, Snapshot, Help, Version };
   Command command = Command::Help;
   std::vector<std::string> classPath;
   std::string program;  // FILE.som or class name
@@ -30,6 +30,14 @@ struct CommandLine {
   int64_t deadlineMs = 0;
   std::string updateLog;  // run: the file every update record is appended to, a JSON line each
   std::string script;     // update: the update script's file
+  // run: resume the space saved in this image directory instead of starting a program
+  // (the arguments then go to System>>resumeArguments).
+  std::string image;
+  bool trustImage = false;  // run --image: skip the segments' SHA-256 check (mapping reads nothing)
+  // snapshot: the image directory to write, the space and the capture mode.
+  std::string snapshotDirectory;
+  std::string snapshotSpace = "guest";
+  std::string snapshotMode = "cow";
 };
 
 // Parses argv; on error answers nothing and fills `error` with a message naming the flag.

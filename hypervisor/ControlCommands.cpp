@@ -26,6 +26,8 @@ const char* commandName(CommandLine::Command command) {
       return "status";
     case CommandLine::Command::Updates:
       return "updates";
+    case CommandLine::Command::Snapshot:
+      return "snapshot";
     default:
       return "?";
   }
@@ -93,14 +95,29 @@ int runControlCommand(const CommandLine& cl, std::FILE* out, std::FILE* err) {
     }
     request = std::move(*update);
   }
+  if (cl.command == CommandLine::Command::Snapshot) {
+    // The VM may run in another directory: it gets the image's absolute path.
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(cl.snapshotDirectory, ec);
+    if (ec) {
+      std::fprintf(err, "espell snapshot: %s: %s\n", cl.snapshotDirectory.c_str(), ec.message().c_str());
+      return code(ControlExitStatus::ControlError);
+    }
+    request = {{"command", "snapshot"},
+               {"directory", dir.lexically_normal().string()},
+               {"space", cl.snapshotSpace},
+               {"mode", cl.snapshotMode}};
+    if (cl.deadlineMs != 0) request["deadlineMs"] = cl.deadlineMs;
+  }
   ControlReply reply = askVm(cl.controlSocket, request);
   if (reply.kind != ControlReply::Kind::Answered) {
     std::fprintf(err, "espell %s: %s\n", name, reply.error.c_str());
     return code(reply.kind == ControlReply::Kind::NoVm ? ControlExitStatus::NoVm : ControlExitStatus::ControlError);
   }
-  const char* field = cl.command == CommandLine::Command::Update   ? "record"
-                      : cl.command == CommandLine::Command::Status ? "status"
-                                                                   : "records";
+  const char* field = cl.command == CommandLine::Command::Update     ? "record"
+                      : cl.command == CommandLine::Command::Status   ? "status"
+                      : cl.command == CommandLine::Command::Snapshot ? "report"
+                                                                     : "records";
   if (!reply.answer.contains(field)) {
     std::fprintf(err, "espell %s: the VM's answer has no \"%s\": %s\n", name, field,
                  reply.answer.dump().substr(0, 300).c_str());
@@ -113,6 +130,8 @@ int runControlCommand(const CommandLine& cl, std::FILE* out, std::FILE* err) {
     print(out, describeUpdateRecord(value));
   } else if (cl.command == CommandLine::Command::Status) {
     print(out, describeStatus(value));
+  } else if (cl.command == CommandLine::Command::Snapshot) {
+    print(out, value.contains("text") && value["text"].is_string() ? value["text"].get<std::string>() : value.dump() + "\n");
   } else {
     print(out, describeUpdateList(value));
   }

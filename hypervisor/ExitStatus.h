@@ -16,6 +16,7 @@ enum class ExitStatus : int {
   ProgramFailed = 1,   // an unhandled error ended the main process, a deadlock, no #run
   Usage = 64,          // EX_USAGE: bad command-line flags
   CompileError = 65,   // EX_DATAERR: the program does not compile, or is misnamed
+  BadImage = 65,       // EX_DATAERR: run --image: the image is corrupt, truncated, foreign or tampered
   NoProgram = 66,      // EX_NOINPUT: no class or file of that name
   InternalError = 70,  // EX_SOFTWARE: the VM itself failed
   // EX_CANTCREAT: run --control cannot create its control socket (a VM answers there

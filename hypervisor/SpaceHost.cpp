@@ -17,6 +17,22 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config)
   fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
 }
 
+SpaceHost::SpaceHost(const SpaceHostConfig& config, const ResumeFromImage& image, image::LoadReport& report)
+    : space_(std::make_unique<space::Space>(image::spaceConfigFor(image.manifest, config.space),
+                                            space::Space::ForImage{})),
+      mappings_(std::make_unique<image::ImageMappings>()) {
+  intptr_t delta = mappings_->place(image.directory, image.manifest, *space_, report);
+  vm::RuntimeImageState state = image.manifest.runtimeState;
+  if (delta != 0) {
+    const space::SpaceImageState& s = image.manifest.spaceState;
+    vm::RuntimeImage::relocate(state, s.reservationBase, s.reservationBase + s.reservationBytes, delta);
+  }
+  runtime_ = std::make_unique<vm::Runtime>(*space_, config.runtime);
+  vm::RuntimeImage::adopt(*runtime_, state, image.arguments);
+  runtime_->setHost(this);
+  fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
+}
+
 // The fiber is brought to its end normally (its program asked to exit, a pause ended)
 // rather than unwound by destroying it mid-way, so every stack switch stays announced.
 SpaceHost::~SpaceHost() {

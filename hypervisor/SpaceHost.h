@@ -12,6 +12,7 @@
 #include <string>
 
 #include "hypervisor/Fiber.h"
+#include "image/ImageLoader.h"
 #include "space/Handle.h"
 #include "space/Space.h"
 #include "vm/ExecutionHost.h"
@@ -35,9 +36,19 @@ struct SpaceHostConfig {
   vm::RuntimeOptions runtime;
 };
 
+// A space to resume from an image instead of bootstrapping a fresh one.
+struct ResumeFromImage {
+  std::string directory;
+  image::Manifest manifest;  // read and checked by image::readImage
+  std::vector<std::string> arguments;  // System>>resumeArguments
+};
+
 class SpaceHost final : public vm::ExecutionHost {
  public:
   explicit SpaceHost(const SpaceHostConfig& config);
+  // The space of an image: its segments mapped (or relocated) and its runtime adopted; its
+  // program continues with Runtime::resumeMain. `report` receives the load timings.
+  SpaceHost(const SpaceHostConfig& config, const ResumeFromImage& image, image::LoadReport& report);
   ~SpaceHost() override;
   SpaceHost(const SpaceHost&) = delete;
   SpaceHost& operator=(const SpaceHost&) = delete;
@@ -88,6 +99,7 @@ class SpaceHost final : public vm::ExecutionHost {
   // Destroyed in reverse order: the fiber (whose stack may still hold frames that refer
   // to the runtime and the space) goes first.
   std::unique_ptr<space::Space> space_;
+  std::unique_ptr<image::ImageMappings> mappings_;  // an image's segment files (before the space goes)
   std::unique_ptr<vm::Runtime> runtime_;
   std::unique_ptr<Fiber> fiber_;
   std::function<void()> job_;

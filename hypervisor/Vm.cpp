@@ -12,6 +12,11 @@ namespace hypervisor {
 
 VmConfig::VmConfig() {
   guest.space.name = "guest";
+  // Fixed places for the two spaces, the same in every process, so that an image taken of
+  // either is mapped back at its recorded addresses without relocation. Far from where the
+  // kernel puts mappings (near 0x7f..) and above AddressSanitizer's shadow memory (which
+  // ends at 0x10007fff7fff); a range that is taken falls back to anywhere.
+  guest.space.preferredBase = kGuestSpaceBase;
   guest.runtime.name = "guest";
   // The hypervisor runs small update programs: a small heap.
   hypervisor.space.name = "hypervisor";
@@ -19,6 +24,7 @@ VmConfig::VmConfig() {
   hypervisor.space.survivorBytes = size_t(1) << 20;
   hypervisor.space.maxOldBytes = size_t(1) << 30;
   hypervisor.space.reservationBytes = size_t(8) << 30;
+  hypervisor.space.preferredBase = kHypervisorSpaceBase;
   hypervisor.runtime.name = "hypervisor";
 }
 
@@ -29,12 +35,28 @@ Vm::Vm(VmConfig config)
   bridge_->install();
 }
 
+Vm::Vm(VmConfig config, const ResumeFromImage& guestImage, image::LoadReport& report)
+    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)),
+      guest_(std::make_unique<SpaceHost>(config.guest, guestImage, report)) {
+  bridge_ = std::make_unique<mop::MirrorBridge>(hypervisor_->runtime(), guest_->runtime(),
+                                                [this](std::string_view source) { return evaluateInGuest(source); });
+  bridge_->install();
+}
+
 void Vm::startGuest(const std::string& program, const std::vector<std::string>& args) {
+  startGuestJob([this, program, args] { guestOutcome_ = guest_->runtime().runMain(program, args); });
+}
+
+void Vm::startGuestFromImage() {
+  startGuestJob([this] { guestOutcome_ = guest_->runtime().resumeMain(); });
+}
+
+void Vm::startGuestJob(std::function<void()> job) {
   if (guestStarted_) throw std::logic_error("the guest program was already started");
   guestStarted_ = true;
   // The program starts and runs until its first heartbeat (or first wait).
   guest_->setControlDeadline(vm::Scheduler::nowMicros());
-  Yield y = guest_->startJob([this, program, args] { guestOutcome_ = guest_->runtime().runMain(program, args); });
+  Yield y = guest_->startJob(std::move(job));
   guest_->setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) guestFinished_ = true;
 }

@@ -19,6 +19,10 @@
 
 namespace hypervisor {
 
+// Where each space's reservation is asked for (see VmConfig::VmConfig).
+constexpr uintptr_t kGuestSpaceBase = uintptr_t(0x2000) << 32;       // 32 TiB
+constexpr uintptr_t kHypervisorSpaceBase = uintptr_t(0x2800) << 32;  // 40 TiB
+
 struct VmConfig {
   SpaceHostConfig guest;
   SpaceHostConfig hypervisor;
@@ -31,6 +35,9 @@ enum class PauseOutcome { Paused, Abandoned, GuestFinished };
 class Vm {
  public:
   explicit Vm(VmConfig config = VmConfig());
+  // A Vm whose guest is resumed from an image (its program continues with
+  // startGuestFromImage instead of startGuest). Throws image::ImageError.
+  Vm(VmConfig config, const ResumeFromImage& guestImage, image::LoadReport& report);
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
 
@@ -42,6 +49,8 @@ class Vm {
   // runGuest runs it to the end and answers how it ended.
   vm::ProgramOutcome runGuest(const std::string& program, const std::vector<std::string>& args);
   void startGuest(const std::string& program, const std::vector<std::string>& args);
+  // The program of a guest resumed from an image continues (Runtime::resumeMain).
+  void startGuestFromImage();
   // Runs the guest for about `budget` (heartbeat granularity) or until it ends; answers
   // whether it ended. It returns early when a host descriptor (setHostEvents) is ready.
   bool runGuestFor(std::chrono::microseconds budget);
@@ -50,9 +59,11 @@ class Vm {
   // within SpaceHost::kHostCheckIntervalMicros while it computes — and runGuestFor
   // returns. Called each time the host loop waits, so the list may change.
   void setHostEvents(std::function<std::vector<pollfd>()> events);
+  const std::function<std::vector<pollfd>()>& hostEvents() const { return hostEvents_; }
   // Runs the guest to the end of its program; answers how it ended.
   vm::ProgramOutcome finishGuest();
   bool guestFinished() const { return guestFinished_; }
+  bool guestStarted() const { return guestStarted_; }
   const vm::ProgramOutcome& guestOutcome() const { return guestOutcome_; }
 
   // Pausing: every guest process stops at its next update point or is blocked. Returns
@@ -88,6 +99,7 @@ class Vm {
   std::unique_ptr<SpaceHost> guest_;
   // The mirror classes of the hypervisor space (global Guest) act on the guest through it.
   std::unique_ptr<mop::MirrorBridge> bridge_;
+  void startGuestJob(std::function<void()> job);
   bool guestStarted_ = false;
   bool guestFinished_ = false;
   vm::ProgramOutcome guestOutcome_;

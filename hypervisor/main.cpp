@@ -13,6 +13,9 @@
 #include "hypervisor/ControlServer.h"
 #include "hypervisor/ExitStatus.h"
 #include "hypervisor/GuestStatus.h"
+#include "hypervisor/Snapshots.h"
+#include "image/ImageLoader.h"
+#include "vm/RuntimeImage.h"
 #include "hypervisor/Vm.h"
 #include "hypervisor/VmGuestHost.h"
 #include "space/Space.h"
@@ -34,6 +37,7 @@ space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* na
   // Address space for the nursery and for old space up to twice its limit (a promotion
   // may exceed the limit for a while); reserving no more keeps tools like valgrind happy.
   c.reservationBytes = 2 * c.maxOldBytes + 2 * (c.edenBytes + 2 * c.survivorBytes) + (size_t(64) << 20);
+  c.preferredBase = hypervisor::kGuestSpaceBase;
   return c;
 }
 
@@ -65,6 +69,22 @@ void printGcStats(space::Space& space) {
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
   std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
+}
+
+image::Manifest readImage(const hypervisor::CommandLine& cl, image::LoadReport& report) {
+  image::LoadOptions options;
+  options.verifyChecksums = !cl.trustImage;
+  return image::readImage(cl.image, options, report);
+}
+
+void printLoadReport(const image::LoadReport& r) {
+  std::fprintf(stderr,
+               "image: %.1f MiB mapped in %.2f ms; checksums %s (%.1f ms); %s\n", double(r.bytesMapped) / 1048576.0,
+               double(r.mapMicros) / 1000.0, r.verifyMicros > 0 ? "verified" : "not verified",
+               double(r.verifyMicros) / 1000.0,
+               r.relocated ? ("relocated " + std::to_string(r.objectsRelocated) + " objects in " +
+                              std::to_string(r.relocateMicros / 1000) + " ms").c_str()
+                           : "at the recorded address (no relocation)");
 }
 
 // The update engine's control commands: `update` (a request {"command":"update",
@@ -105,6 +125,47 @@ std::function<int64_t()> registerUpdateCommands(chester::Updater& updater, hyper
   return [&updater] { return int64_t(updater.committed()); };
 }
 
+// The `snapshot` command: a request {"command":"snapshot","directory":ABSOLUTE PATH
+// [,"space":"guest"|"hypervisor"][,"mode":"cow"|"copy"|"fork"][,"deadlineMs":N]}, answered
+// {"ok":true,"report":{...,"text":...}} once the image is in place. Like an update it runs
+// inside ControlServer::poll: the guest keeps running while the pages are written
+// (takeSnapshot drives it), and other requests wait, so a snapshot and an update never
+// overlap.
+void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::ControlServer& server,
+                             std::chrono::microseconds defaultDeadline) {
+  server.on("snapshot", [&vm, defaultDeadline](const nlohmann::json& request) {
+    hypervisor::SnapshotRequest r;
+    auto text = [&](const char* key, std::string& out, bool required) {
+      auto it = request.find(key);
+      if (it == request.end()) {
+        if (required) throw std::runtime_error(std::string("a snapshot request needs \"") + key + "\" (a string)");
+        return;
+      }
+      if (!it->is_string()) throw std::runtime_error(std::string("\"") + key + "\" must be a string");
+      out = it->get<std::string>();
+    };
+    text("directory", r.directory, true);
+    if (r.directory.empty() || r.directory[0] != '/') {
+      throw std::runtime_error("\"directory\" must be an absolute path");
+    }
+    text("space", r.space, false);
+    std::string mode = "cow";
+    text("mode", mode, false);
+    r.mode = image::parseCaptureMode(mode);
+    r.pauseDeadline = defaultDeadline;
+    if (auto d = request.find("deadlineMs"); d != request.end()) {
+      if (!d->is_number_integer() || d->get<int64_t>() < 1 || d->get<int64_t>() > 600000) {
+        throw std::runtime_error("\"deadlineMs\" must be an integer from 1 to 600000");
+      }
+      r.pauseDeadline = std::chrono::milliseconds(d->get<int64_t>());
+    }
+    image::SnapshotReport report = hypervisor::takeSnapshot(vm, r);
+    nlohmann::json j = nlohmann::json::parse(report.toJson());
+    j["text"] = report.toText();
+    return nlohmann::json{{"ok", true}, {"report", j}};
+  });
+}
+
 // The host loop's longest guest time slice: the loop also wakes up as soon as the
 // control socket has work (Vm::setHostEvents) or one of its deadlines comes.
 constexpr std::chrono::microseconds kGuestSlice = std::chrono::milliseconds(100);
@@ -115,7 +176,7 @@ constexpr std::chrono::microseconds kGuestSlice = std::chrono::milliseconds(100)
 // whether by itself or by SIGTERM / SIGINT (which reach the guest as before).
 vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor::CommandLine& cl) {
   hypervisor::ControlServer server(cl.controlSocket);
-  hypervisor::GuestStatus status(vm, cl.program, cl.arguments);
+  hypervisor::GuestStatus status(vm, cl.image.empty() ? cl.program : "image " + cl.image, cl.arguments);
   server.on("status", [&status](const nlohmann::json&) { return status.answer(); });
   hypervisor::VmGuestHost host(vm);
   chester::UpdaterOptions options;
@@ -123,6 +184,7 @@ vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor:
   options.logPath = cl.updateLog;
   chester::Updater updater(host, options);
   status.setUpdatesApplied(registerUpdateCommands(updater, server));
+  registerSnapshotCommand(vm, server, options.pauseDeadline);
   vm.setHostEvents([&server] { return server.pollDescriptors(); });
   // The Vm must not keep watching the server's descriptors once it is gone, also when
   // an exception ends the loop.
@@ -130,7 +192,11 @@ vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor:
     hypervisor::Vm& vm;
     ~StopWatching() { vm.setHostEvents(nullptr); }
   } stopWatching{vm};
-  vm.startGuest(cl.program, cl.arguments);
+  if (cl.image.empty()) {
+    vm.startGuest(cl.program, cl.arguments);
+  } else {
+    vm.startGuestFromImage();
+  }
   for (;;) {
     int64_t untilDeadline = server.nextDeadlineMicros() - vm::Scheduler::nowMicros();
     auto slice = std::chrono::microseconds(std::clamp<int64_t>(untilDeadline, 0, kGuestSlice.count()));
@@ -148,15 +214,54 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
   config.guest.runtime.name = "guest";
   config.guest.runtime.classPath = cl.classPath;
   config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
-  hypervisor::Vm vm(config);
-  vm::ProgramOutcome outcome =
-      cl.controlSocket.empty() ? vm.runGuest(cl.program, cl.arguments) : runServingControlSocket(vm, cl);
+  std::unique_ptr<hypervisor::Vm> vmOwner;
+  if (cl.image.empty()) {
+    vmOwner = std::make_unique<hypervisor::Vm>(config);
+  } else {
+    image::LoadReport report;
+    hypervisor::ResumeFromImage from{cl.image, readImage(cl, report), cl.arguments};
+    vmOwner = std::make_unique<hypervisor::Vm>(config, from, report);
+    if (cl.gcStats) printLoadReport(report);
+  }
+  hypervisor::Vm& vm = *vmOwner;
+  vm::ProgramOutcome outcome;
+  if (!cl.controlSocket.empty()) {
+    outcome = runServingControlSocket(vm, cl);
+  } else if (cl.image.empty()) {
+    outcome = vm.runGuest(cl.program, cl.arguments);
+  } else {
+    vm.startGuestFromImage();
+    outcome = vm.finishGuest();
+  }
   if (cl.gcStats) printGcStats(vm.guest().space());
   return hypervisor::reportOutcome(outcome, vm.guest().runtime().loader().classPath(), stderr);
 }
 
+// The program of an image, resumed in a space of its own (no hypervisor).
+int resumeProgram(const hypervisor::CommandLine& cl) {
+  image::LoadReport report;
+  image::Manifest manifest = readImage(cl, report);
+  space::Space space(image::spaceConfigFor(manifest, spaceConfig(cl, "main")), space::Space::ForImage{});
+  image::ImageMappings mappings;
+  intptr_t delta = mappings.place(cl.image, manifest, space, report);
+  vm::RuntimeImageState state = manifest.runtimeState;
+  if (delta != 0) {
+    const space::SpaceImageState& s = manifest.spaceState;
+    vm::RuntimeImage::relocate(state, s.reservationBase, s.reservationBase + s.reservationBytes, delta);
+  }
+  vm::RuntimeOptions options;
+  options.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
+  vm::Runtime runtime(space, options);
+  vm::RuntimeImage::adopt(runtime, state, cl.arguments);
+  if (cl.gcStats) printLoadReport(report);
+  vm::ProgramOutcome outcome = runtime.resumeMain();
+  if (cl.gcStats) printGcStats(space);
+  return hypervisor::reportOutcome(outcome, runtime.loader().classPath(), stderr);
+}
+
 int runProgram(const hypervisor::CommandLine& cl) {
   if (cl.virtualized) return runVirtualized(cl);
+  if (!cl.image.empty()) return resumeProgram(cl);
   space::Space space(spaceConfig(cl, "main"));
   vm::RuntimeOptions options;
   options.classPath = cl.classPath;
@@ -214,8 +319,12 @@ int main(int argc, char** argv) {
       case hypervisor::CommandLine::Command::Update:
       case hypervisor::CommandLine::Command::Status:
       case hypervisor::CommandLine::Command::Updates:
+      case hypervisor::CommandLine::Command::Snapshot:
         return hypervisor::runControlCommand(*cl, stdout, stderr);
     }
+  } catch (const image::ImageError& e) {
+    std::fprintf(stderr, "espell: the image cannot be used: %s\n", e.what());
+    return hypervisor::code(hypervisor::ExitStatus::BadImage);
   } catch (const hypervisor::ControlSocketError& e) {
     std::fprintf(stderr, "espell: %s\n", e.what());
     return hypervisor::code(hypervisor::ExitStatus::ControlSocketUnavailable);

@@ -28,6 +28,14 @@ Space::Space(const SpaceConfig& config) : config_(config), classTable_(*this), s
   bootstrap();
 }
 
+Space::Space(const SpaceConfig& config, ForImage) : config_(config), classTable_(*this), symbols_(*this) {
+  reservation_ = std::make_unique<Reservation>(config_.reservationBytes, config_.preferredBase);
+  nursery_ = std::make_unique<Nursery>(*reservation_, config_.edenBytes,
+                                       std::min(config_.minEdenBytes, config_.edenBytes), config_.survivorBytes);
+  uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
+  oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
+}
+
 Space::~Space() = default;
 
 // Creates the objects every space has before any class exists: nil, true, false, the
@@ -167,6 +175,7 @@ bool Space::collectGarbage() {
 
 size_t Space::collectGarbage(size_t releaseFreeBytes) {
   if (collecting_) throw std::logic_error("nested collection");
+  waitForPagesHold();
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();
@@ -206,6 +215,8 @@ size_t Space::releaseMemoryWhileIdle() {
   bool full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
                                           std::chrono::steady_clock::now() - lastFullCollection_ >=
                                               std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
+  // A snapshot streaming the pages would have to finish first: the collection can wait.
+  if (pagesHold_) full = false;
   if (!active && !full) return 0;
   size_t released = 0;
   if (full) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -65,6 +66,10 @@ enum class CopyHash { No, Yes };
 class Space {
  public:
   explicit Space(const SpaceConfig& config);
+  // A space whose objects come from an image (space/SpaceImage.h): nothing is allocated
+  // until SpaceImage::adopt has placed the image's state.
+  struct ForImage {};
+  Space(const SpaceConfig& config, ForImage);
   ~Space();
   Space(const Space&) = delete;
   Space& operator=(const Space&) = delete;
@@ -176,6 +181,18 @@ class Space {
   // A full collection: scavenge (tenuring everything), then mark-sweep old space. Does
   // nothing while a checkpoint is active (see SpaceCheckpoint) and answers false then.
   bool collectGarbage();
+  // While a snapshot streams this space's pages (image/ImageWriter.h), what would release
+  // or rewrite them wholesale — a full collection, a checkpoint — first calls `finish`,
+  // which waits for the writer (and drops the hold).
+  void holdPages(std::function<void()> finish) { pagesHold_ = std::move(finish); }
+  void releasePagesHold() { pagesHold_ = nullptr; }
+  void waitForPagesHold() {
+    if (pagesHold_) {
+      std::function<void()> finish = std::move(pagesHold_);
+      pagesHold_ = nullptr;
+      finish();
+    }
+  }
   // The checkpoint this space can be rolled back to, or nullptr.
   const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
   // For a program with nothing to run (called periodically while idle): gives the memory
@@ -250,6 +267,7 @@ class Space {
   friend class Scavenger;
   friend class MarkSweep;
   friend class SpaceCheckpoint;
+  friend class SpaceImage;
 
   // Throws HeapExhausted naming the limit.
   [[noreturn]] void heapExhausted() const;
@@ -304,6 +322,7 @@ class Space {
   uint32_t hashSeed_ = 0x2545F491u;
   bool collecting_ = false;
   const SpaceCheckpoint* checkpoint_ = nullptr;
+  std::function<void()> pagesHold_;  // see holdPages
   uint64_t stressAllocations_ = 0;
   // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
   // eden mean nothing ran since.

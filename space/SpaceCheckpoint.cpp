@@ -17,6 +17,7 @@ MemoryRange pagesOf(uintptr_t start, uintptr_t top) {
 SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.nursery_) {
   if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
+  space.waitForPagesHold();  // a snapshot still writing these pages finishes first
   // 1. The C++ state.
   oldSpace_ = space.oldSpace_->state();
   remembered_ = space.rememberedSet_.entries();

@@ -458,6 +458,12 @@ void ClassBuilder::retire(Oop method) {
   rt_.space().weakRegistry().add(method, ++retiredTokens_, retiredOwner_);
 }
 
+std::vector<Oop> ClassBuilder::retiredCode() const {
+  std::vector<Oop> code;
+  rt_.space().weakRegistry().forEachOf(retiredOwner_, [&](Oop o) { code.push_back(o); });
+  return code;
+}
+
 size_t ClassBuilder::retiredCount() const {
   size_t n = 0;
   rt_.space().weakRegistry().forEachOf(retiredOwner_, [&](Oop) { n++; });

@@ -59,6 +59,9 @@ class ClassBuilder {
   void abandonBatch();
   // Retired methods still watched (they may still run somewhere).
   size_t retiredCount() const;
+  std::vector<Oop> retiredCode() const;
+  // Watches `code` as retired (a runtime resumed from an image takes its list back).
+  void adoptRetired(Oop code) { retire(code); }
   // Invalidates every cache (class hierarchy or VM configuration changes).
   void invalidateAll();
 

@@ -18,8 +18,17 @@
 
 namespace vm {
 
+namespace {
+// Program time starts when the VM process does (every runtime of it shares the origin).
+int64_t processStartMicros() {
+  static const int64_t start = Scheduler::nowMicros();
+  return start;
+}
+const int64_t kProcessStartTouched = processStartMicros();
+}  // namespace
+
 Runtime::Runtime(space::Space& space, RuntimeOptions options)
-    : space_(space), options_(std::move(options)), globals_(*this) {
+    : space_(space), options_(std::move(options)), globals_(*this), programClockOrigin_(kProcessStartTouched) {
   nil_ = space_.nil();
   true_ = space_.trueObject();
   false_ = space_.falseObject();
@@ -133,6 +142,36 @@ ProgramOutcome Runtime::runMain(const std::string& classNameOrFile, const std::v
   interpreter_->setMainProcess(process);
   interpreter_->setProgramMainProcess(process);
   interpreter_->transferTo(process);
+  scheduler_->watchTerminationSignals();
+  scheduler_->startHeartbeat();
+  StopReason r = schedule();
+  scheduler_->stopHeartbeat();
+  std::fflush(options_.out);
+  if (r == StopReason::Deadlock) outcome_ = {Kind::Deadlock, 0, {}};
+  return outcome_;
+}
+
+int64_t Runtime::programMicros() const {
+  return Scheduler::nowMicros() - programClockOrigin_;
+}
+
+void Runtime::setProgramMicros(int64_t micros) {
+  programClockOrigin_ = Scheduler::nowMicros() - micros;
+}
+
+ProgramOutcome Runtime::resumeMain() {
+  using Kind = ProgramOutcome::Kind;
+  // The processes parked when the image was taken continue after the start-up list.
+  scheduler_->endPause();
+  Oop method = lookupSelector(*this, classOf(globals_.at(symbol("system"))), symbol("resumedFromImage"));
+  if (!method.isNull()) {
+    Oop startUp = process_stack::newProcessSending(*this, globals_.at(symbol("system")), method,
+                                                   newArray(*this, 0), Scheduler::kUserPriority + 1);
+    interpreter_->transferTo(startUp);
+  } else {
+    Oop next = scheduler_->takeNextReady();
+    if (next != nil_) interpreter_->transferTo(next);
+  }
   scheduler_->watchTerminationSignals();
   scheduler_->startHeartbeat();
   StopReason r = schedule();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "space/Space.h"
@@ -125,6 +126,24 @@ class Runtime final : public space::RootProvider {
   // The error of the last failed socket primitive (read by Socket class>>primLastError).
   const std::string& lastSocketError() const { return lastSocketError_; }
   void setLastSocketError(std::string e) { lastSocketError_ = std::move(e); }
+  // Descriptors this runtime opened and has not closed (sockets). A resumed image's
+  // sockets name descriptors of another process: primitives refuse those.
+  void noteDescriptorOpened(int fd) { descriptors_.insert(fd); }
+  void noteDescriptorClosed(int fd) { descriptors_.erase(fd); }
+  bool ownsDescriptor(int fd) const { return descriptors_.count(fd) != 0; }
+
+  // System>>ticks: microseconds of program time. It continues across a snapshot and the
+  // resume from it (programClockOffset is the time the program had run before).
+  int64_t programMicros() const;
+  void setProgramMicros(int64_t micros);
+  // What the resumed program was given on the command line (System>>resumeArguments).
+  const std::vector<std::string>& resumeArguments() const { return resumeArguments_; }
+  void setResumeArguments(std::vector<std::string> a) { resumeArguments_ = std::move(a); }
+  // Continues a program resumed from an image (vm/RuntimeImage.h adopted its state): the
+  // start-up list is told first (System>>resumedFromImage), then the processes the image
+  // held continue where they stopped, until the main process ends as in runMain.
+  ProgramOutcome resumeMain();
+
   // How the program ended (or will end, once exitRequested()).
   const ProgramOutcome& outcome() const { return outcome_; }
   // The text of the last error no handler caught (see Exception>>unhandled).
@@ -191,6 +210,9 @@ class Runtime final : public space::RootProvider {
   bool exitRequested_ = false;
   bool bootstrapping_ = false;
   std::string lastSocketError_;
+  std::unordered_set<int> descriptors_;
+  int64_t programClockOrigin_;  // Scheduler::nowMicros() when programMicros() was 0
+  std::vector<std::string> resumeArguments_;
   std::string lastUnhandledError_;
   ExecutionHost* host_ = nullptr;
   RuntimeExtension* extension_ = nullptr;

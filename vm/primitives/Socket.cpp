@@ -27,8 +27,16 @@ PrimitiveResult fail(Interpreter& in, const std::string& what) {
   return kFail;
 }
 
-bool isFd(Oop o) {
-  return o.isSmallInteger() && o.smallInteger() >= 0 && o.smallInteger() < (int64_t(1) << 31);
+// A descriptor this runtime opened and has not closed. A Socket in a resumed image names
+// a descriptor of the process that took the image: in this process the number is closed,
+// or belongs to something else entirely, so it is refused with a clear error.
+bool isFd(Interpreter& in, Oop o) {
+  if (!o.isSmallInteger() || o.smallInteger() < 0 || o.smallInteger() >= (int64_t(1) << 31)) return false;
+  if (!in.runtime().ownsDescriptor(int(o.smallInteger()))) {
+    in.runtime().setLastSocketError("the socket was opened by the process the image was taken from; it is closed here");
+    return false;
+  }
+  return true;
 }
 
 // A byte buffer argument and a 1-based window into it.
@@ -69,13 +77,14 @@ ESPELL_PRIMITIVE(socketListen) {
     close(fd);
     return r;
   }
+  in.runtime().noteDescriptorOpened(fd);
   return answerInt(in, argc, fd);
 }
 
 // primAccept: fd  -> new fd, or -1 when no connection is pending
 ESPELL_PRIMITIVE(socketAccept) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  if (!isFd(in, fd)) return kFail;
   int c = accept4(int(fd.smallInteger()), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (c < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
@@ -84,6 +93,7 @@ ESPELL_PRIMITIVE(socketAccept) {
   }
   int one = 1;
   setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  in.runtime().noteDescriptorOpened(c);
   return answerInt(in, argc, c);
 }
 
@@ -116,13 +126,14 @@ ESPELL_PRIMITIVE(socketConnect) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  in.runtime().noteDescriptorOpened(fd);
   return answerInt(in, argc, fd);
 }
 
 // primConnectResult: fd  -> true once connected; fails with the connection error
 ESPELL_PRIMITIVE(socketConnectResult) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  if (!isFd(in, fd)) return kFail;
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(int(fd.smallInteger()), SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(in, "connect");
@@ -138,7 +149,7 @@ ESPELL_PRIMITIVE(socketRead) {
   Oop fd = arg(in, argc, 0);
   uint8_t* data;
   size_t n;
-  if (!isFd(fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
+  if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
   ssize_t r = read(int(fd.smallInteger()), data, n);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
@@ -152,7 +163,7 @@ ESPELL_PRIMITIVE(socketWrite) {
   Oop fd = arg(in, argc, 0);
   uint8_t* data;
   size_t n;
-  if (!isFd(fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
+  if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
   ssize_t r = send(int(fd.smallInteger()), data, n, MSG_NOSIGNAL);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
@@ -165,7 +176,7 @@ ESPELL_PRIMITIVE(socketWrite) {
 ESPELL_PRIMITIVE(socketWatch) {
   Runtime& rt = in.runtime();
   Oop fd = arg(in, argc, 0), writing = arg(in, argc, 1), sem = arg(in, argc, 2);
-  if (!isFd(fd) || !sem.isHeapObject() || !inheritsFrom(rt, rt.classOf(sem), rt.special(special::kClassSemaphore))) {
+  if (!isFd(in, fd) || !sem.isHeapObject() || !inheritsFrom(rt, rt.classOf(sem), rt.special(special::kClassSemaphore))) {
     return kFail;
   }
   rt.scheduler().io().watch(int(fd.smallInteger()),
@@ -176,7 +187,12 @@ ESPELL_PRIMITIVE(socketWatch) {
 
 ESPELL_PRIMITIVE(socketClose) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  // A socket of the process the image was taken from is closed already: nothing to do.
+  if (fd.isSmallInteger() && !in.runtime().ownsDescriptor(int(fd.smallInteger()))) {
+    return answer(in, argc, receiver(in, argc));
+  }
+  if (!isFd(in, fd)) return kFail;
+  in.runtime().noteDescriptorClosed(int(fd.smallInteger()));
   // Wake whoever waits on it first, so no process waits forever on a closed socket.
   in.runtime().scheduler().io().forget(int(fd.smallInteger()), in.runtime().scheduler());
   close(int(fd.smallInteger()));
@@ -186,7 +202,11 @@ ESPELL_PRIMITIVE(socketClose) {
 // primAbort: fd — closes with SO_LINGER 0: unsent data is dropped and the peer gets a RST.
 ESPELL_PRIMITIVE(socketAbort) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  if (fd.isSmallInteger() && !in.runtime().ownsDescriptor(int(fd.smallInteger()))) {
+    return answer(in, argc, receiver(in, argc));
+  }
+  if (!isFd(in, fd)) return kFail;
+  in.runtime().noteDescriptorClosed(int(fd.smallInteger()));
   in.runtime().scheduler().io().forget(int(fd.smallInteger()), in.runtime().scheduler());
   linger abortive{1, 0};
   setsockopt(int(fd.smallInteger()), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
@@ -196,7 +216,7 @@ ESPELL_PRIMITIVE(socketAbort) {
 
 ESPELL_PRIMITIVE(socketLocalPort) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  if (!isFd(in, fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
   if (getsockname(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
@@ -206,7 +226,7 @@ ESPELL_PRIMITIVE(socketLocalPort) {
 
 ESPELL_PRIMITIVE(socketRemoteAddress) {
   Oop fd = arg(in, argc, 0);
-  if (!isFd(fd)) return kFail;
+  if (!isFd(in, fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
   if (getpeername(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)

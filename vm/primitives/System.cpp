@@ -9,18 +9,9 @@ namespace vm {
 namespace prim {
 namespace {
 
-int64_t startMicros() {
-  static const auto start = std::chrono::steady_clock::now();
-  return std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
-}
-const int64_t kStartTouched = startMicros();
 
 constexpr int64_t kMaxExitStatus = 255;
 
-int64_t monotonicMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 ESPELL_PRIMITIVE(sysGlobal) {
   Runtime& rt = in.runtime();
@@ -141,11 +132,23 @@ ESPELL_PRIMITIVE(sysStackTrace) {
 }
 
 ESPELL_PRIMITIVE(sysTime) {
-  return answerInt(in, argc, (monotonicMicros() - kStartTouched) / 1000);
+  return answerInt(in, argc, in.runtime().programMicros() / 1000);
 }
 ESPELL_PRIMITIVE(sysTicks) {
-  return answerInt(in, argc, monotonicMicros() - kStartTouched);
+  return answerInt(in, argc, in.runtime().programMicros());
 }
+// The command-line arguments of a program resumed from an image (empty otherwise).
+ESPELL_PRIMITIVE(sysResumeArguments) {
+  Runtime& rt = in.runtime();
+  const auto& args = rt.resumeArguments();
+  space::LocalRoot array(rt.space().localRoots(), newArray(rt, args.size()));
+  for (size_t i = 0; i < args.size(); i++) {
+    Oop s = newString(rt, args[i]);
+    rt.space().storePointer(array.get(), i, s);
+  }
+  return answer(in, argc, array.get());
+}
+
 ESPELL_PRIMITIVE(sysEpochMillis) {
   return answerInt(
       in, argc,
@@ -197,6 +200,7 @@ void registerSystemPrimitives(PrimitiveTable& t) {
   t.add("System>>noteUnhandledError:", sysNoteUnhandledError);
   t.add("System>>time", sysTime);
   t.add("System>>ticks", sysTicks);
+  t.add("System>>resumeArguments", sysResumeArguments);
   t.add("System>>epochMilliseconds", sysEpochMillis);
   t.add("System>>fullGC", sysFullGC);
   t.add("System>>gcStats", sysGcStats);

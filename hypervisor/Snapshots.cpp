@@ -1,0 +1,77 @@
+// Snapshots: see Snapshots.h.
+#include "hypervisor/Snapshots.h"
+
+#include <poll.h>
+
+#include "vm/Scheduler.h"
+
+namespace hypervisor {
+
+namespace {
+
+// While the pages are written the host loop keeps the guest running; the control
+// socket's other requests wait until the snapshot is answered (they are served one at a
+// time), so its descriptors must not cut the guest's time slices short meanwhile.
+struct HostEventsSuspended {
+  Vm& vm;
+  std::function<std::vector<pollfd>()> saved;
+  explicit HostEventsSuspended(Vm& v) : vm(v), saved(v.hostEvents()) { vm.setHostEvents(nullptr); }
+  ~HostEventsSuspended() { vm.setHostEvents(saved); }
+};
+
+constexpr std::chrono::microseconds kWriterSlice = std::chrono::milliseconds(2);
+
+}  // namespace
+
+image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
+  using vm::Scheduler;
+  if (request.space != "guest" && request.space != "hypervisor") {
+    throw image::ImageError("unknown space '" + request.space + "' (expected guest or hypervisor)");
+  }
+  int64_t requested = Scheduler::nowMicros();
+  image::ImageWriter writer(request.directory, request.mode);
+  bool guest = request.space == "guest";
+  SpaceHost& host = guest ? vm.guest() : vm.hypervisor();
+  bool pausedByUs = false;
+  if (guest) {
+    if (vm.guestFinished()) throw image::ImageError("the guest program has ended: nothing to snapshot");
+    if (!vm.guestPaused()) {
+      PauseOutcome outcome = vm.pauseGuest(request.pauseDeadline);
+      if (outcome == PauseOutcome::GuestFinished) {
+        throw image::ImageError("the guest program ended while pausing for the snapshot");
+      }
+      if (outcome == PauseOutcome::Abandoned) {
+        throw image::ImageError("the guest did not reach its update points within " +
+                                std::to_string(request.pauseDeadline.count() / 1000) +
+                                " ms; nothing was written: " + vm.lastPauseReport().describe());
+      }
+      pausedByUs = true;
+    }
+  }
+  int64_t paused = Scheduler::nowMicros();
+  try {
+    writer.capture(host.space(), host.runtime(), request.space);
+  } catch (...) {
+    if (pausedByUs) vm.resumeGuest();
+    throw;
+  }
+  if (pausedByUs) vm.resumeGuest();
+  int64_t resumed = Scheduler::nowMicros();
+  {
+    HostEventsSuspended suspended(vm);
+    while (!writer.finished()) {
+      if (!vm.guestStarted() || vm.guestFinished() || vm.guestPaused()) {
+        ::poll(nullptr, 0, 1);  // nothing of ours to run: the writer works alone
+      } else {
+        vm.runGuestFor(kWriterSlice);
+      }
+    }
+  }
+  image::SnapshotReport report = writer.finish();
+  report.reachPauseMicros = paused - requested;
+  report.pauseMicros = resumed - paused;
+  report.totalMicros = Scheduler::nowMicros() - requested;
+  return report;
+}
+
+}  // namespace hypervisor

@@ -1,0 +1,245 @@
+// ImageWriter: see ImageWriter.h.
+#include "image/ImageWriter.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace image {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utcNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void fsyncPath(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) throw ImageError(path + ": cannot open to sync: " + std::strerror(errno));
+  int r = fsync(fd);
+  int e = errno;
+  close(fd);
+  if (r != 0) throw ImageError(path + ": fsync failed: " + std::strerror(e));
+}
+
+void writeFileSynced(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw ImageError(path + ": cannot create: " + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      throw ImageError(path + ": cannot write: " + std::strerror(e));
+    }
+    done += size_t(n);
+  }
+  if (fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    throw ImageError(path + ": fsync failed: " + std::strerror(e));
+  }
+  close(fd);
+}
+
+std::string parentOf(const std::string& directory) {
+  fs::path p = fs::path(directory).parent_path();
+  return p.empty() ? "." : p.string();
+}
+
+}  // namespace
+
+CaptureMode parseCaptureMode(const std::string& name) {
+  if (name == "cow") return CaptureMode::Cow;
+  if (name == "copy") return CaptureMode::Copy;
+  if (name == "fork") return CaptureMode::Fork;
+  throw ImageError("unknown snapshot mode '" + name + "' (expected cow, copy or fork)");
+}
+
+const char* captureModeName(CaptureMode mode) {
+  switch (mode) {
+    case CaptureMode::Cow: return "cow";
+    case CaptureMode::Copy: return "copy";
+    case CaptureMode::Fork: return "fork";
+  }
+  return "?";
+}
+
+double SnapshotReport::throughputMiBPerSecond() const {
+  return writeMicros > 0 ? double(bytesWritten) / double(1 << 20) / (double(writeMicros) / 1e6) : 0.0;
+}
+
+std::string SnapshotReport::toJson() const {
+  nlohmann::json j = {{"directory", directory},
+                      {"space", space},
+                      {"mode", mode},
+                      {"protection", protection},
+                      {"reachPauseMicros", reachPauseMicros},
+                      {"pauseMicros", pauseMicros},
+                      {"stateMicros", stateMicros},
+                      {"captureMicros", captureMicros},
+                      {"heapBytes", heapBytes},
+                      {"pagesWritten", pagesWritten},
+                      {"pagesSavedByCow", pagesSavedByCow},
+                      {"peakExtraBytes", peakExtraBytes},
+                      {"bytesWritten", bytesWritten},
+                      {"writeMicros", writeMicros},
+                      {"throughputMiBPerSecond", throughputMiBPerSecond()},
+                      {"totalMicros", totalMicros}};
+  return j.dump();
+}
+
+std::string SnapshotReport::toText() const {
+  char buf[1024];
+  double share = heapBytes ? 100.0 * double(peakExtraBytes) / double(heapBytes) : 0.0;
+  std::snprintf(buf, sizeof buf,
+                "snapshot of the %s space in %s (%s, %s)\n"
+                "  pause             %lld us (state %lld us, pages %lld us; reaching the pause took %lld us)\n"
+                "  pages written     %zu (%.1f MiB heap)\n"
+                "  saved on write    %zu pages\n"
+                "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
+                "  written           %.1f MiB in %lld ms (%.0f MiB/s)\n"
+                "  total             %lld ms\n",
+                space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
+                (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros, pagesWritten,
+                double(heapBytes) / double(1 << 20), pagesSavedByCow, double(peakExtraBytes) / double(1 << 20), share,
+                double(bytesWritten) / double(1 << 20), (long long)(writeMicros / 1000), throughputMiBPerSecond(),
+                (long long)(totalMicros / 1000));
+  return buf;
+}
+
+ImageWriter::ImageWriter(std::string directory, CaptureMode mode)
+    : directory_(std::move(directory)), mode_(mode), startedAt_(nowMicros()) {
+  while (directory_.size() > 1 && directory_.back() == '/') directory_.pop_back();
+  if (directory_.empty()) throw ImageError("no image directory given");
+  std::string parent = parentOf(directory_);
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec)) throw ImageError(directory_ + ": the directory " + parent + " does not exist");
+  if (fs::exists(directory_, ec)) {
+    if (!fs::is_directory(directory_, ec) || !fs::exists(fs::path(directory_) / kManifestFile, ec)) {
+      throw ImageError(directory_ + ": exists and is not an image (it would be replaced)");
+    }
+  }
+  std::string name = fs::path(directory_).filename().string();
+  // Leftovers of snapshots into the same name that were killed while writing.
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    std::string n = entry.path().filename().string();
+    if (n.rfind("." + name + ".partial-", 0) == 0) fs::remove_all(entry.path(), ec);
+  }
+  partial_ = (fs::path(parent) / ("." + name + ".partial-" + std::to_string(getpid()))).string();
+  if (!fs::create_directory(partial_, ec)) {
+    throw ImageError(partial_ + ": cannot create: " + (ec ? ec.message() : "exists"));
+  }
+  report_.directory = directory_;
+  report_.mode = captureModeName(mode);
+}
+
+ImageWriter::~ImageWriter() {
+  if (!done_) {
+    if (space_) space_->releasePagesHold();
+    pages_.reset();  // waits for the writer, leaves every page writable
+    std::error_code ec;
+    fs::remove_all(partial_, ec);
+  }
+}
+
+void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName) {
+  if (pages_) throw std::logic_error("ImageWriter::capture called twice");
+  // A snapshot of this space still being written finishes first (its pages are protected).
+  space.waitForPagesHold();
+  int64_t start = nowMicros();
+  manifest_.espellVersion = espellVersion();
+  manifest_.space = spaceName;
+  manifest_.takenAt = utcNow();
+  manifest_.mode = captureModeName(mode_);
+  const space::SpaceConfig& c = space.config();
+  manifest_.edenBytes = c.edenBytes;
+  manifest_.minEdenBytes = std::min(c.minEdenBytes, c.edenBytes);
+  manifest_.survivorBytes = c.survivorBytes;
+  manifest_.maxOldBytes = c.maxOldBytes;
+  manifest_.spaceState = space::SpaceImage::capture(space);
+  manifest_.runtimeState = vm::RuntimeImage::capture(runtime);
+  std::vector<PageRange> ranges;
+  for (const space::MemoryRange& r : space::SpaceImage::pages(manifest_.spaceState)) {
+    ranges.push_back(PageRange{r.start, r.end});
+    report_.heapBytes += r.end - r.start;
+  }
+  report_.stateMicros = nowMicros() - start;
+  report_.space = spaceName;
+  pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_);
+  pages_->capture();
+  space_ = &space;
+  space.holdPages([this] { waitForPages(); });
+}
+
+bool ImageWriter::finished() { return pagesDone_ || !pages_ || pages_->finished(); }
+
+void ImageWriter::waitForPages() {
+  if (pagesDone_ || !pages_) return;
+  pagesDone_ = true;
+  pageReport_ = pages_->wait();
+}
+
+SnapshotReport ImageWriter::finish() {
+  if (!pages_) throw std::logic_error("ImageWriter::finish before capture");
+  space_->releasePagesHold();
+  try {
+    waitForPages();
+  } catch (const std::exception& e) {
+    throw ImageError(std::string("writing the image's pages failed: ") + e.what());
+  }
+  for (size_t i = 0; i < pageReport_.segments.size(); i++) {
+    const SegmentFile& f = pageReport_.segments[i];
+    manifest_.segments.push_back(
+        SegmentEntry{f.file, uint64_t(f.start - manifest_.spaceState.reservationBase), uint64_t(f.bytes), f.sha256});
+  }
+  writeFileSynced(partial_ + "/" + kManifestFile, toJson(manifest_));
+  fsyncPath(partial_, O_RDONLY | O_DIRECTORY);
+  // Into place: an image already there is renamed aside first, then removed.
+  std::error_code ec;
+  std::string aside;
+  if (fs::exists(directory_, ec)) {
+    aside = partial_ + ".old";
+    fs::rename(directory_, aside, ec);
+    if (ec) throw ImageError(directory_ + ": cannot replace the image there: " + ec.message());
+  }
+  fs::rename(partial_, directory_, ec);
+  if (ec) throw ImageError(directory_ + ": cannot rename the new image into place: " + ec.message());
+  fsyncPath(parentOf(directory_), O_RDONLY | O_DIRECTORY);
+  if (!aside.empty()) fs::remove_all(aside, ec);
+  done_ = true;
+
+  report_.protection = pageReport_.protection;
+  report_.captureMicros = pageReport_.captureMicros;
+  report_.pagesWritten = pageReport_.pagesWritten;
+  report_.pagesSavedByCow = pageReport_.pagesSavedByCow;
+  report_.peakExtraBytes = pageReport_.peakExtraBytes;
+  report_.bytesWritten = pageReport_.bytesWritten;
+  report_.writeMicros = pageReport_.writeMicros;
+  report_.totalMicros = nowMicros() - startedAt_;
+  return report_;
+}
+
+}  // namespace image

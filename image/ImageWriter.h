@@ -1,0 +1,85 @@
+// ImageWriter: one snapshot of a space into an image directory. The caller pauses the
+// space and calls capture() — the nursery is emptied into old space, the state beside the
+// pages is recorded and the pages are captured (PageWriter: copy-on-write, copy or fork) —
+// then resumes the space at once and keeps it running until finished(); finish() writes
+// the manifest and puts the directory in place.
+//
+// Crash safety: everything is written into a hidden sibling (".NAME.partial-PID"), each
+// file fsynced, the manifest last; only then is it renamed to NAME (an image already there
+// is replaced: renamed aside, then removed) and the parent directory fsynced. A process
+// killed while writing leaves at most the hidden partial directory, never a NAME that
+// looks complete; the next snapshot into the same NAME removes such leftovers.
+//
+// While the pages are streamed the space must not release or rewrite them wholesale: full
+// collections and update checkpoints first wait for the writer (Space::holdPages).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "image/ImageManifest.h"
+#include "image/PageWriter.h"
+#include "space/Space.h"
+#include "vm/Runtime.h"
+
+namespace image {
+
+struct SnapshotReport {
+  std::string directory;
+  std::string space;
+  std::string mode;
+  std::string protection;
+  int64_t reachPauseMicros = 0;  // from the request until the space was paused
+  int64_t pauseMicros = 0;       // the space stood still: paused until resumed
+  int64_t stateMicros = 0;       // of which: emptying the nursery and recording the state
+  int64_t captureMicros = 0;     // of which: capturing the pages (protection, copy or fork)
+  size_t heapBytes = 0;          // bytes of the segments captured
+  size_t pagesWritten = 0;
+  size_t pagesSavedByCow = 0;
+  size_t peakExtraBytes = 0;
+  size_t bytesWritten = 0;
+  int64_t writeMicros = 0;
+  int64_t totalMicros = 0;       // from the request until the image was in place
+  double throughputMiBPerSecond() const;
+  std::string toJson() const;
+  std::string toText() const;
+};
+
+CaptureMode parseCaptureMode(const std::string& name);  // throws ImageError
+const char* captureModeName(CaptureMode mode);
+
+class ImageWriter {
+ public:
+  // Checks that `directory`'s parent exists and that `directory` is absent or an image,
+  // and makes the partial directory. Throws ImageError.
+  ImageWriter(std::string directory, CaptureMode mode);
+  // Unfinished: waits for the writer and removes the partial directory.
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  // In the pause (no process of the space running): records the space and its runtime and
+  // captures the pages. `spaceName` is "guest" or "hypervisor".
+  void capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName);
+  bool finished();
+  // Waits for the pages, writes the manifest and renames the image into place.
+  SnapshotReport finish();
+  SnapshotReport& report() { return report_; }
+
+ private:
+  void waitForPages();
+  std::string directory_;
+  std::string partial_;
+  CaptureMode mode_;
+  Manifest manifest_;
+  space::Space* space_ = nullptr;
+  std::unique_ptr<PageWriter> pages_;
+  bool pagesDone_ = false;
+  bool done_ = false;
+  PageWriteReport pageReport_;
+  SnapshotReport report_;
+  int64_t startedAt_ = 0;
+};
+
+}  // namespace image

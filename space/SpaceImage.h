@@ -1,0 +1,52 @@
+// SpaceImage: a space as it is written into an image and read back — every object lives in
+// old-space segments (the nursery is emptied first), so the image is those segments' pages
+// plus the C++ state beside them (SpaceImageState). Loading maps the pages at their old
+// addresses, or anywhere and then relocates every reference (docs/ARCHITECTURE.md, image/).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "space/ClassIndex.h"
+#include "space/OldSpace.h"
+#include "space/Oop.h"
+#include "space/WriteTracker.h"
+
+namespace space {
+
+class Space;
+
+// Everything of a space that is not in its pages, when its nursery is empty. Addresses are
+// those of the space it was taken from (reservationBase says where that space lay).
+struct SpaceImageState {
+  uintptr_t reservationBase = 0;
+  size_t reservationBytes = 0;
+  OldSpace::State oldSpace{};
+  std::vector<Oop> stacks;  // the registered process stacks
+  Oop specialObjects;
+  uint32_t hashSeed = 0;
+  ClassIndex nextFreeClassIndex = 0;
+  ClassIndex arrayClassIndex = 0;
+};
+
+class SpaceImage {
+ public:
+  // Tenures every young object (a scavenge that promotes everything), so that all objects
+  // lie in old space, and answers the state beside the pages. The space must be quiescent
+  // (no process running); allocation may fail with HeapExhausted.
+  static SpaceImageState capture(Space& space);
+  // The pages that hold objects: each old segment up to its top.
+  static std::vector<MemoryRange> pages(const SpaceImageState& state);
+
+  // Makes a space built with Space(config, Space::ForImage) the space described by
+  // `state`, whose pages the caller has already placed: at their recorded addresses plus
+  // `delta` (the distance between this space's reservation and the recorded one).
+  // With a non-zero delta every reference in the pages and in `state` is moved by it.
+  // Answers the objects visited by relocation (0 when delta is 0).
+  static size_t adopt(Space& space, SpaceImageState state, intptr_t delta);
+
+ private:
+  static size_t relocatePages(Space& space, const SpaceImageState& state, intptr_t delta);
+};
+
+}  // namespace space

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Snapshots of a live hub and resuming from the image, through the espell commands:
+while two clients POST new versions, `espell snapshot --control SOCKET --json DIR` takes a
+copy-on-write snapshot of the guest; the hub is killed (SIGKILL); `espell run --virtualized
+--image DIR --port 0` resumes it, and every version acknowledged before the snapshot began
+is served byte for byte as the original served it, and new versions are accepted. Also: a
+snapshot of the hypervisor space and snapshots in the fork and copy modes; images that are
+corrupt, truncated, tampered with or incomplete are refused with exit status 65; a VM
+killed while writing a snapshot leaves no image that looks complete, and the next snapshot
+into that name works; client errors (no VM: 4, bad options: 64).
+
+Usage: test_snapshot.py --espell PATH
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
+from hubtest import CLASS_PATH, Hub, check, check_equal, log, run
+
+BAD_IMAGE = 65
+NO_VM = 4
+USAGE = 64
+CLIENT_TIMEOUT_S = 120.0
+
+# A program holding about 200 MiB of byte arrays (so writing its image takes a while) and
+# waiting on Delays; its update points are those of the Delay loop.
+BIG = """Big = (
+    run = (
+        | chunks |
+        chunks := (1 to: 200) collect: [ :i | | b | b := ByteArray new: 1048576. b at: 1 put: i \\\\ 256. b ].
+        'filled' println. system flush.
+        [ true ] whileTrue: [ (Delay forMilliseconds: 10) wait ] )
+)
+"""
+
+
+def espell(args, *argv, timeout=CLIENT_TIMEOUT_S):
+    return subprocess.run([args.espell, *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def snapshot(args, sock, directory, *options):
+    done = espell(args, "snapshot", "--control", sock, "--json", *options, directory)
+    check_equal(done.returncode, 0, f"espell snapshot {' '.join(options)}: exit status ({done.stderr.strip()})")
+    report = json.loads(done.stdout)
+    for field in ("pauseMicros", "pagesWritten", "pagesSavedByCow", "peakExtraBytes", "bytesWritten",
+                  "throughputMiBPerSecond", "totalMicros"):
+        check(field in report, f"the snapshot report has no {field}: {report}")
+    check(report["pagesWritten"] > 0 and report["bytesWritten"] == 4096 * report["pagesWritten"],
+          f"pages and bytes written: {report}")
+    check(os.path.isfile(os.path.join(directory, "manifest.json")), f"{directory}/manifest.json exists")
+    return report
+
+
+class Writers:
+    """Clients POSTing new versions of their own repositories; each acknowledged version is
+    recorded with the time its answer arrived."""
+
+    def __init__(self, port, clients=2):
+        self.port = port
+        self.stop = threading.Event()
+        self.acked = []  # (time acknowledged, repository, number, source)
+        self.errors = []
+        self.threads = [threading.Thread(target=self.write, args=(f"Snap{i}",)) for i in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def write(self, name):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            source = f"version {n} of {name}: " + "x" * (n % 200)
+            body = json.dumps({"package": f"{name}-Core", "author": "snapshot test", "source": source})
+            try:
+                connection.request("POST", f"/repos/{name}/versions", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                answer = response.read()
+            except OSError as error:
+                self.errors.append(f"{name} POST {n}: {error}")
+                return
+            if response.status != 201:
+                self.errors.append(f"{name} POST {n}: status {response.status} {answer!r}")
+                return
+            number = json.loads(answer)["number"]
+            self.acked.append((time.monotonic(), name, number, source))
+        connection.close()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+        check(not self.errors, f"the writers failed: {self.errors[:3]}")
+
+
+def get(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body
+
+
+def resume_command(args, sock, directory):
+    return [args.espell, "run", "--virtualized", "--control", sock, "--image", directory]
+
+
+def test_snapshot_and_resume(args, work):
+    sock = os.path.join(work, "hub.sock")
+    image = os.path.join(work, "hub-image")
+    with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "-cp", CLASS_PATH,
+                                   "Hub"]) as hub:
+        writers = Writers(hub.port)
+        time.sleep(1.0)
+        started = time.monotonic()
+        report = snapshot(args, sock, image)
+        log(f"snapshot while writing: pause {report['pauseMicros']} us, {report['pagesWritten']} pages, "
+            f"{report['pagesSavedByCow']} saved on write, {report['throughputMiBPerSecond']:.0f} MiB/s")
+        time.sleep(0.3)
+        writers.finish()
+        before = [a for a in writers.acked if a[0] < started]
+        check(len(before) > 20, f"versions acknowledged before the snapshot: {len(before)}")
+        # What the original serves for each of them, byte for byte.
+        served = {}
+        for _, name, number, _ in before:
+            status, body = get(hub.port, f"/repos/{name}/versions/{number}")
+            check_equal(status, 200, f"the original hub serving {name} version {number}")
+            served[(name, number)] = body
+        # Two more snapshots of the running VM: the hypervisor space, and the fork mode.
+        hv = snapshot(args, sock, os.path.join(work, "hv-image"), "--space", "hypervisor")
+        check_equal(hv["space"], "hypervisor", "the hypervisor snapshot's space")
+        snapshot(args, sock, os.path.join(work, "fork-image"), "--mode", "fork")
+        snapshot(args, sock, os.path.join(work, "copy-image"), "--mode", "copy")
+        hub.signal(signal.SIGKILL)
+        hub.wait_exit(30)
+
+    resumed_sock = os.path.join(work, "resumed.sock")
+    with Hub(args.espell, command=resume_command(args, resumed_sock, image)) as resumed:
+        for (name, number), body in served.items():
+            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
+            check_equal(status, 200, f"the resumed hub serving {name} version {number}")
+            check_equal(again, body, f"{name} version {number} after resuming")
+        status, body = get(resumed.port, "/repos/Zinc/versions/1")
+        check_equal(status, 200, "a seeded version after resuming")
+        writers = Writers(resumed.port, clients=1)
+        time.sleep(0.3)
+        writers.finish()
+        check(len(writers.acked) > 0, "the resumed hub accepts new versions")
+        # The resumed VM serves its control socket too.
+        done = espell(args, "status", "--control", resumed_sock, "--json")
+        check_equal(done.returncode, 0, f"espell status of the resumed VM ({done.stderr.strip()})")
+    log(f"resumed: {len(served)} versions acknowledged before the snapshot served byte for byte")
+
+    # The fork-mode image resumes as well.
+    with Hub(args.espell, command=resume_command(args, os.path.join(work, "fork.sock"),
+                                                 os.path.join(work, "fork-image"))) as forked:
+        name, number = next(iter(served))
+        status, body = get(forked.port, f"/repos/{name}/versions/{number}")
+        check_equal((status, body), (200, served[(name, number)]), "the fork-mode image's data")
+    return image
+
+
+def refused(args, directory, expected, what):
+    done = espell(args, "run", "--image", directory, timeout=60)
+    check_equal(done.returncode, BAD_IMAGE, f"{what}: exit status ({done.stderr.strip()})")
+    check(expected in done.stderr, f"{what}: the error names '{expected}': {done.stderr.strip()}")
+
+
+def test_refused_images(args, work, image):
+    def copy(name):
+        target = os.path.join(work, name)
+        shutil.copytree(image, target)
+        return target
+
+    with open(os.path.join(image, "manifest.json")) as f:
+        segment = json.load(f)["segments"][0]["file"]
+
+    damaged = copy("damaged")
+    with open(os.path.join(damaged, "manifest.json"), "r+b") as f:
+        f.seek(10)
+        f.write(b"#")
+    refused(args, damaged, "manifest.json", "a damaged manifest")
+
+    truncated = copy("truncated")
+    path = os.path.join(truncated, segment)
+    os.truncate(path, os.path.getsize(path) - 4096)
+    refused(args, truncated, "truncated", "a truncated segment")
+
+    tampered = copy("tampered")
+    with open(os.path.join(tampered, segment), "r+b") as f:
+        f.seek(4096 + 17)
+        byte = f.read(1)
+        f.seek(4096 + 17)
+        f.write(bytes([byte[0] ^ 0x20]))
+    refused(args, tampered, "SHA-256", "a tampered segment")
+
+    incomplete = copy("incomplete")
+    os.remove(os.path.join(incomplete, "manifest.json"))
+    refused(args, incomplete, "missing", "an image without its manifest")
+    refused(args, os.path.join(work, "no-such-image"), "no such image", "a missing directory")
+    with open(os.path.join(work, "a-file"), "w") as f:
+        f.write("not an image\n")
+    refused(args, os.path.join(work, "a-file"), "not a directory", "a file")
+
+
+def test_killed_while_writing(args, work):
+    program = os.path.join(work, "Big.som")
+    with open(program, "w") as f:
+        f.write(BIG)
+    sock = os.path.join(work, "big.sock")
+    image = os.path.join(work, "big-image")
+    command = [args.espell, "run", "--virtualized", "--control", sock, program]
+    vm = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check_equal(vm.stdout.readline().strip(), "filled", "the big program's first line")
+        client = subprocess.Popen([args.espell, "snapshot", "--control", sock, image], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        # Kill the VM as soon as its partial directory appears (it is writing then).
+        deadline = time.monotonic() + 30
+        partial = None
+        while partial is None and time.monotonic() < deadline and client.poll() is None:
+            partial = next((n for n in os.listdir(work) if n.startswith(".big-image.partial-")), None)
+            time.sleep(0.001)
+        vm.kill()
+        vm.wait(30)
+        client.wait(30)
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+            vm.wait()
+    if partial is None:
+        log("note: the snapshot finished before the VM could be killed mid-write")
+    check_equal(client.returncode == 0, os.path.isdir(image), "an image exists only if the snapshot answered")
+    if client.returncode != 0:
+        check(not os.path.exists(image), "no image directory after a VM killed while writing")
+        refused(args, os.path.join(work, partial), "missing", "the partial directory of a killed snapshot")
+    # A new VM snapshots into the same name: leftovers are removed, the image is complete.
+    vm = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check_equal(vm.stdout.readline().strip(), "filled", "the big program's first line")
+        report = snapshot(args, sock, image)
+        check(report["bytesWritten"] > 200 << 20, f"the big image holds the program's data: {report['bytesWritten']}")
+        check(not any(n.startswith(".big-image.partial-") for n in os.listdir(work)),
+              f"partial directories left: {os.listdir(work)}")
+    finally:
+        vm.kill()
+        vm.wait()
+
+
+def test_client_errors(args, work):
+    done = espell(args, "snapshot", "--control", os.path.join(work, "nobody.sock"), os.path.join(work, "x"))
+    check_equal(done.returncode, NO_VM, f"snapshot without a VM ({done.stderr.strip()})")
+    done = espell(args, "snapshot", "--control", "s", "--mode", "fast", "x")
+    check_equal(done.returncode, USAGE, "an unknown --mode")
+    check("--mode" in done.stderr, f"the error names --mode: {done.stderr.strip()}")
+    done = espell(args, "snapshot", "--control", "s")
+    check_equal(done.returncode, USAGE, "snapshot without DIR")
+    done = espell(args, "run", "--trust-image", "Hub")
+    check_equal(done.returncode, USAGE, "--trust-image without --image")
+
+
+def test(args):
+    work = tempfile.mkdtemp(prefix="espell-snapshot-")
+    try:
+        image = test_snapshot_and_resume(args, work)
+        test_refused_images(args, work, image)
+        test_killed_while_writing(args, work)
+        test_client_errors(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run(test, __doc__))

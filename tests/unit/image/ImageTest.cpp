@@ -1,0 +1,310 @@
+// Images: a snapshot of a running guest, resumed in a new Vm, holds the same reachable
+// state (the heap digest, an address-independent walk) whether its segments are mapped at
+// their recorded addresses or relocated, in every capture mode; the resumed program runs
+// on where it stopped. Images that are damaged, truncated, foreign or tampered with are
+// refused with an error naming what is wrong.
+#include <sys/mman.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "hypervisor/Snapshots.h"
+#include "image/ImageLoader.h"
+#include "space/HeapVerifier.h"
+#include "tests/unit/hypervisor/GuestFixture.h"
+#include "tests/unit/hypervisor/Workers.h"
+#include "vm/HeapDigest.h"
+
+using hypervisor::test::GuestFixture;
+using hypervisor::test::kWorkers;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() / ("espell-image-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+hypervisor::VmConfig resumedConfig(GuestFixture& g) {
+  hypervisor::VmConfig config;
+  config.guest.runtime.out = g.out;
+  config.guest.runtime.err = g.err;
+  config.guest.space.reservationBytes = size_t(8) << 30;
+  config.hypervisor.runtime.out = g.out;
+  config.hypervisor.runtime.err = g.err;
+  return config;
+}
+
+// A Vm resuming the image, with `g`'s output files (g's own Vm is dropped first, so that
+// the recorded address range is free unless something else holds it).
+std::unique_ptr<hypervisor::Vm> resume(GuestFixture& g, const std::string& dir, image::LoadReport& report) {
+  g.vm.reset();
+  image::Manifest m = image::readImage(dir, image::LoadOptions{}, report);
+  return std::make_unique<hypervisor::Vm>(resumedConfig(g), hypervisor::ResumeFromImage{dir, m, {}}, report);
+}
+
+void requireVerified(space::Space& s) {
+  space::VerificationReport r = space::verifyHeap(s);
+  INFO(r.summary());
+  REQUIRE(r.ok());
+}
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the resumed Workers program a little, checks that it computes, and ends it.
+void runOnAndFinish(GuestFixture& g, hypervisor::Vm& vm, int64_t goodBefore) {
+  vm.startGuestFromImage();
+  vm.runGuestFor(std::chrono::milliseconds(50));
+  REQUIRE(vm.pauseGuest(std::chrono::seconds(5)) == hypervisor::PauseOutcome::Paused);
+  space::Handle good = vm.evaluateInGuest("^ system global: #Good");
+  CHECK(good.get().smallInteger() > goodBefore);
+  vm.evaluateInGuest("system global: #Stop put: true");
+  vm.resumeGuest();
+  CHECK(vm.finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+  CHECK(g.output().find("bad: 0") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot of a running guest resumes with the same state, in every mode") {
+  for (image::CaptureMode mode : {image::CaptureMode::Cow, image::CaptureMode::Copy, image::CaptureMode::Fork}) {
+    CAPTURE(image::captureModeName(mode));
+    TempDir tmp;
+    std::string dir = (tmp.path / "image").string();
+    vm::HeapDigest before;
+    int64_t good = 0;
+    {
+      GuestFixture g({{"Workers", kWorkers}});
+      g.vm->startGuest("Workers", {});
+      g.vm->runGuestFor(std::chrono::milliseconds(30));
+      g.pause();
+      good = g.guestInteger("^ system global: #Good");
+      before = vm::digestOf(g.vm->guest().runtime());
+      image::SnapshotReport r = hypervisor::takeSnapshot(*g.vm, {dir, "guest", mode, std::chrono::seconds(5)});
+      CHECK(r.pagesWritten > 0);
+      CHECK(r.bytesWritten == r.pagesWritten * 4096);
+      CHECK(r.heapBytes == r.bytesWritten);
+      CHECK(r.mode == image::captureModeName(mode));
+      CHECK(fs::exists(fs::path(dir) / "manifest.json"));
+      // The original goes on as if nothing had happened.
+      CHECK(vm::digestOf(g.vm->guest().runtime()) == before);
+      requireVerified(g.vm->guest().space());
+      g.vm->evaluateInGuest("system global: #Stop put: true");
+      g.vm->resumeGuest();
+      CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+    }
+    // The original Vm is gone: the image maps at its recorded addresses.
+    GuestFixture g2({{"Unused", "Unused = ( )"}});
+    image::LoadReport load;
+    std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
+    CHECK_FALSE(load.relocated);
+    CHECK(load.bytesMapped > 0);
+    CHECK(vm::digestOf(vm->guest().runtime()) == before);
+    requireVerified(vm->guest().space());
+    runOnAndFinish(g2, *vm, good);
+  }
+}
+
+TEST_CASE("an image whose address range is taken is relocated, and resumes the same") {
+  TempDir tmp;
+  std::string dir = (tmp.path / "image").string();
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(30));
+  g.pause();
+  int64_t good = g.guestInteger("^ system global: #Good");
+  vm::HeapDigest before = vm::digestOf(g.vm->guest().runtime());
+  hypervisor::takeSnapshot(*g.vm, {dir, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  // The original still holds the recorded range.
+  GuestFixture g2({{"Unused", "Unused = ( )"}});
+  image::LoadReport load;
+  std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
+  CHECK(load.relocated);
+  CHECK(load.objectsRelocated > 1000);
+  CHECK(vm::digestOf(vm->guest().runtime()) == before);
+  requireVerified(vm->guest().space());
+  runOnAndFinish(g2, *vm, good);
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
+
+TEST_CASE("snapshots in a row, of a guest that keeps writing, each resume what it held") {
+  TempDir tmp;
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  std::vector<std::pair<std::string, vm::HeapDigest>> images;
+  for (int i = 0; i < 3; i++) {
+    g.vm->runGuestFor(std::chrono::milliseconds(20));
+    std::string dir = (tmp.path / ("image-" + std::to_string(i))).string();
+    // The digest of what the snapshot holds: taken in a pause of our own, then the
+    // snapshot keeps the guest paused (a caller's pause is left as it is).
+    g.pause();
+    vm::HeapDigest d = vm::digestOf(g.vm->guest().runtime());
+    hypervisor::takeSnapshot(*g.vm, {dir, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+    g.vm->resumeGuest();
+    images.emplace_back(dir, d);
+  }
+  // The same directory again: the image there is replaced.
+  std::string again = images.back().first;
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  image::SnapshotReport r = hypervisor::takeSnapshot(*g.vm, {again, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  CHECK(r.pauseMicros > 0);
+  CHECK(std::none_of(fs::directory_iterator(tmp.path), fs::directory_iterator(), [](const fs::directory_entry& e) {
+    return e.path().filename().string().find(".partial-") != std::string::npos;
+  }));
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  g.vm->finishGuest();
+  for (size_t i = 0; i + 1 < images.size(); i++) {
+    GuestFixture g2({{"Unused", "Unused = ( )"}});
+    image::LoadReport load;
+    std::unique_ptr<hypervisor::Vm> vm = resume(g2, images[i].first, load);
+    CHECK(vm::digestOf(vm->guest().runtime()) == images[i].second);
+  }
+}
+
+TEST_CASE("the hypervisor space can be snapshotted while the guest runs") {
+  TempDir tmp;
+  std::string dir = (tmp.path / "hv").string();
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  vm::HeapDigest before = vm::digestOf(g.vm->hypervisor().runtime());
+  image::SnapshotReport r = hypervisor::takeSnapshot(*g.vm, {dir, "hypervisor", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  CHECK(r.space == "hypervisor");
+  image::LoadReport load;
+  image::Manifest m = image::readImage(dir, image::LoadOptions{}, load);
+  CHECK(m.space == "hypervisor");
+  // Loaded into a space of its own, its objects are the hypervisor's as they were.
+  space::Space s(image::spaceConfigFor(m, space::SpaceConfig()), space::Space::ForImage{});
+  {
+    image::ImageMappings mappings;
+    mappings.place(dir, m, s, load);
+    requireVerified(s);
+  }
+  CHECK(vm::digestOf(g.vm->hypervisor().runtime()) == before);
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  g.vm->finishGuest();
+}
+
+TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming what is wrong") {
+  TempDir tmp;
+  std::string dir = (tmp.path / "image").string();
+  {
+    GuestFixture g({{"Workers", kWorkers}});
+    g.vm->startGuest("Workers", {});
+    g.vm->runGuestFor(std::chrono::milliseconds(20));
+    hypervisor::takeSnapshot(*g.vm, {dir, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+    g.pause();
+    g.vm->evaluateInGuest("system global: #Stop put: true");
+    g.vm->resumeGuest();
+    g.vm->finishGuest();
+  }
+  fs::path manifestPath = fs::path(dir) / "manifest.json";
+  const std::string manifest = readFile(manifestPath);
+  image::Manifest good = image::fromJson(manifest, "manifest.json");
+  fs::path segment = fs::path(dir) / good.segments.front().file;
+  const std::string segmentBytes = readFile(segment);
+
+  auto refused = [&](const std::string& expected) {
+    image::LoadReport r;
+    try {
+      image::readImage(dir, image::LoadOptions{}, r);
+      FAIL("accepted, expected: " << expected);
+    } catch (const image::ImageError& e) {
+      INFO(e.what());
+      CHECK(std::string(e.what()).find(expected) != std::string::npos);
+    }
+  };
+  auto writeManifest = [&](const std::string& text) { std::ofstream(manifestPath, std::ios::binary) << text; };
+  auto withField = [&](auto change) {
+    image::Manifest m = good;
+    change(m);
+    writeManifest(image::toJson(m));
+  };
+
+  writeManifest("{\"formatVersion\": 1,");
+  refused("not valid JSON");
+  writeManifest(manifest.substr(0, manifest.size() / 2));
+  refused("not valid JSON");
+  std::string tampered = manifest;
+  tampered[tampered.find("\"hashSeed\": ") + 12] ^= 1;
+  writeManifest(tampered);
+  refused("checksum");
+  withField([](image::Manifest& m) { m.wordSize = 4; });
+  refused("4-byte word");
+  withField([](image::Manifest& m) { m.byteOrder = "big"; });
+  refused("big-endian");
+  withField([](image::Manifest& m) { m.formatVersion = 2; });
+  refused("image format 2");
+  withField([](image::Manifest& m) { m.espellVersion = "0.0.1"; });
+  refused("made by Espell 0.0.1");
+  withField([](image::Manifest& m) { m.segments.front().file = "../etc/passwd"; });
+  refused("not a plain file name");
+  withField([](image::Manifest& m) { m.segments.front().offset += 4096 * 1024 * 1024ull * 64; });
+  refused("segments[0]");
+  withField([](image::Manifest& m) { m.spaceState.specialObjects = space::Oop::fromObject(reinterpret_cast<void*>(8)); });
+  refused("spaceState.specialObjects");
+  writeManifest(manifest);
+
+  // Segments.
+  std::ofstream(segment, std::ios::binary) << segmentBytes.substr(0, segmentBytes.size() - 4096);
+  refused("truncated");
+  std::string flipped = segmentBytes;
+  flipped[flipped.size() / 2] ^= 0x40;
+  std::ofstream(segment, std::ios::binary) << flipped;
+  refused("SHA-256 does not match");
+  fs::remove(segment);
+  refused("segment file missing");
+  std::ofstream(segment, std::ios::binary) << segmentBytes;
+
+  // A directory whose writing never finished has no manifest.
+  fs::remove(manifestPath);
+  refused("missing");
+  refused("manifest.json");
+  {
+    image::LoadReport r;
+    CHECK_THROWS_AS(image::readImage((tmp.path / "nothing").string(), image::LoadOptions{}, r), image::ImageError);
+  }
+  writeManifest(manifest);
+  image::LoadReport r;
+  CHECK_NOTHROW(image::readImage(dir, image::LoadOptions{}, r));
+}
+
+TEST_CASE("a snapshot into a place that cannot hold it fails without leaving anything") {
+  TempDir tmp;
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  std::string missingParent = (tmp.path / "no" / "such" / "image").string();
+  CHECK_THROWS_WITH_AS(hypervisor::takeSnapshot(*g.vm, {missingParent, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)}),
+                       doctest::Contains("does not exist"), image::ImageError);
+  fs::path file = tmp.path / "a-file";
+  std::ofstream(file) << "not an image";
+  CHECK_THROWS_WITH_AS(hypervisor::takeSnapshot(*g.vm, {file.string(), "guest", image::CaptureMode::Cow, std::chrono::seconds(5)}),
+                       doctest::Contains("not an image"), image::ImageError);
+  CHECK(readFile(file) == "not an image");
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
