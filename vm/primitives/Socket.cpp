@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "space/KernelWrites.h"
 #include "vm/IoPoller.h"
 #include "vm/Scheduler.h"
 #include "vm/primitives/PrimitiveSupport.h"
@@ -139,6 +140,7 @@ ESPELL_PRIMITIVE(socketRead) {
   uint8_t* data;
   size_t n;
   if (!isFd(fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
+  space::beforeKernelWrite(data, n);  // a snapshot may be write-protecting the buffer
   ssize_t r = read(int(fd.smallInteger()), data, n);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
