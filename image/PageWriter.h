@@ -13,6 +13,11 @@
 //   copy, and so does the memory.
 // - Fork: capture() forks; the child writes the files from its copy-on-write view of the
 //   memory and exits. The pause costs the fork (copying page tables).
+//
+// While a Cow capture runs, the program may write the ranges freely but must not discard
+// or remap their pages (munmap, mremap, mprotect, madvise(MADV_DONTNEED) as a collector
+// does to give memory back): that would lose contents the writer has not taken yet. Call
+// beforeKernelWrite on such pages first; it makes the capture save them.
 #pragma once
 
 #include <cstddef>
