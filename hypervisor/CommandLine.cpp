@@ -101,9 +101,10 @@ std::optional<CommandLine> parseControlClient(CommandLine cl, int argc, char** a
   bool takesOperand = cl.command == CommandLine::Command::Update || cl.command == CommandLine::Command::Snapshot;
   size_t expected = takesOperand ? 1 : 0;
   if (operands.size() != expected) {
-    error = cl.command == CommandLine::Command::Update     ? "update needs exactly one SCRIPT file"
-            : cl.command == CommandLine::Command::Snapshot ? "snapshot needs exactly one DIR (the image to write)"
-                                                           : command + " takes no operand (got '" + operands.front() + "')";
+    error = cl.command == CommandLine::Command::Update ? "update needs exactly one SCRIPT file"
+            : cl.command == CommandLine::Command::Snapshot
+                ? "snapshot needs exactly one DIR (the image to write)"
+                : command + " takes no operand (got '" + operands.front() + "')";
     return std::nullopt;
   }
   if (cl.command == CommandLine::Command::Update) cl.script = operands.front();
@@ -138,8 +139,8 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
                                      : CommandLine::Command::Updates;
     return parseControlClient(cl, argc, argv, error);
   } else {
-    error = "unknown command '" + cmd +
-            "' (expected run, disasm, update, status, updates, snapshot, --help or --version)";
+    error =
+        "unknown command '" + cmd + "' (expected run, disasm, update, status, updates, snapshot, --help or --version)";
     return std::nullopt;
   }
   int i = 2;
@@ -183,6 +184,8 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
         return std::nullopt;
       }
       cl.image = argv[++i];
+      i++;
+      break;  // what follows the image is the resumed program's (System>>resumeArguments)
     } else if (a == "--trust-image" && cl.command == CommandLine::Command::Run) {
       cl.trustImage = true;
     } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {

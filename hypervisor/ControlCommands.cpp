@@ -131,7 +131,8 @@ int runControlCommand(const CommandLine& cl, std::FILE* out, std::FILE* err) {
   } else if (cl.command == CommandLine::Command::Status) {
     print(out, describeStatus(value));
   } else if (cl.command == CommandLine::Command::Snapshot) {
-    print(out, value.contains("text") && value["text"].is_string() ? value["text"].get<std::string>() : value.dump() + "\n");
+    print(out,
+          value.contains("text") && value["text"].is_string() ? value["text"].get<std::string>() : value.dump() + "\n");
   } else {
     print(out, describeUpdateList(value));
   }

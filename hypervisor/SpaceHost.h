@@ -39,7 +39,7 @@ struct SpaceHostConfig {
 // A space to resume from an image instead of bootstrapping a fresh one.
 struct ResumeFromImage {
   std::string directory;
-  image::Manifest manifest;  // read and checked by image::readImage
+  image::Manifest manifest;            // read and checked by image::readImage
   std::vector<std::string> arguments;  // System>>resumeArguments
 };
 

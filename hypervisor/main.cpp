@@ -14,14 +14,14 @@
 #include "hypervisor/ExitStatus.h"
 #include "hypervisor/GuestStatus.h"
 #include "hypervisor/Snapshots.h"
-#include "image/ImageLoader.h"
-#include "vm/RuntimeImage.h"
 #include "hypervisor/Vm.h"
 #include "hypervisor/VmGuestHost.h"
+#include "image/ImageLoader.h"
 #include "space/Space.h"
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
 #include "vm/Runtime.h"
+#include "vm/RuntimeImage.h"
 #include "vm/Scheduler.h"
 #include "vm/compiler/SourceLocation.h"
 
@@ -78,12 +78,12 @@ image::Manifest readImage(const hypervisor::CommandLine& cl, image::LoadReport& 
 }
 
 void printLoadReport(const image::LoadReport& r) {
-  std::fprintf(stderr,
-               "image: %.1f MiB mapped in %.2f ms; checksums %s (%.1f ms); %s\n", double(r.bytesMapped) / 1048576.0,
-               double(r.mapMicros) / 1000.0, r.verifyMicros > 0 ? "verified" : "not verified",
-               double(r.verifyMicros) / 1000.0,
+  std::fprintf(stderr, "image: %.1f MiB mapped in %.2f ms; checksums %s (%.1f ms); %s\n",
+               double(r.bytesMapped) / 1048576.0, double(r.mapMicros) / 1000.0,
+               r.verifyMicros > 0 ? "verified" : "not verified", double(r.verifyMicros) / 1000.0,
                r.relocated ? ("relocated " + std::to_string(r.objectsRelocated) + " objects in " +
-                              std::to_string(r.relocateMicros / 1000) + " ms").c_str()
+                              std::to_string(r.relocateMicros / 1000) + " ms")
+                                 .c_str()
                            : "at the recorded address (no relocation)");
 }
 

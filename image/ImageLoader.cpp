@@ -58,7 +58,7 @@ std::string fileSha256(const std::string& path) {
 }  // namespace
 
 Manifest readImage(const std::string& directory, const LoadOptions& options, LoadReport& report) {
-  struct stat st{};
+  struct stat st {};
   if (stat(directory.c_str(), &st) != 0) throw ImageError(directory + ": no such image directory");
   if (!S_ISDIR(st.st_mode)) throw ImageError(directory + ": not a directory (an image is a directory)");
   std::string manifestPath = directory + "/" + kManifestFile;
@@ -73,7 +73,7 @@ Manifest readImage(const std::string& directory, const LoadOptions& options, Loa
   for (size_t i = 0; i < m.segments.size(); i++) {
     const SegmentEntry& e = m.segments[i];
     std::string path = directory + "/" + e.file;
-    struct stat fs{};
+    struct stat fs {};
     if (stat(path.c_str(), &fs) != 0 || !S_ISREG(fs.st_mode)) {
       throw ImageError(path + ": segment file missing (segments[" + std::to_string(i) + "])");
     }
@@ -124,8 +124,7 @@ intptr_t ImageMappings::place(const std::string& directory, const Manifest& m, s
     void* at = reinterpret_cast<void*>(space.reservation().base() + e.offset);
     try {
       bip::file_mapping file(path.c_str(), bip::read_only);
-      regions_.push_back(
-          std::make_unique<bip::mapped_region>(file, bip::copy_on_write, 0, e.bytes, at, MAP_FIXED));
+      regions_.push_back(std::make_unique<bip::mapped_region>(file, bip::copy_on_write, 0, e.bytes, at, MAP_FIXED));
     } catch (const bip::interprocess_exception& x) {
       throw ImageError(path + ": cannot map: " + x.what());
     }

@@ -18,7 +18,9 @@ namespace {
 
 constexpr uint64_t kPage = space::Reservation::kPageSize;
 
-json oopJson(Oop o) { return o.bits(); }
+json oopJson(Oop o) {
+  return o.bits();
+}
 
 json spaceJson(const space::SpaceImageState& s) {
   const space::OldSpace::State& o = s.oldSpace;
@@ -69,6 +71,7 @@ json runtimeJson(const vm::RuntimeImageState& r) {
           {"ioWaiters", waiters},
           {"retiredCode", retired},
           {"programMicros", r.programMicros},
+          {"descriptorEpoch", r.descriptorEpoch},
           {"classPath", r.classPath},
           {"primitivesFingerprint", r.primitivesFingerprint}};
 }
@@ -268,7 +271,8 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   s.nextFreeClassIndex = space::ClassIndex(r.u64(ss, "spaceState", "nextFreeClassIndex"));
   s.arrayClassIndex = space::ClassIndex(r.u64(ss, "spaceState", "arrayClassIndex"));
   const json& stacks = r.array(r.field(ss, "spaceState", "stacks"), "spaceState.stacks");
-  for (size_t i = 0; i < stacks.size(); i++) s.stacks.push_back(readOop(stacks[i], Reader::at("spaceState.stacks", i), false));
+  for (size_t i = 0; i < stacks.size(); i++)
+    s.stacks.push_back(readOop(stacks[i], Reader::at("spaceState.stacks", i), false));
 
   const json& os = r.field(ss, "spaceState", "oldSpace");
   const std::string op = "spaceState.oldSpace";
@@ -313,14 +317,17 @@ Manifest fromJson(const std::string& text, const std::string& where) {
     }
   }
   const json& lists = r.array(r.field(os, op, "exactLists"), op + ".exactLists");
-  if (lists.size() != o.exactLists.size()) r.fail(op + ".exactLists", "expected " + std::to_string(o.exactLists.size()) + " list heads");
+  if (lists.size() != o.exactLists.size())
+    r.fail(op + ".exactLists", "expected " + std::to_string(o.exactLists.size()) + " list heads");
   for (size_t i = 0; i < lists.size(); i++) {
     uint64_t a = r.u64(lists[i], Reader::at(op + ".exactLists", i));
-    if (a != 0 && (a % 8 || !inSegment(a))) r.fail(Reader::at(op + ".exactLists", i), "a free chunk outside the segments");
+    if (a != 0 && (a % 8 || !inSegment(a)))
+      r.fail(Reader::at(op + ".exactLists", i), "a free chunk outside the segments");
     o.exactLists[i] = a;
   }
   o.largeList = r.u64(os, op, "largeList");
-  if (o.largeList != 0 && (o.largeList % 8 || !inSegment(o.largeList))) r.fail(op + ".largeList", "a free chunk outside the segments");
+  if (o.largeList != 0 && (o.largeList % 8 || !inSegment(o.largeList)))
+    r.fail(op + ".largeList", "a free chunk outside the segments");
   o.maxBytes = r.u64(os, op, "maxBytes");
   o.committedBytes = r.u64(os, op, "committedBytes");
   o.liveBytes = r.u64(os, op, "liveBytes");
@@ -329,10 +336,12 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   // Each file segment is exactly one old segment's occupied pages (SpaceImage::pages).
   std::vector<space::MemoryRange> expected = space::SpaceImage::pages(s);
   if (expected.size() != m.segments.size()) {
-    r.fail("segments", std::to_string(m.segments.size()) + " files for " + std::to_string(expected.size()) + " old-space segments");
+    r.fail("segments",
+           std::to_string(m.segments.size()) + " files for " + std::to_string(expected.size()) + " old-space segments");
   }
   for (size_t i = 0; i < expected.size(); i++) {
-    if (expected[i].start != base + m.segments[i].offset || expected[i].end - expected[i].start != m.segments[i].bytes) {
+    if (expected[i].start != base + m.segments[i].offset ||
+        expected[i].end - expected[i].start != m.segments[i].bytes) {
       r.fail(Reader::at("segments", i), "does not match old-space segment " + std::to_string(i));
     }
   }
@@ -352,10 +361,15 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   }
   rt.nextTimerId = r.i64(r.field(rs, rp, "nextTimerId"), rp + ".nextTimerId");
   const json& waiters = r.array(r.field(rs, rp, "ioWaiters"), rp + ".ioWaiters");
-  for (size_t i = 0; i < waiters.size(); i++) rt.ioWaiters.push_back(readOop(waiters[i], Reader::at(rp + ".ioWaiters", i), false));
+  for (size_t i = 0; i < waiters.size(); i++)
+    rt.ioWaiters.push_back(readOop(waiters[i], Reader::at(rp + ".ioWaiters", i), false));
   const json& retired = r.array(r.field(rs, rp, "retiredCode"), rp + ".retiredCode");
-  for (size_t i = 0; i < retired.size(); i++) rt.retiredCode.push_back(readOop(retired[i], Reader::at(rp + ".retiredCode", i), false));
+  for (size_t i = 0; i < retired.size(); i++)
+    rt.retiredCode.push_back(readOop(retired[i], Reader::at(rp + ".retiredCode", i), false));
   rt.programMicros = r.i64(r.field(rs, rp, "programMicros"), rp + ".programMicros");
+  uint64_t epoch = r.u64(rs, rp, "descriptorEpoch");
+  if (epoch == 0 || epoch >= (uint64_t(1) << 30)) r.fail(rp + ".descriptorEpoch", "not from 1 to 2^30-1");
+  rt.descriptorEpoch = uint32_t(epoch);
   const json& cp = r.array(r.field(rs, rp, "classPath"), rp + ".classPath");
   for (size_t i = 0; i < cp.size(); i++) rt.classPath.push_back(r.str(cp[i], Reader::at(rp + ".classPath", i)));
   rt.primitivesFingerprint = r.str(r.field(rs, rp, "primitivesFingerprint"), rp + ".primitivesFingerprint");

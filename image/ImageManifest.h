@@ -25,7 +25,7 @@ class ImageError : public std::runtime_error {
 };
 
 struct SegmentEntry {
-  std::string file;    // relative to the image directory
+  std::string file;     // relative to the image directory
   uint64_t offset = 0;  // from the reservation's base, page aligned
   uint64_t bytes = 0;   // the file's size, page aligned
   std::string sha256;   // of the file's bytes, lowercase hex
@@ -36,9 +36,9 @@ struct Manifest {
   std::string espellVersion;
   int wordSize = 8;
   std::string byteOrder = "little";
-  std::string space;     // "guest" or "hypervisor": the space it was taken from
-  std::string takenAt;   // UTC, ISO 8601
-  std::string mode;      // cow, copy or fork
+  std::string space;    // "guest" or "hypervisor": the space it was taken from
+  std::string takenAt;  // UTC, ISO 8601
+  std::string mode;     // cow, copy or fork
   // The space's memory layout (the loader builds the same).
   uint64_t edenBytes = 0, minEdenBytes = 0, survivorBytes = 0, maxOldBytes = 0;
   std::vector<SegmentEntry> segments;

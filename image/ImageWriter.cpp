@@ -80,9 +80,12 @@ CaptureMode parseCaptureMode(const std::string& name) {
 
 const char* captureModeName(CaptureMode mode) {
   switch (mode) {
-    case CaptureMode::Cow: return "cow";
-    case CaptureMode::Copy: return "copy";
-    case CaptureMode::Fork: return "fork";
+    case CaptureMode::Cow:
+      return "cow";
+    case CaptureMode::Copy:
+      return "copy";
+    case CaptureMode::Fork:
+      return "fork";
   }
   return "?";
 }
@@ -194,7 +197,9 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   space.holdPages([this] { waitForPages(); });
 }
 
-bool ImageWriter::finished() { return pagesDone_ || !pages_ || pages_->finished(); }
+bool ImageWriter::finished() {
+  return pagesDone_ || !pages_ || pages_->finished();
+}
 
 void ImageWriter::waitForPages() {
   if (pagesDone_ || !pages_) return;

@@ -40,7 +40,7 @@ struct SnapshotReport {
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
   int64_t writeMicros = 0;
-  int64_t totalMicros = 0;       // from the request until the image was in place
+  int64_t totalMicros = 0;  // from the request until the image was in place
   double throughputMiBPerSecond() const;
   std::string toJson() const;
   std::string toText() const;

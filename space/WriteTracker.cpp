@@ -1,11 +1,9 @@
 // WriteTracker: see WriteTracker.h.
 #include "space/WriteTracker.h"
 
-#include <signal.h>
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -14,55 +12,6 @@
 namespace space {
 
 namespace {
-
-// The trackers active in this process. Process-wide by necessity: a fault is delivered to
-// the process, and the handler must find the tracker from the address alone. Written only
-// by the thread that starts and stops trackers; read by the handler on the same thread.
-constexpr size_t kMaxTrackers = 8;
-std::atomic<WriteTracker*> activeTrackers[kMaxTrackers];
-struct sigaction previousHandler;
-
-// Passes a fault that is none of ours to whoever handled SIGSEGV before.
-void forwardFault(int sig, siginfo_t* info, void* context) {
-  if (previousHandler.sa_flags & SA_SIGINFO) {
-    if (previousHandler.sa_sigaction) return previousHandler.sa_sigaction(sig, info, context);
-  } else if (previousHandler.sa_handler != SIG_DFL && previousHandler.sa_handler != SIG_IGN) {
-    return previousHandler.sa_handler(sig);
-  }
-  // The default action: reinstall it and return; the faulting instruction runs again and
-  // the process ends as it would have without us.
-  signal(sig, SIG_DFL);
-}
-
-// The SIGSEGV handler: a write to a protected page of an active tracker.
-void onFault(int sig, siginfo_t* info, void* context) {
-  if (info->si_code == SEGV_ACCERR) {
-    uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
-    for (std::atomic<WriteTracker*>& slot : activeTrackers) {
-      WriteTracker* t = slot.load(std::memory_order_acquire);
-      if (t && t->handleFault(address)) return;
-    }
-  }
-  forwardFault(sig, info, context);
-}
-
-// Makes onFault the SIGSEGV handler, remembering the one it replaces. Checked at every
-// tracker start, since other code (a test harness, a sanitizer) may have replaced it
-// since the last one.
-void installHandler() {
-  struct sigaction current;
-  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
-      current.sa_sigaction == onFault) {
-    return;
-  }
-  struct sigaction action = {};
-  action.sa_sigaction = onFault;
-  action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-  sigemptyset(&action.sa_mask);
-  if (sigaction(SIGSEGV, &action, &previousHandler) != 0) {
-    throw std::runtime_error(std::string("cannot install the write-tracking handler: ") + std::strerror(errno));
-  }
-}
 
 void protect(uintptr_t start, size_t bytes, int protection) {
   if (bytes == 0) return;
@@ -74,7 +23,6 @@ void protect(uintptr_t start, size_t bytes, int protection) {
 }  // namespace
 
 WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
-  installHandler();
   for (const MemoryRange& m : ranges) {
     if (m.end <= m.start) continue;
     size_t pages = (m.end - m.start) / kPageSize;
@@ -83,12 +31,7 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
   }
   std::sort(ranges_.begin(), ranges_.end(),
             [](const Range& a, const Range& b) { return a.memory.start < b.memory.start; });
-  size_t slot = 0;
-  for (; slot < kMaxTrackers; slot++) {
-    WriteTracker* expected = nullptr;
-    if (activeTrackers[slot].compare_exchange_strong(expected, this)) break;
-  }
-  if (slot == kMaxTrackers) throw std::runtime_error("too many write trackers at once");
+  addWriteFaultOwner(this);
   active_ = true;
   try {
     for (const Range& r : ranges_) protect(r.memory.start, r.memory.end - r.memory.start, PROT_READ);
@@ -177,10 +120,7 @@ void WriteTracker::restore() {
 void WriteTracker::release() {
   if (!active_) return;
   unprotectAll();
-  for (std::atomic<WriteTracker*>& slot : activeTrackers) {
-    WriteTracker* self = this;
-    slot.compare_exchange_strong(self, nullptr);
-  }
+  removeWriteFaultOwner(this);
   active_ = false;
   freeChunks();
 }

@@ -8,10 +8,10 @@
 // This is the page half of a checkpoint of a space (see Space::Checkpoint): Chester
 // rolls a failed update back with it.
 //
-// Faults arrive as SIGSEGV on the thread that writes; one process-wide handler serves
-// every tracker and passes faults outside tracked ranges to the handler installed before
-// it (a real crash stays a crash; sanitizers keep theirs). The handler only copies memory
-// and makes system calls (mmap, mprotect), so it is safe to run at any instruction.
+// Faults arrive as SIGSEGV on the thread that writes; the process-wide handler of
+// WriteFaults.h serves every tracker and passes faults outside tracked ranges on (a real
+// crash stays a crash; sanitizers keep theirs). The handler only copies memory and makes
+// system calls (mmap, mprotect), so it is safe to run at any instruction.
 //
 // Each page made writable again splits the protected mapping, and the kernel caps
 // mappings per process (vm.max_map_count, 65530 by default): after kMaxScatteredPages
@@ -24,6 +24,8 @@
 #include <span>
 #include <vector>
 
+#include "space/WriteFaults.h"
+
 namespace space {
 
 struct MemoryRange {
@@ -31,7 +33,7 @@ struct MemoryRange {
   uintptr_t end = 0;    // page aligned, exclusive
 };
 
-class WriteTracker {
+class WriteTracker : private WriteFaultOwner {
  public:
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kMaxScatteredPages = 16384;
@@ -58,6 +60,8 @@ class WriteTracker {
   bool handleFault(uintptr_t address);
 
  private:
+  bool handleWriteFault(uintptr_t address) override { return handleFault(address); }
+
   struct Range {
     MemoryRange memory;
     std::vector<uint8_t> saved;  // one byte per page: 1 once saved (sized up front)

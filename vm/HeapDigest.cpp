@@ -97,7 +97,7 @@ class Walk {
 
 }  // namespace
 
-HeapDigest digestOf(Runtime& rt) {
+HeapDigest digestOf(Runtime& rt, TimerDeadlines deadlines) {
   if (rt.scheduler().activeProcess() != rt.nil()) throw std::logic_error("a digest of a running space");
   HeapDigest d;
   Sha256 h;
@@ -106,7 +106,7 @@ HeapDigest digestOf(Runtime& rt) {
   // that hold guest objects (timers by deadline and id, I/O waiters by descriptor).
   h.add(walk.name(rt.space().specialObjectsArray()));
   for (const auto& [deadline, id, semaphore] : rt.scheduler().timers().timers) {
-    h.add(uint64_t(deadline));
+    if (deadlines == TimerDeadlines::Included) h.add(uint64_t(deadline));
     h.add(uint64_t(id));
     h.add(walk.name(semaphore));
   }

@@ -28,8 +28,12 @@ struct HeapDigest {
   bool operator==(const HeapDigest& o) const { return sha256 == o.sha256; }
 };
 
+// Whether pending timers count with their deadlines (a rollback restores them exactly) or
+// by id and semaphore only (a resumed image re-arms them relative to the resume).
+enum class TimerDeadlines { Included, Excluded };
+
 // Walks the space of `rt`, which must be quiescent (no process running). Allocates
 // nothing in the heap.
-HeapDigest digestOf(Runtime& rt);
+HeapDigest digestOf(Runtime& rt, TimerDeadlines deadlines = TimerDeadlines::Included);
 
 }  // namespace vm

@@ -131,6 +131,11 @@ class Runtime final : public space::RootProvider {
   void noteDescriptorOpened(int fd) { descriptors_.insert(fd); }
   void noteDescriptorClosed(int fd) { descriptors_.erase(fd); }
   bool ownsDescriptor(int fd) const { return descriptors_.count(fd) != 0; }
+  // Sockets hold handles: a descriptor tagged with this epoch (vm/primitives/Socket.cpp).
+  // A resumed image's runtime takes the next epoch, so the handles of the process the
+  // image was taken from never name a descriptor of this one.
+  uint32_t descriptorEpoch() const { return descriptorEpoch_; }
+  void setDescriptorEpoch(uint32_t e) { descriptorEpoch_ = e; }
 
   // System>>ticks: microseconds of program time. It continues across a snapshot and the
   // resume from it (programClockOffset is the time the program had run before).
@@ -211,7 +216,8 @@ class Runtime final : public space::RootProvider {
   bool bootstrapping_ = false;
   std::string lastSocketError_;
   std::unordered_set<int> descriptors_;
-  int64_t programClockOrigin_;  // Scheduler::nowMicros() when programMicros() was 0
+  uint32_t descriptorEpoch_ = 1;  // 1 .. 2^30-1
+  int64_t programClockOrigin_;    // Scheduler::nowMicros() when programMicros() was 0
   std::vector<std::string> resumeArguments_;
   std::string lastUnhandledError_;
   ExecutionHost* host_ = nullptr;

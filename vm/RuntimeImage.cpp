@@ -8,8 +8,8 @@
 
 #include "vm/ClassBuilder.h"
 #include "vm/ClassLoader.h"
-#include "vm/IoPoller.h"
 #include "vm/Interpreter.h"
+#include "vm/IoPoller.h"
 #include "vm/MethodCache.h"
 #include "vm/Primitives.h"
 #include "vm/Scheduler.h"
@@ -35,6 +35,7 @@ RuntimeImageState RuntimeImage::capture(Runtime& rt) {
   }
   s.retiredCode = rt.classes().retiredCode();
   s.programMicros = rt.programMicros();
+  s.descriptorEpoch = rt.descriptorEpoch();
   s.classPath = rt.options().classPath;
   s.primitivesFingerprint = primitivesFingerprint(rt);
   return s;
@@ -94,6 +95,7 @@ void RuntimeImage::adopt(Runtime& rt, const RuntimeImageState& s, std::vector<st
   // Waiters on the old process's descriptors wake up and find their socket closed.
   for (space::Oop semaphore : s.ioWaiters) rt.scheduler().signal(semaphore);
   rt.setProgramMicros(s.programMicros);
+  rt.setDescriptorEpoch(s.descriptorEpoch % ((uint32_t(1) << 30) - 1) + 1);
   rt.mutableOptions().classPath = s.classPath;
   rt.loader().setClassPath(s.classPath);
   rt.setResumeArguments(std::move(arguments));

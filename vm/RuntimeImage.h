@@ -26,7 +26,8 @@ struct RuntimeImageState {
   std::vector<space::Oop> ioWaiters;
   // Method versions replaced or removed that may still run (ClassBuilder's retired code).
   std::vector<space::Oop> retiredCode;
-  int64_t programMicros = 0;  // System>>ticks when the image was taken
+  int64_t programMicros = 0;     // System>>ticks when the image was taken
+  uint32_t descriptorEpoch = 1;  // the socket handles' epoch (Runtime::descriptorEpoch)
   std::vector<std::string> classPath;
   std::string primitivesFingerprint;  // see primitivesFingerprint()
 };

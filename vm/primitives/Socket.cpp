@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "space/KernelWrites.h"
 #include "vm/IoPoller.h"
 #include "vm/Scheduler.h"
 #include "vm/primitives/PrimitiveSupport.h"
@@ -27,12 +28,25 @@ PrimitiveResult fail(Interpreter& in, const std::string& what) {
   return kFail;
 }
 
-// A descriptor this runtime opened and has not closed. A Socket in a resumed image names
-// a descriptor of the process that took the image: in this process the number is closed,
-// or belongs to something else entirely, so it is refused with a clear error.
+// Sockets hold a descriptor handle, not the bare number: the descriptor in the low 32
+// bits and the runtime's descriptor epoch above (Runtime::descriptorEpoch). A Socket in a
+// resumed image holds a handle of the process the image was taken from, whose number may
+// now be closed or belong to something else entirely: its epoch differs, and it is refused
+// with a clear error (closing it does nothing).
+int64_t handleFor(Runtime& rt, int fd) {
+  return (int64_t(rt.descriptorEpoch()) << 32) | int64_t(fd);
+}
+int fdOf(Oop handle) {
+  return int(handle.smallInteger() & 0xffffffff);
+}
+// A handle of a descriptor this runtime opened and has not closed.
+bool isOwnedHandle(Runtime& rt, Oop o) {
+  return o.isSmallInteger() && o.smallInteger() >= 0 && (o.smallInteger() >> 32) == int64_t(rt.descriptorEpoch()) &&
+         rt.ownsDescriptor(fdOf(o));
+}
 bool isFd(Interpreter& in, Oop o) {
-  if (!o.isSmallInteger() || o.smallInteger() < 0 || o.smallInteger() >= (int64_t(1) << 31)) return false;
-  if (!in.runtime().ownsDescriptor(int(o.smallInteger()))) {
+  if (!o.isSmallInteger() || o.smallInteger() < 0) return false;
+  if (!isOwnedHandle(in.runtime(), o)) {
     in.runtime().setLastSocketError("the socket was opened by the process the image was taken from; it is closed here");
     return false;
   }
@@ -78,14 +92,14 @@ ESPELL_PRIMITIVE(socketListen) {
     return r;
   }
   in.runtime().noteDescriptorOpened(fd);
-  return answerInt(in, argc, fd);
+  return answerInt(in, argc, handleFor(in.runtime(), fd));
 }
 
 // primAccept: fd  -> new fd, or -1 when no connection is pending
 ESPELL_PRIMITIVE(socketAccept) {
   Oop fd = arg(in, argc, 0);
   if (!isFd(in, fd)) return kFail;
-  int c = accept4(int(fd.smallInteger()), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int c = accept4(fdOf(fd), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (c < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
       return answerInt(in, argc, -1);
@@ -94,7 +108,7 @@ ESPELL_PRIMITIVE(socketAccept) {
   int one = 1;
   setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   in.runtime().noteDescriptorOpened(c);
-  return answerInt(in, argc, c);
+  return answerInt(in, argc, handleFor(in.runtime(), c));
 }
 
 // primConnectTo: host port: port  -> fd (connection possibly in progress)
@@ -127,7 +141,7 @@ ESPELL_PRIMITIVE(socketConnect) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   in.runtime().noteDescriptorOpened(fd);
-  return answerInt(in, argc, fd);
+  return answerInt(in, argc, handleFor(in.runtime(), fd));
 }
 
 // primConnectResult: fd  -> true once connected; fails with the connection error
@@ -136,7 +150,7 @@ ESPELL_PRIMITIVE(socketConnectResult) {
   if (!isFd(in, fd)) return kFail;
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(int(fd.smallInteger()), SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(in, "connect");
+  if (getsockopt(fdOf(fd), SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(in, "connect");
   if (err != 0) {
     errno = err;
     return fail(in, "connect");
@@ -150,7 +164,8 @@ ESPELL_PRIMITIVE(socketRead) {
   uint8_t* data;
   size_t n;
   if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
-  ssize_t r = read(int(fd.smallInteger()), data, n);
+  space::beforeKernelWrite(data, n);  // a snapshot may be write-protecting the buffer
+  ssize_t r = read(fdOf(fd), data, n);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
     return fail(in, "read");
@@ -164,7 +179,7 @@ ESPELL_PRIMITIVE(socketWrite) {
   uint8_t* data;
   size_t n;
   if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
-  ssize_t r = send(int(fd.smallInteger()), data, n, MSG_NOSIGNAL);
+  ssize_t r = send(fdOf(fd), data, n, MSG_NOSIGNAL);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
     return fail(in, "write");
@@ -176,11 +191,11 @@ ESPELL_PRIMITIVE(socketWrite) {
 ESPELL_PRIMITIVE(socketWatch) {
   Runtime& rt = in.runtime();
   Oop fd = arg(in, argc, 0), writing = arg(in, argc, 1), sem = arg(in, argc, 2);
-  if (!isFd(in, fd) || !sem.isHeapObject() || !inheritsFrom(rt, rt.classOf(sem), rt.special(special::kClassSemaphore))) {
+  if (!isFd(in, fd) || !sem.isHeapObject() ||
+      !inheritsFrom(rt, rt.classOf(sem), rt.special(special::kClassSemaphore))) {
     return kFail;
   }
-  rt.scheduler().io().watch(int(fd.smallInteger()),
-                            writing == rt.trueObject() ? IoPoller::Writable : IoPoller::Readable,
+  rt.scheduler().io().watch(fdOf(fd), writing == rt.trueObject() ? IoPoller::Writable : IoPoller::Readable,
                             space::Handle(in.space(), sem));
   return answer(in, argc, receiver(in, argc));
 }
@@ -188,29 +203,29 @@ ESPELL_PRIMITIVE(socketWatch) {
 ESPELL_PRIMITIVE(socketClose) {
   Oop fd = arg(in, argc, 0);
   // A socket of the process the image was taken from is closed already: nothing to do.
-  if (fd.isSmallInteger() && !in.runtime().ownsDescriptor(int(fd.smallInteger()))) {
+  if (fd.isSmallInteger() && !isOwnedHandle(in.runtime(), fd)) {
     return answer(in, argc, receiver(in, argc));
   }
   if (!isFd(in, fd)) return kFail;
-  in.runtime().noteDescriptorClosed(int(fd.smallInteger()));
+  in.runtime().noteDescriptorClosed(fdOf(fd));
   // Wake whoever waits on it first, so no process waits forever on a closed socket.
-  in.runtime().scheduler().io().forget(int(fd.smallInteger()), in.runtime().scheduler());
-  close(int(fd.smallInteger()));
+  in.runtime().scheduler().io().forget(fdOf(fd), in.runtime().scheduler());
+  close(fdOf(fd));
   return answer(in, argc, receiver(in, argc));
 }
 
 // primAbort: fd — closes with SO_LINGER 0: unsent data is dropped and the peer gets a RST.
 ESPELL_PRIMITIVE(socketAbort) {
   Oop fd = arg(in, argc, 0);
-  if (fd.isSmallInteger() && !in.runtime().ownsDescriptor(int(fd.smallInteger()))) {
+  if (fd.isSmallInteger() && !isOwnedHandle(in.runtime(), fd)) {
     return answer(in, argc, receiver(in, argc));
   }
   if (!isFd(in, fd)) return kFail;
-  in.runtime().noteDescriptorClosed(int(fd.smallInteger()));
-  in.runtime().scheduler().io().forget(int(fd.smallInteger()), in.runtime().scheduler());
+  in.runtime().noteDescriptorClosed(fdOf(fd));
+  in.runtime().scheduler().io().forget(fdOf(fd), in.runtime().scheduler());
   linger abortive{1, 0};
-  setsockopt(int(fd.smallInteger()), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
-  close(int(fd.smallInteger()));
+  setsockopt(fdOf(fd), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+  close(fdOf(fd));
   return answer(in, argc, receiver(in, argc));
 }
 
@@ -219,8 +234,7 @@ ESPELL_PRIMITIVE(socketLocalPort) {
   if (!isFd(in, fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
-  if (getsockname(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return fail(in, "getsockname");
+  if (getsockname(fdOf(fd), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return fail(in, "getsockname");
   return answerInt(in, argc, ntohs(addr.sin_port));
 }
 
@@ -229,8 +243,7 @@ ESPELL_PRIMITIVE(socketRemoteAddress) {
   if (!isFd(in, fd)) return kFail;
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
-  if (getpeername(int(fd.smallInteger()), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return fail(in, "getpeername");
+  if (getpeername(fdOf(fd), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return fail(in, "getpeername");
   char buf[INET_ADDRSTRLEN] = {0};
   inet_ntop(AF_INET, &addr.sin_addr, buf, sizeof buf);
   return answerString(in, argc, std::string(buf) + ":" + std::to_string(ntohs(addr.sin_port)));

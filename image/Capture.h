@@ -1,0 +1,26 @@
+// Capture: one way of capturing ranges and writing them out (CowCapture, CopyCapture,
+// ForkCapture), behind PageWriter. Constructing one is the capture: it returns once the
+// ranges' contents as of now are safe, and writing proceeds in the background.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "image/PageWriter.h"
+
+namespace image {
+
+class Capture {
+ public:
+  // Stops the writer if it still runs; every range is writable afterwards.
+  virtual ~Capture() = default;
+  virtual bool finished() = 0;
+  // Blocks until done; throws std::runtime_error (file and errno) when writing failed.
+  // captureMicros is left for PageWriter to fill.
+  virtual PageWriteReport wait() = 0;
+};
+
+// The file name of the range at `index`, relative to the directory.
+std::string segmentFileName(size_t index);
+
+}  // namespace image

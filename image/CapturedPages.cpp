@@ -1,0 +1,102 @@
+// CapturedPages: see CapturedPages.h.
+#include "image/CapturedPages.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace image {
+
+CapturedPages::CapturedPages(const std::vector<PageRange>& ranges) : ranges_(ranges) {
+  for (const PageRange& r : ranges_) {
+    if (r.end < r.start || r.start % kPageSize != 0 || r.end % kPageSize != 0) {
+      throw std::runtime_error("page ranges must be page aligned");
+    }
+    firstPage_.push_back(pageCount_);
+    pageCount_ += (r.end - r.start) / kPageSize;
+    rangesByStart_.push_back(rangesByStart_.size());
+  }
+  std::sort(rangesByStart_.begin(), rangesByStart_.end(),
+            [&](size_t a, size_t b) { return ranges_[a].start < ranges_[b].start; });
+  states_ = std::make_unique<std::atomic<uint8_t>[]>(pageCount_);
+  for (size_t i = 0; i < pageCount_; i++) states_[i].store(NotWritten, std::memory_order_relaxed);
+  if (pageCount_ > 0) {
+    void* p = mmap(nullptr, pageCount_ * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error(std::string("cannot reserve shadow pages: ") + std::strerror(errno));
+    shadow_ = static_cast<uint8_t*>(p);
+  }
+}
+
+CapturedPages::~CapturedPages() {
+  if (shadow_) munmap(shadow_, pageCount_ * kPageSize);
+}
+
+uintptr_t CapturedPages::address(size_t page) const {
+  size_t range = size_t(std::upper_bound(firstPage_.begin(), firstPage_.end(), page) - firstPage_.begin()) - 1;
+  // An empty range shares its first page number with the next range: upper_bound skips it.
+  return ranges_[range].start + (page - firstPage_[range]) * kPageSize;
+}
+
+size_t CapturedPages::pageAt(uintptr_t address, size_t* range) const {
+  // The last range (by start) starting at or below the address.
+  auto it = std::upper_bound(rangesByStart_.begin(), rangesByStart_.end(), address,
+                             [&](uintptr_t a, size_t r) { return a < ranges_[r].start; });
+  while (it != rangesByStart_.begin()) {
+    size_t r = *--it;
+    if (address >= ranges_[r].end) {
+      if (ranges_[r].end == ranges_[r].start) continue;  // empty: look further down
+      return kNone;
+    }
+    if (range) *range = r;
+    return firstPage_[r] + (address - ranges_[r].start) / kPageSize;
+  }
+  return kNone;
+}
+
+void CapturedPages::preserve(size_t page) {
+  std::atomic<uint8_t>& state = states_[page];
+  uint8_t s = NotWritten;
+  if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
+    std::memcpy(shadow_ + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
+    pagesSaved_.fetch_add(1, std::memory_order_relaxed);
+    addExtraBytes(kPageSize);
+    state.store(Saved, std::memory_order_release);
+    return;
+  }
+  // Someone is copying it: a page copy takes a microsecond.
+  while (state.load(std::memory_order_acquire) == Copying) sched_yield();
+}
+
+bool CapturedPages::take(size_t page, uint8_t* out) {
+  std::atomic<uint8_t>& state = states_[page];
+  uint8_t s = NotWritten;
+  if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
+    std::memcpy(out, reinterpret_cast<const void*>(address(page)), kPageSize);
+    state.store(Done, std::memory_order_release);
+    return false;
+  }
+  while ((s = state.load(std::memory_order_acquire)) == Copying) sched_yield();
+  // Saved: only the writer moves a page on from there.
+  std::memcpy(out, shadow_ + page * kPageSize, kPageSize);
+  state.store(Done, std::memory_order_release);
+  return true;
+}
+
+void CapturedPages::releaseShadow(size_t first, size_t count) {
+  madvise(shadow_ + first * kPageSize, count * kPageSize, MADV_DONTNEED);
+}
+
+void CapturedPages::addExtraBytes(size_t n) {
+  size_t now = extraBytes_.fetch_add(n, std::memory_order_relaxed) + n;
+  size_t peak = peakExtraBytes_.load(std::memory_order_relaxed);
+  while (now > peak && !peakExtraBytes_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace image

@@ -1,0 +1,75 @@
+// CapturedPages: the pages of a copy-on-write capture and, for each, where its contents as
+// of the capture are. Shared by the writer thread, the fault path (a signal handler on a
+// program thread, or the userfaultfd service thread) and, through the protection, the
+// program. While a page is protected its live contents are still the captured ones; the
+// first of writer and fault path to claim it copies it (the writer into its buffer, the
+// fault path into the shadow); only then may the page become writable.
+//
+// Page states, each an atomic byte; every transition is made by the one who claimed it:
+//   NotWritten --claim (CAS)--> Copying --writer done--> Done
+//                                       --fault path done--> Saved --writer took shadow--> Done
+// Invariant: a page is made writable only in state Saved or Done.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "image/PageWriter.h"
+
+namespace image {
+
+class CapturedPages {
+ public:
+  static constexpr size_t kPageSize = PageWriter::kPageSize;
+  static constexpr size_t kNone = SIZE_MAX;
+  enum State : uint8_t { NotWritten, Copying, Saved, Done };
+
+  // Maps the shadow (reserved, not committed). Throws std::runtime_error when it cannot.
+  explicit CapturedPages(const std::vector<PageRange>& ranges);
+  ~CapturedPages();
+  CapturedPages(const CapturedPages&) = delete;
+  CapturedPages& operator=(const CapturedPages&) = delete;
+
+  const std::vector<PageRange>& ranges() const { return ranges_; }
+  size_t pageCount() const { return pageCount_; }
+  // Pages are numbered across ranges, in the order of the ranges.
+  size_t firstPage(size_t range) const { return firstPage_[range]; }
+  size_t pagesOf(size_t range) const { return (ranges_[range].end - ranges_[range].start) / kPageSize; }
+  uintptr_t address(size_t page) const;
+  // The page holding `address` and its range, or kNone. Signal safe.
+  size_t pageAt(uintptr_t address, size_t* range = nullptr) const;
+
+  // The fault path: returns once the page's captured contents are safe elsewhere (state
+  // Saved or Done), copying them to the shadow if nobody had. Signal safe.
+  void preserve(size_t page);
+  // The writer: copies the page's captured contents to `out`, from the page itself (still
+  // protected) or from its shadow. Answers whether they came from the shadow.
+  bool take(size_t page, uint8_t* out);
+  // The writer, after writing pages [first, first + count): gives their shadow copies' memory
+  // back.
+  void releaseShadow(size_t first, size_t count);
+
+  size_t pagesSaved() const { return pagesSaved_.load(std::memory_order_relaxed); }
+  // Memory beyond the ranges: shadow pages in use plus whatever the writer declared.
+  void addExtraBytes(size_t n);
+  void removeExtraBytes(size_t n) { extraBytes_.fetch_sub(n, std::memory_order_relaxed); }
+  size_t peakExtraBytes() const { return peakExtraBytes_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<PageRange> ranges_;      // in the caller's order
+  std::vector<size_t> firstPage_;      // per range
+  std::vector<size_t> rangesByStart_;  // range indexes sorted by start, for pageAt
+  size_t pageCount_ = 0;
+  std::unique_ptr<std::atomic<uint8_t>[]> states_;  // per page, a State
+  // Page p's saved copy lives at shadow_ + p * kPageSize: reserved for every page,
+  // committed only for the pages the fault path saves, so saving needs no allocation.
+  uint8_t* shadow_ = nullptr;
+  std::atomic<size_t> pagesSaved_{0};
+  std::atomic<size_t> extraBytes_{0};
+  std::atomic<size_t> peakExtraBytes_{0};
+};
+
+}  // namespace image

@@ -1,0 +1,115 @@
+// CowCapture: see CowCapture.h.
+#include "image/CowCapture.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "image/HashThread.h"
+#include "image/SegmentOutput.h"
+#include "space/KernelWrites.h"
+
+namespace image {
+
+namespace {
+
+constexpr size_t kPage = CapturedPages::kPageSize;
+
+// The writer's batch buffer, mapped rather than allocated: page aligned, and given back
+// whole.
+class Buffer {
+ public:
+  explicit Buffer(size_t bytes) : bytes_(bytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("cannot map the writer's buffer");
+    data_ = static_cast<uint8_t*>(p);
+  }
+  ~Buffer() { munmap(data_, bytes_); }
+  uint8_t* data() { return data_; }
+
+ private:
+  size_t bytes_;
+  uint8_t* data_;
+};
+
+}  // namespace
+
+CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& directory)
+    : directory_(directory), pages_(ranges) {
+  // Raised before any page is protected: beforeKernelWrite must see it first.
+  space::capturesActive.fetch_add(1);
+  try {
+    protection_ = protectPages(pages_);
+    protectionName_ = protection_->name();
+    writer_ = std::make_unique<WriterThread>(
+        [this](std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) { writeAll(segments, stop); },
+        [this] { stopProtecting(); });
+  } catch (...) {
+    if (protection_) protection_->finish();
+    space::capturesActive.fetch_sub(1);
+    throw;
+  }
+}
+
+CowCapture::~CowCapture() {
+  writer_.reset();
+}
+
+void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) {
+  // Batches rotate through kBuffers buffers, so that several can wait to be hashed while
+  // the next is filled. Declared before the hasher: they outlive its last job.
+  Buffer buffers(kBuffers * kBatchPages * kPage);
+  pages_.addExtraBytes(kBuffers * kBatchPages * kPage);
+  uint64_t ticketOf[kBuffers] = {};  // the hash job last reading each buffer
+  size_t batchNumber = 0;
+  HashThread hasher;
+  for (size_t r = 0; r < pages_.ranges().size(); r++) {
+    size_t first = pages_.firstPage(r);
+    size_t count = pages_.pagesOf(r);
+    SegmentOutput out(directory_, segmentFileName(r), count * kPage, hasher);
+    for (size_t done = 0; done < count; batchNumber++) {
+      if (stop.load(std::memory_order_relaxed)) return;
+      size_t batch = std::min(kBatchPages, count - done);
+      size_t slot = batchNumber % kBuffers;
+      uint8_t* buffer = buffers.data() + slot * kBatchPages * kPage;
+      hasher.waitFor(ticketOf[slot]);
+      size_t fromShadow = 0;
+      for (size_t i = 0; i < batch; i++) fromShadow += pages_.take(first + done + i, buffer + i * kPage);
+      ticketOf[slot] = out.append(buffer, batch * kPage);
+      protection_->written(first + done, batch);
+      if (fromShadow) {
+        pages_.releaseShadow(first + done, batch);
+        pages_.removeExtraBytes(fromShadow * kPage);
+      }
+      done += batch;
+    }
+    segments.push_back(out.finish(pages_.ranges()[r].start));
+  }
+}
+
+// The writer's last act, done or failed: every page writable again.
+void CowCapture::stopProtecting() {
+  protection_->finish();
+  space::capturesActive.fetch_sub(1);
+}
+
+bool CowCapture::finished() {
+  return writer_->finished();
+}
+
+PageWriteReport CowCapture::wait() {
+  writer_->join();
+  PageWriteReport report;
+  report.mode = CaptureMode::Cow;
+  report.protection = protectionName_;
+  report.pagesWritten = pages_.pageCount();
+  report.pagesSavedByCow = pages_.pagesSaved();
+  report.peakExtraBytes = pages_.peakExtraBytes();
+  report.bytesWritten = pages_.pageCount() * kPage;
+  report.writeMicros = writer_->micros();
+  report.segments = writer_->segments();
+  return report;
+}
+
+}  // namespace image

@@ -1,0 +1,48 @@
+// SignalProtection: write-protection by mprotect(PROT_READ); a write faults with SIGSEGV,
+// and the process-wide handler of space/WriteFaults.h asks us: preserve the page, make it
+// writable, retry the write. The fallback when userfaultfd is unavailable.
+//
+// Each page made writable alone splits a mapping, and the kernel caps mappings per process
+// (vm.max_map_count, 65530 by default). So the writer lifts protection over whole batches
+// as it goes, which merges them back, and once kMaxScatteredPages pages ahead of the
+// writer have been made writable alone (or the kernel refuses another split), a faulting
+// thread instead waits until the writer has written its page.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "image/WriteProtection.h"
+#include "space/WriteFaults.h"
+
+namespace image {
+
+class SignalProtection : public WriteProtection, private space::WriteFaultOwner {
+ public:
+  static constexpr size_t kMaxScatteredPages = 16384;
+
+  // Throws std::runtime_error when the pages cannot be protected; nothing is then.
+  explicit SignalProtection(CapturedPages& pages, size_t maxScatteredPages = kMaxScatteredPages);
+  ~SignalProtection() override;
+  const char* name() const override { return "mprotect"; }
+  void written(size_t first, size_t count) override;
+  void finish() override;
+
+ private:
+  bool handleWriteFault(uintptr_t address) override;
+  void waitForWriter(size_t page, size_t range);
+
+  CapturedPages& pages_;
+  const size_t maxScatteredPages_;
+  // Per range: the pages below this number are written and writable again.
+  std::unique_ptr<std::atomic<size_t>[]> writableBelow_;
+  // Per page: 1 once the fault path made it writable alone (ahead of the writer's batches).
+  std::unique_ptr<std::atomic<uint8_t>[]> madeWritableAlone_;
+  // How many pages are writable alone now: each may cost a mapping.
+  std::atomic<size_t> scattered_{0};
+  std::atomic<bool> finished_{false};
+  std::atomic<int> handlersRunning_{0};  // fault handlers inside handleWriteFault now
+  bool registered_ = false;
+};
+
+}  // namespace image

@@ -1,0 +1,25 @@
+// WriteProtection: see WriteProtection.h.
+#include "image/WriteProtection.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "image/SignalProtection.h"
+#include "image/UffdProtection.h"
+
+namespace image {
+
+std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages) {
+  const char* forced = std::getenv("ESPELL_SNAPSHOT_PROTECTION");
+  if (!forced || std::strcmp(forced, "mprotect") != 0) {
+    try {
+      return std::make_unique<UffdProtection>(pages);
+    } catch (const std::runtime_error&) {
+      // Not offered here (old kernel, no permission, seccomp): mprotect works everywhere.
+    }
+  }
+  return std::make_unique<SignalProtection>(pages);
+}
+
+}  // namespace image

@@ -1,0 +1,26 @@
+// KernelWrites: see KernelWrites.h.
+#include "space/KernelWrites.h"
+
+#include <cstdint>
+
+namespace space {
+
+std::atomic<int> capturesActive{0};
+
+void touchPagesForKernelWrite(void* p, size_t n) {
+  constexpr uintptr_t kPage = 4096;
+  uintptr_t first = reinterpret_cast<uintptr_t>(p);
+  uintptr_t last = first + n - 1;
+  for (uintptr_t a = first; a <= last; a = (a & ~(kPage - 1)) + kPage) {
+    // A compare-and-swap of a byte with its own value is a write the program may race with
+    // harmlessly: another thread's store to that byte is neither lost nor invented. (A plain
+    // store could undo a concurrent store; an atomic add of 0 may be compiled to a load.)
+    std::atomic_ref<uint8_t> byte(*reinterpret_cast<uint8_t*>(a));
+    uint8_t value = byte.load(std::memory_order_relaxed);
+    while (!byte.compare_exchange_weak(value, value, std::memory_order_relaxed)) {
+    }
+    if (a > UINTPTR_MAX - kPage) break;
+  }
+}
+
+}  // namespace space

@@ -1,0 +1,80 @@
+// WriteFaults: see WriteFaults.h.
+#include "space/WriteFaults.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace space {
+
+namespace {
+
+// The owners asked about each fault. Written by the threads that start and stop
+// protection; read by the handler on any thread.
+constexpr size_t kMaxOwners = 16;
+std::atomic<WriteFaultOwner*> owners[kMaxOwners];
+struct sigaction previousHandler;
+
+// Passes a fault that is none of ours to whoever handled SIGSEGV before.
+void forwardFault(int sig, siginfo_t* info, void* context) {
+  if (previousHandler.sa_flags & SA_SIGINFO) {
+    if (previousHandler.sa_sigaction) return previousHandler.sa_sigaction(sig, info, context);
+  } else if (previousHandler.sa_handler != SIG_DFL && previousHandler.sa_handler != SIG_IGN) {
+    return previousHandler.sa_handler(sig);
+  }
+  // The default action: reinstall it and return; the faulting instruction runs again and
+  // the process ends as it would have without us.
+  signal(sig, SIG_DFL);
+}
+
+void onFault(int sig, siginfo_t* info, void* context) {
+  if (info->si_code == SEGV_ACCERR) {
+    uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+    for (std::atomic<WriteFaultOwner*>& slot : owners) {
+      WriteFaultOwner* owner = slot.load(std::memory_order_acquire);
+      if (owner && owner->handleWriteFault(address)) return;
+    }
+  }
+  forwardFault(sig, info, context);
+}
+
+// Makes onFault the SIGSEGV handler, remembering the one it replaces. Checked at every
+// registration, since other code (a test harness, a sanitizer) may have replaced it since.
+void installHandler() {
+  struct sigaction current;
+  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+      current.sa_sigaction == onFault) {
+    return;
+  }
+  struct sigaction action = {};
+  action.sa_sigaction = onFault;
+  action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGSEGV, &action, &previousHandler) != 0) {
+    throw std::runtime_error(std::string("cannot install the write-fault handler: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+void addWriteFaultOwner(WriteFaultOwner* owner) {
+  installHandler();
+  for (std::atomic<WriteFaultOwner*>& slot : owners) {
+    WriteFaultOwner* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, owner)) return;
+  }
+  throw std::runtime_error("too many write-protected memory owners at once");
+}
+
+void removeWriteFaultOwner(WriteFaultOwner* owner) {
+  for (std::atomic<WriteFaultOwner*>& slot : owners) {
+    WriteFaultOwner* expected = owner;
+    slot.compare_exchange_strong(expected, nullptr);
+  }
+}
+
+}  // namespace space

@@ -1,0 +1,329 @@
+// PageWriter: the files hold the ranges exactly as they were at capture() while two threads
+// keep writing them (pages far ahead of the writer included, and a read(2) into a
+// protected page), for every capture mode and both write protections; afterwards the
+// memory holds the later writes and is writable; an I/O failure is reported with the file
+// and leaves the memory unharmed; WriteTracker keeps working beside a capture.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "image/CapturedPages.h"
+#include "image/PageWriter.h"
+#include "image/Sha256.h"
+#include "image/SignalProtection.h"
+#include "space/WriteTracker.h"
+
+using namespace image;
+
+namespace {
+
+constexpr size_t kPage = PageWriter::kPageSize;
+
+// The word at `word` of page `page` in generation `generation`: every word of every
+// generation differs, so a page from the wrong moment cannot pass for the right one.
+uint64_t patternWord(size_t page, size_t word, uint64_t generation) {
+  uint64_t x = (uint64_t(page) << 32) ^ (uint64_t(word) << 8) ^ generation;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 29;
+  return x;
+}
+
+void fillPage(uint8_t* p, size_t page, uint64_t generation) {
+  uint64_t* w = reinterpret_cast<uint64_t*>(p);
+  for (size_t i = 0; i < kPage / 8; i++) w[i] = patternWord(page, i, generation);
+}
+
+bool pageHolds(const uint8_t* p, size_t page, uint64_t generation) {
+  const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
+  for (size_t i = 0; i < kPage / 8; i++) {
+    if (w[i] != patternWord(page, i, generation)) return false;
+  }
+  return true;
+}
+
+// Anonymous memory cut into ranges with a gap between two of them (a page no range covers).
+struct Memory {
+  static constexpr size_t kPages = 4096;  // 16 MiB
+  uint8_t* base;
+  std::vector<PageRange> ranges;
+  Memory() {
+    void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    base = static_cast<uint8_t*>(p);
+    for (size_t i = 0; i < kPages; i++) fillPage(page(i), i, 0);
+    uintptr_t b = reinterpret_cast<uintptr_t>(base);
+    ranges = {{b, b + 256 * kPage},
+              {b + 256 * kPage, b + 2048 * kPage},
+              {b + 2049 * kPage, b + 2049 * kPage},  // empty
+              {b + 2049 * kPage, b + kPages * kPage}};
+  }
+  ~Memory() { munmap(base, kPages * kPage); }
+  uint8_t* page(size_t i) { return base + i * kPage; }
+  size_t pageNumber(uintptr_t address) const { return (address - reinterpret_cast<uintptr_t>(base)) / kPage; }
+};
+
+struct TempDirectory {
+  std::string path;
+  TempDirectory() {
+    char name[] = "/tmp/espell-pagewriter-XXXXXX";
+    REQUIRE(mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~TempDirectory() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+std::string readFile(const std::string& path) {
+  std::string s;
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return s;
+  char buffer[1 << 16];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) s.append(buffer, size_t(n));
+  close(fd);
+  return s;
+}
+
+std::string sha256Hex(const std::string& bytes) {
+  Sha256 h;
+  h.add(bytes.data(), bytes.size());
+  return Sha256::hex(h.finish());
+}
+
+// Writes every page of the memory (a page still protected would crash the test).
+void writeEveryPage(Memory& m) {
+  for (size_t i = 0; i < Memory::kPages; i++) m.page(i)[kPage - 1] ^= 0;
+}
+
+// Captures the memory and writes it while the main thread and a second one keep writing
+// (generation 1 on even pages from here, 2 on odd pages from the other thread), then
+// checks files, digests and memory.
+PageWriteReport captureWhileWriting(CaptureMode mode) {
+  Memory m;
+  TempDirectory dir;
+  PageWriter writer(m.ranges, mode, dir.path);
+  writer.capture();
+
+  std::vector<uint8_t> written(Memory::kPages, 0);  // generation last written, by page
+  auto writePages = [&](unsigned seed, size_t parity, uint64_t generation) {
+    std::mt19937 random(seed);
+    // The last pages first: far ahead of the writer.
+    for (size_t i = Memory::kPages - 2 + parity; i > Memory::kPages - 64; i -= 2) {
+      fillPage(m.page(i), i, generation);
+      written[i] = uint8_t(generation);
+    }
+    for (int k = 0; k < 600; k++) {
+      size_t i = (random() % (Memory::kPages / 2)) * 2 + parity;
+      fillPage(m.page(i), i, generation);
+      written[i] = uint8_t(generation);
+    }
+  };
+  std::thread other([&] { writePages(7, 1, 2); });
+  // The kernel writes into a protected page on our behalf.
+  size_t readPage = Memory::kPages - 100;  // even, and not among the last ones written above
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  std::string message = "written by the kernel";
+  REQUIRE(write(fds[1], message.data(), message.size()) == ssize_t(message.size()));
+  PageWriter::beforeKernelWrite(m.page(readPage) + 100, message.size());
+  CHECK(read(fds[0], m.page(readPage) + 100, message.size()) == ssize_t(message.size()));
+  close(fds[0]);
+  close(fds[1]);
+  writePages(3, 0, 1);
+  other.join();
+
+  PageWriteReport report = writer.wait();
+  CHECK(writer.finished());
+  CHECK(report.mode == mode);
+  CHECK(report.pagesWritten == Memory::kPages - 1);  // all but the gap
+  CHECK(report.bytesWritten == (Memory::kPages - 1) * kPage);
+  REQUIRE(report.segments.size() == m.ranges.size());
+  for (size_t r = 0; r < m.ranges.size(); r++) {
+    const SegmentFile& s = report.segments[r];
+    CHECK(s.file == "segment-" + std::to_string(r) + ".bin");
+    CHECK(s.start == m.ranges[r].start);
+    CHECK(s.bytes == m.ranges[r].end - m.ranges[r].start);
+    std::string bytes = readFile(dir.path + "/" + s.file);
+    REQUIRE(bytes.size() == s.bytes);
+    CHECK(s.sha256 == sha256Hex(bytes));
+    size_t wrong = 0;
+    for (size_t off = 0; off < bytes.size(); off += kPage) {
+      size_t page = m.pageNumber(m.ranges[r].start + off);
+      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
+    }
+    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
+  }
+  // The memory holds the later writes.
+  size_t lost = 0;
+  for (size_t i = 0; i < Memory::kPages; i++) {
+    if (i == readPage) continue;
+    if (!pageHolds(m.page(i), i, written[i])) lost++;
+  }
+  CHECK(lost == 0);
+  CHECK(std::memcmp(m.page(readPage) + 100, message.data(), message.size()) == 0);
+  writeEveryPage(m);
+  return report;
+}
+
+// Sets an environment variable for one scope.
+struct ScopedEnvironment {
+  std::string name;
+  ScopedEnvironment(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
+  ~ScopedEnvironment() { unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("Cow capture by userfaultfd (or its fallback) writes the memory as of capture") {
+  PageWriteReport report = captureWhileWriting(CaptureMode::Cow);
+  MESSAGE("protection: ", report.protection, ", saved by copy-on-write: ", report.pagesSavedByCow);
+  CHECK((report.protection == "userfaultfd" || report.protection == "mprotect"));
+  CHECK(report.pagesSavedByCow > 0);
+  CHECK(report.peakExtraBytes > 0);
+}
+
+TEST_CASE("Cow capture by mprotect writes the memory as of capture") {
+  ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+  PageWriteReport report = captureWhileWriting(CaptureMode::Cow);
+  CHECK(report.protection == "mprotect");
+  CHECK(report.pagesSavedByCow > 0);
+}
+
+TEST_CASE("Copy capture writes the memory as of capture") {
+  PageWriteReport report = captureWhileWriting(CaptureMode::Copy);
+  CHECK(report.protection == "copy");
+  CHECK(report.peakExtraBytes == report.bytesWritten);
+}
+
+TEST_CASE("Fork capture writes the memory as of capture") {
+  PageWriteReport report = captureWhileWriting(CaptureMode::Fork);
+  CHECK(report.protection == "fork");
+  CHECK(report.peakExtraBytes > 0);
+}
+
+namespace {
+
+// A capture whose second file cannot be created (a directory stands in its place).
+void failingCapture(CaptureMode mode) {
+  Memory m;
+  TempDirectory dir;
+  REQUIRE(mkdir((dir.path + "/segment-1.bin").c_str(), 0755) == 0);
+  PageWriter writer(m.ranges, mode, dir.path);
+  writer.capture();
+  fillPage(m.page(Memory::kPages - 1), Memory::kPages - 1, 5);
+  std::string error;
+  try {
+    writer.wait();
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  CHECK(error.find(dir.path + "/segment-1.bin") != std::string::npos);
+  CHECK(error.find("errno") != std::string::npos);
+  CHECK(writer.finished());
+  for (size_t i = 0; i < Memory::kPages - 1; i++) REQUIRE(pageHolds(m.page(i), i, 0));
+  CHECK(pageHolds(m.page(Memory::kPages - 1), Memory::kPages - 1, 5));
+  writeEveryPage(m);
+}
+
+}  // namespace
+
+TEST_CASE("A file that cannot be written is reported by name and leaves the memory unharmed") {
+  SUBCASE("cow") {
+    failingCapture(CaptureMode::Cow);
+  }
+  SUBCASE("cow by mprotect") {
+    ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+    failingCapture(CaptureMode::Cow);
+  }
+  SUBCASE("copy") {
+    failingCapture(CaptureMode::Copy);
+  }
+  SUBCASE("fork") {
+    failingCapture(CaptureMode::Fork);
+  }
+  SUBCASE("missing directory") {
+    Memory m;
+    PageWriter writer(m.ranges, CaptureMode::Cow, "/nonexistent/espell-pagewriter");
+    writer.capture();
+    CHECK_THROWS_WITH_AS(writer.wait(), doctest::Contains("/nonexistent/espell-pagewriter/segment-0.bin"),
+                         std::runtime_error);
+    writeEveryPage(m);
+  }
+}
+
+TEST_CASE("A WriteTracker and a capture by mprotect protect different memory at once") {
+  ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+  void* p = mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* tracked = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < 16; i++) fillPage(tracked + i * kPage, i, 0);
+  uintptr_t t = reinterpret_cast<uintptr_t>(tracked);
+  space::MemoryRange trackedRange{t, t + 16 * kPage};
+  {
+    space::WriteTracker tracker({&trackedRange, 1});
+    Memory m;
+    TempDirectory dir;
+    PageWriter writer(m.ranges, CaptureMode::Cow, dir.path);
+    writer.capture();
+    fillPage(tracked + 3 * kPage, 3, 9);
+    fillPage(m.page(Memory::kPages - 1), Memory::kPages - 1, 9);
+    PageWriteReport report = writer.wait();
+    std::string last = readFile(dir.path + "/" + report.segments.back().file);
+    CHECK(pageHolds(reinterpret_cast<const uint8_t*>(last.data()) + last.size() - kPage, Memory::kPages - 1, 0));
+    CHECK(pageHolds(tracked + 3 * kPage, 3, 9));
+    tracker.restore();
+  }
+  CHECK(pageHolds(tracked + 3 * kPage, 3, 0));
+  munmap(p, 16 * kPage);
+}
+
+TEST_CASE("Past the bound on pages made writable alone, a write waits for the writer instead") {
+  constexpr size_t kPages = 256;
+  constexpr size_t kBound = 4;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  CapturedPages pages({{b, b + kPages * kPage}});
+  SignalProtection protection(pages, kBound);
+  // The program writes the last pages, far ahead of the writer.
+  std::thread program([&] {
+    for (size_t i = kPages - 40; i < kPages; i++) fillPage(base + i * kPage, i, 1);
+  });
+  // Saved alone up to the bound; the next write waits (and saves nothing more meanwhile).
+  for (int i = 0; i < 2000 && pages.pagesSaved() < kBound; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(pages.pagesSaved() == kBound);
+  // The writer, in batches of 16 pages.
+  std::vector<uint8_t> buffer(16 * kPage);
+  size_t wrong = 0;
+  for (size_t first = 0; first < kPages; first += 16) {
+    for (size_t i = 0; i < 16; i++) {
+      pages.take(first + i, buffer.data() + i * kPage);
+      if (!pageHolds(buffer.data() + i * kPage, first + i, 0)) wrong++;
+    }
+    protection.written(first, 16);
+  }
+  program.join();
+  protection.finish();
+  CHECK(wrong == 0);
+  // Once the writer merged the first ones back, the program may have saved more ahead of it.
+  CHECK(pages.pagesSaved() >= kBound);
+  for (size_t i = kPages - 40; i < kPages; i++) CHECK(pageHolds(base + i * kPage, i, 1));
+  munmap(p, kPages * kPage);
+}
