@@ -2,7 +2,6 @@
 #include "image/ImageLoader.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "image/Sha256.h"
 
 namespace image {
 
@@ -26,33 +27,21 @@ int64_t nowMicros() {
 std::string fileSha256(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ImageError(path + ": cannot open: " + std::strerror(errno));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  Sha256 h;
   std::vector<unsigned char> buffer(size_t(4) << 20);
   for (;;) {
     ssize_t n = read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
-      EVP_MD_CTX_free(ctx);
       close(fd);
       throw ImageError(path + ": cannot read: " + std::strerror(e));
     }
     if (n == 0) break;
-    EVP_DigestUpdate(ctx, buffer.data(), size_t(n));
+    h.add(buffer.data(), size_t(n));
   }
   close(fd);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; i++) {
-    std::snprintf(buf, sizeof buf, "%02x", md[i]);
-    hex += buf;
-  }
-  return hex;
+  return Sha256::hex(h.finish());
 }
 
 }  // namespace

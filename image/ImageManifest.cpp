@@ -1,12 +1,11 @@
 // ImageManifest: see ImageManifest.h.
 #include "image/ImageManifest.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "image/Sha256.h"
 #include "space/Reservation.h"
 
 namespace image {
@@ -148,16 +147,9 @@ std::string espellVersion() {
 }
 
 std::string sha256Hex(const void* data, size_t n) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(data, n, md, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; i++) {
-    std::snprintf(buf, sizeof buf, "%02x", md[i]);
-    hex += buf;
-  }
-  return hex;
+  Sha256 h;
+  h.add(data, n);
+  return Sha256::hex(h.finish());
 }
 
 std::string toJson(const Manifest& m) {
