@@ -3,6 +3,8 @@
 
 #include <poll.h>
 
+#include <filesystem>
+
 #include "vm/Scheduler.h"
 
 namespace hypervisor {
@@ -29,9 +31,17 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
     throw image::ImageError("unknown space '" + request.space + "' (expected guest or hypervisor)");
   }
   int64_t requested = Scheduler::nowMicros();
-  image::ImageWriter writer(request.directory, request.mode);
   bool guest = request.space == "guest";
   SpaceHost& host = guest ? vm.guest() : vm.hypervisor();
+  // An update holds a checkpoint of the guest's pages until it ends; the control socket
+  // serves one request at a time, so a snapshot requested there waits for the update.
+  // Only the update's own code (a Smalltalk script calling Guest snapshotTo:) gets here.
+  if (host.space().checkpoint()) {
+    throw image::ImageError("the " + request.space + " is being updated: a snapshot cannot be taken inside an update");
+  }
+  std::string directory = request.directory;
+  if (!directory.empty() && directory[0] != '/') directory = std::filesystem::absolute(directory).string();
+  image::ImageWriter writer(directory, request.mode);
   bool pausedByUs = false;
   if (guest) {
     if (vm.guestFinished()) throw image::ImageError("the guest program has ended: nothing to snapshot");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "hypervisor/Snapshots.h"
 #include "vm/Scheduler.h"
 
 namespace hypervisor {
@@ -30,17 +31,22 @@ VmConfig::VmConfig() {
 
 Vm::Vm(VmConfig config)
     : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)), guest_(std::make_unique<SpaceHost>(config.guest)) {
-  bridge_ = std::make_unique<mop::MirrorBridge>(hypervisor_->runtime(), guest_->runtime(),
-                                                [this](std::string_view source) { return evaluateInGuest(source); });
-  bridge_->install();
+  installBridge();
 }
 
 Vm::Vm(VmConfig config, const ResumeFromImage& guestImage, image::LoadReport& report)
     : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)),
       guest_(std::make_unique<SpaceHost>(config.guest, guestImage, report)) {
+  installBridge();
+}
+
+// The mirror classes of the hypervisor space (global Guest) and what they ask of this Vm.
+void Vm::installBridge() {
   bridge_ = std::make_unique<mop::MirrorBridge>(hypervisor_->runtime(), guest_->runtime(),
                                                 [this](std::string_view source) { return evaluateInGuest(source); });
   bridge_->install();
+  bridge_->setSnapshotter(
+      [this](const std::string& directory) { return takeSnapshot(*this, SnapshotRequest{directory}).toText(); });
 }
 
 void Vm::startGuest(const std::string& program, const std::vector<std::string>& args) {

@@ -100,6 +100,7 @@ class Vm {
   // The mirror classes of the hypervisor space (global Guest) act on the guest through it.
   std::unique_ptr<mop::MirrorBridge> bridge_;
   void startGuestJob(std::function<void()> job);
+  void installBridge();
   bool guestStarted_ = false;
   bool guestFinished_ = false;
   vm::ProgramOutcome guestOutcome_;

@@ -164,6 +164,14 @@ Oop hvArrayOf(MirrorBridge& b, const std::vector<Oop>& hvValuesOrNull, const std
   return array.get();
 }
 
+// primSnapshotTo: directory — a snapshot of the guest (the report's text).
+ESPELL_PRIMITIVE(snapshotTo) {
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    std::string report = b.snapshot(b.hvString(arg(in, argc, 0), "the image directory"));
+    return vm::newString(b.hypervisor(), report);
+  });
+}
+
 ESPELL_PRIMITIVE(lastError) {
   return answerString(in, argc, bridge(in).lastError());
 }
@@ -529,6 +537,11 @@ ESPELL_PRIMITIVE(verify) {
 
 }  // namespace primitives
 
+std::string MirrorBridge::snapshot(const std::string& directory) {
+  if (!snapshot_) throw MirrorError("snapshot", "this VM takes no snapshots of its guest");
+  return snapshot_(directory);
+}
+
 void MirrorBridge::install() {
   using namespace primitives;
   vm::PrimitiveTable& t = hv_.mutablePrimitives();
@@ -577,6 +590,7 @@ void MirrorBridge::install() {
       {"primSpecialObject:put:", setSpecialObject},
       {"primEvaluate:", primitives::evaluate},
       {"primVerify", verify},
+      {"primSnapshotTo:", snapshotTo},
   };
   for (const auto& [selector, fn] : primitives) t.add(std::string("GuestSpace>>") + selector, fn);
   for (const vm::KernelSource& source : mirrorSources()) {

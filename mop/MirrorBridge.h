@@ -21,6 +21,9 @@ namespace mop {
 class MirrorBridge final : public vm::RuntimeExtension {
  public:
   using GuestEvaluator = std::function<space::Handle(std::string_view source)>;
+  // Takes a snapshot of the guest into a directory and answers its report as text (the
+  // host's business: hypervisor/Snapshots.h). Throws std::exception naming why not.
+  using GuestSnapshotter = std::function<std::string(const std::string& directory)>;
 
   MirrorBridge(vm::Runtime& hypervisor, vm::Runtime& guest, GuestEvaluator evaluate);
   ~MirrorBridge() override;
@@ -46,6 +49,8 @@ class MirrorBridge final : public vm::RuntimeExtension {
   void setLastError(std::string e) { lastError_ = std::move(e); }
   const std::string& lastError() const { return lastError_; }
   space::Handle evaluate(std::string_view source) { return evaluate_(source); }
+  void setSnapshotter(GuestSnapshotter s) { snapshot_ = std::move(s); }
+  std::string snapshot(const std::string& directory);
 
  private:
   space::Oop newMirror(const char* className, size_t id);
@@ -55,7 +60,8 @@ class MirrorBridge final : public vm::RuntimeExtension {
   vm::Runtime& guestRuntime_;
   SpaceMirror guest_;
   GuestEvaluator evaluate_;
-  std::vector<Ref> handles_;  // index = mirror id - 1; reset when the mirror dies
+  GuestSnapshotter snapshot_;  // empty: this host takes no snapshots
+  std::vector<Ref> handles_;   // index = mirror id - 1; reset when the mirror dies
   std::vector<size_t> free_;
   space::WeakRegistry::Owner weakOwner_ = 0;  // the bridge's entries in the hypervisor's weak registry
   std::string lastError_;

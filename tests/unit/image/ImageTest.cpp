@@ -15,6 +15,7 @@
 #include "tests/unit/hypervisor/GuestFixture.h"
 #include "tests/unit/hypervisor/Workers.h"
 #include "vm/HeapDigest.h"
+#include "vm/RuntimeCheckpoint.h"
 
 using hypervisor::test::GuestFixture;
 using hypervisor::test::kWorkers;
@@ -315,6 +316,31 @@ TEST_CASE("a snapshot into a place that cannot hold it fails without leaving any
       doctest::Contains("not an image"), image::ImageError);
   CHECK(readFile(file) == "not an image");
   g.pause();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
+
+TEST_CASE("hypervisor Smalltalk takes a snapshot with Guest snapshotTo:, but not inside an update") {
+  TempDir tmp;
+  std::string dir = (tmp.path / "from-smalltalk").string();
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  space::Handle report = g.vm->evaluateInHypervisor("^ Guest snapshotTo: '" + dir + "'");
+  REQUIRE(vm::isString(g.vm->hypervisor().runtime(), report.get()));
+  CHECK(std::string(vm::bytesOf(report.get())).find("snapshot of the guest space") != std::string::npos);
+  image::LoadReport load;
+  CHECK(image::readImage(dir, image::LoadOptions{}, load).space == "guest");
+  // Inside an update (a checkpoint of the guest is active) it is refused.
+  g.pause();
+  {
+    vm::RuntimeCheckpoint checkpoint(g.vm->guest().runtime());
+    std::string refused = (tmp.path / "refused").string();
+    CHECK_THROWS_WITH(g.vm->evaluateInHypervisor("^ Guest snapshotTo: '" + refused + "'"),
+                      doctest::Contains("inside an update"));
+    CHECK_FALSE(fs::exists(refused));
+  }
   g.vm->evaluateInGuest("system global: #Stop put: true");
   g.vm->resumeGuest();
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
