@@ -345,3 +345,84 @@ TEST_CASE("hypervisor Smalltalk takes a snapshot with Guest snapshotTo:, but not
   g.vm->resumeGuest();
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
+
+namespace {
+
+// A program whose state at any moment is rich: processes waiting on a semaphore and on
+// Delays, a computation deep inside ensure: blocks, exception handlers and a non-local
+// return, closures over shared variables, dictionaries, large integers and strings. Each
+// step passes an update point, so it can be snapshotted anywhere; its output does not
+// depend on timing.
+const char* kJourney = R"(
+Journey = (
+    | log total shared |
+    run = (
+        | done waiter |
+        log := OrderedCollection new.
+        total := 0.
+        shared := Dictionary new.
+        done := Semaphore new.
+        waiter := [ done wait. log add: 'woken' ] fork.
+        [ 1 to: 30 do: [ :i | (Delay forMilliseconds: 1) wait. shared at: i put: i factorial. Chester updatePoint ] ] fork.
+        1 to: 60 do: [ :i | self step: i ].
+        done signal.
+        [ (shared includesKey: 30) ] whileFalse: [ (Delay forMilliseconds: 1) wait ].
+        (Delay forMilliseconds: 2) wait.
+        log do: [ :each | each println ].
+        total println.
+        (shared at: 30) println )
+    step: i = (
+        | counter block |
+        counter := 0.
+        block := [ :n | counter := counter + n. counter ].
+        [ [ self deep: i with: block ] ensure: [ total := total + counter ] ]
+            on: ZeroDivide do: [ :e | log add: 'divided by zero at ' + i asString. e return: 0 ].
+        i \\ 20 = 0 ifTrue: [ log add: 'step ' + i asString + ' ' + (self find: i) asString ] )
+    deep: i with: block = (
+        i = 0 ifTrue: [ ^ 0 ].
+        block value: i.
+        Chester updatePoint.
+        (Delay forMilliseconds: 1) wait.
+        i \\ 25 = 0 ifTrue: [ ^ 1 / 0 ].
+        ^ i > 1 ifTrue: [ (i \\ 7) = 0 ifTrue: [ i ] ifFalse: [ self deep: i // 2 with: block ] ] ifFalse: [ i ] )
+    find: i = (
+        #(3 5 8 13 21) do: [ :each | each > (i // 10) ifTrue: [ ^ each ] ].
+        ^ nil )
+)
+)";
+
+}  // namespace
+
+TEST_CASE("a program snapshotted anywhere in its run resumes to the same end") {
+  std::string expected;
+  {
+    GuestFixture g({{"Journey", kJourney}});
+    REQUIRE(g.vm->runGuest("Journey", {}).kind == vm::ProgramOutcome::Kind::Finished);
+    expected = g.output();
+  }
+  REQUIRE(expected.find("divided by zero at 25") != std::string::npos);
+  for (int afterMillis : {3, 25, 60}) {
+    CAPTURE(afterMillis);
+    TempDir tmp;
+    std::string dir = (tmp.path / "journey").string();
+    std::string before;
+    vm::HeapDigest digest;
+    {
+      GuestFixture g({{"Journey", kJourney}});
+      g.vm->startGuest("Journey", {});
+      g.vm->runGuestFor(std::chrono::milliseconds(afterMillis));
+      REQUIRE_FALSE(g.vm->guestFinished());
+      g.pause();
+      digest = vm::digestOf(g.vm->guest().runtime(), kTimersByIdOnly);
+      hypervisor::takeSnapshot(*g.vm, {dir, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+      before = g.output();
+    }
+    GuestFixture g2({{"Unused", "Unused = ( )"}});
+    image::LoadReport load;
+    std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
+    CHECK(vm::digestOf(vm->guest().runtime(), kTimersByIdOnly) == digest);
+    vm->startGuestFromImage();
+    CHECK(vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+    CHECK(before + g2.output() == expected);
+  }
+}
