@@ -65,8 +65,9 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
     if (pausedByUs) vm.resumeGuest();
     throw;
   }
-  if (pausedByUs) vm.resumeGuest();
+  // The pause ends here; resumeGuest then runs the guest up to its next heartbeat.
   int64_t resumed = Scheduler::nowMicros();
+  if (pausedByUs) vm.resumeGuest();
   {
     HostEventsSuspended suspended(vm);
     while (!writer.finished()) {
