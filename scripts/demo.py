@@ -6,7 +6,7 @@ without losing a request — Polito et al.'s evaluation (SmalltalkHub under load
 bug fixes applied live), reproduced on the hub.
 
   scripts/demo [--users 20] [--duration 90] [--update SCRIPT@SECONDS]... [--snapshot-at SECONDS]
-               [--out demo-report] [--no-table1]
+               [--out demo-report] [--no-table1] [--espell PATH]
 
 1. Sets everything up (scripts/setup), starts the hub (apps/hub) as the guest of a
    hypervisor with a control socket, and fills it with repositories and versions.
@@ -18,7 +18,8 @@ bug fixes applied live), reproduced on the hub.
    guest at --snapshot-at (default 60 s).
 4. At the end, stops the hub, resumes a second VM from the snapshot and checks that it
    serves the same data.
-5. Writes DIR/report.md and a self-contained DIR/report.html: response times over time
+5. Writes DIR/report.md, DIR/summary.json (the totals, for tests) and a self-contained
+   DIR/report.html: response times over time
    (median, p99 and max per 0.5 s, updates and the snapshot marked), Table 1 for this
    machine (scripts/bench/virtualization, skipped with --no-table1), Table 2 as Espell did
    it (from the update records), the snapshot report, and the totals.
@@ -53,7 +54,7 @@ from plotting import PlottingUnavailable, new_figure, save_figure, use_log_scale
 
 
 load = load_module()
-ESPELL = os.path.join(ROOT, "build", "espell")
+ESPELL = os.path.join(ROOT, "build", "espell")  # --espell changes it
 TABLE2 = ["07a-exception-classification.json", "07b-Block-memoized.som", "07c-Double-debugging.json",
           "01-do-up-to-Object.json"]
 # Pharo's integrators needed these many steps for the paper's Table 2 fixes.
@@ -341,6 +342,16 @@ def write_report(demo, out, table1_text, resumed, interrupted):
     ])
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(md)
+    summary = {
+        "ok": ok, "interrupted": interrupted, "requests": total, "failed": failed,
+        "wrong": sum(demo.run.failures.values()), "maxLatencyMs": latencies[-1] if latencies else 0,
+        "updates": [{"script": os.path.basename(r.get("script", "")), "outcome": r.get("outcome")} for r in demo.records],
+        "updatesRequested": len(demo.args.update),
+        "snapshot": demo.snapshot, "resumed": resumed,
+        "plot": "latency.svg" if os.path.exists(os.path.join(out, "latency.svg")) else None,
+    }
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
     svg = ""
     if os.path.exists(os.path.join(out, "latency.svg")):
         with open(os.path.join(out, "latency.svg")) as f:
@@ -397,6 +408,7 @@ def parse_args(argv):
     parser.add_argument("--no-snapshot", action="store_true")
     parser.add_argument("--out", default="demo-report")
     parser.add_argument("--no-table1", action="store_true")
+    parser.add_argument("--espell", default=ESPELL, help="the VM (default build/espell)")
     args = parser.parse_args(argv)
     if args.users < 1 or not args.duration > 0:
         parser.error("--users must be at least 1 and --duration positive")
@@ -415,7 +427,9 @@ def parse_args(argv):
 
 
 def main(argv):
+    global ESPELL
     args = parse_args(argv)
+    ESPELL = os.path.abspath(args.espell)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="espell-demo-")
