@@ -6,7 +6,7 @@ without losing a request — Polito et al.'s evaluation (SmalltalkHub under load
 bug fixes applied live), reproduced on the hub.
 
   scripts/demo [--users 20] [--duration 90] [--update SCRIPT@SECONDS]... [--snapshot-at SECONDS]
-               [--out demo-report] [--no-table1] [--espell PATH]
+               [--out demo-report] [--no-table1] [--no-updates] [--no-snapshot] [--espell PATH]
 
 1. Sets everything up (scripts/setup), starts the hub (apps/hub) as the guest of a
    hypervisor with a control socket, and fills it with repositories and versions.
@@ -344,6 +344,7 @@ def write_report(demo, out, table1_text, resumed, interrupted):
         f.write(md)
     summary = {
         "ok": ok, "interrupted": interrupted, "requests": total, "failed": failed,
+        "requestsPerSecond": total / demo.args.duration,
         "wrong": sum(demo.run.failures.values()), "maxLatencyMs": latencies[-1] if latencies else 0,
         "updates": [{"script": os.path.basename(r.get("script", "")), "outcome": r.get("outcome")} for r in demo.records],
         "updatesRequested": len(demo.args.update),
@@ -406,6 +407,8 @@ def parse_args(argv):
                         help="apply updates/SCRIPT at SECONDS (repeatable; default: Table 2 and do: at 30 s)")
     parser.add_argument("--snapshot-at", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--no-snapshot", action="store_true")
+    parser.add_argument("--no-updates", action="store_true",
+                        help="apply no update (the baseline the demo's throughput is compared with)")
     parser.add_argument("--out", default="demo-report")
     parser.add_argument("--no-table1", action="store_true")
     parser.add_argument("--espell", default=ESPELL, help="the VM (default build/espell)")
@@ -413,7 +416,7 @@ def parse_args(argv):
     if args.users < 1 or not args.duration > 0:
         parser.error("--users must be at least 1 and --duration positive")
     updates = []
-    for spec in args.update or [f"updates/{s}@30" for s in TABLE2]:
+    for spec in [] if args.no_updates else args.update or [f"updates/{s}@30" for s in TABLE2]:
         script, _, seconds = spec.rpartition("@")
         if not script or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", seconds):
             parser.error(f"--update {spec!r}: expected SCRIPT@SECONDS")
