@@ -426,3 +426,33 @@ TEST_CASE("a program snapshotted anywhere in its run resumes to the same end") {
     CHECK(before + g2.output() == expected);
   }
 }
+
+TEST_CASE("a second snapshot of a space while the first is still being written waits for it") {
+  TempDir tmp;
+  std::string first = (tmp.path / "first").string(), second = (tmp.path / "second").string();
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  g.pause();
+  vm::Runtime& rt = g.vm->guest().runtime();
+  vm::HeapDigest before = vm::digestOf(rt, kTimersByIdOnly);
+  image::ImageWriter a(first, image::CaptureMode::Cow);
+  a.capture(rt.space(), rt, "guest");
+  // The guest changes between the two captures.
+  g.vm->evaluateInGuest("system global: #Between put: 42");
+  vm::HeapDigest changed = vm::digestOf(rt, kTimersByIdOnly);
+  image::ImageWriter b(second, image::CaptureMode::Cow);
+  b.capture(rt.space(), rt, "guest");  // finishes writing a's pages first
+  CHECK(a.finished());
+  a.finish();
+  b.finish();
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  g.vm->finishGuest();
+  for (const auto& [dir, digest] : {std::pair{first, before}, std::pair{second, changed}}) {
+    GuestFixture g2({{"Unused", "Unused = ( )"}});
+    image::LoadReport load;
+    std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
+    CHECK(vm::digestOf(vm->guest().runtime(), kTimersByIdOnly) == digest);
+  }
+}
