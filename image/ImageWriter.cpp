@@ -194,7 +194,8 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_);
   pages_->capture();
   space_ = &space;
-  space.holdPages([this] { waitForPages(); });
+  // Copy and fork hold their own copy once capture() returns; cow reads the live pages.
+  if (mode_ == CaptureMode::Cow) space.holdPages([this] { waitForPages(); });
 }
 
 bool ImageWriter::finished() {

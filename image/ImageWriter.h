@@ -10,8 +10,10 @@
 // killed while writing leaves at most the hidden partial directory, never a NAME that
 // looks complete; the next snapshot into the same NAME removes such leftovers.
 //
-// While the pages are streamed the space must not release or rewrite them wholesale: full
-// collections and update checkpoints first wait for the writer (Space::holdPages).
+// While a cow snapshot streams the live pages the space must not release or rewrite them
+// wholesale: collections that are merely due are put off, and those that cannot be (an
+// allocation failing, a checkpoint) first wait for the writer (Space::holdPages). Copy and
+// fork hold their own copy once the pause ends.
 #pragma once
 
 #include <cstdint>

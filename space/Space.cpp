@@ -119,6 +119,10 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
 }
 
 bool Space::fullCollectionDue() const {
+  // While a snapshot streams the pages, old space may grow past the threshold: collecting
+  // would mean waiting for the writer. Only an allocation that fails, or promotion past the
+  // heap limit, waits for it (collectGarbage).
+  if (pagesHold_) return false;
   size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
   return oldSpace_->allocatedSinceSweep() > threshold;
 }
