@@ -164,7 +164,7 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range
     r.fail("", std::string("not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) r.fail("", "expected a JSON object");

@@ -17,7 +17,7 @@
 
 namespace image {
 
-class SignalProtection : public WriteProtection, private space::WriteFaultOwner {
+class SignalProtection final : public WriteProtection, private space::WriteFaultOwner {
  public:
   static constexpr size_t kMaxScatteredPages = 16384;
 

@@ -33,7 +33,7 @@ struct MemoryRange {
   uintptr_t end = 0;    // page aligned, exclusive
 };
 
-class WriteTracker : private WriteFaultOwner {
+class WriteTracker final : private WriteFaultOwner {
  public:
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kMaxScatteredPages = 16384;
