@@ -301,6 +301,12 @@ def table2(demo):
     return "\n".join(lines)
 
 
+def slowest_around(records, at):
+    """The slowest request in flight from a second before an event's answer (at) to half a
+    second after it: the event's own pause and whatever it delayed."""
+    return max((r[1] for r in records if r[0] <= at + 0.5 and r[0] + r[1] / 1000.0 >= at - 1.0), default=0)
+
+
 def write_report(demo, out, table1_text, resumed, interrupted):
     records = demo.run.records
     total = len(records)
@@ -317,6 +323,9 @@ def write_report(demo, out, table1_text, resumed, interrupted):
         f"- requests: {total}, failed: {failed}, wrong answers: {sum(demo.run.failures.values())}",
         f"- response time: median {load.percentile(latencies, 0.5):.2f} ms, p99 {load.percentile(latencies, 0.99):.2f} ms, "
         f"max {latencies[-1] if latencies else 0:.2f} ms",
+        "- slowest request around each event: " + (", ".join(
+            f"{label} {slowest_around(records, at):.1f} ms"
+            for at, label, _ in demo.events) or "no events"),
         f"- updates: {len(demo.records)} applied, "
         f"{sum(1 for r in demo.records if r.get('outcome') == 'committed')} committed",
         f"- result: {'PASS' if ok else 'FAIL'}" + (" (interrupted)" if interrupted else ""),
@@ -342,7 +351,14 @@ def write_report(demo, out, table1_text, resumed, interrupted):
     ])
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(md)
+    # The slowest request in flight around each update and the snapshot, and the slowest of the run.
+    near_events = []
+    for at, label, _ in demo.events:
+        near_events.append({"event": label, "atSeconds": round(at, 2), "maxLatencyMs": slowest_around(records, at)})
+    slowest = sorted(records, key=lambda r: -r[1])[:5]
     summary = {
+        "slowestNearEvents": near_events,
+        "slowest": [{"atSeconds": round(r[0], 2), "latencyMs": r[1], "method": r[2], "path": r[3]} for r in slowest],
         "ok": ok, "interrupted": interrupted, "requests": total, "failed": failed,
         "requestsPerSecond": total / demo.args.duration,
         "wrong": sum(demo.run.failures.values()), "maxLatencyMs": latencies[-1] if latencies else 0,
