@@ -4,6 +4,8 @@
 #include <poll.h>
 
 #include <filesystem>
+#include <functional>
+#include <future>
 
 #include "vm/Scheduler.h"
 
@@ -68,17 +70,26 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   // The pause ends here; resumeGuest then runs the guest up to its next heartbeat.
   int64_t resumed = Scheduler::nowMicros();
   if (pausedByUs) vm.resumeGuest();
+  image::SnapshotReport report;
   {
     HostEventsSuspended suspended(vm);
-    while (!writer.finished()) {
-      if (!vm.guestStarted() || vm.guestFinished() || vm.guestPaused()) {
-        ::poll(nullptr, 0, 1);  // nothing of ours to run: the writer works alone
-      } else {
-        vm.runGuestFor(kWriterSlice);
+    auto runGuestUntil = [&vm](const std::function<bool()>& done) {
+      while (!done()) {
+        if (!vm.guestStarted() || vm.guestFinished() || vm.guestPaused()) {
+          ::poll(nullptr, 0, 1);  // nothing of ours to run: the writer works alone
+        } else {
+          vm.runGuestFor(kWriterSlice);
+        }
       }
-    }
+    };
+    runGuestUntil([&writer] { return writer.finished(); });
+    // The manifest, the fsyncs and the rename take tens of milliseconds: the guest runs on
+    // meanwhile (finish() no longer touches its space).
+    writer.releaseSpace();
+    std::future<image::SnapshotReport> finished = std::async(std::launch::async, [&writer] { return writer.finish(); });
+    runGuestUntil([&finished] { return finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    report = finished.get();
   }
-  image::SnapshotReport report = writer.finish();
   report.reachPauseMicros = paused - requested;
   report.pauseMicros = resumed - paused;
   report.totalMicros = Scheduler::nowMicros() - requested;

@@ -208,9 +208,13 @@ void ImageWriter::waitForPages() {
   pageReport_ = pages_->wait();
 }
 
+void ImageWriter::releaseSpace() {
+  if (space_) space_->releasePagesHold();
+}
+
 SnapshotReport ImageWriter::finish() {
   if (!pages_) throw std::logic_error("ImageWriter::finish before capture");
-  space_->releasePagesHold();
+  releaseSpace();
   try {
     waitForPages();
   } catch (const std::exception& e) {

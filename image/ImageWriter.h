@@ -65,7 +65,11 @@ class ImageWriter {
   // captures the pages. `spaceName` is "guest" or "hypervisor".
   void capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName);
   bool finished();
-  // Waits for the pages, writes the manifest and renames the image into place.
+  // Drops the hold on the space's pages (on the space's thread, once finished()); after it
+  // finish() may run on any thread while the space runs on.
+  void releaseSpace();
+  // Waits for the pages, writes the manifest and renames the image into place (fsyncs
+  // included: tens of milliseconds, which is why it may run beside the space).
   SnapshotReport finish();
   SnapshotReport& report() { return report_; }
 
