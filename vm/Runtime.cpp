@@ -142,12 +142,16 @@ ProgramOutcome Runtime::runMain(const std::string& classNameOrFile, const std::v
   interpreter_->setMainProcess(process);
   interpreter_->setProgramMainProcess(process);
   interpreter_->transferTo(process);
+  return runProgram();
+}
+
+ProgramOutcome Runtime::runProgram() {
   scheduler_->watchTerminationSignals();
   scheduler_->startHeartbeat();
   StopReason r = schedule();
   scheduler_->stopHeartbeat();
   std::fflush(options_.out);
-  if (r == StopReason::Deadlock) outcome_ = {Kind::Deadlock, 0, {}};
+  if (r == StopReason::Deadlock) outcome_ = {ProgramOutcome::Kind::Deadlock, 0, {}};
   return outcome_;
 }
 
@@ -160,7 +164,6 @@ void Runtime::setProgramMicros(int64_t micros) {
 }
 
 ProgramOutcome Runtime::resumeMain() {
-  using Kind = ProgramOutcome::Kind;
   // The processes parked when the image was taken continue after the start-up list.
   scheduler_->endPause();
   Oop method = lookupSelector(*this, classOf(globals_.at(symbol("system"))), symbol("resumedFromImage"));
@@ -172,13 +175,7 @@ ProgramOutcome Runtime::resumeMain() {
     Oop next = scheduler_->takeNextReady();
     if (next != nil_) interpreter_->transferTo(next);
   }
-  scheduler_->watchTerminationSignals();
-  scheduler_->startHeartbeat();
-  StopReason r = schedule();
-  scheduler_->stopHeartbeat();
-  std::fflush(options_.out);
-  if (r == StopReason::Deadlock) outcome_ = {Kind::Deadlock, 0, {}};
-  return outcome_;
+  return runProgram();
 }
 
 StopReason Runtime::runUntilEnded(Oop process) {

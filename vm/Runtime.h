@@ -199,6 +199,9 @@ class Runtime final : public space::RootProvider {
   // The scheduling loop: runs processes until the interpreter's main process ends, exit
   // is requested or nothing can ever run again; waits for events and handles pauses.
   StopReason schedule();
+  // The program's processes run (SIGTERM watched, heartbeat on) until the main process
+  // ends, exit is asked for or nothing can run again; the tail of runMain and resumeMain.
+  ProgramOutcome runProgram();
   bool waitForEvents();
   void pauseReached();
   space::Space& space_;
