@@ -36,6 +36,7 @@ json spaceJson(const space::SpaceImageState& s) {
       {"hashSeed", s.hashSeed},
       {"nextFreeClassIndex", s.nextFreeClassIndex},
       {"arrayClassIndex", s.arrayClassIndex},
+      {"symbolClassIndex", s.symbolClassIndex},
       {"stacks", stacks},
       {"oldSpace",
        {{"nextAddress", o.nextAddress},
@@ -262,6 +263,7 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   s.hashSeed = uint32_t(r.u64(ss, "spaceState", "hashSeed"));
   s.nextFreeClassIndex = space::ClassIndex(r.u64(ss, "spaceState", "nextFreeClassIndex"));
   s.arrayClassIndex = space::ClassIndex(r.u64(ss, "spaceState", "arrayClassIndex"));
+  s.symbolClassIndex = space::ClassIndex(r.u64(ss, "spaceState", "symbolClassIndex"));
   const json& stacks = r.array(r.field(ss, "spaceState", "stacks"), "spaceState.stacks");
   for (size_t i = 0; i < stacks.size(); i++)
     s.stacks.push_back(readOop(stacks[i], Reader::at("spaceState.stacks", i), false));

@@ -32,6 +32,7 @@ SpaceImageState SpaceImage::capture(Space& space) {
   s.hashSeed = space.hashSeed_;
   s.nextFreeClassIndex = space.classTable_.nextFreeIndex();
   s.arrayClassIndex = space.arrayClassIndex_;
+  s.symbolClassIndex = space.symbols_.symbolClassIndex();
   return s;
 }
 
@@ -126,6 +127,7 @@ size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
   space.arrayClassIndex_ = state.arrayClassIndex;
   space.classTable_.reattach();
   space.classTable_.setNextFreeIndex(state.nextFreeClassIndex);
+  space.symbols_.setSymbolClassIndex(state.symbolClassIndex);
   space.symbols_.reattach();
   return relocated;
 }

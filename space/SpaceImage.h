@@ -27,6 +27,7 @@ struct SpaceImageState {
   uint32_t hashSeed = 0;
   ClassIndex nextFreeClassIndex = 0;
   ClassIndex arrayClassIndex = 0;
+  ClassIndex symbolClassIndex = 0;  // the class of the symbols the table interns
 };
 
 class SpaceImage {

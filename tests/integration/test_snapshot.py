@@ -3,7 +3,8 @@
 while two clients POST new versions, `espell snapshot --control SOCKET --json DIR` takes a
 copy-on-write snapshot of the guest; the hub is killed (SIGKILL); `espell run --virtualized
 --image DIR --port 0` resumes it, and every version acknowledged before the snapshot began
-is served byte for byte as the original served it, and new versions are accepted. Also: a
+is served byte for byte as the original served it, new versions are accepted and an
+update commits. Also: a
 snapshot of the hypervisor space and snapshots in the fork and copy modes; images that are
 corrupt, truncated, tampered with or incomplete are refused with exit status 65; a VM
 killed while writing a snapshot leaves no image that looks complete, and the next snapshot
@@ -23,7 +24,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean of __pycache__
-from hubtest import CLASS_PATH, Hub, check, check_equal, log, run
+from hubtest import CLASS_PATH, ROOT, Hub, check, check_equal, log, run
 
 BAD_IMAGE = 65
 NO_VM = 4
@@ -154,9 +155,11 @@ def test_snapshot_and_resume(args, work):
         time.sleep(0.3)
         writers.finish()
         check(len(writers.acked) > 0, "the resumed hub accepts new versions")
-        # The resumed VM serves its control socket too.
+        # The resumed VM serves its control socket too, and takes updates.
         done = espell(args, "status", "--control", resumed_sock, "--json")
         check_equal(done.returncode, 0, f"espell status of the resumed VM ({done.stderr.strip()})")
+        done = espell(args, "update", "--control", resumed_sock, os.path.join(ROOT, "updates", "07b-Block-memoized.som"))
+        check_equal(done.returncode, 0, f"an update of the resumed VM ({done.stdout.strip()} {done.stderr.strip()})")
     log(f"resumed: {len(served)} versions acknowledged before the snapshot served byte for byte")
 
     # The fork-mode image resumes as well.

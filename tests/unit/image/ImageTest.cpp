@@ -77,6 +77,11 @@ void runOnAndFinish(GuestFixture& g, hypervisor::Vm& vm, int64_t goodBefore) {
   REQUIRE(vm.pauseGuest(std::chrono::seconds(5)) == hypervisor::PauseOutcome::Paused);
   space::Handle good = vm.evaluateInGuest("^ system global: #Good");
   CHECK(good.get().smallInteger() > goodBefore);
+  // Compiling in the resumed guest interns new symbols and installs methods.
+  space::Handle size = vm.evaluateInGuest("^ #aSymbolFirstMadeAfterTheResume size");
+  CHECK(size.get().smallInteger() == 30);
+  vm.evaluateInHypervisor("(Guest classNamed: 'Workers') compileAndInstall: 'answerAfterResume ^ 42'");
+  CHECK(vm.evaluateInGuest("^ Workers new answerAfterResume").get().smallInteger() == 42);
   vm.evaluateInGuest("system global: #Stop put: true");
   vm.resumeGuest();
   CHECK(vm.finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
