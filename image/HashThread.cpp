@@ -1,9 +1,15 @@
 // HashThread: see HashThread.h.
 #include "image/HashThread.h"
 
+#include "image/WriterThread.h"
+
 namespace image {
 
-HashThread::HashThread() : thread_([this] { run(); }) {}
+HashThread::HashThread()
+    : thread_([this] {
+        runInBackground();
+        run();
+      }) {}
 
 HashThread::~HashThread() {
   {
