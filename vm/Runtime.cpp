@@ -168,8 +168,8 @@ ProgramOutcome Runtime::resumeMain() {
   scheduler_->endPause();
   Oop method = lookupSelector(*this, classOf(globals_.at(symbol("system"))), symbol("resumedFromImage"));
   if (!method.isNull()) {
-    Oop startUp = process_stack::newProcessSending(*this, globals_.at(symbol("system")), method,
-                                                   newArray(*this, 0), Scheduler::kUserPriority + 1);
+    Oop startUp = process_stack::newProcessSending(*this, globals_.at(symbol("system")), method, newArray(*this, 0),
+                                                   Scheduler::kUserPriority + 1);
     interpreter_->transferTo(startUp);
   } else {
     Oop next = scheduler_->takeNextReady();

@@ -9,9 +9,7 @@ namespace vm {
 namespace prim {
 namespace {
 
-
 constexpr int64_t kMaxExitStatus = 255;
-
 
 ESPELL_PRIMITIVE(sysGlobal) {
   Runtime& rt = in.runtime();
