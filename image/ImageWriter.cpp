@@ -161,7 +161,7 @@ ImageWriter::ImageWriter(std::string directory, CaptureMode mode)
 
 ImageWriter::~ImageWriter() {
   if (!done_) {
-    if (space_) space_->releasePagesHold();
+    releaseSpace();
     pages_.reset();  // waits for the writer, leaves every page writable
     std::error_code ec;
     fs::remove_all(partial_, ec);
@@ -210,6 +210,7 @@ void ImageWriter::waitForPages() {
 
 void ImageWriter::releaseSpace() {
   if (space_) space_->releasePagesHold();
+  space_ = nullptr;  // from here on nothing of the space is touched (finish() may run elsewhere)
 }
 
 SnapshotReport ImageWriter::finish() {
