@@ -4,8 +4,8 @@ while two clients POST new versions, `espell snapshot --control SOCKET --json DI
 copy-on-write snapshot of the guest; the hub is killed (SIGKILL); `espell run --virtualized
 --image DIR --port 0` resumes it, and every version acknowledged before the snapshot began
 is served byte for byte as the original served it, new versions are accepted and an
-update commits. Also: a
-snapshot of the hypervisor space and snapshots in the fork and copy modes; images that are
+update commits; `espell run --image DIR` (no hypervisor) resumes it too. Also: a snapshot
+of the hypervisor space and snapshots in the fork and copy modes; images that are
 corrupt, truncated, tampered with or incomplete are refused with exit status 65; a VM
 killed while writing a snapshot leaves no image that looks complete, and the next snapshot
 into that name works; client errors (no VM: 4, bad options: 64).
@@ -161,6 +161,12 @@ def test_snapshot_and_resume(args, work):
         done = espell(args, "update", "--control", resumed_sock, os.path.join(ROOT, "updates", "07b-Block-memoized.som"))
         check_equal(done.returncode, 0, f"an update of the resumed VM ({done.stdout.strip()} {done.stderr.strip()})")
     log(f"resumed: {len(served)} versions acknowledged before the snapshot served byte for byte")
+
+    # Without a hypervisor (espell run --image DIR, no --virtualized) it resumes the same.
+    with Hub(args.espell, command=[args.espell, "run", "--image", image]) as alone:
+        name, number = next(iter(served))
+        status, body = get(alone.port, f"/repos/{name}/versions/{number}")
+        check_equal((status, body), (200, served[(name, number)]), "the image resumed without a hypervisor")
 
     # The fork-mode image resumes as well.
     with Hub(args.espell, command=resume_command(args, os.path.join(work, "fork.sock"),
