@@ -1,15 +1,9 @@
 // HashThread: see HashThread.h.
 #include "image/HashThread.h"
 
-#include "image/WriterThread.h"
-
 namespace image {
 
-HashThread::HashThread()
-    : thread_([this] {
-        runInBackground();
-        run();
-      }) {}
+HashThread::HashThread() : thread_([this] { run(); }) {}
 
 HashThread::~HashThread() {
   {

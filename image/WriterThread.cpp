@@ -1,17 +1,12 @@
 // WriterThread: see WriterThread.h.
 #include "image/WriterThread.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <stdexcept>
 
 namespace image {
 
 WriterThread::WriterThread(Body body, Cleanup cleanup)
     : thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
-        runInBackground();
         auto start = std::chrono::steady_clock::now();
         try {
           body(segments_, stop_);
@@ -24,11 +19,6 @@ WriterThread::WriterThread(Body body, Cleanup cleanup)
         cleanup();
         finished_.store(true, std::memory_order_release);
       }) {}
-
-void runInBackground() {
-  // Linux nice values are per thread: this one, not the process.
-  setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), kBackgroundNice);
-}
 
 WriterThread::~WriterThread() {
   stop_.store(true, std::memory_order_relaxed);

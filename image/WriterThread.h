@@ -15,13 +15,6 @@
 
 namespace image {
 
-// The writer and hashing threads run at this nice value: a snapshot is background work,
-// and on a machine with few cores the service it is taken of (and the thread serving its
-// copy-on-write faults, which keeps the normal priority) must get the processor first.
-constexpr int kBackgroundNice = 10;
-// Lowers the calling thread to kBackgroundNice.
-void runInBackground();
-
 class WriterThread {
  public:
   using Body = std::function<void(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop)>;
