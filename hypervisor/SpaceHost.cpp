@@ -23,10 +23,7 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config, const ResumeFromImage& image
       mappings_(std::make_unique<image::ImageMappings>()) {
   intptr_t delta = mappings_->place(image.directory, image.manifest, *space_, report);
   vm::RuntimeImageState state = image.manifest.runtimeState;
-  if (delta != 0) {
-    const space::SpaceImageState& s = image.manifest.spaceState;
-    vm::RuntimeImage::relocate(state, s.reservationBase, s.reservationBase + s.reservationBytes, delta);
-  }
+  if (delta != 0) vm::RuntimeImage::relocate(state, space::Relocation::of(image.manifest.spaceState, delta));
   runtime_ = std::make_unique<vm::Runtime>(*space_, config.runtime);
   vm::RuntimeImage::adopt(*runtime_, state, image.arguments);
   runtime_->setHost(this);

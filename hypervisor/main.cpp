@@ -245,10 +245,7 @@ int resumeProgram(const hypervisor::CommandLine& cl) {
   image::ImageMappings mappings;
   intptr_t delta = mappings.place(cl.image, manifest, space, report);
   vm::RuntimeImageState state = manifest.runtimeState;
-  if (delta != 0) {
-    const space::SpaceImageState& s = manifest.spaceState;
-    vm::RuntimeImage::relocate(state, s.reservationBase, s.reservationBase + s.reservationBytes, delta);
-  }
+  if (delta != 0) vm::RuntimeImage::relocate(state, space::Relocation::of(manifest.spaceState, delta));
   vm::RuntimeOptions options;
   options.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);
   vm::Runtime runtime(space, options);

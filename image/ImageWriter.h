@@ -71,7 +71,6 @@ class ImageWriter {
   // Waits for the pages, writes the manifest and renames the image into place (fsyncs
   // included: tens of milliseconds, which is why it may run beside the space).
   SnapshotReport finish();
-  SnapshotReport& report() { return report_; }
 
  private:
   void waitForPages();

@@ -41,43 +41,22 @@ std::vector<MemoryRange> SpaceImage::pages(const SpaceImageState& state) {
   const OldSpace::State& o = state.oldSpace;
   for (size_t i = 0; i < o.segments.size(); i++) {
     const Segment& s = o.segments[i];
-    uintptr_t top = i == o.bumpSegment ? o.bumpTop : s.top;
-    uintptr_t end = std::min(s.end, Reservation::roundUpToPage(top));
+    uintptr_t end = std::min(s.end, Reservation::roundUpToPage(objectsTop(state, i)));
     if (end > s.start) ranges.push_back(MemoryRange{s.start, end});
   }
   return ranges;
 }
 
-namespace {
+uintptr_t SpaceImage::objectsTop(const SpaceImageState& state, size_t i) {
+  return i == state.oldSpace.bumpSegment ? state.oldSpace.bumpTop : state.oldSpace.segments[i].top;
+}
 
-// Moves a heap reference into the new reservation; immediates and nulls stay.
-struct Mover {
-  uintptr_t oldBase, oldEnd;
-  intptr_t delta;
-  bool inOld(uintptr_t a) const { return a >= oldBase && a < oldEnd; }
-  uintptr_t address(uintptr_t a) const { return a != 0 && inOld(a) ? uintptr_t(intptr_t(a) + delta) : a; }
-  Oop oop(Oop o) const {
-    if (!o.isHeapObject() || o.isNull() || !inOld(o.address())) return o;
-    return Oop::fromObject(reinterpret_cast<const void*>(intptr_t(o.address()) + delta));
-  }
-};
-
-}  // namespace
-
-size_t SpaceImage::relocatePages(Space& space, const SpaceImageState& state, intptr_t delta) {
-  (void)space;
-  Mover m{state.reservationBase, state.reservationBase + state.reservationBytes, delta};
+size_t SpaceImage::relocatePages(const SpaceImageState& state, const Relocation& m) {
   size_t objects = 0;
-  for (const MemoryRange& r : pages(state)) {
-    // Walk the objects at their new addresses; the recorded top is moved too.
-    uintptr_t from = uintptr_t(intptr_t(r.start) + delta);
-    uintptr_t top = 0;
-    for (size_t i = 0; i < state.oldSpace.segments.size(); i++) {
-      const Segment& s = state.oldSpace.segments[i];
-      if (s.start == r.start) top = i == state.oldSpace.bumpSegment ? state.oldSpace.bumpTop : s.top;
-    }
-    uintptr_t to = uintptr_t(intptr_t(top) + delta);
-    for (uintptr_t p = from; p < to;) {
+  for (size_t i = 0; i < state.oldSpace.segments.size(); i++) {
+    // The objects at their new addresses, from the segment's start to its top.
+    uintptr_t to = uintptr_t(intptr_t(objectsTop(state, i)) + m.delta);
+    for (uintptr_t p = uintptr_t(intptr_t(state.oldSpace.segments[i].start) + m.delta); p < to;) {
       HeapObject* o = HeapObject::fromBlockStart(p);
       size_t bytes = o->totalBytes();
       if (o->classIndex() == reserved_class::kFreeChunk) {
@@ -88,7 +67,7 @@ size_t SpaceImage::relocatePages(Space& space, const SpaceImageState& state, int
       } else {
         size_t n = o->pointerSlotCount();
         Oop* slots = o->slots();
-        for (size_t i = 0; i < n; i++) slots[i] = m.oop(slots[i]);
+        for (size_t k = 0; k < n; k++) slots[k] = m.oop(slots[k]);
         objects++;
       }
       p += bytes;
@@ -100,8 +79,8 @@ size_t SpaceImage::relocatePages(Space& space, const SpaceImageState& state, int
 size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
   size_t relocated = 0;
   if (delta != 0) {
-    relocated = relocatePages(space, state, delta);
-    Mover m{state.reservationBase, state.reservationBase + state.reservationBytes, delta};
+    Relocation m = Relocation::of(state, delta);
+    relocated = relocatePages(state, m);
     OldSpace::State& o = state.oldSpace;
     o.nextAddress = m.address(o.nextAddress);
     for (auto& [start, size] : o.releasedRanges) start = m.address(start);

@@ -30,6 +30,22 @@ struct SpaceImageState {
   ClassIndex symbolClassIndex = 0;  // the class of the symbols the table interns
 };
 
+// Moving references recorded in an image's reservation by the distance to where the image
+// was loaded: heap oops and raw addresses inside the old reservation move, the rest stay.
+struct Relocation {
+  uintptr_t oldBase = 0, oldEnd = 0;
+  intptr_t delta = 0;
+  static Relocation of(const SpaceImageState& state, intptr_t delta) {
+    return {state.reservationBase, state.reservationBase + state.reservationBytes, delta};
+  }
+  bool inOld(uintptr_t a) const { return a >= oldBase && a < oldEnd; }
+  uintptr_t address(uintptr_t a) const { return a != 0 && inOld(a) ? uintptr_t(intptr_t(a) + delta) : a; }
+  Oop oop(Oop o) const {
+    if (!o.isHeapObject() || !inOld(o.address())) return o;
+    return Oop::fromObject(reinterpret_cast<const void*>(intptr_t(o.address()) + delta));
+  }
+};
+
 class SpaceImage {
  public:
   // Tenures every young object (a scavenge that promotes everything), so that all objects
@@ -47,7 +63,9 @@ class SpaceImage {
   static size_t adopt(Space& space, SpaceImageState state, intptr_t delta);
 
  private:
-  static size_t relocatePages(Space& space, const SpaceImageState& state, intptr_t delta);
+  // Where segment `i`'s objects end (the bump segment's formatted part ends at bumpTop).
+  static uintptr_t objectsTop(const SpaceImageState& state, size_t i);
+  static size_t relocatePages(const SpaceImageState& state, const Relocation& r);
 };
 
 }  // namespace space

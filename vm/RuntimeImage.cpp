@@ -62,17 +62,12 @@ std::string RuntimeImage::primitivesFingerprint(const Runtime& rt) {
   return hex;
 }
 
-void RuntimeImage::relocate(RuntimeImageState& s, uintptr_t oldBase, uintptr_t oldEnd, intptr_t delta) {
-  auto move = [&](space::Oop& o) {
-    if (o.isHeapObject() && o.address() >= oldBase && o.address() < oldEnd) {
-      o = space::Oop::fromObject(reinterpret_cast<const void*>(intptr_t(o.address()) + delta));
-    }
-  };
-  move(s.mainProcess);
-  move(s.programMainProcess);
-  for (auto& t : s.timers) move(std::get<2>(t));
-  for (space::Oop& o : s.ioWaiters) move(o);
-  for (space::Oop& o : s.retiredCode) move(o);
+void RuntimeImage::relocate(RuntimeImageState& s, const space::Relocation& r) {
+  s.mainProcess = r.oop(s.mainProcess);
+  s.programMainProcess = r.oop(s.programMainProcess);
+  for (auto& t : s.timers) std::get<2>(t) = r.oop(std::get<2>(t));
+  for (space::Oop& o : s.ioWaiters) o = r.oop(o);
+  for (space::Oop& o : s.retiredCode) o = r.oop(o);
 }
 
 void RuntimeImage::adopt(Runtime& rt, const RuntimeImageState& s, std::vector<std::string> arguments) {

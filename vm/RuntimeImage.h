@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "space/Oop.h"
+#include "space/SpaceImage.h"
 #include "vm/Runtime.h"
 
 namespace vm {
@@ -40,7 +41,7 @@ class RuntimeImage {
   // whose table is the same (SHA-256 of the names in order, hex).
   static std::string primitivesFingerprint(const Runtime& rt);
   // Every oop of `state` moved by `delta` (an image loaded at another address).
-  static void relocate(RuntimeImageState& state, uintptr_t oldBase, uintptr_t oldEnd, intptr_t delta);
+  static void relocate(RuntimeImageState& state, const space::Relocation& r);
   // Makes a runtime over an adopted space (space::SpaceImage::adopt) the one the image
   // recorded. `arguments` are what System>>resumeArguments answers.
   static void adopt(Runtime& rt, const RuntimeImageState& state, std::vector<std::string> arguments);
