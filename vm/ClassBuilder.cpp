@@ -431,18 +431,33 @@ bool ClassBuilder::removeMethod(Oop cls, Oop selector) {
   return removed;
 }
 
-void ClassBuilder::forEachSendSite(Oop code, const std::function<void(Oop* site)>& f) {
+template <typename F>
+void ClassBuilder::forEachSendSite(Oop code, F& f) {
   HeapObject* c = code.object();
   Oop sites = c->slot(code_slot::kSendSites);
   if (sites.isHeapObject() && sites != rt_.nil()) {
-    size_t n = sites.object()->slotCount() / send_site::kSlots;
-    for (size_t i = 0; i < n; i++) f(sites.object()->slots() + i * send_site::kSlots);
+    Oop* site = sites.object()->slots();
+    Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
+    for (; site != end; site += send_site::kSlots) f(site);
   }
   Oop literals = c->slot(code_slot::kLiterals);
   for (size_t i = 0; i < literals.object()->slotCount(); i++) {
     Oop l = literals.object()->slot(i);
     if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) forEachSendSite(l, f);
   }
+}
+
+template <typename F>
+void ClassBuilder::forEachMethod(F&& f) {
+  space::Space& sp = rt_.space();
+  Oop nil = rt_.nil();
+  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
+    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
+    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
+    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
+    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { f(method); });
+  });
+  sp.weakRegistry().forEachOf(retiredOwner_, f);
 }
 
 ClassBuilder::ClassBuilder(Runtime& rt) : rt_(rt) {
@@ -468,18 +483,6 @@ size_t ClassBuilder::retiredCount() const {
   size_t n = 0;
   rt_.space().weakRegistry().forEachOf(retiredOwner_, [&](Oop) { n++; });
   return n;
-}
-
-void ClassBuilder::forEachMethod(const std::function<void(Oop method)>& f) {
-  space::Space& sp = rt_.space();
-  Oop nil = rt_.nil();
-  sp.classTable().forEachClass([&](space::ClassIndex, Oop c) {
-    if (!c.isHeapObject() || c.object()->slotCount() < class_slot::kCount) return;
-    Oop dict = c.object()->slot(class_slot::kMethodDictionary);
-    if (!dict.isHeapObject() || dict == nil || dict.object()->classIndex() != rt_.known.methodDictionary) return;
-    method_dictionary::forEach(sp, dict, [&](Oop, Oop method) { f(method); });
-  });
-  sp.weakRegistry().forEachOf(retiredOwner_, f);
 }
 
 void ClassBuilder::invalidate(Oop cls, Oop selector) {
@@ -516,9 +519,43 @@ void ClassBuilder::flushBatch() {
   batching_ = true;
 }
 
+namespace {
+// The selectors of a batch's changes, for the one question the invalidation pass asks of
+// every send site of the space: open addressing on the symbol's address, at most a
+// quarter full, so a site whose selector did not change costs one or two loads.
+class SelectorSet {
+ public:
+  explicit SelectorSet(const std::vector<std::pair<space::Handle, space::Handle>>& changes) {
+    size_t capacity = 16;
+    while (capacity < changes.size() * 4) capacity *= 2;
+    table_.assign(capacity, 0);
+    for (const auto& change : changes) {
+      uint64_t bits = change.second.get().bits();
+      size_t i = slotFor(bits);
+      while (table_[i] != 0 && table_[i] != bits) i = (i + 1) & (table_.size() - 1);
+      table_[i] = bits;
+    }
+  }
+  bool contains(Oop selector) const {
+    uint64_t bits = selector.bits();
+    for (size_t i = slotFor(bits);; i = (i + 1) & (table_.size() - 1)) {
+      if (table_[i] == bits) return true;
+      if (table_[i] == 0) return false;
+    }
+  }
+
+ private:
+  size_t slotFor(uint64_t bits) const {
+    return size_t((bits >> 3) * 0x9E3779B97F4A7C15ull >> 40) & (table_.size() - 1);
+  }
+  std::vector<uint64_t> table_;  // selector bits; 0 is empty (no symbol is at address 0)
+};
+}  // namespace
+
 void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, space::Handle>>& changes) {
   space::Space& sp = rt_.space();
   Oop nil = rt_.nil();
+  SelectorSet changed(changes);
   auto stale = [&](Oop cached, Oop selector) {
     if (!cached.isSmallInteger() || cached.smallInteger() == 0) return false;
     space::ClassIndex k = space::ClassIndex(cached.smallInteger());
@@ -528,26 +565,19 @@ void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, spac
     }
     return false;
   };
-  auto changed = [&](Oop selector) {
-    for (const auto& change : changes) {
-      if (change.second.get() == selector) return true;
+  auto invalidateSite = [&](Oop* site) {
+    Oop selector = site[send_site::kSelector];
+    if (!changed.contains(selector)) return;
+    if (stale(site[send_site::kClass0], selector)) {
+      site[send_site::kClass0] = Oop::fromSmallInteger(0);
+      site[send_site::kMethod0] = nil;
     }
-    return false;
+    if (stale(site[send_site::kClass1], selector)) {
+      site[send_site::kClass1] = Oop::fromSmallInteger(0);
+      site[send_site::kMethod1] = nil;
+    }
   };
-  forEachMethod([&](Oop method) {
-    forEachSendSite(method, [&](Oop* site) {
-      Oop selector = site[send_site::kSelector];
-      if (!changed(selector)) return;
-      if (stale(site[send_site::kClass0], selector)) {
-        site[send_site::kClass0] = Oop::fromSmallInteger(0);
-        site[send_site::kMethod0] = nil;
-      }
-      if (stale(site[send_site::kClass1], selector)) {
-        site[send_site::kClass1] = Oop::fromSmallInteger(0);
-        site[send_site::kMethod1] = nil;
-      }
-    });
-  });
+  forEachMethod([&](Oop method) { forEachSendSite(method, invalidateSite); });
   rt_.interpreter().refreshGuards();
 }
 
@@ -555,14 +585,13 @@ void ClassBuilder::invalidateAll() {
   rt_.methodCache().flush();
   if (rt_.isBootstrapping()) return;
   Oop nil = rt_.nil();
-  forEachMethod([&](Oop method) {
-    forEachSendSite(method, [&](Oop* site) {
-      site[send_site::kClass0] = Oop::fromSmallInteger(0);
-      site[send_site::kMethod0] = nil;
-      site[send_site::kClass1] = Oop::fromSmallInteger(0);
-      site[send_site::kMethod1] = nil;
-    });
-  });
+  auto clearSite = [&](Oop* site) {
+    site[send_site::kClass0] = Oop::fromSmallInteger(0);
+    site[send_site::kMethod0] = nil;
+    site[send_site::kClass1] = Oop::fromSmallInteger(0);
+    site[send_site::kMethod1] = nil;
+  };
+  forEachMethod([&](Oop method) { forEachSendSite(method, clearSite); });
   rt_.interpreter().refreshGuards();
 }
 

@@ -75,9 +75,12 @@ class ClassBuilder {
   // Refuses binding primitive [name] in a method of [holder] when the method's arguments
   // do not match the primitive's selector or [holder] does not inherit from its class.
   void checkPrimitiveBinding(const std::string& name, const CodeSpec& spec, Oop holder, const std::string& fileName);
-  void forEachSendSite(Oop code, const std::function<void(Oop* site)>& f);
-  // Installed methods, then retired ones.
-  void forEachMethod(const std::function<void(Oop method)>& f);
+  // f(Oop* site) for every send site of `code` and of the blocks in it.
+  template <typename F>
+  void forEachSendSite(Oop code, F& f);
+  // f(Oop method) for installed methods, then retired ones.
+  template <typename F>
+  void forEachMethod(F&& f);
   // A method replaced or removed may still run (in a frame, or as the outer code of a
   // block still referenced): its inline caches stay subject to invalidation.
   void retire(Oop method);

@@ -99,14 +99,6 @@ bool remove(Runtime& rt, Oop dict, Oop selector) {
   return true;
 }
 
-void forEach(space::Space& space, Oop dict, const std::function<void(Oop, Oop)>& f) {
-  if (dict == space.nil()) return;
-  for (size_t i = 0; i < capacityOf(dict); i++) {
-    Oop key = keyAt(dict, i);
-    if (key != space.nil()) f(key, valueAt(dict, i));
-  }
-}
-
 }  // namespace vm::method_dictionary
 
 namespace vm {

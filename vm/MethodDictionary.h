@@ -2,9 +2,8 @@
 // ObjectLayouts.h): open addressing on symbol identity hashes, at most half full.
 #pragma once
 
-#include <functional>
-
 #include "space/Space.h"
+#include "vm/ObjectLayouts.h"
 
 namespace vm {
 
@@ -20,8 +19,18 @@ space::Oop atPut(Runtime& rt, space::Oop dict, space::Oop selector, space::Oop m
 // Removes `selector`; answers whether it was present.
 bool remove(Runtime& rt, space::Oop dict, space::Oop selector);
 size_t size(space::Oop dict);
-void forEach(space::Space& space, space::Oop dict,
-             const std::function<void(space::Oop selector, space::Oop method)>& f);
+// Calls f(selector, method) for every entry (inline: the cache invalidation of an update
+// walks every dictionary of the space).
+template <typename F>
+void forEach(space::Space& space, space::Oop dict, F&& f) {
+  if (dict == space.nil()) return;
+  space::HeapObject* d = dict.object();
+  size_t pairs = (d->slotCount() - method_dictionary_slot::kFirstPair) / 2;
+  for (size_t i = 0; i < pairs; i++) {
+    space::Oop key = d->slot(method_dictionary_slot::kFirstPair + 2 * i);
+    if (key != space.nil()) f(key, d->slot(method_dictionary_slot::kFirstPair + 2 * i + 1));
+  }
+}
 
 }  // namespace method_dictionary
 
