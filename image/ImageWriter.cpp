@@ -172,6 +172,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   if (pages_) throw std::logic_error("ImageWriter::capture called twice");
   // A snapshot of this space still being written finishes first (its pages are protected).
   space.waitForPagesHold();
+  space.finishPageRelease();  // a checkpoint's pages still being made writable
   int64_t start = nowMicros();
   manifest_.espellVersion = espellVersion();
   manifest_.space = spaceName;

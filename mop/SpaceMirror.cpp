@@ -534,10 +534,9 @@ std::pair<Ref, Ref> SpaceMirror::newInstanceVersions(const Ref& oldClass, const 
   LocalRoot news(space().localRoots(), newArray(rt_, n, space::Tenure::Old));
   space::ClassIndex index = space::ClassIndex(newClass.get().object()->rawHash());
   space::Format format = newFields == 0 ? space::Format::Empty : space::Format::Fixed;
-  for (size_t i = 0; i < n; i++) {
-    Oop fresh = space().allocate(index, format, newFields, space::Tenure::Old);
-    space().storePointer(news.get(), i, fresh);
-  }
+  size_t made = 0;
+  space().allocateOldObjects(index, format, newFields, n,
+                             [&](Oop fresh) { space().storePointer(news.get(), made++, fresh); });
   for (size_t i = 0; i < n; i++) {
     space::HeapObject* from = olds.get().object()->slot(i).object();
     Oop to = news.get().object()->slot(i);

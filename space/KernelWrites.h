@@ -12,9 +12,10 @@
 
 namespace space {
 
-// How many captures are write-protecting memory now. Zero means no page is protected by a
-// snapshot, and beforeKernelWrite has nothing to do. Raised before protection starts and
-// lowered once every page is writable again.
+// How many captures are write-protecting memory now: snapshots, and checkpoints whose
+// pages are still being made writable again in the background (WriteTracker). Zero means
+// no page is protected, and beforeKernelWrite has nothing to do. Raised before protection
+// starts (or before a program may run beside it) and lowered once every page is writable.
 extern std::atomic<int> capturesActive;
 
 // The slow path of beforeKernelWrite: writes each page's first byte with itself.

@@ -36,7 +36,9 @@ Space::Space(const SpaceConfig& config, ForImage) : config_(config), classTable_
   oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
 }
 
-Space::~Space() = default;
+Space::~Space() {
+  finishPageRelease();  // its thread changes the protection of this space's pages
+}
 
 // Creates the objects every space has before any class exists: nil, true, false, the
 // special objects array, the class table and the symbol table. Their class indexes are
@@ -180,6 +182,7 @@ bool Space::collectGarbage() {
 size_t Space::collectGarbage(size_t releaseFreeBytes) {
   if (collecting_) throw std::logic_error("nested collection");
   waitForPagesHold();
+  finishPageRelease();
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();

@@ -26,6 +26,7 @@
 #include "space/SpecialObjects.h"
 #include "space/SymbolTable.h"
 #include "space/WeakRegistry.h"
+#include "space/WriteTracker.h"
 
 namespace space {
 
@@ -118,6 +119,24 @@ class Space {
     }
     return allocateSlow(cls, fmt, slots, tenure);
   }
+  // `count` old objects of one shape, made in runs of adjacent objects (an instance
+  // migration makes a hundred thousand: one free-list allocation per run, not per
+  // object); f(Oop) receives each in order and must make it reachable (a collection may
+  // run before each run).
+  template <typename F>
+  void allocateOldObjects(ClassIndex cls, Format fmt, size_t slots, size_t count, F&& f) {
+    size_t bytes = HeapObject::wordsForSlots(slots) * 8;
+    size_t perRun = std::max<size_t>(1, kOldObjectRunBytes / bytes);
+    for (size_t done = 0; done < count;) {
+      size_t n = std::min(perRun, count - done);
+      if (config_.gcStress && !collectGarbage()) scavenge();
+      uintptr_t block = allocateOldBlock(n * bytes);
+      stats_.bytesAllocatedOld += n * bytes;
+      for (size_t i = 0; i < n; i++) f(initializeObject(block + i * bytes, cls, fmt, slots));
+      done += n;
+    }
+  }
+  static constexpr size_t kOldObjectRunBytes = 64 * 1024;
   // Eden bump allocation that never collects: the null oop when eden is full (then use
   // allocate()). Lets the interpreter skip saving its registers on the common path.
   Oop tryAllocateYoung(ClassIndex cls, Format fmt, size_t slots) {
@@ -195,6 +214,15 @@ class Space {
   }
   // The checkpoint this space can be rolled back to, or nullptr.
   const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
+  // A checkpoint that ended leaves its pages to be made writable on a thread of its own
+  // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them
+  // wholesale — a checkpoint, a snapshot, a full collection — waits for it first.
+  void finishPageRelease() {
+    if (releasingPages_) {
+      releasingPages_->finishRelease();
+      releasingPages_.reset();
+    }
+  }
   // For a program with nothing to run (called periodically while idle): gives the memory
   // it no longer uses back to the system. After activity it scavenges and releases the
   // pages of the empty nursery spaces; it collects fully instead (and then also releases
@@ -322,7 +350,8 @@ class Space {
   uint32_t hashSeed_ = 0x2545F491u;
   bool collecting_ = false;
   const SpaceCheckpoint* checkpoint_ = nullptr;
-  std::function<void()> pagesHold_;  // see holdPages
+  std::function<void()> pagesHold_;               // see holdPages
+  std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   uint64_t stressAllocations_ = 0;
   // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
   // eden mean nothing ran since.

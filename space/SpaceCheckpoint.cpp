@@ -17,7 +17,8 @@ MemoryRange pagesOf(uintptr_t start, uintptr_t top) {
 SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.nursery_) {
   if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
-  space.waitForPagesHold();  // a snapshot still writing these pages finishes first
+  space.waitForPagesHold();   // a snapshot still writing these pages finishes first
+  space.finishPageRelease();  // and the previous checkpoint's pages are writable again
   // 1. The C++ state.
   oldSpace_ = space.oldSpace_->state();
   remembered_ = space.rememberedSet_.entries();
@@ -46,7 +47,8 @@ SpaceCheckpoint::~SpaceCheckpoint() {
 
 void SpaceCheckpoint::commit() {
   if (!active_) return;
-  pages_->release();
+  pages_->releaseInBackground();
+  handPagesToSpace();
   end();
 }
 
@@ -56,7 +58,8 @@ void SpaceCheckpoint::rollback() {
   // 1. Segments opened since are dropped, the rest described as before.
   s.oldSpace_->restoreState(oldSpace_);
   // 2. Every written page gets its old contents back.
-  pages_->restore();
+  pages_->restore(WriteTracker::Release::InBackground);
+  handPagesToSpace();
   // 3. The C++ state.
   *s.nursery_ = nursery_;
   s.rememberedSet_.setEntries(remembered_);
@@ -71,6 +74,12 @@ void SpaceCheckpoint::rollback() {
   s.classTable_.setNextFreeIndex(nextFreeClassIndex_);
   s.symbols_.reattach();
   end();
+}
+
+void SpaceCheckpoint::handPagesToSpace() {
+  pagesTrackedAtEnd_ = pages_->pagesTracked();
+  pagesSavedAtEnd_ = pages_->pagesSaved();
+  space_.releasingPages_ = std::move(pages_);
 }
 
 void SpaceCheckpoint::end() {

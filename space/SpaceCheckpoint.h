@@ -48,11 +48,13 @@ class SpaceCheckpoint {
   void commit();
 
   bool active() const { return active_; }
-  size_t pagesTracked() const { return pages_ ? pages_->pagesTracked() : 0; }
-  size_t pagesSaved() const { return pages_ ? pages_->pagesSaved() : 0; }
+  size_t pagesTracked() const { return pages_ ? pages_->pagesTracked() : pagesTrackedAtEnd_; }
+  size_t pagesSaved() const { return pages_ ? pages_->pagesSaved() : pagesSavedAtEnd_; }
 
  private:
   void end();
+  // The tracker goes on making the pages writable in the background (Space::finishPageRelease).
+  void handPagesToSpace();
 
   Space& space_;
   bool active_ = false;
@@ -67,7 +69,8 @@ class SpaceCheckpoint {
   Oop specialObjects_;
   uint32_t hashSeed_ = 0;
   ClassIndex nextFreeClassIndex_ = 0;
-  std::unique_ptr<WriteTracker> pages_;
+  std::unique_ptr<WriteTracker> pages_;  // handed to the space when the checkpoint ends
+  size_t pagesTrackedAtEnd_ = 0, pagesSavedAtEnd_ = 0;
 };
 
 }  // namespace space

@@ -5,6 +5,12 @@
 // restore() copies every saved page back: the ranges hold exactly what they held when
 // tracking began. Destroying the tracker without restore() keeps the writes (commit).
 //
+// Giving the pages their write permission back costs more than taking it (the kernel
+// merges the mappings the saved pages split, and flushes TLBs), in proportion to the
+// heap rather than to what was written. A checkpoint's end does it on a thread of its
+// own (releaseInBackground) while the space runs on: until that thread is done, a write
+// to a page still read-only faults, and the handler only makes its block writable.
+//
 // This is the page half of a checkpoint of a space (see Space::Checkpoint): Chester
 // rolls a failed update back with it.
 //
@@ -13,15 +19,24 @@
 // crash stays a crash; sanitizers keep theirs). The handler only copies memory and makes
 // system calls (mmap, mprotect), so it is safe to run at any instruction.
 //
+// Writes come in runs (an instance migration or a rehash writes thousands of neighbouring
+// objects), and a fault costs far more than copying a page. So the tracker saves by
+// page at first and by block once a block has faulted twice: the second fault in a
+// block of kBlockPages pages saves every page of the block not saved yet and makes the
+// whole block writable in one call. Scattered writes cost a page each; runs cost two
+// faults per block.
+//
 // Each page made writable again splits the protected mapping, and the kernel caps
 // mappings per process (vm.max_map_count, 65530 by default): after kMaxScatteredPages
 // saved pages the tracker saves every page it has not saved yet at once and unprotects
 // whole ranges, a full copy that stays correct at any size.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "space/WriteFaults.h"
@@ -37,6 +52,7 @@ class WriteTracker final : private WriteFaultOwner {
  public:
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kMaxScatteredPages = 16384;
+  static constexpr size_t kBlockPages = 32;  // 128 KiB: copying it costs about one fault
 
   // Starts tracking writes to `ranges` (page-aligned, committed, not overlapping any range
   // another active tracker covers). Throws std::runtime_error when protection fails.
@@ -46,15 +62,24 @@ class WriteTracker final : private WriteFaultOwner {
   WriteTracker(const WriteTracker&) = delete;
   WriteTracker& operator=(const WriteTracker&) = delete;
 
+  enum class Release { Now, InBackground };
   // Writes every saved page back (the ranges are as they were when tracking began) and
-  // stops tracking.
-  void restore();
+  // stops tracking (release() or releaseInBackground()).
+  void restore(Release how = Release::Now);
   // Stops tracking and keeps what was written.
   void release();
+  // Same, but the ranges become writable on a thread of their own; writes meanwhile take
+  // a fault that makes their block writable. finishRelease() (or the destructor) waits
+  // for that thread. While it runs, system calls writing into the ranges must first touch
+  // them from user mode (KernelWrites.h): it counts as a capture.
+  void releaseInBackground();
+  void finishRelease();
+  bool releasing() const { return releasing_.load(std::memory_order_relaxed); }
 
   bool active() const { return active_; }
   size_t pagesTracked() const { return pagesTracked_; }
   size_t pagesSaved() const { return savedCount_; }
+  size_t faultsTaken() const { return faults_; }
   bool copiedEverything() const { return copiedAll_; }
   // Whether a fault at `address` belongs to this tracker (and was handled).
   bool handleFault(uintptr_t address);
@@ -64,7 +89,8 @@ class WriteTracker final : private WriteFaultOwner {
 
   struct Range {
     MemoryRange memory;
-    std::vector<uint8_t> saved;  // one byte per page: 1 once saved (sized up front)
+    std::vector<uint8_t> saved;         // one byte per page: 1 once saved (sized up front)
+    std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: 1 once it faulted
   };
   // A saved page: where it lives and its contents before the first write.
   struct SavedPage {
@@ -80,6 +106,10 @@ class WriteTracker final : private WriteFaultOwner {
   };
 
   bool savePage(Range& r, size_t index);
+  // Saves the pages of block `block` not saved yet; answers false when out of memory.
+  bool saveBlock(Range& r, size_t block);
+  // Makes pages [first, first + count) of `r` writable; false when the kernel refuses.
+  static bool unprotect(const Range& r, size_t first, size_t count);
   SavedPage* newSavedPage();
   void saveAllRemaining();
   void unprotectAll();
@@ -88,9 +118,12 @@ class WriteTracker final : private WriteFaultOwner {
   std::vector<Range> ranges_;
   Chunk* chunks_ = nullptr;
   size_t savedCount_ = 0;
+  size_t faults_ = 0;
   size_t pagesTracked_ = 0;
   bool copiedAll_ = false;
   bool active_ = false;
+  std::atomic<bool> releasing_{false};  // releaseInBackground's thread has not been joined
+  std::thread unprotecter_;
 };
 
 }  // namespace space

@@ -85,6 +85,7 @@ TEST_CASE("a write tracker saves each written page once and restores all of them
     m.page(3)[200] = 0xBB;  // the same page: no second copy
     m.page(40)[0] = 0xCC;
     CHECK(t.pagesSaved() == 2);
+    CHECK(t.faultsTaken() == 2);
     CHECK(m.page(3)[100] == 0xAA);  // the writes went through
     t.restore();
   }
@@ -97,6 +98,34 @@ TEST_CASE("a write tracker saves each written page once and restores all of them
   CHECK(m.page(5)[7] == 0x11);
   m.page(5)[7] = uint8_t(5 % 251);
   CHECK(m.pristine());
+}
+
+TEST_CASE("a run of writes costs a tracker two faults per block, and it stays exact") {
+  size_t blocks = 4;
+  Pages m(blocks * WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  for (size_t i = 0; i < blocks * WriteTracker::kBlockPages; i++) m.page(i)[9] = 0x5A;  // one page after another
+  CHECK(t.faultsTaken() == 2 * blocks);  // the first page of a block, then the rest of it at once
+  CHECK(t.pagesSaved() == blocks * WriteTracker::kBlockPages);
+  CHECK(m.page(blocks * WriteTracker::kBlockPages - 1)[9] == 0x5A);
+  t.restore();
+  CHECK(m.pristine());
+}
+
+TEST_CASE("a tracker released in the background lets writes through before and after its thread is done") {
+  Pages m(4 * WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  m.page(1)[3] = 0x42;
+  t.releaseInBackground();
+  CHECK(t.releasing());
+  for (size_t i = 0; i < 4 * WriteTracker::kBlockPages; i++) m.page(i)[5] = 0x17;  // racing the thread
+  t.finishRelease();
+  CHECK_FALSE(t.releasing());
+  CHECK(m.page(1)[3] == 0x42);
+  CHECK(m.page(4 * WriteTracker::kBlockPages - 1)[5] == 0x17);
+  m.page(0)[0] = 1;  // writable without any tracker
 }
 
 TEST_CASE("past the scattered-page limit a tracker copies everything at once and stays exact") {
