@@ -26,6 +26,13 @@ std::string mebibytes(const json& bytes) {
   return buffer;
 }
 
+std::string milliseconds(const json& micros) {
+  if (!micros.is_number()) return text(micros);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f ms", micros.get<double>() / 1000.0);
+  return buffer;
+}
+
 // The processes that did not reach an update point: names (with state when given).
 std::string processNames(const json& processes) {
   if (!processes.is_array()) return text(processes);
@@ -120,7 +127,12 @@ std::string describeStatus(const json& status) {
            mebibytes(h.value("liveBytesAtLastFullCollection", json())) + " live at the last full collection, eden " +
            mebibytes(h.value("edenBytes", json())) + "\n";
     out += "collections: " + text(h.value("scavenges", json())) + " scavenges, " +
-           text(h.value("fullCollections", json())) + " full\n";
+           text(h.value("fullCollections", json())) + " full";
+    if (present(h, "maxScavengeMicros") && present(h, "maxFullCollectionMicros")) {
+      out += " (longest pauses: scavenge " + milliseconds(h["maxScavengeMicros"]) + ", full " +
+             milliseconds(h["maxFullCollectionMicros"]) + ")";
+    }
+    out += "\n";
   }
   if (status.contains("processes") && status["processes"].is_array()) {
     out += "processes (" + std::to_string(status["processes"].size()) + "):\n";

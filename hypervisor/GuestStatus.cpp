@@ -69,6 +69,9 @@ nlohmann::json GuestStatus::heap() const {
       {"edenBytes", space.nursery().eden.capacity()},
       {"scavenges", stats.scavenges},
       {"fullCollections", stats.fullCollections},
+      {"maxScavengeMicros", stats.maxScavengeNanos / 1000},
+      {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
+      {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
   };
 }
 

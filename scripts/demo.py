@@ -174,6 +174,7 @@ class Demo:
         self.events = []  # (seconds, label, details)
         self.records = []  # update records
         self.snapshot = None
+        self.heap = None  # the guest's heap figures (espell status) at the end of the run
         self.snapshot_started = None
         self.snapshot_dir = os.path.join(out, "snapshot")
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -307,6 +308,15 @@ def slowest_around(records, at):
     return max((r[1] for r in records if r[0] <= at + 0.5 and r[0] + r[1] / 1000.0 >= at - 1.0), default=0)
 
 
+def heap_line(heap):
+    """The guest's collections over the run (espell status at its end), with their longest pauses."""
+    if not heap or "maxFullCollectionMicros" not in heap:
+        return "- guest collections: not known (espell status did not answer)"
+    return (f"- guest collections: {heap['scavenges']} scavenges (longest {heap['maxScavengeMicros'] / 1000:.1f} ms), "
+            f"{heap['fullCollections']} full (longest {heap['maxFullCollectionMicros'] / 1000:.1f} ms); "
+            f"{heap['liveBytesAtLastFullCollection'] / 1048576:.1f} MiB live at the last full collection")
+
+
 def write_report(demo, out, table1_text, resumed, interrupted):
     records = demo.run.records
     total = len(records)
@@ -326,6 +336,7 @@ def write_report(demo, out, table1_text, resumed, interrupted):
         "- slowest request around each event: " + (", ".join(
             f"{label} {slowest_around(records, at):.1f} ms"
             for at, label, _ in demo.events) or "no events"),
+        heap_line(demo.heap),
         f"- updates: {len(demo.records)} applied, "
         f"{sum(1 for r in demo.records if r.get('outcome') == 'committed')} committed",
         f"- result: {'PASS' if ok else 'FAIL'}" + (" (interrupted)" if interrupted else ""),
@@ -364,7 +375,7 @@ def write_report(demo, out, table1_text, resumed, interrupted):
         "wrong": sum(demo.run.failures.values()), "maxLatencyMs": latencies[-1] if latencies else 0,
         "updates": [{"script": os.path.basename(r.get("script", "")), "outcome": r.get("outcome")} for r in demo.records],
         "updatesRequested": len(demo.args.update),
-        "snapshot": demo.snapshot, "resumed": resumed,
+        "snapshot": demo.snapshot, "resumed": resumed, "guestHeap": demo.heap,
         "plot": "latency.svg" if os.path.exists(os.path.join(out, "latency.svg")) else None,
     }
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -465,6 +476,8 @@ def main(argv):
         except KeyboardInterrupt:
             interrupted = True
             log("interrupted: writing the report of what ran")
+        status, answer = hub.control("status")
+        demo.heap = answer.get("heap") if status == 0 and isinstance(answer, dict) else None
         resumed = None
         if demo.snapshot and "error" not in demo.snapshot and not interrupted:
             resumed = compare_resumed(demo, hub, fixed, out)

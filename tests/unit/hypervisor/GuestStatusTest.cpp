@@ -61,6 +61,7 @@ TEST_CASE("status: state, program, heap figures, processes and the updates count
   CHECK(s["heap"].contains("liveBytesAtLastFullCollection"));
   CHECK(s["heap"].contains("scavenges"));
   CHECK(s["heap"].contains("fullCollections"));
+  CHECK(s["heap"]["maxFullCollectionMicros"].is_number());
   CHECK(!s.contains("processesUnavailable"));
   // The worker computes: parked only for this report, so "runnable"; the main process
   // waits on its Delay.
