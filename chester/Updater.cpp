@@ -184,11 +184,20 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     return record;
   }
 
-  // ---- pausing (a guest its caller paused stays paused afterwards).
+  // ---- pausing (a guest its caller paused stays paused afterwards). The checkpoint's
+  // protection is taken ahead, while the guest runs on towards its update points: the
+  // pause then only protects the pages written meanwhile (space::WriteTracker).
   bool pausedByCaller = host_.paused();
+  space::Space& guestSpace = host_.guestRuntime().space();
+  try {
+    guestSpace.armCheckpoint();
+  } catch (const std::exception& e) {
+    spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
+  }
   PauseResult pause = host_.pause(deadline);
   record.timings.pause = pause.micros;
   if (pause.kind != PauseResult::Kind::Paused) {
+    guestSpace.disarmCheckpoint();
     record.outcome = pause.kind == PauseResult::Kind::TimedOut ? Outcome::TimedOut : Outcome::Refused;
     record.failedStep = "pause";
     record.error = pause.kind == PauseResult::Kind::TimedOut ? "the guest did not reach its update points within " +

@@ -173,6 +173,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   // A snapshot of this space still being written finishes first (its pages are protected).
   space.waitForPagesHold();
   space.finishPageRelease();  // a checkpoint's pages still being made writable
+  space.disarmCheckpoint();
   int64_t start = nowMicros();
   manifest_.espellVersion = espellVersion();
   manifest_.space = spaceName;

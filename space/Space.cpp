@@ -37,7 +37,16 @@ Space::Space(const SpaceConfig& config, ForImage) : config_(config), classTable_
 }
 
 Space::~Space() {
+  disarmCheckpoint();
   finishPageRelease();  // its thread changes the protection of this space's pages
+}
+
+void Space::armCheckpoint() {
+  if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
+  finishPageRelease();
+  std::vector<MemoryRange> ranges;
+  for (auto [start, end] : oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
+  armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{});
 }
 
 // Creates the objects every space has before any class exists: nil, true, false, the
@@ -183,6 +192,7 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   if (collecting_) throw std::logic_error("nested collection");
   waitForPagesHold();
   finishPageRelease();
+  disarmCheckpoint();  // segments may be released and their addresses reused
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();

@@ -214,6 +214,13 @@ class Space {
   }
   // The checkpoint this space can be rolled back to, or nullptr.
   const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
+  // Protects old space's pages ahead of the next checkpoint, while the program still
+  // runs, so that the checkpoint's pause only protects what was written since (see
+  // WriteTracker's arming). Does nothing while a snapshot holds the pages or a checkpoint
+  // is active; a full collection disarms. The checkpoint that follows takes it.
+  void armCheckpoint();
+  void disarmCheckpoint() { armedPages_.reset(); }
+  bool checkpointArmed() const { return armedPages_ != nullptr; }
   // A checkpoint that ended leaves its pages to be made writable on a thread of its own
   // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them
   // wholesale — a checkpoint, a snapshot, a full collection — waits for it first.
@@ -352,6 +359,7 @@ class Space {
   const SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
+  std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
   uint64_t stressAllocations_ = 0;
   // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
   // eden mean nothing ran since.

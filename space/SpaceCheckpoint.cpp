@@ -35,7 +35,12 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   ranges.push_back(pagesOf(nursery_.eden.start, nursery_.eden.top));
   ranges.push_back(pagesOf(nursery_.fromSurvivor().start, nursery_.fromSurvivor().top));
   for (auto [start, end] : space.oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
-  pages_ = std::make_unique<WriteTracker>(ranges);
+  if (space.armedPages_) {
+    pages_ = std::move(space.armedPages_);  // protected ahead: only what was written since
+    pages_->begin(ranges);
+  } else {
+    pages_ = std::make_unique<WriteTracker>(ranges);
+  }
   // 3. From now on no full collection and no eden resizing (see the header).
   space.checkpoint_ = this;
   active_ = true;

@@ -24,7 +24,9 @@ void protect(uintptr_t start, size_t bytes, int protection) {
 
 }  // namespace
 
-WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
+void WriteTracker::setRanges(std::span<const MemoryRange> ranges) {
+  ranges_.clear();
+  pagesTracked_ = 0;
   for (const MemoryRange& m : ranges) {
     if (m.end <= m.start) continue;
     size_t pages = (m.end - m.start) / kPageSize;
@@ -34,6 +36,10 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
   }
   std::sort(ranges_.begin(), ranges_.end(),
             [](const Range& a, const Range& b) { return a.memory.start < b.memory.start; });
+}
+
+WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
+  setRanges(ranges);
   addWriteFaultOwner(this);
   active_ = true;
   try {
@@ -44,23 +50,103 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
   }
 }
 
+WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed) {
+  setRanges(ranges);
+  addWriteFaultOwner(this);
+  capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture
+  armed_ = true;
+  try {
+    for (const Range& r : ranges_) protect(r.memory.start, r.memory.end - r.memory.start, PROT_READ);
+  } catch (...) {
+    unprotectAll();
+    removeWriteFaultOwner(this);
+    capturesActive.fetch_sub(1);
+    armed_ = false;
+    throw;
+  }
+}
+
+void WriteTracker::begin(std::span<const MemoryRange> ranges) {
+  if (!armed_) throw std::logic_error("WriteTracker::begin on a tracker that is not armed");
+  std::vector<Range> armedRanges = std::move(ranges_);
+  // Whether the page at `page` is still protected since arming (in an armed range, clean).
+  auto clean = [&](uintptr_t page) {
+    auto it = std::upper_bound(armedRanges.begin(), armedRanges.end(), page,
+                               [](uintptr_t a, const Range& r) { return a < r.memory.start; });
+    if (it == armedRanges.begin()) return false;
+    const Range& a = *--it;
+    return page < a.memory.end && !a.saved[(page - a.memory.start) / kPageSize];
+  };
+  setRanges(ranges);
+  // Runs of pages that are not clean get protected: one call per run.
+  auto protectRuns = [&](const MemoryRange& m, auto&& needsProtection, int protection) {
+    uintptr_t runStart = 0;
+    for (uintptr_t page = m.start; page < m.end; page += kPageSize) {
+      bool needs = needsProtection(page);
+      if (needs && runStart == 0) runStart = page;
+      if (!needs && runStart != 0) {
+        protect(runStart, page - runStart, protection);
+        runStart = 0;
+      }
+    }
+    if (runStart != 0) protect(runStart, m.end - runStart, protection);
+  };
+  try {
+    for (const Range& r : ranges_)
+      protectRuns(
+          r.memory, [&](uintptr_t page) { return !clean(page); }, PROT_READ);
+    // Clean armed pages no range of the pause covers are not to be tracked: writable again.
+    for (const Range& a : armedRanges) {
+      protectRuns(
+          a.memory, [&](uintptr_t page) { return clean(page) && !rangeOf(page); }, PROT_READ | PROT_WRITE);
+    }
+  } catch (...) {
+    ranges_.insert(ranges_.end(), std::make_move_iterator(armedRanges.begin()),
+                   std::make_move_iterator(armedRanges.end()));
+    unprotectAll();
+    removeWriteFaultOwner(this);
+    capturesActive.fetch_sub(1);
+    armed_ = false;
+    throw;
+  }
+  armed_ = false;
+  active_ = true;
+  capturesActive.fetch_sub(1);  // the program is paused while tracking
+}
+
 WriteTracker::~WriteTracker() {
+  if (armed_) {
+    unprotectAll();
+    removeWriteFaultOwner(this);
+    capturesActive.fetch_sub(1);
+    armed_ = false;
+  }
   if (active_) release();
   finishRelease();
 }
 
-bool WriteTracker::handleFault(uintptr_t address) {
-  if (!active_ && !releasing()) return false;
+WriteTracker::Range* WriteTracker::rangeOf(uintptr_t address) {
   // The range whose start is the last one at or below the address.
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
                              [](uintptr_t a, const Range& r) { return a < r.memory.start; });
-  if (it == ranges_.begin()) return false;
+  if (it == ranges_.begin()) return nullptr;
   Range& r = *--it;
-  if (address >= r.memory.end) return false;
+  return address < r.memory.end ? &r : nullptr;
+}
+
+bool WriteTracker::handleFault(uintptr_t address) {
+  if (!active_ && !armed_ && !releasing()) return false;
+  Range* found = rangeOf(address);
+  if (!found) return false;
+  Range& r = *found;
   size_t index = (address - r.memory.start) / kPageSize;
-  if (!active_) {  // released, the unprotecting thread has not reached this block yet
+  if (!active_) {
+    // Armed: the block is written before the pause, begin() protects it again. Released:
+    // the unprotecting thread has not reached this block yet.
     size_t first = index / kBlockPages * kBlockPages;
-    return unprotect(r, first, std::min(kBlockPages, r.saved.size() - first));
+    size_t count = std::min(kBlockPages, r.saved.size() - first);
+    if (armed_) std::fill_n(r.saved.begin() + long(first), count, uint8_t(1));
+    return unprotect(r, first, count);
   }
   if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
   faults_++;

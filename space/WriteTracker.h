@@ -11,6 +11,14 @@
 // own (releaseInBackground) while the space runs on: until that thread is done, a write
 // to a page still read-only faults, and the handler only makes its block writable.
 //
+// Taking the write permission costs in proportion to the heap too, and it is in the
+// pause. So a tracker can be armed ahead of the pause, while the program still runs:
+// its ranges are protected then, and a write before the pause only makes its block
+// writable again and marks it dirty (nothing is saved). begin(), in the pause, protects
+// what is not protected and clean — the dirty blocks and memory outside the armed ranges
+// — and tracking starts as above. A clean page was not written since it was protected,
+// so it holds exactly what it holds at the pause.
+//
 // This is the page half of a checkpoint of a space (see Space::Checkpoint): Chester
 // rolls a failed update back with it.
 //
@@ -57,6 +65,14 @@ class WriteTracker final : private WriteFaultOwner {
   // Starts tracking writes to `ranges` (page-aligned, committed, not overlapping any range
   // another active tracker covers). Throws std::runtime_error when protection fails.
   explicit WriteTracker(std::span<const MemoryRange> ranges);
+  // Arms a tracker for `ranges` (see above): protected now, tracking from begin().
+  struct Armed {};
+  WriteTracker(std::span<const MemoryRange> ranges, Armed);
+  // Starts tracking `ranges` (those of the pause: the armed ones and whatever was added
+  // since) on an armed tracker. Throws std::runtime_error when protection fails (nothing
+  // is protected then).
+  void begin(std::span<const MemoryRange> ranges);
+  bool armed() const { return armed_; }
   // Stops tracking: every range is writable again and the saved pages are freed.
   ~WriteTracker();
   WriteTracker(const WriteTracker&) = delete;
@@ -89,7 +105,7 @@ class WriteTracker final : private WriteFaultOwner {
 
   struct Range {
     MemoryRange memory;
-    std::vector<uint8_t> saved;         // one byte per page: 1 once saved (sized up front)
+    std::vector<uint8_t> saved;         // one byte per page: 1 once saved (armed: once written)
     std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: 1 once it faulted
   };
   // A saved page: where it lives and its contents before the first write.
@@ -105,6 +121,9 @@ class WriteTracker final : private WriteFaultOwner {
     SavedPage pages[kPages];
   };
 
+  void setRanges(std::span<const MemoryRange> ranges);
+  // The range holding `address`, or nullptr.
+  Range* rangeOf(uintptr_t address);
   bool savePage(Range& r, size_t index);
   // Saves the pages of block `block` not saved yet; answers false when out of memory.
   bool saveBlock(Range& r, size_t block);
@@ -122,6 +141,7 @@ class WriteTracker final : private WriteFaultOwner {
   size_t pagesTracked_ = 0;
   bool copiedAll_ = false;
   bool active_ = false;
+  bool armed_ = false;                  // protected ahead of begin(); writes only mark blocks dirty
   std::atomic<bool> releasing_{false};  // releaseInBackground's thread has not been joined
   std::thread unprotecter_;
 };

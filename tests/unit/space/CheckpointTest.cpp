@@ -128,6 +128,58 @@ TEST_CASE("a tracker released in the background lets writes through before and a
   m.page(0)[0] = 1;  // writable without any tracker
 }
 
+TEST_CASE("an armed tracker protects ahead; begin() makes the pages written since part of the checkpoint") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  MemoryRange firstHalf{all.start, all.start + n / 2 * WriteTracker::kPageSize};
+  WriteTracker t({&firstHalf, 1}, WriteTracker::Armed{});
+  CHECK(t.armed());
+  // Written before the pause (in the armed half and beyond it): the checkpoint's state.
+  m.page(3)[10] = 0x31;
+  m.page(n - 2)[10] = 0x32;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK_FALSE(t.armed());
+  CHECK(t.pagesTracked() == n);
+  // Written after: clean armed pages, a dirty one, and pages outside the armed range.
+  for (size_t i = 0; i < n; i += 5) m.page(i)[20] = 0x77;
+  m.page(3)[10] = 0x41;
+  CHECK(t.pagesSaved() > 0);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+}
+
+TEST_CASE("a space armed ahead of its checkpoint rolls back to the checkpoint, not to the arming") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle root(s, h.array(300, Tenure::Old));
+  for (size_t i = 0; i < 300; i++) s.storePointer(root.get(), i, h.point(int64_t(i), 1, Tenure::Old));
+  s.armCheckpoint();
+  CHECK(s.checkpointArmed());
+  // The program runs on before the pause: stores, allocation, promotion.
+  for (size_t i = 0; i < 300; i += 3) s.storePointer(root.get(), i, h.point(int64_t(i), 2));
+  for (int k = 0; k < 5000; k++) h.array(20);
+  s.scavenge();
+  std::string print = fingerprint(s, root.get());
+  {
+    SpaceCheckpoint cp(s);
+    CHECK_FALSE(s.checkpointArmed());  // the checkpoint took it
+    for (size_t i = 0; i < 300; i++) s.storePointer(root.get(), i, h.point(int64_t(i), 3, Tenure::Old));
+    for (int k = 0; k < 5000; k++) h.array(20);
+    s.scavenge();
+    cp.rollback();
+  }
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+  // A full collection disarms: its segments may go back to the system.
+  s.armCheckpoint();
+  CHECK(s.collectGarbage());
+  CHECK_FALSE(s.checkpointArmed());
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
 TEST_CASE("past the scattered-page limit a tracker copies everything at once and stays exact") {
   size_t n = WriteTracker::kMaxScatteredPages + 200;
   Pages m(n);
