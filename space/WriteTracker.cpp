@@ -249,8 +249,11 @@ void WriteTracker::releaseInBackground() {
   capturesActive.fetch_add(1);  // before the first page could be found read-only by a system call
   releasing_.store(true);
   active_ = false;
-  freeChunks();
-  unprotecter_ = std::thread([this] { unprotectAll(); });
+  // Unmapping the saved pages costs TLB flushes too: the thread does it.
+  unprotecter_ = std::thread([this] {
+    unprotectAll();
+    freeChunks();
+  });
 }
 
 void WriteTracker::finishRelease() {
