@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -36,7 +37,8 @@ int openUserfaultfd() {
 
 }  // namespace
 
-UffdProtection::UffdProtection(CapturedPages& pages) : pages_(pages) {
+UffdProtection::UffdProtection(CapturedPages& pages)
+    : pages_(pages), blockFaulted_(pages.pageCount() / kBlockPages + 1, 0) {
   const uint64_t wanted = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED;
   // The handshake fixes the features once per descriptor: ask what the kernel offers on a
   // throwaway descriptor first, so an old kernel is a clean fallback.
@@ -124,9 +126,24 @@ void UffdProtection::serveFaults() {
       const uffd_msg& m = messages[i];
       if (m.event != UFFD_EVENT_PAGEFAULT) continue;
       uintptr_t address = uintptr_t(m.arg.pagefault.address) & ~uintptr_t(CapturedPages::kPageSize - 1);
-      size_t page = pages_.pageAt(address);
-      if (page != CapturedPages::kNone) pages_.preserve(page);
-      setProtection(address, CapturedPages::kPageSize, false);
+      size_t range = 0;
+      size_t page = pages_.pageAt(address, &range);
+      if (page == CapturedPages::kNone) {
+        setProtection(address, CapturedPages::kPageSize, false);
+        continue;
+      }
+      size_t block = page / kBlockPages;
+      if (!blockFaulted_[block]) {  // the first write in this block: that page alone
+        blockFaulted_[block] = 1;
+        pages_.preserve(page);
+        setProtection(address, CapturedPages::kPageSize, false);
+        continue;
+      }
+      // A run of writes: the rest of the block (within the page's range) at once.
+      size_t first = std::max(pages_.firstPage(range), block * kBlockPages);
+      size_t end = std::min(pages_.firstPage(range) + pages_.pagesOf(range), (block + 1) * kBlockPages);
+      for (size_t p = first; p < end; p++) pages_.preserve(p);
+      setProtection(pages_.address(first), (end - first) * CapturedPages::kPageSize, false);
     }
   }
 }
