@@ -55,6 +55,16 @@ void Reservation::adviseHugePages(uintptr_t address, size_t bytes) {
   madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_HUGEPAGE);
 }
 
+void Reservation::populate(uintptr_t address, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t start = address & ~(kPageSize - 1);
+  madvise(reinterpret_cast<void*>(start), roundUpToPage(address + bytes - start), MADV_POPULATE_WRITE);
+#else
+  (void)address;
+  (void)bytes;
+#endif
+}
+
 void Reservation::releasePages(uintptr_t address, size_t bytes) {
   madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_DONTNEED);
 }

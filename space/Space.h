@@ -132,6 +132,7 @@ class Space {
       if (config_.gcStress && !collectGarbage()) scavenge();
       uintptr_t block = allocateOldBlock(n * bytes);
       stats_.bytesAllocatedOld += n * bytes;
+      reservation_->populate(block, n * bytes);
       for (size_t i = 0; i < n; i++) f(initializeObject(block + i * bytes, cls, fmt, slots));
       done += n;
     }
