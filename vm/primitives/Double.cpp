@@ -9,7 +9,8 @@
 
 namespace vm {
 
-// Shortest text that reads back as the same double ("0.5", "100.0", "1.0e+20").
+// Shortest text that reads back as the same double ("0.5", "100.0", "1.0e20", "1.5e-7"):
+// the form the compiler reads as a Double literal.
 std::string formatDouble(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
@@ -26,7 +27,19 @@ std::string formatDouble(double d) {
   // Keep a decimal point so the text reads as a Double.
   if (s.find_first_of(".en") == std::string::npos) s += ".0";
   size_t e = s.find('e');
-  if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");
+  if (e == std::string::npos) return s;
+  if (s.find('.') == std::string::npos) {
+    s.insert(e, ".0");
+    e += 2;
+  }
+  // to_chars writes the exponent as e+20 or e-07: drop the '+' and the leading zeros.
+  size_t digits = e + 1;
+  if (s[digits] == '+') {
+    s.erase(digits, 1);
+  } else if (s[digits] == '-') {
+    digits++;
+  }
+  while (digits + 1 < s.size() && s[digits] == '0') s.erase(digits, 1);
   return s;
 }
 
