@@ -107,7 +107,7 @@ ESPELL_PRIMITIVE(dDiv) {
   return binary(in, argc, [](double x, double y) { return x / y; });
 }
 ESPELL_PRIMITIVE(dMod) {
-  return binary(in, argc, [](double x, double y) { return x - std::floor(x / y) * y; });
+  return binary(in, argc, [](double x, double y) { return largeint::floorModulo(x, y); });
 }
 ESPELL_PRIMITIVE(dRem) {
   return binary(in, argc, [](double x, double y) { return std::fmod(x, y); });
@@ -239,10 +239,16 @@ ESPELL_PRIMITIVE(dFromString) {
   Runtime& rt = in.runtime();
   Oop s = arg(in, argc, 0);
   if (!isString(rt, s)) return kFail;
+  // The whole text, whitespace around it aside, must be a decimal number (digits, '.',
+  // sign, exponent): strtod alone would take a prefix, hex floats, "inf" and "nan".
   std::string text(bytesOf(s));
+  size_t first = text.find_first_not_of(" \t\r\n\f\v"), last = text.find_last_not_of(" \t\r\n\f\v");
+  if (first == std::string::npos) return kFail;
+  text = text.substr(first, last - first + 1);
+  if (text.find_first_not_of("0123456789.eE+-") != std::string::npos) return kFail;
   char* end = nullptr;
   double d = std::strtod(text.c_str(), &end);
-  if (end == text.c_str()) return answer(in, argc, rt.nil());
+  if (end != text.c_str() + text.size() || text.find_first_of("0123456789") == std::string::npos) return kFail;
   return answerDouble(in, argc, d);
 }
 
