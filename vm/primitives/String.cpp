@@ -35,7 +35,8 @@ bool characterRange(HeapObject* o, int64_t from, int64_t to, size_t& begin, size
   return true;
 }
 
-// A new String of [bytes], marked all-ASCII when [ascii] says so.
+// A new String of [bytes], marked all-ASCII when [ascii] says so (newString checks
+// otherwise).
 Oop newStringOf(Runtime& rt, std::string_view bytes, bool ascii) {
   Oop r = newString(rt, bytes);
   if (ascii) r.object()->setKnownAscii(true);
@@ -126,16 +127,21 @@ size_t characterOffset(HeapObject* o, Oop index) {
   return off == n ? std::string_view::npos : off;
 }
 
-ESPELL_PRIMITIVE(strAt) {
+// at: of a string that is not known to be all ASCII: a walk to the character.
+[[gnu::noinline]] PrimitiveResult strAtWalking(Interpreter& in, int argc) {
   HeapObject* o = receiver(in, argc).object();
-  if (o->isKnownAscii()) {  // the common case first: one test, one load
-    int64_t i = index0(arg(in, argc, 0), o->byteLength());
-    if (i < 0) return kFail;
-    return answer(in, argc, Oop::fromCharacter(o->bytes()[i]));
-  }
   size_t off = characterOffset(o, arg(in, argc, 0));
   if (off == std::string_view::npos) return kFail;
   return answer(in, argc, Oop::fromCharacter(utf8::decodeAt(bytesOf(o->asOop()), off)));
+}
+
+ESPELL_PRIMITIVE(strAt) {
+  HeapObject* o = receiver(in, argc).object();
+  if (!o->isKnownAscii()) return strAtWalking(in, argc);
+  // All ASCII, the common case: the byte at the index, as before characters were counted.
+  int64_t i = index0(arg(in, argc, 0), o->byteLength());
+  if (i < 0) return kFail;
+  return answer(in, argc, Oop::fromCharacter(o->bytes()[i]));
 }
 
 ESPELL_PRIMITIVE(strCharAt) {
