@@ -153,20 +153,12 @@ ESPELL_PRIMITIVE(strCharAt) {
   return answer(in, argc, newStringOf(in.runtime(), c, c.size() == 1 && uint8_t(c[0]) < 0x80));
 }
 
-// at: index put: aCharacter — in place, so only where the character's encoding is as long
-// as the one it replaces (always, in an all-ASCII string given an ASCII character); the
-// Smalltalk fallback says why it failed otherwise.
-ESPELL_PRIMITIVE(strAtPut) {
+// at:put: other than an ASCII character into an all-ASCII string: find the character,
+// replace it if the encodings are as long.
+[[gnu::noinline]] PrimitiveResult strAtPutWalking(Interpreter& in, int argc) {
   Oop r = receiver(in, argc), v = arg(in, argc, 1);
   HeapObject* o = r.object();
-  if (o->isImmutable() || !v.isCharacter()) return kFail;  // symbols are immutable
   uint32_t cp = v.character();
-  if (cp < 0x80 && o->isKnownAscii()) {  // the common case: a byte store
-    int64_t i = index0(arg(in, argc, 0), o->byteLength());
-    if (i < 0) return kFail;
-    o->bytes()[i] = uint8_t(cp);
-    return answer(in, argc, v);
-  }
   size_t off = characterOffset(o, arg(in, argc, 0));
   if (off == std::string_view::npos) return kFail;
   std::string encoded;
@@ -174,6 +166,21 @@ ESPELL_PRIMITIVE(strAtPut) {
   if (utf8::sequenceLength(bytesOf(r), off) != encoded.size()) return kFail;
   std::memcpy(o->bytes() + off, encoded.data(), encoded.size());
   if (cp >= 0x80) o->noteBytesWritten();
+  return answer(in, argc, v);
+}
+
+// at: index put: aCharacter — in place, so only where the character's encoding is as long
+// as the one it replaces (always, in an all-ASCII string given an ASCII character); the
+// Smalltalk fallback says why it failed otherwise.
+ESPELL_PRIMITIVE(strAtPut) {
+  Oop v = arg(in, argc, 1);
+  HeapObject* o = receiver(in, argc).object();
+  if (o->isImmutable() || !v.isCharacter()) return kFail;  // symbols are immutable
+  if (v.character() >= 0x80 || !o->isKnownAscii()) return strAtPutWalking(in, argc);
+  // The common case: a byte store.
+  int64_t i = index0(arg(in, argc, 0), o->byteLength());
+  if (i < 0) return kFail;
+  o->bytes()[i] = uint8_t(v.character());
   return answer(in, argc, v);
 }
 
