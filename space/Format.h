@@ -19,12 +19,18 @@ enum class Format : uint8_t {
 };
 
 constexpr uint8_t kFormatBytesPaddingMask = 7;
+// A cache bit of the byte formats (Bytes + 8 + padding): set, every byte is below 128 (it
+// was checked, or the object was made from bytes known to be so), so a String's characters
+// are its bytes. Clear means "not known": the String primitives check and set it. Every
+// write that may store a byte of 128 or more clears it (HeapObject::noteBytesWritten), so a
+// set bit is never wrong; it is not part of an object's value (HeapDigest leaves it out).
+constexpr uint8_t kFormatBytesAsciiBit = 8;
 
 constexpr bool formatHasPointers(Format f) {
   return static_cast<uint8_t>(f) < 8;
 }
 constexpr bool formatIsBytes(Format f) {
-  return static_cast<uint8_t>(f) >= 16 && static_cast<uint8_t>(f) < 24;
+  return static_cast<uint8_t>(f) >= 16 && static_cast<uint8_t>(f) < 32;
 }
 constexpr bool formatIsWords(Format f) {
   return f == Format::Words;
@@ -36,7 +42,11 @@ constexpr Format bytesFormatWithPadding(unsigned padding) {
   return static_cast<Format>(static_cast<uint8_t>(Format::Bytes) + (padding & kFormatBytesPaddingMask));
 }
 constexpr bool formatIsValid(uint8_t f) {
-  return f <= 5 || f == 8 || (f >= 16 && f < 24);
+  return f <= 5 || f == 8 || (f >= 16 && f < 32);
+}
+// The format without its cache bits: what an object's value depends on.
+constexpr Format formatWithoutCacheBits(Format f) {
+  return formatIsBytes(f) ? static_cast<Format>(static_cast<uint8_t>(f) & ~kFormatBytesAsciiBit) : f;
 }
 
 }  // namespace space

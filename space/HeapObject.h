@@ -22,7 +22,7 @@ namespace space {
 //
 // - class index: index into the space's class table (see ClassIndex.h).
 // - age: number of scavenges survived in the nursery (tenuring threshold is small).
-// - format: see Format.h.
+// - format: see Format.h. Byte formats hold one cache bit there: the bytes are all ASCII.
 // - mrk: marked by the old-space collector; clear whenever no full GC is running.
 // - rem: the object is in the remembered set (old object that may reference young ones).
 // - imm: immutable; the VM refuses stores into it.
@@ -79,6 +79,12 @@ class HeapObject {
   }
   Format format() const { return Format((header_ >> kFormatShift) & kFormatMask); }
   void setFormat(Format f) { header_ = (header_ & ~(kFormatMask << kFormatShift)) | (uint64_t(f) << kFormatShift); }
+  // Byte objects: whether every byte is known to be below 128 (kFormatBytesAsciiBit).
+  bool isKnownAscii() const { return bit(kFormatShift + 3); }
+  void setKnownAscii(bool v) { setBit(kFormatShift + 3, v); }
+  // Byte objects: bytes were stored by a write that did not check them; forget that they
+  // were all ASCII.
+  void noteBytesWritten() { setKnownAscii(false); }
   unsigned age() const { return unsigned((header_ >> kAgeShift) & kAgeMask); }
   void setAge(unsigned a) { header_ = (header_ & ~(kAgeMask << kAgeShift)) | (uint64_t(a & kAgeMask) << kAgeShift); }
 
@@ -180,6 +186,7 @@ static_assert(HeapObject::kSlotCountShift + 8 == 64, "slot count is the top byte
 static_assert(HeapObject::kHashShift + HeapObject::kHashBits == HeapObject::kPinnedBit,
               "hash field ends where the pinned bit starts");
 static_assert(HeapObject::kFormatShift + 5 == HeapObject::kMarkedBit, "format is 5 bits");
+static_assert(kFormatBytesAsciiBit == 1 << 3, "isKnownAscii reads bit 3 of the format");
 static_assert(HeapObject::kAgeShift == kClassIndexBits, "age follows the class index");
 
 inline size_t HeapObject::pointerSlotCount() const {

@@ -71,7 +71,7 @@ class Walk {
  private:
   void describe(Oop o, Sha256& h, HeapDigest& d) {
     space::HeapObject* obj = o.object();
-    space::Format f = obj->format();
+    space::Format f = space::formatWithoutCacheBits(obj->format());
     size_t n = obj->slotCount();
     d.objects++;
     d.bytes += obj->totalBytes();

@@ -486,8 +486,8 @@ StopReason Interpreter::dispatch() {
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b) && (intGuards_ & kGuardShr)) {
             int64_t x = a.smallInteger(), y = b.smallInteger();
-            if (x >= 0 && y >= 0) {
-              *--sp = Oop::fromSmallInteger(y >= 63 ? 0 : x >> y);
+            if (y >= 0) {  // arithmetic, as Integer>>#>> (and >>>)
+              *--sp = Oop::fromSmallInteger(y >= 63 ? (x < 0 ? -1 : 0) : x >> y);
               ip += LENGTH(SendShiftRight);
               DISPATCH();
             }

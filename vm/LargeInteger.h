@@ -4,6 +4,7 @@
 // always normalized (no leading zero limb, never a value that fits a SmallInteger).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,13 @@ inline int64_t floorDivide(int64_t x, int64_t y) {
 }
 inline int64_t floorModulo(int64_t x, int64_t y) {
   int64_t m = x % y;
+  if (m != 0 && ((m < 0) != (y < 0))) m += y;
+  return m;
+}
+// The same for Doubles, from the exact remainder fmod (x - floor(x / y) * y loses every
+// digit once x / y is beyond 2^53, and answered 0.0 for 2^70 \\ 1.5).
+inline double floorModulo(double x, double y) {
+  double m = std::fmod(x, y);
   if (m != 0 && ((m < 0) != (y < 0))) m += y;
   return m;
 }

@@ -6,6 +6,7 @@
 
 #include "vm/LargeInteger.h"
 #include "vm/ObjectLayouts.h"
+#include "vm/Utf8.h"
 
 namespace vm {
 
@@ -14,6 +15,9 @@ using space::HeapObject;
 Oop newString(Runtime& rt, std::string_view s, space::Tenure t) {
   Oop o = rt.space().allocateBytes(rt.known.string, s.size(), t);
   if (!s.empty()) std::memcpy(o.object()->bytes(), s.data(), s.size());
+  // Strings made in C++ are mostly short and ASCII (printString, names): knowing it now
+  // costs one pass beside the copy and saves the first String primitive its own.
+  if (utf8::allAscii(s)) o.object()->setKnownAscii(true);
   return o;
 }
 

@@ -94,7 +94,11 @@ def check_posts(port):
     # Expect: 100-continue gets 100 Continue first (curl -i shows it; parse_responses skips it).
     check_route(port, "/repos/Fresh-1.x_y/versions", 201, {"name": "Fresh-1.x_y", "number": 2},
                 "-H", "Expect: 100-continue", "--data-binary", compact(fields).decode("utf-8"))
-    check_route(port, "/repos/Fresh-1.x_y/versions/1", 200, {"name": "Fresh-1.x_y", "number": 1, **unusual})
+    response = check_route(port, "/repos/Fresh-1.x_y/versions/1", 200, {"name": "Fresh-1.x_y", "number": 1, **unusual})
+    # Content-Length counts the bytes of the UTF-8 body, not its characters.
+    length = int(response.header("content-length"))
+    check_equal(length, len(response.body), "non-ASCII body: Content-Length against the bytes received")
+    check(length > len(response.body.decode("utf-8")), "non-ASCII body: Content-Length must count bytes, not characters")
     check_route(port, "/repos/Fresh-1.x_y", 200, {
         "name": "Fresh-1.x_y", "description": "",
         "versions": [{"number": 1, "package": unusual["package"], "author": unusual["author"]},

@@ -1,29 +1,10 @@
 // Character primitives: immediate characters (Unicode code points).
-#include <cctype>
-
+#include "vm/Utf8.h"
 #include "vm/primitives/PrimitiveSupport.h"
 
 namespace vm {
 namespace prim {
 namespace {
-
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 ESPELL_PRIMITIVE(charValue) {
   Oop r = receiver(in, argc);
@@ -41,12 +22,24 @@ ESPELL_PRIMITIVE(charAsString) {
   Oop r = receiver(in, argc);
   if (!r.isCharacter()) return kFail;
   std::string s;
-  if (r.character() < 256) {
-    s += char(r.character());  // byte strings: one byte per character below 256
-  } else {
-    appendUtf8(s, r.character());
-  }
-  return answerString(in, argc, s);
+  utf8::append(s, r.character());
+  Oop string = newString(in.runtime(), s);
+  if (s.size() == 1) string.object()->setKnownAscii(true);
+  return answer(in, argc, string);
+}
+
+// The Unicode classes and case mappings (vm/Utf8.h).
+template <bool (*Test)(uint32_t)>
+PrimitiveResult charTest(Interpreter& in, int argc) {
+  Oop r = receiver(in, argc);
+  if (!r.isCharacter()) return kFail;
+  return answerBool(in, argc, Test(r.character()));
+}
+template <uint32_t (*Map)(uint32_t)>
+PrimitiveResult charMap(Interpreter& in, int argc) {
+  Oop r = receiver(in, argc);
+  if (!r.isCharacter()) return kFail;
+  return answer(in, argc, Oop::fromCharacter(Map(r.character())));
 }
 
 }  // namespace
@@ -58,6 +51,12 @@ void registerCharacterPrimitives(PrimitiveTable& t) {
   t.add("Character>>asInteger", charValue);
   t.add("Character class>>value:", charFromValue);
   t.add("Character>>asString", charAsString);
+  t.add("Character>>isLetter", charTest<utf8::isLetter>);
+  t.add("Character>>isUppercase", charTest<utf8::isUppercase>);
+  t.add("Character>>isLowercase", charTest<utf8::isLowercase>);
+  t.add("Character>>isWhitespace", charTest<utf8::isWhitespace>);
+  t.add("Character>>asUppercase", charMap<utf8::toUppercase>);
+  t.add("Character>>asLowercase", charMap<utf8::toLowercase>);
 }
 
 }  // namespace vm

@@ -34,7 +34,11 @@ Oop instantiate(Interpreter& in, Oop cls, size_t indexable, bool indexed) {
     case space::Format::Words:
       return in.space().allocateWords(index, indexable);
     default:
-      if (space::formatIsBytes(f)) return in.space().allocateBytes(index, indexable);
+      if (space::formatIsBytes(f)) {
+        Oop o = in.space().allocateBytes(index, indexable);
+        o.object()->setKnownAscii(true);  // zero bytes: an all-ASCII String
+        return o;
+      }
       return Oop();
   }
 }

@@ -9,7 +9,8 @@
 
 namespace vm {
 
-// Shortest text that reads back as the same double ("0.5", "100.0", "1.0e+20").
+// Shortest text that reads back as the same double ("0.5", "100.0", "1.0e20", "1.5e-7"):
+// the form the compiler reads as a Double literal.
 std::string formatDouble(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
@@ -26,7 +27,19 @@ std::string formatDouble(double d) {
   // Keep a decimal point so the text reads as a Double.
   if (s.find_first_of(".en") == std::string::npos) s += ".0";
   size_t e = s.find('e');
-  if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");
+  if (e == std::string::npos) return s;
+  if (s.find('.') == std::string::npos) {
+    s.insert(e, ".0");
+    e += 2;
+  }
+  // to_chars writes the exponent as e+20 or e-07: drop the '+' and the leading zeros.
+  size_t digits = e + 1;
+  if (s[digits] == '+') {
+    s.erase(digits, 1);
+  } else if (s[digits] == '-') {
+    digits++;
+  }
+  while (digits + 1 < s.size() && s[digits] == '0') s.erase(digits, 1);
   return s;
 }
 
@@ -94,7 +107,7 @@ ESPELL_PRIMITIVE(dDiv) {
   return binary(in, argc, [](double x, double y) { return x / y; });
 }
 ESPELL_PRIMITIVE(dMod) {
-  return binary(in, argc, [](double x, double y) { return x - std::floor(x / y) * y; });
+  return binary(in, argc, [](double x, double y) { return largeint::floorModulo(x, y); });
 }
 ESPELL_PRIMITIVE(dRem) {
   return binary(in, argc, [](double x, double y) { return std::fmod(x, y); });
@@ -226,10 +239,16 @@ ESPELL_PRIMITIVE(dFromString) {
   Runtime& rt = in.runtime();
   Oop s = arg(in, argc, 0);
   if (!isString(rt, s)) return kFail;
+  // The whole text, whitespace around it aside, must be a decimal number (digits, '.',
+  // sign, exponent): strtod alone would take a prefix, hex floats, "inf" and "nan".
   std::string text(bytesOf(s));
+  size_t first = text.find_first_not_of(" \t\r\n\f\v"), last = text.find_last_not_of(" \t\r\n\f\v");
+  if (first == std::string::npos) return kFail;
+  text = text.substr(first, last - first + 1);
+  if (text.find_first_not_of("0123456789.eE+-") != std::string::npos) return kFail;
   char* end = nullptr;
   double d = std::strtod(text.c_str(), &end);
-  if (end == text.c_str()) return answer(in, argc, rt.nil());
+  if (end != text.c_str() + text.size() || text.find_first_of("0123456789") == std::string::npos) return kFail;
   return answerDouble(in, argc, d);
 }
 

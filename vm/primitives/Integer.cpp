@@ -74,7 +74,7 @@ PrimitiveResult divide(Interpreter& in, int argc, Div kind) {
       case Div::Floor:
         return answerDouble(in, argc, x / y);
       case Div::Modulo:
-        return answerDouble(in, argc, x - std::floor(x / y) * y);
+        return answerDouble(in, argc, largeint::floorModulo(x, y));
       case Div::Quo:
         return answerDouble(in, argc, std::trunc(x / y));
       case Div::Rem:
@@ -228,9 +228,9 @@ ESPELL_PRIMITIVE(intShiftLeft) {
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n > kMaxShift) return kFail;
+  if (n < 0 || n > kMaxShift) return kFail;  // a negative shift is an error, not the other way
   BigInt x = BigInt::fromOop(rt, a);
-  return answerBig(in, argc, n >= 0 ? x.shiftLeft(size_t(n)) : x.shiftRight(size_t(-n)));
+  return answerBig(in, argc, x.shiftLeft(size_t(n)));
 }
 
 ESPELL_PRIMITIVE(intShiftRight) {
@@ -238,20 +238,12 @@ ESPELL_PRIMITIVE(intShiftRight) {
   Oop a = receiver(in, argc), b = arg(in, argc, 0);
   if (!isInteger(rt, a) || !b.isSmallInteger()) return kFail;
   int64_t n = b.smallInteger();
-  if (n < -kMaxShift) return kFail;
-  BigInt x = BigInt::fromOop(rt, a);
-  return answerBig(in, argc, n >= 0 ? x.shiftRight(size_t(n)) : x.shiftLeft(size_t(-n)));
-}
-
-// >>> : logical shift right of the 64-bit two's complement representation.
-ESPELL_PRIMITIVE(intUnsignedShiftRight) {
-  Oop a = receiver(in, argc), b = arg(in, argc, 0);
-  if (!a.isSmallInteger() || !b.isSmallInteger()) return intShiftRight(in, argc);
-  int64_t n = b.smallInteger();
   if (n < 0) return kFail;
-  uint64_t r = n >= 64 ? 0 : uint64_t(a.smallInteger()) >> n;
-  if (r <= uint64_t(INT64_MAX)) return answerInt(in, argc, int64_t(r));
-  return answerBig(in, argc, BigInt::parse(std::to_string(r), 10).value());
+  if (a.isSmallInteger()) {  // arithmetic: rounds towards negative infinity
+    int64_t x = a.smallInteger();
+    return answerInt(in, argc, n >= 63 ? (x < 0 ? -1 : 0) : x >> n);
+  }
+  return answerBig(in, argc, BigInt::fromOop(rt, a).shiftRight(size_t(n)));
 }
 
 ESPELL_PRIMITIVE(intSqrt) {
@@ -326,7 +318,7 @@ ESPELL_PRIMITIVE(intFromString) {
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) start++;
   std::optional<BigInt> v = BigInt::parse(text.substr(start), 10);
-  if (!v) return answer(in, argc, rt.nil());
+  if (!v) return kFail;  // not an integer: the Smalltalk fallback signals ArgumentError
   return answerBig(in, argc, *v);
 }
 
@@ -334,8 +326,9 @@ ESPELL_PRIMITIVE(intFromStringRadix) {
   Runtime& rt = in.runtime();
   Oop s = arg(in, argc, 0), r = arg(in, argc, 1);
   if (!isString(rt, s) || !r.isSmallInteger()) return kFail;
+  if (r.smallInteger() < 2 || r.smallInteger() > 36) return kFail;
   std::optional<BigInt> v = BigInt::parse(std::string(bytesOf(s)), int(r.smallInteger()));
-  if (!v) return answer(in, argc, rt.nil());
+  if (!v) return kFail;
   return answerBig(in, argc, *v);
 }
 
@@ -366,7 +359,8 @@ void registerIntegerPrimitives(PrimitiveTable& t) {
   t.add("Integer>>bitXor:", withReceiver<isIntegerObject, intBitXor>);
   t.add("Integer>><<", withReceiver<isIntegerObject, intShiftLeft>);
   t.add("Integer>>>>", withReceiver<isIntegerObject, intShiftRight>);
-  t.add("Integer>>>>>", withReceiver<isIntegerObject, intUnsignedShiftRight>);
+  // Integers are unbounded: >>> has no word width to shift zeros into, so it is >>.
+  t.add("Integer>>>>>", withReceiver<isIntegerObject, intShiftRight>);
   t.add("Integer>>sqrt", withReceiver<isIntegerObject, intSqrt>);
   t.add("Integer>>asString", withReceiver<isIntegerObject, intAsString>);
   t.add("Integer>>printString:", withReceiver<isIntegerObject, intPrintStringRadix>);

@@ -122,6 +122,7 @@ ESPELL_PRIMITIVE(objectBasicAtPut) {
   } else if (space::formatIsBytes(h->format())) {
     if (!v.isSmallInteger() || v.smallInteger() < 0 || v.smallInteger() > 255) return kFail;
     h->bytes()[i] = uint8_t(v.smallInteger());
+    if (v.smallInteger() >= 0x80) h->noteBytesWritten();
   } else {
     return kFail;
   }

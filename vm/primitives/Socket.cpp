@@ -170,6 +170,7 @@ ESPELL_PRIMITIVE(socketRead) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
     return fail(in, "read");
   }
+  if (r > 0) arg(in, argc, 1).object()->noteBytesWritten();  // a String buffer may now hold any byte
   return answerInt(in, argc, r);
 }
 
