@@ -151,8 +151,9 @@ bool WriteTracker::handleFault(uintptr_t address) {
   if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
   faults_++;
   size_t block = index / kBlockPages;
-  bool wholeBlock = r.blockFaulted[block];  // its second fault: a run of writes, take it all
-  r.blockFaulted[block] = 1;
+  // Its third fault: a run of writes, take the rest of the block at once.
+  bool wholeBlock = r.blockFaulted[block] >= 2;
+  if (!wholeBlock) r.blockFaulted[block]++;
   if (wholeBlock) {
     if (!saveBlock(r, block)) return false;
   } else if (!savePage(r, index)) {
@@ -194,8 +195,10 @@ bool WriteTracker::savePage(Range& r, size_t index) {
 
 WriteTracker::SavedPage* WriteTracker::newSavedPage() {
   if (!chunks_ || chunks_->used == Chunk::kPages) {
-    // Populated at once: one system call instead of a page fault per saved page.
-    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    // A small update saves a few pages: its first chunk is faulted in page by page. Past
+    // it, chunks are populated at once (one system call instead of a fault per page).
+    int populate = chunks_ ? MAP_POPULATE : 0;
+    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
     if (p == MAP_FAILED) return nullptr;
     Chunk* c = static_cast<Chunk*>(p);
     c->next = chunks_;

@@ -29,9 +29,9 @@
 //
 // Writes come in runs (an instance migration or a rehash writes thousands of neighbouring
 // objects), and a fault costs far more than copying a page. So the tracker saves by
-// page at first and by block once a block has faulted twice: the second fault in a
+// page at first and by block once a block has faulted twice: the third fault in a
 // block of kBlockPages pages saves every page of the block not saved yet and makes the
-// whole block writable in one call. Scattered writes cost a page each; runs cost two
+// whole block writable in one call. Scattered writes cost a page each; runs cost three
 // faults per block.
 //
 // Each page made writable again splits the protected mapping, and the kernel caps
@@ -106,7 +106,7 @@ class WriteTracker final : private WriteFaultOwner {
   struct Range {
     MemoryRange memory;
     std::vector<uint8_t> saved;         // one byte per page: 1 once saved (armed: once written)
-    std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: 1 once it faulted
+    std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: faults taken, up to 2
   };
   // A saved page: where it lives and its contents before the first write.
   struct SavedPage {
