@@ -58,12 +58,16 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed) {
   try {
     for (const Range& r : ranges_) protect(r.memory.start, r.memory.end - r.memory.start, PROT_READ);
   } catch (...) {
-    unprotectAll();
-    removeWriteFaultOwner(this);
-    capturesActive.fetch_sub(1);
-    armed_ = false;
+    disarm();
     throw;
   }
+}
+
+void WriteTracker::disarm() {
+  unprotectAll();
+  removeWriteFaultOwner(this);
+  capturesActive.fetch_sub(1);
+  armed_ = false;
 }
 
 void WriteTracker::begin(std::span<const MemoryRange> ranges) {
@@ -103,10 +107,7 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   } catch (...) {
     ranges_.insert(ranges_.end(), std::make_move_iterator(armedRanges.begin()),
                    std::make_move_iterator(armedRanges.end()));
-    unprotectAll();
-    removeWriteFaultOwner(this);
-    capturesActive.fetch_sub(1);
-    armed_ = false;
+    disarm();
     throw;
   }
   armed_ = false;
@@ -115,12 +116,7 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
 }
 
 WriteTracker::~WriteTracker() {
-  if (armed_) {
-    unprotectAll();
-    removeWriteFaultOwner(this);
-    capturesActive.fetch_sub(1);
-    armed_ = false;
-  }
+  if (armed_) disarm();
   if (active_) release();
   finishRelease();
 }

@@ -122,6 +122,8 @@ class WriteTracker final : private WriteFaultOwner {
   };
 
   void setRanges(std::span<const MemoryRange> ranges);
+  // An armed tracker stops: every range writable, no longer an owner or a capture.
+  void disarm();
   // The range holding `address`, or nullptr.
   Range* rangeOf(uintptr_t address);
   bool savePage(Range& r, size_t index);

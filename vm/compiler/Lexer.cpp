@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "vm/Utf8.h"
+
 namespace vm {
 
 const char* describe(TokenKind kind) {
@@ -93,23 +95,6 @@ bool isDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 // The length of the valid UTF-8 sequence at the start of [s] (its code point in [cp]), or 0
 // when it is not one (a stray continuation byte, a truncated or overlong sequence, a
 // surrogate, beyond U+10FFFF).
@@ -367,7 +352,7 @@ Token Lexer::next() {
       }
       for (size_t i = 0; i < length; i++) advance();
       std::string text;
-      appendUtf8(text, cp);
+      utf8::append(text, cp);
       return Token{TokenKind::Character, text, start};
     }
     case ':':
