@@ -44,10 +44,27 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   std::string directory = request.directory;
   if (!directory.empty() && directory[0] != '/') directory = std::filesystem::absolute(directory).string();
   image::ImageWriter writer(directory, request.mode);
+  // Keeps the guest running, a slice at a time, until `done`: while a snapshot's
+  // protection is armed ahead of the pause, and while its pages are written.
+  auto runGuestUntil = [&vm](const std::function<bool()>& done) {
+    while (!done()) {
+      if (!vm.guestStarted() || vm.guestFinished() || vm.guestPaused()) {
+        ::poll(nullptr, 0, 1);  // nothing of ours to run: the other threads work alone
+      } else {
+        vm.runGuestFor(kWriterSlice);
+      }
+    }
+  };
   bool pausedByUs = false;
   if (guest) {
     if (vm.guestFinished()) throw image::ImageError("the guest program has ended: nothing to snapshot");
     if (!vm.guestPaused()) {
+      // The guest runs on while its pages are protected; the pause then protects only
+      // what it wrote meanwhile.
+      if (writer.arm(host.space())) {
+        HostEventsSuspended suspended(vm);
+        runGuestUntil([&writer] { return writer.armed(); });
+      }
       PauseOutcome outcome = vm.pauseGuest(request.pauseDeadline);
       if (outcome == PauseOutcome::GuestFinished) {
         throw image::ImageError("the guest program ended while pausing for the snapshot");
@@ -73,15 +90,6 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   image::SnapshotReport report;
   {
     HostEventsSuspended suspended(vm);
-    auto runGuestUntil = [&vm](const std::function<bool()>& done) {
-      while (!done()) {
-        if (!vm.guestStarted() || vm.guestFinished() || vm.guestPaused()) {
-          ::poll(nullptr, 0, 1);  // nothing of ours to run: the writer works alone
-        } else {
-          vm.runGuestFor(kWriterSlice);
-        }
-      }
-    };
     runGuestUntil([&writer] { return writer.finished(); });
     // The manifest, the fsyncs and the rename take tens of milliseconds: the guest runs on
     // meanwhile (finish() no longer touches its space).

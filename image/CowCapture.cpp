@@ -35,12 +35,13 @@ class Buffer {
 
 }  // namespace
 
-CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& directory)
+CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& directory,
+                       std::unique_ptr<ArmedProtection> armed)
     : directory_(directory), pages_(ranges) {
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
   try {
-    protection_ = protectPages(pages_);
+    protection_ = protectPages(pages_, std::move(armed));
     protectionName_ = protection_->name();
     writer_ = std::make_unique<WriterThread>(
         [this](std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) { writeAll(segments, stop); },
@@ -105,6 +106,8 @@ PageWriteReport CowCapture::wait() {
   report.protection = protectionName_;
   report.pagesWritten = pages_.pageCount();
   report.pagesSavedByCow = pages_.pagesSaved();
+  report.armMicros = protection_->armMicros();
+  report.pagesProtectedInPause = protection_->pagesProtectedInPause();
   report.peakExtraBytes = pages_.peakExtraBytes();
   report.bytesWritten = pages_.pageCount() * kPage;
   report.writeMicros = writer_->micros();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "image/ArmedProtection.h"
 #include "image/Capture.h"
 #include "image/CapturedPages.h"
 #include "image/WriteProtection.h"
@@ -22,7 +23,9 @@ class CowCapture : public Capture {
   static constexpr size_t kBuffers = 8;       // batches in flight between copying and hashing
 
   // Throws std::runtime_error when the pages cannot be protected (nothing is then).
-  CowCapture(const std::vector<PageRange>& ranges, const std::string& directory);
+  // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h).
+  CowCapture(const std::vector<PageRange>& ranges, const std::string& directory,
+             std::unique_ptr<ArmedProtection> armed);
   ~CowCapture() override;
   bool finished() override;
   PageWriteReport wait() override;

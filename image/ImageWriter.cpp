@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -103,6 +104,8 @@ std::string SnapshotReport::toJson() const {
                       {"pauseMicros", pauseMicros},
                       {"stateMicros", stateMicros},
                       {"captureMicros", captureMicros},
+                      {"armMicros", armMicros},
+                      {"pagesProtectedInPause", pagesProtectedInPause},
                       {"heapBytes", heapBytes},
                       {"pagesWritten", pagesWritten},
                       {"pagesSavedByCow", pagesSavedByCow},
@@ -120,16 +123,17 @@ std::string SnapshotReport::toText() const {
   std::snprintf(buf, sizeof buf,
                 "snapshot of the %s space in %s (%s, %s)\n"
                 "  pause             %lld us (state %lld us, pages %lld us; reaching the pause took %lld us)\n"
+                "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
                 "  pages written     %zu (%.1f MiB heap)\n"
                 "  saved on write    %zu pages\n"
                 "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
                 "  written           %.1f MiB in %lld ms (%.0f MiB/s)\n"
                 "  total             %lld ms\n",
                 space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
-                (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros, pagesWritten,
-                double(heapBytes) / double(1 << 20), pagesSavedByCow, double(peakExtraBytes) / double(1 << 20), share,
-                double(bytesWritten) / double(1 << 20), (long long)(writeMicros / 1000), throughputMiBPerSecond(),
-                (long long)(totalMicros / 1000));
+                (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros, pagesProtectedInPause,
+                (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
+                double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
+                (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
   return buf;
 }
 
@@ -160,6 +164,8 @@ ImageWriter::ImageWriter(std::string directory, CaptureMode mode)
 }
 
 ImageWriter::~ImageWriter() {
+  if (armedSpace_) armedSpace_->setSnapshotArming(nullptr);
+  armed_.reset();
   if (!done_) {
     releaseSpace();
     pages_.reset();  // waits for the writer, leaves every page writable
@@ -168,8 +174,37 @@ ImageWriter::~ImageWriter() {
   }
 }
 
+bool ImageWriter::arm(space::Space& space) {
+  if (mode_ != CaptureMode::Cow || armed_ || pages_) return false;
+  const char* forced = std::getenv("ESPELL_SNAPSHOT_PROTECTION");
+  if (forced && std::strcmp(forced, "mprotect") == 0) return false;
+  // What capture() waits for first must not find the pages protected by us.
+  space.waitForPagesHold();
+  space.finishPageRelease();
+  space.disarmCheckpoint();
+  std::vector<PageRange> ranges;
+  for (const space::MemoryRange& r : space::SpaceImage::currentPages(space))
+    ranges.push_back(PageRange{r.start, r.end});
+  try {
+    armed_ = std::make_unique<ArmedProtection>(std::move(ranges));
+  } catch (const std::runtime_error&) {
+    return false;  // userfaultfd unavailable: the capture protects in the pause
+  }
+  armedSpace_ = &space;
+  space.setSnapshotArming([this] {
+    armed_.reset();
+    armedSpace_ = nullptr;
+  });
+  return true;
+}
+
+bool ImageWriter::armed() const {
+  return !armed_ || armed_->ready();
+}
+
 void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName) {
   if (pages_) throw std::logic_error("ImageWriter::capture called twice");
+  if (armedSpace_ && armedSpace_ != &space) throw std::logic_error("ImageWriter armed for another space");
   // A snapshot of this space still being written finishes first (its pages are protected).
   space.waitForPagesHold();
   space.finishPageRelease();  // a checkpoint's pages still being made writable
@@ -194,7 +229,9 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   report_.stateMicros = nowMicros() - start;
   report_.space = spaceName;
   pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_);
-  pages_->capture();
+  if (armedSpace_) armedSpace_->setSnapshotArming(nullptr);
+  armedSpace_ = nullptr;
+  pages_->capture(std::move(armed_));
   space_ = &space;
   // Copy and fork hold their own copy once capture() returns; cow reads the live pages.
   if (mode_ == CaptureMode::Cow) space.holdPages([this] { waitForPages(); });
@@ -246,6 +283,8 @@ SnapshotReport ImageWriter::finish() {
 
   report_.protection = pageReport_.protection;
   report_.captureMicros = pageReport_.captureMicros;
+  report_.armMicros = pageReport_.armMicros;
+  report_.pagesProtectedInPause = pageReport_.pagesProtectedInPause;
   report_.pagesWritten = pageReport_.pagesWritten;
   report_.pagesSavedByCow = pageReport_.pagesSavedByCow;
   report_.peakExtraBytes = pageReport_.peakExtraBytes;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "image/ArmedProtection.h"
 #include "image/ImageManifest.h"
 #include "image/PageWriter.h"
 #include "space/Space.h"
@@ -32,11 +33,13 @@ struct SnapshotReport {
   std::string space;
   std::string mode;
   std::string protection;
-  int64_t reachPauseMicros = 0;  // from the request until the space was paused
-  int64_t pauseMicros = 0;       // the space stood still: paused until resumed
-  int64_t stateMicros = 0;       // of which: emptying the nursery and recording the state
-  int64_t captureMicros = 0;     // of which: capturing the pages (protection, copy or fork)
-  size_t heapBytes = 0;          // bytes of the segments captured
+  int64_t reachPauseMicros = 0;      // from the request until the space was paused
+  int64_t pauseMicros = 0;           // the space stood still: paused until resumed
+  int64_t stateMicros = 0;           // of which: emptying the nursery and recording the state
+  int64_t captureMicros = 0;         // of which: capturing the pages (protection, copy or fork)
+  int64_t armMicros = 0;             // cow armed ahead of the pause: protecting while the space ran on
+  size_t pagesProtectedInPause = 0;  // cow: every page, or when armed, those written or added since
+  size_t heapBytes = 0;              // bytes of the segments captured
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;
   size_t peakExtraBytes = 0;
@@ -61,6 +64,13 @@ class ImageWriter {
   ImageWriter(const ImageWriter&) = delete;
   ImageWriter& operator=(const ImageWriter&) = delete;
 
+  // Before the pause, cow only: starts write-protecting the space's pages on a thread of
+  // its own while the space runs on (ArmedProtection.h), so that the pause protects only
+  // what is written meanwhile. Answers false, arming nothing, in the other modes or where
+  // userfaultfd is unavailable (the capture then protects every page in the pause). The
+  // caller keeps the space running until armed() and then pauses it.
+  bool arm(space::Space& space);
+  bool armed() const;
   // In the pause (no process of the space running): records the space and its runtime and
   // captures the pages. `spaceName` is "guest" or "hypervisor".
   void capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName);
@@ -80,6 +90,8 @@ class ImageWriter {
   Manifest manifest_;
   space::Space* space_ = nullptr;
   std::unique_ptr<PageWriter> pages_;
+  std::unique_ptr<ArmedProtection> armed_;  // from arm() until capture() (or a full collection)
+  space::Space* armedSpace_ = nullptr;
   bool pagesDone_ = false;
   bool done_ = false;
   PageWriteReport pageReport_;

@@ -17,11 +17,15 @@ PageWriter::PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::str
 PageWriter::~PageWriter() = default;
 
 void PageWriter::capture() {
+  capture(nullptr);
+}
+
+void PageWriter::capture(std::unique_ptr<ArmedProtection> armed) {
   if (capture_) throw std::runtime_error("a PageWriter captures once");
   auto start = std::chrono::steady_clock::now();
   switch (mode_) {
     case CaptureMode::Cow:
-      capture_ = std::make_unique<CowCapture>(ranges_, directory_);
+      capture_ = std::make_unique<CowCapture>(ranges_, directory_, std::move(armed));
       break;
     case CaptureMode::Copy:
       capture_ = std::make_unique<CopyCapture>(ranges_, directory_);

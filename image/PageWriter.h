@@ -45,8 +45,10 @@ struct SegmentFile {
 
 struct PageWriteReport {
   CaptureMode mode = CaptureMode::Cow;
-  std::string protection;     // "userfaultfd", "mprotect", "copy", "fork"
-  int64_t captureMicros = 0;  // time spent in capture(): the part of the pause this engine costs
+  std::string protection;            // "userfaultfd", "mprotect", "copy", "fork"
+  int64_t captureMicros = 0;         // time spent in capture(): the part of the pause this engine costs
+  int64_t armMicros = 0;             // Cow armed ahead of the pause: how long protecting took while the program ran
+  size_t pagesProtectedInPause = 0;  // Cow: every page, or when armed, those written or added since
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
   // Memory beyond the ranges the capture used at its peak: saved pages and the writer's
@@ -58,6 +60,7 @@ struct PageWriteReport {
 };
 
 class Capture;
+class ArmedProtection;
 
 class PageWriter {
  public:
@@ -73,7 +76,10 @@ class PageWriter {
   // Call while the program is paused, once. From when it returns, the files will hold the
   // ranges' contents as of this call, whatever the program writes afterwards. Throws
   // std::runtime_error when the capture cannot start (nothing is protected then).
+  // Cow may take `armed`, the protection set up ahead of the pause over the same ranges
+  // (or most of them); the other modes drop it.
   void capture();
+  void capture(std::unique_ptr<ArmedProtection> armed);
   // Whether the writer is done (or failed). Does not block.
   bool finished();
   // Blocks until the writer is done; every range is writable afterwards. Throws

@@ -27,6 +27,7 @@ class SignalProtection final : public WriteProtection, private space::WriteFault
   const char* name() const override { return "mprotect"; }
   void written(size_t first, size_t count) override;
   void finish() override;
+  size_t pagesProtectedInPause() const override { return pages_.pageCount(); }
 
  private:
   bool handleWriteFault(uintptr_t address) override;

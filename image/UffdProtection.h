@@ -1,51 +1,56 @@
-// UffdProtection: write-protection by userfaultfd. Each range is registered in
-// write-protect mode and protected; a write to a protected page blocks the writing thread
-// in the kernel and queues a message, which a service thread answers: preserve the page,
-// then lift the protection of that page, which wakes the thread. Protection is per page
-// table entry, so unlike mprotect it never splits mappings however scattered the writes.
-// The kernel must offer UFFD_FEATURE_WP_UNPOPULATED, so that pages never touched are
-// protected too (their first write must not slip by as a plain page-in).
+// UffdProtection: write-protection of a capture by userfaultfd (Userfaultfd.h). A write to
+// a protected page blocks the writing thread in the kernel; the service thread preserves
+// the page, then lifts its protection, which wakes the thread.
 //
 // Writes after a capture come in runs (a scavenge promoting into old space fills free
 // memory page after page), and every fault holds the writing thread until the service
 // thread has run. So the second fault in a block of kBlockPages pages preserves the whole
 // block and lifts its protection at once: runs cost two faults per block.
 //
-// The descriptor is opened user-mode-only where the kernel requires that of unprivileged
-// processes: faults the kernel takes itself (read(2) into a protected page) then fail with
-// EFAULT instead of waiting, hence space::beforeKernelWrite.
+// Made in the pause, protecting every page is most of the pause (about 130 ns a page).
+// Armed ahead of it (ArmedProtection.h), the pause protects only what was written since
+// the arming and what the ranges grew by.
 #pragma once
 
+#include <memory>
 #include <thread>
 #include <vector>
 
+#include "image/ArmedProtection.h"
+#include "image/Userfaultfd.h"
 #include "image/WriteProtection.h"
 
 namespace image {
 
 class UffdProtection : public WriteProtection {
  public:
-  // Throws std::runtime_error when userfaultfd write-protection is unavailable; nothing is
-  // protected then.
+  // Protects every page of `pages`. Throws std::runtime_error when userfaultfd
+  // write-protection is unavailable; nothing is protected then.
   explicit UffdProtection(CapturedPages& pages);
+  // Takes over the protection armed ahead of the pause: registers and protects what
+  // `armed` does not cover, protects again the blocks written since the arming, and lifts
+  // the protection of armed memory outside `pages`. Throws std::runtime_error when it
+  // cannot; nothing is protected then.
+  UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed);
   ~UffdProtection() override;
   const char* name() const override { return "userfaultfd"; }
   void written(size_t first, size_t count) override;
   void finish() override;
+  int64_t armMicros() const override { return armMicros_; }
+  size_t pagesProtectedInPause() const override { return pagesProtectedInPause_; }
 
  private:
-  void setProtection(uintptr_t start, size_t bytes, bool protect);
-  void serveFaults();
-  void undo();
+  void onWrite(uintptr_t page);
+  void startService();
 
   CapturedPages& pages_;
-  int uffd_ = -1;
-  int stopFd_ = -1;        // an eventfd: readable once the service thread should end
-  size_t registered_ = 0;  // ranges registered so far (undone in reverse on failure)
+  std::unique_ptr<Userfaultfd> descriptor_;
   std::thread service_;
   static constexpr size_t kBlockPages = 32;
   std::vector<uint8_t> blockFaulted_;  // per block of kBlockPages pages: 1 once it faulted (service thread only)
   bool finished_ = false;
+  int64_t armMicros_ = 0;
+  size_t pagesProtectedInPause_ = 0;
 };
 
 }  // namespace image

@@ -10,7 +10,16 @@
 
 namespace image {
 
-std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages) {
+std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages, std::unique_ptr<ArmedProtection> armed) {
+  if (armed) {
+    try {
+      return std::make_unique<UffdProtection>(pages, armed->handOver());
+    } catch (const std::runtime_error&) {
+      // Protecting failed while armed, or the kernel refused the memory added since:
+      // everything was unprotected; protect afresh.
+    }
+    armed.reset();
+  }
   const char* forced = std::getenv("ESPELL_SNAPSHOT_PROTECTION");
   if (!forced || std::strcmp(forced, "mprotect") != 0) {
     try {

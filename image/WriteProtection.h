@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "image/CapturedPages.h"
@@ -22,11 +23,19 @@ class WriteProtection {
   // Makes every page writable and ends the fault path; called once, by the writer when it
   // stops (done or failed).
   virtual void finish() = 0;
+  // How long protecting ahead of the pause took (ArmedProtection), 0 if it was not armed.
+  virtual int64_t armMicros() const { return 0; }
+  // The pages protected in the pause: all of them unless armed ahead.
+  virtual size_t pagesProtectedInPause() const = 0;
 };
 
+class ArmedProtection;
+
 // Protects `pages` by userfaultfd if the kernel allows it and the environment does not
-// force mprotect (ESPELL_SNAPSHOT_PROTECTION=mprotect), else by mprotect. Throws
-// std::runtime_error when neither works (nothing is protected then).
-std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages);
+// force mprotect (ESPELL_SNAPSHOT_PROTECTION=mprotect), else by mprotect. With `armed`
+// (protection set up ahead of the pause over these pages, or most of them) it takes that
+// over, and starts afresh if that fails. Throws std::runtime_error when nothing works
+// (nothing is protected then).
+std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages, std::unique_ptr<ArmedProtection> armed = nullptr);
 
 }  // namespace image

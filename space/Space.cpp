@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "space/MarkSweep.h"
 #include "space/Scavenger.h"
@@ -193,6 +194,7 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   waitForPagesHold();
   finishPageRelease();
   disarmCheckpoint();  // segments may be released and their addresses reused
+  if (snapshotDisarm_) std::exchange(snapshotDisarm_, nullptr)();
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();

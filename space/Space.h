@@ -206,6 +206,11 @@ class Space {
   // which waits for the writer (and drops the hold).
   void holdPages(std::function<void()> finish) { pagesHold_ = std::move(finish); }
   void releasePagesHold() { pagesHold_ = nullptr; }
+  // A snapshot that write-protects this space's pages ahead of its pause
+  // (image/ArmedProtection.h) relies on them staying mapped until it captures: a full
+  // collection, which may release segments and reuse their addresses, first calls
+  // `disarm` (once: it is dropped then). nullptr clears it.
+  void setSnapshotArming(std::function<void()> disarm) { snapshotDisarm_ = std::move(disarm); }
   void waitForPagesHold() {
     if (pagesHold_) {
       std::function<void()> finish = std::move(pagesHold_);
@@ -359,6 +364,7 @@ class Space {
   bool collecting_ = false;
   const SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
+  std::function<void()> snapshotDisarm_;          // see setSnapshotArming
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
   uint64_t stressAllocations_ = 0;

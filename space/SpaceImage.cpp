@@ -36,6 +36,12 @@ SpaceImageState SpaceImage::capture(Space& space) {
   return s;
 }
 
+std::vector<MemoryRange> SpaceImage::currentPages(const Space& space) {
+  SpaceImageState s;
+  s.oldSpace = space.oldSpace_->state();
+  return pages(s);
+}
+
 std::vector<MemoryRange> SpaceImage::pages(const SpaceImageState& state) {
   std::vector<MemoryRange> ranges;
   const OldSpace::State& o = state.oldSpace;

@@ -54,6 +54,9 @@ class SpaceImage {
   static SpaceImageState capture(Space& space);
   // The pages that hold objects: each old segment up to its top.
   static std::vector<MemoryRange> pages(const SpaceImageState& state);
+  // The same for a running space, now: what a capture will take, less what its program
+  // adds before it (a snapshot arms its protection over these ahead of its pause).
+  static std::vector<MemoryRange> currentPages(const Space& space);
 
   // Makes a space built with Space(config, Space::ForImage) the space described by
   // `state`, whose pages the caller has already placed: at their recorded addresses plus

@@ -191,6 +191,51 @@ TEST_CASE("snapshots in a row, of a guest that keeps writing, each resume what i
   }
 }
 
+TEST_CASE(
+    "a snapshot armed while the guest runs holds the state of its pause, also when a full collection disarmed it") {
+  for (bool collect : {false, true}) {
+    CAPTURE(collect);
+    TempDir tmp;
+    std::string dir = (tmp.path / "image").string();
+    vm::HeapDigest atCapture;
+    {
+      GuestFixture g({{"Workers", kWorkers}});
+      g.vm->startGuest("Workers", {});
+      g.vm->runGuestFor(std::chrono::milliseconds(20));
+      vm::Runtime& rt = g.vm->guest().runtime();
+      image::ImageWriter writer(dir, image::CaptureMode::Cow);
+      bool armed = writer.arm(rt.space());
+      MESSAGE("armed: ", armed);
+      // The guest writes its heap while (and after) the protection is set up.
+      while (!writer.armed()) g.vm->runGuestFor(std::chrono::milliseconds(2));
+      g.vm->runGuestFor(std::chrono::milliseconds(20));
+      g.pause();
+      if (collect) {
+        g.vm->evaluateInGuest("system fullGC");  // releases pages: the arming is dropped
+        CHECK(writer.armed());
+      }
+      atCapture = vm::digestOf(rt, kTimersByIdOnly);
+      writer.capture(rt.space(), rt, "guest");
+      g.vm->resumeGuest();
+      while (!writer.finished()) g.vm->runGuestFor(std::chrono::milliseconds(2));
+      writer.releaseSpace();
+      image::SnapshotReport r = writer.finish();
+      if (armed && !collect) CHECK(r.armMicros > 0);
+      if (collect) CHECK(r.armMicros == 0);
+      g.pause();
+      requireVerified(rt.space());
+      g.vm->evaluateInGuest("system global: #Stop put: true");
+      g.vm->resumeGuest();
+      g.vm->finishGuest();
+    }
+    GuestFixture g2({{"Unused", "Unused = ( )"}});
+    image::LoadReport load;
+    std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
+    CHECK(vm::digestOf(vm->guest().runtime(), kTimersByIdOnly) == atCapture);
+    requireVerified(vm->guest().space());
+  }
+}
+
 TEST_CASE("the hypervisor space can be snapshotted while the guest runs") {
   TempDir tmp;
   std::string dir = (tmp.path / "hv").string();

@@ -21,6 +21,7 @@
 
 #include <doctest/doctest.h>
 
+#include "image/ArmedProtection.h"
 #include "image/CapturedPages.h"
 #include "image/PageWriter.h"
 #include "image/Sha256.h"
@@ -108,14 +109,19 @@ void writeEveryPage(Memory& m) {
   for (size_t i = 0; i < Memory::kPages; i++) m.page(i)[kPage - 1] ^= 0;
 }
 
+enum class Armed { No, Yes };
+
 // Captures the memory and writes it while the main thread and a second one keep writing
 // (generation 1 on even pages from here, 2 on odd pages from the other thread), then
-// checks files, digests and memory.
-PageWriteReport captureWhileWriting(CaptureMode mode) {
+// checks files, digests and memory. Armed::Yes arms the protection ahead of the capture
+// (ArmedProtection) over less than the capture takes (the last range's second half is
+// added after) and more (the page between two ranges), while both threads write every
+// page they will write after the capture, before and after the arming is done: each
+// such block must be protected again by the capture, or the files show later writes.
+PageWriteReport captureWhileWriting(CaptureMode mode, Armed arming = Armed::No) {
   Memory m;
   TempDirectory dir;
   PageWriter writer(m.ranges, mode, dir.path);
-  writer.capture();
 
   std::vector<uint8_t> written(Memory::kPages, 0);  // generation last written, by page
   auto writePages = [&](unsigned seed, size_t parity, uint64_t generation) {
@@ -131,6 +137,35 @@ PageWriteReport captureWhileWriting(CaptureMode mode) {
       written[i] = uint8_t(generation);
     }
   };
+  std::unique_ptr<ArmedProtection> armed;
+  size_t gapPage = 2048;
+  if (arming == Armed::Yes) {
+    std::vector<PageRange> ahead = {m.ranges[0], {m.ranges[1].start, m.ranges[1].end + kPage}, m.ranges[3]};
+    ahead[2].end = ahead[2].start + (ahead[2].end - ahead[2].start) / kPage / 2 * kPage;
+    try {
+      armed = std::make_unique<ArmedProtection>(ahead);
+    } catch (const std::runtime_error& e) {
+      MESSAGE("not armed: ", std::string(e.what()));  // no userfaultfd here: the capture protects everything
+      armed = nullptr;
+    }
+    std::thread early([&] { writePages(7, 1, 0); });
+    writePages(3, 0, 0);
+    early.join();
+    while (armed && !armed->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::thread late([&] { writePages(7, 1, 0); });
+    writePages(3, 0, 0);
+    late.join();
+    fillPage(m.page(gapPage), gapPage, 0);
+    if (armed) {
+      writer.capture(std::move(armed));
+    } else {
+      writer.capture();
+    }
+    fillPage(m.page(gapPage), gapPage, 1);  // armed, but not captured: it must not wait
+    written[gapPage] = 1;
+  } else {
+    writer.capture();
+  }
   std::thread other([&] { writePages(7, 1, 2); });
   // The kernel writes into a protected page on our behalf.
   size_t readPage = Memory::kPages - 100;  // even, and not among the last ones written above
@@ -193,6 +228,49 @@ TEST_CASE("Cow capture by userfaultfd (or its fallback) writes the memory as of 
   CHECK((report.protection == "userfaultfd" || report.protection == "mprotect"));
   CHECK(report.pagesSavedByCow > 0);
   CHECK(report.peakExtraBytes > 0);
+}
+
+TEST_CASE("Cow capture armed ahead protects again what was written meanwhile, and what was added") {
+  PageWriteReport report = captureWhileWriting(CaptureMode::Cow, Armed::Yes);
+  MESSAGE("protection: ", report.protection, ", protected in the pause: ", report.pagesProtectedInPause,
+          ", saved by copy-on-write: ", report.pagesSavedByCow);
+  if (report.protection == "userfaultfd") {
+    CHECK(report.armMicros > 0);
+    CHECK(report.pagesProtectedInPause <= report.pagesWritten);
+  }
+  CHECK(report.pagesSavedByCow > 0);
+}
+
+TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written since the arming") {
+  Memory m;
+  TempDirectory dir;
+  std::unique_ptr<ArmedProtection> armed;
+  try {
+    armed = std::make_unique<ArmedProtection>(m.ranges);
+  } catch (const std::runtime_error& e) {
+    MESSAGE("not armed: ", std::string(e.what()));
+    return;
+  }
+  while (!armed->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const size_t pages[] = {10, 1000, 3000};  // in three blocks (of 32 pages, from the base)
+  for (size_t p : pages) fillPage(m.page(p), p, 0);
+  PageWriter writer(m.ranges, CaptureMode::Cow, dir.path);
+  writer.capture(std::move(armed));
+  for (size_t p : pages) fillPage(m.page(p), p, 1);
+  for (size_t p = 0; p < Memory::kPages; p += 7) fillPage(m.page(p), p, 1);
+  PageWriteReport report = writer.wait();
+  CHECK(report.protection == "userfaultfd");
+  CHECK(report.pagesProtectedInPause == 3 * ArmedProtection::kBlockPages);
+  for (size_t r = 0; r < m.ranges.size(); r++) {
+    std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
+    size_t wrong = 0;
+    for (size_t off = 0; off < bytes.size(); off += kPage) {
+      size_t page = m.pageNumber(m.ranges[r].start + off);
+      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
+    }
+    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
+  }
+  writeEveryPage(m);
 }
 
 TEST_CASE("Cow capture by mprotect writes the memory as of capture") {
