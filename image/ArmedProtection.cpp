@@ -1,6 +1,8 @@
 // ArmedProtection: see ArmedProtection.h.
 #include "image/ArmedProtection.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -10,7 +12,8 @@
 
 namespace image {
 
-ArmedProtection::ArmedProtection(std::vector<PageRange> ranges) : ranges_(normalizedRanges(std::move(ranges))) {
+ArmedProtection::ArmedProtection(std::vector<PageRange> ranges, PageRange populate)
+    : ranges_(normalizedRanges(std::move(ranges))) {
   descriptor_ = std::make_unique<Userfaultfd>();
   for (const PageRange& r : ranges_) descriptor_->registerRange(r);
   for (const PageRange& r : ranges_) {
@@ -21,7 +24,7 @@ ArmedProtection::ArmedProtection(std::vector<PageRange> ranges) : ranges_(normal
   space::capturesActive.fetch_add(1);
   try {
     service_ = std::thread([this] { descriptor_->serve([this](uintptr_t page) { onWrite(page); }); });
-    protector_ = std::thread([this] { protectAll(); });
+    protector_ = std::thread([this, populate] { protectAll(populate); });
   } catch (...) {
     stopThreads();
     space::capturesActive.fetch_sub(1);
@@ -44,8 +47,17 @@ void ArmedProtection::stopThreads() {
   }
 }
 
-void ArmedProtection::protectAll() {
+void ArmedProtection::protectAll(PageRange populate) {
   auto start = std::chrono::steady_clock::now();
+#ifdef MADV_POPULATE_WRITE
+  if (populate.end > populate.start) {
+    // Only faults the pages in (as writing each would, without changing a byte): the
+    // program may be writing them meanwhile. Failure costs the pause page faults, no more.
+    madvise(reinterpret_cast<void*>(populate.start), populate.end - populate.start, MADV_POPULATE_WRITE);
+  }
+#else
+  (void)populate;
+#endif
   try {
     for (const PageRange& r : ranges_) {
       for (uintptr_t a = r.start; a < r.end; a += kProtectChunkBytes) {

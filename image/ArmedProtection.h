@@ -31,10 +31,11 @@ class ArmedProtection {
   // call) are never held up for long.
   static constexpr size_t kProtectChunkBytes = size_t(4) << 20;
 
-  // Registers `ranges` and starts protecting them on a thread of its own. Throws
-  // std::runtime_error when userfaultfd write-protection is unavailable (nothing is
-  // protected then).
-  explicit ArmedProtection(std::vector<PageRange> ranges);
+  // Registers `ranges` and starts protecting them on a thread of its own; that thread
+  // first faults in the pages of `populate` (outside the ranges; empty if none), memory
+  // the program is about to write in its pause. Throws std::runtime_error when userfaultfd
+  // write-protection is unavailable (nothing is protected then).
+  explicit ArmedProtection(std::vector<PageRange> ranges, PageRange populate = {});
   // Not handed over: stops and lifts every protection.
   ~ArmedProtection();
   ArmedProtection(const ArmedProtection&) = delete;
@@ -58,7 +59,7 @@ class ArmedProtection {
   Handover handOver();
 
  private:
-  void protectAll();
+  void protectAll(PageRange populate);
   void onWrite(uintptr_t page);
   void stopThreads();
 

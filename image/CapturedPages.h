@@ -63,7 +63,8 @@ class CapturedPages {
   std::vector<size_t> firstPage_;      // per range
   std::vector<size_t> rangesByStart_;  // range indexes sorted by start, for pageAt
   size_t pageCount_ = 0;
-  std::unique_ptr<std::atomic<uint8_t>[]> states_;  // per page, a State
+  static_assert(NotWritten == 0, "page states start as zero-filled memory");
+  uint8_t* states_ = nullptr;  // per page, a State, accessed through std::atomic_ref
   // Page p's saved copy lives at shadow_ + p * kPageSize: reserved for every page,
   // committed only for the pages the fault path saves, so saving needs no allocation.
   uint8_t* shadow_ = nullptr;

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "image/Sha256.h"
+
 namespace image {
 
 namespace fs = std::filesystem;
@@ -161,6 +163,10 @@ ImageWriter::ImageWriter(std::string directory, CaptureMode mode)
   }
   report_.directory = directory_;
   report_.mode = captureModeName(mode);
+  // The first digest in a process loads OpenSSL's providers (about 2 ms): here, not in the
+  // pause, where the runtime's state takes the digest of its primitives.
+  Sha256 warmUp;
+  warmUp.finish();
 }
 
 ImageWriter::~ImageWriter() {
@@ -182,11 +188,13 @@ bool ImageWriter::arm(space::Space& space) {
   space.waitForPagesHold();
   space.finishPageRelease();
   space.disarmCheckpoint();
+  // First: a segment it opens belongs to the ranges armed (from its start, empty yet).
+  space::MemoryRange promotion = space.preparePromotionArea();
   std::vector<PageRange> ranges;
   for (const space::MemoryRange& r : space::SpaceImage::currentPages(space))
     ranges.push_back(PageRange{r.start, r.end});
   try {
-    armed_ = std::make_unique<ArmedProtection>(std::move(ranges));
+    armed_ = std::make_unique<ArmedProtection>(std::move(ranges), PageRange{promotion.start, promotion.end});
   } catch (const std::runtime_error&) {
     return false;  // userfaultfd unavailable: the capture protects in the pause
   }

@@ -25,6 +25,12 @@ const Segment* OldSpace::segmentOf(uintptr_t a) const {
 }
 
 uintptr_t OldSpace::allocateBlock(size_t bytes) {
+  if (bumpFirst_ && bumpTop_ + bytes <= bumpEnd_) {
+    uintptr_t p = bumpTop_;
+    bumpTop_ += bytes;
+    allocatedSinceSweep_ += bytes;
+    return p;
+  }
   size_t words = bytes / 8;
   if (words < kExactListWords && exactLists_[words] != 0) {
     uintptr_t chunk = exactLists_[words];
@@ -50,6 +56,11 @@ uintptr_t OldSpace::allocateBlock(size_t bytes) {
   bumpTop_ += bytes;
   allocatedSinceSweep_ += bytes;
   return p;
+}
+
+uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
+  if (bumpSegment_ != SIZE_MAX && bumpEnd_ - bumpTop_ >= bytes) return bumpTop_;
+  return openSegment(bytes) ? bumpTop_ : 0;
 }
 
 uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {

@@ -27,6 +27,14 @@ class OldSpace {
   // limit would be exceeded. Never collects. The block's contents are unspecified.
   uintptr_t allocateBlock(size_t bytes);
 
+  // Makes the bump area at least `bytes` long, opening a segment if it is shorter, and
+  // answers its start; 0 (nothing changed) when the heap limit leaves no room.
+  uintptr_t reserveBumpArea(size_t bytes);
+  // While set, allocateBlock takes the bump area before any free list: the objects of a
+  // snapshot's pause-time promotion then land in memory made ready for them ahead
+  // (Space::preparePromotionArea) instead of free chunks scattered over the heap.
+  void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
+
   bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
   const Segment* segmentOf(uintptr_t a) const;
   const std::vector<Segment>& segments() const { return segments_; }
@@ -99,6 +107,7 @@ class OldSpace {
   uintptr_t lowest_ = 0, highest_ = 0;  // bounds of all segments, for a fast reject
   size_t bumpSegment_ = SIZE_MAX;       // index of the segment holding the bump area
   uintptr_t bumpTop_ = 0, bumpEnd_ = 0;
+  bool bumpFirst_ = false;  // see setBumpFirst
   // Free lists are singly linked through slot 0 of free chunks (raw addresses, not oops;
   // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.
   std::array<uintptr_t, kExactListWords> exactLists_{};

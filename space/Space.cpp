@@ -215,6 +215,13 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   return sweeper.releasedBytes();
 }
 
+MemoryRange Space::preparePromotionArea() {
+  size_t bytes = nursery_->eden.capacity() + nursery_->fromSurvivor().capacity();
+  uintptr_t start = oldSpace_->reserveBumpArea(bytes);
+  if (start == 0) return MemoryRange{0, 0};
+  return MemoryRange{start & ~(Reservation::kPageSize - 1), Reservation::roundUpToPage(start + bytes)};
+}
+
 size_t Space::idleFullGcBytes() const {
   return std::max(size_t(1) << 20, oldSpace_->liveBytesAtLastSweep() / 8);
 }

@@ -211,6 +211,12 @@ class Space {
   // collection, which may release segments and reuse their addresses, first calls
   // `disarm` (once: it is dropped then). nullptr clears it.
   void setSnapshotArming(std::function<void()> disarm) { snapshotDisarm_ = std::move(disarm); }
+  // Ahead of a snapshot's pause: room in old space for everything the nursery could hold,
+  // where the pause's tenuring scavenge (SpaceImage::capture) will put it. The caller
+  // faults its pages in off the program's thread (Reservation::populate), so that the
+  // pause does not take a page fault per page promoted. Empty when the heap limit leaves
+  // no room (the scavenge then promotes wherever it finds room).
+  MemoryRange preparePromotionArea();
   void waitForPagesHold() {
     if (pagesHold_) {
       std::function<void()> finish = std::move(pagesHold_);

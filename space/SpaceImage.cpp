@@ -12,12 +12,16 @@ namespace space {
 SpaceImageState SpaceImage::capture(Space& space) {
   if (space.collecting_) throw std::logic_error("an image of a space during a collection");
   space.collecting_ = true;
+  // Into the area made ready ahead (Space::preparePromotionArea), if any is left.
+  space.oldSpace_->setBumpFirst(true);
   try {
     Scavenger(space, TenureAll::Yes).run();
   } catch (...) {
+    space.oldSpace_->setBumpFirst(false);
     space.collecting_ = false;
     throw;
   }
+  space.oldSpace_->setBumpFirst(false);
   space.rememberedSet_.clear();  // nothing is young any more
   space.collecting_ = false;
   space.afterCollection();

@@ -1,4 +1,5 @@
 // Scavenging: copying, promotion, the write barrier and the remembered set.
+#include "space/SpaceImage.h"
 #include "tests/unit/space/TestHeap.h"
 
 using namespace space;
@@ -94,5 +95,30 @@ TEST_CASE("stacks are scanned only up to their top slot") {
   h.space.scavenge();
   h.space.scavenge();
   CHECK(TestHeap::y(stack.object()->slot(3)) == 4);
+  h.verify();
+}
+
+TEST_CASE("a snapshot's tenuring scavenge promotes into the area prepared ahead, not into scattered free chunks") {
+  auto config = space::test::smallConfig();
+  config.gcStress = false;  // the area is prepared for one scavenge, not one per allocation
+  TestHeap h(config);
+  // Free chunks all over old space: old garbage between old survivors, swept.
+  std::vector<Handle> oldLive;
+  for (int i = 0; i < 200; i++) {
+    oldLive.emplace_back(h.space, h.array(8, Tenure::Old));
+    h.array(8, Tenure::Old);  // garbage
+  }
+  h.space.collectGarbage();
+  std::vector<Handle> young;
+  for (int i = 0; i < 100; i++) young.emplace_back(h.space, h.point(i, i));
+  MemoryRange area = h.space.preparePromotionArea();
+  REQUIRE(area.end > area.start);
+  SpaceImage::capture(h.space);
+  for (int i = 0; i < 100; i++) {
+    uintptr_t a = young[size_t(i)].get().address();
+    CHECK_FALSE(h.space.isYoung(young[size_t(i)].get()));
+    CHECK((a >= area.start && a < area.end));
+    CHECK(TestHeap::x(young[size_t(i)].get()) == i);
+  }
   h.verify();
 }
