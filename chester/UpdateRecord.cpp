@@ -50,6 +50,7 @@ json UpdateRecord::toJson() const {
                 {"rollback", t.rollback},
                 {"commit", t.commit},
                 {"guestPause", t.guestPause},
+                {"guestPauseCpu", t.guestPauseCpu},
                 {"total", t.total}}},
               {"classesChanged", classesChanged},
               {"methodsChanged", methodsChanged},
@@ -71,9 +72,16 @@ UpdateRecord UpdateRecord::fromJson(const json& j) {
   r.error = j.value("error", "");
   if (j.contains("timings")) {
     const json& m = j["timings"];
-    r.timings = {m.value("validate", int64_t(0)), m.value("pause", int64_t(0)),      m.value("checkpoint", int64_t(0)),
-                 m.value("apply", int64_t(0)),    m.value("verify", int64_t(0)),     m.value("rollback", int64_t(0)),
-                 m.value("commit", int64_t(0)),   m.value("guestPause", int64_t(0)), m.value("total", int64_t(0))};
+    r.timings.validate = m.value("validate", int64_t(0));
+    r.timings.pause = m.value("pause", int64_t(0));
+    r.timings.checkpoint = m.value("checkpoint", int64_t(0));
+    r.timings.apply = m.value("apply", int64_t(0));
+    r.timings.verify = m.value("verify", int64_t(0));
+    r.timings.rollback = m.value("rollback", int64_t(0));
+    r.timings.commit = m.value("commit", int64_t(0));
+    r.timings.guestPause = m.value("guestPause", int64_t(0));
+    r.timings.guestPauseCpu = m.value("guestPauseCpu", int64_t(0));
+    r.timings.total = m.value("total", int64_t(0));
   }
   r.classesChanged = j.value("classesChanged", int64_t(0));
   r.methodsChanged = j.value("methodsChanged", int64_t(0));
@@ -95,8 +103,9 @@ std::string UpdateRecord::describe() const {
     out += "  error" + (failedStep.empty() ? std::string() : " in " + failedStep) + ": " + error + "\n";
   if (!notArrived.empty()) out += notArrived;
   if (outcome != Outcome::Refused) {
-    out += "  guest paused " + ms(timings.guestPause) + " (reaching the pause " + ms(timings.pause) + ", checkpoint " +
-           ms(timings.checkpoint) + ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
+    out += "  guest paused " + ms(timings.guestPause) + " (" + ms(timings.guestPauseCpu) +
+           " of it running; reaching the pause " + ms(timings.pause) + ", checkpoint " + ms(timings.checkpoint) +
+           ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
     out += outcome == Outcome::RolledBack ? ", rollback " + ms(timings.rollback) : std::string();
     out += ")\n";
     out += "  changed " + std::to_string(classesChanged) + " classes, " + std::to_string(methodsChanged) +

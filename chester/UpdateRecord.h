@@ -28,6 +28,7 @@ struct UpdateTimings {
   int64_t rollback = 0;
   int64_t commit = 0;
   int64_t guestPause = 0;
+  int64_t guestPauseCpu = 0;  // of guestPause, the time the VM's thread ran (the rest it waited for a core)
   int64_t total = 0;
 };
 

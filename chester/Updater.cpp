@@ -13,6 +13,7 @@
 #include "vm/Objects.h"
 #include "vm/RuntimeCheckpoint.h"
 #include "vm/Scheduler.h"
+#include "vm/ThreadCpuClock.h"
 #include "vm/compiler/Ast.h"
 #include "vm/compiler/Parser.h"
 #include "vm/compiler/SourceLocation.h"
@@ -209,6 +210,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     return record;
   }
   int64_t paused = now();
+  int64_t pausedCpu = vm::threadCpuMicros();
 
   // ---- checkpoint, applying, verifying.
   vm::Runtime& guest = host_.guestRuntime();
@@ -278,6 +280,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // ---- resumed. The guest runs again as soon as resume() begins (it then runs until its
   // next heartbeat before resume() returns): its pause ends here.
   record.timings.guestPause = now() - paused;
+  record.timings.guestPauseCpu = vm::threadCpuMicros() - pausedCpu;
   if (!pausedByCaller) host_.resume();
   try {
     application->finish(host_);

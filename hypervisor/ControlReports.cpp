@@ -76,8 +76,8 @@ std::string describeUpdateRecord(const json& record) {
   if (!changed.empty()) out += "  changed: " + changed + "\n";
   if (present(record, "timings") && record["timings"].is_object()) {
     std::string timings;
-    for (const char* phase :
-         {"validate", "pause", "checkpoint", "apply", "verify", "rollback", "commit", "guestPause", "total"}) {
+    for (const char* phase : {"validate", "pause", "checkpoint", "apply", "verify", "rollback", "commit", "guestPause",
+                              "guestPauseCpu", "total"}) {
       if (present(record["timings"], phase)) {
         timings += (timings.empty() ? "" : ", ") + std::string(phase) + " " + text(record["timings"][phase]);
       }

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "vm/Scheduler.h"
+#include "vm/ThreadCpuClock.h"
 
 namespace hypervisor {
 
@@ -78,6 +79,7 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
     }
   }
   int64_t paused = Scheduler::nowMicros();
+  int64_t pausedCpu = vm::threadCpuMicros();
   try {
     writer.capture(host.space(), host.runtime(), request.space);
   } catch (...) {
@@ -86,6 +88,7 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   }
   // The pause ends here; resumeGuest then runs the guest up to its next heartbeat.
   int64_t resumed = Scheduler::nowMicros();
+  int64_t resumedCpu = vm::threadCpuMicros();
   if (pausedByUs) vm.resumeGuest();
   image::SnapshotReport report;
   {
@@ -100,6 +103,7 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   }
   report.reachPauseMicros = paused - requested;
   report.pauseMicros = resumed - paused;
+  report.pauseCpuMicros = resumedCpu - pausedCpu;
   report.totalMicros = Scheduler::nowMicros() - requested;
   return report;
 }

@@ -104,6 +104,7 @@ std::string SnapshotReport::toJson() const {
                       {"protection", protection},
                       {"reachPauseMicros", reachPauseMicros},
                       {"pauseMicros", pauseMicros},
+                      {"pauseCpuMicros", pauseCpuMicros},
                       {"stateMicros", stateMicros},
                       {"captureMicros", captureMicros},
                       {"armMicros", armMicros},
@@ -122,20 +123,22 @@ std::string SnapshotReport::toJson() const {
 std::string SnapshotReport::toText() const {
   char buf[1024];
   double share = heapBytes ? 100.0 * double(peakExtraBytes) / double(heapBytes) : 0.0;
-  std::snprintf(buf, sizeof buf,
-                "snapshot of the %s space in %s (%s, %s)\n"
-                "  pause             %lld us (state %lld us, pages %lld us; reaching the pause took %lld us)\n"
-                "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
-                "  pages written     %zu (%.1f MiB heap)\n"
-                "  saved on write    %zu pages\n"
-                "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
-                "  written           %.1f MiB in %lld ms (%.0f MiB/s)\n"
-                "  total             %lld ms\n",
-                space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
-                (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros, pagesProtectedInPause,
-                (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
-                double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
-                (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
+  std::snprintf(
+      buf, sizeof buf,
+      "snapshot of the %s space in %s (%s, %s)\n"
+      "  pause             %lld us, %lld us of it running (state %lld us, pages %lld us; reaching the pause took %lld "
+      "us)\n"
+      "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
+      "  pages written     %zu (%.1f MiB heap)\n"
+      "  saved on write    %zu pages\n"
+      "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
+      "  written           %.1f MiB in %lld ms (%.0f MiB/s)\n"
+      "  total             %lld ms\n",
+      space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
+      (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
+      pagesProtectedInPause, (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
+      double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
+      (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
   return buf;
 }
 

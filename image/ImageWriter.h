@@ -35,6 +35,7 @@ struct SnapshotReport {
   std::string protection;
   int64_t reachPauseMicros = 0;      // from the request until the space was paused
   int64_t pauseMicros = 0;           // the space stood still: paused until resumed
+  int64_t pauseCpuMicros = 0;        // of which the VM's thread ran (the rest it waited for a core)
   int64_t stateMicros = 0;           // of which: emptying the nursery and recording the state
   int64_t captureMicros = 0;         // of which: capturing the pages (protection, copy or fork)
   int64_t armMicros = 0;             // cow armed ahead of the pause: protecting while the space ran on

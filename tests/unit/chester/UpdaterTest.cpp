@@ -146,6 +146,8 @@ TEST_CASE("a JSON update is applied in one pause, verified and committed") {
   CHECK(r.classesChanged >= 1);
   CHECK(r.timings.guestPause > 0);
   CHECK(r.timings.guestPause < r.timings.total);
+  CHECK(r.timings.guestPauseCpu > 0);
+  CHECK(r.timings.guestPauseCpu <= r.timings.guestPause + 1000);  // two clocks, read a moment apart
   CHECK(r.sha256.size() == 64);
   CHECK(e.guestInteger("^ Workers new answer") == 42);
   CHECK(e.updater.committed() == 1);
