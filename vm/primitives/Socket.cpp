@@ -197,7 +197,7 @@ ESPELL_PRIMITIVE(socketWatch) {
     return kFail;
   }
   rt.scheduler().io().watch(fdOf(fd), writing == rt.trueObject() ? IoPoller::Writable : IoPoller::Readable,
-                            space::Handle(in.space(), sem));
+                            space::Handle(in.space(), sem), rt.scheduler());
   return answer(in, argc, receiver(in, argc));
 }
 
