@@ -41,7 +41,11 @@ class IoPoller {
   void watchAlways(int fd, std::function<void()> onReady);
   // Forgets a descriptor (before it is closed), signalling its waiters.
   void forget(int fd, Scheduler& scheduler);
+  // Whether a process waits for a descriptor.
   bool hasWatchers() const { return waiters_ != 0; }
+  // Whether any descriptor is registered: its edges must be taken from epoll (poll) even
+  // while nobody waits, or the epoll descriptor stays readable for whoever watches it.
+  bool hasDescriptors() const { return !watchers_.empty(); }
   // The epoll descriptor: readable when some watched descriptor is ready (a host waiting
   // for several spaces at once polls these).
   int fd() const { return epoll_; }

@@ -253,7 +253,7 @@ bool Scheduler::pollEvents() {
     signal(sem.get());
     fired = true;
   }
-  if (io_->hasWatchers()) {
+  if (io_->hasDescriptors()) {
     if (io_->poll(0, *this) > 0) fired = true;  // the signalfd is in the same epoll set
   } else if (takeTerminationSignals()) {
     // Without I/O watchers nothing polls epoll, yet a CPU-bound program must still stop

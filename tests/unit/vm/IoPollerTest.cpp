@@ -2,6 +2,7 @@
 // kept for the next wait; a waiter restored by a checkpoint sees what is ready now; a
 // writer is woken once the descriptor is writable; forgetting a descriptor wakes its
 // waiters.
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,4 +114,20 @@ TEST_CASE("IoPoller: a waiter restored from a checkpoint sees what is ready now,
   CHECK(f.io().hasWatchers());
   CHECK(f.io().poll(0, f.rt->scheduler()) == 1);  // the data is still there: reported again
   CHECK(PollerFixture::signals(waiter) == 2);
+}
+
+TEST_CASE("IoPoller: the scheduler takes the edges of descriptors nobody waits for, so epoll's descriptor goes quiet") {
+  PollerFixture f;
+  SocketPair p;
+  space::Handle s = f.semaphore();
+  f.watch(p.fds[0], vm::IoPoller::Readable, s);
+  p.send("a");
+  CHECK(f.io().poll(0, f.rt->scheduler()) == 1);
+  CHECK_FALSE(f.io().hasWatchers());
+  CHECK(f.io().hasDescriptors());
+  p.send("b");  // nobody waits now
+  pollfd epoll{f.io().fd(), POLLIN, 0};
+  CHECK(::poll(&epoll, 1, 0) == 1);  // a host watching the space sees an event...
+  f.rt->scheduler().pollEvents();    // ...which the space's next look at its events takes
+  CHECK(::poll(&epoll, 1, 0) == 0);  // so the host does not wake up again and again
 }
