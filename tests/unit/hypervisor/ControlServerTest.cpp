@@ -228,7 +228,7 @@ TEST_CASE("control server: a line over the limit gets an error answer and the co
   CHECK(exchange(server, other, R"({"command":"echo"})")["ok"] == true);
 }
 
-TEST_CASE("control server: a 17 MiB line against the real 16 MiB limit is refused within a second") {
+TEST_CASE("control server: a 17 MiB line against the real 16 MiB limit is refused at once, not at the 10 s deadline") {
   SocketDirectory d;
   ControlServer server(d.socket());
   addEcho(server);
@@ -250,7 +250,9 @@ TEST_CASE("control server: a 17 MiB line against the real 16 MiB limit is refuse
   CHECK(contains(errorOf(answer), "longer than 16777216 bytes"));
   CHECK(closed);
   CHECK(sendDone);
-  CHECK(seconds < 1.0);
+  // Well before the partial-line deadline (10 s), with room for a sanitizer build on a
+  // loaded machine (1.8 s was seen there).
+  CHECK(seconds < 5.0);
   Client other(d.socket());
   CHECK(exchange(server, other, R"({"command":"echo"})")["ok"] == true);
 }
