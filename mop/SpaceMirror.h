@@ -110,6 +110,8 @@ class SpaceMirror {
   // its instances: the new superclass chain must define the same instance variables, in
   // the same order, as the old one (for the class side as well).
   void setSuperclass(const Ref& cls, const Ref& superclass);
+  // The names of the globals bound to classes, sorted (a browser's list of classes).
+  std::vector<std::string> classNames() const;
   // The value of the global `name`, if it is defined.
   std::optional<Ref> globalAt(std::string_view name) const;
   // Defines or changes the global `name` (code that refers to it sees the new value).
