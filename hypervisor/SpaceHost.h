@@ -66,6 +66,8 @@ class SpaceHost final : public vm::ExecutionHost {
   Yield lastYield() const { return lastYield_; }
   bool isPaused() const { return lastYield_ == Yield::Paused; }
   bool jobPending() const { return job_ != nullptr; }
+  // Whether the caller runs on this space's fiber (its program's own code).
+  bool onFiber() const { return fiber_->running(); }
   // While paused: the next resume() makes paused() return, ending the pause.
   void endPause() { endPauseRequested_ = true; }
   const vm::PauseReport& pauseReport() const { return pauseReport_; }
