@@ -34,6 +34,10 @@ enum class Yield {
 struct SpaceHostConfig {
   space::SpaceConfig space;
   vm::RuntimeOptions runtime;
+  // Suspend the runtime's heartbeat while the space waits for its events (the hypervisor,
+  // whose program is mostly idle: it then costs the process no wake-ups). The guest keeps
+  // its heartbeat as it runs alone.
+  bool suspendHeartbeatWhileIdle = false;
 };
 
 // A space to resume from an image instead of bootstrapping a fresh one.
@@ -113,6 +117,7 @@ class SpaceHost final : public vm::ExecutionHost {
   int64_t controlDeadline_ = INT64_MAX;
   std::function<bool()> hostWantsControl_;
   int64_t nextHostCheck_ = 0;
+  bool suspendHeartbeatWhileIdle_ = false;
 };
 
 }  // namespace hypervisor

@@ -27,6 +27,7 @@ VmConfig::VmConfig() {
   hypervisor.space.reservationBytes = size_t(8) << 30;
   hypervisor.space.preferredBase = kHypervisorSpaceBase;
   hypervisor.runtime.name = "hypervisor";
+  hypervisor.suspendHeartbeatWhileIdle = true;
 }
 
 Vm::Vm(VmConfig config)
