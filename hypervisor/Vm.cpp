@@ -153,6 +153,10 @@ void Vm::runInHypervisor(std::function<void()> job) {
   resumeHypervisorProgram();
 }
 
+// How long the first turn of a hypervisor program may hold the guest paused (later turns
+// say it themselves: runHypervisorFor).
+constexpr std::chrono::microseconds kFirstTurnMaxGuestHold = std::chrono::milliseconds(200);
+
 // How long the hypervisor's program may take to reach a pause for a job: its processes
 // wait for their sockets nearly always, and one that computes reaches its next wait soon.
 constexpr std::chrono::microseconds kHypervisorPauseDeadline = std::chrono::seconds(2);
@@ -190,10 +194,11 @@ void Vm::startHypervisorProgram(std::function<void()> job) {
   if (hypervisorProgram_) throw std::logic_error("the hypervisor already runs a program");
   hypervisorProgram_ = true;
   hypervisorFailure_.clear();
-  // Its first turn: it sets itself up and runs until it waits for its first event.
-  hypervisor_->setControlDeadline(INT64_MAX);
-  Yield y = hypervisor_->startJob(std::move(job));
-  if (y == Yield::JobDone) hypervisorProgramEnded();
+  // Its first turn: it sets itself up and runs to its first heartbeat or wait; the host
+  // loop's turns continue it.
+  int64_t start = vm::Scheduler::nowMicros();
+  hypervisor_->setControlDeadline(start);
+  finishHypervisorTurn(hypervisor_->startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
 }
 
 bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microseconds maxGuestHold) {
@@ -201,7 +206,11 @@ bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microse
   if (hypervisor_->isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
   int64_t start = vm::Scheduler::nowMicros();
   hypervisor_->setControlDeadline(start + budget.count());
-  Yield y = hypervisor_->resume();
+  finishHypervisorTurn(hypervisor_->resume(), start, maxGuestHold);
+  return hypervisorRunnable();
+}
+
+void Vm::finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold) {
   // A program that holds the guest paused runs on until it resumes it: the host loop
   // must not run the guest meanwhile, and the pause is the program's to keep short —
   // but not longer than maxGuestHold, whatever the program does.
@@ -214,7 +223,6 @@ bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microse
   }
   hypervisor_->setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) hypervisorProgramEnded();
-  return hypervisorRunnable();
 }
 
 void Vm::hypervisorProgramEnded() {

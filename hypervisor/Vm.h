@@ -126,6 +126,8 @@ class Vm {
   void pauseHypervisorProgram();
   void resumeHypervisorProgram();
   void hypervisorProgramEnded();
+  // The end of a turn of the hypervisor's program that yielded `y`: see runHypervisorFor.
+  void finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold);
 
   std::unique_ptr<SpaceHost> hypervisor_;
   std::unique_ptr<SpaceHost> guest_;
