@@ -2,10 +2,13 @@
 then the cookie), POSTs refused cross-origin or without the token (403, 401), foreign Host
 headers and other methods refused, malformed requests answered 400; the JSON endpoints
 (overview, processes with frames, a class's sources, an update applied and refused, a
-snapshot) — while the guest's own service keeps answering throughout."""
+snapshot) — while the guest's own service keeps answering throughout; and a console whose
+port is taken stops with a message while the guest serves on."""
+import http.client
 import os
 import socket
 import tempfile
+import time
 
 import hubtest
 from consoletest import ConsoleHub, ServiceProbe
@@ -124,6 +127,33 @@ def endpoints(hub, work):
     check_equal(status, 400, "a snapshot into a relative directory")
 
 
+def taken_port(espell):
+    """A console whose port is taken stops with a message; the guest serves on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [espell, "run", "--virtualized", "--console", str(port), "-cp", hubtest.CLASS_PATH, "Hub"]
+        with hubtest.Hub(espell, command=command) as hub:
+            deadline = time.monotonic() + hubtest.STARTUP_TIMEOUT_S
+            while "the console has stopped" not in hub.stderr_text():
+                check(time.monotonic() < deadline, f"no message about the taken port: {hub.stderr_text()!r}")
+                time.sleep(0.05)
+            check(f"cannot listen on 127.0.0.1:{port}" in hub.stderr_text(), "the message names the port")
+            status, _, body = hubtest_get(hub.port, "/health")
+            check_equal((status, body), (200, b'{"status":"ok"}'), "the guest after its console stopped")
+
+
+def hubtest_get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=hubtest.IO_TIMEOUT_S)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        conn.close()
+
+
 def test(args):
     with ConsoleHub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="console-http-") as work:
         probe = ServiceProbe(hub.port)
@@ -134,6 +164,7 @@ def test(args):
         count, slowest = probe.stop()
         log(f"the guest's service answered {count} requests meanwhile, the slowest in {slowest:.1f} ms")
         hub.check_alive("after the console's tests")
+    taken_port(args.espell)
 
 
 if __name__ == "__main__":
