@@ -152,6 +152,11 @@ void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::HostCommands& serve
       throw std::runtime_error("\"directory\" must be an absolute path");
     }
     text("space", r.space, false);
+    // A snapshot captures a space that waits between jobs; a hypervisor serving the console
+    // runs a program of its own, whose processes may be mid-way when the capture comes.
+    if (r.space == "hypervisor" && vm.hypervisorProgramRunning()) {
+      throw std::runtime_error("the hypervisor space runs the console: it cannot be snapshotted while it serves");
+    }
     std::string mode = "cow";
     text("mode", mode, false);
     r.mode = image::parseCaptureMode(mode);
