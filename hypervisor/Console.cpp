@@ -41,6 +41,9 @@ Console::~Console() {
 
 void Console::serve() {
   if (vm_.hypervisorProgramRunning()) vm_.runHypervisorFor(kTurn, kMaxHold);
+  // A turn never ends with the guest in the program's pause (it resumed it, or the hold
+  // limit did): nothing the console holds may outlive its turn.
+  if (!vm_.guestPaused()) pausedAt_ = 0;
   if (!deferred_.empty()) runDeferred();
   reportEnd();
 }
@@ -126,9 +129,12 @@ nlohmann::json Console::pauseGuest(const nlohmann::json& request) {
 }
 
 nlohmann::json Console::resumeGuest() {
-  int64_t held = pausedAt_ == 0 ? 0 : vm::Scheduler::nowMicros() - pausedAt_;
+  // Only a pause the console took: an update's pause (its script may call hostCommand:
+  // too) is the update's to end.
+  bool ours = pausedAt_ != 0;
+  int64_t held = ours ? vm::Scheduler::nowMicros() - pausedAt_ : 0;
   pausedAt_ = 0;
-  bool wasPaused = vm_.guestPaused();
+  bool wasPaused = ours && vm_.guestPaused();
   if (wasPaused) vm_.resumeGuest();
   // pauseMicros: from the pause request to the resume, what the longest-waiting process saw.
   return {{"ok", true}, {"pauseMicros", held}, {"wasPaused", wasPaused}};
