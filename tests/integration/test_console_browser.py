@@ -13,7 +13,7 @@ import tempfile
 import time
 
 import hubtest
-from cdp import Chromium, find_chromium
+from cdp import BrowserError, Chromium, find_chromium
 from consoletest import ConsoleHub, ServiceProbe
 from hubtest import check, check_equal, log
 
@@ -33,8 +33,14 @@ def text_of(browser, selector):
 
 
 def wait_until(what, condition, timeout=10.0):
+    """Polls condition (a page being replaced meanwhile counts as not yet)."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        try:
+            if condition():
+                return
+        except BrowserError:
+            pass
         check(time.monotonic() < deadline, f"{what}: not within {timeout:g} s")
         time.sleep(0.1)
 
@@ -55,8 +61,9 @@ def test(args):
             Chromium(binary) as browser:
         probe = ServiceProbe(hub.port)
 
-        browser.open(f"{hub.url}/?token={hub.token}")
-        check_equal(text_of(browser, "#guest-state"), "running", "the overview's guest state")
+        browser.open(f"{hub.url}/?token={hub.token}")  # redirected to / with the cookie
+        wait_until("the overview after the token's redirect", lambda: text_of(browser, "#guest-state") is not None, 10)
+        check_equal(text_of(browser, "#guest-state"), "running", f"the overview's guest state ({browser.dom()[-800:]})")
         check(int(text_of(browser, "#process-count")) >= 2, "the overview counts the hub's processes")
         check("paused it for" in text_of(browser, "#guest-pause"), "the overview shows the pause it cost")
         browser.screenshot(os.path.join(shots, "overview.png"))
