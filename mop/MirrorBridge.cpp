@@ -461,9 +461,9 @@ ESPELL_PRIMITIVE(framesOf) {
       const FrameView& f = frames[i];
       Oop info = hvArrayOf(b,
                            {Oop(), Oop(), Oop(), Oop(), Oop::fromSmallInteger(f.pc), Oop::fromSmallInteger(f.line),
-                            hv.nil(), hv.nil(), hv.nil()},
+                            hv.nil(), hv.nil(), hv.nil(), hv.nil()},
                            {b.guest().string(f.selector), b.guest().string(f.description), f.method, f.receiver, Ref(),
-                            Ref(), Ref(), Ref(), Ref()});
+                            Ref(), Ref(), Ref(), Ref(), Ref()});
       LocalRoot keep(hv.space().localRoots(), info);
       // Selector and description are copied as hypervisor Strings, not mirrors.
       Oop selector = vm::newString(hv, f.selector);
@@ -483,6 +483,8 @@ ESPELL_PRIMITIVE(framesOf) {
       hv.space().storePointer(keep.get(), 7, temporaries);
       Oop receiver = vm::newString(hv, b.guest().describe(f.receiver));
       hv.space().storePointer(keep.get(), 8, receiver);
+      Oop names = hvStrings(b, f.valueNames);
+      hv.space().storePointer(keep.get(), 9, names);
       hv.space().storePointer(array.get(), i, keep.get());
     }
     return array.get();
