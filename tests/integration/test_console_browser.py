@@ -32,8 +32,9 @@ def text_of(browser, selector):
                             f"return e?e.textContent:null;}})()")
 
 
-def wait_until(what, condition, timeout=10.0):
-    """Polls condition (a page being replaced meanwhile counts as not yet)."""
+def wait_until(what, condition, timeout=10.0, shown=None):
+    """Polls condition (a page being replaced meanwhile counts as not yet); on failure the
+    message ends with what shown() answers (the page, say)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -41,7 +42,8 @@ def wait_until(what, condition, timeout=10.0):
                 return
         except BrowserError:
             pass
-        check(time.monotonic() < deadline, f"{what}: not within {timeout:g} s")
+        if time.monotonic() >= deadline:
+            check(False, f"{what}: not within {timeout:g} s" + (f": {shown()}" if shown else ""))
         time.sleep(0.1)
 
 
@@ -62,7 +64,8 @@ def test(args):
         probe = ServiceProbe(hub.port)
 
         browser.open(f"{hub.url}/?token={hub.token}")  # redirected to / with the cookie
-        wait_until("the overview after the token's redirect", lambda: text_of(browser, "#guest-state") is not None, 10)
+        wait_until("the overview after the token's redirect", lambda: text_of(browser, "#guest-state") is not None, 10,
+                   lambda: browser.dom()[-1500:])
         check_equal(text_of(browser, "#guest-state"), "running", f"the overview's guest state ({browser.dom()[-800:]})")
         check(int(text_of(browser, "#process-count")) >= 2, "the overview counts the hub's processes")
         check("paused it for" in text_of(browser, "#guest-pause"), "the overview shows the pause it cost")
