@@ -35,7 +35,8 @@ bool parseDeadline(const char* text, int64_t& out) {
 }  // namespace
 
 const char* usage() {
-  return "usage: espell run [--virtualized [--control SOCKET [--deadline-ms N] [--update-log FILE]]]\n"
+  return "usage: espell run [--virtualized [--control SOCKET [--deadline-ms N] [--update-log FILE]]\n"
+         "                  [--console PORT]]\n"
          "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
          "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
@@ -166,6 +167,15 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
         return std::nullopt;
       }
       cl.controlSocket = argv[++i];
+    } else if (a == "--console" && cl.command == CommandLine::Command::Run) {
+      char* end = nullptr;
+      long port = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : -1;
+      if (i + 1 >= argc || *argv[i + 1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        error = "--console needs a port from 0 to 65535 (0: any free port)";
+        return std::nullopt;
+      }
+      cl.consolePort = int(port);
+      i++;
     } else if (a == "--deadline-ms" && cl.command == CommandLine::Command::Run) {
       if (i + 1 >= argc || !parseDeadline(argv[i + 1], cl.deadlineMs)) {
         error = "--deadline-ms needs a number of milliseconds from 1 to 600000";
@@ -206,9 +216,13 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
     error = "--control needs --virtualized: the control socket is served by the hypervisor";
     return std::nullopt;
   }
-  if ((cl.deadlineMs != 0 || !cl.updateLog.empty()) && cl.controlSocket.empty()) {
+  if (cl.consolePort >= 0 && !cl.virtualized) {
+    error = "--console needs --virtualized: the console is served by the hypervisor";
+    return std::nullopt;
+  }
+  if ((cl.deadlineMs != 0 || !cl.updateLog.empty()) && cl.controlSocket.empty() && cl.consolePort < 0) {
     error = std::string(cl.deadlineMs != 0 ? "--deadline-ms" : "--update-log") +
-            " needs --control: updates arrive through the control socket";
+            " needs --control or --console: updates arrive through the control socket or the console";
     return std::nullopt;
   }
   if (cl.trustImage && cl.image.empty()) {

@@ -29,7 +29,10 @@ struct CommandLine {
   // update: the same for this one update (0: the VM's own).
   int64_t deadlineMs = 0;
   std::string updateLog;  // run: the file every update record is appended to, a JSON line each
-  std::string script;     // update: the update script's file
+  // run: the port (on 127.0.0.1; 0: any free one) of the console the hypervisor serves
+  // (only with --virtualized; -1: none).
+  int consolePort = -1;
+  std::string script;  // update: the update script's file
   // run: resume the space saved in this image directory instead of starting a program
   // (the arguments then go to System>>resumeArguments).
   std::string image;

@@ -14,6 +14,7 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config)
       runtime_(std::make_unique<vm::Runtime>(*space_, config.runtime)) {
   runtime_->bootstrap();
   runtime_->setHost(this);
+  suspendHeartbeatWhileIdle_ = config.suspendHeartbeatWhileIdle;
   fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
 }
 
@@ -27,6 +28,7 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config, const ResumeFromImage& image
   runtime_ = std::make_unique<vm::Runtime>(*space_, config.runtime);
   vm::RuntimeImage::adopt(*runtime_, state, image.arguments);
   runtime_->setHost(this);
+  suspendHeartbeatWhileIdle_ = config.suspendHeartbeatWhileIdle;
   fiber_ = std::make_unique<Fiber>([this] { fiberBody(); });
 }
 
@@ -100,7 +102,9 @@ bool SpaceHost::waitForEvents(vm::Runtime& rt) {
     if (s.pollEvents()) return true;
     if (rt.exitRequested() || shuttingDown_) return true;
     if (!s.hasPendingEvents()) return false;
+    if (suspendHeartbeatWhileIdle_) s.suspendHeartbeat();
     yield(Yield::Idle);
+    if (suspendHeartbeatWhileIdle_) s.resumeHeartbeat();
   }
 }
 

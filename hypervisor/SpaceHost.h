@@ -34,6 +34,10 @@ enum class Yield {
 struct SpaceHostConfig {
   space::SpaceConfig space;
   vm::RuntimeOptions runtime;
+  // Suspend the runtime's heartbeat while the space waits for its events (the hypervisor,
+  // whose program is mostly idle: it then costs the process no wake-ups). The guest keeps
+  // its heartbeat as it runs alone.
+  bool suspendHeartbeatWhileIdle = false;
 };
 
 // A space to resume from an image instead of bootstrapping a fresh one.
@@ -66,6 +70,8 @@ class SpaceHost final : public vm::ExecutionHost {
   Yield lastYield() const { return lastYield_; }
   bool isPaused() const { return lastYield_ == Yield::Paused; }
   bool jobPending() const { return job_ != nullptr; }
+  // Whether the caller runs on this space's fiber (its program's own code).
+  bool onFiber() const { return fiber_->running(); }
   // While paused: the next resume() makes paused() return, ending the pause.
   void endPause() { endPauseRequested_ = true; }
   const vm::PauseReport& pauseReport() const { return pauseReport_; }
@@ -111,6 +117,7 @@ class SpaceHost final : public vm::ExecutionHost {
   int64_t controlDeadline_ = INT64_MAX;
   std::function<bool()> hostWantsControl_;
   int64_t nextHostCheck_ = 0;
+  bool suspendHeartbeatWhileIdle_ = false;
 };
 
 }  // namespace hypervisor

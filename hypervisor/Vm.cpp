@@ -27,6 +27,7 @@ VmConfig::VmConfig() {
   hypervisor.space.reservationBytes = size_t(8) << 30;
   hypervisor.space.preferredBase = kHypervisorSpaceBase;
   hypervisor.runtime.name = "hypervisor";
+  hypervisor.suspendHeartbeatWhileIdle = true;
 }
 
 Vm::Vm(VmConfig config)
@@ -136,7 +137,114 @@ void Vm::runInGuest(std::function<void()> job) {
 }
 
 void Vm::runInHypervisor(std::function<void()> job) {
-  runJobIn(*hypervisor_, std::move(job));
+  if (!hypervisorProgram_ || hypervisor_->isPaused()) {
+    runJobIn(*hypervisor_, std::move(job));
+    return;
+  }
+  // The program's own code cannot ask for this: its fiber would have to resume itself.
+  if (hypervisor_->onFiber()) throw std::logic_error("a hypervisor job cannot be run from the hypervisor's program");
+  pauseHypervisorProgram();
+  try {
+    runJobIn(*hypervisor_, std::move(job));
+  } catch (...) {
+    resumeHypervisorProgram();
+    throw;
+  }
+  resumeHypervisorProgram();
+}
+
+// How long the first turn of a hypervisor program may hold the guest paused (later turns
+// say it themselves: runHypervisorFor).
+constexpr std::chrono::microseconds kFirstTurnMaxGuestHold = std::chrono::milliseconds(200);
+
+// How long the hypervisor's program may take to reach a pause for a job: its processes
+// wait for their sockets nearly always, and one that computes reaches its next wait soon.
+constexpr std::chrono::microseconds kHypervisorPauseDeadline = std::chrono::seconds(2);
+
+void Vm::pauseHypervisorProgram() {
+  vm::Runtime& rt = hypervisor_->runtime();
+  rt.requestPause(vm::Scheduler::nowMicros() + kHypervisorPauseDeadline.count());
+  for (;;) {
+    Yield y = hypervisor_->resume();
+    if (y == Yield::Paused) return;
+    if (y == Yield::JobDone) {
+      hypervisorProgramEnded();
+      return;  // no program any more: the job runs in the idle space
+    }
+    if (y == Yield::PauseAbandoned) {
+      throw std::runtime_error("the hypervisor's program did not pause within " +
+                               std::to_string(kHypervisorPauseDeadline.count() / 1000) +
+                               " ms: " + hypervisor_->pauseReport().describe());
+    }
+    // Idle or Interrupted: the pause is reached as its processes block.
+  }
+}
+
+void Vm::resumeHypervisorProgram() {
+  if (!hypervisorProgram_ || !hypervisor_->isPaused()) return;
+  hypervisor_->endPause();
+  // Out of paused(); the program stops again at its next heartbeat or wait.
+  hypervisor_->setControlDeadline(vm::Scheduler::nowMicros());
+  Yield y = hypervisor_->resume();
+  hypervisor_->setControlDeadline(INT64_MAX);
+  if (y == Yield::JobDone) hypervisorProgramEnded();
+}
+
+void Vm::startHypervisorProgram(std::function<void()> job) {
+  if (hypervisorProgram_) throw std::logic_error("the hypervisor already runs a program");
+  hypervisorProgram_ = true;
+  hypervisorFailure_.clear();
+  // Its first turn: it sets itself up and runs to its first heartbeat or wait; the host
+  // loop's turns continue it.
+  int64_t start = vm::Scheduler::nowMicros();
+  hypervisor_->setControlDeadline(start);
+  finishHypervisorTurn(hypervisor_->startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
+}
+
+bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microseconds maxGuestHold) {
+  if (!hypervisorProgram_) return false;
+  if (hypervisor_->isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
+  int64_t start = vm::Scheduler::nowMicros();
+  hypervisor_->setControlDeadline(start + budget.count());
+  finishHypervisorTurn(hypervisor_->resume(), start, maxGuestHold);
+  return hypervisorRunnable();
+}
+
+void Vm::finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold) {
+  // A program that holds the guest paused runs on until it resumes it: the host loop
+  // must not run the guest meanwhile, and the pause is the program's to keep short —
+  // but not longer than maxGuestHold, whatever the program does.
+  while (y == Yield::Interrupted && guest_->isPaused()) {
+    if (vm::Scheduler::nowMicros() - start > maxGuestHold.count()) {
+      resumeGuest();
+      break;
+    }
+    y = hypervisor_->resume();
+  }
+  hypervisor_->setControlDeadline(INT64_MAX);
+  if (y == Yield::JobDone) hypervisorProgramEnded();
+}
+
+void Vm::hypervisorProgramEnded() {
+  hypervisorProgram_ = false;
+  try {
+    hypervisor_->rethrowJobFailure();
+    hypervisorFailure_.clear();
+  } catch (const std::exception& e) {
+    hypervisorFailure_ = e.what();
+  } catch (...) {
+    hypervisorFailure_ = "an unknown error";
+  }
+  // A pause the program held ends with it.
+  if (guest_->isPaused()) resumeGuest();
+}
+
+int Vm::hypervisorEventFd() {
+  return hypervisorProgram_ ? hypervisor_->eventFd() : -1;
+}
+
+int64_t Vm::hypervisorNextTimer() {
+  return hypervisorProgram_ ? hypervisor_->nextTimerDeadline() : INT64_MAX;
 }
 
 space::Handle Vm::evaluateInGuest(std::string_view source) {
@@ -178,6 +286,7 @@ void Vm::setHostEvents(std::function<std::vector<pollfd>()> events) {
 }
 
 bool Vm::hostEventsReady() const {
+  if (hypervisorRunnable()) return true;
   std::vector<pollfd> fds = hostEvents_();
   return !fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0;
 }
@@ -192,8 +301,11 @@ bool Vm::waitForEvents(SpaceHost& host) {
     int64_t wait = deadline - vm::Scheduler::nowMicros();
     timeoutMs = wait <= 0 ? 0 : int(std::min<int64_t>((wait + 999) / 1000, 1 << 30));
   }
+  bool watchHost = hostEvents_ && host.controlDeadline() != INT64_MAX;
+  // The hypervisor's program has work ready: the host wants control back at once.
+  if (watchHost && &host == guest_.get() && hypervisorRunnable()) return true;
   std::vector<pollfd> fds = {{host.eventFd(), POLLIN, 0}};
-  if (hostEvents_ && host.controlDeadline() != INT64_MAX) {
+  if (watchHost) {
     std::vector<pollfd> hostFds = hostEvents_();
     fds.insert(fds.end(), hostFds.begin(), hostFds.end());
   }

@@ -85,6 +85,33 @@ class Vm {
   space::Handle evaluateInGuest(std::string_view source);
   space::Handle evaluateInHypervisor(std::string_view source);
 
+  // ---- the hypervisor's own program (the console: hypervisor/Console.h) ------------------
+  // Starts `job` on the hypervisor fiber as a program that runs beside the guest, not to
+  // an end: the host loop gives it turns (runHypervisorFor) between the guest's time
+  // slices. Its processes wait for their events like the guest's: the host loop watches
+  // the hypervisor's epoll descriptor and next timer (hypervisorEvents) with the guest's.
+  // Jobs asked for meanwhile (runInHypervisor: an update's Smalltalk script) run while
+  // the program is paused at its update points or blocked, as the guest's evaluations do.
+  void startHypervisorProgram(std::function<void()> job);
+  bool hypervisorProgramRunning() const { return hypervisorProgram_; }
+  // One turn of the hypervisor's program: it runs until it waits for events or `budget`
+  // has passed — but never gives control back while it holds the guest paused (it reads
+  // the guest through mirrors in short pauses it ends itself). Answers whether it still
+  // has work ready (it was stopped by the budget). When the program has ended, the
+  // reason is in hypervisorProgramFailure() and a pause it held is ended. A program that
+  // holds the guest paused longer than `maxGuestHold` has the pause ended for it.
+  bool runHypervisorFor(std::chrono::microseconds budget, std::chrono::microseconds maxGuestHold);
+  // Whether the program was stopped by its budget with work still ready: the host loop
+  // then cuts the guest's slices short instead of waiting for events.
+  bool hypervisorRunnable() const { return hypervisorProgram_ && hypervisor_->lastYield() == Yield::Interrupted; }
+  // The hypervisor's descriptor to watch (its epoll set, readable when a process of its
+  // program has an event) and the deadline of its next timer; -1 and INT64_MAX without a
+  // program.
+  int hypervisorEventFd();
+  int64_t hypervisorNextTimer();
+  // Why the program ended ("" while it runs or ended without an error).
+  const std::string& hypervisorProgramFailure() const { return hypervisorFailure_; }
+
  private:
   // Resumes `host` while it is Idle, waiting for its events in between; answers its first
   // other yield, or Interrupted when the host's control deadline passes while it is idle.
@@ -94,6 +121,13 @@ class Vm {
   bool waitForEvents(SpaceHost& host);
   bool hostEventsReady() const;
   void runJobIn(SpaceHost& host, std::function<void()> job);
+  // Pauses the hypervisor's program at its update points (its processes are normally all
+  // blocked, so at once) so that a job can run in the hypervisor space; and resumes it.
+  void pauseHypervisorProgram();
+  void resumeHypervisorProgram();
+  void hypervisorProgramEnded();
+  // The end of a turn of the hypervisor's program that yielded `y`: see runHypervisorFor.
+  void finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold);
 
   std::unique_ptr<SpaceHost> hypervisor_;
   std::unique_ptr<SpaceHost> guest_;
@@ -106,6 +140,8 @@ class Vm {
   vm::ProgramOutcome guestOutcome_;
   int64_t lastPauseMicros_ = 0;
   std::function<std::vector<pollfd>()> hostEvents_;  // empty: the host watches nothing
+  bool hypervisorProgram_ = false;                   // startHypervisorProgram ran and the program has not ended
+  std::string hypervisorFailure_;
 };
 
 }  // namespace hypervisor

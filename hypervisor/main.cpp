@@ -6,13 +6,16 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <memory>
 
 #include "chester/Updater.h"
 #include "hypervisor/CommandLine.h"
+#include "hypervisor/Console.h"
 #include "hypervisor/ControlCommands.h"
 #include "hypervisor/ControlServer.h"
 #include "hypervisor/ExitStatus.h"
 #include "hypervisor/GuestStatus.h"
+#include "hypervisor/HostCommands.h"
 #include "hypervisor/Snapshots.h"
 #include "hypervisor/Vm.h"
 #include "hypervisor/VmGuestHost.h"
@@ -94,7 +97,7 @@ void printLoadReport(const image::LoadReport& r) {
 // pause, apply, verify, commit or roll back, resume — before it answers: requests are
 // handled one at a time, so updates are serialised. Answers how many updates have been
 // committed so far, for `status`.
-std::function<int64_t()> registerUpdateCommands(chester::Updater& updater, hypervisor::ControlServer& server) {
+std::function<int64_t()> registerUpdateCommands(chester::Updater& updater, hypervisor::HostCommands& server) {
   server.on("update", [&updater](const nlohmann::json& request) {
     auto field = [&](const char* key) -> const std::string& {
       auto it = request.find(key);
@@ -131,7 +134,7 @@ std::function<int64_t()> registerUpdateCommands(chester::Updater& updater, hyper
 // inside ControlServer::poll: the guest keeps running while the pages are written
 // (takeSnapshot drives it), and other requests wait, so a snapshot and an update never
 // overlap.
-void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::ControlServer& server,
+void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::HostCommands& server,
                              std::chrono::microseconds defaultDeadline) {
   server.on("snapshot", [&vm, defaultDeadline](const nlohmann::json& request) {
     hypervisor::SnapshotRequest r;
@@ -149,6 +152,11 @@ void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::ControlServer& serv
       throw std::runtime_error("\"directory\" must be an absolute path");
     }
     text("space", r.space, false);
+    // A snapshot captures a space that waits between jobs; a hypervisor serving the console
+    // runs a program of its own, whose processes may be mid-way when the capture comes.
+    if (r.space == "hypervisor" && vm.hypervisorProgramRunning()) {
+      throw std::runtime_error("the hypervisor space runs the console: it cannot be snapshotted while it serves");
+    }
     std::string mode = "cow";
     text("mode", mode, false);
     r.mode = image::parseCaptureMode(mode);
@@ -167,25 +175,41 @@ void registerSnapshotCommand(hypervisor::Vm& vm, hypervisor::ControlServer& serv
 }
 
 // The host loop's longest guest time slice: the loop also wakes up as soon as the
-// control socket has work (Vm::setHostEvents) or one of its deadlines comes.
+// control socket or the console has work (Vm::setHostEvents) or one of its deadlines comes.
 constexpr std::chrono::microseconds kGuestSlice = std::chrono::milliseconds(100);
 
 // Runs the guest's program to its end while serving the control socket at cl.controlSocket
-// between its time slices. The socket exists before the program starts (a path that is
-// taken ends the command before anything ran) and is removed when the program ends,
-// whether by itself or by SIGTERM / SIGINT (which reach the guest as before).
-vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor::CommandLine& cl) {
-  hypervisor::ControlServer server(cl.controlSocket);
+// and the console on cl.consolePort (either or both) between its time slices. The socket
+// exists before the program starts (a path that is taken ends the command before anything
+// ran) and is removed when the program ends, whether by itself or by SIGTERM / SIGINT
+// (which reach the guest as before); the console ends with the guest.
+vm::ProgramOutcome runServingHost(hypervisor::Vm& vm, const hypervisor::CommandLine& cl) {
+  std::unique_ptr<hypervisor::ControlServer> server;
+  if (!cl.controlSocket.empty()) server = std::make_unique<hypervisor::ControlServer>(cl.controlSocket);
+  hypervisor::HostCommands commands;
   hypervisor::GuestStatus status(vm, cl.image.empty() ? cl.program : "image " + cl.image, cl.arguments);
-  server.on("status", [&status](const nlohmann::json&) { return status.answer(); });
+  commands.on("status", [&status](const nlohmann::json&) { return status.answer(); });
   hypervisor::VmGuestHost host(vm);
   chester::UpdaterOptions options;
   if (cl.deadlineMs != 0) options.pauseDeadline = std::chrono::milliseconds(cl.deadlineMs);
   options.logPath = cl.updateLog;
   chester::Updater updater(host, options);
-  status.setUpdatesApplied(registerUpdateCommands(updater, server));
-  registerSnapshotCommand(vm, server, options.pauseDeadline);
-  vm.setHostEvents([&server] { return server.pollDescriptors(); });
+  status.setUpdatesApplied(registerUpdateCommands(updater, commands));
+  registerSnapshotCommand(vm, commands, options.pauseDeadline);
+  if (server) {
+    for (const auto& [name, handler] : commands.handlers()) server->on(name, handler);
+  }
+  std::unique_ptr<hypervisor::Console> console;
+  if (cl.consolePort >= 0) console = std::make_unique<hypervisor::Console>(vm, commands, cl.consolePort);
+  vm.setHostEvents([&server, &console] {
+    std::vector<pollfd> fds;
+    if (server) fds = server->pollDescriptors();
+    if (console) {
+      std::vector<pollfd> more = console->pollDescriptors();
+      fds.insert(fds.end(), more.begin(), more.end());
+    }
+    return fds;
+  });
   // The Vm must not keep watching the server's descriptors once it is gone, also when
   // an exception ends the loop.
   struct StopWatching {
@@ -198,10 +222,13 @@ vm::ProgramOutcome runServingControlSocket(hypervisor::Vm& vm, const hypervisor:
     vm.startGuestFromImage();
   }
   for (;;) {
-    int64_t untilDeadline = server.nextDeadlineMicros() - vm::Scheduler::nowMicros();
+    int64_t deadline = server ? server->nextDeadlineMicros() : INT64_MAX;
+    if (console) deadline = std::min(deadline, console->nextDeadlineMicros());
+    int64_t untilDeadline = deadline == INT64_MAX ? kGuestSlice.count() : deadline - vm::Scheduler::nowMicros();
     auto slice = std::chrono::microseconds(std::clamp<int64_t>(untilDeadline, 0, kGuestSlice.count()));
     if (vm.runGuestFor(slice)) break;
-    server.poll();
+    if (server) server->poll();
+    if (console) console->serve();
   }
   return vm.finishGuest();
 }
@@ -225,8 +252,8 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
   }
   hypervisor::Vm& vm = *vmOwner;
   vm::ProgramOutcome outcome;
-  if (!cl.controlSocket.empty()) {
-    outcome = runServingControlSocket(vm, cl);
+  if (!cl.controlSocket.empty() || cl.consolePort >= 0) {
+    outcome = runServingHost(vm, cl);
   } else if (cl.image.empty()) {
     outcome = vm.runGuest(cl.program, cl.arguments);
   } else {

@@ -172,6 +172,14 @@ ESPELL_PRIMITIVE(snapshotTo) {
   });
 }
 
+// primHostCommand: jsonText — a command to the host of the hypervisor's program.
+ESPELL_PRIMITIVE(hostCommand) {
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    std::string answer = b.hostCommand(b.hvString(arg(in, argc, 0), "the command"));
+    return vm::newString(b.hypervisor(), answer);
+  });
+}
+
 ESPELL_PRIMITIVE(lastError) {
   return answerString(in, argc, bridge(in).lastError());
 }
@@ -400,6 +408,17 @@ ESPELL_PRIMITIVE(processes) {
   });
 }
 
+// primProcessesNow — the same without the full collection (processesWithoutCollecting):
+// cheap enough for a tool that looks at a busy guest in a short pause.
+ESPELL_PRIMITIVE(processesNow) {
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    std::vector<ProcessView> views = b.guest().processesWithoutCollecting();
+    std::vector<Ref> refs;
+    for (ProcessView& v : views) refs.push_back(v.process);
+    return hvArrayOf(b, std::vector<Oop>(refs.size()), refs);
+  });
+}
+
 const char* statusName(ProcessStatus s) {
   switch (s) {
     case ProcessStatus::Running:
@@ -440,15 +459,32 @@ ESPELL_PRIMITIVE(framesOf) {
     LocalRoot array(hv.space().localRoots(), vm::newArray(hv, frames.size()));
     for (size_t i = 0; i < frames.size(); i++) {
       const FrameView& f = frames[i];
-      Oop info = hvArrayOf(
-          b, {Oop(), Oop(), Oop(), Oop(), Oop::fromSmallInteger(f.pc), Oop::fromSmallInteger(f.line)},
-          {b.guest().string(f.selector), b.guest().string(f.description), f.method, f.receiver, Ref(), Ref()});
+      Oop info = hvArrayOf(b,
+                           {Oop(), Oop(), Oop(), Oop(), Oop::fromSmallInteger(f.pc), Oop::fromSmallInteger(f.line),
+                            hv.nil(), hv.nil(), hv.nil(), hv.nil()},
+                           {b.guest().string(f.selector), b.guest().string(f.description), f.method, f.receiver, Ref(),
+                            Ref(), Ref(), Ref(), Ref(), Ref()});
       LocalRoot keep(hv.space().localRoots(), info);
       // Selector and description are copied as hypervisor Strings, not mirrors.
       Oop selector = vm::newString(hv, f.selector);
       hv.space().storePointer(keep.get(), 0, selector);
       Oop description = vm::newString(hv, f.description);
       hv.space().storePointer(keep.get(), 1, description);
+      // Arguments, temporaries and receiver as descriptions (which run no guest code): a
+      // tool shows a frame's values at a glance without a mirror for each of them.
+      auto describeAll = [&](const std::vector<Ref>& values) {
+        std::vector<std::string> texts;
+        for (const Ref& v : values) texts.push_back(b.guest().describe(v));
+        return texts;
+      };
+      Oop arguments = hvStrings(b, describeAll(f.arguments));
+      hv.space().storePointer(keep.get(), 6, arguments);
+      Oop temporaries = hvStrings(b, describeAll(f.temporaries));
+      hv.space().storePointer(keep.get(), 7, temporaries);
+      Oop receiver = vm::newString(hv, b.guest().describe(f.receiver));
+      hv.space().storePointer(keep.get(), 8, receiver);
+      Oop names = hvStrings(b, f.valueNames);
+      hv.space().storePointer(keep.get(), 9, names);
       hv.space().storePointer(array.get(), i, keep.get());
     }
     return array.get();
@@ -506,6 +542,10 @@ ESPELL_PRIMITIVE(insertFrame) {
   });
 }
 
+ESPELL_PRIMITIVE(classNames) {
+  return guarded(in, argc, [&](MirrorBridge& b) { return hvStrings(b, b.guest().classNames()); });
+}
+
 ESPELL_PRIMITIVE(specialObjectNames) {
   return guarded(in, argc, [&](MirrorBridge& b) { return hvStrings(b, SpaceMirror::specialObjectNames()); });
 }
@@ -540,6 +580,11 @@ ESPELL_PRIMITIVE(verify) {
 std::string MirrorBridge::snapshot(const std::string& directory) {
   if (!snapshot_) throw MirrorError("snapshot", "this VM takes no snapshots of its guest");
   return snapshot_(directory);
+}
+
+std::string MirrorBridge::hostCommand(const std::string& requestJson) {
+  if (!hostCommand_) throw MirrorError("host", "this VM serves no hypervisor program");
+  return hostCommand_(requestJson);
 }
 
 void MirrorBridge::install() {
@@ -577,6 +622,7 @@ void MirrorBridge::install() {
       {"primSwap:with:", swap},
       {"primBecome:forwardTo:", become},
       {"primProcesses", processes},
+      {"primProcessesNow", processesNow},
       {"primProcessInfoOf:", processInfoOf},
       {"primFramesOf:", framesOf},
       {"primCreateProcessSending:to:arguments:priority:", createProcess},
@@ -591,6 +637,8 @@ void MirrorBridge::install() {
       {"primEvaluate:", primitives::evaluate},
       {"primVerify", verify},
       {"primSnapshotTo:", snapshotTo},
+      {"primHostCommand:", primitives::hostCommand},
+      {"primClassNames", classNames},
   };
   for (const auto& [selector, fn] : primitives) t.add(std::string("GuestSpace>>") + selector, fn);
   for (const vm::KernelSource& source : mirrorSources()) {

@@ -24,6 +24,9 @@ class MirrorBridge final : public vm::RuntimeExtension {
   // Takes a snapshot of the guest into a directory and answers its report as text (the
   // host's business: hypervisor/Snapshots.h). Throws std::exception naming why not.
   using GuestSnapshotter = std::function<std::string(const std::string& directory)>;
+  // A command to the host of the hypervisor's own program (the console, hypervisor/
+  // Console.h): a JSON request answered by a JSON text; the host's business what it does.
+  using HostCommand = std::function<std::string(const std::string& requestJson)>;
 
   MirrorBridge(vm::Runtime& hypervisor, vm::Runtime& guest, GuestEvaluator evaluate);
   ~MirrorBridge() override;
@@ -51,6 +54,8 @@ class MirrorBridge final : public vm::RuntimeExtension {
   space::Handle evaluate(std::string_view source) { return evaluate_(source); }
   void setSnapshotter(GuestSnapshotter s) { snapshot_ = std::move(s); }
   std::string snapshot(const std::string& directory);
+  void setHostCommand(HostCommand c) { hostCommand_ = std::move(c); }
+  std::string hostCommand(const std::string& requestJson);
 
  private:
   space::Oop newMirror(const char* className, size_t id);
@@ -61,6 +66,7 @@ class MirrorBridge final : public vm::RuntimeExtension {
   SpaceMirror guest_;
   GuestEvaluator evaluate_;
   GuestSnapshotter snapshot_;  // empty: this host takes no snapshots
+  HostCommand hostCommand_;    // empty: no host program is served
   std::vector<Ref> handles_;   // index = mirror id - 1; reset when the mirror dies
   std::vector<size_t> free_;
   space::WeakRegistry::Owner weakOwner_ = 0;  // the bridge's entries in the hypervisor's weak registry

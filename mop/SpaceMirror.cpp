@@ -198,6 +198,15 @@ void SpaceMirror::setSuperclass(const Ref& cls, const Ref& superclass) {
   changes_.classes++;
 }
 
+std::vector<std::string> SpaceMirror::classNames() const {
+  std::vector<std::string> names;
+  rt_.globals().forEachDefined([&](Oop symbol, Oop value) {
+    if (vm::isClass(rt_, value)) names.emplace_back(bytesOf(symbol));
+  });
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 std::optional<Ref> SpaceMirror::globalAt(std::string_view name) const {
   Oop v = rt_.globals().at(rt_.symbol(name));
   if (v.isNull()) return std::nullopt;

@@ -40,6 +40,9 @@ struct FrameView {
   std::string description;  // "[] in Class>>selector (line N)"
   std::vector<Ref> arguments;
   std::vector<Ref> temporaries;  // including copied values of a block
+  // The names of the arguments, then of the temporaries, from the debug info; empty when
+  // the code has none or they do not match the frame's values one for one.
+  std::vector<std::string> valueNames;
 };
 
 enum class ProcessStatus { Running, Ready, Waiting, Suspended, Paused, Terminated, Terminating };
@@ -110,6 +113,8 @@ class SpaceMirror {
   // its instances: the new superclass chain must define the same instance variables, in
   // the same order, as the old one (for the class side as well).
   void setSuperclass(const Ref& cls, const Ref& superclass);
+  // The names of the globals bound to classes, sorted (a browser's list of classes).
+  std::vector<std::string> classNames() const;
   // The value of the global `name`, if it is defined.
   std::optional<Ref> globalAt(std::string_view name) const;
   // Defines or changes the global `name` (code that refers to it sees the new value).

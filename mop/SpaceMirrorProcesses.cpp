@@ -111,6 +111,26 @@ ProcessView SpaceMirror::viewOf(const Ref& process) const {
   return v;
 }
 
+namespace {
+
+// The names of the arguments and temporaries of `code` (debug_info::kTempNames), when
+// there are exactly `count` of them.
+std::vector<std::string> valueNamesOf(Runtime& rt, Oop code, size_t count) {
+  Oop info = code.object()->slot(code_slot::kDebugInfo);
+  if (!info.isHeapObject() || info.object()->slotCount() <= debug_info::kTempNames) return {};
+  Oop names = info.object()->slot(debug_info::kTempNames);
+  if (!names.isHeapObject() || names.object()->slotCount() != count) return {};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; i++) {
+    Oop name = names.object()->slot(i);
+    if (!isSymbol(rt, name)) return {};
+    out.emplace_back(bytesOf(name));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<FrameView> SpaceMirror::frames(const Ref& process, size_t maxFrames) const {
   requireProcess("frames", process);
   std::vector<FrameInfo> infos = framesOf(rt_, process.get(), maxFrames);
@@ -129,6 +149,7 @@ std::vector<FrameView> SpaceMirror::frames(const Ref& process, size_t maxFrames)
     v.description = describeFrame(rt_, f);
     for (Oop a : argumentsOf(f)) v.arguments.push_back(hold(a));  // handles allocate nothing in the heap
     for (Oop t : temporariesOf(f)) v.temporaries.push_back(hold(t));
+    v.valueNames = valueNamesOf(rt_, f.code, v.arguments.size() + v.temporaries.size());
     views.push_back(std::move(v));
   }
   return views;

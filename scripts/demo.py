@@ -7,6 +7,7 @@ bug fixes applied live), reproduced on the hub.
 
   scripts/demo [--users 20] [--duration 90] [--update SCRIPT@SECONDS]... [--snapshot-at SECONDS]
                [--out demo-report] [--no-table1] [--no-updates] [--no-snapshot] [--espell PATH]
+               [--console PORT]
 
 1. Sets everything up (scripts/setup), starts the hub (apps/hub) as the guest of a
    hypervisor with a control socket, and fills it with repositories and versions.
@@ -72,9 +73,11 @@ def log(text):
 class Hub:
     """The hub as a guest of a hypervisor, with a control socket."""
 
-    def __init__(self, work, image=None):
+    def __init__(self, work, image=None, console=None):
         self.socket = os.path.join(work, f"control-{os.getpid()}-{int(time.time() * 1000)}.sock")
         argv = [ESPELL, "run", "--virtualized", "--control", self.socket]
+        if console is not None:
+            argv += ["--console", str(console)]  # its URL goes to hub-stderr.txt and is logged
         if image:
             argv += ["--image", image]
         else:
@@ -95,6 +98,14 @@ class Hub:
                 raise RuntimeError("the hub did not listen within 60 s")
         for _ in range(200):  # the control socket is created once the guest runs
             if os.path.exists(self.socket):
+                break
+            time.sleep(0.05)
+        self.console_url = None
+        for _ in range(200 if console is not None else 0):  # printed before the guest starts
+            with open(self.stderr.name) as f:
+                match = re.search(r"console listening on (\S+)", f.read())
+            if match:
+                self.console_url = match.group(1)
                 break
             time.sleep(0.05)
 
@@ -446,6 +457,8 @@ def parse_args(argv):
     parser.add_argument("--out", default="demo-report")
     parser.add_argument("--no-table1", action="store_true")
     parser.add_argument("--espell", default=ESPELL, help="the VM (default build/espell)")
+    parser.add_argument("--console", type=int, metavar="PORT",
+                        help="the hypervisor also serves its console on 127.0.0.1:PORT (0: any); watch the demo there")
     args = parser.parse_args(argv)
     if args.users < 1 or not args.duration > 0:
         parser.error("--users must be at least 1 and --duration positive")
@@ -471,7 +484,9 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="espell-demo-")
     log(f"starting the hub as a guest, control socket in {work} ...")
-    hub = Hub(work)
+    hub = Hub(work, console=args.console)
+    if hub.console_url:
+        log(f"the console: {hub.console_url}")
     interrupted = False
     try:
         fill(hub.port)

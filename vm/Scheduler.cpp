@@ -282,13 +282,33 @@ void Scheduler::startHeartbeat() {
   heartbeat_ = std::thread([this, interp] {
     while (heartbeatRunning_.load(std::memory_order_relaxed)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (heartbeatSuspended_.load(std::memory_order_relaxed)) {
+        std::unique_lock<std::mutex> lock(heartbeatMutex_);
+        heartbeatWake_.wait(lock, [this] {
+          return !heartbeatSuspended_.load(std::memory_order_relaxed) ||
+                 !heartbeatRunning_.load(std::memory_order_relaxed);
+        });
+      }
       interp->requestInterrupt();
     }
   });
 }
 
+void Scheduler::resumeHeartbeat() {
+  if (!heartbeatSuspended_.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard<std::mutex> lock(heartbeatMutex_);
+    heartbeatSuspended_.store(false, std::memory_order_relaxed);
+  }
+  heartbeatWake_.notify_one();
+}
+
 void Scheduler::stopHeartbeat() {
   if (!heartbeatRunning_.exchange(false)) return;
+  {
+    std::lock_guard<std::mutex> lock(heartbeatMutex_);  // a suspended thread sees it
+  }
+  heartbeatWake_.notify_one();
   if (heartbeat_.joinable()) heartbeat_.join();
 }
 

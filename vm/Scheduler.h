@@ -5,9 +5,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -124,6 +126,11 @@ class Scheduler {
   void startHeartbeat();
   void stopHeartbeat();
   bool heartbeatRunning() const { return heartbeatRunning_.load(std::memory_order_relaxed); }
+  // A space that waits for its events needs no interrupts: its host may suspend the
+  // heartbeat meanwhile (the thread then sleeps until resumed or stopped), so a second
+  // space that is idle costs the process no wake-ups (hypervisor/SpaceHost.h).
+  void suspendHeartbeat() { heartbeatSuspended_.store(true, std::memory_order_relaxed); }
+  void resumeHeartbeat();
 
  private:
   Runtime& rt_;
@@ -138,6 +145,9 @@ class Scheduler {
   int64_t pauseDeadline_ = 0;
   std::thread heartbeat_;
   std::atomic<bool> heartbeatRunning_{false};
+  std::atomic<bool> heartbeatSuspended_{false};
+  std::mutex heartbeatMutex_;  // with heartbeatWake_: a suspended heartbeat waits there
+  std::condition_variable heartbeatWake_;
 };
 
 }  // namespace vm

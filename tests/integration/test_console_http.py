@@ -1,0 +1,177 @@
+"""The console over plain HTTP (no browser): access by token (none or a wrong one: 401,
+then the cookie), POSTs refused cross-origin or without the token (403, 401), foreign Host
+headers and other methods refused, malformed requests answered 400; the JSON endpoints
+(overview, processes with frames, a class's sources, an update applied and refused, a
+snapshot) — while the guest's own service keeps answering throughout; and a console whose
+port is taken stops with a message while the guest serves on."""
+import http.client
+import os
+import socket
+import tempfile
+import time
+
+import hubtest
+from consoletest import ConsoleHub, ServiceProbe
+from hubtest import check, check_equal, log
+
+ROOT = hubtest.ROOT
+
+
+def raw(port, data):
+    """Sends bytes as they are; answers the status of the first response (0 when none)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=hubtest.IO_TIMEOUT_S) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head = answer.split(b"\r\n", 1)[0].split()
+    return int(head[1]) if len(head) > 1 else 0
+
+
+def access(hub):
+    t = hub.token
+    for path in ("/", "/processes", "/api/overview", "/api/classes", "/api/metrics", "/nope"):
+        status, headers, _ = hub.request("GET", path)
+        check_equal(status, 401, f"GET {path} without the token")
+        check("www-authenticate" in headers, f"GET {path} without the token: a WWW-Authenticate header")
+    check_equal(hub.request("GET", "/?token=" + "0" * 32)[0], 401, "a wrong token in the query")
+    check_equal(hub.request("GET", "/?token=" + t[:-1])[0], 401, "a token one digit short")
+    check_equal(hub.request("GET", "/", headers={"Cookie": "espell_console=" + "f" * 32})[0], 401, "a wrong cookie")
+    status, headers, body = hub.request("GET", "/?token=" + t)
+    check_equal(status, 303, "the URL printed at start: to the page without the token")
+    check_equal(headers.get("location"), "/", "where the URL with the token leads")
+    cookie = headers.get("set-cookie", "")
+    for part in (f"espell_console={t}", "HttpOnly", "SameSite=Strict"):
+        check(part in cookie, f"the first answer sets the cookie with {part}: {cookie!r}")
+    status, headers, _ = hub.request("GET", f"/classes?q=hub&token={t}")
+    check_equal((status, headers.get("location")), (303, "/classes?q=hub"), "other query fields are kept")
+    status, _, body = hub.get("/")
+    check(status == 200 and b"Espell console" in body, "the overview page with the cookie")
+    check_equal(hub.get("/processes")[0], 200, "the cookie alone, afterwards")
+    status, headers, _ = hub.request("GET", "/api/overview?token=" + t)
+    check_equal(status, 200, "a JSON endpoint answers the token in its query at once")
+    check_equal(hub.request("DELETE", "/api/updates", headers={"Cookie": f"espell_console={t}"})[0], 405, "DELETE")
+    check_equal(hub.request("GET", "/", headers={"Cookie": f"espell_console={t}", "Host": "evil.example:80"})[0], 403,
+                "a Host that is not the console's (DNS rebinding)")
+
+
+def posts(hub):
+    script = {"name": "x.json", "script": "{}"}
+    status, _ = hub.post_json("/api/update", script, **{"X-Console-Token": "0" * 32})
+    check_equal(status, 401, "POST with a wrong token")
+    status, _, _ = hub.request("POST", "/api/update", body="{}", headers={
+        "Cookie": f"espell_console={hub.token}", "Content-Type": "application/json"})
+    check_equal(status, 401, "POST with the cookie only (no token in the request)")
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{hub.console_port + 1}"):
+        status, body = hub.post_json("/api/update", script, Origin=origin)
+        check_equal(status, 403, f"POST from origin {origin}")
+    status, body = hub.post_json("/api/snapshot", {"directory": "/tmp/x"}, **{"Sec-Fetch-Site": "cross-site"})
+    check_equal(status, 403, "POST a browser marks cross-site")
+    status, _, _ = hub.request("POST", "/apply", body=f"token={hub.token}&name=a.json&script=%7B%7D", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"})
+    check_equal(status, 403, "a form posted from another site, token and all")
+    check_equal(hub.request("GET", "/api/update", headers={"Cookie": f"espell_console={hub.token}"})[0], 405,
+                "GET of a POST-only endpoint")
+
+
+def malformed(hub):
+    port = hub.console_port
+    check_equal(raw(port, b"NONSENSE\r\n\r\n"), 400, "a request line without a target")
+    check_equal(raw(port, b"GET / HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n"), 400, "a header without a colon")
+    check_equal(raw(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1:1\r\nContent-Length: x\r\n\r\n"), 400,
+                "a bad Content-Length")
+    check_equal(raw(port, b"\x00\x01\x02\r\n\r\n"), 400, "binary noise")
+    status, body = hub.post_json("/api/update", None)
+    check_equal(status, 400, "a JSON body that is not an object")
+    status, _, _ = hub.request("POST", "/api/update", body="{not json", headers={
+        "X-Console-Token": hub.token, "Content-Type": "application/json"})
+    check_equal(status, 400, "a body that is not JSON")
+    status, _, _ = hub.request("POST", "/apply", body="token=%zz", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Console-Token": hub.token})
+    check_equal(status, 400, "a form with a malformed escape")
+    status, body = hub.post_json("/api/update", {"name": 3, "script": []})
+    check_equal(status, 400, "an update whose name and script are not strings")
+
+
+def endpoints(hub, work):
+    overview = hub.get_json("/api/overview")
+    check_equal(overview["status"]["state"], "running", "the guest's state")
+    check(overview["processCount"] >= 2, f"the hub's processes are counted: {overview['processCount']}")
+    check(0 < overview["guestPauseMicros"] < 1_000_000, f"the pause is measured: {overview['guestPauseMicros']}")
+    processes = hub.get_json("/api/processes")["value"]
+    frames = [f for p in processes for f in p["frames"]]
+    check(any("HttpServer>>serveForever" in f["frame"] for f in frames), "the accept loop's frame is listed")
+    check(all({"pc", "receiver", "arguments", "temporaries"} <= f.keys() for f in frames), "frames carry their values")
+    classes = hub.get_json("/api/classes")["value"]
+    check("Hub" in classes and "Object" in classes, "the class list names Hub and Object")
+    hub_class = hub.get_json("/api/classes/Hub")["value"]
+    health = [m for m in hub_class["methods"] if m["selector"] == "health:"]
+    check(health and "status" in health[0]["source"], "Hub>>health:'s source")
+    check_equal(hub.get("/api/classes/NoSuchClass")[0], 404, "an unknown class")
+
+    with open(os.path.join(ROOT, "updates", "07c-Double-debugging.json")) as f:
+        status, record = hub.post_json("/api/update", {"name": "07c-Double-debugging.json", "script": f.read()})
+    check_equal(status, 200, "applying an update")
+    check_equal(record["outcome"], "committed", f"the update's outcome ({record})")
+    check(record["timings"]["guestPause"] > 0, "the record's timings")
+    status, record = hub.post_json("/api/update", {"name": "bad.json", "script": '{"espellUpdate": 1, "steps": [{"op": "addMethod", "class": 7}]}'})
+    check_equal(record["outcome"], "refused", "a script that breaks the schema")
+    check("steps[0]" in record["failedStep"], f"the refusal names the step: {record['failedStep']!r}")
+    records = hub.get_json("/api/updates")["records"]
+    check_equal([r["outcome"] for r in records], ["committed", "refused"], "the update history")
+
+    image = os.path.join(work, "image")
+    status, entry = hub.post_json("/api/snapshot", {"directory": image})
+    check_equal(status, 200, f"a snapshot ({entry})")
+    check(os.path.exists(os.path.join(image, "manifest.json")), "the snapshot's manifest is written")
+    check_equal([s["directory"] for s in hub.get_json("/api/snapshots")], [image], "the snapshots taken")
+    status, entry = hub.post_json("/api/snapshot", {"directory": "relative/dir"})
+    check_equal(status, 400, "a snapshot into a relative directory")
+
+
+def taken_port(espell):
+    """A console whose port is taken stops with a message; the guest serves on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [espell, "run", "--virtualized", "--console", str(port), "-cp", hubtest.CLASS_PATH, "Hub"]
+        with hubtest.Hub(espell, command=command) as hub:
+            deadline = time.monotonic() + hubtest.STARTUP_TIMEOUT_S
+            while "the console has stopped" not in hub.stderr_text():
+                check(time.monotonic() < deadline, f"no message about the taken port: {hub.stderr_text()!r}")
+                time.sleep(0.05)
+            check(f"cannot listen on 127.0.0.1:{port}" in hub.stderr_text(), "the message names the port")
+            status, _, body = hubtest_get(hub.port, "/health")
+            check_equal((status, body), (200, b'{"status":"ok"}'), "the guest after its console stopped")
+
+
+def hubtest_get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=hubtest.IO_TIMEOUT_S)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        conn.close()
+
+
+def test(args):
+    with ConsoleHub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="console-http-") as work:
+        probe = ServiceProbe(hub.port)
+        access(hub)
+        posts(hub)
+        malformed(hub)
+        endpoints(hub, work)
+        count, slowest = probe.stop()
+        log(f"the guest's service answered {count} requests meanwhile, the slowest in {slowest:.1f} ms")
+        hub.check_alive("after the console's tests")
+    taken_port(args.espell)
+
+
+if __name__ == "__main__":
+    raise SystemExit(hubtest.run(test, __doc__))
