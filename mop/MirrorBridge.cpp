@@ -399,24 +399,21 @@ ESPELL_PRIMITIVE(become) {
   });
 }
 
+// A hypervisor Array of process mirrors for `views`.
+Oop processArray(MirrorBridge& b, std::vector<ProcessView> views) {
+  std::vector<Ref> refs;
+  for (ProcessView& v : views) refs.push_back(v.process);
+  return hvArrayOf(b, std::vector<Oop>(refs.size()), refs);
+}
+
 ESPELL_PRIMITIVE(processes) {
-  return guarded(in, argc, [&](MirrorBridge& b) {
-    std::vector<ProcessView> views = b.guest().processes();
-    std::vector<Ref> refs;
-    for (ProcessView& v : views) refs.push_back(v.process);
-    return hvArrayOf(b, std::vector<Oop>(refs.size()), refs);
-  });
+  return guarded(in, argc, [&](MirrorBridge& b) { return processArray(b, b.guest().processes()); });
 }
 
 // primProcessesNow — the same without the full collection (processesWithoutCollecting):
 // cheap enough for a tool that looks at a busy guest in a short pause.
 ESPELL_PRIMITIVE(processesNow) {
-  return guarded(in, argc, [&](MirrorBridge& b) {
-    std::vector<ProcessView> views = b.guest().processesWithoutCollecting();
-    std::vector<Ref> refs;
-    for (ProcessView& v : views) refs.push_back(v.process);
-    return hvArrayOf(b, std::vector<Oop>(refs.size()), refs);
-  });
+  return guarded(in, argc, [&](MirrorBridge& b) { return processArray(b, b.guest().processesWithoutCollecting()); });
 }
 
 const char* statusName(ProcessStatus s) {
