@@ -44,6 +44,8 @@ constexpr bool specialSendsHaveOneLength() {
   return true;
 }
 static_assert(specialSendsHaveOneLength(), "every special send is an opcode and a send-site word");
+constexpr int kConditionalJumpLength = instructionSize(Op::JumpIfFalse);
+static_assert(instructionSize(Op::JumpIfTrue) == kConditionalJumpLength, "both conditional jumps have one length");
 }  // namespace
 
 // Both operands as doubles when the receiver is a Double and the argument a Double or a
@@ -350,11 +352,23 @@ StopReason Interpreter::dispatch() {
     ip += kSpecialSendLength;            \
     DISPATCH();                          \
   } while (0)
-#define PUSH_BOOL(cond)              \
-  do {                               \
-    *--sp = (cond) ? true_ : false_; \
-    ip += kSpecialSendLength;        \
-    DISPATCH();                      \
+// A comparison's answer. When a conditional jump follows (a loop's or an ifTrue:'s test),
+// it is taken at once: the Boolean is never pushed and the jump never dispatched. When the
+// fast path does not apply, the send answers and the jump runs as written.
+#define PUSH_BOOL(cond) PUSH_BOOL_AFTER(cond, kSpecialSendLength)
+#define PUSH_BOOL_AFTER(cond, length)                                              \
+  do {                                                                             \
+    bool c_ = (cond);                                                              \
+    const uint8_t* next_ = ip + (length);                                          \
+    if (*next_ == uint8_t(Op::JumpIfFalse) || *next_ == uint8_t(Op::JumpIfTrue)) { \
+      sp -= 2;                                                                     \
+      bool jump_ = c_ == (*next_ == uint8_t(Op::JumpIfTrue));                      \
+      ip = next_ + kConditionalJumpLength + (jump_ ? readWord(next_ + 1) : 0);     \
+      DISPATCH();                                                                  \
+    }                                                                              \
+    *--sp = c_ ? true_ : false_;                                                   \
+    ip = next_;                                                                    \
+    DISPATCH();                                                                    \
   } while (0)
 
 #define FLOAT_ARITH(op)                             \
@@ -449,9 +463,7 @@ StopReason Interpreter::dispatch() {
             a = space::Space::follow(a);
             b = space::Space::follow(b);
           }
-          *--sp = a == b ? true_ : false_;
-          ip += LENGTH(SendIdentical);
-          DISPATCH();
+          PUSH_BOOL_AFTER(a == b, LENGTH(SendIdentical));
         }
         OP(SendNotIdentical) {
           Oop a = sp[-1], b = sp[0];
@@ -459,9 +471,7 @@ StopReason Interpreter::dispatch() {
             a = space::Space::follow(a);
             b = space::Space::follow(b);
           }
-          *--sp = a != b ? true_ : false_;
-          ip += LENGTH(SendNotIdentical);
-          DISPATCH();
+          PUSH_BOOL_AFTER(a != b, LENGTH(SendNotIdentical));
         }
         // clang-format off
         OP(SendBitAnd) INT_BINARY(kGuardBitAnd, PUSH_INT(x & y))

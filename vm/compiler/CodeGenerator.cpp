@@ -682,13 +682,149 @@ class Generator {
     e.setDepth(e.depth() - copied + 1);
   }
 
+  // Whether `n` mentions the variable `v` anywhere, nested blocks included. thisContext
+  // counts as a mention of every variable (a context reads its frame's temporaries).
+  // Iterative: receiver chains can be long.
+  static bool mentions(const Node* n, const VariableInfo* v) {
+    std::vector<const Node*> pending{n};
+    while (!pending.empty()) {
+      const Node* x = pending.back();
+      pending.pop_back();
+      if (!x) continue;
+      switch (x->kind) {
+        case NodeKind::Literal:
+          break;
+        case NodeKind::Variable: {
+          auto* var = static_cast<const VariableNode*>(x);
+          if (var->binding == v || var->name == "thisContext") return true;
+          break;
+        }
+        case NodeKind::Assignment: {
+          auto* a = static_cast<const AssignmentNode*>(x);
+          pending.push_back(a->variable.get());
+          pending.push_back(a->value.get());
+          break;
+        }
+        case NodeKind::Send: {
+          auto* send = static_cast<const SendNode*>(x);
+          pending.push_back(send->receiver.get());
+          for (auto& arg : send->arguments) pending.push_back(arg.get());
+          break;
+        }
+        case NodeKind::Cascade: {
+          auto* c = static_cast<const CascadeNode*>(x);
+          pending.push_back(c->receiver.get());
+          for (auto& m : c->messages) pending.push_back(m.get());
+          break;
+        }
+        case NodeKind::Block:
+          for (auto& st : static_cast<const BlockNode*>(x)->statements) pending.push_back(st.get());
+          break;
+        case NodeKind::Return:
+          pending.push_back(static_cast<const ReturnNode*>(x)->value.get());
+          break;
+        case NodeKind::BraceArray:
+          for (auto& el : static_cast<const BraceArrayNode*>(x)->elements) pending.push_back(el.get());
+          break;
+      }
+    }
+    return false;
+  }
+
+  // Whether the statements of `b` assign the temporary `v` before anything can read it:
+  // a statement "v := value" at the top level, with neither the value nor any statement
+  // before it mentioning v.
+  static bool assignedBeforeAnyUse(const BlockNode* b, const VariableInfo* v) {
+    for (auto& st : b->statements) {
+      if (st->kind == NodeKind::Assignment) {
+        auto* a = static_cast<const AssignmentNode*>(st.get());
+        if (a->variable->binding == v) return !mentions(a->value.get(), v);
+      }
+      if (mentions(st.get(), v)) return false;
+    }
+    return false;
+  }
+
+  // An inlined and:/or: whose block can be compiled as a test: one statement, no
+  // parameters or temporaries, no return. Its statement, or nullptr.
+  static Node* testableOperand(SendNode* n, InlineKind kind) {
+    if (kind != InlineKind::And && kind != InlineKind::Or) return nullptr;
+    auto* b = static_cast<BlockNode*>(n->arguments[0].get());
+    if (b->statements.size() != 1 || !b->scope->variables.empty() || b->scope->vectorSize > 0) return nullptr;
+    Node* st = b->statements[0].get();
+    return st->kind == NodeKind::Return ? nullptr : st;
+  }
+
+  // Compiles `cond` as a test: it jumps (the jumps go into `jumps`, for the caller to
+  // patch) when the condition's value is `jumpWhen`, and falls through otherwise. An
+  // inlined "a and: [b]" or "a or: [b]" becomes a chain of jumps, so that no Boolean is
+  // pushed only to be tested again. Non-Booleans still reach mustBeBoolean at the jump
+  // that tests them, as they would through the value.
+  void test(Emitter& e, Scope* s, Node* cond, bool jumpWhen, std::vector<Emitter::PendingJump>& jumps) {
+    if (cond->kind == NodeKind::Send) {
+      auto* n = static_cast<SendNode*>(cond);
+      InlineKind kind = classifyInline(*n);
+      if (Node* right = testableOperand(n, kind)) {
+        Scope* bs = static_cast<BlockNode*>(n->arguments[0].get())->scope;
+        bool isAnd = kind == InlineKind::And;
+        if (isAnd != jumpWhen) {
+          // "a and: [b]" jumps when false as soon as a part is false; "a or: [b]" jumps
+          // when true as soon as a part is true.
+          test(e, s, n->receiver.get(), jumpWhen, jumps);
+          e.at(right->where);
+          test(e, bs, right, jumpWhen, jumps);
+        } else {
+          // The other way round the left part decides only when it short-circuits.
+          std::vector<Emitter::PendingJump> decided;
+          test(e, s, n->receiver.get(), !jumpWhen, decided);
+          e.at(right->where);
+          test(e, bs, right, jumpWhen, jumps);
+          for (auto& j : decided) e.patch(j);
+        }
+        return;
+      }
+    }
+    expr(e, s, cond, Use::Value);
+    jumps.push_back(e.jumpForward(jumpWhen ? Op::JumpIfTrue : Op::JumpIfFalse));
+  }
+
+  // A loop's condition block, inlined: its statements, the last one compiled as a test
+  // that jumps when its value is `jumpWhen`. False when the block does not end in a
+  // plain expression (nothing is emitted then).
+  bool testBlock(Emitter& e, BlockNode* b, bool jumpWhen, std::vector<Emitter::PendingJump>& jumps) {
+    if (b->statements.empty()) return false;
+    for (auto& st : b->statements) {
+      if (st->kind == NodeKind::Return) return false;
+    }
+    Scope* bs = b->scope;
+    for (auto& v : bs->variables) {
+      if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
+        e.emit(Op::PushNil);
+        e.emitB(Op::PopStoreTemp, v->slot);
+      }
+    }
+    prologue(e, bs);
+    for (size_t i = 0; i < b->statements.size(); i++) {
+      Node* st = b->statements[i].get();
+      e.at(st->where);
+      e.noteLine(st->where.line);
+      if (i + 1 < b->statements.size()) {
+        expr(e, bs, st, Use::Effect);
+      } else {
+        test(e, bs, st, jumpWhen, jumps);
+      }
+    }
+    return true;
+  }
+
   // Compiles an inlined block's statements in place. With parameterOnStack, the value for
   // the block's parameter is on the stack top on entry.
   void inlineBody(Emitter& e, Scope* /*outer*/, BlockNode* b, Use use, bool parameterOnStack = false) {
     Scope* bs = b->scope;
-    // Fresh temporaries on every entry, as for a real block activation.
+    // Fresh temporaries on every entry, as for a real block activation, except where the
+    // body assigns one before anything can read it (no one could see the nil).
     for (auto& v : bs->variables) {
-      if (!v->isArgument && !v->remote) {
+      if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
         e.emit(Op::PushNil);
         e.emitB(Op::PopStoreTemp, v->slot);
       }
@@ -738,28 +874,28 @@ class Generator {
     switch (kind) {
       case InlineKind::IfTrue:
       case InlineKind::IfFalse: {
-        expr(e, s, n->receiver.get(), Use::Value);
-        auto skip = e.jumpForward(kind == InlineKind::IfTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        std::vector<Emitter::PendingJump> skips;
+        test(e, s, n->receiver.get(), /*jumpWhen=*/kind != InlineKind::IfTrue, skips);
         inlineBody(e, s, block(0), use);
         if (use == Use::Value) {
           auto end = e.jumpForward(Op::Jump);
-          e.patch(skip);
+          for (auto& skip : skips) e.patch(skip);
           e.setDepth(base);
           e.emit(Op::PushNil);
           e.patch(end);
         } else {
-          e.patch(skip);
+          for (auto& skip : skips) e.patch(skip);
         }
         e.setDepth(base + (use == Use::Value ? 1 : 0));
         return;
       }
       case InlineKind::IfTrueIfFalse:
       case InlineKind::IfFalseIfTrue: {
-        expr(e, s, n->receiver.get(), Use::Value);
-        auto other = e.jumpForward(kind == InlineKind::IfTrueIfFalse ? Op::JumpIfFalse : Op::JumpIfTrue);
+        std::vector<Emitter::PendingJump> others;
+        test(e, s, n->receiver.get(), /*jumpWhen=*/kind != InlineKind::IfTrueIfFalse, others);
         inlineBody(e, s, block(0), use);
         auto end = e.jumpForward(Op::Jump);
-        e.patch(other);
+        for (auto& other : others) e.patch(other);
         e.setDepth(base);
         inlineBody(e, s, block(1), use);
         e.patch(end);
@@ -790,11 +926,14 @@ class Generator {
       case InlineKind::WhileFalseUnary: {
         bool whileTrue = kind == InlineKind::WhileTrue || kind == InlineKind::WhileTrueUnary;
         size_t top = e.here();
-        inlineBody(e, s, receiverBlock(), Use::Value);
-        auto exit = e.jumpForward(whileTrue ? Op::JumpIfFalse : Op::JumpIfTrue);
+        std::vector<Emitter::PendingJump> exits;
+        if (!testBlock(e, receiverBlock(), /*jumpWhen=*/!whileTrue, exits)) {
+          inlineBody(e, s, receiverBlock(), Use::Value);
+          exits.push_back(e.jumpForward(whileTrue ? Op::JumpIfFalse : Op::JumpIfTrue));
+        }
         if (!n->arguments.empty()) inlineBody(e, s, block(0), Use::Effect);
         e.jumpBack(top, n->where);
-        e.patch(exit);
+        for (auto& exit : exits) e.patch(exit);
         e.setDepth(base);
         if (use == Use::Value) e.emit(Op::PushNil);
         return;

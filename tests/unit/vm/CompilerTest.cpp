@@ -108,3 +108,41 @@ TEST_CASE("assigning an argument moves it to a temporary") {
   CHECK(uses(*s, Op::PushArgument));
   CHECK(uses(*s, Op::PopStoreTemp));
 }
+
+namespace {
+int count(const CodeSpec& s, Op op) {
+  int n = 0;
+  for (size_t pc = 0; pc < s.bytecodes.size(); pc += size_t(instructionSize(Op(s.bytecodes[pc])))) {
+    if (Op(s.bytecodes[pc]) == op) n++;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("and: and or: in a test compile to jumps, without a Boolean pushed and tested again") {
+  auto loop = compile("foo: a | i | i := 0. [i < a and: [i ~= 5]] whileTrue: [i := i + 1]. ^ i");
+  CHECK(count(*loop, Op::JumpIfFalse) == 2);  // one per part, both to the exit
+  CHECK_FALSE(uses(*loop, Op::PushFalse));
+  CHECK_FALSE(uses(*loop, Op::Jump));
+  auto branch = compile("foo: a ^ (a > 1 or: [a < -1]) ifTrue: [1] ifFalse: [2]");
+  CHECK(count(*branch, Op::JumpIfTrue) == 1);   // the left part decides when true
+  CHECK(count(*branch, Op::JumpIfFalse) == 1);  // the right part always decides
+  CHECK_FALSE(uses(*branch, Op::PushTrue));
+  // A block with temporaries or a return in the right part stays a value.
+  auto withTemp = compile("foo: a ^ (a > 1 and: [| t | t := a. t < 9]) ifTrue: [1]");
+  CHECK(uses(*withTemp, Op::PushFalse));
+  // As a value (not a test), and: still answers a Boolean.
+  auto value = compile("foo: a ^ a > 1 and: [a < 9]");
+  CHECK(uses(*value, Op::PushFalse));
+}
+
+TEST_CASE("an inlined block's temporary is set to nil on entry unless assigned before any use") {
+  auto assigned = compile("foo | i | i := 0. [i < 3] whileTrue: [| t | t := i * 2. i := i + t]. ^ i");
+  CHECK_FALSE(uses(*assigned, Op::PushNil));
+  auto readFirst = compile("foo | i | i := 0. [i < 3] whileTrue: [| t | t isNil ifTrue: [i := i + 1]. t := 1]. ^ i");
+  CHECK(uses(*readFirst, Op::PushNil));
+  auto readInValue = compile("foo | i | i := 0. [i < 3] whileTrue: [| t | t := t. i := i + 1]. ^ i");
+  CHECK(uses(*readInValue, Op::PushNil));
+  auto reflective = compile("foo | i | i := 0. [i < 3] whileTrue: [| t | thisContext. t := 1. i := i + t]. ^ i");
+  CHECK(uses(*reflective, Op::PushNil));
+}
