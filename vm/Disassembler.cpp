@@ -43,12 +43,16 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
     std::string operands;
     size_t p = pc + 1;
     int firstWord = -1;
+    int jumpTarget = -1;
     for (const char* f = info.operands; *f; f++) {
       int v;
       if (*f == 'W' || *f == 'J') {
         v = b[p] | (b[p + 1] << 8);
         p += 2;
-        if (*f == 'J') v = op == Op::JumpBack ? int(p) - v : int(p) + v;
+        if (*f == 'J') {
+          jumpTarget = jumpsBackward(op) ? int(p) - v : int(p) + v;
+          continue;  // shown as "; to N"
+        }
         if (firstWord < 0) firstWord = v;
       } else {
         v = b[p++];
@@ -71,10 +75,8 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
     } else if (std::string(info.operands) == "W" && op != Op::PushLiteral && sites.isHeapObject() &&
                sites != rt.nil() && size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
       note = "  ; #" + std::string(bytesOf(sites.object()->slot(size_t(firstWord) * send_site::kSlots)));
-    } else if (op == Op::Jump || op == Op::JumpBack || op == Op::JumpIfTrue || op == Op::JumpIfFalse ||
-               op == Op::JumpIfNil || op == Op::JumpIfNotNil) {
-      note = "  ; to " + std::to_string(firstWord);
-      operands.clear();
+    } else if (jumpTarget >= 0) {
+      note = "  ; to " + std::to_string(jumpTarget);
     }
     std::snprintf(line, sizeof line, "%s  %4zu  %s%s%s\n", pad.c_str(), pc, info.name, operands.c_str(), note.c_str());
     out += line;

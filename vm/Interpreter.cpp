@@ -745,6 +745,34 @@ StopReason Interpreter::dispatch() {
           ip += v != nil_ ? LENGTH(JumpIfNotNil) + readWord(ip + 1) : LENGTH(JumpIfNotNil);
           DISPATCH();
         }
+        OP(ForLoopUp) {
+          // A step that cannot end the loop: counter < limit, both SmallIntegers, and
+          // SmallInteger's + and <= are the VM's. Anything else: the general step follows.
+          Oop* t = frame::temps(fp);
+          Oop counter = t[ip[1]], limit = t[ip[2]];
+          if (bothSmall(counter, limit) && (intGuards_ & (kGuardAdd | kGuardLe)) == (kGuardAdd | kGuardLe) &&
+              int64_t(counter.bits()) < int64_t(limit.bits())) {
+            t[ip[1]] = Oop::fromBits(counter.bits() + (Oop::fromSmallInteger(1).bits() - 1));
+            ip -= readWord(ip + 3) - LENGTH(ForLoopUp);
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+            DISPATCH();
+          }
+          ip += LENGTH(ForLoopUp);
+          DISPATCH();
+        }
+        OP(ForLoopDown) {
+          Oop* t = frame::temps(fp);
+          Oop counter = t[ip[1]], limit = t[ip[2]];
+          if (bothSmall(counter, limit) && (intGuards_ & (kGuardSub | kGuardGe)) == (kGuardSub | kGuardGe) &&
+              int64_t(counter.bits()) > int64_t(limit.bits())) {
+            t[ip[1]] = Oop::fromBits(counter.bits() - (Oop::fromSmallInteger(1).bits() - 1));
+            ip -= readWord(ip + 3) - LENGTH(ForLoopDown);
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+            DISPATCH();
+          }
+          ip += LENGTH(ForLoopDown);
+          DISPATCH();
+        }
         OP(UpdatePoint) {
           // The value (nil) is pushed first: a parked process resumes after this instruction.
           ip += LENGTH(UpdatePoint);

@@ -9,71 +9,81 @@ namespace vm {
 
 // Operand formats: "" none, "B" one byte, "W" a 16-bit little-endian word, "BB" two
 // bytes, "WB" a word then a byte. Jump offsets ("J") are 16-bit unsigned distances from
-// the end of the instruction (forward for Jump*, backward for JumpBack).
+// the end of the instruction (forward for Jump*, backward for JumpBack and ForLoop*).
+// New opcodes go at the end: images hold bytecodes.
+//
+// ForLoopUp/ForLoopDown close an inlined to:do:, downTo:do: or timesRepeat: loop whose
+// counter and limit are SmallIntegers: one instruction instead of the general step and
+// test. Only the steps that cannot end the loop take the fast path, so the general step
+// that follows them (counter + 1, jump back to the test) still makes the last step, and
+// any step of a loop whose counter is not a SmallInteger or whose arithmetic has been
+// redefined.
 //
 // Stack effect: net change of the operand stack depth; kVariable where it depends on an
 // operand (sends, closures, brace arrays): the code generator then sets the depth itself
 // from the operand it emits (CodeGenerator.cpp, Emitter::emitOp callers).
 //
 //  X(name,            operands, effect, description)
-#define ESPELL_OPCODES(X)                                                                 \
-  X(PushSelf, "", 1, "push the receiver")                                                 \
-  X(PushNil, "", 1, "push nil")                                                           \
-  X(PushTrue, "", 1, "push true")                                                         \
-  X(PushFalse, "", 1, "push false")                                                       \
-  X(PushSmallInteger, "B", 1, "push a SmallInteger in -128..127 (operand is signed)")     \
-  X(PushArgument, "B", 1, "push argument n")                                              \
-  X(PushTemp, "B", 1, "push temporary n (blocks: copied values come first)")              \
-  X(PushField, "B", 1, "push instance variable n of the receiver")                        \
-  X(PushLiteral, "W", 1, "push literal n")                                                \
-  X(PushGlobal, "W", 1, "push the value of the global whose binding is literal n")        \
-  X(PushRemoteTemp, "BB", 1, "push slot m of the temp vector in temporary n")             \
-  X(PushThisContext, "", 1, "push the Context of the current frame")                      \
-  X(PushClosure, "WB", kVariable, "pop n copied values, push a closure of literal w")     \
-  X(PushNewArray, "B", kVariable, "pop n values, push an Array of them (brace array)")    \
-  X(StoreTemp, "B", 0, "store the top into temporary n")                                  \
-  X(PopStoreTemp, "B", -1, "pop the top into temporary n")                                \
-  X(StoreField, "B", 0, "store the top into instance variable n of the receiver")         \
-  X(PopStoreField, "B", -1, "pop the top into instance variable n of the receiver")       \
-  X(StoreRemoteTemp, "BB", 0, "store the top into slot m of the temp vector in temp n")   \
-  X(PopStoreRemoteTemp, "BB", -1, "pop the top into slot m of the temp vector in temp n") \
-  X(StoreGlobal, "W", 0, "store the top into the global whose binding is literal n")      \
-  X(MakeTempVector, "BB", 0, "temporary n := a new temp vector of m slots")               \
-  X(Pop, "", -1, "discard the top")                                                       \
-  X(Dup, "", 1, "duplicate the top")                                                      \
-  X(Send, "W", kVariable, "send through send site n")                                     \
-  X(SuperSend, "W", kVariable, "send through send site n, lookup above the holder")       \
-  X(SendAdd, "W", -1, "+ with SmallInteger/Double fast paths, else site n")               \
-  X(SendSubtract, "W", -1, "- with fast paths")                                           \
-  X(SendMultiply, "W", -1, "* with fast paths")                                           \
-  X(SendLess, "W", -1, "< with fast paths")                                               \
-  X(SendGreater, "W", -1, "> with fast paths")                                            \
-  X(SendLessEqual, "W", -1, "<= with fast paths")                                         \
-  X(SendGreaterEqual, "W", -1, ">= with fast paths")                                      \
-  X(SendEqual, "W", -1, "= with fast paths")                                              \
-  X(SendNotEqual, "W", -1, "~= and <> with fast paths")                                   \
-  X(SendIdentical, "", -1, "== (identity, follows forwarders)")                           \
-  X(SendNotIdentical, "", -1, "~~ (identity, follows forwarders)")                        \
-  X(SendBitAnd, "W", -1, "bitAnd: / & with SmallInteger fast path")                       \
-  X(SendBitOr, "W", -1, "bitOr: with SmallInteger fast path")                             \
-  X(SendShiftLeft, "W", -1, "<< with SmallInteger fast path")                             \
-  X(SendShiftRight, "W", -1, ">> / >>> with SmallInteger fast path")                      \
-  X(SendQuotient, "W", -1, "SOM / (integer division) with SmallInteger fast path")        \
-  X(SendModulo, "W", -1, "% and \\\\ with SmallInteger fast path")                        \
-  X(SendAt, "W", -1, "at: with Array fast path")                                          \
-  X(SendAtPut, "W", -2, "at:put: with Array fast path")                                   \
-  X(SendValue, "W", 0, "value with block fast path")                                      \
-  X(ReturnTop, "", -1, "return the top from the method")                                  \
-  X(ReturnSelf, "", 0, "return the receiver from the method")                             \
-  X(BlockReturn, "", -1, "return the top from the block to its caller")                   \
-  X(NonLocalReturn, "", -1, "return the top from the block's home method")                \
-  X(Jump, "J", 0, "jump forward")                                                         \
-  X(JumpBack, "J", 0, "jump backward (checks interrupts)")                                \
-  X(JumpIfTrue, "J", -1, "pop; jump forward if true")                                     \
-  X(JumpIfFalse, "J", -1, "pop; jump forward if false")                                   \
-  X(JumpIfNil, "J", -1, "pop; jump forward if nil")                                       \
-  X(JumpIfNotNil, "J", -1, "pop; jump forward if not nil")                                \
-  X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")
+#define ESPELL_OPCODES(X)                                                                        \
+  X(PushSelf, "", 1, "push the receiver")                                                        \
+  X(PushNil, "", 1, "push nil")                                                                  \
+  X(PushTrue, "", 1, "push true")                                                                \
+  X(PushFalse, "", 1, "push false")                                                              \
+  X(PushSmallInteger, "B", 1, "push a SmallInteger in -128..127 (operand is signed)")            \
+  X(PushArgument, "B", 1, "push argument n")                                                     \
+  X(PushTemp, "B", 1, "push temporary n (blocks: copied values come first)")                     \
+  X(PushField, "B", 1, "push instance variable n of the receiver")                               \
+  X(PushLiteral, "W", 1, "push literal n")                                                       \
+  X(PushGlobal, "W", 1, "push the value of the global whose binding is literal n")               \
+  X(PushRemoteTemp, "BB", 1, "push slot m of the temp vector in temporary n")                    \
+  X(PushThisContext, "", 1, "push the Context of the current frame")                             \
+  X(PushClosure, "WB", kVariable, "pop n copied values, push a closure of literal w")            \
+  X(PushNewArray, "B", kVariable, "pop n values, push an Array of them (brace array)")           \
+  X(StoreTemp, "B", 0, "store the top into temporary n")                                         \
+  X(PopStoreTemp, "B", -1, "pop the top into temporary n")                                       \
+  X(StoreField, "B", 0, "store the top into instance variable n of the receiver")                \
+  X(PopStoreField, "B", -1, "pop the top into instance variable n of the receiver")              \
+  X(StoreRemoteTemp, "BB", 0, "store the top into slot m of the temp vector in temp n")          \
+  X(PopStoreRemoteTemp, "BB", -1, "pop the top into slot m of the temp vector in temp n")        \
+  X(StoreGlobal, "W", 0, "store the top into the global whose binding is literal n")             \
+  X(MakeTempVector, "BB", 0, "temporary n := a new temp vector of m slots")                      \
+  X(Pop, "", -1, "discard the top")                                                              \
+  X(Dup, "", 1, "duplicate the top")                                                             \
+  X(Send, "W", kVariable, "send through send site n")                                            \
+  X(SuperSend, "W", kVariable, "send through send site n, lookup above the holder")              \
+  X(SendAdd, "W", -1, "+ with SmallInteger/Double fast paths, else site n")                      \
+  X(SendSubtract, "W", -1, "- with fast paths")                                                  \
+  X(SendMultiply, "W", -1, "* with fast paths")                                                  \
+  X(SendLess, "W", -1, "< with fast paths")                                                      \
+  X(SendGreater, "W", -1, "> with fast paths")                                                   \
+  X(SendLessEqual, "W", -1, "<= with fast paths")                                                \
+  X(SendGreaterEqual, "W", -1, ">= with fast paths")                                             \
+  X(SendEqual, "W", -1, "= with fast paths")                                                     \
+  X(SendNotEqual, "W", -1, "~= and <> with fast paths")                                          \
+  X(SendIdentical, "", -1, "== (identity, follows forwarders)")                                  \
+  X(SendNotIdentical, "", -1, "~~ (identity, follows forwarders)")                               \
+  X(SendBitAnd, "W", -1, "bitAnd: / & with SmallInteger fast path")                              \
+  X(SendBitOr, "W", -1, "bitOr: with SmallInteger fast path")                                    \
+  X(SendShiftLeft, "W", -1, "<< with SmallInteger fast path")                                    \
+  X(SendShiftRight, "W", -1, ">> / >>> with SmallInteger fast path")                             \
+  X(SendQuotient, "W", -1, "SOM / (integer division) with SmallInteger fast path")               \
+  X(SendModulo, "W", -1, "% and \\\\ with SmallInteger fast path")                               \
+  X(SendAt, "W", -1, "at: with Array fast path")                                                 \
+  X(SendAtPut, "W", -2, "at:put: with Array fast path")                                          \
+  X(SendValue, "W", 0, "value with block fast path")                                             \
+  X(ReturnTop, "", -1, "return the top from the method")                                         \
+  X(ReturnSelf, "", 0, "return the receiver from the method")                                    \
+  X(BlockReturn, "", -1, "return the top from the block to its caller")                          \
+  X(NonLocalReturn, "", -1, "return the top from the block's home method")                       \
+  X(Jump, "J", 0, "jump forward")                                                                \
+  X(JumpBack, "J", 0, "jump backward (checks interrupts)")                                       \
+  X(JumpIfTrue, "J", -1, "pop; jump forward if true")                                            \
+  X(JumpIfFalse, "J", -1, "pop; jump forward if false")                                          \
+  X(JumpIfNil, "J", -1, "pop; jump forward if nil")                                              \
+  X(JumpIfNotNil, "J", -1, "pop; jump forward if not nil")                                       \
+  X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")     \
+  X(ForLoopUp, "BBJ", 0, "while temp n < temp m: temp n + 1, jump back (else the general step)") \
+  X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)")
 
 enum class Op : uint8_t {
 #define ESPELL_OP_ENUM(name, operands, effect, description) name,
@@ -101,6 +111,11 @@ constexpr int operandBytes(const char* format) {
   int n = 0;
   for (const char* p = format; *p; p++) n += (*p == 'W' || *p == 'J') ? 2 : 1;
   return n;
+}
+
+// Whether the jump operand ("J") of [op] counts backward.
+constexpr bool jumpsBackward(Op op) {
+  return op == Op::JumpBack || op == Op::ForLoopUp || op == Op::ForLoopDown;
 }
 
 // Total size of an instruction (opcode + operands).
@@ -168,6 +183,9 @@ constexpr OperandRole operandRole(Op op, int index) {
     case Op::JumpIfNil:
     case Op::JumpIfNotNil:
       return OperandRole::JumpDistance;
+    case Op::ForLoopUp:
+    case Op::ForLoopDown:
+      return index < 2 ? OperandRole::Temp : OperandRole::JumpDistance;
     default:
       return OperandRole::SendSite;  // every other instruction with an operand is a send
   }

@@ -127,6 +127,16 @@ class Emitter {
   // A backward jump to [target], the start of the loop compiled for the construct at [where].
   void jumpBack(size_t target, SourceLocation where) {
     emit(Op::JumpBack);
+    backwardDistance(target, where);
+  }
+  // The fast step of a counted loop (ForLoopUp/ForLoopDown) on temporaries [counter] and
+  // [limit], back to [target], the first instruction of the loop's body.
+  void forLoop(Op op, int counter, int limit, size_t target, SourceLocation where) {
+    emitBB(op, counter, limit);
+    backwardDistance(target, where);
+  }
+  // The distance operand of a backward jump to [target] that ends here.
+  void backwardDistance(size_t target, SourceLocation where) {
     size_t distance = here() + 2 - target;
     if (distance > size_t(kMaxWordOperand)) {
       at_ = where;
@@ -976,12 +986,14 @@ class Generator {
         e.emitB(Op::PushTemp, limit);
         emitSend(e, descending ? ">=" : "<=", 1, false);
         auto exit = e.jumpForward(Op::JumpIfFalse);
+        size_t bodyStart = e.here();
         if (separate) {
           e.emitB(Op::PushTemp, counter);  // becomes the loop variable's value on entry
           inlineBody(e, s, body, Use::Effect, /*parameterOnStack=*/true);
         } else {
           inlineBody(e, s, body, Use::Effect);
         }
+        if (!step) e.forLoop(down ? Op::ForLoopDown : Op::ForLoopUp, counter, limit, bodyStart, n->where);
         e.emitB(Op::PushTemp, counter);
         if (step) {
           literal(e, *step);
@@ -1011,7 +1023,9 @@ class Generator {
         e.emitB(Op::PushTemp, limit);
         emitSend(e, "<=", 1, false);
         auto exit = e.jumpForward(Op::JumpIfFalse);
+        size_t bodyStart = e.here();
         inlineBody(e, s, block(0), Use::Effect);
+        e.forLoop(Op::ForLoopUp, count, limit, bodyStart, n->where);
         e.emitB(Op::PushTemp, count);
         e.emitB(Op::PushSmallInteger, 1);
         emitSend(e, "+", 1, false);

@@ -142,6 +142,50 @@ Adder = (
   CHECK(g.errors().find("Adder") == std::string::npos);  // only the deliberate 3 asPoint failed
 }
 
+TEST_CASE("counted loops of a running guest send a redefined SmallInteger comparison at every step") {
+  // to:do: and timesRepeat: step with ForLoopUp, downTo:do: with ForLoopDown, while
+  // SmallInteger's <= and >= are the VM's; once redefined, every step sends them.
+  GuestFixture g({{"Adder", R"(
+Adder = (
+    run = (
+        | total |
+        total := 0.
+        [ (system global: #Stop) isNil ] whileTrue: [
+            1 to: 1000 do: [ :i | total := total + i ].
+            system global: #Total put: total.
+            Chester updatePoint ].
+        (total \\ 500500) println )
+)
+)"}});
+  g.vm->startGuest("Adder", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  Ref integer = guest.specialObject("ClassSmallInteger");
+  CHECK(g.guestInteger("| n | n := 0. 1 to: 10 do: [ :i | n := n + i ]. 10 downTo: 1 do: [ :i | n := n + i ]. ^ n") ==
+        110);
+  g.vm->evaluateInGuest("system global: #Compares put: 0");
+  guest.installMethod(integer, guest.compileMethod(integer, R"(<= other = (
+      system global: #Compares put: (system global: #Compares) + 1.
+      ^ (self > other) not ))"));
+  guest.installMethod(integer, guest.compileMethod(integer, R"(>= other = (
+      system global: #Compares put: (system global: #Compares) + 1.
+      ^ (self < other) not ))"));
+  verifyBoth(g);
+  CHECK(g.guestInteger("system global: #Compares put: 0. 1 to: 10 do: [ :i | ]. ^ system global: #Compares") == 11);
+  CHECK(g.guestInteger("system global: #Compares put: 0. 10 downTo: 1 do: [ :i | ]. ^ system global: #Compares") == 11);
+  CHECK(g.guestInteger("system global: #Compares put: 0. 3 timesRepeat: [ ]. ^ system global: #Compares") == 4);
+  int64_t before = g.guestInteger("^ system global: #Total");
+  g.vm->evaluateInGuest("system global: #Compares put: 0");
+  runAWhile(g);
+  int64_t after = g.guestInteger("^ system global: #Total");
+  int64_t outerLoops = (after - before) / 500500;
+  CHECK(outerLoops > 0);
+  CHECK(g.guestInteger("^ system global: #Compares") >= outerLoops * 1001);
+  stopAndFinish(g);
+  CHECK(g.output() == "0\n");
+}
+
 TEST_CASE("100k points migrate from Point(x,y) to Point(x,y,z) by swapping identities") {
   GuestFixture g({{"Plane", R"(
 Plane = (

@@ -146,3 +146,17 @@ TEST_CASE("an inlined block's temporary is set to nil on entry unless assigned b
   auto reflective = compile("foo | i | i := 0. [i < 3] whileTrue: [| t | thisContext. t := 1. i := i + t]. ^ i");
   CHECK(uses(*reflective, Op::PushNil));
 }
+
+TEST_CASE("counted loops end in a fast step, followed by the general step") {
+  auto up = compile("foo | s | s := 0. 1 to: 10 do: [:i | s := s + i]. ^ s");
+  CHECK(count(*up, Op::ForLoopUp) == 1);
+  CHECK(count(*up, Op::JumpBack) == 1);  // the general step's
+  auto down = compile("foo | s | s := 0. 10 downTo: 1 do: [:i | s := s + i]. ^ s");
+  CHECK(count(*down, Op::ForLoopDown) == 1);
+  auto times = compile("foo | s | s := 0. 3 timesRepeat: [s := s + 1]. ^ s");
+  CHECK(count(*times, Op::ForLoopUp) == 1);
+  // A literal step other than the implied one takes the general step only.
+  auto stepped = compile("foo | s | s := 0. 1 to: 10 by: 2 do: [:i | s := s + i]. ^ s");
+  CHECK_FALSE(uses(*stepped, Op::ForLoopUp));
+  CHECK_FALSE(uses(*stepped, Op::ForLoopDown));
+}
