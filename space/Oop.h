@@ -40,11 +40,11 @@ class Oop {
     __builtin_memcpy(&raw, &d, sizeof raw);
     uint64_t rot = (raw << 1) | (raw >> 63);
     if (rot > 1) {
-      // Below the range (the smallest exponent with a zero mantissa would read back as a
-      // zero, so it is boxed too).
-      if (rot <= kSmallFloatExponentOffset + 1) return false;
+      // In range when rot - offset lies in [2, 2^61 - 1], tested with one unsigned
+      // comparison. Below it (the smallest exponent with a zero mantissa would read back
+      // as a zero, so it is boxed too) the subtraction wraps around to a huge value.
+      if (rot - (kSmallFloatExponentOffset + 2) > (uint64_t(1) << 61) - 3) return false;
       rot -= kSmallFloatExponentOffset;
-      if (rot >> 61) return false;  // exponent above the range
     }
     out = Oop((rot << 3) | 4);
     return true;

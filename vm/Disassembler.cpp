@@ -56,7 +56,7 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
         if (firstWord < 0) firstWord = v;
       } else {
         v = b[p++];
-        if (op == Op::PushSmallInteger) v = int8_t(v);
+        if (op == Op::PushSmallInteger || fusedPushOf(op) == Op::PushSmallInteger) v = int8_t(v);
       }
       operands += " " + std::to_string(v);
     }
@@ -72,8 +72,9 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
       } else {
         note = "  ; " + describeObject(rt, lit);
       }
-    } else if (std::string(info.operands) == "W" && op != Op::PushLiteral && sites.isHeapObject() &&
-               sites != rt.nil() && size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
+    } else if ((std::string(info.operands) == "W" || fusedPushOf(op) != Op::Count) && op != Op::PushLiteral &&
+               sites.isHeapObject() && sites != rt.nil() &&
+               size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
       note = "  ; #" + std::string(bytesOf(sites.object()->slot(size_t(firstWord) * send_site::kSlots)));
     } else if (jumpTarget >= 0) {
       note = "  ; to " + std::to_string(jumpTarget);

@@ -24,66 +24,94 @@ namespace vm {
 // from the operand it emits (CodeGenerator.cpp, Emitter::emitOp callers).
 //
 //  X(name,            operands, effect, description)
-#define ESPELL_OPCODES(X)                                                                        \
-  X(PushSelf, "", 1, "push the receiver")                                                        \
-  X(PushNil, "", 1, "push nil")                                                                  \
-  X(PushTrue, "", 1, "push true")                                                                \
-  X(PushFalse, "", 1, "push false")                                                              \
-  X(PushSmallInteger, "B", 1, "push a SmallInteger in -128..127 (operand is signed)")            \
-  X(PushArgument, "B", 1, "push argument n")                                                     \
-  X(PushTemp, "B", 1, "push temporary n (blocks: copied values come first)")                     \
-  X(PushField, "B", 1, "push instance variable n of the receiver")                               \
-  X(PushLiteral, "W", 1, "push literal n")                                                       \
-  X(PushGlobal, "W", 1, "push the value of the global whose binding is literal n")               \
-  X(PushRemoteTemp, "BB", 1, "push slot m of the temp vector in temporary n")                    \
-  X(PushThisContext, "", 1, "push the Context of the current frame")                             \
-  X(PushClosure, "WB", kVariable, "pop n copied values, push a closure of literal w")            \
-  X(PushNewArray, "B", kVariable, "pop n values, push an Array of them (brace array)")           \
-  X(StoreTemp, "B", 0, "store the top into temporary n")                                         \
-  X(PopStoreTemp, "B", -1, "pop the top into temporary n")                                       \
-  X(StoreField, "B", 0, "store the top into instance variable n of the receiver")                \
-  X(PopStoreField, "B", -1, "pop the top into instance variable n of the receiver")              \
-  X(StoreRemoteTemp, "BB", 0, "store the top into slot m of the temp vector in temp n")          \
-  X(PopStoreRemoteTemp, "BB", -1, "pop the top into slot m of the temp vector in temp n")        \
-  X(StoreGlobal, "W", 0, "store the top into the global whose binding is literal n")             \
-  X(MakeTempVector, "BB", 0, "temporary n := a new temp vector of m slots")                      \
-  X(Pop, "", -1, "discard the top")                                                              \
-  X(Dup, "", 1, "duplicate the top")                                                             \
-  X(Send, "W", kVariable, "send through send site n")                                            \
-  X(SuperSend, "W", kVariable, "send through send site n, lookup above the holder")              \
-  X(SendAdd, "W", -1, "+ with SmallInteger/Double fast paths, else site n")                      \
-  X(SendSubtract, "W", -1, "- with fast paths")                                                  \
-  X(SendMultiply, "W", -1, "* with fast paths")                                                  \
-  X(SendLess, "W", -1, "< with fast paths")                                                      \
-  X(SendGreater, "W", -1, "> with fast paths")                                                   \
-  X(SendLessEqual, "W", -1, "<= with fast paths")                                                \
-  X(SendGreaterEqual, "W", -1, ">= with fast paths")                                             \
-  X(SendEqual, "W", -1, "= with fast paths")                                                     \
-  X(SendNotEqual, "W", -1, "~= and <> with fast paths")                                          \
-  X(SendIdentical, "", -1, "== (identity, follows forwarders)")                                  \
-  X(SendNotIdentical, "", -1, "~~ (identity, follows forwarders)")                               \
-  X(SendBitAnd, "W", -1, "bitAnd: / & with SmallInteger fast path")                              \
-  X(SendBitOr, "W", -1, "bitOr: with SmallInteger fast path")                                    \
-  X(SendShiftLeft, "W", -1, "<< with SmallInteger fast path")                                    \
-  X(SendShiftRight, "W", -1, ">> / >>> with SmallInteger fast path")                             \
-  X(SendQuotient, "W", -1, "SOM / (integer division) with SmallInteger fast path")               \
-  X(SendModulo, "W", -1, "% and \\\\ with SmallInteger fast path")                               \
-  X(SendAt, "W", -1, "at: with Array fast path")                                                 \
-  X(SendAtPut, "W", -2, "at:put: with Array fast path")                                          \
-  X(SendValue, "W", 0, "value with block fast path")                                             \
-  X(ReturnTop, "", -1, "return the top from the method")                                         \
-  X(ReturnSelf, "", 0, "return the receiver from the method")                                    \
-  X(BlockReturn, "", -1, "return the top from the block to its caller")                          \
-  X(NonLocalReturn, "", -1, "return the top from the block's home method")                       \
-  X(Jump, "J", 0, "jump forward")                                                                \
-  X(JumpBack, "J", 0, "jump backward (checks interrupts)")                                       \
-  X(JumpIfTrue, "J", -1, "pop; jump forward if true")                                            \
-  X(JumpIfFalse, "J", -1, "pop; jump forward if false")                                          \
-  X(JumpIfNil, "J", -1, "pop; jump forward if nil")                                              \
-  X(JumpIfNotNil, "J", -1, "pop; jump forward if not nil")                                       \
-  X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")     \
-  X(ForLoopUp, "BBJ", 0, "while temp n < temp m: temp n + 1, jump back (else the general step)") \
-  X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)")
+#define ESPELL_OPCODES(X)                                                                          \
+  X(PushSelf, "", 1, "push the receiver")                                                          \
+  X(PushNil, "", 1, "push nil")                                                                    \
+  X(PushTrue, "", 1, "push true")                                                                  \
+  X(PushFalse, "", 1, "push false")                                                                \
+  X(PushSmallInteger, "B", 1, "push a SmallInteger in -128..127 (operand is signed)")              \
+  X(PushArgument, "B", 1, "push argument n")                                                       \
+  X(PushTemp, "B", 1, "push temporary n (blocks: copied values come first)")                       \
+  X(PushField, "B", 1, "push instance variable n of the receiver")                                 \
+  X(PushLiteral, "W", 1, "push literal n")                                                         \
+  X(PushGlobal, "W", 1, "push the value of the global whose binding is literal n")                 \
+  X(PushRemoteTemp, "BB", 1, "push slot m of the temp vector in temporary n")                      \
+  X(PushThisContext, "", 1, "push the Context of the current frame")                               \
+  X(PushClosure, "WB", kVariable, "pop n copied values, push a closure of literal w")              \
+  X(PushNewArray, "B", kVariable, "pop n values, push an Array of them (brace array)")             \
+  X(StoreTemp, "B", 0, "store the top into temporary n")                                           \
+  X(PopStoreTemp, "B", -1, "pop the top into temporary n")                                         \
+  X(StoreField, "B", 0, "store the top into instance variable n of the receiver")                  \
+  X(PopStoreField, "B", -1, "pop the top into instance variable n of the receiver")                \
+  X(StoreRemoteTemp, "BB", 0, "store the top into slot m of the temp vector in temp n")            \
+  X(PopStoreRemoteTemp, "BB", -1, "pop the top into slot m of the temp vector in temp n")          \
+  X(StoreGlobal, "W", 0, "store the top into the global whose binding is literal n")               \
+  X(MakeTempVector, "BB", 0, "temporary n := a new temp vector of m slots")                        \
+  X(Pop, "", -1, "discard the top")                                                                \
+  X(Dup, "", 1, "duplicate the top")                                                               \
+  X(Send, "W", kVariable, "send through send site n")                                              \
+  X(SuperSend, "W", kVariable, "send through send site n, lookup above the holder")                \
+  X(SendAdd, "W", -1, "+ with SmallInteger/Double fast paths, else site n")                        \
+  X(SendSubtract, "W", -1, "- with fast paths")                                                    \
+  X(SendMultiply, "W", -1, "* with fast paths")                                                    \
+  X(SendLess, "W", -1, "< with fast paths")                                                        \
+  X(SendGreater, "W", -1, "> with fast paths")                                                     \
+  X(SendLessEqual, "W", -1, "<= with fast paths")                                                  \
+  X(SendGreaterEqual, "W", -1, ">= with fast paths")                                               \
+  X(SendEqual, "W", -1, "= with fast paths")                                                       \
+  X(SendNotEqual, "W", -1, "~= and <> with fast paths")                                            \
+  X(SendIdentical, "", -1, "== (identity, follows forwarders)")                                    \
+  X(SendNotIdentical, "", -1, "~~ (identity, follows forwarders)")                                 \
+  X(SendBitAnd, "W", -1, "bitAnd: / & with SmallInteger fast path")                                \
+  X(SendBitOr, "W", -1, "bitOr: with SmallInteger fast path")                                      \
+  X(SendShiftLeft, "W", -1, "<< with SmallInteger fast path")                                      \
+  X(SendShiftRight, "W", -1, ">> / >>> with SmallInteger fast path")                               \
+  X(SendQuotient, "W", -1, "SOM / (integer division) with SmallInteger fast path")                 \
+  X(SendModulo, "W", -1, "% and \\\\ with SmallInteger fast path")                                 \
+  X(SendAt, "W", -1, "at: with Array fast path")                                                   \
+  X(SendAtPut, "W", -2, "at:put: with Array fast path")                                            \
+  X(SendValue, "W", 0, "value with block fast path")                                               \
+  X(ReturnTop, "", -1, "return the top from the method")                                           \
+  X(ReturnSelf, "", 0, "return the receiver from the method")                                      \
+  X(BlockReturn, "", -1, "return the top from the block to its caller")                            \
+  X(NonLocalReturn, "", -1, "return the top from the block's home method")                         \
+  X(Jump, "J", 0, "jump forward")                                                                  \
+  X(JumpBack, "J", 0, "jump backward (checks interrupts)")                                         \
+  X(JumpIfTrue, "J", -1, "pop; jump forward if true")                                              \
+  X(JumpIfFalse, "J", -1, "pop; jump forward if false")                                            \
+  X(JumpIfNil, "J", -1, "pop; jump forward if nil")                                                \
+  X(JumpIfNotNil, "J", -1, "pop; jump forward if not nil")                                         \
+  X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")       \
+  X(ForLoopUp, "BBJ", 0, "while temp n < temp m: temp n + 1, jump back (else the general step)")   \
+  X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)") \
+  ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)
+
+// Fused instructions: a push directly followed by a send, as one instruction named after
+// both ("PushTempSendAdd 3 7" is "PushTemp 3" then "SendAdd 7"). The operands are the
+// push's (none for PushSelf), then the send's site word. The compiler fuses when no jump
+// lands between the two (CodeGenerator.cpp, Emitter::fuse); the interpreter pushes the
+// value and then runs the send's own handler, so a send behaves alike fused or not.
+//
+//  F(send, effect of push + send, X, push, operands)
+#define ESPELL_FUSABLE_SENDS(F, X, push, operands) \
+  F(Send, kVariable, X, push, operands)            \
+  F(SendAdd, 0, X, push, operands)                 \
+  F(SendSubtract, 0, X, push, operands)            \
+  F(SendMultiply, 0, X, push, operands)            \
+  F(SendLess, 0, X, push, operands)                \
+  F(SendGreater, 0, X, push, operands)             \
+  F(SendLessEqual, 0, X, push, operands)           \
+  F(SendGreaterEqual, 0, X, push, operands)        \
+  F(SendEqual, 0, X, push, operands)               \
+  F(SendAt, 0, X, push, operands)
+#define ESPELL_FUSED_OPCODES(F, X)                   \
+  ESPELL_FUSABLE_SENDS(F, X, PushTemp, "BW")         \
+  ESPELL_FUSABLE_SENDS(F, X, PushArgument, "BW")     \
+  ESPELL_FUSABLE_SENDS(F, X, PushField, "BW")        \
+  ESPELL_FUSABLE_SENDS(F, X, PushSmallInteger, "BW") \
+  F(Send, kVariable, X, PushSelf, "W")
+#define ESPELL_FUSED_ROW(send, effect, X, push, operands) \
+  X(push##send, operands, effect, "fused: " #push " then " #send)
 
 enum class Op : uint8_t {
 #define ESPELL_OP_ENUM(name, operands, effect, description) name,
@@ -111,6 +139,29 @@ constexpr int operandBytes(const char* format) {
   int n = 0;
   for (const char* p = format; *p; p++) n += (*p == 'W' || *p == 'J') ? 2 : 1;
   return n;
+}
+
+// A fused instruction's parts; Op::Count for the others.
+struct FusedParts {
+  Op fused, push, send;
+};
+inline constexpr FusedParts kFusedParts[] = {
+#define ESPELL_FUSED_PARTS(send, effect, X, push, operands) {Op::push##send, Op::push, Op::send},
+    ESPELL_FUSED_OPCODES(ESPELL_FUSED_PARTS, _)
+#undef ESPELL_FUSED_PARTS
+};
+constexpr Op fusedPushOf(Op op) {
+  for (const FusedParts& f : kFusedParts) {
+    if (f.fused == op) return f.push;
+  }
+  return Op::Count;
+}
+// The instruction that does [push] then [send], or Op::Count when there is none.
+constexpr Op fusedOpFor(Op push, Op send) {
+  for (const FusedParts& f : kFusedParts) {
+    if (f.push == push && f.send == send) return f.fused;
+  }
+  return Op::Count;
 }
 
 // Whether the jump operand ("J") of [op] counts backward.
@@ -187,6 +238,10 @@ constexpr OperandRole operandRole(Op op, int index) {
     case Op::ForLoopDown:
       return index < 2 ? OperandRole::Temp : OperandRole::JumpDistance;
     default:
+      // A fused push and send: the push's operand, then the send site.
+      if (Op push = fusedPushOf(op); push != Op::Count && push != Op::PushSelf && index == 0) {
+        return operandRole(push, 0);
+      }
       return OperandRole::SendSite;  // every other instruction with an operand is a send
   }
 }

@@ -88,6 +88,7 @@ class Emitter {
   }
   // An op whose stack effect depends on its operand.
   void emitOp(Op op, int effect) {
+    lastOpAt_ = here();
     spec_.bytecodes.push_back(uint8_t(op));
     lastOp_ = op;
     operandIndex_ = 0;
@@ -116,6 +117,7 @@ class Emitter {
     return jump;
   }
   void patch(const PendingJump& jump) {
+    label();
     size_t distance = here() - (jump.at + 2);
     if (distance > size_t(kMaxWordOperand)) {
       at_ = jump.where;
@@ -175,7 +177,26 @@ class Emitter {
   }
   int hiddenTemp() { return real_->numTemps++; }
 
+  // Where a jump lands (or a line starts): no instruction is fused across it.
+  size_t label() {
+    boundary_ = here();
+    return boundary_;
+  }
+
+  // Emits the special or ordinary send [send] (its site word follows), fused with the
+  // push emitted just before it when there is a fused instruction for the pair and no
+  // jump lands between the two (Opcodes.h, fused instructions).
+  void emitSendOp(Op send, int effect) {
+    Op fused = fusedOpFor(lastOp_, send);
+    if (fused == Op::Count || boundary_ == here()) return emitOp(send, effect);
+    spec_.bytecodes[lastOpAt_] = uint8_t(fused);
+    lastOp_ = fused;
+    operandIndex_ = lastOp_ == fusedOpFor(Op::PushSelf, send) ? 0 : 1;  // the site word comes next
+    if (effect != kVariable) setDepth(depth_ + effect);
+  }
+
   void noteLine(int line) {
+    boundary_ = here();
     if (line > line_table::kMaxLine)
       failLimit("the line number recorded in the line table", line_table::kMaxLine, line);
     if (spec_.lineTable.empty() || spec_.lineTable.back().second != line) {
@@ -204,6 +225,10 @@ class Emitter {
   const CompileContext& ctx_;
   SourceLocation at_;
   Op lastOp_ = Op::PushSelf;
+  size_t lastOpAt_ = 0;  // where the last instruction emitted starts
+  // A position where a jump lands or a line starts: the instruction there may not be
+  // fused with the one before (SIZE_MAX: none yet).
+  size_t boundary_ = SIZE_MAX;
   int operandIndex_ = 0;
   int depth_ = 0;
   int maxDepth_ = 0;
@@ -566,13 +591,20 @@ class Generator {
       }
       for (const SpecialSend& sp : kSpecialSends) {
         if (selector == sp.selector) {
-          e.emitW(sp.op, e.sendSite(selector, argc));
+          int site = e.sendSite(selector, argc);
+          e.emitSendOp(sp.op, kOpInfo[int(sp.op)].effect);
+          e.word(site);
           return;
         }
       }
     }
-    e.emitOp(isSuper ? Op::SuperSend : Op::Send, kVariable);
-    e.word(e.sendSite(selector, argc));
+    int site = e.sendSite(selector, argc);
+    if (isSuper) {
+      e.emitOp(Op::SuperSend, kVariable);
+    } else {
+      e.emitSendOp(Op::Send, kVariable);
+    }
+    e.word(site);
     e.setDepth(e.depth() - argc);
   }
 
@@ -935,7 +967,7 @@ class Generator {
       case InlineKind::WhileTrueUnary:
       case InlineKind::WhileFalseUnary: {
         bool whileTrue = kind == InlineKind::WhileTrue || kind == InlineKind::WhileTrueUnary;
-        size_t top = e.here();
+        size_t top = e.label();
         std::vector<Emitter::PendingJump> exits;
         if (!testBlock(e, receiverBlock(), /*jumpWhen=*/!whileTrue, exits)) {
           inlineBody(e, s, receiverBlock(), Use::Value);
@@ -949,7 +981,7 @@ class Generator {
         return;
       }
       case InlineKind::Repeat: {
-        size_t top = e.here();
+        size_t top = e.label();
         inlineBody(e, s, receiverBlock(), Use::Effect);
         e.jumpBack(top, n->where);
         e.setDepth(base);
@@ -981,12 +1013,12 @@ class Generator {
         bool negativeStep = step && ((step->kind == LiteralValue::Kind::Double && step->number < 0) ||
                                      (step->kind == LiteralValue::Kind::Integer && step->text[0] == '-'));
         bool descending = down != negativeStep;
-        size_t top = e.here();
+        size_t top = e.label();
         e.emitB(Op::PushTemp, counter);
         e.emitB(Op::PushTemp, limit);
         emitSend(e, descending ? ">=" : "<=", 1, false);
         auto exit = e.jumpForward(Op::JumpIfFalse);
-        size_t bodyStart = e.here();
+        size_t bodyStart = e.label();
         if (separate) {
           e.emitB(Op::PushTemp, counter);  // becomes the loop variable's value on entry
           inlineBody(e, s, body, Use::Effect, /*parameterOnStack=*/true);
@@ -1018,12 +1050,12 @@ class Generator {
         e.emitB(Op::PushSmallInteger, 1);
         e.emitB(Op::PopStoreTemp, count);
         int afterSetup = e.depth();
-        size_t top = e.here();
+        size_t top = e.label();
         e.emitB(Op::PushTemp, count);
         e.emitB(Op::PushTemp, limit);
         emitSend(e, "<=", 1, false);
         auto exit = e.jumpForward(Op::JumpIfFalse);
-        size_t bodyStart = e.here();
+        size_t bodyStart = e.label();
         inlineBody(e, s, block(0), Use::Effect);
         e.forLoop(Op::ForLoopUp, count, limit, bodyStart, n->where);
         e.emitB(Op::PushTemp, count);

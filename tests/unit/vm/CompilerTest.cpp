@@ -160,3 +160,21 @@ TEST_CASE("counted loops end in a fast step, followed by the general step") {
   CHECK_FALSE(uses(*stepped, Op::ForLoopUp));
   CHECK_FALSE(uses(*stepped, Op::ForLoopDown));
 }
+
+TEST_CASE("a push directly followed by a send is one fused instruction, unless a jump lands on the send") {
+  auto fused = compile("foo: a | t | t := 3. ^ (t + a) foo: t");
+  CHECK(uses(*fused, Op::PushArgumentSendAdd));
+  CHECK(uses(*fused, Op::PushTempSend));
+  CHECK_FALSE(uses(*fused, Op::SendAdd));
+  auto self = compile("foo ^ self bar");
+  CHECK(uses(*self, Op::PushSelfSend));
+  // The ifTrue: branch jumps to the +, the ifFalse: branch falls into it after a push.
+  auto joined = compile("foo: c | t u | t := 1. u := 2. ^ 5 + (c ifTrue: [t] ifFalse: [u])");
+  CHECK(uses(*joined, Op::SendAdd));
+  CHECK_FALSE(uses(*joined, Op::PushTempSendAdd));
+  // Super sends and sends without a fused form stay apart.
+  auto super = compile("foo: a ^ super foo: a");
+  CHECK(uses(*super, Op::SuperSend));
+  auto put = compile("foo: a ^ a at: 1 put: 2");
+  CHECK(uses(*put, Op::SendAtPut));
+}
