@@ -100,10 +100,18 @@ class Space {
   void setArrayClassIndex(ClassIndex i);
 
   ClassIndex classIndexOf(Oop o) const {
-    if (o.isSmallInteger()) return reserved_class::kSmallInteger;
-    if (o.isCharacter()) return reserved_class::kCharacter;
-    if (o.isSmallFloat()) return reserved_class::kSmallFloat;
-    return o.object()->classIndex();
+    if (!o.isImmediate()) [[likely]]
+      return o.object()->classIndex();
+    // By the tag bits (Oop.h): SmallIntegers end in 1, Characters in 010, SmallFloats in 100.
+    static constexpr ClassIndex kImmediateClasses[8] = {0,
+                                                        reserved_class::kSmallInteger,
+                                                        reserved_class::kCharacter,
+                                                        reserved_class::kSmallInteger,
+                                                        reserved_class::kSmallFloat,
+                                                        reserved_class::kSmallInteger,
+                                                        0,
+                                                        reserved_class::kSmallInteger};
+    return kImmediateClasses[o.bits() & 7];
   }
 
   // ---- allocation (may collect; throws HeapExhausted) ----------------------------------
