@@ -145,214 +145,213 @@ StopReason Interpreter::dispatch() {
   try {
     LOAD();
     for (;;) {
-#ifdef ESPELL_COMPUTED_GOTO
       DISPATCH();
-#else
+#ifndef ESPELL_COMPUTED_GOTO
     dispatch:
       switch (Op(*ip)) {
 #endif
 
-      OP(PushSelf) {
-        *++sp = PUSHED_PushSelf;
-        ip += LENGTH(PushSelf);
-        DISPATCH();
-      }
-      OP(PushNil) {
-        *++sp = nil_;
-        ip += LENGTH(PushNil);
-        DISPATCH();
-      }
-      OP(PushTrue) {
-        *++sp = true_;
-        ip += LENGTH(PushTrue);
-        DISPATCH();
-      }
-      OP(PushFalse) {
-        *++sp = false_;
-        ip += LENGTH(PushFalse);
-        DISPATCH();
-      }
-      OP(PushSmallInteger) {
-        *++sp = PUSHED_PushSmallInteger;
-        ip += LENGTH(PushSmallInteger);
-        DISPATCH();
-      }
-      OP(PushArgument) {
-        *++sp = PUSHED_PushArgument;
-        ip += LENGTH(PushArgument);
-        DISPATCH();
-      }
-      OP(PushTemp) {
-        *++sp = PUSHED_PushTemp;
-        ip += LENGTH(PushTemp);
-        DISPATCH();
-      }
-      OP(PushField) {
-        *++sp = PUSHED_PushField;
-        ip += LENGTH(PushField);
-        DISPATCH();
-      }
-      OP(PushLiteral) {
-        *++sp = regs_.literals[readWord(ip + 1)];
-        ip += LENGTH(PushLiteral);
-        DISPATCH();
-      }
-      OP(PushGlobal) {
-        Oop binding = regs_.literals[readWord(ip + 1)];
-        Oop value = binding.object()->slot(association_slot::kValue);
-        if (value == rt_.special(special::kUndefinedGlobal)) {
-          // Not defined yet: try loading a class of that name from the class path, then
-          // fall back to sending #unknownGlobal: to the receiver.
-          SAVE();
-          Oop name = binding.object()->slot(association_slot::kKey);
-          rt_.loader().tryLoadGlobal(name);
-          LOAD();
-          CHECK_STOP();
-          binding = regs_.literals[readWord(ip + 1)];
-          value = binding.object()->slot(association_slot::kValue);
+        OP(PushSelf) {
+          *++sp = PUSHED_PushSelf;
+          ip += LENGTH(PushSelf);
+          DISPATCH();
+        }
+        OP(PushNil) {
+          *++sp = nil_;
+          ip += LENGTH(PushNil);
+          DISPATCH();
+        }
+        OP(PushTrue) {
+          *++sp = true_;
+          ip += LENGTH(PushTrue);
+          DISPATCH();
+        }
+        OP(PushFalse) {
+          *++sp = false_;
+          ip += LENGTH(PushFalse);
+          DISPATCH();
+        }
+        OP(PushSmallInteger) {
+          *++sp = PUSHED_PushSmallInteger;
+          ip += LENGTH(PushSmallInteger);
+          DISPATCH();
+        }
+        OP(PushArgument) {
+          *++sp = PUSHED_PushArgument;
+          ip += LENGTH(PushArgument);
+          DISPATCH();
+        }
+        OP(PushTemp) {
+          *++sp = PUSHED_PushTemp;
+          ip += LENGTH(PushTemp);
+          DISPATCH();
+        }
+        OP(PushField) {
+          *++sp = PUSHED_PushField;
+          ip += LENGTH(PushField);
+          DISPATCH();
+        }
+        OP(PushLiteral) {
+          *++sp = regs_.literals[readWord(ip + 1)];
+          ip += LENGTH(PushLiteral);
+          DISPATCH();
+        }
+        OP(PushGlobal) {
+          Oop binding = regs_.literals[readWord(ip + 1)];
+          Oop value = binding.object()->slot(association_slot::kValue);
           if (value == rt_.special(special::kUndefinedGlobal)) {
-            ip += LENGTH(PushGlobal);
-            *++sp = SELF();
-            *++sp = binding.object()->slot(association_slot::kKey);
+            // Not defined yet: try loading a class of that name from the class path, then
+            // fall back to sending #unknownGlobal: to the receiver.
             SAVE();
-            sendFromPrimitive(rt_.special(special::kSelectorUnknownGlobal), 1);
+            Oop name = binding.object()->slot(association_slot::kKey);
+            rt_.loader().tryLoadGlobal(name);
             LOAD();
             CHECK_STOP();
-            DISPATCH();
+            binding = regs_.literals[readWord(ip + 1)];
+            value = binding.object()->slot(association_slot::kValue);
+            if (value == rt_.special(special::kUndefinedGlobal)) {
+              ip += LENGTH(PushGlobal);
+              *++sp = SELF();
+              *++sp = binding.object()->slot(association_slot::kKey);
+              SAVE();
+              sendFromPrimitive(rt_.special(special::kSelectorUnknownGlobal), 1);
+              LOAD();
+              CHECK_STOP();
+              DISPATCH();
+            }
           }
+          *++sp = value;
+          ip += LENGTH(PushGlobal);
+          DISPATCH();
         }
-        *++sp = value;
-        ip += LENGTH(PushGlobal);
-        DISPATCH();
-      }
-      OP(PushRemoteTemp) {
-        Oop vector = frame::temps(fp)[ip[1]];
-        *++sp = vector.object()->slot(ip[2]);
-        ip += LENGTH(PushRemoteTemp);
-        DISPATCH();
-      }
-      OP(PushThisContext) {
-        SAVE();
-        Oop ctx = contextOfCurrentFrame();
-        LOAD();
-        *++sp = ctx;
-        ip += LENGTH(PushThisContext);
-        DISPATCH();
-      }
-      OP(PushClosure) {
-        int copied = ip[3];
-        Oop code = regs_.literals[readWord(ip + 1)];
-        int64_t header = codeHeaderOf(code);
-        Oop outer = nil_;
-        if (CodeHeader::has(header, CodeHeader::kNeedsOuterContext)) {
-          // The home method's context, for non-local returns.
-          int64_t h = frame::header(fp);
-          if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
-            // The closure (where a block frame's result will go) knows its home context.
-            outer = fp[-int(CodeHeader::args(h)) - 1].object()->slot(closure_slot::kOuterContext);
-          } else if ((outer = frame::context(fp)) == nil_) {
+        OP(PushRemoteTemp) {
+          Oop vector = frame::temps(fp)[ip[1]];
+          *++sp = vector.object()->slot(ip[2]);
+          ip += LENGTH(PushRemoteTemp);
+          DISPATCH();
+        }
+        OP(PushThisContext) {
+          SAVE();
+          Oop ctx = contextOfCurrentFrame();
+          LOAD();
+          *++sp = ctx;
+          ip += LENGTH(PushThisContext);
+          DISPATCH();
+        }
+        OP(PushClosure) {
+          int copied = ip[3];
+          Oop code = regs_.literals[readWord(ip + 1)];
+          int64_t header = codeHeaderOf(code);
+          Oop outer = nil_;
+          if (CodeHeader::has(header, CodeHeader::kNeedsOuterContext)) {
+            // The home method's context, for non-local returns.
+            int64_t h = frame::header(fp);
+            if (CodeHeader::has(h, CodeHeader::kIsBlock)) {
+              // The closure (where a block frame's result will go) knows its home context.
+              outer = fp[-int(CodeHeader::args(h)) - 1].object()->slot(closure_slot::kOuterContext);
+            } else if ((outer = frame::context(fp)) == nil_) {
+              SAVE();
+              outer = contextOfCurrentFrame();
+              LOAD();
+            }
+          }
+          unsigned nargs = CodeHeader::args(header);
+          ClassIndex cls = rt_.known.block[nargs < 4 ? nargs : 4];
+          size_t slots = closure_slot::kFirstCopied + size_t(copied);
+          Oop closure = space_.tryAllocateYoung(cls, space::Format::FixedIndexable, slots);
+          if (closure.isNull()) {
+            space::LocalRoot keepOuter(space_.localRoots(), outer);
             SAVE();
-            outer = contextOfCurrentFrame();
+            closure = space_.allocate(cls, space::Format::FixedIndexable, slots);
+            LOAD();
+            outer = keepOuter.get();
+            code = regs_.literals[readWord(ip + 1)];
+          }
+          HeapObject* c = closure.object();
+          c->slots()[closure_slot::kCode] = code;
+          c->slots()[closure_slot::kOuterContext] = outer;
+          c->slots()[closure_slot::kReceiver] = SELF();
+          for (int i = 0; i < copied; i++) c->slots()[closure_slot::kFirstCopied + size_t(i)] = sp[i - copied + 1];
+          // The closure is old only under gc stress; its copied values may be young.
+          space_.rememberIfOld(c);
+          sp -= copied;
+          *++sp = closure;
+          ip += LENGTH(PushClosure);
+          DISPATCH();
+        }
+        OP(PushNewArray) {
+          int n = ip[1];
+          SAVE();
+          Oop array = space_.allocate(rt_.known.array, space::Format::Indexable, size_t(n));
+          LOAD();
+          HeapObject* a = array.object();
+          for (int i = 0; i < n; i++) a->slots()[i] = sp[i - n + 1];
+          space_.rememberIfOld(a);
+          sp -= n;
+          *++sp = array;
+          ip += LENGTH(PushNewArray);
+          DISPATCH();
+        }
+        OP(StoreTemp) {
+          frame::temps(fp)[ip[1]] = *sp;
+          ip += LENGTH(StoreTemp);
+          DISPATCH();
+        }
+        OP(PopStoreTemp) {
+          frame::temps(fp)[ip[1]] = *sp--;
+          ip += LENGTH(PopStoreTemp);
+          DISPATCH();
+        }
+        OP(StoreField) {
+          space_.storePointer(SELF(), ip[1], *sp);
+          ip += LENGTH(StoreField);
+          DISPATCH();
+        }
+        OP(PopStoreField) {
+          space_.storePointer(SELF(), ip[1], *sp--);
+          ip += LENGTH(PopStoreField);
+          DISPATCH();
+        }
+        OP(StoreRemoteTemp) {
+          space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp);
+          ip += LENGTH(StoreRemoteTemp);
+          DISPATCH();
+        }
+        OP(PopStoreRemoteTemp) {
+          space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp--);
+          ip += LENGTH(PopStoreRemoteTemp);
+          DISPATCH();
+        }
+        OP(StoreGlobal) {
+          Oop binding = regs_.literals[readWord(ip + 1)];
+          space_.storePointer(binding, association_slot::kValue, *sp);
+          ip += LENGTH(StoreGlobal);
+          DISPATCH();
+        }
+        OP(MakeTempVector) {
+          Oop vector = space_.tryAllocateYoung(rt_.known.array, space::Format::Indexable, ip[2]);
+          if (vector.isNull()) {
+            SAVE();
+            vector = space_.allocate(rt_.known.array, space::Format::Indexable, ip[2]);
             LOAD();
           }
+          frame::temps(fp)[ip[1]] = vector;
+          ip += LENGTH(MakeTempVector);
+          DISPATCH();
         }
-        unsigned nargs = CodeHeader::args(header);
-        ClassIndex cls = rt_.known.block[nargs < 4 ? nargs : 4];
-        size_t slots = closure_slot::kFirstCopied + size_t(copied);
-        Oop closure = space_.tryAllocateYoung(cls, space::Format::FixedIndexable, slots);
-        if (closure.isNull()) {
-          space::LocalRoot keepOuter(space_.localRoots(), outer);
-          SAVE();
-          closure = space_.allocate(cls, space::Format::FixedIndexable, slots);
-          LOAD();
-          outer = keepOuter.get();
-          code = regs_.literals[readWord(ip + 1)];
+        OP(Pop) {
+          sp--;
+          ip += LENGTH(Pop);
+          DISPATCH();
         }
-        HeapObject* c = closure.object();
-        c->slots()[closure_slot::kCode] = code;
-        c->slots()[closure_slot::kOuterContext] = outer;
-        c->slots()[closure_slot::kReceiver] = SELF();
-        for (int i = 0; i < copied; i++) c->slots()[closure_slot::kFirstCopied + size_t(i)] = sp[i - copied + 1];
-        // The closure is old only under gc stress; its copied values may be young.
-        space_.rememberIfOld(c);
-        sp -= copied;
-        *++sp = closure;
-        ip += LENGTH(PushClosure);
-        DISPATCH();
-      }
-      OP(PushNewArray) {
-        int n = ip[1];
-        SAVE();
-        Oop array = space_.allocate(rt_.known.array, space::Format::Indexable, size_t(n));
-        LOAD();
-        HeapObject* a = array.object();
-        for (int i = 0; i < n; i++) a->slots()[i] = sp[i - n + 1];
-        space_.rememberIfOld(a);
-        sp -= n;
-        *++sp = array;
-        ip += LENGTH(PushNewArray);
-        DISPATCH();
-      }
-      OP(StoreTemp) {
-        frame::temps(fp)[ip[1]] = *sp;
-        ip += LENGTH(StoreTemp);
-        DISPATCH();
-      }
-      OP(PopStoreTemp) {
-        frame::temps(fp)[ip[1]] = *sp--;
-        ip += LENGTH(PopStoreTemp);
-        DISPATCH();
-      }
-      OP(StoreField) {
-        space_.storePointer(SELF(), ip[1], *sp);
-        ip += LENGTH(StoreField);
-        DISPATCH();
-      }
-      OP(PopStoreField) {
-        space_.storePointer(SELF(), ip[1], *sp--);
-        ip += LENGTH(PopStoreField);
-        DISPATCH();
-      }
-      OP(StoreRemoteTemp) {
-        space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp);
-        ip += LENGTH(StoreRemoteTemp);
-        DISPATCH();
-      }
-      OP(PopStoreRemoteTemp) {
-        space_.storePointer(frame::temps(fp)[ip[1]], ip[2], *sp--);
-        ip += LENGTH(PopStoreRemoteTemp);
-        DISPATCH();
-      }
-      OP(StoreGlobal) {
-        Oop binding = regs_.literals[readWord(ip + 1)];
-        space_.storePointer(binding, association_slot::kValue, *sp);
-        ip += LENGTH(StoreGlobal);
-        DISPATCH();
-      }
-      OP(MakeTempVector) {
-        Oop vector = space_.tryAllocateYoung(rt_.known.array, space::Format::Indexable, ip[2]);
-        if (vector.isNull()) {
-          SAVE();
-          vector = space_.allocate(rt_.known.array, space::Format::Indexable, ip[2]);
-          LOAD();
+        OP(Dup) {
+          sp[1] = sp[0];
+          sp++;
+          ip += LENGTH(Dup);
+          DISPATCH();
         }
-        frame::temps(fp)[ip[1]] = vector;
-        ip += LENGTH(MakeTempVector);
-        DISPATCH();
-      }
-      OP(Pop) {
-        sp--;
-        ip += LENGTH(Pop);
-        DISPATCH();
-      }
-      OP(Dup) {
-        sp[1] = sp[0];
-        sp++;
-        ip += LENGTH(Dup);
-        DISPATCH();
-      }
 
-      // ---- arithmetic and comparison fast paths -----------------------------------------
+        // ---- arithmetic and comparison fast paths -----------------------------------------
 #define INT_BINARY(guard, expr)                           \
   {                                                       \
     Oop a = sp[-1], b = sp[0];                            \
@@ -407,49 +406,49 @@ StopReason Interpreter::dispatch() {
     ip += kSpecialSendLength;              \
     DISPATCH();                            \
   }
-      OP(SendAdd) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b)) {
-          int64_t r;
-          if ((intGuards_ & kGuardAdd) && !__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
-            *--sp = Oop::fromBits(uint64_t(r));
-            ip += LENGTH(SendAdd);
-            DISPATCH();
+        OP(SendAdd) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b)) {
+            int64_t r;
+            if ((intGuards_ & kGuardAdd) && !__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
+              *--sp = Oop::fromBits(uint64_t(r));
+              ip += LENGTH(SendAdd);
+              DISPATCH();
+            }
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(+)
           goto send_special;
         }
-        if (doubleGuard_) FLOAT_ARITH(+)
-        goto send_special;
-      }
-      OP(SendSubtract) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b)) {
-          int64_t r;
-          if ((intGuards_ & kGuardSub) && !__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
-            *--sp = Oop::fromBits(uint64_t(r));
-            ip += LENGTH(SendSubtract);
-            DISPATCH();
+        OP(SendSubtract) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b)) {
+            int64_t r;
+            if ((intGuards_ & kGuardSub) && !__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
+              *--sp = Oop::fromBits(uint64_t(r));
+              ip += LENGTH(SendSubtract);
+              DISPATCH();
+            }
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(-)
           goto send_special;
         }
-        if (doubleGuard_) FLOAT_ARITH(-)
-        goto send_special;
-      }
-      OP(SendMultiply) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b)) {
-          int64_t r;
-          if ((intGuards_ & kGuardMul) && !__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) &&
-              Oop::fitsSmallInteger(r)) {
-            *--sp = Oop::fromSmallInteger(r);
-            ip += LENGTH(SendMultiply);
-            DISPATCH();
+        OP(SendMultiply) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b)) {
+            int64_t r;
+            if ((intGuards_ & kGuardMul) && !__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) &&
+                Oop::fitsSmallInteger(r)) {
+              *--sp = Oop::fromSmallInteger(r);
+              ip += LENGTH(SendMultiply);
+              DISPATCH();
+            }
+            goto send_special;
           }
+          if (doubleGuard_) FLOAT_ARITH(*)
           goto send_special;
         }
-        if (doubleGuard_) FLOAT_ARITH(*)
-        goto send_special;
-      }
 #define COMPARE(guard, op)                                                                 \
   {                                                                                        \
     Oop a = sp[-1], b = sp[0];                                                             \
@@ -462,214 +461,227 @@ StopReason Interpreter::dispatch() {
     if (doubleGuard_ && numberPair(a, b, x, y)) PUSH_BOOL(x op y);                         \
     goto send_special;                                                                     \
   }
-      // A macro body per bytecode, without semicolons: clang-format cannot settle on a layout.
-      // clang-format off
+        // A macro body per bytecode, without semicolons: clang-format cannot settle on a layout.
+        // clang-format off
         OP(SendLess) COMPARE(kGuardLt, <)
         OP(SendGreater) COMPARE(kGuardGt, >)
         OP(SendLessEqual) COMPARE(kGuardLe, <=)
         OP(SendGreaterEqual) COMPARE(kGuardGe, >=)
         OP(SendEqual) {
-        // clang-format on
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardEq)) PUSH_BOOL(a == b);
-        goto send_special;
-      }
-      OP(SendNotEqual) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardNe)) PUSH_BOOL(a != b);
-        goto send_special;
-      }
-      OP(SendIdentical) {
-        Oop a = sp[-1], b = sp[0];
-        if (a != b) {
-          a = space::Space::follow(a);
-          b = space::Space::follow(b);
+          // clang-format on
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardEq)) PUSH_BOOL(a == b);
+          goto send_special;
         }
-        PUSH_BOOL_AFTER(a == b, LENGTH(SendIdentical));
-      }
-      OP(SendNotIdentical) {
-        Oop a = sp[-1], b = sp[0];
-        if (a != b) {
-          a = space::Space::follow(a);
-          b = space::Space::follow(b);
+        OP(SendNotEqual) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardNe)) PUSH_BOOL(a != b);
+          goto send_special;
         }
-        PUSH_BOOL_AFTER(a != b, LENGTH(SendNotIdentical));
-      }
-      // clang-format off
+        OP(SendAnd) {
+          // true/false && true/false; anything else (a block argument) is sent.
+          Oop a = sp[-1], b = sp[0];
+          bool booleans = (a == true_ || a == false_) && (b == true_ || b == false_);
+          if (booleanGuard_ && booleans) PUSH_BOOL(a == true_ && b == true_);
+          goto send_special;
+        }
+        OP(SendOr) {
+          Oop a = sp[-1], b = sp[0];
+          bool booleans = (a == true_ || a == false_) && (b == true_ || b == false_);
+          if (booleanGuard_ && booleans) PUSH_BOOL(a == true_ || b == true_);
+          goto send_special;
+        }
+        OP(SendIdentical) {
+          Oop a = sp[-1], b = sp[0];
+          if (a != b) {
+            a = space::Space::follow(a);
+            b = space::Space::follow(b);
+          }
+          PUSH_BOOL_AFTER(a == b, LENGTH(SendIdentical));
+        }
+        OP(SendNotIdentical) {
+          Oop a = sp[-1], b = sp[0];
+          if (a != b) {
+            a = space::Space::follow(a);
+            b = space::Space::follow(b);
+          }
+          PUSH_BOOL_AFTER(a != b, LENGTH(SendNotIdentical));
+        }
+        // clang-format off
         OP(SendBitAnd) INT_BINARY(kGuardBitAnd, PUSH_INT(x & y))
         OP(SendBitOr) INT_BINARY(kGuardBitOr, PUSH_INT(x | y))
         OP(SendShiftLeft) {
-        // clang-format on
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardShl)) {
-          int64_t x = a.smallInteger(), y = b.smallInteger();
-          if (y >= 0 && y < 62) {
-            int64_t r = int64_t(uint64_t(x) << y);
-            if ((r >> y) == x && Oop::fitsSmallInteger(r)) {
-              *--sp = Oop::fromSmallInteger(r);
-              ip += LENGTH(SendShiftLeft);
+          // clang-format on
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardShl)) {
+            int64_t x = a.smallInteger(), y = b.smallInteger();
+            if (y >= 0 && y < 62) {
+              int64_t r = int64_t(uint64_t(x) << y);
+              if ((r >> y) == x && Oop::fitsSmallInteger(r)) {
+                *--sp = Oop::fromSmallInteger(r);
+                ip += LENGTH(SendShiftLeft);
+                DISPATCH();
+              }
+            }
+          }
+          goto send_special;
+        }
+        OP(SendShiftRight) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardShr)) {
+            int64_t x = a.smallInteger(), y = b.smallInteger();
+            if (y >= 0) {  // arithmetic, as Integer>>#>> (and >>>)
+              *--sp = Oop::fromSmallInteger(y >= 63 ? (x < 0 ? -1 : 0) : x >> y);
+              ip += LENGTH(SendShiftRight);
               DISPATCH();
             }
           }
+          goto send_special;
         }
-        goto send_special;
-      }
-      OP(SendShiftRight) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardShr)) {
-          int64_t x = a.smallInteger(), y = b.smallInteger();
-          if (y >= 0) {  // arithmetic, as Integer>>#>> (and >>>)
-            *--sp = Oop::fromSmallInteger(y >= 63 ? (x < 0 ? -1 : 0) : x >> y);
-            ip += LENGTH(SendShiftRight);
+        OP(SendQuotient) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardQuo)) {
+            int64_t x = a.smallInteger(), y = b.smallInteger();
+            if (y != 0 && !(y == -1 && x == Oop::kSmallIntegerMin)) {  // that one overflows
+              *--sp = Oop::fromSmallInteger(largeint::floorDivide(x, y));
+              ip += LENGTH(SendQuotient);
+              DISPATCH();
+            }
+          }
+          goto send_special;
+        }
+        OP(SendModulo) {
+          Oop a = sp[-1], b = sp[0];
+          if (bothSmall(a, b) && (intGuards_ & kGuardMod)) {
+            int64_t x = a.smallInteger(), y = b.smallInteger();
+            if (y != 0) {
+              *--sp = Oop::fromSmallInteger(largeint::floorModulo(x, y));
+              ip += LENGTH(SendModulo);
+              DISPATCH();
+            }
+          }
+          goto send_special;
+        }
+        OP(SendAt) {
+          Oop a = sp[-1], b = sp[0];
+          if (arrayAtGuard_ && b.isSmallInteger() && a.isHeapObject() && a.object()->classIndex() == rt_.known.array) {
+            uint64_t i = uint64_t(b.smallInteger() - 1);
+            if (i < a.object()->slotCount()) {
+              *--sp = a.object()->slot(i);
+              ip += LENGTH(SendAt);
+              DISPATCH();
+            }
+          }
+          goto send_special;
+        }
+        OP(SendAtPut) {
+          Oop a = sp[-2], b = sp[-1];
+          if (arrayAtGuard_ && b.isSmallInteger() && a.isHeapObject() && a.object()->classIndex() == rt_.known.array) {
+            uint64_t i = uint64_t(b.smallInteger() - 1);
+            if (i < a.object()->slotCount()) {
+              Oop v = sp[0];
+              space_.storePointer(a, i, v);
+              sp -= 2;
+              *sp = v;
+              ip += LENGTH(SendAtPut);
+              DISPATCH();
+            }
+          }
+          goto send_special;
+        }
+        OP(SendValue) {
+          Oop a = sp[0];
+          if (blockValueGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.block[0]) {
+            ip += LENGTH(SendValue);
+            SAVE();
+            pushBlockFrame(a, 0);
+            LOAD();
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
             DISPATCH();
           }
+          goto send_special;
         }
-        goto send_special;
-      }
-      OP(SendQuotient) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardQuo)) {
-          int64_t x = a.smallInteger(), y = b.smallInteger();
-          if (y != 0 && !(y == -1 && x == Oop::kSmallIntegerMin)) {  // that one overflows
-            *--sp = Oop::fromSmallInteger(largeint::floorDivide(x, y));
-            ip += LENGTH(SendQuotient);
-            DISPATCH();
-          }
-        }
-        goto send_special;
-      }
-      OP(SendModulo) {
-        Oop a = sp[-1], b = sp[0];
-        if (bothSmall(a, b) && (intGuards_ & kGuardMod)) {
-          int64_t x = a.smallInteger(), y = b.smallInteger();
-          if (y != 0) {
-            *--sp = Oop::fromSmallInteger(largeint::floorModulo(x, y));
-            ip += LENGTH(SendModulo);
-            DISPATCH();
-          }
-        }
-        goto send_special;
-      }
-      OP(SendAt) {
-        Oop a = sp[-1], b = sp[0];
-        if (arrayAtGuard_ && b.isSmallInteger() && a.isHeapObject() && a.object()->classIndex() == rt_.known.array) {
-          uint64_t i = uint64_t(b.smallInteger() - 1);
-          if (i < a.object()->slotCount()) {
-            *--sp = a.object()->slot(i);
-            ip += LENGTH(SendAt);
-            DISPATCH();
-          }
-        }
-        goto send_special;
-      }
-      OP(SendAtPut) {
-        Oop a = sp[-2], b = sp[-1];
-        if (arrayAtGuard_ && b.isSmallInteger() && a.isHeapObject() && a.object()->classIndex() == rt_.known.array) {
-          uint64_t i = uint64_t(b.smallInteger() - 1);
-          if (i < a.object()->slotCount()) {
-            Oop v = sp[0];
-            space_.storePointer(a, i, v);
-            sp -= 2;
-            *sp = v;
-            ip += LENGTH(SendAtPut);
-            DISPATCH();
-          }
-        }
-        goto send_special;
-      }
-      OP(SendValue) {
-        Oop a = sp[0];
-        if (blockValueGuard_ && a.isHeapObject() && a.object()->classIndex() == rt_.known.block[0]) {
-          ip += LENGTH(SendValue);
-          SAVE();
-          pushBlockFrame(a, 0);
-          LOAD();
-          if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
-          DISPATCH();
-        }
-        goto send_special;
-      }
 
-    send_special:
-      // A special send whose fast path did not apply: an ordinary send through its site.
-      site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
-      isSuper = false;
-      ip += kSpecialSendLength;
-      goto send;
-
-      OP(Send) {
+      send_special:
+        // A special send whose fast path did not apply: an ordinary send through its site.
         site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
         isSuper = false;
-        ip += LENGTH(Send);
+        ip += kSpecialSendLength;
         goto send;
-      }
-      OP(SuperSend) {
-        site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
-        isSuper = true;
-        ip += LENGTH(SuperSend);
-        goto send;
+
+        OP(Send) {
+          site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
+          isSuper = false;
+          ip += LENGTH(Send);
+          goto send;
+        }
+        OP(SuperSend) {
+          site = regs_.sites + size_t(readWord(ip + 1)) * send_site::kSlots;
+          isSuper = true;
+          ip += LENGTH(SuperSend);
+          goto send;
+        }
+
+      send : {
+        // Inline cache: two entries keyed on the receiver's class index.
+        argc = int(site[send_site::kInfo].smallInteger());
+        Oop receiver = sp[-argc];
+        Oop cls = Oop::fromSmallInteger(space_.classIndexOf(receiver));
+        if (site[send_site::kClass0] == cls) {
+          method = site[send_site::kMethod0];
+        } else if (site[send_site::kClass1] == cls) {
+          method = site[send_site::kMethod1];
+        } else {
+          SAVE();
+          method = lookupForSite(site, argc, isSuper);
+          LOAD();
+          CHECK_STOP();
+          if (method.isNull()) DISPATCH();  // the process failed; another one runs now
+        }
+        goto activate;
       }
 
-    send : {
-      // Inline cache: two entries keyed on the receiver's class index.
-      argc = int(site[send_site::kInfo].smallInteger());
-      Oop receiver = sp[-argc];
-      Oop cls = Oop::fromSmallInteger(space_.classIndexOf(receiver));
-      if (site[send_site::kClass0] == cls) {
-        method = site[send_site::kMethod0];
-      } else if (site[send_site::kClass1] == cls) {
-        method = site[send_site::kMethod1];
-      } else {
-        SAVE();
-        method = lookupForSite(site, argc, isSuper);
-        LOAD();
-        CHECK_STOP();
-        if (method.isNull()) DISPATCH();  // the process failed; another one runs now
-      }
-      goto activate;
-    }
-
-    activate : {
-      HeapObject* m = method.object();
-      Oop quick = m->slot(code_slot::kQuick);
-      if (quick.bits() != Oop::fromSmallInteger(0).bits()) {
-        ESPELL_RUN_QUICK_METHOD(quick.smallInteger(), sp, argc)
+      activate : {
+        HeapObject* m = method.object();
+        Oop quick = m->slot(code_slot::kQuick);
+        if (quick.bits() != Oop::fromSmallInteger(0).bits()) {
+          ESPELL_RUN_QUICK_METHOD(quick.smallInteger(), sp, argc)
+          DISPATCH();
+        }
+        int64_t header = codeHeaderOf(method);
+        if (unsigned prim = CodeHeader::primitive(header)) {
+          SAVE();
+          PrimitiveResult r = callPrimitive(prim, argc, sp, fp);
+          if (r == PrimitiveResult::Success) {
+            sp = regs_.sp;
+            DISPATCH();
+          }
+          LOAD();
+          if (r == PrimitiveResult::ControlTransferred) {
+            CHECK_STOP();
+            // Loops made of primitives that transfer control (restarting a context, a
+            // perform: chain) reach the heartbeat's check here, as sends and jumps do.
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+            DISPATCH();
+          }
+          method = m->asOop();  // the primitive failed: run the method's code
+        }
+        if (!frame::fits(sp, header, regs_.limit)) {
+          // Slow path: grow the stack, or answer StackOverflow.
+          SAVE();
+          pushFrame(method, argc);
+          LOAD();
+          CHECK_STOP();
+        } else {
+          Oop* newSp = frame::pushMethod(sp, argc, method, header, fp - regs_.slots, ip - regs_.code, nil_);
+          fp = sp + 1;
+          sp = newSp;
+          loadCodeRegisters(method);
+          ip = regs_.code;
+        }
+        if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
         DISPATCH();
       }
-      int64_t header = codeHeaderOf(method);
-      if (unsigned prim = CodeHeader::primitive(header)) {
-        SAVE();
-        PrimitiveResult r = callPrimitive(prim, argc, sp, fp);
-        if (r == PrimitiveResult::Success) {
-          sp = regs_.sp;
-          DISPATCH();
-        }
-        LOAD();
-        if (r == PrimitiveResult::ControlTransferred) {
-          CHECK_STOP();
-          // Loops made of primitives that transfer control (restarting a context, a
-          // perform: chain) reach the heartbeat's check here, as sends and jumps do.
-          if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
-          DISPATCH();
-        }
-        method = m->asOop();  // the primitive failed: run the method's code
-      }
-      if (!frame::fits(sp, header, regs_.limit)) {
-        // Slow path: grow the stack, or answer StackOverflow.
-        SAVE();
-        pushFrame(method, argc);
-        LOAD();
-        CHECK_STOP();
-      } else {
-        Oop* newSp = frame::pushMethod(sp, argc, method, header, fp - regs_.slots, ip - regs_.code, nil_);
-        fp = sp + 1;
-        sp = newSp;
-        loadCodeRegisters(method);
-        ip = regs_.code;
-      }
-      if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
-      DISPATCH();
-    }
 
 // A return from a frame without a context (no contexts to widow) that has a caller (the
 // process goes on): everything else takes returnFromFrame.
@@ -694,170 +706,168 @@ StopReason Interpreter::dispatch() {
     CHECK_STOP();                 \
     DISPATCH();                   \
   }
-      OP(ReturnTop) {
-        Oop result = *sp;
-        RETURN_FAST(result)
-        RETURN_SLOW(result)
-      }
-      OP(ReturnSelf) {
-        Oop result = SELF();
-        RETURN_FAST(result)
-        RETURN_SLOW(result)
-      }
-      OP(BlockReturn) {
-        Oop result = *sp;
-        RETURN_FAST(result)
-        RETURN_SLOW(result)
-      }
-      OP(NonLocalReturn) {
-        Oop result = *sp;
-        ip += LENGTH(NonLocalReturn);
-        SAVE();
-        nonLocalReturn(result);
-        LOAD();
-        CHECK_STOP();
-        DISPATCH();
-      }
-      OP(Jump) {
-        ip += LENGTH(Jump) + readWord(ip + 1);
-        DISPATCH();
-      }
-      OP(JumpBack) {
-        // Written as a subtraction: the equivalent addition of a negative changes how the
-        // compiler allocates the loop's registers (an instruction more per dispatch).
-        ip -= readWord(ip + 1) - LENGTH(JumpBack);
-        if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
-        DISPATCH();
-      }
-      OP(JumpIfTrue) {
-        Oop v = *sp;
-        if (v == true_) {
-          sp--;
-          ip += LENGTH(JumpIfTrue) + readWord(ip + 1);
+        OP(ReturnTop) {
+          Oop result = *sp;
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
+        }
+        OP(ReturnSelf) {
+          Oop result = SELF();
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
+        }
+        OP(BlockReturn) {
+          Oop result = *sp;
+          RETURN_FAST(result)
+          RETURN_SLOW(result)
+        }
+        OP(NonLocalReturn) {
+          Oop result = *sp;
+          ip += LENGTH(NonLocalReturn);
+          SAVE();
+          nonLocalReturn(result);
+          LOAD();
+          CHECK_STOP();
           DISPATCH();
         }
-        if (v == false_) {
-          sp--;
-          ip += LENGTH(JumpIfTrue);
+        OP(Jump) {
+          ip += LENGTH(Jump) + readWord(ip + 1);
           DISPATCH();
         }
-        goto not_boolean;
-      }
-      OP(JumpIfFalse) {
-        Oop v = *sp;
-        if (v == false_) {
-          sp--;
-          ip += LENGTH(JumpIfFalse) + readWord(ip + 1);
+        OP(JumpBack) {
+          // Written as a subtraction: the equivalent addition of a negative changes how the
+          // compiler allocates the loop's registers (an instruction more per dispatch).
+          ip -= readWord(ip + 1) - LENGTH(JumpBack);
+          if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
           DISPATCH();
         }
-        if (v == true_) {
-          sp--;
-          ip += LENGTH(JumpIfFalse);
+        OP(JumpIfTrue) {
+          Oop v = *sp;
+          if (v == true_) {
+            sp--;
+            ip += LENGTH(JumpIfTrue) + readWord(ip + 1);
+            DISPATCH();
+          }
+          if (v == false_) {
+            sp--;
+            ip += LENGTH(JumpIfTrue);
+            DISPATCH();
+          }
+          goto not_boolean;
+        }
+        OP(JumpIfFalse) {
+          Oop v = *sp;
+          if (v == false_) {
+            sp--;
+            ip += LENGTH(JumpIfFalse) + readWord(ip + 1);
+            DISPATCH();
+          }
+          if (v == true_) {
+            sp--;
+            ip += LENGTH(JumpIfFalse);
+            DISPATCH();
+          }
+          goto not_boolean;
+        }
+        OP(JumpIfNil) {
+          Oop v = *sp--;
+          ip += v == nil_ ? LENGTH(JumpIfNil) + readWord(ip + 1) : LENGTH(JumpIfNil);
           DISPATCH();
         }
-        goto not_boolean;
-      }
-      OP(JumpIfNil) {
-        Oop v = *sp--;
-        ip += v == nil_ ? LENGTH(JumpIfNil) + readWord(ip + 1) : LENGTH(JumpIfNil);
-        DISPATCH();
-      }
-      OP(JumpIfNotNil) {
-        Oop v = *sp--;
-        ip += v != nil_ ? LENGTH(JumpIfNotNil) + readWord(ip + 1) : LENGTH(JumpIfNotNil);
-        DISPATCH();
-      }
-      // Fused push and send: push as the push instruction does, step over its operand
-      // (the send's handler then finds its site word at ip + 1), and run the send.
+        OP(JumpIfNotNil) {
+          Oop v = *sp--;
+          ip += v != nil_ ? LENGTH(JumpIfNotNil) + readWord(ip + 1) : LENGTH(JumpIfNotNil);
+          DISPATCH();
+        }
+        // Fused push and send: push as the push instruction does, step over its operand
+        // (the send's handler then finds its site word at ip + 1), and run the send.
 #define ESPELL_FUSED_HANDLER(send, effect, X, push, operands) \
   OP(push##send) {                                            \
     *++sp = PUSHED_##push;                                    \
     ip += instructionSize(Op::push) - 1;                      \
     goto L_##send;                                            \
   }
-      ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
+        ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
 
-      OP(ForLoopUp) {
-        // A step that cannot end the loop: counter < limit, both SmallIntegers, and
-        // SmallInteger's + and <= are the VM's. Anything else: the general step follows.
-        Oop* t = frame::temps(fp);
-        Oop counter = t[ip[1]], limit = t[ip[2]];
-        if (bothSmall(counter, limit) && (intGuards_ & (kGuardAdd | kGuardLe)) == (kGuardAdd | kGuardLe) &&
-            int64_t(counter.bits()) < int64_t(limit.bits())) {
-          t[ip[1]] = Oop::fromBits(counter.bits() + (Oop::fromSmallInteger(1).bits() - 1));
-          ip -= readWord(ip + 3) - LENGTH(ForLoopUp);
-          if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+        OP(ForLoopUp) {
+          // A step that cannot end the loop: counter < limit, both SmallIntegers, and
+          // SmallInteger's + and <= are the VM's. Anything else: the general step follows.
+          Oop* t = frame::temps(fp);
+          Oop counter = t[ip[1]], limit = t[ip[2]];
+          if (bothSmall(counter, limit) && (intGuards_ & (kGuardAdd | kGuardLe)) == (kGuardAdd | kGuardLe) &&
+              int64_t(counter.bits()) < int64_t(limit.bits())) {
+            t[ip[1]] = Oop::fromBits(counter.bits() + (Oop::fromSmallInteger(1).bits() - 1));
+            ip -= readWord(ip + 3) - LENGTH(ForLoopUp);
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+            DISPATCH();
+          }
+          ip += LENGTH(ForLoopUp);
           DISPATCH();
         }
-        ip += LENGTH(ForLoopUp);
-        DISPATCH();
-      }
-      OP(ForLoopDown) {
-        Oop* t = frame::temps(fp);
-        Oop counter = t[ip[1]], limit = t[ip[2]];
-        if (bothSmall(counter, limit) && (intGuards_ & (kGuardSub | kGuardGe)) == (kGuardSub | kGuardGe) &&
-            int64_t(counter.bits()) > int64_t(limit.bits())) {
-          t[ip[1]] = Oop::fromBits(counter.bits() - (Oop::fromSmallInteger(1).bits() - 1));
-          ip -= readWord(ip + 3) - LENGTH(ForLoopDown);
-          if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+        OP(ForLoopDown) {
+          Oop* t = frame::temps(fp);
+          Oop counter = t[ip[1]], limit = t[ip[2]];
+          if (bothSmall(counter, limit) && (intGuards_ & (kGuardSub | kGuardGe)) == (kGuardSub | kGuardGe) &&
+              int64_t(counter.bits()) > int64_t(limit.bits())) {
+            t[ip[1]] = Oop::fromBits(counter.bits() - (Oop::fromSmallInteger(1).bits() - 1));
+            ip -= readWord(ip + 3) - LENGTH(ForLoopDown);
+            if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt;
+            DISPATCH();
+          }
+          ip += LENGTH(ForLoopDown);
           DISPATCH();
         }
-        ip += LENGTH(ForLoopDown);
-        DISPATCH();
-      }
-      OP(UpdatePoint) {
-        // The value (nil) is pushed first: a parked process resumes after this instruction.
-        ip += LENGTH(UpdatePoint);
-        *++sp = nil_;
-        if (updateRequested_.load(std::memory_order_acquire)) {
-          SAVE();
-          handleUpdatePoint();
-          LOAD();
-          CHECK_STOP();
+        OP(UpdatePoint) {
+          // The value (nil) is pushed first: a parked process resumes after this instruction.
+          ip += LENGTH(UpdatePoint);
+          *++sp = nil_;
+          if (updateRequested_.load(std::memory_order_acquire)) {
+            SAVE();
+            handleUpdatePoint();
+            LOAD();
+            CHECK_STOP();
+          }
+          DISPATCH();
         }
+
+      not_boolean : {
+        // A conditional jump on a non-Boolean: "Processor mustBeBoolean: value", then test
+        // its answer by re-executing the jump (the call returns to this instruction).
+        Oop value = *sp;
+        *sp = rt_.special(special::kProcessor);
+        *++sp = value;
+        SAVE();
+        sendFromPrimitive(rt_.special(special::kSelectorMustBeBoolean), 1);
+        LOAD();
+        CHECK_STOP();
         DISPATCH();
       }
 
-    not_boolean : {
-      // A conditional jump on a non-Boolean: "Processor mustBeBoolean: value", then test
-      // its answer by re-executing the jump (the call returns to this instruction).
-      Oop value = *sp;
-      *sp = rt_.special(special::kProcessor);
-      *++sp = value;
-      SAVE();
-      sendFromPrimitive(rt_.special(special::kSelectorMustBeBoolean), 1);
-      LOAD();
-      CHECK_STOP();
-      DISPATCH();
-    }
-
-    interrupt : {
-      interruptRequested_.store(false, std::memory_order_relaxed);
-      SAVE();
-      handleInterrupts();
-      LOAD();
-      CHECK_STOP();
-      DISPATCH();
-    }
+      interrupt : {
+        interruptRequested_.store(false, std::memory_order_relaxed);
+        SAVE();
+        handleInterrupts();
+        LOAD();
+        CHECK_STOP();
+        DISPATCH();
+      }
 
 #ifndef ESPELL_COMPUTED_GOTO
-    default:
-      break;
-    }
-    failActiveProcess("invalid bytecode " + std::to_string(*ip));
-    LOAD();
-    CHECK_STOP();
+      default:
+        break;
+      }
+      failActiveProcess("invalid bytecode " + std::to_string(*ip));
+      LOAD();
+      CHECK_STOP();
 #endif
+    }
+  } catch (const space::HeapExhausted& e) {
+    failActiveProcess(std::string("out of memory: ") + e.what());
+    return stopRequested_ ? stopReason_ : StopReason::Idle;
+  } catch (const LongOperationAbandoned&) {
+    return StopReason::Exit;  // the program ends (Runtime::endProgram stopped the interpreter)
   }
-}
-catch (const space::HeapExhausted& e) {
-  failActiveProcess(std::string("out of memory: ") + e.what());
-  return stopRequested_ ? stopReason_ : StopReason::Idle;
-}
-catch (const LongOperationAbandoned&) {
-  return StopReason::Exit;  // the program ends (Runtime::endProgram stopped the interpreter)
-}
 #undef SAVE
 #undef LOAD
 #undef SELF

@@ -239,6 +239,7 @@ class Interpreter {
   uint32_t intGuards_ = 0;
   bool arrayAtGuard_ = false;
   bool blockValueGuard_ = false;
+  bool booleanGuard_ = false;  // && and || of true and false are the kernel's primitives
   bool doubleGuard_ = false;
   size_t maxStackSlots_;      // see stackLimitFor
   size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled

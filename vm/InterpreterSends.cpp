@@ -168,6 +168,10 @@ void Interpreter::refreshGuards() {
   arrayAtGuard_ = isKernelPrimitive(rt_.known.array, "at:", "Array>>at:") &&
                   isKernelPrimitive(rt_.known.array, "at:put:", "Array>>at:put:");
   blockValueGuard_ = isKernelPrimitive(rt_.known.block[0], "value", "Block>>value");
+  ClassIndex trueClass = rt_.trueObject().object()->classIndex();
+  ClassIndex falseClass = rt_.falseObject().object()->classIndex();
+  booleanGuard_ = isKernelPrimitive(trueClass, "&&", "True>>&&") && isKernelPrimitive(trueClass, "||", "True>>||") &&
+                  isKernelPrimitive(falseClass, "&&", "False>>&&") && isKernelPrimitive(falseClass, "||", "False>>||");
 }
 
 }  // namespace vm

@@ -84,6 +84,8 @@ namespace vm {
   X(UpdatePoint, "", 1, "Chester updatePoint: pause here if an update is pending; push nil")       \
   X(ForLoopUp, "BBJ", 0, "while temp n < temp m: temp n + 1, jump back (else the general step)")   \
   X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)") \
+  X(SendAnd, "W", -1, "&& with a Boolean fast path")                                               \
+  X(SendOr, "W", -1, "|| with a Boolean fast path")                                                \
   ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)
 
 // Fused instructions: a push directly followed by a send, as one instruction named after

@@ -70,5 +70,6 @@ void registerContextPrimitives(PrimitiveTable& t);
 void registerProcessPrimitives(PrimitiveTable& t);
 void registerCharacterPrimitives(PrimitiveTable& t);
 void registerSocketPrimitives(PrimitiveTable& t);
+void registerBooleanPrimitives(PrimitiveTable& t);
 
 }  // namespace vm

@@ -25,7 +25,7 @@ inline constexpr SpecialSend kSpecialSends[] = {
     {"~=", Op::SendNotEqual},   {"<>", Op::SendNotEqual},  {"&", Op::SendBitAnd},        {"bitAnd:", Op::SendBitAnd},
     {"bitOr:", Op::SendBitOr},  {"<<", Op::SendShiftLeft}, {">>", Op::SendShiftRight},   {">>>", Op::SendShiftRight},
     {"/", Op::SendQuotient},    {"%", Op::SendModulo},     {"\\\\", Op::SendModulo},     {"at:", Op::SendAt},
-    {"at:put:", Op::SendAtPut}, {"value", Op::SendValue},
+    {"at:put:", Op::SendAtPut}, {"value", Op::SendValue},  {"&&", Op::SendAnd},          {"||", Op::SendOr},
 };
 
 // Identity comparisons: never sent, whatever the receiver (SOM semantics).

@@ -23,6 +23,8 @@ PrimitiveTable::PrimitiveTable() {
   registerProcessPrimitives(*this);
   registerCharacterPrimitives(*this);
   registerSocketPrimitives(*this);
+  // New primitives register last: compiled code in images holds primitive indices.
+  registerBooleanPrimitives(*this);
 }
 
 void PrimitiveTable::add(std::string name, PrimitiveFunction fn) {

@@ -142,7 +142,7 @@ Adder = (
   CHECK(g.errors().find("Adder") == std::string::npos);  // only the deliberate 3 asPoint failed
 }
 
-TEST_CASE("counted loops of a running guest send a redefined SmallInteger comparison at every step") {
+TEST_CASE("counted loops and && of a running guest send redefined SmallInteger comparisons and True>>&&") {
   // to:do: and timesRepeat: step with ForLoopUp, downTo:do: with ForLoopDown, while
   // SmallInteger's <= and >= are the VM's; once redefined, every step sends them.
   GuestFixture g({{"Adder", R"(
@@ -175,6 +175,15 @@ Adder = (
   CHECK(g.guestInteger("system global: #Compares put: 0. 1 to: 10 do: [ :i | ]. ^ system global: #Compares") == 11);
   CHECK(g.guestInteger("system global: #Compares put: 0. 10 downTo: 1 do: [ :i | ]. ^ system global: #Compares") == 11);
   CHECK(g.guestInteger("system global: #Compares put: 0. 3 timesRepeat: [ ]. ^ system global: #Compares") == 4);
+  // && of Booleans answers inline (SendAnd) while True>>&& is the kernel's; redefined, it is sent.
+  CHECK(g.guestInteger("^ ((1 > 0) && (2 > 1)) ifTrue: [ 1 ] ifFalse: [ 0 ]") == 1);
+  Ref trueClass = guest.classNamed("True");
+  guest.installMethod(trueClass, guest.compileMethod(trueClass, R"(&& other = (
+      system global: #Compares put: (system global: #Compares) + 100.
+      ^ other value ))"));
+  verifyBoth(g);
+  CHECK(g.guestInteger("system global: #Compares put: 0. ((1 > 0) && (2 > 1)) ifFalse: [ ^ -1 ]. "
+                       "^ system global: #Compares") == 100);
   int64_t before = g.guestInteger("^ system global: #Total");
   g.vm->evaluateInGuest("system global: #Compares put: 0");
   runAWhile(g);
