@@ -361,11 +361,22 @@ StopReason Interpreter::dispatch() {
     }                                                     \
     goto send_special;                                    \
   }
-#define PUSH_INT(expr)                   \
-  do {                                   \
-    *--sp = Oop::fromSmallInteger(expr); \
-    ip += kSpecialSendLength;            \
-    DISPATCH();                          \
+#define PUSH_INT(expr) PUSH_RESULT(Oop::fromSmallInteger(expr))
+// An arithmetic answer. When the next instruction stores it into a temporary (an
+// assignment "t := a + b"), the store is made at once, without pushing the answer.
+#define PUSH_RESULT(value)                          \
+  do {                                              \
+    Oop r_ = (value);                               \
+    const uint8_t* next_ = ip + kSpecialSendLength; \
+    if (*next_ == uint8_t(Op::PopStoreTemp)) {      \
+      frame::temps(fp)[next_[1]] = r_;              \
+      sp -= 2;                                      \
+      ip = next_ + LENGTH(PopStoreTemp);            \
+      DISPATCH();                                   \
+    }                                               \
+    *--sp = r_;                                     \
+    ip = next_;                                     \
+    DISPATCH();                                     \
   } while (0)
 // A comparison's answer. When a conditional jump follows (a loop's or an ifTrue:'s test),
 // it is taken at once: the Boolean is never pushed and the jump never dispatched. When the
@@ -402,18 +413,14 @@ StopReason Interpreter::dispatch() {
       result = newDouble(rt_, r);          \
       LOAD();                              \
     }                                      \
-    *--sp = result;                        \
-    ip += kSpecialSendLength;              \
-    DISPATCH();                            \
+    PUSH_RESULT(result);                   \
   }
         OP(SendAdd) {
           Oop a = sp[-1], b = sp[0];
           if (bothSmall(a, b)) {
             int64_t r;
             if ((intGuards_ & kGuardAdd) && !__builtin_add_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
-              *--sp = Oop::fromBits(uint64_t(r));
-              ip += LENGTH(SendAdd);
-              DISPATCH();
+              PUSH_RESULT(Oop::fromBits(uint64_t(r)));
             }
             goto send_special;
           }
@@ -425,9 +432,7 @@ StopReason Interpreter::dispatch() {
           if (bothSmall(a, b)) {
             int64_t r;
             if ((intGuards_ & kGuardSub) && !__builtin_sub_overflow(int64_t(a.bits()), int64_t(b.bits() - 1), &r)) {
-              *--sp = Oop::fromBits(uint64_t(r));
-              ip += LENGTH(SendSubtract);
-              DISPATCH();
+              PUSH_RESULT(Oop::fromBits(uint64_t(r)));
             }
             goto send_special;
           }
@@ -440,9 +445,7 @@ StopReason Interpreter::dispatch() {
             int64_t r;
             if ((intGuards_ & kGuardMul) && !__builtin_mul_overflow(a.smallInteger(), b.smallInteger(), &r) &&
                 Oop::fitsSmallInteger(r)) {
-              *--sp = Oop::fromSmallInteger(r);
-              ip += LENGTH(SendMultiply);
-              DISPATCH();
+              PUSH_RESULT(Oop::fromSmallInteger(r));
             }
             goto send_special;
           }
