@@ -32,8 +32,10 @@ class OldSpace {
   uintptr_t reserveBumpArea(size_t bytes);
   // While set, allocateBlock takes the bump area before any free list: the objects of a
   // snapshot's pause-time promotion then land in memory made ready for them ahead
-  // (Space::preparePromotionArea) instead of free chunks scattered over the heap.
+  // (Space::preparePromotionArea) instead of free chunks scattered over the heap, and
+  // those made under a checkpoint in memory it does not track (SpaceCheckpoint.h).
   void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
+  bool bumpFirst() const { return bumpFirst_; }
 
   bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
   const Segment* segmentOf(uintptr_t a) const;
