@@ -256,7 +256,7 @@ void WriteTracker::releaseInBackground() {
   releasing_.store(true);
   active_ = false;
   // Unmapping the saved pages costs TLB flushes too: the thread does it.
-  unprotecter_ = std::thread([this] {
+  releaseJob_ = PageReleaseThread::instance().post([this] {
     unprotectAll();
     freeChunks();
   });
@@ -264,7 +264,7 @@ void WriteTracker::releaseInBackground() {
 
 void WriteTracker::finishRelease() {
   if (!releasing()) return;
-  unprotecter_.join();
+  PageReleaseThread::instance().waitFor(releaseJob_);
   removeWriteFaultOwner(this);
   releasing_.store(false);
   capturesActive.fetch_sub(1);

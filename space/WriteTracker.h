@@ -7,9 +7,10 @@
 //
 // Giving the pages their write permission back costs more than taking it (the kernel
 // merges the mappings the saved pages split, and flushes TLBs), in proportion to the
-// heap rather than to what was written. A checkpoint's end does it on a thread of its
-// own (releaseInBackground) while the space runs on: until that thread is done, a write
-// to a page still read-only faults, and the handler only makes its block writable.
+// heap rather than to what was written. A checkpoint's end does it on another thread
+// (releaseInBackground, on the process's PageReleaseThread) while the space runs on: until
+// that job is done, a write to a page still read-only faults, and the handler only makes
+// its block writable.
 //
 // Taking the write permission costs in proportion to the heap too, and it is in the
 // pause. So a tracker can be armed ahead of the pause, while the program still runs:
@@ -44,9 +45,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <thread>
 #include <vector>
 
+#include "space/PageReleaseThread.h"
 #include "space/WriteFaults.h"
 
 namespace space {
@@ -84,9 +85,9 @@ class WriteTracker final : private WriteFaultOwner {
   void restore(Release how = Release::Now);
   // Stops tracking and keeps what was written.
   void release();
-  // Same, but the ranges become writable on a thread of their own; writes meanwhile take
+  // Same, but the ranges become writable on the PageReleaseThread; writes meanwhile take
   // a fault that makes their block writable. finishRelease() (or the destructor) waits
-  // for that thread. While it runs, system calls writing into the ranges must first touch
+  // for that job. While it runs, system calls writing into the ranges must first touch
   // them from user mode (KernelWrites.h): it counts as a capture.
   void releaseInBackground();
   void finishRelease();
@@ -144,8 +145,8 @@ class WriteTracker final : private WriteFaultOwner {
   bool copiedAll_ = false;
   bool active_ = false;
   bool armed_ = false;                  // protected ahead of begin(); writes only mark blocks dirty
-  std::atomic<bool> releasing_{false};  // releaseInBackground's thread has not been joined
-  std::thread unprotecter_;
+  std::atomic<bool> releasing_{false};  // releaseInBackground's job has not been waited for
+  PageReleaseThread::Ticket releaseJob_ = 0;
 };
 
 }  // namespace space

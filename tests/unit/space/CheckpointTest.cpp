@@ -1,13 +1,17 @@
-// Checkpoints: WriteTracker saves each written page once and restores them all; a
-// SpaceCheckpoint puts a whole space back — after stores, allocation, scavenges, identity
-// swaps and handles — or keeps the changes on commit.
+// Checkpoints: WriteTracker saves each written page once and restores them all, and
+// gives the pages back on the one PageReleaseThread; a SpaceCheckpoint puts a whole space
+// back — after stores, allocation, scavenges, identity swaps and handles — or keeps the
+// changes on commit.
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "space/PageReleaseThread.h"
 #include "space/SpaceCheckpoint.h"
 #include "space/WriteTracker.h"
 #include "tests/unit/space/TestHeap.h"
@@ -126,6 +130,31 @@ TEST_CASE("a tracker released in the background lets writes through before and a
   CHECK(m.page(1)[3] == 0x42);
   CHECK(m.page(4 * WriteTracker::kBlockPages - 1)[5] == 0x17);
   m.page(0)[0] = 1;  // writable without any tracker
+}
+
+TEST_CASE("trackers released one after another share one release thread, and each waits for its own job") {
+  Pages m(2 * WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  std::thread::id releaser;
+  for (int round = 0; round < 3; round++) {
+    WriteTracker t({&r, 1});
+    m.page(size_t(round))[7] = uint8_t(0x60 + round);
+    uint64_t doneBefore = PageReleaseThread::instance().jobsDone();
+    t.releaseInBackground();
+    if (round == 0) releaser = PageReleaseThread::instance().threadId();
+    CHECK(PageReleaseThread::instance().threadId() == releaser);  // not a thread per release
+    CHECK(releaser != std::this_thread::get_id());
+    t.finishRelease();
+    CHECK(PageReleaseThread::instance().jobsDone() > doneBefore);
+    for (size_t i = 0; i < 2 * WriteTracker::kBlockPages; i++) m.page(i)[11] = uint8_t(round);  // writable
+  }
+  CHECK(m.page(2)[7] == 0x62);
+  // Jobs of other owners queue behind each other; waiting for a later one waits for all.
+  std::atomic<int> ran{0};
+  PageReleaseThread::instance().post([&] { ran++; });
+  PageReleaseThread::Ticket last = PageReleaseThread::instance().post([&] { ran++; });
+  PageReleaseThread::instance().waitFor(last);
+  CHECK(ran.load() == 2);
 }
 
 TEST_CASE("an armed tracker protects ahead; begin() makes the pages written since part of the checkpoint") {

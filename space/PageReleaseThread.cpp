@@ -1,0 +1,50 @@
+// PageReleaseThread: see PageReleaseThread.h.
+#include "space/PageReleaseThread.h"
+
+namespace space {
+
+PageReleaseThread& PageReleaseThread::instance() {
+  // Never destroyed: a space destroyed at exit may still wait for its pages.
+  static PageReleaseThread* the = new PageReleaseThread();
+  return *the;
+}
+
+PageReleaseThread::Ticket PageReleaseThread::post(std::function<void()> job) {
+  std::lock_guard lock(mutex_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  jobs_.push_back(std::move(job));
+  Ticket ticket = ++lastPosted_;
+  posted_.notify_one();
+  return ticket;
+}
+
+void PageReleaseThread::waitFor(Ticket ticket) {
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return lastDone_ >= ticket; });
+}
+
+uint64_t PageReleaseThread::jobsDone() {
+  std::lock_guard lock(mutex_);
+  return lastDone_;
+}
+
+std::thread::id PageReleaseThread::threadId() {
+  std::lock_guard lock(mutex_);
+  return thread_.get_id();
+}
+
+void PageReleaseThread::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    posted_.wait(lock, [&] { return !jobs_.empty(); });
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+    lastDone_++;
+    done_.notify_all();
+  }
+}
+
+}  // namespace space
