@@ -154,9 +154,12 @@ bool WriteTracker::handleFault(uintptr_t address) {
   if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
   faults_++;
   size_t block = index / kBlockPages;
-  // Its third fault: a run of writes, take the rest of the block at once.
-  bool wholeBlock = r.blockFaulted[block] >= 2;
-  if (!wholeBlock) r.blockFaulted[block]++;
+  // Its third fault, next to a page saved already: a run of writes, take the rest of the
+  // block at once. Scattered writes (a method dictionary here, a class there) each save
+  // their own page: a block's copies would cost more than their faults.
+  bool nextToSaved = (index > 0 && r.saved[index - 1]) || (index + 1 < r.saved.size() && r.saved[index + 1]);
+  bool wholeBlock = r.blockFaulted[block] >= 2 && nextToSaved;
+  if (r.blockFaulted[block] < 2) r.blockFaulted[block]++;
   if (wholeBlock) {
     if (!saveBlock(r, block)) return false;
   } else if (!savePage(r, index)) {

@@ -30,10 +30,11 @@
 //
 // Writes come in runs (an instance migration or a rehash writes thousands of neighbouring
 // objects), and a fault costs far more than copying a page. So the tracker saves by
-// page at first and by block once a block has faulted twice: the third fault in a
-// block of kBlockPages pages saves every page of the block not saved yet and makes the
-// whole block writable in one call. Scattered writes cost a page each; runs cost three
-// faults per block.
+// page at first and by block once a block has faulted twice: a third fault in a block
+// of kBlockPages pages, next to a page saved already, saves every page of the block not
+// saved yet and makes the whole block writable in one call. Scattered writes cost a page
+// each (an update's few writes to method dictionaries and classes, often neighbours in
+// one block, do not copy the block); runs cost three faults per block.
 //
 // Each page made writable again splits the protected mapping, and the kernel caps
 // mappings per process (vm.max_map_count, 65530 by default): after kMaxScatteredPages

@@ -117,6 +117,22 @@ TEST_CASE("a run of writes costs a tracker three faults per block, and it stays 
   CHECK(m.pristine());
 }
 
+TEST_CASE("scattered writes in one block save their own pages; a run among them saves the block") {
+  Pages m(WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  for (size_t i : {2, 9, 17, 25, 30}) m.page(i)[4] = 0x21;  // apart: a page each
+  CHECK(t.faultsTaken() == 5);
+  CHECK(t.pagesSaved() == 5);
+  m.page(10)[4] = 0x22;  // next to a saved page, in a block that faulted before: a run
+  CHECK(t.faultsTaken() == 6);
+  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);
+  for (size_t i = 0; i < WriteTracker::kBlockPages; i++) m.page(i)[6] = 0x23;  // no fault left
+  CHECK(t.faultsTaken() == 6);
+  t.restore();
+  CHECK(m.pristine());
+}
+
 TEST_CASE("a tracker released in the background lets writes through before and after its thread is done") {
   Pages m(4 * WriteTracker::kBlockPages);
   MemoryRange r = m.range();
