@@ -1,6 +1,9 @@
 // PageReleaseThread: see PageReleaseThread.h.
 #include "space/PageReleaseThread.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 namespace space {
 
 PageReleaseThread& PageReleaseThread::instance() {
@@ -34,6 +37,11 @@ std::thread::id PageReleaseThread::threadId() {
 }
 
 void PageReleaseThread::run() {
+  // Woken by a commit, an ordinary thread that slept long preempts the waker when the
+  // other cores are busy, and the guest's pause waits for its mprotect calls. A batch
+  // thread does not preempt on wakeup: it runs beside the guest, or after it.
+  sched_param none{};
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
   std::unique_lock lock(mutex_);
   for (;;) {
     posted_.wait(lock, [&] { return !jobs_.empty(); });
