@@ -63,6 +63,14 @@ uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
   return openSegment(bytes) ? bumpTop_ : 0;
 }
 
+void OldSpace::alignBumpAreaToPage() {
+  if (bumpSegment_ == SIZE_MAX) return;
+  uintptr_t aligned = Reservation::roundUpToPage(bumpTop_);
+  if (aligned == bumpTop_ || aligned > bumpEnd_) return;
+  addFreeChunk(bumpTop_, aligned - bumpTop_);
+  bumpTop_ = aligned;
+}
+
 uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {
   uintptr_t* link = &largeList_;
   while (*link != 0) {

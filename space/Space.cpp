@@ -47,8 +47,9 @@ void Space::armCheckpoint() {
   finishPageRelease();
   // Room, above every range the checkpoint will track, for the objects made under it
   // (SpaceCheckpoint allocates bump first), faulted in now rather than in the pause.
-  if (uintptr_t start = oldSpace_->reserveBumpArea(kCheckpointBumpBytes)) {
-    reservation_->populate(start, kCheckpointBumpBytes);
+  if (oldSpace_->reserveBumpArea(kCheckpointBumpBytes + Reservation::kPageSize)) {
+    oldSpace_->alignBumpAreaToPage();
+    reservation_->populate(oldSpace_->reserveBumpArea(kCheckpointBumpBytes), kCheckpointBumpBytes);
   }
   std::vector<MemoryRange> ranges;
   for (auto [start, end] : oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
