@@ -199,14 +199,21 @@ bool WriteTracker::savePage(Range& r, size_t index) {
   return true;
 }
 
+std::atomic<WriteTracker::Chunk*> WriteTracker::spareChunk_{nullptr};
+
 WriteTracker::SavedPage* WriteTracker::newSavedPage() {
   if (!chunks_ || chunks_->used == Chunk::kPages) {
-    // A small update saves a few pages: its first chunk is faulted in page by page. Past
-    // it, chunks are populated at once (one system call instead of a fault per page).
-    int populate = chunks_ ? MAP_POPULATE : 0;
-    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    Chunk* c = static_cast<Chunk*>(p);
+    // The first chunk is the one the previous tracker kept, if any: its pages are mapped
+    // already. A small update saves a few pages: a new first chunk is faulted in page by
+    // page. Past it, chunks are populated at once (one system call instead of a fault per
+    // page).
+    Chunk* c = chunks_ ? nullptr : spareChunk_.exchange(nullptr);
+    if (!c) {
+      int populate = chunks_ ? MAP_POPULATE : 0;
+      void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      c = static_cast<Chunk*>(p);
+    }
     c->next = chunks_;
     c->used = 0;
     chunks_ = c;
@@ -276,7 +283,9 @@ void WriteTracker::finishRelease() {
 void WriteTracker::freeChunks() {
   while (chunks_) {
     Chunk* next = chunks_->next;
-    munmap(chunks_, sizeof(Chunk));
+    // The first chunk (last in the list) is kept for the next tracker, unless one is kept.
+    Chunk* none = nullptr;
+    if (next || !spareChunk_.compare_exchange_strong(none, chunks_)) munmap(chunks_, sizeof(Chunk));
     chunks_ = next;
   }
 }

@@ -99,6 +99,8 @@ class WriteTracker final : private WriteFaultOwner {
   size_t pagesSaved() const { return savedCount_; }
   size_t faultsTaken() const { return faults_; }
   bool copiedEverything() const { return copiedAll_; }
+  // Whether a released tracker's first chunk of saved copies waits for the next tracker.
+  static bool spareChunkKept() { return spareChunk_.load() != nullptr; }
   // Whether a fault at `address` belongs to this tracker (and was handled).
   bool handleFault(uintptr_t address);
 
@@ -139,7 +141,11 @@ class WriteTracker final : private WriteFaultOwner {
   void freeChunks();
 
   std::vector<Range> ranges_;
-  Chunk* chunks_ = nullptr;
+  Chunk* chunks_ = nullptr;  // newest first
+  // The first chunk of the last tracker released, kept mapped for the next one: copying a
+  // page into memory touched before costs no page fault (of the kernel's, or, on a
+  // virtual machine, of the hypervisor's). At most one, for the whole process.
+  static std::atomic<Chunk*> spareChunk_;
   size_t savedCount_ = 0;
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;

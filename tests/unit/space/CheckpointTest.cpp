@@ -133,6 +133,27 @@ TEST_CASE("scattered writes in one block save their own pages; a run among them 
   CHECK(m.pristine());
 }
 
+TEST_CASE("a tracker copies into the memory the previous one copied into, and restores exactly") {
+  Pages m(8);
+  MemoryRange r = m.range();
+  {
+    WriteTracker first({&r, 1});
+    m.page(1)[0] = 0x31;
+    first.release();  // commit
+  }
+  m.page(1)[0] = uint8_t(1 % 251);
+  CHECK(WriteTracker::spareChunkKept());
+  {
+    WriteTracker second({&r, 1});
+    m.page(6)[2] = 0x32;
+    CHECK_FALSE(WriteTracker::spareChunkKept());  // the second took it
+    m.page(3)[2] = 0x33;
+    second.restore();
+  }
+  CHECK(m.pristine());
+  CHECK(WriteTracker::spareChunkKept());
+}
+
 TEST_CASE("a tracker released in the background lets writes through before and after its thread is done") {
   Pages m(4 * WriteTracker::kBlockPages);
   MemoryRange r = m.range();
