@@ -273,6 +273,23 @@ TEST_CASE("old objects made under an armed checkpoint come from untracked memory
   h.verify();
 }
 
+TEST_CASE("arming after full collections makes room in a segment's free tail, not in new segments") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle root(s, h.array(100, Tenure::Old));
+  s.armCheckpoint();
+  s.disarmCheckpoint();
+  size_t committed = s.oldSpace().committedBytes();
+  for (int round = 0; round < 6; round++) {
+    for (size_t i = 0; i < 100; i++) s.storePointer(root.get(), i, h.array(50, Tenure::Old));
+    REQUIRE(s.collectGarbage());  // closes the bump area
+    s.armCheckpoint();
+    { SpaceCheckpoint cp(s); }
+    CHECK(s.oldSpace().committedBytes() == committed);
+  }
+  h.verify();
+}
+
 TEST_CASE("past the scattered-page limit a tracker copies everything at once and stays exact") {
   size_t n = WriteTracker::kMaxScatteredPages + 200;
   Pages m(n);
