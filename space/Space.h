@@ -238,7 +238,7 @@ class Space {
   static constexpr size_t kCheckpointBumpBytes = 512 * 1024;
   void disarmCheckpoint() { armedPages_.reset(); }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
-  // A checkpoint that ended leaves its pages to be made writable on a thread of its own
+  // A checkpoint that ended leaves its pages to be made writable on the PageReleaseThread
   // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them
   // wholesale — a checkpoint, a snapshot, a full collection — waits for it first.
   void finishPageRelease() {
