@@ -60,7 +60,35 @@ uintptr_t OldSpace::allocateBlock(size_t bytes) {
 
 uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
   if (bumpSegment_ != SIZE_MAX && bumpEnd_ - bumpTop_ >= bytes) return bumpTop_;
+  // A free chunk that ends its segment becomes the bump area before a segment is opened:
+  // after a full collection (which closes the bump area) the room is usually there, and
+  // a segment opened each time would leave old space committing more and more.
+  for (uintptr_t* link = &largeList_; *link != 0; link = &nextLink(*link)) {
+    uintptr_t chunk = *link;
+    size_t size = HeapObject::fromBlockStart(chunk)->totalBytes();
+    if (size < bytes) continue;
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), chunk,
+                               [](uintptr_t a, const Segment& s) { return a < s.start; });
+    if (it == segments_.begin() || chunk + size != (it - 1)->end || (it - 1)->top != (it - 1)->end) continue;
+    size_t index = size_t(it - 1 - segments_.begin());
+    *link = nextLink(chunk);
+    freeBytes_ -= size;
+    closeBumpArea();
+    segments_[index].top = chunk;
+    bumpSegment_ = index;
+    bumpTop_ = chunk;
+    bumpEnd_ = segments_[index].end;
+    return bumpTop_;
+  }
   return openSegment(bytes) ? bumpTop_ : 0;
+}
+
+void OldSpace::alignBumpAreaToPage() {
+  if (bumpSegment_ == SIZE_MAX) return;
+  uintptr_t aligned = Reservation::roundUpToPage(bumpTop_);
+  if (aligned == bumpTop_ || aligned > bumpEnd_) return;
+  addFreeChunk(bumpTop_, aligned - bumpTop_);
+  bumpTop_ = aligned;
 }
 
 uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {

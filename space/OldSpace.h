@@ -30,10 +30,16 @@ class OldSpace {
   // Makes the bump area at least `bytes` long, opening a segment if it is shorter, and
   // answers its start; 0 (nothing changed) when the heap limit leaves no room.
   uintptr_t reserveBumpArea(size_t bytes);
+  // Moves the bump area's start up to a page boundary (the bytes skipped become a free
+  // chunk), so that what is allocated from it next shares no page with older objects: a
+  // checkpoint tracks the pages holding those, and the first allocation would fault.
+  void alignBumpAreaToPage();
   // While set, allocateBlock takes the bump area before any free list: the objects of a
   // snapshot's pause-time promotion then land in memory made ready for them ahead
-  // (Space::preparePromotionArea) instead of free chunks scattered over the heap.
+  // (Space::preparePromotionArea) instead of free chunks scattered over the heap, and
+  // those made under a checkpoint in memory it does not track (SpaceCheckpoint.h).
   void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
+  bool bumpFirst() const { return bumpFirst_; }
 
   bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
   const Segment* segmentOf(uintptr_t a) const;

@@ -45,6 +45,12 @@ Space::~Space() {
 void Space::armCheckpoint() {
   if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
   finishPageRelease();
+  // Room, above every range the checkpoint will track, for the objects made under it
+  // (SpaceCheckpoint allocates bump first), faulted in now rather than in the pause.
+  if (oldSpace_->reserveBumpArea(kCheckpointBumpBytes + Reservation::kPageSize)) {
+    oldSpace_->alignBumpAreaToPage();
+    reservation_->populate(oldSpace_->reserveBumpArea(kCheckpointBumpBytes), kCheckpointBumpBytes);
+  }
   std::vector<MemoryRange> ranges;
   for (auto [start, end] : oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
   armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{});

@@ -237,11 +237,16 @@ class Space {
   // Protects old space's pages ahead of the next checkpoint, while the program still
   // runs, so that the checkpoint's pause only protects what was written since (see
   // WriteTracker's arming). Does nothing while a snapshot holds the pages or a checkpoint
-  // is active; a full collection disarms. The checkpoint that follows takes it.
+  // is active; a full collection disarms. The checkpoint that follows takes it. It also
+  // makes sure the bump area has kCheckpointBumpBytes of room, outside the protected
+  // pages, for the objects the checkpoint's update makes.
   void armCheckpoint();
+  // What a method-level update allocates in old space (methods, literals, the stacks of
+  // its evaluations) with room to spare; a larger update goes on in the free lists.
+  static constexpr size_t kCheckpointBumpBytes = 512 * 1024;
   void disarmCheckpoint() { armedPages_.reset(); }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
-  // A checkpoint that ended leaves its pages to be made writable on a thread of its own
+  // A checkpoint that ended leaves its pages to be made writable on the PageReleaseThread
   // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them
   // wholesale — a checkpoint, a snapshot, a full collection — waits for it first.
   void finishPageRelease() {

@@ -41,7 +41,10 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   } else {
     pages_ = std::make_unique<WriteTracker>(ranges);
   }
-  // 3. From now on no full collection and no eden resizing (see the header).
+  // 3. From now on no full collection and no eden resizing (see the header), and old
+  // objects come from the bump area first: above the tracked ranges, they cost no fault.
+  bumpFirstBefore_ = space.oldSpace_->bumpFirst();
+  space.oldSpace_->setBumpFirst(true);
   space.checkpoint_ = this;
   active_ = true;
 }
@@ -88,6 +91,7 @@ void SpaceCheckpoint::handPagesToSpace() {
 }
 
 void SpaceCheckpoint::end() {
+  space_.oldSpace_->setBumpFirst(bumpFirstBefore_);
   space_.checkpoint_ = nullptr;
   active_ = false;
 }

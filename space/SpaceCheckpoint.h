@@ -13,6 +13,11 @@
 // (it drops eden pages), and a second checkpoint. Scavenges stay allowed: what they write
 // lies in tracked pages or in memory the restored state considers free.
 //
+// Objects made while a checkpoint is active come from old space's bump area before its
+// free lists: memory above the bump top is outside the tracked ranges (the restored state
+// considers it free), so they cost no copy-on-write fault, where a free chunk would cost
+// the saving of its pages and those of the chunk split off it.
+//
 // Handles (references from outside the space) are restored by value: a handle made
 // before the checkpoint refers to its old object again; one made after it refers to nil,
 // since its object no longer exists. The runtime above keeps its own C++ state (timers,
@@ -69,6 +74,7 @@ class SpaceCheckpoint {
   Oop specialObjects_;
   uint32_t hashSeed_ = 0;
   ClassIndex nextFreeClassIndex_ = 0;
+  bool bumpFirstBefore_ = false;         // old space's allocation order, put back at the end
   std::unique_ptr<WriteTracker> pages_;  // handed to the space when the checkpoint ends
   size_t pagesTrackedAtEnd_ = 0, pagesSavedAtEnd_ = 0;
 };

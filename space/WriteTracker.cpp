@@ -154,9 +154,12 @@ bool WriteTracker::handleFault(uintptr_t address) {
   if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
   faults_++;
   size_t block = index / kBlockPages;
-  // Its third fault: a run of writes, take the rest of the block at once.
-  bool wholeBlock = r.blockFaulted[block] >= 2;
-  if (!wholeBlock) r.blockFaulted[block]++;
+  // Its third fault, next to a page saved already: a run of writes, take the rest of the
+  // block at once. Scattered writes (a method dictionary here, a class there) each save
+  // their own page: a block's copies would cost more than their faults.
+  bool nextToSaved = (index > 0 && r.saved[index - 1]) || (index + 1 < r.saved.size() && r.saved[index + 1]);
+  bool wholeBlock = r.blockFaulted[block] >= 2 && nextToSaved;
+  if (r.blockFaulted[block] < 2) r.blockFaulted[block]++;
   if (wholeBlock) {
     if (!saveBlock(r, block)) return false;
   } else if (!savePage(r, index)) {
@@ -196,14 +199,21 @@ bool WriteTracker::savePage(Range& r, size_t index) {
   return true;
 }
 
+std::atomic<WriteTracker::Chunk*> WriteTracker::spareChunk_{nullptr};
+
 WriteTracker::SavedPage* WriteTracker::newSavedPage() {
   if (!chunks_ || chunks_->used == Chunk::kPages) {
-    // A small update saves a few pages: its first chunk is faulted in page by page. Past
-    // it, chunks are populated at once (one system call instead of a fault per page).
-    int populate = chunks_ ? MAP_POPULATE : 0;
-    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    Chunk* c = static_cast<Chunk*>(p);
+    // The first chunk is the one the previous tracker kept, if any: its pages are mapped
+    // already. A small update saves a few pages: a new first chunk is faulted in page by
+    // page. Past it, chunks are populated at once (one system call instead of a fault per
+    // page).
+    Chunk* c = chunks_ ? nullptr : spareChunk_.exchange(nullptr);
+    if (!c) {
+      int populate = chunks_ ? MAP_POPULATE : 0;
+      void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      c = static_cast<Chunk*>(p);
+    }
     c->next = chunks_;
     c->used = 0;
     chunks_ = c;
@@ -256,7 +266,7 @@ void WriteTracker::releaseInBackground() {
   releasing_.store(true);
   active_ = false;
   // Unmapping the saved pages costs TLB flushes too: the thread does it.
-  unprotecter_ = std::thread([this] {
+  releaseJob_ = PageReleaseThread::instance().post([this] {
     unprotectAll();
     freeChunks();
   });
@@ -264,7 +274,7 @@ void WriteTracker::releaseInBackground() {
 
 void WriteTracker::finishRelease() {
   if (!releasing()) return;
-  unprotecter_.join();
+  PageReleaseThread::instance().waitFor(releaseJob_);
   removeWriteFaultOwner(this);
   releasing_.store(false);
   capturesActive.fetch_sub(1);
@@ -273,7 +283,9 @@ void WriteTracker::finishRelease() {
 void WriteTracker::freeChunks() {
   while (chunks_) {
     Chunk* next = chunks_->next;
-    munmap(chunks_, sizeof(Chunk));
+    // The first chunk (last in the list) is kept for the next tracker, unless one is kept.
+    Chunk* none = nullptr;
+    if (next || !spareChunk_.compare_exchange_strong(none, chunks_)) munmap(chunks_, sizeof(Chunk));
     chunks_ = next;
   }
 }

@@ -7,9 +7,10 @@
 //
 // Giving the pages their write permission back costs more than taking it (the kernel
 // merges the mappings the saved pages split, and flushes TLBs), in proportion to the
-// heap rather than to what was written. A checkpoint's end does it on a thread of its
-// own (releaseInBackground) while the space runs on: until that thread is done, a write
-// to a page still read-only faults, and the handler only makes its block writable.
+// heap rather than to what was written. A checkpoint's end does it on another thread
+// (releaseInBackground, on the process's PageReleaseThread) while the space runs on: until
+// that job is done, a write to a page still read-only faults, and the handler only makes
+// its block writable.
 //
 // Taking the write permission costs in proportion to the heap too, and it is in the
 // pause. So a tracker can be armed ahead of the pause, while the program still runs:
@@ -29,10 +30,11 @@
 //
 // Writes come in runs (an instance migration or a rehash writes thousands of neighbouring
 // objects), and a fault costs far more than copying a page. So the tracker saves by
-// page at first and by block once a block has faulted twice: the third fault in a
-// block of kBlockPages pages saves every page of the block not saved yet and makes the
-// whole block writable in one call. Scattered writes cost a page each; runs cost three
-// faults per block.
+// page at first and by block once a block has faulted twice: a third fault in a block
+// of kBlockPages pages, next to a page saved already, saves every page of the block not
+// saved yet and makes the whole block writable in one call. Scattered writes cost a page
+// each (an update's few writes to method dictionaries and classes, often neighbours in
+// one block, do not copy the block); runs cost three faults per block.
 //
 // Each page made writable again splits the protected mapping, and the kernel caps
 // mappings per process (vm.max_map_count, 65530 by default): after kMaxScatteredPages
@@ -44,9 +46,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <thread>
 #include <vector>
 
+#include "space/PageReleaseThread.h"
 #include "space/WriteFaults.h"
 
 namespace space {
@@ -84,9 +86,9 @@ class WriteTracker final : private WriteFaultOwner {
   void restore(Release how = Release::Now);
   // Stops tracking and keeps what was written.
   void release();
-  // Same, but the ranges become writable on a thread of their own; writes meanwhile take
+  // Same, but the ranges become writable on the PageReleaseThread; writes meanwhile take
   // a fault that makes their block writable. finishRelease() (or the destructor) waits
-  // for that thread. While it runs, system calls writing into the ranges must first touch
+  // for that job. While it runs, system calls writing into the ranges must first touch
   // them from user mode (KernelWrites.h): it counts as a capture.
   void releaseInBackground();
   void finishRelease();
@@ -97,6 +99,8 @@ class WriteTracker final : private WriteFaultOwner {
   size_t pagesSaved() const { return savedCount_; }
   size_t faultsTaken() const { return faults_; }
   bool copiedEverything() const { return copiedAll_; }
+  // Whether a released tracker's first chunk of saved copies waits for the next tracker.
+  static bool spareChunkKept() { return spareChunk_.load() != nullptr; }
   // Whether a fault at `address` belongs to this tracker (and was handled).
   bool handleFault(uintptr_t address);
 
@@ -137,15 +141,19 @@ class WriteTracker final : private WriteFaultOwner {
   void freeChunks();
 
   std::vector<Range> ranges_;
-  Chunk* chunks_ = nullptr;
+  Chunk* chunks_ = nullptr;  // newest first
+  // The first chunk of the last tracker released, kept mapped for the next one: copying a
+  // page into memory touched before costs no page fault (of the kernel's, or, on a
+  // virtual machine, of the hypervisor's). At most one, for the whole process.
+  static std::atomic<Chunk*> spareChunk_;
   size_t savedCount_ = 0;
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;
   bool copiedAll_ = false;
   bool active_ = false;
   bool armed_ = false;                  // protected ahead of begin(); writes only mark blocks dirty
-  std::atomic<bool> releasing_{false};  // releaseInBackground's thread has not been joined
-  std::thread unprotecter_;
+  std::atomic<bool> releasing_{false};  // releaseInBackground's job has not been waited for
+  PageReleaseThread::Ticket releaseJob_ = 0;
 };
 
 }  // namespace space

@@ -208,6 +208,16 @@ TEST_CASE("every kind of failing update is rolled back exactly") {
         "verify": ["Workers new answer = 0", "Workers new answer = 41"]})S",
                       "verify[1]");
   }
+  SUBCASE("a verification fails after the update allocated past the room the checkpoint made for it") {
+    // 3 MiB of large Arrays: the first come from the bump area above the tracked pages,
+    // the rest from free lists and a new segment.
+    requireRolledBack(e, "large.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"},
+                  {"op": "evaluate",
+                   "source": "system global: #Large put: ((1 to: 40) collect: [ :i | Array new: 10000 withAll: i ])"}],
+        "verify": ["((system global: #Large) at: 40) last = 40", "Workers new answer = 1"]})S",
+                      "verify[1]");
+  }
   SUBCASE("an error in a Smalltalk script") {
     requireRolledBack(e, "Failing.som", R"S(
 Failing = (

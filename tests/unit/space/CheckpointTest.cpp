@@ -1,13 +1,17 @@
-// Checkpoints: WriteTracker saves each written page once and restores them all; a
-// SpaceCheckpoint puts a whole space back — after stores, allocation, scavenges, identity
-// swaps and handles — or keeps the changes on commit.
+// Checkpoints: WriteTracker saves each written page once and restores them all, and
+// gives the pages back on the one PageReleaseThread; a SpaceCheckpoint puts a whole space
+// back — after stores, allocation, scavenges, identity swaps and handles — or keeps the
+// changes on commit.
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "space/PageReleaseThread.h"
 #include "space/SpaceCheckpoint.h"
 #include "space/WriteTracker.h"
 #include "tests/unit/space/TestHeap.h"
@@ -113,6 +117,43 @@ TEST_CASE("a run of writes costs a tracker three faults per block, and it stays 
   CHECK(m.pristine());
 }
 
+TEST_CASE("scattered writes in one block save their own pages; a run among them saves the block") {
+  Pages m(WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  for (size_t i : {2, 9, 17, 25, 30}) m.page(i)[4] = 0x21;  // apart: a page each
+  CHECK(t.faultsTaken() == 5);
+  CHECK(t.pagesSaved() == 5);
+  m.page(10)[4] = 0x22;  // next to a saved page, in a block that faulted before: a run
+  CHECK(t.faultsTaken() == 6);
+  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);
+  for (size_t i = 0; i < WriteTracker::kBlockPages; i++) m.page(i)[6] = 0x23;  // no fault left
+  CHECK(t.faultsTaken() == 6);
+  t.restore();
+  CHECK(m.pristine());
+}
+
+TEST_CASE("a tracker copies into the memory the previous one copied into, and restores exactly") {
+  Pages m(8);
+  MemoryRange r = m.range();
+  {
+    WriteTracker first({&r, 1});
+    m.page(1)[0] = 0x31;
+    first.release();  // commit
+  }
+  m.page(1)[0] = uint8_t(1 % 251);
+  CHECK(WriteTracker::spareChunkKept());
+  {
+    WriteTracker second({&r, 1});
+    m.page(6)[2] = 0x32;
+    CHECK_FALSE(WriteTracker::spareChunkKept());  // the second took it
+    m.page(3)[2] = 0x33;
+    second.restore();
+  }
+  CHECK(m.pristine());
+  CHECK(WriteTracker::spareChunkKept());
+}
+
 TEST_CASE("a tracker released in the background lets writes through before and after its thread is done") {
   Pages m(4 * WriteTracker::kBlockPages);
   MemoryRange r = m.range();
@@ -126,6 +167,31 @@ TEST_CASE("a tracker released in the background lets writes through before and a
   CHECK(m.page(1)[3] == 0x42);
   CHECK(m.page(4 * WriteTracker::kBlockPages - 1)[5] == 0x17);
   m.page(0)[0] = 1;  // writable without any tracker
+}
+
+TEST_CASE("trackers released one after another share one release thread, and each waits for its own job") {
+  Pages m(2 * WriteTracker::kBlockPages);
+  MemoryRange r = m.range();
+  std::thread::id releaser;
+  for (int round = 0; round < 3; round++) {
+    WriteTracker t({&r, 1});
+    m.page(size_t(round))[7] = uint8_t(0x60 + round);
+    uint64_t doneBefore = PageReleaseThread::instance().jobsDone();
+    t.releaseInBackground();
+    if (round == 0) releaser = PageReleaseThread::instance().threadId();
+    CHECK(PageReleaseThread::instance().threadId() == releaser);  // not a thread per release
+    CHECK(releaser != std::this_thread::get_id());
+    t.finishRelease();
+    CHECK(PageReleaseThread::instance().jobsDone() > doneBefore);
+    for (size_t i = 0; i < 2 * WriteTracker::kBlockPages; i++) m.page(i)[11] = uint8_t(round);  // writable
+  }
+  CHECK(m.page(2)[7] == 0x62);
+  // Jobs of other owners queue behind each other; waiting for a later one waits for all.
+  std::atomic<int> ran{0};
+  PageReleaseThread::instance().post([&] { ran++; });
+  PageReleaseThread::Ticket last = PageReleaseThread::instance().post([&] { ran++; });
+  PageReleaseThread::instance().waitFor(last);
+  CHECK(ran.load() == 2);
 }
 
 TEST_CASE("an armed tracker protects ahead; begin() makes the pages written since part of the checkpoint") {
@@ -177,6 +243,50 @@ TEST_CASE("a space armed ahead of its checkpoint rolls back to the checkpoint, n
   CHECK(s.collectGarbage());
   CHECK_FALSE(s.checkpointArmed());
   CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("old objects made under an armed checkpoint come from untracked memory and save no page") {
+  TestHeap h;
+  Space& s = h.space;
+  // Free chunks all over old space: every other array of a long run dies.
+  Handle root(s, h.array(400, Tenure::Old));
+  for (size_t i = 0; i < 800; i++) {
+    Oop a = h.array(200, Tenure::Old);
+    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
+  }
+  REQUIRE(s.collectGarbage());
+  std::string print = fingerprint(s, root.get());
+  s.armCheckpoint();
+  {
+    SpaceCheckpoint cp(s);
+    // What an update makes: methods, literals, the stacks of its evaluations. Each would
+    // fit a free chunk, and splitting one writes its page.
+    std::vector<Handle> made;
+    for (int k = 0; k < 40; k++) made.emplace_back(s, h.array(100, Tenure::Old));
+    for (const Handle& a : made) s.storePointer(a.get(), 99, root.get());
+    // Not even the page the bump area started in: arming moved its start to a new page.
+    CHECK(cp.pagesSaved() == 0);
+    cp.rollback();
+  }
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("arming after full collections makes room in a segment's free tail, not in new segments") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle root(s, h.array(100, Tenure::Old));
+  s.armCheckpoint();
+  s.disarmCheckpoint();
+  size_t committed = s.oldSpace().committedBytes();
+  for (int round = 0; round < 6; round++) {
+    for (size_t i = 0; i < 100; i++) s.storePointer(root.get(), i, h.array(50, Tenure::Old));
+    REQUIRE(s.collectGarbage());  // closes the bump area
+    s.armCheckpoint();
+    { SpaceCheckpoint cp(s); }
+    CHECK(s.oldSpace().committedBytes() == committed);
+  }
   h.verify();
 }
 
