@@ -584,9 +584,15 @@ StopReason Interpreter::dispatch() {
             if (i < a.object()->slotCount()) {
               Oop v = sp[0];
               space_.storePointer(a, i, v);
+              ip += LENGTH(SendAtPut);
+              if (*ip == uint8_t(Op::Pop)) {
+                // A statement "a at: i put: v.": its answer is dropped at once.
+                sp -= 3;
+                ip += LENGTH(Pop);
+                DISPATCH();
+              }
               sp -= 2;
               *sp = v;
-              ip += LENGTH(SendAtPut);
               DISPATCH();
             }
           }
