@@ -484,14 +484,12 @@ StopReason Interpreter::dispatch() {
         OP(SendAnd) {
           // true/false && true/false; anything else (a block argument) is sent.
           Oop a = sp[-1], b = sp[0];
-          bool booleans = (a == true_ || a == false_) && (b == true_ || b == false_);
-          if (booleanGuard_ && booleans) PUSH_BOOL(a == true_ && b == true_);
+          if (booleanGuard_ && bothBooleans(a, b)) PUSH_BOOL(a == true_ && b == true_);
           goto send_special;
         }
         OP(SendOr) {
           Oop a = sp[-1], b = sp[0];
-          bool booleans = (a == true_ || a == false_) && (b == true_ || b == false_);
-          if (booleanGuard_ && booleans) PUSH_BOOL(a == true_ || b == true_);
+          if (booleanGuard_ && bothBooleans(a, b)) PUSH_BOOL(a == true_ || b == true_);
           goto send_special;
         }
         OP(SendIdentical) {

@@ -240,6 +240,7 @@ class Interpreter {
   bool arrayAtGuard_ = false;
   bool blockValueGuard_ = false;
   bool booleanGuard_ = false;  // && and || of true and false are the kernel's primitives
+  bool bothBooleans(Oop a, Oop b) const { return (a == true_ || a == false_) && (b == true_ || b == false_); }
   bool doubleGuard_ = false;
   size_t maxStackSlots_;      // see stackLimitFor
   size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled

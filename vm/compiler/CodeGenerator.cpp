@@ -189,9 +189,9 @@ class Emitter {
   void emitSendOp(Op send, int effect) {
     Op fused = fusedOpFor(lastOp_, send);
     if (fused == Op::Count || boundary_ == here()) return emitOp(send, effect);
+    operandIndex_ = *kOpInfo[int(lastOp_)].operands ? 1 : 0;  // the site word follows the push's operand
     spec_.bytecodes[lastOpAt_] = uint8_t(fused);
     lastOp_ = fused;
-    operandIndex_ = lastOp_ == fusedOpFor(Op::PushSelf, send) ? 0 : 1;  // the site word comes next
     if (effect != kVariable) setDepth(depth_ + effect);
   }
 
@@ -830,6 +830,20 @@ class Generator {
     jumps.push_back(e.jumpForward(jumpWhen ? Op::JumpIfTrue : Op::JumpIfFalse));
   }
 
+  // The entry of an inlined block: fresh temporaries, as for a real block activation
+  // (except where the body assigns one before anything can read it: no one could see the
+  // nil), and its temp vector.
+  void enterInlined(Emitter& e, BlockNode* b) {
+    Scope* bs = b->scope;
+    for (auto& v : bs->variables) {
+      if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
+        e.emit(Op::PushNil);
+        e.emitB(Op::PopStoreTemp, v->slot);
+      }
+    }
+    prologue(e, bs);
+  }
+
   // A loop's condition block, inlined: its statements, the last one compiled as a test
   // that jumps when its value is `jumpWhen`. False when the block does not end in a
   // plain expression (nothing is emitted then).
@@ -839,13 +853,7 @@ class Generator {
       if (st->kind == NodeKind::Return) return false;
     }
     Scope* bs = b->scope;
-    for (auto& v : bs->variables) {
-      if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
-        e.emit(Op::PushNil);
-        e.emitB(Op::PopStoreTemp, v->slot);
-      }
-    }
-    prologue(e, bs);
+    enterInlined(e, b);
     for (size_t i = 0; i < b->statements.size(); i++) {
       Node* st = b->statements[i].get();
       e.at(st->where);
@@ -863,15 +871,7 @@ class Generator {
   // the block's parameter is on the stack top on entry.
   void inlineBody(Emitter& e, Scope* /*outer*/, BlockNode* b, Use use, bool parameterOnStack = false) {
     Scope* bs = b->scope;
-    // Fresh temporaries on every entry, as for a real block activation, except where the
-    // body assigns one before anything can read it (no one could see the nil).
-    for (auto& v : bs->variables) {
-      if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
-        e.emit(Op::PushNil);
-        e.emitB(Op::PopStoreTemp, v->slot);
-      }
-    }
-    prologue(e, bs);
+    enterInlined(e, b);
     if (parameterOnStack) {
       VariableInfo* p = bs->find(b->parameters[0]);
       if (p->remote) {

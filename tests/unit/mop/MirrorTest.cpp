@@ -103,8 +103,8 @@ TEST_CASE("do: moves from SequenceableCollection to Object under a busy guest, w
   CHECK(g.errors().find("Looper") == std::string::npos);
 }
 
-TEST_CASE("the class of SmallIntegers is replaced by a subclass with asPoint") {
-  GuestFixture g({{"Adder", R"(
+// Adds 1 to 1000 in a counted loop, over and over; the total is always a multiple of 500500.
+const char* const kAdder = R"(
 Adder = (
     run = (
         | total |
@@ -115,7 +115,10 @@ Adder = (
             Chester updatePoint ].
         (total \\ 500500) println )
 )
-)"}});
+)";
+
+TEST_CASE("the class of SmallIntegers is replaced by a subclass with asPoint") {
+  GuestFixture g({{"Adder", kAdder}});
   g.vm->startGuest("Adder", {});
   g.vm->runGuestFor(std::chrono::milliseconds(10));
   g.pause();
@@ -145,18 +148,7 @@ Adder = (
 TEST_CASE("counted loops and && of a running guest send redefined SmallInteger comparisons and True>>&&") {
   // to:do: and timesRepeat: step with ForLoopUp, downTo:do: with ForLoopDown, while
   // SmallInteger's <= and >= are the VM's; once redefined, every step sends them.
-  GuestFixture g({{"Adder", R"(
-Adder = (
-    run = (
-        | total |
-        total := 0.
-        [ (system global: #Stop) isNil ] whileTrue: [
-            1 to: 1000 do: [ :i | total := total + i ].
-            system global: #Total put: total.
-            Chester updatePoint ].
-        (total \\ 500500) println )
-)
-)"}});
+  GuestFixture g({{"Adder", kAdder}});
   g.vm->startGuest("Adder", {});
   g.vm->runGuestFor(std::chrono::milliseconds(10));
   g.pause();

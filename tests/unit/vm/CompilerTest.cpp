@@ -14,11 +14,15 @@ std::unique_ptr<CodeSpec> compile(const std::string& source, std::vector<std::st
   return compileMethod(*m, CompileContext{"t", "Test", std::move(fields)});
 }
 
-bool uses(const CodeSpec& s, Op op) {
+int count(const CodeSpec& s, Op op) {
+  int n = 0;
   for (size_t pc = 0; pc < s.bytecodes.size(); pc += size_t(instructionSize(Op(s.bytecodes[pc])))) {
-    if (Op(s.bytecodes[pc]) == op) return true;
+    if (Op(s.bytecodes[pc]) == op) n++;
   }
-  return false;
+  return n;
+}
+bool uses(const CodeSpec& s, Op op) {
+  return count(s, op) > 0;
 }
 bool sends(const CodeSpec& s, const std::string& selector) {
   for (const auto& site : s.sendSites) {
@@ -108,16 +112,6 @@ TEST_CASE("assigning an argument moves it to a temporary") {
   CHECK(uses(*s, Op::PushArgument));
   CHECK(uses(*s, Op::PopStoreTemp));
 }
-
-namespace {
-int count(const CodeSpec& s, Op op) {
-  int n = 0;
-  for (size_t pc = 0; pc < s.bytecodes.size(); pc += size_t(instructionSize(Op(s.bytecodes[pc])))) {
-    if (Op(s.bytecodes[pc]) == op) n++;
-  }
-  return n;
-}
-}  // namespace
 
 TEST_CASE("and: and or: in a test compile to jumps, without a Boolean pushed and tested again") {
   auto loop = compile("foo: a | i | i := 0. [i < a and: [i ~= 5]] whileTrue: [i := i + 1]. ^ i");
