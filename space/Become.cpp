@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "space/Space.h"
+#include "space/SpaceCheckpoint.h"
 
 namespace space {
 
@@ -109,6 +110,24 @@ void Space::checkBecomeArgument(Oop o, const char* side, size_t index) const {
   }
 }
 
+void Space::saveAheadOfBecome(std::span<const Oop> a, std::span<const Oop> b) {
+  if (!checkpoint_) return;
+  // Objects made together lie together: a page is listed once per run of its objects.
+  std::vector<uintptr_t> pages;
+  auto add = [&](Oop named) {
+    Oop o = follow(named);
+    if (!o.isHeapObject() || !contains(o)) return;  // validation reports it
+    HeapObject* h = o.object();
+    uintptr_t start = h->blockStart(), end = start + h->totalBytes();
+    for (uintptr_t page = start & ~(WriteTracker::kPageSize - 1); page < end; page += WriteTracker::kPageSize) {
+      if (pages.empty() || pages.back() != page) pages.push_back(page);
+    }
+  };
+  for (Oop o : a) add(o);
+  for (Oop o : b) add(o);
+  checkpoint_->saveAhead(pages);
+}
+
 void Space::clearBecomeMarks(std::span<const Oop> objects) {
   for (Oop named : objects) {
     Oop o = follow(named);
@@ -120,6 +139,7 @@ void Space::clearBecomeMarks(std::span<const Oop> objects) {
 
 void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
   if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
+  saveAheadOfBecome(from, copyHash == CopyHash::Yes ? to : std::span<const Oop>());
   // 1. Validate everything before changing anything.
   size_t reached = 0;  // from[0, reached] may carry mark bits
   try {
@@ -194,6 +214,7 @@ void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
     nanos = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - phaseStart).count());
     phaseStart = now;
   };
+  saveAheadOfBecome(a, b);
   // 1. Validate, marking every object named (to find duplicates), and size the copies.
   size_t copyBytes = 0;
   size_t reached = 0;  // pairs [0, reached] may carry mark bits

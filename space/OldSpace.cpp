@@ -25,11 +25,18 @@ const Segment* OldSpace::segmentOf(uintptr_t a) const {
 }
 
 uintptr_t OldSpace::allocateBlock(size_t bytes) {
-  if (bumpFirst_ && bumpTop_ + bytes <= bumpEnd_) {
-    uintptr_t p = bumpTop_;
-    bumpTop_ += bytes;
-    allocatedSinceSweep_ += bytes;
-    return p;
+  if (bumpFirst_) {
+    bool room = bumpTop_ + bytes <= bumpEnd_;
+    if (!room && growBeforeReuse_ &&
+        committedBytes_ + std::max(kDefaultSegmentBytes, Reservation::roundUpToPage(bytes)) <= maxBytes_) {
+      room = openSegment(bytes);
+    }
+    if (room) {
+      uintptr_t p = bumpTop_;
+      bumpTop_ += bytes;
+      allocatedSinceSweep_ += bytes;
+      return p;
+    }
   }
   size_t words = bytes / 8;
   if (words < kExactListWords && exactLists_[words] != 0) {

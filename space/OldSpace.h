@@ -40,6 +40,13 @@ class OldSpace {
   // those made under a checkpoint in memory it does not track (SpaceCheckpoint.h).
   void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
   bool bumpFirst() const { return bumpFirst_; }
+  // While set (with bump first, under a checkpoint), an allocation the bump area cannot
+  // take opens a new segment, where the heap limit leaves room for a whole one, before it
+  // reuses a free chunk: a new segment lies outside the tracked ranges, and a rollback
+  // drops it, where each page of a free chunk costs a copy-on-write fault. An instance
+  // migration makes its new instances by the thousand.
+  void setGrowBeforeReuse(bool grow) { growBeforeReuse_ = grow; }
+  bool growBeforeReuse() const { return growBeforeReuse_; }
 
   bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
   const Segment* segmentOf(uintptr_t a) const;
@@ -113,7 +120,8 @@ class OldSpace {
   uintptr_t lowest_ = 0, highest_ = 0;  // bounds of all segments, for a fast reject
   size_t bumpSegment_ = SIZE_MAX;       // index of the segment holding the bump area
   uintptr_t bumpTop_ = 0, bumpEnd_ = 0;
-  bool bumpFirst_ = false;  // see setBumpFirst
+  bool bumpFirst_ = false;        // see setBumpFirst
+  bool growBeforeReuse_ = false;  // see setGrowBeforeReuse
   // Free lists are singly linked through slot 0 of free chunks (raw addresses, not oops;
   // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.
   std::array<uintptr_t, kExactListWords> exactLists_{};

@@ -133,6 +133,8 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   }
   uintptr_t block = allocateOldBlock(bytes);
   stats_.bytesAllocatedOld += bytes;
+  // A large object is written whole at once: one call faults its pages in, not a trap each.
+  if (bytes >= kOldObjectRunBytes) reservation_->populate(block, bytes);
   return initializeObject(block, cls, fmt, slots);
 }
 
@@ -252,8 +254,10 @@ size_t Space::releaseMemoryWhileIdle() {
   if (!active && !full) return 0;
   size_t released = 0;
   if (full) {
-    // Every free run that covers a page gives it back, not only the large ones.
+    // Every free run that covers a page gives it back, not only the large ones, and the
+    // copies a large update's checkpoint kept for the next one go too.
     released += collectGarbage(MarkSweep::kReleaseEveryPage);
+    WriteTracker::releaseSpareChunks(1);
   } else {
     scavenge();
   }

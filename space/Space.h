@@ -360,6 +360,9 @@ class Space {
   // Clears the mark bits become's validation may have set on the objects named (those
   // that are objects of this space; the others are skipped).
   void clearBecomeMarks(std::span<const Oop> objects);
+  // Under a checkpoint, saves the pages of the objects a become is about to write (their
+  // headers and slots) in a few runs rather than a fault per page (SpaceCheckpoint::saveAhead).
+  void saveAheadOfBecome(std::span<const Oop> a, std::span<const Oop> b);
   // Remembers `target` (old memory that just received contents) when it now references a
   // young object: the remembered-set invariant, without remembering every destination.
   void rememberIfHoldsYoung(HeapObject* target);
@@ -381,7 +384,7 @@ class Space {
   Oop specialObjects_;
   uint32_t hashSeed_ = 0x2545F491u;
   bool collecting_ = false;
-  const SpaceCheckpoint* checkpoint_ = nullptr;
+  SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
   std::function<void()> snapshotDisarm_;          // see setSnapshotArming
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease

@@ -42,9 +42,11 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
     pages_ = std::make_unique<WriteTracker>(ranges);
   }
   // 3. From now on no full collection and no eden resizing (see the header), and old
-  // objects come from the bump area first: above the tracked ranges, they cost no fault.
+  // objects come from the bump area first, then from new segments: above the tracked
+  // ranges, they cost no fault.
   bumpFirstBefore_ = space.oldSpace_->bumpFirst();
   space.oldSpace_->setBumpFirst(true);
+  space.oldSpace_->setGrowBeforeReuse(true);
   space.checkpoint_ = this;
   active_ = true;
 }
@@ -92,6 +94,7 @@ void SpaceCheckpoint::handPagesToSpace() {
 
 void SpaceCheckpoint::end() {
   space_.oldSpace_->setBumpFirst(bumpFirstBefore_);
+  space_.oldSpace_->setGrowBeforeReuse(false);
   space_.checkpoint_ = nullptr;
   active_ = false;
 }

@@ -14,9 +14,11 @@
 // lies in tracked pages or in memory the restored state considers free.
 //
 // Objects made while a checkpoint is active come from old space's bump area before its
-// free lists: memory above the bump top is outside the tracked ranges (the restored state
-// considers it free), so they cost no copy-on-write fault, where a free chunk would cost
-// the saving of its pages and those of the chunk split off it.
+// free lists, and from new segments once it is used up (while the heap limit leaves room
+// for a whole one): memory above the bump top and new segments are outside the tracked
+// ranges (the restored state considers them free or drops them), so they cost no
+// copy-on-write fault, where a free chunk would cost the saving of its pages and those of
+// the chunk split off it.
 //
 // Handles (references from outside the space) are restored by value: a handle made
 // before the checkpoint refers to its old object again; one made after it refers to nil,
@@ -53,8 +55,13 @@ class SpaceCheckpoint {
   void commit();
 
   bool active() const { return active_; }
+  // Saves the tracked pages at `pages` ahead of writes to them (WriteTracker::saveAhead).
+  void saveAhead(std::vector<uintptr_t>& pages) {
+    if (active_) pages_->saveAhead(pages);
+  }
   size_t pagesTracked() const { return pages_ ? pages_->pagesTracked() : pagesTrackedAtEnd_; }
   size_t pagesSaved() const { return pages_ ? pages_->pagesSaved() : pagesSavedAtEnd_; }
+  size_t faultsTaken() const { return pages_ ? pages_->faultsTaken() : 0; }
 
  private:
   void end();

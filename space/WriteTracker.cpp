@@ -176,6 +176,38 @@ bool WriteTracker::handleFault(uintptr_t address) {
   return true;
 }
 
+void WriteTracker::saveAhead(std::vector<uintptr_t>& pages) {
+  if (!active_ || copiedAll_) return;
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  Range* run = nullptr;  // the run being gathered: pages [first, last] of *run
+  size_t first = 0, last = 0;
+  auto saveRun = [&] {
+    if (!run) return true;
+    size_t end = first;  // pages [first, end) are saved
+    while (end <= last && (run->saved[end] || savePage(*run, end))) end++;
+    // A saved page must be writable: its fault would find it saved and not unprotect it.
+    if (end > first && !unprotect(*run, first, end - first)) {
+      saveAllRemaining();  // the kernel refuses to split the mapping once more
+      return false;
+    }
+    return end > last;  // false: out of memory for copies
+  };
+  for (uintptr_t page : pages) {
+    Range* r = (run && page >= run->memory.start && page < run->memory.end) ? run : rangeOf(page);
+    if (!r) continue;
+    size_t index = (page - r->memory.start) / kPageSize;
+    if (r == run && index - last <= kAheadGapPages) {
+      last = index;
+      continue;
+    }
+    if (!saveRun()) return;
+    run = r;
+    first = last = index;
+  }
+  if (saveRun() && savedCount_ >= kMaxScatteredPages) saveAllRemaining();
+}
+
 bool WriteTracker::saveBlock(Range& r, size_t block) {
   size_t end = std::min(r.saved.size(), (block + 1) * kBlockPages);
   for (size_t i = block * kBlockPages; i < end; i++) {
@@ -199,15 +231,47 @@ bool WriteTracker::savePage(Range& r, size_t index) {
   return true;
 }
 
-std::atomic<WriteTracker::Chunk*> WriteTracker::spareChunk_{nullptr};
+std::array<std::atomic<WriteTracker::Chunk*>, WriteTracker::kSpareChunks> WriteTracker::spareChunks_{};
+
+WriteTracker::Chunk* WriteTracker::takeSpareChunk() {
+  for (auto& slot : spareChunks_) {
+    if (slot.load(std::memory_order_relaxed) == nullptr) continue;
+    if (Chunk* c = slot.exchange(nullptr)) return c;
+  }
+  return nullptr;
+}
+
+bool WriteTracker::keepSpareChunk(Chunk* c) {
+  for (auto& slot : spareChunks_) {
+    Chunk* none = nullptr;
+    if (slot.compare_exchange_strong(none, c)) return true;
+  }
+  return false;
+}
+
+size_t WriteTracker::spareChunksKept() {
+  size_t n = 0;
+  for (auto& slot : spareChunks_) n += slot.load() != nullptr;
+  return n;
+}
+
+void WriteTracker::releaseSpareChunks(size_t keep) {
+  for (auto& slot : spareChunks_) {
+    if (slot.load() == nullptr) continue;
+    if (keep > 0) {
+      keep--;
+      continue;
+    }
+    if (Chunk* c = slot.exchange(nullptr)) munmap(c, sizeof(Chunk));
+  }
+}
 
 WriteTracker::SavedPage* WriteTracker::newSavedPage() {
   if (!chunks_ || chunks_->used == Chunk::kPages) {
-    // The first chunk is the one the previous tracker kept, if any: its pages are mapped
-    // already. A small update saves a few pages: a new first chunk is faulted in page by
-    // page. Past it, chunks are populated at once (one system call instead of a fault per
-    // page).
-    Chunk* c = chunks_ ? nullptr : spareChunk_.exchange(nullptr);
+    // Chunks earlier trackers kept come first: their pages are mapped and written already.
+    // A small update saves a few pages: a new first chunk is faulted in page by page. Past
+    // it, chunks are populated at once (one system call instead of a fault per page).
+    Chunk* c = takeSpareChunk();
     if (!c) {
       int populate = chunks_ ? MAP_POPULATE : 0;
       void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
@@ -283,9 +347,7 @@ void WriteTracker::finishRelease() {
 void WriteTracker::freeChunks() {
   while (chunks_) {
     Chunk* next = chunks_->next;
-    // The first chunk (last in the list) is kept for the next tracker, unless one is kept.
-    Chunk* none = nullptr;
-    if (next || !spareChunk_.compare_exchange_strong(none, chunks_)) munmap(chunks_, sizeof(Chunk));
+    if (!keepSpareChunk(chunks_)) munmap(chunks_, sizeof(Chunk));
     chunks_ = next;
   }
 }

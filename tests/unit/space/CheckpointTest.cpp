@@ -142,16 +142,56 @@ TEST_CASE("a tracker copies into the memory the previous one copied into, and re
     first.release();  // commit
   }
   m.page(1)[0] = uint8_t(1 % 251);
-  CHECK(WriteTracker::spareChunkKept());
+  size_t kept = WriteTracker::spareChunksKept();
+  CHECK(kept >= 1);
   {
     WriteTracker second({&r, 1});
     m.page(6)[2] = 0x32;
-    CHECK_FALSE(WriteTracker::spareChunkKept());  // the second took it
+    CHECK(WriteTracker::spareChunksKept() == kept - 1);  // the second took one
     m.page(3)[2] = 0x33;
     second.restore();
   }
   CHECK(m.pristine());
-  CHECK(WriteTracker::spareChunkKept());
+  CHECK(WriteTracker::spareChunksKept() == kept);
+}
+
+TEST_CASE("a large update's chunks of copies are kept for the next tracker, up to a bound, until released") {
+  size_t pages = (WriteTracker::kSpareChunks + 2) * 255;  // more chunks than are kept
+  Pages m(pages);
+  MemoryRange r = m.range();
+  {
+    WriteTracker t({&r, 1});
+    for (size_t i = 0; i < pages; i++) m.page(i)[3] = 0x41;
+    t.restore();
+  }
+  CHECK(m.pristine());
+  CHECK(WriteTracker::spareChunksKept() == WriteTracker::kSpareChunks);
+  {
+    WriteTracker t({&r, 1});
+    for (size_t i = 0; i < pages; i += 2) m.page(i)[3] = 0x42;  // copies go into kept chunks first
+    t.restore();
+  }
+  CHECK(m.pristine());
+  WriteTracker::releaseSpareChunks(1);
+  CHECK(WriteTracker::spareChunksKept() == 1);
+}
+
+TEST_CASE("pages saved ahead of their writes take no fault; runs close together are saved as one") {
+  Pages m(4 * WriteTracker::kBlockPages + 200);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  size_t far = 5 + WriteTracker::kAheadGapPages + 1;  // too far from page 5 to share its run
+  std::vector<uintptr_t> pages;
+  for (size_t i : {size_t(5), size_t(3), far, size_t(5)}) pages.push_back(reinterpret_cast<uintptr_t>(m.page(i)));
+  pages.push_back(reinterpret_cast<uintptr_t>(m.base) - WriteTracker::kPageSize);  // not tracked: ignored
+  t.saveAhead(pages);
+  CHECK(t.pagesSaved() == 4);  // pages 3 to 5 (4 in between), and the far one
+  for (size_t i : {size_t(3), size_t(4), size_t(5), far}) m.page(i)[8] = 0x51;
+  CHECK(t.faultsTaken() == 0);
+  m.page(far + 1)[8] = 0x52;  // not saved ahead: a fault as usual
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+  CHECK(m.pristine());
 }
 
 TEST_CASE("a tracker released in the background lets writes through before and after its thread is done") {
@@ -267,6 +307,64 @@ TEST_CASE("old objects made under an armed checkpoint come from untracked memory
     for (const Handle& a : made) s.storePointer(a.get(), 99, root.get());
     // Not even the page the bump area started in: arming moved its start to a new page.
     CHECK(cp.pagesSaved() == 0);
+    cp.rollback();
+  }
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("old objects made under a checkpoint past its bump area come from a new segment, which rollback drops") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle root(s, h.array(400, Tenure::Old));
+  for (size_t i = 0; i < 800; i++) {  // free chunks all over old space
+    Oop a = h.array(200, Tenure::Old);
+    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
+  }
+  REQUIRE(s.collectGarbage());
+  std::string print = fingerprint(s, root.get());
+  size_t committed = s.oldSpace().committedBytes();
+  s.armCheckpoint();
+  {
+    SpaceCheckpoint cp(s);
+    // Objects that would each fit a free chunk, until the bump area (the free tail of the
+    // segment) is used up and some more.
+    std::vector<Handle> made;
+    size_t afterGrowth = 0;
+    while (afterGrowth < 200) {
+      made.emplace_back(s, h.array(100, Tenure::Old));
+      if (s.oldSpace().committedBytes() > committed) afterGrowth++;
+    }
+    for (const Handle& a : made) s.storePointer(a.get(), 99, root.get());
+    CHECK(cp.pagesSaved() == 0);
+    cp.rollback();
+  }
+  CHECK(s.oldSpace().committedBytes() == committed);
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("a become of many objects under a checkpoint saves their pages ahead, and rolls back exactly") {
+  TestHeap h;
+  Space& s = h.space;
+  size_t n = 20000;
+  Handle olds(s, h.array(n, Tenure::Old)), news(s, h.array(n, Tenure::Old)), root(s, h.array(2, Tenure::Old));
+  for (size_t i = 0; i < n; i++) {
+    s.storePointer(olds.get(), i, h.point(int64_t(i), 1, Tenure::Old));
+    s.storePointer(news.get(), i, h.point(int64_t(i), 2, Tenure::Old));
+    s.identityHash(olds.get().object()->slot(i));
+  }
+  s.storePointer(root.get(), 0, olds.get());
+  s.storePointer(root.get(), 1, news.get());
+  std::string print = fingerprint(s, root.get());
+  std::vector<Oop> from(olds.get().object()->slots(), olds.get().object()->slots() + n);
+  std::vector<Oop> to(news.get().object()->slots(), news.get().object()->slots() + n);
+  {
+    SpaceCheckpoint cp(s);
+    s.becomeForward(from, to, CopyHash::Yes);
+    // Some 200 pages of objects written, in a handful of runs: no fault per block.
+    CHECK(cp.pagesSaved() >= n * 24 / WriteTracker::kPageSize);
+    CHECK(cp.faultsTaken() < 8);
     cp.rollback();
   }
   CHECK(fingerprint(s, root.get()) == print);
