@@ -221,7 +221,9 @@ void StepApplier::redefineClass(const Step& step) {
                           "new := news at: i. " + body + "]. ^ nil");
     guest_.removeGlobal(kArgumentGlobal);
   }
-  guest_.swapIdentities(olds, news);
+  // One way: every reference to an old instance now reaches its new version, which takes
+  // the old identity hash (an IdentityDictionary keyed by instances still finds them).
+  guest_.becomeForward(olds, news);
   guest_.installClass(fresh);
 }
 

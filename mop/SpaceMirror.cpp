@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "space/HeapVerifier.h"
 #include "vm/ClassBuilder.h"
@@ -348,16 +349,28 @@ Ref SpaceMirror::allInstances(const Ref& cls) {
   requireQuiescent("allInstances");
   requireClass("allInstances", cls, "the argument");
   space::ClassIndex index = space::ClassIndex(cls.get().object()->rawHash());
-  size_t count = 0;
-  space().forEachObject([&](space::HeapObject* o) { count += o->classIndex() == index; });
-  // The Array may trigger a scavenge, which only drops dead instances: fill, then trim.
+  // One walk into a buffer kept from call to call (fresh memory costs a fault per page).
+  instances_.clear();
+  space().forEachObject([&](space::HeapObject* o) {
+    if (o->classIndex() == index) instances_.push_back(o->asOop());
+  });
+  size_t count = instances_.size();
+  auto collections = [&] { return space().stats().scavenges + space().stats().fullCollections; };
+  uint64_t before = collections();
   LocalRoot array(space().localRoots(), newArray(rt_, count, space::Tenure::Old));
   size_t found = 0;
-  space().forEachObject([&](space::HeapObject* o) {
-    if (o->classIndex() == index && found < count && o != array.get().object()) {
-      array.get().object()->slots()[found++] = o->asOop();
-    }
-  });
+  if (collections() == before) {
+    for (Oop o : instances_) array.get().object()->slots()[found++] = o;
+  } else {
+    // Making the Array collected: instances may have moved, and dead ones are gone. Walk
+    // again, fill, then trim.
+    space().forEachObject([&](space::HeapObject* o) {
+      if (o->classIndex() == index && found < count && o != array.get().object()) {
+        array.get().object()->slots()[found++] = o->asOop();
+      }
+    });
+  }
+  instances_.clear();
   space().rememberIfOld(array.get().object());
   if (found == count) return hold(array.get());
   Oop trimmed = newArray(rt_, found, space::Tenure::Old);
@@ -466,14 +479,30 @@ void SpaceMirror::slotAtPut(const Ref& object, std::string_view name, const Ref&
 }
 
 namespace {
-// The objects to become: the elements of an Array, or the object itself.
-std::vector<Oop> becomeOperands(vm::Runtime& rt, Oop o) {
-  if (isArray(rt, o)) {
-    std::vector<Oop> v(o.object()->slots(), o.object()->slots() + o.object()->slotCount());
-    return v;
+// The objects to become, each side the elements of an Array or the object itself. An
+// Array's elements are read in place (copying 100,000 of them cost 5 ms of fresh memory),
+// unless the Array is itself among the objects: become would then write into it.
+class BecomeOperands {
+ public:
+  BecomeOperands(vm::Runtime& rt, Oop a, Oop b) : a_(elements(rt, a, copyA_)), b_(elements(rt, b, copyB_)) {
+    auto named = [&](Oop o) {
+      return std::find(a_.begin(), a_.end(), o) != a_.end() || std::find(b_.begin(), b_.end(), o) != b_.end();
+    };
+    if (copyA_.empty() && named(a)) a_ = copyA_ = std::vector<Oop>(a_.begin(), a_.end());
+    if (copyB_.empty() && named(b)) b_ = copyB_ = std::vector<Oop>(b_.begin(), b_.end());
   }
-  return {o};
-}
+  std::span<const Oop> a() const { return a_; }
+  std::span<const Oop> b() const { return b_; }
+
+ private:
+  static std::span<const Oop> elements(vm::Runtime& rt, Oop o, std::vector<Oop>& copy) {
+    if (isArray(rt, o)) return std::span<const Oop>(o.object()->slots(), o.object()->slotCount());
+    copy.push_back(o);
+    return copy;
+  }
+  std::vector<Oop> copyA_, copyB_;  // (declared first: the spans may refer to them)
+  std::span<const Oop> a_, b_;
+};
 }  // namespace
 
 void SpaceMirror::swapIdentities(const Ref& a, const Ref& b) {
@@ -482,7 +511,8 @@ void SpaceMirror::swapIdentities(const Ref& a, const Ref& b) {
   checkSameSpace(op, a);
   checkSameSpace(op, b);
   if (isArray(rt_, a.get()) != isArray(rt_, b.get())) throw MirrorError(op, "give two Arrays of pairs, or two objects");
-  std::vector<Oop> x = becomeOperands(rt_, a.get()), y = becomeOperands(rt_, b.get());
+  BecomeOperands operands(rt_, a.get(), b.get());
+  std::span<const Oop> x = operands.a(), y = operands.b();
   if (x.size() != y.size()) {
     throw MirrorError(
         op, "the Arrays differ in size (" + std::to_string(x.size()) + " and " + std::to_string(y.size()) + ")");
@@ -501,7 +531,8 @@ void SpaceMirror::becomeForward(const Ref& from, const Ref& to) {
   checkSameSpace(op, from);
   checkSameSpace(op, to);
   if (isArray(rt_, from.get()) != isArray(rt_, to.get())) throw MirrorError(op, "give two Arrays, or two objects");
-  std::vector<Oop> x = becomeOperands(rt_, from.get()), y = becomeOperands(rt_, to.get());
+  BecomeOperands operands(rt_, from.get(), to.get());
+  std::span<const Oop> x = operands.a(), y = operands.b();
   if (x.size() != y.size()) throw MirrorError(op, "the Arrays differ in size");
   try {
     space().becomeForward(x, y, space::CopyHash::Yes);

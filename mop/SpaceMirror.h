@@ -206,6 +206,8 @@ class SpaceMirror {
 
   vm::Runtime& rt_;
   ChangeCounts changes_;
+  // allInstances's walk collects here; the capacity stays, warm, for the next walk.
+  std::vector<space::Oop> instances_;
 };
 
 }  // namespace mop

@@ -297,3 +297,22 @@ TEST_CASE("instances migrate to a new class version with a slot mapping") {
   CHECK(r.instancesMigrated >= 1001);
   e.requireHealthy();
 }
+
+TEST_CASE("migrated instances keep their identity hash: identity-keyed collections still find them") {
+  Engine e;
+  e.g.pause();
+  e.g.vm->evaluateInGuest(
+      "| ps d | ps := (1 to: 300) collect: [ :i | Point x: i y: i ]. d := IdentityDictionary new. "
+      "ps do: [ :p | d at: p put: p x ]. system global: #Ps put: ps. system global: #ByPoint put: d. "
+      "system global: #FirstHash put: (ps at: 1) hashcode. ^ nil");
+  e.g.vm->resumeGuest();
+  UpdateRecord r = e.apply("point3d.json", R"S({"espellUpdate": 1, "steps": [
+      {"op": "redefineClass", "class": "Point", "instanceVariables": ["x", "y", "z"], "migrate": {"z": {"value": "0"}},
+       "methods": ["z = ( ^ z )"]}],
+    "verify": ["((system global: #Ps) at: 1) hashcode = (system global: #FirstHash)",
+               "((system global: #Ps) at: 1) z = 0",
+               "(system global: #Ps) inject: true into: [ :ok :p | ok and: [ ((system global: #ByPoint) at: p) = p x ] ]"]})S");
+  CHECK(r.outcome == Outcome::Committed);
+  CHECK(r.instancesMigrated >= 300);
+  e.requireHealthy();
+}
