@@ -85,13 +85,41 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
     return page < a.memory.end && !a.saved[(page - a.memory.start) / kPageSize];
   };
   setRanges(ranges);
+  // Pages written since the arming hold now what the checkpoint must keep. Copied at once
+  // into chunks earlier trackers left mapped, they need no protection: copying a 128 KiB
+  // block takes about 10 us, protecting it again a TLB flush sent to the other cores (100
+  // us and more when one is busy). What warm chunks cannot hold is protected instead
+  // (fresh memory costs a fault per page).
+  // (An armed fault marks its whole block: the first page of a block tells.)
+  std::vector<uintptr_t> written;
+  for (const Range& a : armedRanges) {
+    for (size_t first = 0; first < a.saved.size(); first += kBlockPages) {
+      if (!a.saved[first]) continue;
+      size_t end = std::min(a.saved.size(), first + kBlockPages);
+      for (size_t i = first; i < end; i++) written.push_back(a.memory.start + i * kPageSize);
+    }
+  }
+  if (!written.empty() && written.size() <= spareChunksKept() * Chunk::kPages) {
+    Range* r = nullptr;
+    for (uintptr_t page : written) {
+      if (!r || page < r->memory.start || page >= r->memory.end) r = rangeOf(page);
+      if (r && !savePage(*r, (page - r->memory.start) / kPageSize)) break;
+    }
+  }
   // Runs of pages that are not clean get protected: one call per run. Each call flushes
   // the TLB, which on a virtual machine costs about 100 us, as much as a walk over a few
   // hundred pages. So runs up to `maxGap` apart are protected in one call, the clean pages
   // between them included: they are read-only since the arming, and stay so.
-  auto protectRuns = [&](const MemoryRange& m, auto&& needsProtection, int protection, size_t maxGap) {
+  // A page of `tracked` copied above stays writable: a run ends before it.
+  auto protectRuns = [&](const MemoryRange& m, auto&& needsProtection, int protection, size_t maxGap,
+                         const Range* tracked) {
     uintptr_t runStart = 0, runEnd = 0;
     for (uintptr_t page = m.start; page < m.end; page += kPageSize) {
+      if (tracked && tracked->saved[(page - m.start) / kPageSize]) {
+        if (runStart != 0) protect(runStart, runEnd - runStart, protection);
+        runStart = 0;
+        continue;
+      }
       if (!needsProtection(page)) continue;
       if (runStart != 0 && page - runEnd > maxGap) {
         protect(runStart, runEnd - runStart, protection);
@@ -105,16 +133,18 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   try {
     for (const Range& r : ranges_)
       protectRuns(
-          r.memory, [&](uintptr_t page) { return !clean(page); }, PROT_READ, kCoalesceGapBytes);
+          r.memory, [&](uintptr_t page) { return !clean(page); }, PROT_READ, kCoalesceGapBytes, &r);
     // Clean armed pages no range of the pause covers are not to be tracked: writable again.
     for (const Range& a : armedRanges) {
       protectRuns(
-          a.memory, [&](uintptr_t page) { return clean(page) && !rangeOf(page); }, PROT_READ | PROT_WRITE, 0);
+          a.memory, [&](uintptr_t page) { return clean(page) && !rangeOf(page); }, PROT_READ | PROT_WRITE, 0, nullptr);
     }
   } catch (...) {
     ranges_.insert(ranges_.end(), std::make_move_iterator(armedRanges.begin()),
                    std::make_move_iterator(armedRanges.end()));
     disarm();
+    freeChunks();
+    savedCount_ = 0;
     throw;
   }
   armed_ = false;
@@ -151,7 +181,8 @@ bool WriteTracker::handleFault(uintptr_t address) {
     if (armed_) std::fill_n(r.saved.begin() + long(first), count, uint8_t(1));
     return unprotect(r, first, count);
   }
-  if (r.saved[index]) return true;  // saved already: another thread raced us (none today)
+  // Saved already (another thread raced us; none today): it only needs to be writable.
+  if (r.saved[index]) return unprotect(r, index, 1);
   faults_++;
   size_t block = index / kBlockPages;
   // Its third fault, next to a page saved already: a run of writes, take the rest of the

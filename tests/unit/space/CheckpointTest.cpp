@@ -256,6 +256,29 @@ TEST_CASE("an armed tracker protects ahead; begin() makes the pages written sinc
   CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
+TEST_CASE("blocks written between the arming and begin() are copied at once into kept chunks, not protected") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  {  // a checkpoint before leaves a chunk of copies mapped
+    WriteTracker earlier({&all, 1});
+    m.page(0)[1] = 0x01;
+    earlier.restore();
+  }
+  REQUIRE(WriteTracker::spareChunkKept());
+  WriteTracker t({&all, 1}, WriteTracker::Armed{});
+  m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // marks the second block
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);  // the block, copied in the pause
+  for (size_t i = WriteTracker::kBlockPages; i < 2 * WriteTracker::kBlockPages; i++) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);  // still writable
+  m.page(2)[20] = 0x78;         // a clean block: protected since the arming
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+}
+
 TEST_CASE("a space armed ahead of its checkpoint rolls back to the checkpoint, not to the arming") {
   TestHeap h;
   Space& s = h.space;
