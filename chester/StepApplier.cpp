@@ -4,6 +4,7 @@
 #include "chester/StepApplier.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "vm/MethodDictionary.h"
 
@@ -46,6 +47,10 @@ std::string holderInDescription(const std::string& description) {
 
 // A guest variable name for objects handed to a guest evaluation; removed after use.
 constexpr const char* kArgumentGlobal = "ChesterStepArgument";
+// verifyAll's record of answers, and the Symbols its evaluation answers.
+constexpr const char* kVerifyGlobal = "ChesterVerifyAnswers";
+constexpr const char* kVerifyDone = "chesterVerifyDone";
+constexpr const char* kVerifyStopped = "chesterVerifyStopped";
 
 }  // namespace
 
@@ -85,6 +90,63 @@ void StepApplier::verify(const std::string& expression) {
   Ref answer = evaluate(expression);
   if (answer.get() != host_.guestRuntime().trueObject()) {
     throw StepError("answered " + guest_.describe(answer) + ", not true");
+  }
+}
+
+void StepApplier::verifyAll(const std::vector<std::string>& expressions, std::string& where) {
+  if (expressions.empty()) return;
+  // Slot i of the global's Array receives expression i's answer; the evaluation stops at
+  // the first that is not true. An expression that raises, or returns from the evaluation
+  // with ^, leaves its slot nil: the first slot not true names the one that failed.
+  std::string source = "| r | r := Array new: " + std::to_string(expressions.size()) + ". system global: #" +
+                       kVerifyGlobal + " put: r. ";
+  for (size_t i = 0; i < expressions.size(); i++) {
+    std::string slot = std::to_string(i + 1);
+    source += "r at: " + slot + " put: [ " + expressions[i] + " ] value. (r at: " + slot + ") == true ifFalse: [ ^ #" +
+              kVerifyStopped + " ]. ";
+  }
+  source += "^ #" + std::string(kVerifyDone);
+  // Nothing when the record is not there as made (an expression replaced the global).
+  auto firstNotTrue = [&]() -> std::optional<size_t> {
+    std::optional<Ref> answers = guest_.globalAt(kVerifyGlobal);
+    size_t i = 0;
+    try {
+      if (!answers || guest_.sizeOf(*answers) != expressions.size()) return std::nullopt;
+      while (i < expressions.size() && guest_.at(*answers, i + 1).get() == host_.guestRuntime().trueObject()) i++;
+    } catch (const mop::MirrorError&) {
+      return std::nullopt;
+    }
+    return i;
+  };
+  Ref answer;
+  try {
+    answer = host_.evaluateInGuest(source);
+  } catch (...) {
+    where = "verify[" + std::to_string(firstNotTrue().value_or(0)) + "]";
+    throw;  // (the update rolls back: the global goes with it)
+  }
+  std::optional<size_t> failed = firstNotTrue();
+  std::optional<Ref> answers = guest_.globalAt(kVerifyGlobal);
+  if (answers) guest_.removeGlobal(kVerifyGlobal);
+  bool done = answer.get() == guest_.symbol(kVerifyDone).get();
+  bool stopped = answer.get() == guest_.symbol(kVerifyStopped).get();
+  size_t next = 0;  // where the expressions are evaluated once more, each on its own
+  if (failed && done && *failed == expressions.size()) return;
+  if (failed && stopped && *failed < expressions.size()) {
+    where = "verify[" + std::to_string(*failed) + "]";
+    throw StepError("answered " + guest_.describe(guest_.at(*answers, *failed + 1)) + ", not true");
+  }
+  if (failed && !done && !stopped && *failed < expressions.size()) {
+    // Expression `failed` returned `answer` with ^: its answer, as verify takes it.
+    where = "verify[" + std::to_string(*failed) + "]";
+    if (answer.get() != host_.guestRuntime().trueObject()) {
+      throw StepError("answered " + guest_.describe(answer) + ", not true");
+    }
+    next = *failed + 1;
+  }
+  for (size_t i = next; i < expressions.size(); i++) {
+    where = "verify[" + std::to_string(i) + "]";
+    verify(expressions[i]);
   }
 }
 

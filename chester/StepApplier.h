@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "chester/GuestHost.h"
 #include "chester/UpdateScript.h"
@@ -25,6 +26,11 @@ class StepApplier {
   void apply(const Step& step);
   // Evaluates a verify expression in the guest; throws StepError unless it answers true.
   void verify(const std::string& expression);
+  // Evaluates the verify expressions in order, stopping at the first that does not answer
+  // true (it throws as verify does), in one guest evaluation: one compilation and one
+  // process instead of one each. `where` names the expression that failed
+  // ("verify[2]"): the evaluation records in the guest how far it got.
+  void verifyAll(const std::vector<std::string>& expressions, std::string& where);
 
  private:
   mop::Ref classNamed(const std::string& name) const { return guest_.classNamed(name); }

@@ -78,13 +78,7 @@ class Updater::JsonApplication final : public Application {
       applier.apply(step);
     }
   }
-  void verify(GuestHost& host, std::string& where) override {
-    StepApplier applier(host);
-    for (size_t i = 0; i < script_.verify.size(); i++) {
-      where = "verify[" + std::to_string(i) + "]";
-      applier.verify(script_.verify[i]);
-    }
-  }
+  void verify(GuestHost& host, std::string& where) override { StepApplier(host).verifyAll(script_.verify, where); }
   const std::string& description() const { return script_.description; }
 
  private:

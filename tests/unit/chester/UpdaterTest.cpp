@@ -316,3 +316,37 @@ TEST_CASE("migrated instances keep their identity hash: identity-keyed collectio
   CHECK(r.instancesMigrated >= 300);
   e.requireHealthy();
 }
+
+TEST_CASE("verify expressions run in one evaluation, in order, and the one that failed is named") {
+  Engine e;
+  SUBCASE("the first that does not answer true stops the others") {
+    requireRolledBack(e, "stop.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["Workers new answer = 0", "false", "nil foo"]})S",
+                      "verify[1]");
+  }
+  SUBCASE("an expression that returns with ^ gives its answer, and the next ones still run") {
+    requireRolledBack(e, "caret.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["^ true", "Workers new answer = 0", "^ 3", "true"]})S",
+                      "verify[2]");
+    requireRolledBack(e, "caret-later.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["^ true", "true", "Workers new answer = 1"]})S",
+                      "verify[2]");
+  }
+  SUBCASE("an expression that replaces the record") {
+    requireRolledBack(e, "record.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["system global: #ChesterVerifyAnswers put: 3. true", "Workers new answer = 41"]})S",
+                      "verify[1]");
+  }
+  SUBCASE("all true: committed, and the record is gone") {
+    UpdateRecord r = e.apply("fine.json", R"S({"espellUpdate": 1,
+        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+        "verify": ["^ true", "Workers new answer = 0", "3 > 2"]})S");
+    CHECK(r.outcome == Outcome::Committed);
+    CHECK(e.guestInteger("^ (system global: #ChesterVerifyAnswers) isNil ifTrue: [ 1 ] ifFalse: [ 0 ]") == 1);
+    e.requireHealthy();
+  }
+}
