@@ -31,9 +31,12 @@ inline int64_t floorModulo(int64_t x, int64_t y) {
 }
 // The same for Doubles, from the exact remainder fmod (x - floor(x / y) * y loses every
 // digit once x / y is beyond 2^53, and answered 0.0 for 2^70 \\ 1.5).
+// A zero remainder takes the divisor's sign, as a nonzero one does (-4 \\ 2.0 is 0.0, not
+// the -0.0 that fmod answers).
 inline double floorModulo(double x, double y) {
   double m = std::fmod(x, y);
-  if (m != 0 && ((m < 0) != (y < 0))) m += y;
+  if (m == 0) return std::copysign(0.0, y);
+  if ((m < 0) != (y < 0)) m += y;
   return m;
 }
 
