@@ -259,8 +259,12 @@ void StepApplier::redefineClass(const Step& step) {
     }
     sources.push_back(s);
   }
-  auto [olds, news] = guest_.newInstanceVersions(old, fresh, sources);
-  if (!expressions.empty()) {
+  // One way: every reference to an old instance now reaches its new version, which takes
+  // the old identity hash (an IdentityDictionary keyed by instances still finds them).
+  if (expressions.empty()) {
+    guest_.migrateInstances(old, fresh, sources);
+  } else {
+    auto [olds, news] = guest_.newInstanceVersions(old, fresh, sources);
     // One guest evaluation computes every expression for every instance: the expression
     // sees the old instance as `old` and its fields by name.
     std::string bindings;
@@ -282,10 +286,8 @@ void StepApplier::redefineClass(const Step& step) {
                           kArgumentGlobal + " at: 2. 1 to: olds length do: [ :i | | old new | old := olds at: i. " +
                           "new := news at: i. " + body + "]. ^ nil");
     guest_.removeGlobal(kArgumentGlobal);
+    guest_.becomeForward(olds, news);
   }
-  // One way: every reference to an old instance now reaches its new version, which takes
-  // the old identity hash (an IdentityDictionary keyed by instances still finds them).
-  guest_.becomeForward(olds, news);
   guest_.installClass(fresh);
 }
 

@@ -144,10 +144,13 @@ class SpaceMirror {
   void becomeForward(const Ref& from, const Ref& to);
   // Instance migration, the first half: every instance of `oldClass` (an Array) and, at
   // the same positions, a new instance of `newClass` (fixed fields only, both) whose
-  // fields come from `fields` (one entry per field of `newClass`). swapIdentities of the
-  // two Arrays completes it.
+  // fields come from `fields` (one entry per field of `newClass`). becomeForward of the
+  // two Arrays completes it (each old instance's identity hash goes to its new version).
   std::pair<Ref, Ref> newInstanceVersions(const Ref& oldClass, const Ref& newClass,
                                           const std::vector<FieldSource>& fields);
+  // The whole migration at once, when no field needs guest code: newInstanceVersions and
+  // becomeForward without the two Arrays.
+  void migrateInstances(const Ref& oldClass, const Ref& newClass, const std::vector<FieldSource>& fields);
 
   // ---- execution ----------------------------------------------------------------------
   // Every process that has not terminated. A full collection first drops unreachable
@@ -206,8 +209,15 @@ class SpaceMirror {
 
   vm::Runtime& rt_;
   ChangeCounts changes_;
-  // allInstances's walk collects here; the capacity stays, warm, for the next walk.
-  std::vector<space::Oop> instances_;
+  size_t checkMigration(const char* op, const Ref& oldClass, const Ref& newClass,
+                        const std::vector<FieldSource>& fields) const;
+  template <class Made>
+  void makeNewVersions(const Ref& newClass, const std::vector<FieldSource>& fields, size_t count, Made&& made);
+  void fillNewVersion(space::Oop to, space::HeapObject* from, const std::vector<FieldSource>& fields);
+
+  // allInstances's walk and migrateInstances collect here; the capacity stays, warm, for
+  // the next time (fresh memory costs a fault per page).
+  std::vector<space::Oop> instances_, versions_;
 };
 
 }  // namespace mop
