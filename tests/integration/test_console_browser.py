@@ -99,6 +99,19 @@ def test(args):
         wait_until("the class page shows Hub>>health:'s source", health_source, 30, lambda: browser.dom()[-1500:])
         browser.screenshot(os.path.join(shots, "class-Hub.png"))
 
+        browser.open(hub.url + "/classes")
+        wait_until("the search form on the classes page", lambda: text_of(browser, "#search-button") is not None, 30)
+        browser.submit("document.getElementById('search').value='health:';"
+                       "document.getElementById('search-button').click();")
+        def found_health():
+            rows = browser.evaluate("Array.from(document.querySelectorAll('#matches tr.match')).map(function(r){"
+                                    "return [r.querySelector('a').textContent, r.querySelector('.selector').textContent,"
+                                    " r.querySelector('pre').textContent]})")
+            return any(c == "Hub" and s == "health:" and "health: request" in src for c, s, src in rows)
+        wait_until("the search finds Hub>>health: by its source", found_health, 30, lambda: browser.dom()[-1500:])
+        check("case-sensitive" in text_of(browser, "#search-summary"), "the page says how it matches")
+        browser.screenshot(os.path.join(shots, "search.png"))
+
         apply_from_page(browser, hub, "07b-Block-memoized.som")
         check("committed" in text_of(browser, "#outcome"), f"the update applied from the page: {text_of(browser, '#outcome')}")
         browser.screenshot(os.path.join(shots, "update-committed.png"))

@@ -2,8 +2,9 @@
 then the cookie), POSTs refused cross-origin or without the token (403, 401), foreign Host
 headers and other methods refused, malformed requests answered 400; the JSON endpoints
 (overview, processes with frames, a class's sources, an update applied and refused, a
-snapshot) — while the guest's own service keeps answering throughout; and a console whose
-port is taken stops with a message while the guest serves on."""
+snapshot) — while the guest's own service keeps answering throughout; the search over
+every method source (its matches, its bounds, its escaping); and a console whose port is
+taken stops with a message while the guest serves on."""
 import http.client
 import os
 import socket
@@ -34,7 +35,8 @@ def raw(port, data):
 
 def access(hub):
     t = hub.token
-    for path in ("/", "/processes", "/api/overview", "/api/classes", "/api/metrics", "/nope"):
+    for path in ("/", "/processes", "/api/overview", "/api/classes", "/api/metrics", "/nope",
+                 "/search?q=self", "/api/search?q=self"):
         status, headers, _ = hub.request("GET", path)
         check_equal(status, 401, f"GET {path} without the token")
         check("www-authenticate" in headers, f"GET {path} without the token: a WWW-Authenticate header")
@@ -133,6 +135,34 @@ def endpoints(hub, work):
     check_equal(status, 400, "a snapshot into a relative directory")
 
 
+def search(hub):
+    answer = hub.get_json("/api/search?q=health%3A")
+    check(0 < answer["guestPauseMicros"] < 1_000_000, f"the search's pause is measured: {answer['guestPauseMicros']}")
+    found = answer["value"]
+    check_equal((found["query"], found["caseSensitive"], found["limit"]), ("health:", True, 200), "the search's terms")
+    check(found["methodsSearched"] > 1000, f"every method is searched: {found['methodsSearched']}")
+    health = [m for m in found["matches"] if (m["class"], m["side"], m["selector"]) == ("Hub", "instance", "health:")]
+    check(health, f"Hub>>health: is found by its source: {found['matches'][:5]}")
+    check(any(line["line"] == 1 and line["text"].startswith("health: request") for line in health[0]["lines"]),
+          f"with its matching line: {health[0]['lines']}")
+    check_equal(hub.get_json("/api/search?q=HEALTH%3A")["value"]["matches"], [], "the search is case-sensitive")
+    common = hub.get_json("/api/search?q=self")["value"]
+    check_equal((len(common["matches"]), common["more"]), (200, True), "a common text: the first 200 methods, more said")
+    check(all(len(m["lines"]) <= 5 for m in common["matches"]), "at most five lines per method")
+    check_equal(hub.get("/api/search?q=" + "x" * 101)[0], 400, "a search text over 100 characters")
+    check_equal(hub.get("/api/search?q=")[0], 400, "an empty search text")
+    check_equal(hub.get("/search?q=" + "x" * 101)[0], 400, "the page: a search text over 100 characters")
+    # Sources holding '<' (the primitives' pragma) are escaped on the page, and so is the query.
+    status, _, body = hub.get("/search?q=%3Cprimitive%3E")
+    check_equal(status, 200, "the search page")
+    check(b"&lt;primitive&gt;" in body and b"<primitive>" not in body, "a source holding '<' is escaped")
+    check(b'href="/classes/' in body, "each match links to its class")
+    status, _, body = hub.get("/search?q=%3Cscript%3E%22x")
+    check(status == 200 and b'<script>"x' not in body and b"&lt;script&gt;&quot;x" in body, "the query is escaped")
+    status, _, body = hub.get("/classes")
+    check(b'id="search-form"' in body and b'action="/search"' in body, "the classes page has the search form")
+
+
 def taken_port(espell):
     """A console whose port is taken stops with a message; the guest serves on."""
     with socket.socket() as taken:
@@ -166,6 +196,7 @@ def test(args):
         access(hub)
         posts(hub)
         malformed(hub)
+        search(hub)
         endpoints(hub, work)
         count, slowest = probe.stop()
         log(f"the guest's service answered {count} requests meanwhile, the slowest in {slowest:.1f} ms")
