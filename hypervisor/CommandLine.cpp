@@ -36,7 +36,7 @@ bool parseDeadline(const char* text, int64_t& out) {
 
 const char* usage() {
   return "usage: espell run [--virtualized [--control SOCKET [--deadline-ms N] [--update-log FILE]]\n"
-         "                  [--console PORT]]\n"
+         "                  [--console PORT [--snapshot-dir DIR]]]\n"
          "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
          "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
@@ -176,6 +176,12 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       }
       cl.consolePort = int(port);
       i++;
+    } else if (a == "--snapshot-dir" && cl.command == CommandLine::Command::Run) {
+      if (i + 1 >= argc || std::string(argv[i + 1]).empty()) {
+        error = "--snapshot-dir needs the directory of images the console lists";
+        return std::nullopt;
+      }
+      cl.consoleSnapshotDir = argv[++i];
     } else if (a == "--deadline-ms" && cl.command == CommandLine::Command::Run) {
       if (i + 1 >= argc || !parseDeadline(argv[i + 1], cl.deadlineMs)) {
         error = "--deadline-ms needs a number of milliseconds from 1 to 600000";
@@ -218,6 +224,10 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
   }
   if (cl.consolePort >= 0 && !cl.virtualized) {
     error = "--console needs --virtualized: the console is served by the hypervisor";
+    return std::nullopt;
+  }
+  if (!cl.consoleSnapshotDir.empty() && cl.consolePort < 0) {
+    error = "--snapshot-dir needs --console: the console's snapshots page lists it";
     return std::nullopt;
   }
   if ((cl.deadlineMs != 0 || !cl.updateLog.empty()) && cl.controlSocket.empty() && cl.consolePort < 0) {

@@ -32,6 +32,8 @@ struct CommandLine {
   // run: the port (on 127.0.0.1; 0: any free one) of the console the hypervisor serves
   // (only with --virtualized; -1: none).
   int consolePort = -1;
+  // run: a directory of images the console's snapshots page lists (only with --console).
+  std::string consoleSnapshotDir;
   std::string script;  // update: the update script's file
   // run: resume the space saved in this image directory instead of starting a program
   // (the arguments then go to System>>resumeArguments).

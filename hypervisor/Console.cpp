@@ -1,10 +1,12 @@
 // Console: see Console.h.
 #include "hypervisor/Console.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
 #include "hypervisor/ConsoleSources.h"
+#include "hypervisor/ImageList.h"
 #include "vm/ClassLoader.h"
 #include "vm/Scheduler.h"
 
@@ -21,7 +23,8 @@ std::string newConsoleToken() {
   return token;
 }
 
-Console::Console(Vm& vm, HostCommands& commands, int port) : vm_(vm), commands_(commands), token_(newConsoleToken()) {
+Console::Console(Vm& vm, HostCommands& commands, int port, std::string snapshotDir)
+    : vm_(vm), commands_(commands), token_(newConsoleToken()), snapshotDir_(std::move(snapshotDir)) {
   vm_.mirrors().setHostCommand([this](const std::string& request) { return command(request); });
   vm::Runtime& rt = vm_.hypervisor().runtime();
   std::string start = "^ ConsoleServer new serveOn: " + std::to_string(port) + " token: '" + token_ + "'";
@@ -85,7 +88,9 @@ std::string Console::command(const std::string& requestJson) {
     } else if (name == "resume") {
       answer = resumeGuest();
     } else if (name == "gc") {
-      answer = gcFigures();
+      answer = gcFigures(request);
+    } else if (name == "images") {
+      answer = images(request);
     } else if (name == "update" || name == "snapshot") {
       int64_t id = nextId_++;
       deferred_.emplace_back(id, request);
@@ -140,11 +145,14 @@ nlohmann::json Console::resumeGuest() {
   return {{"ok", true}, {"pauseMicros", held}, {"wasPaused", wasPaused}};
 }
 
-// Plain counters of the guest's space, read while its fiber is suspended: no pause.
-nlohmann::json Console::gcFigures() {
+// Plain counters of the guest's space, read while its fiber is suspended: no pause. With
+// "scavengesSince": N, also each scavenge after number N that the log still holds
+// ("scavengeLog": the count so far, how many after N it no longer holds, and
+// [endMicros, pauseMicros] of each).
+nlohmann::json Console::gcFigures(const nlohmann::json& request) {
   space::Space& space = vm_.guest().space();
   const space::GcStats& stats = space.stats();
-  return {{"ok", true},
+  nlohmann::json answer = {{"ok", true},
           {"oldSpaceCommittedBytes", space.oldSpace().committedBytes()},
           {"liveBytesAtLastFullCollection", space.oldSpace().liveBytesAtLastSweep()},
           {"edenBytes", space.nursery().eden.capacity()},
@@ -161,6 +169,38 @@ nlohmann::json Console::gcFigures() {
                          : vm_.guestPaused() ? "paused"
                                              : "running"},
           {"nowMicros", vm::Scheduler::nowMicros()}};
+  if (request.contains("scavengesSince")) {
+    const space::ScavengeLog& log = space.scavengeLog();
+    uint64_t since = request.value("scavengesSince", uint64_t(0));
+    uint64_t first = std::max(since + 1, log.oldest());
+    nlohmann::json each = nlohmann::json::array();
+    for (uint64_t n = first; n <= log.count(); n++) each.push_back({log.at(n).endMicros, log.at(n).nanos / 1000});
+    answer["scavengeLog"] = {{"count", log.count()},
+                             {"dropped", first > since + 1 ? first - since - 1 : 0},
+                             {"scavenges", std::move(each)}};
+  }
+  return answer;
+}
+
+// The images on disk: every subdirectory of --snapshot-dir, then those with a manifest in
+// each directory the program names (where its snapshots went), each listed once.
+nlohmann::json Console::images(const nlohmann::json& request) {
+  nlohmann::json listings = nlohmann::json::array();
+  std::vector<std::string> seen;
+  if (!snapshotDir_.empty()) {
+    listings.push_back(listImages(snapshotDir_, ImageListing::EveryDirectory));
+    seen.push_back(snapshotDir_);
+  }
+  if (request.contains("directories") && request["directories"].is_array()) {
+    for (const nlohmann::json& d : request["directories"]) {
+      // A program's list is short (the parents of its snapshots); a runaway one is cut.
+      if (listings.size() >= 32) break;
+      if (!d.is_string() || std::find(seen.begin(), seen.end(), d.get<std::string>()) != seen.end()) continue;
+      seen.push_back(d.get<std::string>());
+      listings.push_back(listImages(d.get<std::string>(), ImageListing::ImagesOnly));
+    }
+  }
+  return {{"ok", true}, {"snapshotDir", snapshotDir_}, {"listings", std::move(listings)}};
 }
 
 // Updates and snapshots asked for by the console, run here in the host loop as the control

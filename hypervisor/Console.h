@@ -13,6 +13,9 @@
 //   {"command":"update"|"snapshot",...}     as on the control socket, but deferred: run by
 //                                           the host loop (serve()), answered {"pending":ID}
 //   {"command":"result","id":ID}            a deferred command's answer, or {"pending":ID}
+//   {"command":"images","directories":[D]}  the images on disk in --snapshot-dir (every
+//                                           subdirectory) and in each D (those with a
+//                                           manifest.json): ImageList
 //
 // Updates and snapshots are deferred because they pause the hypervisor's program itself
 // (an update's Smalltalk script runs in the hypervisor space), which its own code cannot do.
@@ -39,8 +42,9 @@ class Console {
   // resumes the guest (the program's next mirror reads then fail).
   static constexpr std::chrono::milliseconds kMaxHold{200};
 
-  // Starts the console on 127.0.0.1:port (0: any free port) with a new random token.
-  Console(Vm& vm, HostCommands& commands, int port);
+  // Starts the console on 127.0.0.1:port (0: any free port) with a new random token;
+  // snapshotDir (may be empty) is a directory of images its snapshots page lists.
+  Console(Vm& vm, HostCommands& commands, int port, std::string snapshotDir = "");
   // The program stays (the Vm ends it with the hypervisor space); its host commands fail.
   ~Console();
   Console(const Console&) = delete;
@@ -62,13 +66,15 @@ class Console {
   std::string command(const std::string& requestJson);
   nlohmann::json pauseGuest(const nlohmann::json& request);
   nlohmann::json resumeGuest();
-  nlohmann::json gcFigures();
+  nlohmann::json gcFigures(const nlohmann::json& request);
+  nlohmann::json images(const nlohmann::json& request);
   void runDeferred();
   void reportEnd();
 
   Vm& vm_;
   HostCommands& commands_;
   std::string token_;
+  std::string snapshotDir_;
   int port_ = 0;
   bool endReported_ = false;
   int64_t pausedAt_ = 0;  // when the program's current pause of the guest began (0: none)

@@ -21,6 +21,7 @@
 #include "space/Nursery.h"
 #include "space/OldSpace.h"
 #include "space/RememberedSet.h"
+#include "space/ScavengeLog.h"
 #include "space/Reservation.h"
 #include "space/Roots.h"
 #include "space/SpecialObjects.h"
@@ -271,6 +272,8 @@ class Space {
   size_t residentBytes() const;
   const GcStats& stats() const { return stats_; }
   GcStats& mutableStats() { return stats_; }
+  // The pause of each of the last scavenges (the console's chart).
+  const ScavengeLog& scavengeLog() const { return scavengeLog_; }
 
   HandleTable& handles() { return handles_; }
   // Objects watched without being kept alive (see WeakRegistry).
@@ -398,6 +401,7 @@ class Space {
   std::chrono::steady_clock::time_point lastFullCollection_ = std::chrono::steady_clock::now();
   ClassIndex arrayClassIndex_ = reserved_class::kInvalid;
   GcStats stats_;
+  ScavengeLog scavengeLog_;
 };
 
 }  // namespace space

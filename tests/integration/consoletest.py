@@ -15,10 +15,14 @@ CONSOLE_RE = re.compile(r"console listening on http://127\.0\.0\.1:([0-9]+)/\?to
 
 
 class ConsoleHub(hubtest.Hub):
-    """The hub as a guest, its hypervisor serving the console; .console_port, .token."""
+    """The hub as a guest, its hypervisor serving the console; .console_port, .token.
+    snapshot_dir: the console's --snapshot-dir."""
 
-    def __init__(self, espell, *options):
-        command = [espell, "run", "--virtualized", "--console", "0", "-cp", hubtest.CLASS_PATH, "Hub"]
+    def __init__(self, espell, *options, snapshot_dir=None):
+        command = [espell, "run", "--virtualized", "--console", "0"]
+        if snapshot_dir:
+            command += ["--snapshot-dir", snapshot_dir]
+        command += ["-cp", hubtest.CLASS_PATH, "Hub"]
         super().__init__(espell, *options, command=command)
         deadline = time.monotonic() + hubtest.STARTUP_TIMEOUT_S
         while True:
@@ -55,6 +59,23 @@ class ConsoleHub(hubtest.Hub):
         h.update(headers)
         status, _, body = self.request("POST", path, body=json.dumps(value), headers=h, timeout=60)
         return status, json.loads(body) if body else None
+
+
+def churn(port):
+    """Makes the guest allocate some 20 MB (a version of 200 KB, answered 100 times): a
+    scavenge or more for the chart."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=hubtest.IO_TIMEOUT_S)
+    try:
+        body = json.dumps({"package": "Churn-Core", "author": "test", "source": "x" * 200_000})
+        conn.request("POST", "/repos/Seaside/versions", body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        number = json.loads(r.read())["number"]
+        for _ in range(100):
+            conn.request("GET", f"/repos/Seaside/versions/{number}")
+            r = conn.getresponse()
+            check(r.status == 200 and len(r.read()) > 200_000, "the churning version")
+    finally:
+        conn.close()
 
 
 class ServiceProbe:

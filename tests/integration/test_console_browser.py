@@ -3,7 +3,9 @@ protocol (cdp.py) against the hub run as a guest with its console. Loads every p
 checks the rendered DOM — the guest's processes with their frames, a class's method
 source, an update applied from the page (and a failing one rolled back, the step named)
 and its record in the history, a snapshot taken from the page, the live chart drawn from
-/api/metrics — while the guest's own service keeps answering. Screenshots of each page go
+/api/metrics with each scavenge a dot, a search over every method source, and the images
+on disk (the snapshot's, a damaged one, a directory of --snapshot-dir without a manifest)
+— while the guest's own service keeps answering. Screenshots of each page go
 to the test log directory (ESPELL_TEST_LOG_DIR, else meson-logs/ under the current
 directory), in console-screenshots/. Skipped (exit status 77) without chromium."""
 import json
@@ -14,7 +16,7 @@ import time
 
 import hubtest
 from cdp import BrowserError, Chromium, find_chromium
-from consoletest import ConsoleHub, ServiceProbe
+from consoletest import ConsoleHub, ServiceProbe, churn
 from hubtest import check, check_equal, log
 
 ROOT = hubtest.ROOT
@@ -59,8 +61,10 @@ def apply_from_page(browser, hub, name):
 def test(args):
     binary = find_chromium()
     shots = shots_dir()
-    with ConsoleHub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="console-browser-") as work, \
-            Chromium(binary) as browser:
+    with tempfile.TemporaryDirectory(prefix="console-browser-") as work, \
+            tempfile.TemporaryDirectory(prefix="console-images-") as snapshot_dir, \
+            ConsoleHub(args.espell, snapshot_dir=snapshot_dir) as hub, Chromium(binary) as browser:
+        os.makedirs(os.path.join(snapshot_dir, "no-manifest"))
         probe = ServiceProbe(hub.port)
 
         browser.open(f"{hub.url}/?token={hub.token}")  # redirected to / with the cookie
@@ -99,6 +103,19 @@ def test(args):
         wait_until("the class page shows Hub>>health:'s source", health_source, 30, lambda: browser.dom()[-1500:])
         browser.screenshot(os.path.join(shots, "class-Hub.png"))
 
+        browser.open(hub.url + "/classes")
+        wait_until("the search form on the classes page", lambda: text_of(browser, "#search-button") is not None, 30)
+        browser.submit("document.getElementById('search').value='health:';"
+                       "document.getElementById('search-button').click();")
+        def found_health():
+            rows = browser.evaluate("Array.from(document.querySelectorAll('#matches tr.match')).map(function(r){"
+                                    "return [r.querySelector('a').textContent, r.querySelector('.selector').textContent,"
+                                    " r.querySelector('pre').textContent]})")
+            return any(c == "Hub" and s == "health:" and "health: request" in src for c, s, src in rows)
+        wait_until("the search finds Hub>>health: by its source", found_health, 30, lambda: browser.dom()[-1500:])
+        check("case-sensitive" in text_of(browser, "#search-summary"), "the page says how it matches")
+        browser.screenshot(os.path.join(shots, "search.png"))
+
         apply_from_page(browser, hub, "07b-Block-memoized.som")
         check("committed" in text_of(browser, "#outcome"), f"the update applied from the page: {text_of(browser, '#outcome')}")
         browser.screenshot(os.path.join(shots, "update-committed.png"))
@@ -112,21 +129,33 @@ def test(args):
         browser.screenshot(os.path.join(shots, "updates.png"))
 
         image = os.path.join(work, "image")
+        os.makedirs(os.path.join(work, "damaged"))
+        with open(os.path.join(work, "damaged", "manifest.json"), "w") as f:
+            f.write("{damaged")
         browser.open(hub.url + "/snapshots")
         browser.submit(f"document.getElementById('directory').value={json.dumps(image)};"
                        "document.getElementById('snapshot-button').click();")
         check(text_of(browser, "#snapshot-taken") is not None, f"the snapshot page reports the snapshot: {browser.dom()[-600:]}")
         check(image in text_of(browser, "#snapshots"), "the snapshot is listed")
         check(os.path.exists(os.path.join(image, "manifest.json")), "the image is on disk")
+        rows = browser.evaluate("Array.from(document.querySelectorAll('tr.image')).map(function(r){"
+                                "return [r.className, r.querySelector('.directory').textContent]})")
+        check(["image ok", image] in rows, f"the image on disk is listed from its manifest: {rows}")
+        check(["image unreadable", os.path.join(work, "damaged")] in rows, f"a damaged manifest is listed as such: {rows}")
+        check(["image missing", os.path.join(snapshot_dir, "no-manifest")] in rows,
+              f"a directory of --snapshot-dir without a manifest: {rows}")
         browser.screenshot(os.path.join(shots, "snapshots.png"))
 
         browser.open(hub.url + "/chart")
+        churn(hub.port)  # scavenges for the chart's dots
         # The guest's latency is read while the chart is watched: its first point comes with
         # the second reading, a second or two after the page opened.
         wait_until("the chart draws its samples with the guest's latency",
                    lambda: int(browser.evaluate("document.getElementById('chart').dataset.samples||'0'")) >= 2
                    and "no latency" not in text_of(browser, "#chart-status"), 10)
-        check(browser.evaluate("document.querySelectorAll('#chart polyline').length") == 3, "the chart's three lines")
+        check(browser.evaluate("document.querySelectorAll('#chart polyline').length") == 4, "the chart's four lines")
+        wait_until("the chart draws each scavenge", lambda: browser.evaluate("document.querySelectorAll('#chart circle.scavenge').length") > 0,
+                   10, lambda: json.dumps(browser.evaluate("document.getElementById('chart-status').textContent")))
         browser.screenshot(os.path.join(shots, "chart.png"))
 
         count, slowest = probe.stop()

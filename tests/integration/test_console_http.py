@@ -2,16 +2,20 @@
 then the cookie), POSTs refused cross-origin or without the token (403, 401), foreign Host
 headers and other methods refused, malformed requests answered 400; the JSON endpoints
 (overview, processes with frames, a class's sources, an update applied and refused, a
-snapshot) — while the guest's own service keeps answering throughout; and a console whose
-port is taken stops with a message while the guest serves on."""
+snapshot) — while the guest's own service keeps answering throughout; the search over
+every method source (its matches, its bounds, its escaping), the chart's scavenges, the
+images on disk (in --snapshot-dir and beside a snapshot, a damaged one named as such);
+and a console whose port is taken stops with a message while the guest serves on."""
+import json
 import http.client
 import os
 import socket
+import subprocess
 import tempfile
 import time
 
 import hubtest
-from consoletest import ConsoleHub, ServiceProbe
+from consoletest import ConsoleHub, ServiceProbe, churn
 from hubtest import check, check_equal, log
 
 ROOT = hubtest.ROOT
@@ -34,7 +38,8 @@ def raw(port, data):
 
 def access(hub):
     t = hub.token
-    for path in ("/", "/processes", "/api/overview", "/api/classes", "/api/metrics", "/nope"):
+    for path in ("/", "/processes", "/api/overview", "/api/classes", "/api/metrics", "/nope",
+                 "/search?q=self", "/api/search?q=self", "/api/images"):
         status, headers, _ = hub.request("GET", path)
         check_equal(status, 401, f"GET {path} without the token")
         check("www-authenticate" in headers, f"GET {path} without the token: a WWW-Authenticate header")
@@ -133,6 +138,86 @@ def endpoints(hub, work):
     check_equal(status, 400, "a snapshot into a relative directory")
 
 
+def search(hub):
+    answer = hub.get_json("/api/search?q=health%3A")
+    check(0 < answer["guestPauseMicros"] < 1_000_000, f"the search's pause is measured: {answer['guestPauseMicros']}")
+    found = answer["value"]
+    check_equal((found["query"], found["caseSensitive"], found["limit"]), ("health:", True, 200), "the search's terms")
+    check(found["methodsSearched"] > 1000, f"every method is searched: {found['methodsSearched']}")
+    health = [m for m in found["matches"] if (m["class"], m["side"], m["selector"]) == ("Hub", "instance", "health:")]
+    check(health, f"Hub>>health: is found by its source: {found['matches'][:5]}")
+    check(any(line["line"] == 1 and line["text"].startswith("health: request") for line in health[0]["lines"]),
+          f"with its matching line: {health[0]['lines']}")
+    check_equal(hub.get_json("/api/search?q=HEALTH%3A")["value"]["matches"], [], "the search is case-sensitive")
+    common = hub.get_json("/api/search?q=self")["value"]
+    check_equal((len(common["matches"]), common["more"]), (200, True), "a common text: the first 200 methods, more said")
+    check(all(len(m["lines"]) <= 5 for m in common["matches"]), "at most five lines per method")
+    check_equal(hub.get("/api/search?q=" + "x" * 101)[0], 400, "a search text over 100 characters")
+    check_equal(hub.get("/api/search?q=")[0], 400, "an empty search text")
+    check_equal(hub.get("/search?q=" + "x" * 101)[0], 400, "the page: a search text over 100 characters")
+    # Sources holding '<' (the primitives' pragma) are escaped on the page, and so is the query.
+    status, _, body = hub.get("/search?q=%3Cprimitive%3E")
+    check_equal(status, 200, "the search page")
+    check(b"&lt;primitive&gt;" in body and b"<primitive>" not in body, "a source holding '<' is escaped")
+    check(b'href="/classes/' in body, "each match links to its class")
+    status, _, body = hub.get("/search?q=%3Cscript%3E%22x")
+    check(status == 200 and b'<script>"x' not in body and b"&lt;script&gt;&quot;x" in body, "the query is escaped")
+    status, _, body = hub.get("/classes")
+    check(b'id="search-form"' in body and b'action="/search"' in body, "the classes page has the search form")
+
+
+def chart(hub):
+    """The chart's data: every sample has the second's longest scavenge; each scavenge is
+    a point (end time in ms, pause in µs) within the samples' time."""
+    deadline = time.monotonic() + 20
+    while True:
+        metrics = hub.get_json("/api/metrics")
+        samples = metrics["samples"]
+        if len(samples) >= 2 and metrics["scavenges"]:
+            break
+        check(time.monotonic() < deadline, f"no scavenge in the chart's data within 20 s: {metrics}")
+        churn(hub.port)
+    check(all("maxScavengeMicros" in s and s["maxScavengeMicros"] >= s["meanScavengeMicros"] for s in samples),
+          f"each sample's longest scavenge: {samples[-3:]}")
+    points = metrics["scavenges"]
+    check(all(len(p) == 2 and p[1] >= 0 for p in points), f"each scavenge's end and pause: {points[:3]}")
+    check(points[0][0] >= samples[0]["t"] - 1000 and points[-1][0] <= samples[-1]["t"] + 2000,
+          f"the scavenges lie within the samples' time: {points[0]}, {points[-1]}, {samples[0]['t']}, {samples[-1]['t']}")
+    check(max(p[1] for p in points) <= max(s["maxScavengeMicros"] for s in samples) or len(samples) < 3,
+          "the longest per second is the longest of its scavenges")
+
+
+def images(hub, work, snapshot_dir):
+    """After endpoints(): an image in work (taken), a damaged one beside it, and in
+    --snapshot-dir a directory without a manifest."""
+    os.makedirs(os.path.join(work, "damaged"))
+    with open(os.path.join(work, "damaged", "manifest.json"), "w") as f:
+        f.write('{"formatVersion": 1, <not json')
+    os.makedirs(os.path.join(work, "not-an-image"))  # beside a snapshot: not listed
+    listings = hub.get_json("/api/images")
+    check_equal([l["directory"] for l in listings], [snapshot_dir, work], "--snapshot-dir, then where the snapshot went")
+    check_equal([(i["name"], i["manifest"]) for i in listings[0]["images"]], [("empty", "missing")],
+                "--snapshot-dir: a directory without a manifest")
+    beside = {i["name"]: i for i in listings[1]["images"]}
+    check_equal(sorted(beside), ["damaged", "image"], "beside the snapshot: the directories with a manifest")
+    image = beside["image"]
+    check_equal((image["manifest"], image["space"], image["mode"], image["formatVersion"]), ("ok", "guest", "cow", 1),
+                f"the snapshot's image, read from its manifest: {image}")
+    check(image["totalBytes"] > 0 and image["takenAt"], f"its size and time: {image}")
+    check(beside["damaged"]["manifest"] == "unreadable" and "not valid JSON" in beside["damaged"]["error"],
+          f"a damaged manifest is named as such: {beside['damaged']}")
+    status, _, body = hub.get("/snapshots")
+    check(status == 200 and b"Images on disk" in body and b"not valid JSON" in body, "the snapshots page lists them")
+
+
+def snapshot_dir_alone(espell):
+    """--snapshot-dir without --console is a usage error."""
+    r = subprocess.run([espell, "run", "--virtualized", "--snapshot-dir", "/tmp", "-cp", hubtest.CLASS_PATH, "Hub"],
+                       capture_output=True, timeout=hubtest.IO_TIMEOUT_S)
+    check_equal(r.returncode, 64, "--snapshot-dir without --console")
+    check(b"--snapshot-dir needs --console" in r.stderr, f"the usage error says why: {r.stderr!r}")
+
+
 def taken_port(espell):
     """A console whose port is taken stops with a message; the guest serves on."""
     with socket.socket() as taken:
@@ -161,16 +246,23 @@ def hubtest_get(port, path):
 
 
 def test(args):
-    with ConsoleHub(args.espell) as hub, tempfile.TemporaryDirectory(prefix="console-http-") as work:
-        probe = ServiceProbe(hub.port)
-        access(hub)
-        posts(hub)
-        malformed(hub)
-        endpoints(hub, work)
-        count, slowest = probe.stop()
-        log(f"the guest's service answered {count} requests meanwhile, the slowest in {slowest:.1f} ms")
-        hub.check_alive("after the console's tests")
+    with tempfile.TemporaryDirectory(prefix="console-http-") as work, \
+            tempfile.TemporaryDirectory(prefix="console-images-") as snapshot_dir:
+        os.makedirs(os.path.join(snapshot_dir, "empty"))
+        with ConsoleHub(args.espell, snapshot_dir=snapshot_dir) as hub:
+            probe = ServiceProbe(hub.port)
+            access(hub)
+            posts(hub)
+            malformed(hub)
+            search(hub)
+            chart(hub)
+            endpoints(hub, work)
+            images(hub, work, snapshot_dir)
+            count, slowest = probe.stop()
+            log(f"the guest's service answered {count} requests meanwhile, the slowest in {slowest:.1f} ms")
+            hub.check_alive("after the console's tests")
     taken_port(args.espell)
+    snapshot_dir_alone(args.espell)
 
 
 if __name__ == "__main__":

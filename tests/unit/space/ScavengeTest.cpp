@@ -122,3 +122,23 @@ TEST_CASE("a snapshot's tenuring scavenge promotes into the area prepared ahead,
   }
   h.verify();
 }
+
+TEST_CASE("the scavenge log holds each of the last scavenges' pause, numbered, the oldest dropped past its capacity") {
+  ScavengeLog log;
+  CHECK(log.count() == 0);
+  CHECK(log.oldest() == 1);  // none held: oldest() is past count()
+  for (uint64_t n = 1; n <= ScavengeLog::kCapacity + 10; n++) log.record(int64_t(n) * 1000, n * 7);
+  CHECK(log.count() == ScavengeLog::kCapacity + 10);
+  CHECK(log.oldest() == 11);
+  CHECK(log.at(11).endMicros == 11000);
+  CHECK(log.at(log.count()).nanos == log.count() * 7);
+
+  TestHeap h;
+  uint64_t before = h.space.scavengeLog().count();
+  h.space.scavenge();
+  h.space.scavenge();
+  const ScavengeLog& recorded = h.space.scavengeLog();
+  REQUIRE(recorded.count() == before + 2);
+  CHECK(recorded.at(recorded.count()).endMicros >= recorded.at(recorded.count() - 1).endMicros);
+  CHECK(recorded.at(recorded.count()).nanos > 0);
+}
