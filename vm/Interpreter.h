@@ -186,6 +186,11 @@ class Interpreter {
   // Fast-path guards: bit set when the kernel primitive is what the send would find.
   void refreshGuards();
   uint32_t smallIntegerGuards() const { return intGuards_; }
+  // Whether Array's at: and at:put: are the kernel's primitives.
+  bool arrayAccessGuard() const { return arrayAtGuard_; }
+  // The method a send of [selector] to [receiver] finds (through the global lookup
+  // cache), or null when it does not understand it.
+  Oop methodFor(Oop receiver, Oop selector) { return lookupMethod(space_.classIndexOf(receiver), selector); }
 
   void visitRoots(space::RootVisitor& v);
 
