@@ -79,6 +79,12 @@ ESPELL_PRIMITIVE(arrayPutAll) {
   Runtime& rt = in.runtime();
   Oop r = receiver(in, argc), v = arg(in, argc, 0);
   if (!isPointerIndexable(r) || r.object()->classIndex() != rt.known.array || !in.arrayAccessGuard()) return kFail;
+  // A block's #value is never "^ self": fail before any lookup (new: n withAll: [ ... ]
+  // builds the elements of trees and tables, often of small arrays).
+  space::ClassIndex valueClass = in.space().classIndexOf(v);
+  for (space::ClassIndex block : rt.known.block) {
+    if (valueClass == block) return kFail;
+  }
   constexpr uint32_t kLoopGuards = kGuardAdd | kGuardLe;
   if ((in.smallIntegerGuards() & kLoopGuards) != kLoopGuards) return kFail;
   Oop lengthSelector = in.space().symbols().lookup("length");
