@@ -39,14 +39,17 @@ class Oop {
     uint64_t raw;
     __builtin_memcpy(&raw, &d, sizeof raw);
     uint64_t rot = (raw << 1) | (raw >> 63);
-    if (rot > 1) {
-      // In range when rot - offset lies in [2, 2^61 - 1], tested with one unsigned
-      // comparison. Below it (the smallest exponent with a zero mantissa would read back
-      // as a zero, so it is boxed too) the subtraction wraps around to a huge value.
-      if (rot - (kSmallFloatExponentOffset + 2) > (uint64_t(1) << 61) - 3) return false;
-      rot -= kSmallFloatExponentOffset;
+    // In range when rot - offset lies in [2, 2^61 - 1], tested with one unsigned
+    // comparison of t = rot - (offset + 2). Below it (the smallest exponent with a zero
+    // mantissa would read back as a zero, so it is boxed too) the subtraction wraps around
+    // to a huge value. The encoding ((rot - offset) << 3) | 4 is then (t << 3) + 20.
+    uint64_t t = rot - (kSmallFloatExponentOffset + 2);
+    if (t <= (uint64_t(1) << 61) - 3) [[likely]] {
+      out = Oop((t << 3) + ((uint64_t(2) << 3) | 4));
+      return true;
     }
-    out = Oop((rot << 3) | 4);
+    if (rot > 1) return false;
+    out = Oop((rot << 3) | 4);  // +0.0 and -0.0 are stored without the offset
     return true;
   }
   double smallFloat() const {

@@ -652,7 +652,16 @@ StopReason Interpreter::dispatch() {
         HeapObject* m = method.object();
         Oop quick = m->slot(code_slot::kQuick);
         if (quick.bits() != Oop::fromSmallInteger(0).bits()) {
-          ESPELL_RUN_QUICK_METHOD(quick.smallInteger(), sp, argc)
+          // A field setter as a statement ("p x: 3."): the next instruction drops its
+          // answer (the receiver), so it is dropped at once.
+#define SETTER_ANSWER_DROPPED()  \
+  if (*ip == uint8_t(Op::Pop)) { \
+    sp -= 1;                     \
+    ip += LENGTH(Pop);           \
+  }
+          int64_t q = quick.smallInteger();
+          ESPELL_RUN_QUICK_METHOD(q, sp, argc, SETTER_ANSWER_DROPPED())
+#undef SETTER_ANSWER_DROPPED
           DISPATCH();
         }
         int64_t header = codeHeaderOf(method);

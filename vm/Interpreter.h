@@ -33,42 +33,45 @@ struct Registers {
 };
 
 // Runs a quick method (QuickMethod `q`, not None) on the receiver and `argc` arguments
-// ending at `sp` (an lvalue, left at the result), as a send does without building a frame.
+// ending at `sp` (an lvalue, left at the result), as a send does without building a frame;
+// `afterSet` is a statement run after a field setter left the receiver as its answer (the
+// dispatch loop drops that answer when the next instruction would pop it).
 // One definition for the send path in the dispatch loop and for sends made by primitives
 // (Interpreter::activateMethodFromPrimitive). A macro, not a function: in the dispatch
 // loop even an inlined call changes how the compiler allocates the loop's registers (an
 // extra instruction at every dispatch, measured with callgrind).
 // Field readers come first: they are most of the quick methods sent (accessors), and a
-// compare is cheaper than the switch's indirect jump.
-#define ESPELL_RUN_QUICK_METHOD(q, sp, argc)                           \
-  if (QuickMethod::kind(q) == QuickMethod::ReturnField) [[likely]] {   \
-    *(sp) = (sp)[0].object()->slot(QuickMethod::field(q));             \
-  } else                                                               \
-    switch (QuickMethod::kind(q)) {                                    \
-      case QuickMethod::ReturnSelf:                                    \
-        (sp) -= (argc);                                                \
-        break;                                                         \
-      case QuickMethod::ReturnField:                                   \
-        *(sp) = (sp)[0].object()->slot(QuickMethod::field(q));         \
-        break;                                                         \
-      case QuickMethod::SetField:                                      \
-        space_.storePointer((sp)[-1], QuickMethod::field(q), (sp)[0]); \
-        (sp) -= 1;                                                     \
-        break;                                                         \
-      case QuickMethod::ReturnNil:                                     \
-        (sp) -= (argc);                                                \
-        *(sp) = nil_;                                                  \
-        break;                                                         \
-      case QuickMethod::ReturnTrue:                                    \
-        (sp) -= (argc);                                                \
-        *(sp) = true_;                                                 \
-        break;                                                         \
-      case QuickMethod::ReturnFalse:                                   \
-        (sp) -= (argc);                                                \
-        *(sp) = false_;                                                \
-        break;                                                         \
-      case QuickMethod::None:                                          \
-        break;                                                         \
+// compare is cheaper than the switch's indirect jump; field setters (the other half of
+// accessors) come second.
+#define ESPELL_RUN_QUICK_METHOD(q, sp, argc, afterSet)               \
+  if (QuickMethod::kind(q) == QuickMethod::ReturnField) [[likely]] { \
+    *(sp) = (sp)[0].object()->slot(QuickMethod::field(q));           \
+  } else if (QuickMethod::kind(q) == QuickMethod::SetField) {        \
+    space_.storePointer((sp)[-1], QuickMethod::field(q), (sp)[0]);   \
+    (sp) -= 1;                                                       \
+    afterSet;                                                        \
+  } else                                                             \
+    switch (QuickMethod::kind(q)) {                                  \
+      case QuickMethod::ReturnSelf:                                  \
+        (sp) -= (argc);                                              \
+        break;                                                       \
+      case QuickMethod::ReturnField:                                 \
+      case QuickMethod::SetField:                                    \
+        break; /* above */                                           \
+      case QuickMethod::ReturnNil:                                   \
+        (sp) -= (argc);                                              \
+        *(sp) = nil_;                                                \
+        break;                                                       \
+      case QuickMethod::ReturnTrue:                                  \
+        (sp) -= (argc);                                              \
+        *(sp) = true_;                                               \
+        break;                                                       \
+      case QuickMethod::ReturnFalse:                                 \
+        (sp) -= (argc);                                              \
+        *(sp) = false_;                                              \
+        break;                                                       \
+      case QuickMethod::None:                                        \
+        break;                                                       \
     }
 
 class Interpreter {
@@ -183,6 +186,11 @@ class Interpreter {
   // Fast-path guards: bit set when the kernel primitive is what the send would find.
   void refreshGuards();
   uint32_t smallIntegerGuards() const { return intGuards_; }
+  // Whether Array's at: and at:put: are the kernel's primitives.
+  bool arrayAccessGuard() const { return arrayAtGuard_; }
+  // The method a send of [selector] to [receiver] finds (through the global lookup
+  // cache), or null when it does not understand it.
+  Oop methodFor(Oop receiver, Oop selector) { return lookupMethod(space_.classIndexOf(receiver), selector); }
 
   void visitRoots(space::RootVisitor& v);
 

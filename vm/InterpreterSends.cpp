@@ -81,7 +81,7 @@ PrimitiveResult Interpreter::activateMethodFromPrimitive(Oop method, int argc) {
   HeapObject* m = method.object();
   int64_t q = m->slot(code_slot::kQuick).smallInteger();
   if (q != 0) {
-    ESPELL_RUN_QUICK_METHOD(q, regs_.sp, argc)
+    ESPELL_RUN_QUICK_METHOD(q, regs_.sp, argc, (void)0)
     return PrimitiveResult::ControlTransferred;
   }
   int64_t h = codeHeaderOf(method);

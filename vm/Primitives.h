@@ -71,5 +71,8 @@ void registerProcessPrimitives(PrimitiveTable& t);
 void registerCharacterPrimitives(PrimitiveTable& t);
 void registerSocketPrimitives(PrimitiveTable& t);
 void registerBooleanPrimitives(PrimitiveTable& t);
+// Primitives of a class added after the table above was in use: registered after all
+// others, since compiled code in images holds primitive indices.
+void registerLaterArrayPrimitives(PrimitiveTable& t);
 
 }  // namespace vm

@@ -67,6 +67,45 @@ ESPELL_PRIMITIVE(arrayCopyFromTo) {
   return answer(in, argc, out);
 }
 
+// putAll: aValue, whose Smalltalk body (kernel Array.som) is
+//   1 to: self length do: [ :i | self at: i put: aValue value ]
+// When every send in it would find the kernel's method — length and at:put: Array's
+// primitives, the counted loop's SmallInteger + and <= the VM's, and aValue's #value a
+// quick "^ self" (Object>>value, Boolean>>value; a block's is not) — each #value answers
+// aValue and nothing else happens but the stores, so they are made at once. Anything else
+// (a block, an object with its own #value, a subclass of Array, a redefined method) fails,
+// and the body sends it all.
+ESPELL_PRIMITIVE(arrayPutAll) {
+  Runtime& rt = in.runtime();
+  Oop r = receiver(in, argc), v = arg(in, argc, 0);
+  if (!isPointerIndexable(r) || r.object()->classIndex() != rt.known.array || !in.arrayAccessGuard()) return kFail;
+  // A block's #value is never "^ self": fail before any lookup (new: n withAll: [ ... ]
+  // builds the elements of trees and tables, often of small arrays).
+  space::ClassIndex valueClass = in.space().classIndexOf(v);
+  for (space::ClassIndex block : rt.known.block) {
+    if (valueClass == block) return kFail;
+  }
+  constexpr uint32_t kLoopGuards = kGuardAdd | kGuardLe;
+  if ((in.smallIntegerGuards() & kLoopGuards) != kLoopGuards) return kFail;
+  Oop lengthSelector = in.space().symbols().lookup("length");
+  Oop valueSelector = in.space().symbols().lookup("value");
+  if (lengthSelector.isNull() || valueSelector.isNull()) return kFail;
+  Oop length = in.methodFor(r, lengthSelector);
+  if (length.isNull()) return kFail;
+  unsigned prim = CodeHeader::primitive(codeHeaderOf(length));
+  if (prim == 0 || rt.primitives().nameAt(prim) != "Array>>length") return kFail;
+  Oop value = in.methodFor(v, valueSelector);
+  if (value.isNull() ||
+      QuickMethod::kind(value.object()->slot(code_slot::kQuick).smallInteger()) != QuickMethod::ReturnSelf) {
+    return kFail;
+  }
+  HeapObject* a = r.object();
+  Oop* slots = a->slots();
+  for (size_t i = 0, n = a->slotCount(); i < n; i++) slots[i] = v;
+  in.space().rememberIfOld(a);
+  return answer(in, argc, r);
+}
+
 }  // namespace
 }  // namespace prim
 
@@ -78,6 +117,11 @@ void registerArrayPrimitives(PrimitiveTable& t) {
   t.add("Array>>size", arrayLength);
   t.add("Array>>replaceFrom:to:with:startingAt:", arrayReplace);
   t.add("Array>>copyFrom:to:", arrayCopyFromTo);
+}
+
+void registerLaterArrayPrimitives(PrimitiveTable& t) {
+  using namespace prim;
+  t.add("Array>>putAll:", arrayPutAll);
 }
 
 }  // namespace vm

@@ -25,6 +25,7 @@ PrimitiveTable::PrimitiveTable() {
   registerSocketPrimitives(*this);
   // New primitives register last: compiled code in images holds primitive indices.
   registerBooleanPrimitives(*this);
+  registerLaterArrayPrimitives(*this);
 }
 
 void PrimitiveTable::add(std::string name, PrimitiveFunction fn) {

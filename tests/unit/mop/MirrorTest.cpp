@@ -187,6 +187,51 @@ TEST_CASE("counted loops and && of a running guest send redefined SmallInteger c
   CHECK(g.output() == "0\n");
 }
 
+TEST_CASE("setter statements and Array fills of a running guest send redefined setters, #value and <=") {
+  // A quick setter's dropped answer is popped at once, and Array>>putAll: fills without
+  // sends while every send of its body would find the kernel's method; redefined through
+  // mirrors, the running guest's already-cached sites and fills send them.
+  GuestFixture g({{"Adder", kAdder}});
+  g.vm->startGuest("Adder", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  Ref box = guest.createClass("Box", guest.classNamed("Object"), {"x"});
+  guest.installClass(box);
+  guest.installMethod(box, guest.compileMethod(box, "x = ( ^ x )"));
+  guest.installMethod(box, guest.compileMethod(box, "x: v = ( x := v )"));
+  guest.installMethod(box, guest.compileMethod(box, "fill: n = ( 1 to: n do: [ :i | self x: i ] )"));
+  guest.installMethod(box, guest.compileMethod(box, "sevens = ( ^ Array new: 3 withAll: 7 )"));
+  verifyBoth(g);
+  g.vm->evaluateInGuest("system global: #Box put: Box new. system global: #Sends put: 0");
+  // Run both once: the setter's site caches the quick method.
+  CHECK(g.guestInteger("(system global: #Box) fill: 10. ^ (system global: #Box) x") == 10);
+  CHECK(g.guestInteger("^ ((system global: #Box) sevens) inject: 0 into: [ :a :b | a + b ]") == 21);
+  guest.installMethod(box, guest.compileMethod(box, R"(x: v = (
+      system global: #Sends put: (system global: #Sends) + 1.
+      x := v * 2 ))"));
+  Ref integer = guest.specialObject("ClassSmallInteger");
+  guest.installMethod(integer, guest.compileMethod(integer, R"(value = (
+      system global: #Sends put: (system global: #Sends) + 100.
+      ^ self + 1 ))"));
+  verifyBoth(g);
+  CHECK(g.guestInteger("(system global: #Box) fill: 10. ^ (system global: #Box) x") == 20);
+  CHECK(g.guestInteger("^ system global: #Sends") == 10);
+  CHECK(g.guestInteger("^ ((system global: #Box) sevens) inject: 0 into: [ :a :b | a + b ]") == 24);
+  CHECK(g.guestInteger("^ system global: #Sends") == 310);
+  // The fill's counted loop sends a redefined <= (four tests for three elements).
+  guest.installMethod(integer, guest.compileMethod(integer, "value = ( ^ self )"));
+  guest.installMethod(integer, guest.compileMethod(integer, R"(<= other = (
+      system global: #Sends put: (system global: #Sends) + 1000.
+      ^ (self > other) not ))"));
+  verifyBoth(g);
+  g.vm->evaluateInGuest("system global: #Sends put: 0");
+  CHECK(g.guestInteger("| a | a := (system global: #Box) sevens. ^ (system global: #Sends) + (a at: 3)") == 4007);
+  runAWhile(g, 10);
+  stopAndFinish(g);
+  CHECK(g.output() == "0\n");
+}
+
 TEST_CASE("100k points migrate from Point(x,y) to Point(x,y,z) by swapping identities") {
   GuestFixture g({{"Plane", R"(
 Plane = (

@@ -165,3 +165,33 @@ TEST_CASE("SmallFloats encode doubles in range exactly and refuse the others") {
     CHECK_FALSE(Oop::tryFromDouble(d, o));
   }
 }
+
+TEST_CASE("SmallFloats: the edges of the exponent range, both signs, and zeros") {
+  // Exponents 896 and 1151 are the range's ends; 896 with a zero mantissa would read back
+  // as a zero (the encoded value 0 or 1 is how zeros are stored), so it is boxed.
+  auto fromBits = [](uint64_t bits) {
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
+  };
+  for (uint64_t sign : {uint64_t(0), uint64_t(1) << 63}) {
+    for (uint64_t exponent :
+         {uint64_t(895), uint64_t(896), uint64_t(897), uint64_t(1150), uint64_t(1151), uint64_t(1152)}) {
+      for (uint64_t mantissa : {uint64_t(0), uint64_t(1), (uint64_t(1) << 52) - 1}) {
+        double d = fromBits(sign | (exponent << 52) | mantissa);
+        bool expected = exponent >= 896 && exponent <= 1151 && !(exponent == 896 && mantissa == 0);
+        Oop o;
+        CHECK(Oop::tryFromDouble(d, o) == expected);
+        if (!expected) continue;
+        CHECK(o.isSmallFloat());
+        double back = o.smallFloat();
+        CHECK(std::memcmp(&back, &d, sizeof d) == 0);
+      }
+    }
+  }
+  Oop zero, negativeZero;
+  REQUIRE(Oop::tryFromDouble(0.0, zero));
+  REQUIRE(Oop::tryFromDouble(-0.0, negativeZero));
+  CHECK(zero.bits() == 4);
+  CHECK(negativeZero.bits() == 12);
+}
