@@ -153,31 +153,30 @@ nlohmann::json Console::gcFigures(const nlohmann::json& request) {
   space::Space& space = vm_.guest().space();
   const space::GcStats& stats = space.stats();
   nlohmann::json answer = {{"ok", true},
-          {"oldSpaceCommittedBytes", space.oldSpace().committedBytes()},
-          {"liveBytesAtLastFullCollection", space.oldSpace().liveBytesAtLastSweep()},
-          {"edenBytes", space.nursery().eden.capacity()},
-          {"edenUsedBytes", space.nursery().eden.used()},
-          {"scavenges", stats.scavenges},
-          {"scavengeMicros", stats.scavengeNanos / 1000},
-          {"maxScavengeMicros", stats.maxScavengeNanos / 1000},
-          {"fullCollections", stats.fullCollections},
-          {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
-          {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
-          {"allocatedBytes", stats.bytesAllocatedYoung + stats.bytesAllocatedOld},
-          {"promotedBytes", stats.bytesPromoted},
-          {"guestState", vm_.guestFinished() ? "finished"
-                         : vm_.guestPaused() ? "paused"
-                                             : "running"},
-          {"nowMicros", vm::Scheduler::nowMicros()}};
+                           {"oldSpaceCommittedBytes", space.oldSpace().committedBytes()},
+                           {"liveBytesAtLastFullCollection", space.oldSpace().liveBytesAtLastSweep()},
+                           {"edenBytes", space.nursery().eden.capacity()},
+                           {"edenUsedBytes", space.nursery().eden.used()},
+                           {"scavenges", stats.scavenges},
+                           {"scavengeMicros", stats.scavengeNanos / 1000},
+                           {"maxScavengeMicros", stats.maxScavengeNanos / 1000},
+                           {"fullCollections", stats.fullCollections},
+                           {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
+                           {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
+                           {"allocatedBytes", stats.bytesAllocatedYoung + stats.bytesAllocatedOld},
+                           {"promotedBytes", stats.bytesPromoted},
+                           {"guestState", vm_.guestFinished() ? "finished"
+                                          : vm_.guestPaused() ? "paused"
+                                                              : "running"},
+                           {"nowMicros", vm::Scheduler::nowMicros()}};
   if (request.contains("scavengesSince")) {
     const space::ScavengeLog& log = space.scavengeLog();
     uint64_t since = request.value("scavengesSince", uint64_t(0));
     uint64_t first = std::max(since + 1, log.oldest());
     nlohmann::json each = nlohmann::json::array();
     for (uint64_t n = first; n <= log.count(); n++) each.push_back({log.at(n).endMicros, log.at(n).nanos / 1000});
-    answer["scavengeLog"] = {{"count", log.count()},
-                             {"dropped", first > since + 1 ? first - since - 1 : 0},
-                             {"scavenges", std::move(each)}};
+    answer["scavengeLog"] = {
+        {"count", log.count()}, {"dropped", first > since + 1 ? first - since - 1 : 0}, {"scavenges", std::move(each)}};
   }
   return answer;
 }

@@ -200,7 +200,8 @@ vm::ProgramOutcome runServingHost(hypervisor::Vm& vm, const hypervisor::CommandL
     for (const auto& [name, handler] : commands.handlers()) server->on(name, handler);
   }
   std::unique_ptr<hypervisor::Console> console;
-  if (cl.consolePort >= 0) console = std::make_unique<hypervisor::Console>(vm, commands, cl.consolePort, cl.consoleSnapshotDir);
+  if (cl.consolePort >= 0)
+    console = std::make_unique<hypervisor::Console>(vm, commands, cl.consolePort, cl.consoleSnapshotDir);
   vm.setHostEvents([&server, &console] {
     std::vector<pollfd> fds;
     if (server) fds = server->pollDescriptors();
