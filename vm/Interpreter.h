@@ -188,6 +188,10 @@ class Interpreter {
   uint32_t smallIntegerGuards() const { return intGuards_; }
   // Whether Array's at: and at:put: are the kernel's primitives.
   bool arrayAccessGuard() const { return arrayAtGuard_; }
+  // Array>>putAll:'s body (a counted loop of at:put: up to length) sends only the kernel's
+  // methods for an Array receiver: at:put: and length Array's primitives, SmallInteger's
+  // + and <= the VM's.
+  bool arrayFillGuard() const { return arrayFillGuard_; }
   // The method a send of [selector] to [receiver] finds (through the global lookup
   // cache), or null when it does not understand it.
   Oop methodFor(Oop receiver, Oop selector) { return lookupMethod(space_.classIndexOf(receiver), selector); }
@@ -246,6 +250,7 @@ class Interpreter {
   Oop programMainProcess_;
   uint32_t intGuards_ = 0;
   bool arrayAtGuard_ = false;
+  bool arrayFillGuard_ = false;  // see arrayFillGuard
   bool blockValueGuard_ = false;
   bool booleanGuard_ = false;  // && and || of true and false are the kernel's primitives
   bool bothBooleans(Oop a, Oop b) const { return (a == true_ || a == false_) && (b == true_ || b == false_); }

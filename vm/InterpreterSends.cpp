@@ -167,6 +167,9 @@ void Interpreter::refreshGuards() {
   }
   arrayAtGuard_ = isKernelPrimitive(rt_.known.array, "at:", "Array>>at:") &&
                   isKernelPrimitive(rt_.known.array, "at:put:", "Array>>at:put:");
+  constexpr uint32_t kLoopGuards = kGuardAdd | kGuardLe;
+  arrayFillGuard_ = arrayAtGuard_ && (intGuards_ & kLoopGuards) == kLoopGuards &&
+                    isKernelPrimitive(rt_.known.array, "length", "Array>>length");
   blockValueGuard_ = isKernelPrimitive(rt_.known.block[0], "value", "Block>>value");
   ClassIndex trueClass = rt_.trueObject().object()->classIndex();
   ClassIndex falseClass = rt_.falseObject().object()->classIndex();

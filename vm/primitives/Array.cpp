@@ -78,22 +78,15 @@ ESPELL_PRIMITIVE(arrayCopyFromTo) {
 ESPELL_PRIMITIVE(arrayPutAll) {
   Runtime& rt = in.runtime();
   Oop r = receiver(in, argc), v = arg(in, argc, 0);
-  if (!isPointerIndexable(r) || r.object()->classIndex() != rt.known.array || !in.arrayAccessGuard()) return kFail;
+  if (!isPointerIndexable(r) || r.object()->classIndex() != rt.known.array || !in.arrayFillGuard()) return kFail;
   // A block's #value is never "^ self": fail before any lookup (new: n withAll: [ ... ]
   // builds the elements of trees and tables, often of small arrays).
   space::ClassIndex valueClass = in.space().classIndexOf(v);
   for (space::ClassIndex block : rt.known.block) {
     if (valueClass == block) return kFail;
   }
-  constexpr uint32_t kLoopGuards = kGuardAdd | kGuardLe;
-  if ((in.smallIntegerGuards() & kLoopGuards) != kLoopGuards) return kFail;
-  Oop lengthSelector = in.space().symbols().lookup("length");
   Oop valueSelector = in.space().symbols().lookup("value");
-  if (lengthSelector.isNull() || valueSelector.isNull()) return kFail;
-  Oop length = in.methodFor(r, lengthSelector);
-  if (length.isNull()) return kFail;
-  unsigned prim = CodeHeader::primitive(codeHeaderOf(length));
-  if (prim == 0 || rt.primitives().nameAt(prim) != "Array>>length") return kFail;
+  if (valueSelector.isNull()) return kFail;
   Oop value = in.methodFor(v, valueSelector);
   if (value.isNull() ||
       QuickMethod::kind(value.object()->slot(code_slot::kQuick).smallInteger()) != QuickMethod::ReturnSelf) {
