@@ -181,7 +181,7 @@ void Space::scavenge() {
   stats_.scavengeNanos += ns;
   stats_.lastScavengeNanos = ns;
   stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
-  auto end = std::chrono::steady_clock::now().time_since_epoch();
+  auto end = start.time_since_epoch() + std::chrono::nanoseconds(ns);
   scavengeLog_.record(std::chrono::duration_cast<std::chrono::microseconds>(end).count(), ns);
   if (!checkpoint_) resizeEden();  // shrinking eden drops pages a checkpoint may need
   afterCollection();
