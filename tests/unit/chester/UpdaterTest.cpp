@@ -66,6 +66,14 @@ struct Engine {
   }
 };
 
+// A one-step update (Workers>>answer answers 0) checked by `verify`, the JSON text of its
+// verify expressions ("\"3 > 2\", \"true\"").
+std::string answerZeroVerifying(const std::string& verify) {
+  return R"S({"espellUpdate": 1, "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
+              "verify": [)S" +
+         verify + "]}";
+}
+
 // A failing update leaves the guest exactly as it was.
 void requireRolledBack(Engine& e, const std::string& name, const std::string& text, const std::string& failedStep) {
   // The workers' counters change all the time: compare with them stopped at a pause.
@@ -203,9 +211,7 @@ TEST_CASE("every kind of failing update is rolled back exactly") {
                       "steps[3] (removeMethod)");
   }
   SUBCASE("a verification answers false") {
-    requireRolledBack(e, "verify.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["Workers new answer = 0", "Workers new answer = 41"]})S",
+    requireRolledBack(e, "verify.json", answerZeroVerifying(R"("Workers new answer = 0", "Workers new answer = 41")"),
                       "verify[1]");
   }
   SUBCASE("a verification fails after the update allocated past the room the checkpoint made for it") {
@@ -320,31 +326,23 @@ TEST_CASE("migrated instances keep their identity hash: identity-keyed collectio
 TEST_CASE("verify expressions run in one evaluation, in order, and the one that failed is named") {
   Engine e;
   SUBCASE("the first that does not answer true stops the others") {
-    requireRolledBack(e, "stop.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["Workers new answer = 0", "false", "nil foo"]})S",
+    requireRolledBack(e, "stop.json", answerZeroVerifying(R"("Workers new answer = 0", "false", "nil foo")"),
                       "verify[1]");
   }
   SUBCASE("an expression that returns with ^ gives its answer, and the next ones still run") {
-    requireRolledBack(e, "caret.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["^ true", "Workers new answer = 0", "^ 3", "true"]})S",
+    requireRolledBack(e, "caret.json", answerZeroVerifying(R"("^ true", "Workers new answer = 0", "^ 3", "true")"),
                       "verify[2]");
-    requireRolledBack(e, "caret-later.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["^ true", "true", "Workers new answer = 1"]})S",
+    requireRolledBack(e, "caret-later.json", answerZeroVerifying(R"("^ true", "true", "Workers new answer = 1")"),
                       "verify[2]");
   }
   SUBCASE("an expression that replaces the record") {
-    requireRolledBack(e, "record.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["system global: #ChesterVerifyAnswers put: 3. true", "Workers new answer = 41"]})S",
-                      "verify[1]");
+    requireRolledBack(
+        e, "record.json",
+        answerZeroVerifying(R"("system global: #ChesterVerifyAnswers put: 3. true", "Workers new answer = 41")"),
+        "verify[1]");
   }
   SUBCASE("all true: committed, and the record is gone") {
-    UpdateRecord r = e.apply("fine.json", R"S({"espellUpdate": 1,
-        "steps": [{"op": "addMethod", "class": "Workers", "source": "answer = ( ^ 0 )"}],
-        "verify": ["^ true", "Workers new answer = 0", "3 > 2"]})S");
+    UpdateRecord r = e.apply("fine.json", answerZeroVerifying(R"("^ true", "Workers new answer = 0", "3 > 2")"));
     CHECK(r.outcome == Outcome::Committed);
     CHECK(e.guestInteger("^ (system global: #ChesterVerifyAnswers) isNil ifTrue: [ 1 ] ifFalse: [ 0 ]") == 1);
     e.requireHealthy();
