@@ -51,9 +51,18 @@ void Space::armCheckpoint() {
     oldSpace_->alignBumpAreaToPage();
     reservation_->populate(oldSpace_->reserveBumpArea(kCheckpointBumpBytes), kCheckpointBumpBytes);
   }
+  armedPages_ = std::make_unique<WriteTracker>(objectRanges(), WriteTracker::Armed{});
+}
+
+std::vector<MemoryRange> Space::objectRanges() const {
+  auto pagesOf = [](uintptr_t start, uintptr_t top) {
+    return MemoryRange{start & ~(Reservation::kPageSize - 1), Reservation::roundUpToPage(top)};
+  };
   std::vector<MemoryRange> ranges;
+  ranges.push_back(pagesOf(nursery_->eden.start, nursery_->eden.top));
+  ranges.push_back(pagesOf(nursery_->fromSurvivor().start, nursery_->fromSurvivor().top));
   for (auto [start, end] : oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
-  armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{});
+  return ranges;
 }
 
 // Creates the objects every space has before any class exists: nil, true, false, the

@@ -235,12 +235,16 @@ class Space {
   }
   // The checkpoint this space can be rolled back to, or nullptr.
   const SpaceCheckpoint* checkpoint() const { return checkpoint_; }
-  // Protects old space's pages ahead of the next checkpoint, while the program still
-  // runs, so that the checkpoint's pause only protects what was written since (see
-  // WriteTracker's arming). Does nothing while a snapshot holds the pages or a checkpoint
-  // is active; a full collection disarms. The checkpoint that follows takes it. It also
-  // makes sure the bump area has kCheckpointBumpBytes of room, outside the protected
-  // pages, for the objects the checkpoint's update makes.
+  // The pages that hold objects: eden and the survivors up to their tops, old segments up
+  // to theirs (memory above a top holds nothing a restored state would read). What a
+  // checkpoint tracks.
+  std::vector<MemoryRange> objectRanges() const;
+  // Protects the pages that hold objects (objectRanges) ahead of the next checkpoint,
+  // while the program still runs, so that the checkpoint's pause only saves what was
+  // written or allocated since (see WriteTracker's arming). Does nothing while a snapshot
+  // holds the pages or a checkpoint is active; a full collection disarms. The checkpoint
+  // that follows takes it. It also makes sure the bump area has kCheckpointBumpBytes of
+  // room, outside the protected pages, for the objects the checkpoint's update makes.
   void armCheckpoint();
   // What a method-level update allocates in old space (methods, literals, the stacks of
   // its evaluations) with room to spare; a larger update goes on in the free lists.

@@ -7,13 +7,6 @@
 
 namespace space {
 
-namespace {
-// The page-aligned range covering [start, top): the pages that hold objects.
-MemoryRange pagesOf(uintptr_t start, uintptr_t top) {
-  return MemoryRange{start & ~(WriteTracker::kPageSize - 1), Reservation::roundUpToPage(top)};
-}
-}  // namespace
-
 SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.nursery_) {
   if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
@@ -29,12 +22,8 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   specialObjects_ = space.specialObjects_;
   hashSeed_ = space.hashSeed_;
   nextFreeClassIndex_ = space.classTable_.nextFreeIndex();
-  // 2. The pages that hold objects: eden and the survivors up to their tops, old segments
-  // up to theirs. Memory above a top holds nothing the restored state would read.
-  std::vector<MemoryRange> ranges;
-  ranges.push_back(pagesOf(nursery_.eden.start, nursery_.eden.top));
-  ranges.push_back(pagesOf(nursery_.fromSurvivor().start, nursery_.fromSurvivor().top));
-  for (auto [start, end] : space.oldSpace_->occupiedRanges()) ranges.push_back(MemoryRange{start, end});
+  // 2. The pages that hold objects.
+  std::vector<MemoryRange> ranges = space.objectRanges();
   if (space.armedPages_) {
     pages_ = std::move(space.armedPages_);  // protected ahead: only what was written since
     pages_->begin(ranges);

@@ -76,32 +76,44 @@ void WriteTracker::disarm() {
 void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   if (!armed_) throw std::logic_error("WriteTracker::begin on a tracker that is not armed");
   std::vector<Range> armedRanges = std::move(ranges_);
-  // Whether the page at `page` is still protected since arming (in an armed range, clean).
-  auto clean = [&](uintptr_t page) {
+  // The armed range holding `page`, or nullptr.
+  auto armedRangeOf = [&](uintptr_t page) -> const Range* {
     auto it = std::upper_bound(armedRanges.begin(), armedRanges.end(), page,
                                [](uintptr_t a, const Range& r) { return a < r.memory.start; });
-    if (it == armedRanges.begin()) return false;
+    if (it == armedRanges.begin()) return nullptr;
     const Range& a = *--it;
-    return page < a.memory.end && !a.saved[(page - a.memory.start) / kPageSize];
+    return page < a.memory.end ? &a : nullptr;
+  };
+  // Whether the page at `page` is still protected since arming (in an armed range, clean).
+  auto clean = [&](uintptr_t page) {
+    const Range* a = armedRangeOf(page);
+    return a && !a->saved[(page - a->memory.start) / kPageSize];
   };
   setRanges(ranges);
-  // Pages written since the arming hold now what the checkpoint must keep. Copied at once
-  // into chunks earlier trackers left mapped, they need no protection: copying a 128 KiB
-  // block takes about 10 us, protecting it again a TLB flush sent to the other cores (100
-  // us and more when one is busy). What warm chunks cannot hold is protected instead
-  // (fresh memory costs a fault per page).
-  // (An armed fault marks its whole block: the first page of a block tells.)
-  std::vector<uintptr_t> written;
+  // The pages the checkpoint must keep that are writable now: those written since the
+  // arming (an armed fault marks its whole block: the first page of a block tells), and
+  // those the program has filled since, which were never protected (eden past its armed
+  // top, a new segment). Copied at once into chunks earlier trackers left mapped, they
+  // need no protection: copying a 128 KiB block takes about 10 us, protecting pages a
+  // TLB flush sent to the other cores (100 us and more when one is busy). What warm
+  // chunks cannot hold is protected instead (fresh memory costs a fault per page).
+  std::vector<uintptr_t> writable;
   for (const Range& a : armedRanges) {
     for (size_t first = 0; first < a.saved.size(); first += kBlockPages) {
       if (!a.saved[first]) continue;
       size_t end = std::min(a.saved.size(), first + kBlockPages);
-      for (size_t i = first; i < end; i++) written.push_back(a.memory.start + i * kPageSize);
+      for (size_t i = first; i < end; i++) writable.push_back(a.memory.start + i * kPageSize);
     }
   }
-  if (!written.empty() && written.size() <= spareChunksKept() * Chunk::kPages) {
+  for (const Range& r : ranges_) {
+    for (uintptr_t page = r.memory.start; page < r.memory.end; page += kPageSize) {
+      if (!armedRangeOf(page)) writable.push_back(page);
+    }
+  }
+  if (!writable.empty() && writable.size() <= spareChunksKept() * Chunk::kPages) {
+    std::sort(writable.begin(), writable.end());
     Range* r = nullptr;
-    for (uintptr_t page : written) {
+    for (uintptr_t page : writable) {
       if (!r || page < r->memory.start || page >= r->memory.end) r = rangeOf(page);
       if (r && !savePage(*r, (page - r->memory.start) / kPageSize)) break;
     }

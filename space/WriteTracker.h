@@ -15,10 +15,12 @@
 // Taking the write permission costs in proportion to the heap too, and it is in the
 // pause. So a tracker can be armed ahead of the pause, while the program still runs:
 // its ranges are protected then, and a write before the pause only makes its block
-// writable again and marks it dirty (nothing is saved). begin(), in the pause, protects
-// what is not protected and clean — the dirty blocks and memory outside the armed ranges
-// — and tracking starts as above. A clean page was not written since it was protected,
-// so it holds exactly what it holds at the pause.
+// writable again and marks it dirty (nothing is saved). begin(), in the pause, saves at
+// once what is not protected and clean — the dirty blocks and memory outside the armed
+// ranges (eden filled since, a new segment) — into chunks of copies earlier trackers left
+// mapped, or protects it when they cannot hold it, and tracking starts as above. A clean
+// page was not written since it was protected, so it holds exactly what it holds at the
+// pause.
 //
 // This is the page half of a checkpoint of a space (see Space::Checkpoint): Chester
 // rolls a failed update back with it.

@@ -349,7 +349,11 @@ void Interpreter::handleInterrupts() {
       }
       break;
     case PausePhase::Paused:
-      if (s.exclusiveProcess() != nil_) s.pollEvents();  // others made ready are parked
+      // An evaluation in the paused space (an update's step or verification) runs without
+      // polling: an event would only wake a blocked process to park it, writing its
+      // semaphore and the process lists, pages a checkpoint has protected (under load that
+      // was most of a verification's time). Events wait in the kernel until the
+      // evaluation itself waits (Runtime::schedule polls then) or the pause ends.
       break;
   }
   Oop active = activeProcess();

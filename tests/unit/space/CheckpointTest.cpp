@@ -279,6 +279,53 @@ TEST_CASE("blocks written between the arming and begin() are copied at once into
   CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
+TEST_CASE("pages the ranges gained since the arming are copied in the pause into kept chunks, not protected") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  MemoryRange firstHalf{all.start, all.start + n / 2 * WriteTracker::kPageSize};
+  {  // a checkpoint before leaves chunks of copies mapped
+    WriteTracker earlier({&all, 1});
+    for (size_t i = 0; i < n; i++) m.page(i)[1] = uint8_t(i % 251);  // rewrites what was there
+    earlier.restore();
+  }
+  REQUIRE(WriteTracker::spareChunkKept());  // a chunk holds 255 pages: the half fits
+  // Armed over the first half; the second half fills before the pause (eden past its top).
+  WriteTracker t({&firstHalf, 1}, WriteTracker::Armed{});
+  for (size_t i = n / 2; i < n; i++) m.page(i)[10] = 0x31;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == n / 2);  // the second half, copied in the pause
+  for (size_t i = n / 2; i < n; i++) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);  // still writable
+  m.page(2)[20] = 0x78;         // the armed half: protected since the arming
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+}
+
+TEST_CASE("arming protects young objects too: a rollback keeps what was written before the pause, not after") {
+  TestHeap h;
+  Space& s = h.space;
+  Handle young(s, h.array(200));
+  for (size_t i = 0; i < 200; i++) s.storePointer(young.get(), i, h.point(int64_t(i), 1));
+  REQUIRE(s.isYoung(young.get()));
+  s.armCheckpoint();
+  // Before the pause: a store into a young object armed with eden, and new young objects.
+  s.storePointer(young.get(), 7, h.point(7, 2));
+  Handle later(s, h.array(50));
+  s.storePointer(later.get(), 0, young.get());
+  std::string print = fingerprint(s, young.get()) + fingerprint(s, later.get());
+  {
+    SpaceCheckpoint cp(s);
+    for (size_t i = 0; i < 200; i += 2) s.storePointer(young.get(), i, h.point(int64_t(i), 3));
+    s.storePointer(later.get(), 1, h.point(1, 3));
+    cp.rollback();
+  }
+  CHECK(fingerprint(s, young.get()) + fingerprint(s, later.get()) == print);
+  h.verify();
+}
+
 TEST_CASE("a space armed ahead of its checkpoint rolls back to the checkpoint, not to the arming") {
   TestHeap h;
   Space& s = h.space;
