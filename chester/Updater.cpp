@@ -184,6 +184,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // pause then only protects the pages written meanwhile (space::WriteTracker).
   bool pausedByCaller = host_.paused();
   space::Space& guestSpace = host_.guestRuntime().space();
+  host_.guestRuntime().classes().prepareForUpdate();  // the invalidation index, built outside the pause
   try {
     guestSpace.armCheckpoint();
   } catch (const std::exception& e) {

@@ -93,6 +93,10 @@ void Space::removeRootProvider(RootProvider* p) {
   rootProviders_.erase(std::remove(rootProviders_.begin(), rootProviders_.end(), p), rootProviders_.end());
 }
 
+void Space::removeWeakTable(WeakTable* t) {
+  weakTables_.erase(std::remove(weakTables_.begin(), weakTables_.end(), t), weakTables_.end());
+}
+
 uint32_t Space::identityHash(Oop o) {
   if (o.isSmallInteger()) return uint32_t(uint64_t(o.smallInteger()) & HeapObject::kHashMask);
   if (o.isCharacter()) return o.character() & uint32_t(HeapObject::kHashMask);

@@ -27,6 +27,7 @@
 #include "space/SpecialObjects.h"
 #include "space/SymbolTable.h"
 #include "space/WeakRegistry.h"
+#include "space/WeakTable.h"
 #include "space/WriteTracker.h"
 
 namespace space {
@@ -285,6 +286,9 @@ class Space {
   LocalRootStack& localRoots() { return localRoots_; }
   void addRootProvider(RootProvider* p) { rootProviders_.push_back(p); }
   void removeRootProvider(RootProvider* p);
+  // Tables of old objects kept weakly by the layers above (see WeakTable).
+  void addWeakTable(WeakTable* t) { weakTables_.push_back(t); }
+  void removeWeakTable(WeakTable* t);
   template <class F>
   void forEachRootProvider(F&& f) {
     for (RootProvider* p : rootProviders_) f(*p);
@@ -385,6 +389,7 @@ class Space {
   WeakRegistry weak_;
   LocalRootStack localRoots_;
   std::vector<RootProvider*> rootProviders_;
+  std::vector<WeakTable*> weakTables_;
   std::vector<Oop> stacks_;  // weak: dead stacks are dropped by the full collector
   Oop activeStack_;
   Oop nil_;

@@ -382,6 +382,8 @@ Oop ClassBuilder::install(const CodeSpec& spec, Oop holder, Oop outerCode, const
     s[send_site::kClass1] = Oop::fromSmallInteger(0);
   }
   sp.storePointer(code.get(), code_slot::kSendSites, sites.get());
+  ESPELL_ASSERT(!sp.isYoung(sites.get()), "send-site arrays are old: the index does not follow scavenges");
+  sendSites_.add(sites.get());
 
   // Debug info: source, line table (offset u16, line u16), argument and temporary names.
   LocalRoot debug(sp.localRoots(), newArray(rt_, debug_info::kCount, Tenure::Old));
@@ -421,6 +423,7 @@ void ClassBuilder::installMethod(Oop cls, Oop method) {
   retire(method_dictionary::lookup(sp, dict, s.get()));
   Oop updated = method_dictionary::atPut(rt_, dict, s.get(), m.get());
   sp.storePointer(c.get(), class_slot::kMethodDictionary, updated);
+  indexSendSites(m.get());  // made while the index was invalid, perhaps
   invalidate(c.get(), s.get());
 }
 
@@ -432,7 +435,7 @@ bool ClassBuilder::removeMethod(Oop cls, Oop selector) {
 }
 
 template <typename F>
-void ClassBuilder::forEachSendSite(Oop code, F& f) {
+void ClassBuilder::forEachSendSite(Oop code, F&& f) {
   HeapObject* c = code.object();
   Oop sites = c->slot(code_slot::kSendSites);
   if (sites.isHeapObject() && sites != rt_.nil()) {
@@ -462,10 +465,29 @@ void ClassBuilder::forEachMethod(F&& f) {
 
 ClassBuilder::ClassBuilder(Runtime& rt) : rt_(rt) {
   retiredOwner_ = rt.space().weakRegistry().addOwner([](std::span<const space::WeakRegistry::Token>) {});
+  rt.space().addWeakTable(&sendSites_);
 }
 
 ClassBuilder::~ClassBuilder() {
+  rt_.space().removeWeakTable(&sendSites_);
   rt_.space().weakRegistry().removeOwner(retiredOwner_);
+}
+
+void ClassBuilder::indexSendSites(Oop code) {
+  if (!sendSites_.valid()) return;
+  HeapObject* c = code.object();
+  sendSites_.add(c->slot(code_slot::kSendSites));
+  Oop literals = c->slot(code_slot::kLiterals);
+  for (size_t i = 0; i < literals.object()->slotCount(); i++) {
+    Oop l = literals.object()->slot(i);
+    if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) indexSendSites(l);
+  }
+}
+
+void ClassBuilder::prepareForUpdate() {
+  if (sendSites_.valid() || rt_.isBootstrapping()) return;
+  sendSites_.startBuilding();
+  forEachMethod([&](Oop method) { indexSendSites(method); });
 }
 
 void ClassBuilder::retire(Oop method) {
@@ -577,7 +599,35 @@ void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, spac
       site[send_site::kMethod1] = nil;
     }
   };
-  forEachMethod([&](Oop method) { forEachSendSite(method, invalidateSite); });
+  if (sendSites_.valid()) {
+    std::vector<uint64_t> done;  // selectors whose sites are cleared already
+    for (const auto& change : changes) {
+      Oop selector = change.second.get();
+      if (std::find(done.begin(), done.end(), selector.bits()) != done.end()) continue;
+      done.push_back(selector.bits());
+      sendSites_.forEachArraySending(selector, [&](Oop sites) {
+        Oop* site = sites.object()->slots();
+        Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
+        for (; site != end; site += send_site::kSlots) {
+          if (site[send_site::kSelector] == selector) invalidateSite(site);
+        }
+      });
+    }
+#if ESPELL_ASSERTIONS
+    // The index answered for every method: no site of a changed selector still caches a
+    // lookup the change made stale.
+    forEachMethod([&](Oop method) {
+      forEachSendSite(method, [&](Oop* site) {
+        Oop selector = site[send_site::kSelector];
+        ESPELL_ASSERT(!changed.contains(selector) ||
+                          (!stale(site[send_site::kClass0], selector) && !stale(site[send_site::kClass1], selector)),
+                      "a send site the send-site index does not list kept a stale inline cache");
+      });
+    });
+#endif
+  } else {
+    forEachMethod([&](Oop method) { forEachSendSite(method, invalidateSite); });
+  }
   rt_.interpreter().refreshGuards();
 }
 

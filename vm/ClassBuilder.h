@@ -10,6 +10,7 @@
 
 #include "space/Handle.h"
 #include "space/Space.h"
+#include "vm/SendSiteIndex.h"
 #include "vm/compiler/Ast.h"
 #include "vm/compiler/CodeSpec.h"
 
@@ -64,6 +65,12 @@ class ClassBuilder {
   void adoptRetired(Oop code) { retire(code); }
   // Invalidates every cache (class hierarchy or VM configuration changes).
   void invalidateAll();
+  // Builds the send-site index if it is not valid (a walk over every method, which is then
+  // not needed inside the update's pause). Chester calls it before pausing the space.
+  void prepareForUpdate();
+  // Identity swaps and rollbacks: the index is built again before the next update.
+  void forgetSendSites() { sendSites_.invalidate(); }
+  const SendSiteIndex& sendSiteIndex() const { return sendSites_; }
 
   Oop metaclassOf(Oop cls) const;
   std::string nameOf(Oop cls) const;
@@ -77,7 +84,9 @@ class ClassBuilder {
   void checkPrimitiveBinding(const std::string& name, const CodeSpec& spec, Oop holder, const std::string& fileName);
   // f(Oop* site) for every send site of `code` and of the blocks in it.
   template <typename F>
-  void forEachSendSite(Oop code, F& f);
+  void forEachSendSite(Oop code, F&& f);
+  // Lists the send-site arrays of `code` and of its blocks in the index (when valid).
+  void indexSendSites(Oop code);
   // f(Oop method) for installed methods, then retired ones.
   template <typename F>
   void forEachMethod(F&& f);
@@ -100,6 +109,7 @@ class ClassBuilder {
   // The batch's pending invalidations (class, selector); `batching_` while one is open.
   bool batching_ = false;
   std::vector<std::pair<space::Handle, space::Handle>> pending_;
+  SendSiteIndex sendSites_;
 };
 
 }  // namespace vm

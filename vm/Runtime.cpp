@@ -367,6 +367,7 @@ void Runtime::visitRoots(space::RootVisitor& visitor) {
 }
 
 void Runtime::afterBecome() {
+  classes_->forgetSendSites();  // a selector or a send-site array may have changed identity
   methodCache_->flush();
   refreshCaches();
 }

@@ -36,6 +36,7 @@ void RuntimeCheckpoint::commit() {
 
 void RuntimeCheckpoint::rollback() {
   rt_.classes().abandonBatch();
+  rt_.classes().forgetSendSites();  // it lists code the rollback takes away
   // 1. The heap and the space's own state (handles made since refer to nil).
   space_.rollback();
   // 2. The runtime's tables that hold guest objects through handles.

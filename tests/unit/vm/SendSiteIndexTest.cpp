@@ -1,0 +1,109 @@
+// The send-site index: once built, a method change clears exactly the inline caches of
+// the sites that send its selector, for code made before and after the index was built;
+// full collections drop the arrays of dead code; identity swaps and rollbacks make it
+// invalid, and invalidation still works by walking every method.
+#include <doctest/doctest.h>
+
+#include "space/SpaceCheckpoint.h"
+#include "tests/unit/vm/RuntimeFixture.h"
+#include "vm/ClassBuilder.h"
+#include "vm/RuntimeCheckpoint.h"
+
+using vm::test::RuntimeFixture;
+
+namespace {
+
+// A class IndexProbe whose `caller` sends `answer` (and, in a block, `other`): the sites
+// whose caches a change of `answer` must clear.
+struct Probe {
+  RuntimeFixture& f;
+  vm::ClassBuilder& classes;
+  space::Handle cls;
+
+  explicit Probe(RuntimeFixture& fixture)
+      : f(fixture),
+        classes(fixture.rt->classes()),
+        cls(fixture.space,
+            classes.createClass("IndexProbe", fixture.rt->globals().at(fixture.rt->symbol("Object")), {}, {})) {
+    classes.installGlobal(cls.get());
+    define("answer = ( ^ 1 )");
+    define("other = ( ^ 10 )");
+    define("caller = ( ^ self answer + ([ self other ] value) )");
+  }
+  void define(const char* source) {
+    classes.installMethod(cls.get(), classes.compileMethodSource(cls.get(), source, "test"));
+  }
+  std::string call() { return f.eval("IndexProbe new caller"); }
+};
+
+}  // namespace
+
+TEST_CASE("a built send-site index clears the caches of the sites that send a changed selector") {
+  RuntimeFixture f;
+  Probe p(f);
+  vm::ClassBuilder& classes = f.rt->classes();
+  CHECK_FALSE(classes.sendSiteIndex().valid());  // built on demand, before an update
+  classes.prepareForUpdate();
+  REQUIRE(classes.sendSiteIndex().valid());
+  size_t arrays = classes.sendSiteIndex().arrays();
+  CHECK(arrays > 1000);     // the kernel's methods and blocks
+  CHECK(p.call() == "11");  // the caches of caller's sites are filled
+  p.define("answer = ( ^ 2 )");
+  CHECK(p.call() == "12");
+  // In a batch, as an update makes its changes: one invalidation at its end.
+  classes.beginBatch();
+  p.define("answer = ( ^ 3 )");
+  p.define("other = ( ^ 30 )");
+  classes.endBatch();
+  CHECK(p.call() == "33");
+  // Code made after the index was built is listed too.
+  p.define("caller = ( ^ self answer * ([ self other ] value) )");
+  CHECK(classes.sendSiteIndex().arrays() > arrays);
+  CHECK(p.call() == "90");
+  p.define("other = ( ^ 5 )");
+  CHECK(p.call() == "15");
+  CHECK(classes.sendSiteIndex().valid());
+}
+
+TEST_CASE("a full collection drops dead code from the send-site index, which stays valid") {
+  RuntimeFixture f;
+  Probe p(f);
+  vm::ClassBuilder& classes = f.rt->classes();
+  classes.prepareForUpdate();
+  CHECK(p.call() == "11");
+  // Replaced callers retire; once nothing runs or refers to them, a collection frees them.
+  for (int i = 0; i < 20; i++) p.define("caller = ( ^ self answer + ([ self other ] value) )");
+  size_t before = classes.sendSiteIndex().arrays();
+  REQUIRE(f.space.collectGarbage());
+  CHECK(classes.sendSiteIndex().valid());
+  CHECK(classes.sendSiteIndex().arrays() <= before - 20 * 2);  // each caller and its block
+  CHECK(p.call() == "11");
+  p.define("answer = ( ^ 7 )");
+  CHECK(p.call() == "17");
+}
+
+TEST_CASE("identity swaps and rollbacks make the send-site index invalid; invalidation then walks every method") {
+  RuntimeFixture f;
+  Probe p(f);
+  vm::ClassBuilder& classes = f.rt->classes();
+  classes.prepareForUpdate();
+  CHECK(p.call() == "11");
+  {
+    vm::RuntimeCheckpoint checkpoint(*f.rt);
+    p.define("caller = ( ^ self answer - ([ self other ] value) )");
+    checkpoint.rollback();
+  }
+  CHECK_FALSE(classes.sendSiteIndex().valid());
+  p.define("answer = ( ^ 4 )");
+  CHECK(p.call() == "14");
+  classes.prepareForUpdate();
+  REQUIRE(classes.sendSiteIndex().valid());
+  {
+    space::Handle a(f.space, vm::newArray(*f.rt, 1)), b(f.space, vm::newArray(*f.rt, 2));
+    space::Oop as[] = {a.get()}, bs[] = {b.get()};
+    f.space.swapIdentities(as, bs);
+  }
+  CHECK_FALSE(classes.sendSiteIndex().valid());
+  p.define("answer = ( ^ 5 )");
+  CHECK(p.call() == "15");
+}
