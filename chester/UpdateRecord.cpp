@@ -43,6 +43,7 @@ json UpdateRecord::toJson() const {
               {"error", error},
               {"timings",
                {{"validate", t.validate},
+                {"arm", t.arm},
                 {"pause", t.pause},
                 {"checkpoint", t.checkpoint},
                 {"apply", t.apply},
@@ -75,6 +76,7 @@ UpdateRecord UpdateRecord::fromJson(const json& j) {
     r.timings.validate = m.value("validate", int64_t(0));
     r.timings.pause = m.value("pause", int64_t(0));
     r.timings.checkpoint = m.value("checkpoint", int64_t(0));
+    r.timings.arm = m.value("arm", int64_t(0));
     r.timings.apply = m.value("apply", int64_t(0));
     r.timings.verify = m.value("verify", int64_t(0));
     r.timings.rollback = m.value("rollback", int64_t(0));
@@ -108,6 +110,7 @@ std::string UpdateRecord::describe() const {
            ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
     out += outcome == Outcome::RolledBack ? ", rollback " + ms(timings.rollback) : std::string();
     out += ")\n";
+    out += "  before the pause, protecting its pages ahead held the guest " + ms(timings.arm) + "\n";
     out += "  changed " + std::to_string(classesChanged) + " classes, " + std::to_string(methodsChanged) +
            " methods, " + std::to_string(instancesMigrated) + " instances; " + std::to_string(pagesSaved) +
            " pages saved\n";

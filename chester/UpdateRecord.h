@@ -21,6 +21,9 @@ const char* outcomeName(Outcome o);
 // from the pause being reached to the guest resuming.
 struct UpdateTimings {
   int64_t validate = 0;
+  // Protecting the guest's pages ahead of the pause (and building the send-site index if
+  // it must be): the guest does not run meanwhile, but it is not paused yet.
+  int64_t arm = 0;
   int64_t pause = 0;  // waiting for the guest to reach its update points
   int64_t checkpoint = 0;
   int64_t apply = 0;

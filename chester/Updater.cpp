@@ -184,12 +184,14 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // pause then only protects the pages written meanwhile (space::WriteTracker).
   bool pausedByCaller = host_.paused();
   space::Space& guestSpace = host_.guestRuntime().space();
+  int64_t armStart = now();
   host_.guestRuntime().classes().prepareForUpdate();  // the invalidation index, built outside the pause
   try {
     guestSpace.armCheckpoint();
   } catch (const std::exception& e) {
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
+  record.timings.arm = now() - armStart;
   PauseResult pause = host_.pause(deadline);
   record.timings.pause = pause.micros;
   if (pause.kind != PauseResult::Kind::Paused) {
