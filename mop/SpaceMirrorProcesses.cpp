@@ -4,6 +4,9 @@
 // The stack edits themselves are vm/ProcessStack.h's; this file validates the request
 // and names what is wrong.
 #include "mop/SpaceMirror.h"
+
+#include <algorithm>
+
 #include "vm/CompiledCode.h"
 #include "vm/Frame.h"
 #include "vm/Globals.h"
@@ -78,11 +81,18 @@ std::vector<ProcessView> SpaceMirror::processes() {
 
 std::vector<ProcessView> SpaceMirror::processesWithoutCollecting() {
   requireQuiescent("processes");
+  // Every process has a stack, and every stack is registered with the space until a full
+  // collection finds it dead: the registered stacks name the processes without a walk
+  // over the heap (8 ms for the hub with 100,000 extra objects). A stack its process
+  // outgrew names it too, and is skipped.
   std::vector<Oop> found;
-  space().forEachObject([&](space::HeapObject* o) {
-    if (o->classIndex() == rt_.known.process && statusOf(o->asOop()) != ProcessStatus::Terminated)
-      found.push_back(o->asOop());
-  });
+  for (Oop stack : space().registeredStacks()) {
+    Oop p = space::Space::follow(stack.object()->slot(stack_slot::kProcess));
+    if (!p.isHeapObject() || p.object()->classIndex() != rt_.known.process) continue;
+    if (space::Space::follow(p.object()->slot(process_slot::kStack)) != stack) continue;
+    if (statusOf(p) != ProcessStatus::Terminated) found.push_back(p);
+  }
+  std::sort(found.begin(), found.end(), [](Oop a, Oop b) { return a.bits() < b.bits(); });  // heap order, as before
   std::vector<Ref> held;
   held.reserve(found.size());
   for (Oop p : found) held.push_back(hold(p));  // no allocation in the heap: oops stay valid

@@ -404,6 +404,16 @@ TEST_CASE("processes are listed with or without a collection first; only the col
   std::vector<std::string> collected = names(guest.processes());
   CHECK(has(collected, "worker"));
   CHECK(!has(collected, "orphan"));
+  // A process whose stack grew (its first stack stays registered until a collection) is
+  // listed once.
+  g.vm->evaluateInGuest(
+      "| s b | s := Semaphore new. system global: #DeepWait put: s. "
+      "b := nil. b := [ :n | n = 0 ifTrue: [ s wait ] ifFalse: [ 1 + (b value: n - 1) ] ]. "
+      "([ b value: 3000 ] newProcess) name: 'deep'; resume");
+  runAWhile(g);
+  std::vector<std::string> listed = names(guest.processesWithoutCollecting());
+  CHECK(std::count(listed.begin(), listed.end(), "deep") == 1);
+  CHECK(std::count(listed.begin(), listed.end(), "worker") == 1);
   stopAndFinish(g);
 }
 
