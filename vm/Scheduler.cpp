@@ -281,15 +281,20 @@ void Scheduler::startHeartbeat() {
   Interpreter* interp = &rt_.interpreter();
   heartbeat_ = std::thread([this, interp] {
     while (heartbeatRunning_.load(std::memory_order_relaxed)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // A tick, cut short by stopHeartbeat: it joins at once instead of waiting out the
+      // millisecond (an evaluation in an idle space starts and stops a heartbeat, and a
+      // Smalltalk update makes three of them while the guest is paused).
+      std::unique_lock<std::mutex> lock(heartbeatMutex_);
+      heartbeatWake_.wait_for(lock, std::chrono::milliseconds(1),
+                              [this] { return !heartbeatRunning_.load(std::memory_order_relaxed); });
       if (heartbeatSuspended_.load(std::memory_order_relaxed)) {
-        std::unique_lock<std::mutex> lock(heartbeatMutex_);
         heartbeatWake_.wait(lock, [this] {
           return !heartbeatSuspended_.load(std::memory_order_relaxed) ||
                  !heartbeatRunning_.load(std::memory_order_relaxed);
         });
       }
-      interp->requestInterrupt();
+      lock.unlock();
+      if (heartbeatRunning_.load(std::memory_order_relaxed)) interp->requestInterrupt();
     }
   });
 }
