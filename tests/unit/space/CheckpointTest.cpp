@@ -309,7 +309,7 @@ TEST_CASE("arming protects young objects too: a rollback keeps what was written 
   Space& s = h.space;
   Handle young(s, h.array(200));
   for (size_t i = 0; i < 200; i++) s.storePointer(young.get(), i, h.point(int64_t(i), 1));
-  REQUIRE(s.isYoung(young.get()));
+  if (!s.config().gcStress) REQUIRE(s.isYoung(young.get()));  // collecting at every allocation promotes it
   s.armCheckpoint();
   // Before the pause: a store into a young object armed with eden, and new young objects.
   s.storePointer(young.get(), 7, h.point(7, 2));

@@ -70,13 +70,15 @@ TEST_CASE("a full collection drops dead code from the send-site index, which sta
   Probe p(f);
   vm::ClassBuilder& classes = f.rt->classes();
   classes.prepareForUpdate();
+  size_t built = classes.sendSiteIndex().arrays();
   CHECK(p.call() == "11");
-  // Replaced callers retire; once nothing runs or refers to them, a collection frees them.
+  // Replaced callers retire; once nothing runs or refers to them, a collection frees them
+  // (each caller and its block: 40 arrays).
   for (int i = 0; i < 20; i++) p.define("caller = ( ^ self answer + ([ self other ] value) )");
-  size_t before = classes.sendSiteIndex().arrays();
+  if (!f.space.config().gcStress) CHECK(classes.sendSiteIndex().arrays() >= built + 20 * 2);
   REQUIRE(f.space.collectGarbage());
   CHECK(classes.sendSiteIndex().valid());
-  CHECK(classes.sendSiteIndex().arrays() <= before - 20 * 2);  // each caller and its block
+  CHECK(classes.sendSiteIndex().arrays() < built + 20);
   CHECK(p.call() == "11");
   p.define("answer = ( ^ 7 )");
   CHECK(p.call() == "17");
