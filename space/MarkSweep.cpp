@@ -48,7 +48,8 @@ void MarkSweep::run() {
   }
   stacks.resize(kept);
   space_.weak_.sweep([](Oop o) { return !o.isHeapObject() || o.object()->isMarked() ? o : Oop(); });
-  for (WeakTable* t : space_.weakTables_) t->dropDead([](Oop o) { return !o.isHeapObject() || o.object()->isMarked(); });
+  for (WeakTable* t : space_.weakTables_)
+    t->dropDead([](Oop o) { return !o.isHeapObject() || o.object()->isMarked(); });
 
   sweep();
 }
