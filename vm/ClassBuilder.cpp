@@ -435,19 +435,27 @@ bool ClassBuilder::removeMethod(Oop cls, Oop selector) {
 }
 
 template <typename F>
-void ClassBuilder::forEachSendSite(Oop code, F&& f) {
+void ClassBuilder::forEachSiteArray(Oop code, F&& f) {
   HeapObject* c = code.object();
   Oop sites = c->slot(code_slot::kSendSites);
-  if (sites.isHeapObject() && sites != rt_.nil()) {
-    Oop* site = sites.object()->slots();
-    Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
-    for (; site != end; site += send_site::kSlots) f(site);
-  }
+  if (sites.isHeapObject() && sites != rt_.nil()) f(sites);
   Oop literals = c->slot(code_slot::kLiterals);
   for (size_t i = 0; i < literals.object()->slotCount(); i++) {
     Oop l = literals.object()->slot(i);
-    if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) forEachSendSite(l, f);
+    if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) forEachSiteArray(l, f);
   }
+}
+
+template <typename F>
+void ClassBuilder::forEachSiteIn(Oop sites, F&& f) {
+  Oop* site = sites.object()->slots();
+  Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
+  for (; site != end; site += send_site::kSlots) f(site);
+}
+
+template <typename F>
+void ClassBuilder::forEachSendSite(Oop code, F&& f) {
+  forEachSiteArray(code, [&](Oop sites) { forEachSiteIn(sites, f); });
 }
 
 template <typename F>
@@ -474,14 +482,7 @@ ClassBuilder::~ClassBuilder() {
 }
 
 void ClassBuilder::indexSendSites(Oop code) {
-  if (!sendSites_.valid()) return;
-  HeapObject* c = code.object();
-  sendSites_.add(c->slot(code_slot::kSendSites));
-  Oop literals = c->slot(code_slot::kLiterals);
-  for (size_t i = 0; i < literals.object()->slotCount(); i++) {
-    Oop l = literals.object()->slot(i);
-    if (l.isHeapObject() && l.object()->classIndex() == rt_.known.compiledBlock) indexSendSites(l);
-  }
+  if (sendSites_.valid()) forEachSiteArray(code, [&](Oop sites) { sendSites_.add(sites); });
 }
 
 void ClassBuilder::prepareForUpdate() {
@@ -606,11 +607,9 @@ void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, spac
       if (std::find(done.begin(), done.end(), selector.bits()) != done.end()) continue;
       done.push_back(selector.bits());
       sendSites_.forEachArraySending(selector, [&](Oop sites) {
-        Oop* site = sites.object()->slots();
-        Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
-        for (; site != end; site += send_site::kSlots) {
+        forEachSiteIn(sites, [&](Oop* site) {
           if (site[send_site::kSelector] == selector) invalidateSite(site);
-        }
+        });
       });
     }
 #if ESPELL_ASSERTIONS

@@ -82,6 +82,12 @@ class ClassBuilder {
   // Refuses binding primitive [name] in a method of [holder] when the method's arguments
   // do not match the primitive's selector or [holder] does not inherit from its class.
   void checkPrimitiveBinding(const std::string& name, const CodeSpec& spec, Oop holder, const std::string& fileName);
+  // f(Oop sites) for the send-site array of `code` and of each block in it.
+  template <typename F>
+  void forEachSiteArray(Oop code, F&& f);
+  // f(Oop* site) for every send site of the array `sites`.
+  template <typename F>
+  static void forEachSiteIn(Oop sites, F&& f);
   // f(Oop* site) for every send site of `code` and of the blocks in it.
   template <typename F>
   void forEachSendSite(Oop code, F&& f);

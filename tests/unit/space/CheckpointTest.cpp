@@ -256,27 +256,42 @@ TEST_CASE("an armed tracker protects ahead; begin() makes the pages written sinc
   CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
+namespace {
+
+// A checkpoint before the one under test leaves a chunk of copies mapped (255 pages).
+void leaveSpareChunk(Pages& m) {
+  MemoryRange all = m.range();
+  WriteTracker earlier({&all, 1});
+  m.page(0)[1] = 0x01;
+  earlier.restore();
+  REQUIRE(WriteTracker::spareChunkKept());
+}
+
+// After begin() copied pages [first, end) of `m`: they stay writable (no fault), a write
+// to `clean` (protected since the arming) faults, and restore() gives back `atPause`.
+void checkCopiedThenRestore(WriteTracker& t, Pages& m, size_t first, size_t end, size_t clean,
+                            const std::vector<uint8_t>& atPause) {
+  for (size_t i = first; i < end; i++) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);
+  m.page(clean)[20] = 0x78;
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+}
+
+}  // namespace
+
 TEST_CASE("blocks written between the arming and begin() are copied at once into kept chunks, not protected") {
   size_t n = 4 * WriteTracker::kBlockPages;
   Pages m(n);
   MemoryRange all = m.range();
-  {  // a checkpoint before leaves a chunk of copies mapped
-    WriteTracker earlier({&all, 1});
-    m.page(0)[1] = 0x01;
-    earlier.restore();
-  }
-  REQUIRE(WriteTracker::spareChunkKept());
+  leaveSpareChunk(m);
   WriteTracker t({&all, 1}, WriteTracker::Armed{});
   m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // marks the second block
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
   CHECK(t.pagesSaved() == WriteTracker::kBlockPages);  // the block, copied in the pause
-  for (size_t i = WriteTracker::kBlockPages; i < 2 * WriteTracker::kBlockPages; i++) m.page(i)[20] = 0x77;
-  CHECK(t.faultsTaken() == 0);  // still writable
-  m.page(2)[20] = 0x78;         // a clean block: protected since the arming
-  CHECK(t.faultsTaken() == 1);
-  t.restore();
-  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+  checkCopiedThenRestore(t, m, WriteTracker::kBlockPages, 2 * WriteTracker::kBlockPages, 2, atPause);
 }
 
 TEST_CASE("pages the ranges gained since the arming are copied in the pause into kept chunks, not protected") {
@@ -284,24 +299,14 @@ TEST_CASE("pages the ranges gained since the arming are copied in the pause into
   Pages m(n);
   MemoryRange all = m.range();
   MemoryRange firstHalf{all.start, all.start + n / 2 * WriteTracker::kPageSize};
-  {  // a checkpoint before leaves chunks of copies mapped
-    WriteTracker earlier({&all, 1});
-    for (size_t i = 0; i < n; i++) m.page(i)[1] = uint8_t(i % 251);  // rewrites what was there
-    earlier.restore();
-  }
-  REQUIRE(WriteTracker::spareChunkKept());  // a chunk holds 255 pages: the half fits
+  leaveSpareChunk(m);  // its 255 pages hold the half
   // Armed over the first half; the second half fills before the pause (eden past its top).
   WriteTracker t({&firstHalf, 1}, WriteTracker::Armed{});
   for (size_t i = n / 2; i < n; i++) m.page(i)[10] = 0x31;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
   CHECK(t.pagesSaved() == n / 2);  // the second half, copied in the pause
-  for (size_t i = n / 2; i < n; i++) m.page(i)[20] = 0x77;
-  CHECK(t.faultsTaken() == 0);  // still writable
-  m.page(2)[20] = 0x78;         // the armed half: protected since the arming
-  CHECK(t.faultsTaken() == 1);
-  t.restore();
-  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+  checkCopiedThenRestore(t, m, n / 2, n, 2, atPause);
 }
 
 TEST_CASE("arming protects young objects too: a rollback keeps what was written before the pause, not after") {
