@@ -29,9 +29,20 @@ json spaceJson(const space::SpaceImageState& s) {
   for (const auto& [start, size] : o.releasedRanges) released.push_back({start, size});
   json stacks = json::array();
   for (Oop st : s.stacks) stacks.push_back(oopJson(st));
+  json remembered = json::array();
+  for (Oop o : s.remembered) remembered.push_back(oopJson(o));
+  const space::Nursery::State& n = s.nursery;
   return {
       {"reservationBase", s.reservationBase},
       {"reservationBytes", s.reservationBytes},
+      {"nursery",
+       {{"edenStart", n.edenStart},
+        {"edenTop", n.edenTop},
+        {"edenEnd", n.edenEnd},
+        {"fromSurvivor", n.fromIndex},
+        {"survivorStart", n.survivorStart},
+        {"survivorTop", n.survivorTop}}},
+      {"remembered", remembered},
       {"specialObjects", oopJson(s.specialObjects)},
       {"hashSeed", s.hashSeed},
       {"nextFreeClassIndex", s.nextFreeClassIndex},
@@ -218,6 +229,34 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   }
   uint64_t base = s.reservationBase, end = s.reservationBase + s.reservationBytes;
 
+  // The nursery: where the layout puts it (space/Nursery.h), tops inside their regions.
+  const json& nj = r.field(ss, "spaceState", "nursery");
+  const std::string np = "spaceState.nursery";
+  space::Nursery::State& n = s.nursery;
+  uint64_t edenCapacity = (m.edenBytes + kPage - 1) / kPage * kPage;
+  uint64_t survivorBytes = (m.survivorBytes + kPage - 1) / kPage * kPage;
+  n.edenStart = r.u64(nj, np, "edenStart");
+  n.edenTop = r.u64(nj, np, "edenTop");
+  n.edenEnd = r.u64(nj, np, "edenEnd");
+  uint64_t from = r.u64(nj, np, "fromSurvivor");
+  if (from > 1) r.fail(np + ".fromSurvivor", "expected 0 or 1");
+  n.fromIndex = int(from);
+  n.survivorStart = r.u64(nj, np, "survivorStart");
+  n.survivorTop = r.u64(nj, np, "survivorTop");
+  if (n.edenStart != base) r.fail(np + ".edenStart", "eden does not start the reservation");
+  if (n.edenEnd % kPage || n.edenEnd <= n.edenStart || n.edenEnd > base + edenCapacity) {
+    r.fail(np + ".edenEnd", "not a page-aligned end inside eden's reserved size");
+  }
+  if (n.edenTop < n.edenStart || n.edenTop > n.edenEnd || n.edenTop % 8) {
+    r.fail(np + ".edenTop", "not inside eden");
+  }
+  if (n.survivorStart != base + edenCapacity + from * survivorBytes) {
+    r.fail(np + ".survivorStart", "not where the layout puts survivor space " + std::to_string(from));
+  }
+  if (n.survivorTop < n.survivorStart || n.survivorTop > n.survivorStart + survivorBytes || n.survivorTop % 8) {
+    r.fail(np + ".survivorTop", "not inside the survivor space");
+  }
+
   // Segments: page aligned, inside the reservation, in order, not overlapping.
   const json& segs = r.array(r.field(j, "", "segments"), "segments");
   uint64_t previousEnd = 0;
@@ -267,6 +306,13 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   const json& stacks = r.array(r.field(ss, "spaceState", "stacks"), "spaceState.stacks");
   for (size_t i = 0; i < stacks.size(); i++)
     s.stacks.push_back(readOop(stacks[i], Reader::at("spaceState.stacks", i), false));
+  const json& remembered = r.array(r.field(ss, "spaceState", "remembered"), "spaceState.remembered");
+  for (size_t i = 0; i < remembered.size(); i++) {
+    std::string p = Reader::at("spaceState.remembered", i);
+    Oop o = readOop(remembered[i], p, false);
+    if (o.address() < base + edenCapacity + 2 * survivorBytes) r.fail(p, "a young object (expected an old one)");
+    s.remembered.push_back(o);
+  }
 
   const json& os = r.field(ss, "spaceState", "oldSpace");
   const std::string op = "spaceState.oldSpace";
@@ -327,16 +373,18 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   o.liveBytes = r.u64(os, op, "liveBytes");
   o.allocatedSinceSweep = r.u64(os, op, "allocatedSinceSweep");
   o.freeBytes = r.u64(os, op, "freeBytes");
-  // Each file segment is exactly one old segment's occupied pages (SpaceImage::pages).
+  // Each file segment is exactly one region's occupied pages (SpaceImage::pages): eden's,
+  // the survivors', each old segment's.
   std::vector<space::MemoryRange> expected = space::SpaceImage::pages(s);
   if (expected.size() != m.segments.size()) {
-    r.fail("segments",
-           std::to_string(m.segments.size()) + " files for " + std::to_string(expected.size()) + " old-space segments");
+    r.fail("segments", std::to_string(m.segments.size()) + " files for " + std::to_string(expected.size()) +
+                           " regions holding objects");
   }
   for (size_t i = 0; i < expected.size(); i++) {
     if (expected[i].start != base + m.segments[i].offset ||
         expected[i].end - expected[i].start != m.segments[i].bytes) {
-      r.fail(Reader::at("segments", i), "does not match old-space segment " + std::to_string(i));
+      r.fail(Reader::at("segments", i), "does not match the region holding objects at " +
+                                            std::to_string(expected[i].start - base) + " in the reservation");
     }
   }
 

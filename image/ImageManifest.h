@@ -15,7 +15,7 @@
 
 namespace image {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: the nursery is taken as it is
 constexpr const char* kManifestFile = "manifest.json";
 
 // Why an image cannot be loaded or written (the message names the file and the field).

@@ -194,7 +194,7 @@ bool ImageWriter::arm(space::Space& space) {
   // First: a segment it opens belongs to the ranges armed (from its start, empty yet).
   space::MemoryRange promotion = space.preparePromotionArea();
   std::vector<PageRange> ranges;
-  for (const space::MemoryRange& r : space::SpaceImage::currentPages(space))
+  for (const space::MemoryRange& r : space::SpaceImage::currentOldPages(space))
     ranges.push_back(PageRange{r.start, r.end});
   try {
     armed_ = std::make_unique<ArmedProtection>(std::move(ranges), PageRange{promotion.start, promotion.end});

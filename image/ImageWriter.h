@@ -1,6 +1,6 @@
 // ImageWriter: one snapshot of a space into an image directory. The caller pauses the
-// space and calls capture() — the nursery is emptied into old space, the state beside the
-// pages is recorded and the pages are captured (PageWriter: copy-on-write, copy or fork) —
+// space and calls capture() — the state beside the pages is recorded and the pages that
+// hold objects, the nursery's first, are captured (PageWriter: copy-on-write, copy or fork) —
 // then resumes the space at once and keeps it running until finished(); finish() writes
 // the manifest and puts the directory in place.
 //
@@ -36,7 +36,7 @@ struct SnapshotReport {
   int64_t reachPauseMicros = 0;      // from the request until the space was paused
   int64_t pauseMicros = 0;           // the space stood still: paused until resumed
   int64_t pauseCpuMicros = 0;        // of which the VM's thread ran (the rest it waited for a core)
-  int64_t stateMicros = 0;           // of which: emptying the nursery and recording the state
+  int64_t stateMicros = 0;           // of which: recording the state beside the pages
   int64_t captureMicros = 0;         // of which: capturing the pages (protection, copy or fork)
   int64_t armMicros = 0;             // cow armed ahead of the pause: protecting while the space ran on
   size_t pagesProtectedInPause = 0;  // cow: every page, or when armed, those written or added since

@@ -33,6 +33,20 @@ void Nursery::setEdenLimit(size_t bytes, Reservation& reservation) {
   eden.end = newEnd;
 }
 
+void Nursery::restoreState(const State& s) {
+  if (s.edenStart != eden.start || s.edenTop < s.edenStart || s.edenTop > s.edenEnd || s.edenEnd < s.edenStart ||
+      s.edenEnd > eden.start + edenCapacity_ || (s.fromIndex != 0 && s.fromIndex != 1) ||
+      s.survivorStart != survivors_[s.fromIndex].start || s.survivorTop < s.survivorStart ||
+      s.survivorTop > survivors_[s.fromIndex].end) {
+    throw std::invalid_argument("the nursery's recorded state does not fit its layout");
+  }
+  fromIndex_ = s.fromIndex;
+  eden.top = s.edenTop;
+  eden.end = s.edenEnd;
+  fromSurvivor().top = s.survivorTop;
+  toSurvivor().top = toSurvivor().start;
+}
+
 size_t Nursery::releaseUnusedPages(Reservation& reservation) {
   size_t released = 0;
   auto release = [&](uintptr_t from, uintptr_t to) {

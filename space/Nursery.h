@@ -42,6 +42,19 @@ class Nursery {
   // from-survivor space beyond its objects. Answers the bytes of range released.
   size_t releaseUnusedPages(Reservation& reservation);
 
+  // What an image records of the nursery; its layout (where eden and the survivor spaces
+  // lie) follows from the configuration, which the image records too.
+  struct State {
+    uintptr_t edenStart = 0, edenTop = 0;          // eden holds objects in [edenStart, edenTop)
+    uintptr_t edenEnd = 0;                         // eden's limit (adapted by Space::resizeEden)
+    int fromIndex = 0;                             // which survivor space holds the survivors
+    uintptr_t survivorStart = 0, survivorTop = 0;  // they lie in [survivorStart, survivorTop)
+  };
+  State state() const { return {eden.start, eden.top, eden.end, fromIndex_, fromSurvivor().start, fromSurvivor().top}; }
+  // The nursery as `s` recorded it; the pages are already in place. Throws
+  // std::invalid_argument when `s` does not fit this nursery's layout.
+  void restoreState(const State& s);
+
   uintptr_t start() const { return start_; }
   uintptr_t end() const { return end_; }
   bool contains(uintptr_t a) const { return a - start_ < end_ - start_; }

@@ -196,7 +196,8 @@ void Space::scavenge() {
   stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
   auto end = start.time_since_epoch() + std::chrono::nanoseconds(ns);
   scavengeLog_.record(std::chrono::duration_cast<std::chrono::microseconds>(end).count(), ns);
-  if (!checkpoint_) resizeEden();  // shrinking eden drops pages a checkpoint may need
+  // Shrinking eden drops pages that a checkpoint may restore, or that a snapshot has not written yet.
+  if (!checkpoint_ && !pagesHold_) resizeEden();
   afterCollection();
   // Promotion grows old space; collect it once it has grown enough.
   bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue()) && collectGarbage();
@@ -238,6 +239,20 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   return sweeper.releasedBytes();
 }
 
+void Space::holdPages(std::function<void()> finish) {
+  if (!pagesHold_) {
+    bumpFirstBeforeHold_ = oldSpace_->bumpFirst();
+    oldSpace_->setBumpFirst(true);
+  }
+  pagesHold_ = std::move(finish);
+}
+
+void Space::releasePagesHold() {
+  if (!pagesHold_) return;
+  pagesHold_ = nullptr;
+  oldSpace_->setBumpFirst(bumpFirstBeforeHold_);
+}
+
 MemoryRange Space::preparePromotionArea() {
   size_t bytes = nursery_->eden.capacity() + nursery_->fromSurvivor().capacity();
   uintptr_t start = oldSpace_->reserveBumpArea(bytes);
@@ -276,7 +291,7 @@ size_t Space::releaseMemoryWhileIdle() {
   } else {
     scavenge();
   }
-  released += nursery_->releaseUnusedPages(*reservation_);
+  if (!pagesHold_) released += nursery_->releaseUnusedPages(*reservation_);  // see holdPages
   stats_.idleReleases++;
   stats_.idleReleasedBytes += released;
   idleQuietMark_ = activityMark();

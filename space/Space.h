@@ -213,24 +213,26 @@ class Space {
   bool collectGarbage();
   // While a snapshot streams this space's pages (image/ImageWriter.h), what would release
   // or rewrite them wholesale — a full collection, a checkpoint — first calls `finish`,
-  // which waits for the writer (and drops the hold).
-  void holdPages(std::function<void()> finish) { pagesHold_ = std::move(finish); }
-  void releasePagesHold() { pagesHold_ = nullptr; }
+  // which waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages
+  // (no eden resizing, no release while idle: the writer may not have read them yet), and
+  // promotion takes old space's bump area first (Space::preparePromotionArea): memory
+  // above the captured pages, where it costs the snapshot no copy.
+  void holdPages(std::function<void()> finish);
+  void releasePagesHold();
   // A snapshot that write-protects this space's pages ahead of its pause
   // (image/ArmedProtection.h) relies on them staying mapped until it captures: a full
   // collection, which may release segments and reuse their addresses, first calls
   // `disarm` (once: it is dropped then). nullptr clears it.
   void setSnapshotArming(std::function<void()> disarm) { snapshotDisarm_ = std::move(disarm); }
-  // Ahead of a snapshot's pause: room in old space for everything the nursery could hold,
-  // where the pause's tenuring scavenge (SpaceImage::capture) will put it. The caller
-  // faults its pages in off the program's thread (Reservation::populate), so that the
-  // pause does not take a page fault per page promoted. Empty when the heap limit leaves
-  // no room (the scavenge then promotes wherever it finds room).
+  // Ahead of a snapshot: room in old space's bump area as large as the nursery, for what
+  // scavenges promote while the pages are written (see holdPages). The caller faults its
+  // pages in off the program's thread (Reservation::populate): a first touch costs a trap
+  // per page otherwise. Empty when the heap limit leaves no room.
   MemoryRange preparePromotionArea();
   void waitForPagesHold() {
     if (pagesHold_) {
       std::function<void()> finish = std::move(pagesHold_);
-      pagesHold_ = nullptr;
+      releasePagesHold();
       finish();
     }
   }
@@ -398,6 +400,7 @@ class Space {
   bool collecting_ = false;
   SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
+  bool bumpFirstBeforeHold_ = false;              // old space's setting, restored when the hold ends
   std::function<void()> snapshotDisarm_;          // see setSnapshotArming
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint

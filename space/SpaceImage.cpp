@@ -11,25 +11,16 @@ namespace space {
 
 SpaceImageState SpaceImage::capture(Space& space) {
   if (space.collecting_) throw std::logic_error("an image of a space during a collection");
-  space.collecting_ = true;
-  // Into the area made ready ahead (Space::preparePromotionArea), if any is left.
-  space.oldSpace_->setBumpFirst(true);
-  try {
-    Scavenger(space, TenureAll::Yes).run();
-  } catch (...) {
-    space.oldSpace_->setBumpFirst(false);
-    space.collecting_ = false;
-    throw;
-  }
-  space.oldSpace_->setBumpFirst(false);
-  space.rememberedSet_.clear();  // nothing is young any more
-  space.collecting_ = false;
-  space.afterCollection();
+  // The active stack is written without a barrier (RememberedSet.h); in the loaded space
+  // no stack is active, so it is remembered like any old object holding young ones.
+  if (!space.activeStack_.isNull()) space.rememberIfOld(space.activeStack_.object());
   space.oldSpace_->makeWalkable();
 
   SpaceImageState s;
   s.reservationBase = space.reservation_->base();
   s.reservationBytes = space.reservation_->size();
+  s.nursery = space.nursery_->state();
+  for (HeapObject* o : space.rememberedSet_.entries()) s.remembered.push_back(o->asOop());
   s.oldSpace = space.oldSpace_->state();
   s.stacks = space.stacks_;
   s.specialObjects = space.specialObjects_;
@@ -40,7 +31,7 @@ SpaceImageState SpaceImage::capture(Space& space) {
   return s;
 }
 
-std::vector<MemoryRange> SpaceImage::currentPages(const Space& space) {
+std::vector<MemoryRange> SpaceImage::currentOldPages(const Space& space) {
   SpaceImageState s;
   s.oldSpace = space.oldSpace_->state();
   return pages(s);
@@ -48,12 +39,16 @@ std::vector<MemoryRange> SpaceImage::currentPages(const Space& space) {
 
 std::vector<MemoryRange> SpaceImage::pages(const SpaceImageState& state) {
   std::vector<MemoryRange> ranges;
+  // Each region starts on a page and ends on one at or above its top.
+  auto add = [&](uintptr_t start, uintptr_t top) {
+    uintptr_t end = Reservation::roundUpToPage(top);
+    if (end > start) ranges.push_back(MemoryRange{start, end});
+  };
+  const Nursery::State& n = state.nursery;
+  add(n.edenStart, n.edenTop);
+  add(n.survivorStart, n.survivorTop);
   const OldSpace::State& o = state.oldSpace;
-  for (size_t i = 0; i < o.segments.size(); i++) {
-    const Segment& s = o.segments[i];
-    uintptr_t end = std::min(s.end, Reservation::roundUpToPage(objectsTop(state, i)));
-    if (end > s.start) ranges.push_back(MemoryRange{s.start, end});
-  }
+  for (size_t i = 0; i < o.segments.size(); i++) add(o.segments[i].start, objectsTop(state, i));
   return ranges;
 }
 
@@ -61,36 +56,53 @@ uintptr_t SpaceImage::objectsTop(const SpaceImageState& state, size_t i) {
   return i == state.oldSpace.bumpSegment ? state.oldSpace.bumpTop : state.oldSpace.segments[i].top;
 }
 
-size_t SpaceImage::relocatePages(const SpaceImageState& state, const Relocation& m) {
+size_t SpaceImage::relocateObjects(uintptr_t start, uintptr_t end, const Relocation& m) {
   size_t objects = 0;
-  for (size_t i = 0; i < state.oldSpace.segments.size(); i++) {
-    // The objects at their new addresses, from the segment's start to its top.
-    uintptr_t to = uintptr_t(intptr_t(objectsTop(state, i)) + m.delta);
-    for (uintptr_t p = uintptr_t(intptr_t(state.oldSpace.segments[i].start) + m.delta); p < to;) {
-      HeapObject* o = HeapObject::fromBlockStart(p);
-      size_t bytes = o->totalBytes();
-      if (o->classIndex() == reserved_class::kFreeChunk) {
-        if (o->slotCount() >= 1) {
-          uintptr_t& link = *reinterpret_cast<uintptr_t*>(o->slots());
-          link = m.address(link);
-        }
-      } else {
-        size_t n = o->pointerSlotCount();
-        Oop* slots = o->slots();
-        for (size_t k = 0; k < n; k++) slots[k] = m.oop(slots[k]);
-        objects++;
+  for (uintptr_t p = start; p < end;) {
+    HeapObject* o = HeapObject::fromBlockStart(p);
+    size_t bytes = o->totalBytes();
+    if (o->classIndex() == reserved_class::kFreeChunk) {
+      if (o->slotCount() >= 1) {
+        uintptr_t& link = *reinterpret_cast<uintptr_t*>(o->slots());
+        link = m.address(link);
       }
-      p += bytes;
+    } else {
+      size_t n = o->pointerSlotCount();
+      Oop* slots = o->slots();
+      for (size_t k = 0; k < n; k++) slots[k] = m.oop(slots[k]);
+      objects++;
     }
+    p += bytes;
+  }
+  return objects;
+}
+
+size_t SpaceImage::relocatePages(const Space& space, const SpaceImageState& state, const Relocation& m) {
+  // The objects at their new addresses: the nursery's (already restored) and each old
+  // segment's, from its start to its top.
+  const Nursery& n = *space.nursery_;
+  size_t objects = relocateObjects(n.eden.start, n.eden.top, m);
+  objects += relocateObjects(n.fromSurvivor().start, n.fromSurvivor().top, m);
+  for (size_t i = 0; i < state.oldSpace.segments.size(); i++) {
+    uintptr_t from = uintptr_t(intptr_t(state.oldSpace.segments[i].start) + m.delta);
+    objects += relocateObjects(from, uintptr_t(intptr_t(objectsTop(state, i)) + m.delta), m);
   }
   return objects;
 }
 
 size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
   size_t relocated = 0;
+  Nursery::State& n = state.nursery;
+  if (delta != 0) {
+    for (uintptr_t* a : {&n.edenStart, &n.edenTop, &n.edenEnd, &n.survivorStart, &n.survivorTop}) {
+      *a = uintptr_t(intptr_t(*a) + delta);
+    }
+  }
+  space.nursery_->restoreState(n);
   if (delta != 0) {
     Relocation m = Relocation::of(state, delta);
-    relocated = relocatePages(state, m);
+    relocated = relocatePages(space, state, m);
+    for (Oop& r : state.remembered) r = m.oop(r);
     OldSpace::State& o = state.oldSpace;
     o.nextAddress = m.address(o.nextAddress);
     for (auto& [start, size] : o.releasedRanges) start = m.address(start);
@@ -109,6 +121,9 @@ size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
     state.specialObjects = m.oop(state.specialObjects);
   }
   space.oldSpace_->restoreState(state.oldSpace);
+  std::vector<HeapObject*> remembered;
+  for (Oop r : state.remembered) remembered.push_back(r.object());  // their bits are set in the pages
+  space.rememberedSet_.setEntries(std::move(remembered));
   space.stacks_ = state.stacks;
   space.specialObjects_ = state.specialObjects;
   space.nil_ = space.specialObjects_.object()->slot(special::kNil);

@@ -1,13 +1,16 @@
-// SpaceImage: a space as it is written into an image and read back — every object lives in
-// old-space segments (the nursery is emptied first), so the image is those segments' pages
-// plus the C++ state beside them (SpaceImageState). Loading maps the pages at their old
-// addresses, or anywhere and then relocates every reference (docs/ARCHITECTURE.md, image/).
+// SpaceImage: a space as it is written into an image and read back — the pages that hold
+// objects (eden and the survivors up to their tops, each old segment up to its top) plus
+// the C++ state beside them (SpaceImageState). The nursery is taken as it is, not emptied
+// into old space: copying the young objects that a busy program keeps alive would be most
+// of a snapshot's pause. Loading maps the pages at their old addresses, or anywhere and
+// then relocates every reference (docs/ARCHITECTURE.md, image/).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "space/ClassIndex.h"
+#include "space/Nursery.h"
 #include "space/OldSpace.h"
 #include "space/Oop.h"
 #include "space/WriteTracker.h"
@@ -16,11 +19,15 @@ namespace space {
 
 class Space;
 
-// Everything of a space that is not in its pages, when its nursery is empty. Addresses are
-// those of the space it was taken from (reservationBase says where that space lay).
+// Everything of a space that is not in its pages. Addresses are those of the space it was
+// taken from (reservationBase says where that space lay).
 struct SpaceImageState {
   uintptr_t reservationBase = 0;
   size_t reservationBytes = 0;
+  Nursery::State nursery{};
+  // The old objects that may reference young ones (RememberedSet's invariant, with the
+  // active stack included: it is not active in a loaded space).
+  std::vector<Oop> remembered;
   OldSpace::State oldSpace{};
   std::vector<Oop> stacks;  // the registered process stacks
   Oop specialObjects;
@@ -48,15 +55,16 @@ struct Relocation {
 
 class SpaceImage {
  public:
-  // Tenures every young object (a scavenge that promotes everything), so that all objects
-  // lie in old space, and answers the state beside the pages. The space must be quiescent
-  // (no process running); allocation may fail with HeapExhausted.
+  // Answers the state beside the pages. The space must be quiescent (no process running,
+  // no collection); it allocates nothing.
   static SpaceImageState capture(Space& space);
-  // The pages that hold objects: each old segment up to its top.
+  // The pages that hold objects, in address order: eden up to its top, the survivors'
+  // space up to its top, each old segment up to its top.
   static std::vector<MemoryRange> pages(const SpaceImageState& state);
-  // The same for a running space, now: what a capture will take, less what its program
-  // adds before it (a snapshot arms its protection over these ahead of its pause).
-  static std::vector<MemoryRange> currentPages(const Space& space);
+  // Old space's part of them for a running space, now: what a capture will take there,
+  // less what its program adds before it (a snapshot arms its protection over these ahead
+  // of its pause; the nursery changes too fast to be armed).
+  static std::vector<MemoryRange> currentOldPages(const Space& space);
 
   // Makes a space built with Space(config, Space::ForImage) the space described by
   // `state`, whose pages the caller has already placed: at their recorded addresses plus
@@ -68,7 +76,10 @@ class SpaceImage {
  private:
   // Where segment `i`'s objects end (the bump segment's formatted part ends at bumpTop).
   static uintptr_t objectsTop(const SpaceImageState& state, size_t i);
-  static size_t relocatePages(const SpaceImageState& state, const Relocation& r);
+  // The objects back to back in [start, end) (addresses after the move): moves their
+  // references. Answers how many objects it visited.
+  static size_t relocateObjects(uintptr_t start, uintptr_t end, const Relocation& r);
+  static size_t relocatePages(const Space& space, const SpaceImageState& state, const Relocation& r);
 };
 
 }  // namespace space

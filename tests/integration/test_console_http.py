@@ -201,8 +201,10 @@ def images(hub, work, snapshot_dir):
     beside = {i["name"]: i for i in listings[1]["images"]}
     check_equal(sorted(beside), ["damaged", "image"], "beside the snapshot: the directories with a manifest")
     image = beside["image"]
-    check_equal((image["manifest"], image["space"], image["mode"], image["formatVersion"]), ("ok", "guest", "cow", 1),
-                f"the snapshot's image, read from its manifest: {image}")
+    with open(os.path.join(image["directory"], "manifest.json")) as f:
+        written = json.load(f)["formatVersion"]
+    check_equal((image["manifest"], image["space"], image["mode"], image["formatVersion"]),
+                ("ok", "guest", "cow", written), f"the snapshot's image, read from its manifest: {image}")
     check(image["totalBytes"] > 0 and image["takenAt"], f"its size and time: {image}")
     check(beside["damaged"]["manifest"] == "unreadable" and "not valid JSON" in beside["damaged"]["error"],
           f"a damaged manifest is named as such: {beside['damaged']}")

@@ -70,7 +70,7 @@ TEST_CASE("the images in a directory: described from their manifests, or why not
   CHECK(image["manifest"] == "ok");
   CHECK(image["space"] == "guest");
   CHECK(image["mode"] == "cow");
-  CHECK(image["formatVersion"] == 1);
+  CHECK(image["formatVersion"] == image::kFormatVersion);
   CHECK(image["totalBytes"].get<uint64_t>() > 0);
   CHECK_FALSE(image["takenAt"].get<std::string>().empty());
 

@@ -316,8 +316,8 @@ TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming w
   refused("4-byte word");
   withField([](image::Manifest& m) { m.byteOrder = "big"; });
   refused("big-endian");
-  withField([](image::Manifest& m) { m.formatVersion = 2; });
-  refused("image format 2");
+  withField([](image::Manifest& m) { m.formatVersion = image::kFormatVersion + 1; });
+  refused("image format " + std::to_string(image::kFormatVersion + 1));
   withField([](image::Manifest& m) { m.espellVersion = "0.0.1"; });
   refused("made by Espell 0.0.1");
   withField([](image::Manifest& m) { m.segments.front().file = "../etc/passwd"; });
@@ -327,6 +327,17 @@ TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming w
   withField(
       [](image::Manifest& m) { m.spaceState.specialObjects = space::Oop::fromObject(reinterpret_cast<void*>(8)); });
   refused("spaceState.specialObjects");
+  // The nursery, taken as it is: its tops inside their regions, where the layout puts them.
+  withField([](image::Manifest& m) { m.spaceState.nursery.edenTop = m.spaceState.nursery.edenEnd + 8; });
+  refused("spaceState.nursery.edenTop");
+  withField([](image::Manifest& m) { m.spaceState.nursery.survivorStart += 4096; });
+  refused("spaceState.nursery.survivorStart");
+  withField([](image::Manifest& m) { m.spaceState.nursery.fromIndex = 2; });
+  refused("spaceState.nursery.fromSurvivor");
+  withField([](image::Manifest& m) {  // a young object (or, if eden is empty, none at all)
+    m.spaceState.remembered.push_back(space::Oop::fromObject(reinterpret_cast<void*>(m.spaceState.nursery.edenStart)));
+  });
+  refused("spaceState.remembered");
   writeManifest(manifest);
 
   // Segments.

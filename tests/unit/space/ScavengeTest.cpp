@@ -1,4 +1,6 @@
 // Scavenging: copying, promotion, the write barrier and the remembered set.
+#include <algorithm>
+
 #include "space/SpaceImage.h"
 #include "tests/unit/space/TestHeap.h"
 
@@ -98,9 +100,10 @@ TEST_CASE("stacks are scanned only up to their top slot") {
   h.verify();
 }
 
-TEST_CASE("a snapshot's tenuring scavenge promotes into the area prepared ahead, not into scattered free chunks") {
+TEST_CASE(
+    "a snapshot takes the nursery as it is; while it holds the pages, promotion goes to the area prepared ahead") {
   auto config = space::test::smallConfig();
-  config.gcStress = false;  // the area is prepared for one scavenge, not one per allocation
+  config.gcStress = false;  // the area is prepared for a few scavenges, not one per allocation
   TestHeap h(config);
   // Free chunks all over old space: old garbage between old survivors, swept.
   std::vector<Handle> oldLive;
@@ -111,15 +114,31 @@ TEST_CASE("a snapshot's tenuring scavenge promotes into the area prepared ahead,
   h.space.collectGarbage();
   std::vector<Handle> young;
   for (int i = 0; i < 100; i++) young.emplace_back(h.space, h.point(i, i));
+  // An old object referencing a young one: remembered, and so recorded.
+  h.space.storePointer(oldLive[0].get(), 0, young[0].get());
   MemoryRange area = h.space.preparePromotionArea();
   REQUIRE(area.end > area.start);
-  SpaceImage::capture(h.space);
+  SpaceImageState state = SpaceImage::capture(h.space);
+  std::vector<MemoryRange> pages = SpaceImage::pages(state);
+  REQUIRE(!pages.empty());
+  CHECK(pages.front().start == h.space.nursery().eden.start);
+  for (int i = 0; i < 100; i++) {
+    Oop o = young[size_t(i)].get();
+    CHECK(h.space.isYoung(o));  // not tenured by the capture
+    CHECK(o.address() < pages.front().end);
+  }
+  CHECK(std::find(state.remembered.begin(), state.remembered.end(), oldLive[0].get()) != state.remembered.end());
+  bool held = true;
+  h.space.holdPages([&held] { held = false; });
+  for (int i = 0; i < 20 && h.space.isYoung(young[0].get()); i++) h.space.scavenge();
   for (int i = 0; i < 100; i++) {
     uintptr_t a = young[size_t(i)].get().address();
     CHECK_FALSE(h.space.isYoung(young[size_t(i)].get()));
     CHECK((a >= area.start && a < area.end));
     CHECK(TestHeap::x(young[size_t(i)].get()) == i);
   }
+  CHECK(held);
+  h.space.releasePagesHold();
   h.verify();
 }
 
