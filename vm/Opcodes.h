@@ -86,7 +86,8 @@ namespace vm {
   X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)") \
   X(SendAnd, "W", -1, "&& with a Boolean fast path")                                               \
   X(SendOr, "W", -1, "|| with a Boolean fast path")                                                \
-  ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)
+  ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)                                                        \
+  X(SendDoubleDivide, "W", -1, "// with a Double fast path")
 
 // Fused instructions: a push directly followed by a send, as one instruction named after
 // both ("PushTempSendAdd 3 7" is "PushTemp 3" then "SendAdd 7"). The operands are the

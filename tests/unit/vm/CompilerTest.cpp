@@ -172,3 +172,13 @@ TEST_CASE("a push directly followed by a send is one fused instruction, unless a
   auto put = compile("foo: a ^ a at: 1 put: 2");
   CHECK(uses(*put, Op::SendAtPut));
 }
+
+TEST_CASE("// is a special send with a send site for its slow path") {
+  auto divide = compile("foo: a ^ 2.0 * a // 3");
+  CHECK(count(*divide, Op::SendDoubleDivide) == 1);
+  CHECK(sends(*divide, "//"));
+  // A super send of // is an ordinary super send.
+  auto super = compile("foo: a ^ super // a");
+  CHECK_FALSE(uses(*super, Op::SendDoubleDivide));
+  CHECK(uses(*super, Op::SuperSend));
+}
