@@ -926,6 +926,18 @@ StopReason Interpreter::dispatch() {
   }
         ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
+        // Paired: PushTemp's value, then the fused instruction's push, then its send.
+#define ESPELL_PAIRED_HANDLER(send, X, push) \
+  OP(PushTemp##push##send) {                 \
+    sp[1] = PUSHED_PushTemp;                 \
+    ip += 1;                                 \
+    sp[2] = PUSHED_##push;                   \
+    sp += 2;                                 \
+    ip += instructionSize(Op::push) - 1;     \
+    goto L_##send;                           \
+  }
+        ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_HANDLER, _)
+#undef ESPELL_PAIRED_HANDLER
 
         OP(ForLoopUp) {
           // A step that cannot end the loop: counter < limit, both SmallIntegers, and
