@@ -45,6 +45,7 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
     int firstWord = -1;
     int jumpTarget = -1;
     for (const char* f = info.operands; *f; f++) {
+      int index = int(f - info.operands);  // operands are one letter each
       int v;
       if (*f == 'W' || *f == 'J') {
         v = b[p] | (b[p + 1] << 8);
@@ -56,7 +57,7 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
         if (firstWord < 0) firstWord = v;
       } else {
         v = b[p++];
-        if (op == Op::PushSmallInteger || fusedPushOf(op) == Op::PushSmallInteger) v = int8_t(v);
+        if (operandRole(op, index) == OperandRole::Value) v = int8_t(v);  // PushSmallInteger's, fused or paired
       }
       operands += " " + std::to_string(v);
     }
@@ -72,8 +73,8 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
       } else {
         note = "  ; " + describeObject(rt, lit);
       }
-    } else if ((std::string(info.operands) == "W" || fusedPushOf(op) != Op::Count) && op != Op::PushLiteral &&
-               sites.isHeapObject() && sites != rt.nil() &&
+    } else if ((std::string(info.operands) == "W" || fusedPushOf(op) != Op::Count || pairedFusedOf(op) != Op::Count) &&
+               op != Op::PushLiteral && sites.isHeapObject() && sites != rt.nil() &&
                size_t(firstWord) * send_site::kSlots < sites.object()->slotCount()) {
       note = "  ; #" + std::string(bytesOf(sites.object()->slot(size_t(firstWord) * send_site::kSlots)));
     } else if (jumpTarget >= 0) {

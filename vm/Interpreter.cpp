@@ -51,11 +51,25 @@ constexpr bool specialSendsHaveOneLength() {
 static_assert(specialSendsHaveOneLength(), "every special send is an opcode and a send-site word");
 constexpr int kConditionalJumpLength = instructionSize(Op::JumpIfFalse);
 static_assert(instructionSize(Op::JumpIfTrue) == kConditionalJumpLength, "both conditional jumps have one length");
+
+// Double arithmetic chains (float_chain in the dispatch loop) number the sends they go on
+// with from SendAdd: + - * (0..2), then < > <= >= (3..6), in the plain and the fused rows.
+constexpr unsigned kChainArithmetic = 3;
+constexpr unsigned kChainSends = 7;
+constexpr bool chainSendsInOrder(Op first) {
+  const Op order[] = {Op::SendAdd,     Op::SendSubtract,  Op::SendMultiply,    Op::SendLess,
+                      Op::SendGreater, Op::SendLessEqual, Op::SendGreaterEqual};
+  for (unsigned k = 0; k < kChainSends; k++) {
+    Op op = Op(unsigned(first) + k);
+    if (op != order[k] && fusedOpFor(Op::PushTemp, order[k]) != op) return false;
+  }
+  return true;
+}
+static_assert(chainSendsInOrder(Op::SendAdd) && chainSendsInOrder(Op::PushTempSendAdd),
+              "the arithmetic and comparison sends are consecutive opcodes, fused or not");
 }  // namespace
 
-// Both operands as doubles when the receiver is a Double and the argument a Double or a
-// SmallInteger (the fast paths of Double's arithmetic and comparisons).
-inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
+inline bool Interpreter::doubleReceiver(Oop a, double& x) const {
   if (a.isSmallFloat()) {
     x = a.smallFloat();
   } else if (a.isHeapObject() && a.object()->classIndex() == rt_.known.doubleClass) {
@@ -63,6 +77,10 @@ inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
   } else {
     return false;
   }
+  return true;
+}
+
+inline bool Interpreter::numberArgument(Oop b, double& y) const {
   if (b.isSmallFloat()) {
     y = b.smallFloat();
   } else if (b.isSmallInteger()) {
@@ -73,6 +91,12 @@ inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
     return false;
   }
   return true;
+}
+
+// Both operands as doubles when the receiver is a Double and the argument a Double or a
+// SmallInteger (the fast paths of Double's arithmetic and comparisons).
+inline bool Interpreter::numberPair(Oop a, Oop b, double& x, double& y) const {
+  return doubleReceiver(a, x) && numberArgument(b, y);
 }
 
 StopReason Interpreter::run() {
@@ -92,6 +116,7 @@ StopReason Interpreter::dispatch() {
   int argc = 0;
   Oop* site = nullptr;
   bool isSuper = false;
+  double chained = 0;  // float_chain's value, see there
 
 #define SAVE() (regs_.sp = sp, regs_.fp = fp, regs_.ip = ip, saveRegisters())
 #define LOAD() (sp = regs_.sp, fp = regs_.fp, ip = regs_.ip)
@@ -397,6 +422,23 @@ StopReason Interpreter::dispatch() {
     DISPATCH();                                                                    \
   } while (0)
 
+// A comparison's answer when its operands are popped already (float_chain), the
+// comparison [length] bytes long: as PUSH_BOOL.
+#define PUSH_BOOL_POPPED(cond, length)                                             \
+  do {                                                                             \
+    bool c_ = (cond);                                                              \
+    const uint8_t* next_ = ip + (length);                                          \
+    if (*next_ == uint8_t(Op::JumpIfFalse) || *next_ == uint8_t(Op::JumpIfTrue)) { \
+      bool jump_ = c_ == (*next_ == uint8_t(Op::JumpIfTrue));                      \
+      ip = next_ + kConditionalJumpLength + (jump_ ? readWord(next_ + 1) : 0);     \
+      DISPATCH();                                                                  \
+    }                                                                              \
+    *++sp = c_ ? true_ : false_;                                                   \
+    ip = next_;                                                                    \
+    DISPATCH();                                                                    \
+  } while (0)
+
+// Double + - *: the answer goes on in float_chain.
 #define FLOAT_ARITH(op)                    \
   {                                        \
     double x, y;                           \
@@ -406,14 +448,10 @@ StopReason Interpreter::dispatch() {
     } else if (!numberPair(a, b, x, y)) {  \
       goto send_special;                   \
     }                                      \
-    double r = x op y;                     \
-    Oop result;                            \
-    if (!Oop::tryFromDouble(r, result)) {  \
-      SAVE();                              \
-      result = newDouble(rt_, r);          \
-      LOAD();                              \
-    }                                      \
-    PUSH_RESULT(result);                   \
+    chained = x op y;                      \
+    sp -= 2;                               \
+    ip += kSpecialSendLength;              \
+    goto float_chain;                      \
   }
         OP(SendAdd) {
           Oop a = sp[-1], b = sp[0];
@@ -450,6 +488,12 @@ StopReason Interpreter::dispatch() {
             goto send_special;
           }
           if (doubleGuard_) FLOAT_ARITH(*)
+          goto send_special;
+        }
+        OP(SendDoubleDivide) {
+          // Double // number; Integer>>// (and anything else) is sent.
+          Oop a = sp[-1], b = sp[0];
+          if (doubleDivideGuard_) FLOAT_ARITH(/)
           goto send_special;
         }
 #define COMPARE(guard, op)                                                                 \
@@ -608,6 +652,83 @@ StopReason Interpreter::dispatch() {
           }
           goto send_special;
         }
+
+      float_chain : {
+        // [chained] is the Double answer of an arithmetic fast path, not pushed yet: its
+        // operands are popped and ip is at the next instruction. While that instruction
+        // sends + - * < > <= >= to the answer with a number argument from a temporary or
+        // a literal (PushTemp fused with the send, or PushLiteral then the send), or sends
+        // + - * // to a Double on the stack with the answer as argument, it is computed on the
+        // unboxed double: those sends run Double's kernel primitives (the guard that led
+        // here holds, and nothing in between can change it), and each intermediate Double,
+        // encoded and decoded, would read back exactly. Only the last answer is encoded.
+#define CHAIN_STEP(k, y, length)                \
+  switch (k) {                                  \
+    case 0:                                     \
+      chained = chained + (y);                  \
+      ip += (length);                           \
+      continue;                                 \
+    case 1:                                     \
+      chained = chained - (y);                  \
+      ip += (length);                           \
+      continue;                                 \
+    case 2:                                     \
+      chained = chained * (y);                  \
+      ip += (length);                           \
+      continue;                                 \
+    case 3:                                     \
+      PUSH_BOOL_POPPED(chained < (y), length);  \
+    case 4:                                     \
+      PUSH_BOOL_POPPED(chained > (y), length);  \
+    case 5:                                     \
+      PUSH_BOOL_POPPED(chained <= (y), length); \
+    default:                                    \
+      PUSH_BOOL_POPPED(chained >= (y), length); \
+  }
+        for (;;) {
+          double y;
+          if (unsigned k = unsigned(*ip) - unsigned(Op::PushTempSendAdd); k < kChainSends) {
+            if (!numberArgument(frame::temps(fp)[ip[1]], y)) break;
+            CHAIN_STEP(k, y, LENGTH(PushTempSendAdd))
+          }
+          if (*ip == uint8_t(Op::PushLiteral)) {
+            unsigned k = unsigned(ip[LENGTH(PushLiteral)]) - unsigned(Op::SendAdd);
+            if (k >= kChainSends || !numberArgument(regs_.literals[readWord(ip + 1)], y)) break;
+            CHAIN_STEP(k, y, LENGTH(PushLiteral) + kSpecialSendLength)
+          }
+          if (unsigned k = unsigned(*ip) - unsigned(Op::SendAdd); k < kChainArithmetic) {
+            double x;
+            if (!doubleReceiver(*sp, x)) break;
+            sp--;
+            chained = k == 0 ? x + chained : k == 1 ? x - chained : x * chained;
+            ip += kSpecialSendLength;
+            continue;
+          }
+          if (*ip == uint8_t(Op::SendDoubleDivide) && doubleDivideGuard_) {
+            double x;
+            if (!doubleReceiver(*sp, x)) break;
+            sp--;
+            chained = x / chained;
+            ip += kSpecialSendLength;
+            continue;
+          }
+          break;
+        }
+#undef CHAIN_STEP
+        Oop result;
+        if (!Oop::tryFromDouble(chained, result)) {
+          SAVE();
+          result = newDouble(rt_, chained);
+          LOAD();
+        }
+        if (*ip == uint8_t(Op::PopStoreTemp)) {
+          frame::temps(fp)[ip[1]] = result;
+          ip += LENGTH(PopStoreTemp);
+          DISPATCH();
+        }
+        *++sp = result;
+        DISPATCH();
+      }
 
       send_special:
         // A special send whose fast path did not apply: an ordinary send through its site.
@@ -805,6 +926,18 @@ StopReason Interpreter::dispatch() {
   }
         ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
+        // Paired: PushTemp's value, then the fused instruction's push, then its send.
+#define ESPELL_PAIRED_HANDLER(send, X, push) \
+  OP(PushTemp##push##send) {                 \
+    sp[1] = PUSHED_PushTemp;                 \
+    ip += 1;                                 \
+    sp[2] = PUSHED_##push;                   \
+    sp += 2;                                 \
+    ip += instructionSize(Op::push) - 1;     \
+    goto L_##send;                           \
+  }
+        ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_HANDLER, _)
+#undef ESPELL_PAIRED_HANDLER
 
         OP(ForLoopUp) {
           // A step that cannot end the loop: counter < limit, both SmallIntegers, and

@@ -200,6 +200,11 @@ class Interpreter {
 
  private:
   bool numberPair(Oop a, Oop b, double& x, double& y) const;
+  // [a] as a double when it is a Double (SmallFloat or boxed): a receiver of Double's
+  // arithmetic fast paths.
+  bool doubleReceiver(Oop a, double& x) const;
+  // [b] as a double when it is a Double or a SmallInteger: an argument of those fast paths.
+  bool numberArgument(Oop b, double& y) const;
 
   Oop lookupMethod(ClassIndex cls, Oop selector);
   Oop lookupFrom(Oop cls, Oop selector);
@@ -255,6 +260,9 @@ class Interpreter {
   bool booleanGuard_ = false;  // && and || of true and false are the kernel's primitives
   bool bothBooleans(Oop a, Oop b) const { return (a == true_ || a == false_) && (b == true_ || b == false_); }
   bool doubleGuard_ = false;
+  // Double>>// is the kernel's primitive too (and doubleGuard_ holds: its answer goes on
+  // in the same chain of Double arithmetic).
+  bool doubleDivideGuard_ = false;
   size_t maxStackSlots_;      // see stackLimitFor
   size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled
   size_t overflowDepth_ = 0;  // the stack depth at the StackOverflow being handled (0: none)

@@ -165,6 +165,7 @@ void Interpreter::refreshGuards() {
   for (const char* s : {"+", "-", "*", "<", ">", "<=", ">="}) {
     if (!isKernelPrimitive(rt_.known.doubleClass, s, std::string("Double>>") + s)) doubleGuard_ = false;
   }
+  doubleDivideGuard_ = doubleGuard_ && isKernelPrimitive(rt_.known.doubleClass, "//", "Double>>//");
   arrayAtGuard_ = isKernelPrimitive(rt_.known.array, "at:", "Array>>at:") &&
                   isKernelPrimitive(rt_.known.array, "at:put:", "Array>>at:put:");
   constexpr uint32_t kLoopGuards = kGuardAdd | kGuardLe;

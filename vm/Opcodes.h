@@ -86,7 +86,9 @@ namespace vm {
   X(ForLoopDown, "BBJ", 0, "while temp n > temp m: temp n - 1, jump back (else the general step)") \
   X(SendAnd, "W", -1, "&& with a Boolean fast path")                                               \
   X(SendOr, "W", -1, "|| with a Boolean fast path")                                                \
-  ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)
+  ESPELL_FUSED_OPCODES(ESPELL_FUSED_ROW, X)                                                        \
+  X(SendDoubleDivide, "W", -1, "// with a Double fast path")                                       \
+  ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_ROW, X)
 
 // Fused instructions: a push directly followed by a send, as one instruction named after
 // both ("PushTempSendAdd 3 7" is "PushTemp 3" then "SendAdd 7"). The operands are the
@@ -114,6 +116,26 @@ namespace vm {
   F(Send, kVariable, X, PushSelf, "W")
 #define ESPELL_FUSED_ROW(send, effect, X, push, operands) \
   X(push##send, operands, effect, "fused: " #push " then " #send)
+
+// Paired instructions: PushTemp directly followed by a fused push and arithmetic or
+// comparison send, as one instruction ("PushTempPushTempSendAdd 3 4 7" is "PushTemp 3"
+// then "PushTempSendAdd 4 7"): both operands of "a + b", "x < 50", "z + 1". The compiler
+// pairs them when no jump lands between the two (Emitter::emitSendOp); the interpreter
+// pushes both values and runs the send's own handler.
+//
+//  P(send, X, second push)
+#define ESPELL_PAIRABLE_SENDS(P, X, push) \
+  P(SendAdd, X, push)                     \
+  P(SendSubtract, X, push)                \
+  P(SendMultiply, X, push)                \
+  P(SendLess, X, push)                    \
+  P(SendGreater, X, push)                 \
+  P(SendLessEqual, X, push)               \
+  P(SendGreaterEqual, X, push)
+#define ESPELL_PAIRED_OPCODES(P, X)     \
+  ESPELL_PAIRABLE_SENDS(P, X, PushTemp) \
+  ESPELL_PAIRABLE_SENDS(P, X, PushSmallInteger)
+#define ESPELL_PAIRED_ROW(send, X, push) X(PushTemp##push##send, "BBW", 1, "paired: PushTemp then " #push #send)
 
 enum class Op : uint8_t {
 #define ESPELL_OP_ENUM(name, operands, effect, description) name,
@@ -162,6 +184,30 @@ constexpr Op fusedPushOf(Op op) {
 constexpr Op fusedOpFor(Op push, Op send) {
   for (const FusedParts& f : kFusedParts) {
     if (f.push == push && f.send == send) return f.fused;
+  }
+  return Op::Count;
+}
+
+// A paired instruction's parts: the fused instruction that follows its PushTemp.
+struct PairedParts {
+  Op paired, fused;
+};
+inline constexpr PairedParts kPairedParts[] = {
+#define ESPELL_PAIRED_PARTS(send, X, push) {Op::PushTemp##push##send, Op::push##send},
+    ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_PARTS, _)
+#undef ESPELL_PAIRED_PARTS
+};
+// The fused instruction a paired [op] ends with, or Op::Count when [op] is not paired.
+constexpr Op pairedFusedOf(Op op) {
+  for (const PairedParts& p : kPairedParts) {
+    if (p.paired == op) return p.fused;
+  }
+  return Op::Count;
+}
+// The instruction that does PushTemp then [fused], or Op::Count when there is none.
+constexpr Op pairedOpFor(Op fused) {
+  for (const PairedParts& p : kPairedParts) {
+    if (p.fused == fused) return p.paired;
   }
   return Op::Count;
 }
@@ -240,6 +286,10 @@ constexpr OperandRole operandRole(Op op, int index) {
     case Op::ForLoopDown:
       return index < 2 ? OperandRole::Temp : OperandRole::JumpDistance;
     default:
+      // A paired instruction: PushTemp's operand, then the fused instruction's.
+      if (Op fused = pairedFusedOf(op); fused != Op::Count) {
+        return index == 0 ? OperandRole::Temp : operandRole(fused, index - 1);
+      }
       // A fused push and send: the push's operand, then the send site.
       if (Op push = fusedPushOf(op); push != Op::Count && push != Op::PushSelf && index == 0) {
         return operandRole(push, 0);

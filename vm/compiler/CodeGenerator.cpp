@@ -88,6 +88,8 @@ class Emitter {
   }
   // An op whose stack effect depends on its operand.
   void emitOp(Op op, int effect) {
+    previousOp_ = lastOp_;
+    previousOpAt_ = lastOpAt_;
     lastOpAt_ = here();
     spec_.bytecodes.push_back(uint8_t(op));
     lastOp_ = op;
@@ -193,6 +195,18 @@ class Emitter {
     spec_.bytecodes[lastOpAt_] = uint8_t(fused);
     lastOp_ = fused;
     if (effect != kVariable) setDepth(depth_ + effect);
+    // A PushTemp directly before, with no jump landing on the fused push: one paired
+    // instruction (Opcodes.h). The fused push's opcode byte goes; its operand stays.
+    Op paired = pairedOpFor(fused);
+    if (paired != Op::Count && previousOp_ == Op::PushTemp && boundary_ != lastOpAt_ &&
+        previousOpAt_ + size_t(instructionSize(Op::PushTemp)) == lastOpAt_) {
+      spec_.bytecodes.erase(spec_.bytecodes.begin() + std::ptrdiff_t(lastOpAt_));
+      spec_.bytecodes[previousOpAt_] = uint8_t(paired);
+      lastOp_ = paired;
+      lastOpAt_ = previousOpAt_;
+      previousOp_ = Op::Count;
+      operandIndex_ = 2;  // the site word follows both pushes' operands
+    }
   }
 
   void noteLine(int line) {
@@ -225,7 +239,9 @@ class Emitter {
   const CompileContext& ctx_;
   SourceLocation at_;
   Op lastOp_ = Op::PushSelf;
-  size_t lastOpAt_ = 0;  // where the last instruction emitted starts
+  size_t lastOpAt_ = 0;        // where the last instruction emitted starts
+  Op previousOp_ = Op::Count;  // the instruction before the last one (Op::Count: none)
+  size_t previousOpAt_ = 0;
   // A position where a jump lands or a line starts: the instruction there may not be
   // fused with the one before (SIZE_MAX: none yet).
   size_t boundary_ = SIZE_MAX;

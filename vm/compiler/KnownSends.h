@@ -20,12 +20,13 @@ struct SpecialSend {
 };
 
 inline constexpr SpecialSend kSpecialSends[] = {
-    {"+", Op::SendAdd},         {"-", Op::SendSubtract},   {"*", Op::SendMultiply},      {"<", Op::SendLess},
-    {">", Op::SendGreater},     {"<=", Op::SendLessEqual}, {">=", Op::SendGreaterEqual}, {"=", Op::SendEqual},
-    {"~=", Op::SendNotEqual},   {"<>", Op::SendNotEqual},  {"&", Op::SendBitAnd},        {"bitAnd:", Op::SendBitAnd},
-    {"bitOr:", Op::SendBitOr},  {"<<", Op::SendShiftLeft}, {">>", Op::SendShiftRight},   {">>>", Op::SendShiftRight},
-    {"/", Op::SendQuotient},    {"%", Op::SendModulo},     {"\\\\", Op::SendModulo},     {"at:", Op::SendAt},
-    {"at:put:", Op::SendAtPut}, {"value", Op::SendValue},  {"&&", Op::SendAnd},          {"||", Op::SendOr},
+    {"+", Op::SendAdd},           {"-", Op::SendSubtract},   {"*", Op::SendMultiply},      {"<", Op::SendLess},
+    {">", Op::SendGreater},       {"<=", Op::SendLessEqual}, {">=", Op::SendGreaterEqual}, {"=", Op::SendEqual},
+    {"~=", Op::SendNotEqual},     {"<>", Op::SendNotEqual},  {"&", Op::SendBitAnd},        {"bitAnd:", Op::SendBitAnd},
+    {"bitOr:", Op::SendBitOr},    {"<<", Op::SendShiftLeft}, {">>", Op::SendShiftRight},   {">>>", Op::SendShiftRight},
+    {"/", Op::SendQuotient},      {"%", Op::SendModulo},     {"\\\\", Op::SendModulo},     {"at:", Op::SendAt},
+    {"at:put:", Op::SendAtPut},   {"value", Op::SendValue},  {"&&", Op::SendAnd},          {"||", Op::SendOr},
+    {"//", Op::SendDoubleDivide},
 };
 
 // Identity comparisons: never sent, whatever the receiver (SOM semantics).

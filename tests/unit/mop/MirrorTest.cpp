@@ -232,6 +232,55 @@ TEST_CASE("setter statements and Array fills of a running guest send redefined s
   CHECK(g.output() == "0\n");
 }
 
+TEST_CASE("Double arithmetic chains, // and paired sends of a running guest send redefined Double methods") {
+  // Double + - * and < > go on from one to the next on unboxed doubles, and // answers
+  // inline, while Double's methods are the kernel's; redefined through mirrors, the
+  // already-run methods of the guest send them.
+  GuestFixture g({{"Adder", kAdder}});
+  g.vm->startGuest("Adder", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  Ref calc = guest.createClass("Calc", guest.classNamed("Object"), {});
+  guest.installClass(calc);
+  guest.installMethod(calc, guest.compileMethod(calc, R"(chain: x = (
+      | t |
+      t := x * 2.0 + 1.5 - 0.25.
+      ^ t * 2.0 + 0.5 > 3.0 ifTrue: [ t * 4.0 ] ifFalse: [ 0.0 ] ))"));
+  guest.installMethod(calc, guest.compileMethod(calc, "divide: x = ( ^ 10.0 // (x * 2.0) )"));
+  // A paired instruction (PushTempPushTempSendAdd) runs SendAdd's handler and its guards.
+  guest.installMethod(calc, guest.compileMethod(calc, "paired: x = ( | t u | t := x. u := 0.5. ^ t + u > 2.0 )"));
+  verifyBoth(g);
+  g.vm->evaluateInGuest("system global: #Calc put: Calc new. system global: #Sends put: 0");
+  const char* chain = "^ ((system global: #Calc) chain: 1.0) asInteger";
+  const char* divide = "^ (((system global: #Calc) divide: 2.0) * 10) asInteger";
+  CHECK(g.guestInteger(chain) == 13);
+  CHECK(g.guestInteger(divide) == 25);
+  CHECK(g.guestInteger("^ ((system global: #Calc) paired: 1.0) ifTrue: [ 1 ] ifFalse: [ 0 ]") == 0);
+  Ref doubleClass = guest.classNamed("Double");
+  guest.installMethod(doubleClass, guest.compileMethod(doubleClass, R"(// other = (
+      system global: #Sends put: (system global: #Sends) + 1.
+      ^ self / other ))"));
+  verifyBoth(g);
+  CHECK(g.guestInteger(divide) == 25);
+  CHECK(g.guestInteger(chain) == 13);
+  CHECK(g.guestInteger("^ system global: #Sends") == 1);
+  guest.installMethod(doubleClass, guest.compileMethod(doubleClass, R"(+ other = (
+      system global: #Sends put: (system global: #Sends) + 100.
+      ^ self - other negated ))"));
+  verifyBoth(g);
+  g.vm->evaluateInGuest("system global: #Sends put: 0");
+  CHECK(g.guestInteger(chain) == 13);
+  CHECK(g.guestInteger("^ system global: #Sends") == 200);
+  CHECK(g.guestInteger(divide) == 25);
+  CHECK(g.guestInteger("^ system global: #Sends") == 201);
+  CHECK(g.guestInteger("^ ((system global: #Calc) paired: 2.0) ifTrue: [ 1 ] ifFalse: [ 0 ]") == 1);
+  CHECK(g.guestInteger("^ system global: #Sends") == 301);
+  runAWhile(g, 10);
+  stopAndFinish(g);
+  CHECK(g.output() == "0\n");
+}
+
 TEST_CASE("100k points migrate from Point(x,y) to Point(x,y,z) by swapping identities") {
   GuestFixture g({{"Plane", R"(
 Plane = (

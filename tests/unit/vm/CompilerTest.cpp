@@ -172,3 +172,31 @@ TEST_CASE("a push directly followed by a send is one fused instruction, unless a
   auto put = compile("foo: a ^ a at: 1 put: 2");
   CHECK(uses(*put, Op::SendAtPut));
 }
+
+TEST_CASE("// is a special send with a send site for its slow path") {
+  auto divide = compile("foo: a ^ 2.0 * a // 3");
+  CHECK(count(*divide, Op::SendDoubleDivide) == 1);
+  CHECK(sends(*divide, "//"));
+  // A super send of // is an ordinary super send.
+  auto super = compile("foo: a ^ super // a");
+  CHECK_FALSE(uses(*super, Op::SendDoubleDivide));
+  CHECK(uses(*super, Op::SuperSend));
+}
+
+TEST_CASE("PushTemp directly followed by a fused push and arithmetic send is one paired instruction") {
+  auto paired = compile("foo | a b | a := 1. b := 2. ^ (a + b) + (a < 5) hash");
+  CHECK(uses(*paired, Op::PushTempPushTempSendAdd));
+  CHECK(uses(*paired, Op::PushTempPushSmallIntegerSendLess));
+  CHECK_FALSE(uses(*paired, Op::PushTempSendAdd));
+  // Sends without a paired form, and pushes other than PushTemp first, stay fused.
+  auto fused = compile("foo: x | a b | a := 1. b := 2. ^ (a = b) | (x + a) | (a at: b)");
+  CHECK(uses(*fused, Op::PushTempSendEqual));
+  CHECK(uses(*fused, Op::PushTempSendAdd));
+  CHECK(uses(*fused, Op::PushTempSendAt));
+  // A jump landing on the second push (the ifFalse: branch falls into it) keeps them apart.
+  auto joined = compile("foo: c | t u | t := 1. u := 2. ^ (c ifTrue: [ t ] ifFalse: [ u ]) + t");
+  CHECK_FALSE(uses(*joined, Op::PushTempPushTempSendAdd));
+  CHECK(uses(*joined, Op::PushTempSendAdd));
+  // The operand stack holds both pushes of "a < 5" above "a + b" (the slow path pushes them).
+  CHECK(paired->maxStack >= 3);
+}

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "tests/unit/vm/RuntimeFixture.h"
+#include "vm/ClassLoader.h"
+#include "vm/Disassembler.h"
 
 using vm::test::RuntimeFixture;
 
@@ -39,6 +41,11 @@ constexpr Case kCases[] = {
     {"2.5 round", "3"},
     {"3 < 4.5", "true"},
     {"4.5 < 3", "false"},
+    // Double chains (float_chain), // and paired instructions
+    {"| x | x := 1.5. x * 2.0 + 0.25 - x", "1.75"},
+    {"| x | x := 1.0e300. (x * 10.0 + x) / 11.0", "1.0e300"},
+    {"| x y | x := 0.5. y := 3. (x * y * y > 4.0) printString + (x // y) printString", "true0.16666666666666666"},
+    {"| x y | x := 4611686018427387903. y := 1. x + y", "4611686018427387904"},
     // Comparisons and identity
     {"3 = 3", "true"},
     {"3 ~= 4", "true"},
@@ -90,7 +97,7 @@ constexpr Case kCases[] = {
 }  // namespace
 
 TEST_CASE("the interpreter evaluates the table of expressions") {
-  static_assert(sizeof(kCases) / sizeof(kCases[0]) == 62, "update the count when adding cases");
+  static_assert(sizeof(kCases) / sizeof(kCases[0]) == 66, "update the count when adding cases");
   RuntimeFixture f;
   for (const Case& c : kCases) {
     INFO(std::string(c.source));
@@ -112,4 +119,17 @@ TEST_CASE("many evaluations in one runtime leave a consistent heap") {
   }
   f.space.collectGarbage();
   f.verify();
+}
+
+TEST_CASE("the disassembler shows // and paired instructions with their operands and selectors") {
+  RuntimeFixture f;
+  space::Oop cls = f.rt->loader().loadSource(R"som(Listed = (
+      run: c = ( | a b | a := 1. b := 2. ^ (a + b) < (a - -3) // c )))som",
+                                             "Listed.som");
+  REQUIRE(!cls.isNull());
+  std::string listing = vm::disassembleClass(*f.rt, cls);
+  INFO(listing);
+  CHECK(listing.find("PushTempPushTempSendAdd 0 1 0  ; #+") != std::string::npos);
+  CHECK(listing.find("PushTempPushSmallIntegerSendSubtract 0 -3 1  ; #-") != std::string::npos);
+  CHECK(listing.find("SendDoubleDivide 3  ; #//") != std::string::npos);
 }
