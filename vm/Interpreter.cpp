@@ -407,23 +407,15 @@ StopReason Interpreter::dispatch() {
 // it is taken at once: the Boolean is never pushed and the jump never dispatched. When the
 // fast path does not apply, the send answers and the jump runs as written.
 #define PUSH_BOOL(cond) PUSH_BOOL_AFTER(cond, kSpecialSendLength)
-#define PUSH_BOOL_AFTER(cond, length)                                              \
-  do {                                                                             \
-    bool c_ = (cond);                                                              \
-    const uint8_t* next_ = ip + (length);                                          \
-    if (*next_ == uint8_t(Op::JumpIfFalse) || *next_ == uint8_t(Op::JumpIfTrue)) { \
-      sp -= 2;                                                                     \
-      bool jump_ = c_ == (*next_ == uint8_t(Op::JumpIfTrue));                      \
-      ip = next_ + kConditionalJumpLength + (jump_ ? readWord(next_ + 1) : 0);     \
-      DISPATCH();                                                                  \
-    }                                                                              \
-    *--sp = c_ ? true_ : false_;                                                   \
-    ip = next_;                                                                    \
-    DISPATCH();                                                                    \
+#define PUSH_BOOL_AFTER(cond, length)            \
+  do {                                           \
+    bool operandsCompared_ = (cond);             \
+    sp -= 2;                                     \
+    PUSH_BOOL_POPPED(operandsCompared_, length); \
   } while (0)
 
-// A comparison's answer when its operands are popped already (float_chain), the
-// comparison [length] bytes long: as PUSH_BOOL.
+// A comparison's answer when its operands are popped already (float_chain, and
+// PUSH_BOOL_AFTER once it has popped them), the comparison [length] bytes long.
 #define PUSH_BOOL_POPPED(cond, length)                                             \
   do {                                                                             \
     bool c_ = (cond);                                                              \
