@@ -190,7 +190,8 @@ def test_refused_images(args, work, image):
         return target
 
     with open(os.path.join(image, "manifest.json")) as f:
-        segment = json.load(f)["segments"][0]["file"]
+        # The largest: a nursery segment may be a single page.
+        segment = max(json.load(f)["segments"], key=lambda s: s["bytes"])["file"]
 
     damaged = copy("damaged")
     with open(os.path.join(damaged, "manifest.json"), "r+b") as f:
