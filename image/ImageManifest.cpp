@@ -233,8 +233,9 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   const json& nj = r.field(ss, "spaceState", "nursery");
   const std::string np = "spaceState.nursery";
   space::Nursery::State& n = s.nursery;
-  uint64_t edenCapacity = (m.edenBytes + kPage - 1) / kPage * kPage;
-  uint64_t survivorBytes = (m.survivorBytes + kPage - 1) / kPage * kPage;
+  // Rounded as the Nursery constructor rounds them.
+  uint64_t edenCapacity = space::Reservation::roundUpToPage(m.edenBytes);
+  uint64_t survivorBytes = space::Reservation::roundUpToPage(m.survivorBytes);
   n.edenStart = r.u64(nj, np, "edenStart");
   n.edenTop = r.u64(nj, np, "edenTop");
   n.edenEnd = r.u64(nj, np, "edenEnd");

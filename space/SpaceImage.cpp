@@ -77,12 +77,12 @@ size_t SpaceImage::relocateObjects(uintptr_t start, uintptr_t end, const Relocat
   return objects;
 }
 
-size_t SpaceImage::relocatePages(const Space& space, const SpaceImageState& state, const Relocation& m) {
-  // The objects at their new addresses: the nursery's (already restored) and each old
-  // segment's, from its start to its top.
-  const Nursery& n = *space.nursery_;
-  size_t objects = relocateObjects(n.eden.start, n.eden.top, m);
-  objects += relocateObjects(n.fromSurvivor().start, n.fromSurvivor().top, m);
+size_t SpaceImage::relocatePages(const SpaceImageState& state, const Relocation& m) {
+  // The objects at their new addresses (`state.nursery` is moved already): the nursery's
+  // and each old segment's, from its start to its top.
+  const Nursery::State& n = state.nursery;
+  size_t objects = relocateObjects(n.edenStart, n.edenTop, m);
+  objects += relocateObjects(n.survivorStart, n.survivorTop, m);
   for (size_t i = 0; i < state.oldSpace.segments.size(); i++) {
     uintptr_t from = uintptr_t(intptr_t(state.oldSpace.segments[i].start) + m.delta);
     objects += relocateObjects(from, uintptr_t(intptr_t(objectsTop(state, i)) + m.delta), m);
@@ -92,16 +92,13 @@ size_t SpaceImage::relocatePages(const Space& space, const SpaceImageState& stat
 
 size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
   size_t relocated = 0;
-  Nursery::State& n = state.nursery;
   if (delta != 0) {
+    Relocation m = Relocation::of(state, delta);
+    Nursery::State& n = state.nursery;
     for (uintptr_t* a : {&n.edenStart, &n.edenTop, &n.edenEnd, &n.survivorStart, &n.survivorTop}) {
       *a = uintptr_t(intptr_t(*a) + delta);
     }
-  }
-  space.nursery_->restoreState(n);
-  if (delta != 0) {
-    Relocation m = Relocation::of(state, delta);
-    relocated = relocatePages(space, state, m);
+    relocated = relocatePages(state, m);
     for (Oop& r : state.remembered) r = m.oop(r);
     OldSpace::State& o = state.oldSpace;
     o.nextAddress = m.address(o.nextAddress);
@@ -120,6 +117,7 @@ size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
     for (Oop& s : state.stacks) s = m.oop(s);
     state.specialObjects = m.oop(state.specialObjects);
   }
+  space.nursery_->restoreState(state.nursery);
   space.oldSpace_->restoreState(state.oldSpace);
   std::vector<HeapObject*> remembered;
   for (Oop r : state.remembered) remembered.push_back(r.object());  // their bits are set in the pages

@@ -79,7 +79,7 @@ class SpaceImage {
   // The objects back to back in [start, end) (addresses after the move): moves their
   // references. Answers how many objects it visited.
   static size_t relocateObjects(uintptr_t start, uintptr_t end, const Relocation& r);
-  static size_t relocatePages(const Space& space, const SpaceImageState& state, const Relocation& r);
+  static size_t relocatePages(const SpaceImageState& state, const Relocation& r);
 };
 
 }  // namespace space
