@@ -239,6 +239,9 @@ vm::ProgramOutcome runServingHost(hypervisor::Vm& vm, const hypervisor::CommandL
 int runVirtualized(const hypervisor::CommandLine& cl) {
   hypervisor::VmConfig config;
   config.guest.space = spaceConfig(cl, "guest");
+  // A guest that can be updated or snapshotted keeps old space's next segment written
+  // ahead: an update's pause that opens one (an instance migration) finds it warm.
+  config.guest.space.warmSpareSegment = !cl.controlSocket.empty() || cl.consolePort >= 0;
   config.guest.runtime.name = "guest";
   config.guest.runtime.classPath = cl.classPath;
   config.guest.runtime.maxStackSlots = (cl.maxStackMiB << 20) / sizeof(space::Oop);

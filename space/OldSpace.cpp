@@ -16,6 +16,10 @@ uintptr_t& nextLink(uintptr_t chunk) {
 OldSpace::OldSpace(Reservation& reservation, uintptr_t firstAddress, size_t maxBytes)
     : reservation_(reservation), nextAddress_(firstAddress), maxBytes_(maxBytes) {}
 
+OldSpace::~OldSpace() {
+  if (spare_.bytes != 0) PageReleaseThread::instance().waitFor(spare_.warmed);
+}
+
 const Segment* OldSpace::segmentOf(uintptr_t a) const {
   auto it = std::upper_bound(segments_.begin(), segments_.end(), a,
                              [](uintptr_t x, const Segment& s) { return x < s.start; });
@@ -169,9 +173,14 @@ bool OldSpace::openSegment(size_t minBytes) {
     bytes = Reservation::roundUpToPage(minBytes);
     if (committedBytes_ + bytes > maxBytes_) return false;
   }
-  uintptr_t start = takeAddressRange(bytes);
+  bool spare = openSpareSegment(bytes);
+  uintptr_t start = spare ? spare_.start : takeAddressRange(bytes);
   if (start == 0) return false;
-  reservation_.commit(start, bytes);
+  if (spare) {
+    spare_ = Spare{};
+  } else {
+    reservation_.commit(start, bytes);
+  }
   closeBumpArea();
   committedBytes_ += bytes;
   Segment seg{start, start + bytes, start};
@@ -182,7 +191,62 @@ bool OldSpace::openSegment(size_t minBytes) {
   bumpTop_ = start;
   bumpEnd_ = start + bytes;
   rebuildIndex();
+  prepareSpareSegment();
   return true;
+}
+
+bool OldSpace::openSpareSegment(size_t bytes) {
+  return spare_.bytes == bytes && PageReleaseThread::instance().finished(spare_.warmed);
+}
+
+void OldSpace::prepareSpareSegment() {
+  if (!keepSpare_ || spareHeld_ || spare_.bytes != 0) return;
+  const size_t bytes = kDefaultSegmentBytes;
+  // Only where the limit leaves room for it to become a segment after the next one.
+  if (committedBytes_ + 2 * bytes > maxBytes_) return;
+  uintptr_t start = takeAddressRange(bytes);
+  if (start == 0) return;
+  try {
+    reservation_.commit(start, bytes);
+  } catch (const std::runtime_error&) {
+    releasedRanges_.push_back({start, bytes});  // advisory: no spare, the range stays free
+    return;
+  }
+  spare_ = Spare{start, bytes, 0};
+  // The pages are zero; writing a zero into each leaves them so and makes them the
+  // process's. Nothing else touches them until openSpareSegment sees the job done.
+  spare_.warmed = PageReleaseThread::instance().post([start, bytes] {
+    for (uintptr_t p = start; p < start + bytes; p += Reservation::kPageSize) {
+      *reinterpret_cast<volatile uint8_t*>(p) = 0;
+    }
+  });
+}
+
+std::pair<uintptr_t, size_t> OldSpace::dropSpareSegment() {
+  if (spare_.bytes == 0) return {0, 0};
+  PageReleaseThread::instance().waitFor(spare_.warmed);
+  reservation_.decommit(spare_.start, spare_.bytes);
+  std::pair<uintptr_t, size_t> range{spare_.start, spare_.bytes};
+  spare_ = Spare{};
+  return range;
+}
+
+void OldSpace::keepSpareSegment(bool keep) {
+  keepSpare_ = keep;
+  if (keep) {
+    prepareSpareSegment();
+  } else if (auto range = dropSpareSegment(); range.second != 0) {
+    releasedRanges_.push_back(range);
+  }
+}
+
+void OldSpace::holdSpareSegment(bool held) {
+  spareHeld_ = held;
+  if (!held) prepareSpareSegment();
+}
+
+bool OldSpace::spareSegmentReady() {
+  return spare_.bytes != 0 && PageReleaseThread::instance().finished(spare_.warmed);
 }
 
 void OldSpace::rebuildIndex() {
@@ -222,11 +286,23 @@ void OldSpace::releaseSegment(size_t index) {
 
 OldSpace::State OldSpace::state() const {
   return State{
-      nextAddress_, releasedRanges_, segments_, lowest_,         highest_,   bumpSegment_,         bumpTop_,  bumpEnd_,
-      exactLists_,  largeList_,      maxBytes_, committedBytes_, liveBytes_, allocatedSinceSweep_, freeBytes_};
+      nextAddress_, releasedRanges_, segments_,   lowest_,   highest_,        bumpSegment_, bumpTop_,
+      bumpEnd_,     exactLists_,     largeList_,  maxBytes_, committedBytes_, liveBytes_,   allocatedSinceSweep_,
+      freeBytes_,   spare_.start,    spare_.bytes};
+}
+
+OldSpace::State OldSpace::State::withoutSpare() const {
+  State s = *this;
+  if (s.spareBytes != 0) s.releasedRanges.push_back({s.spareStart, s.spareBytes});
+  s.spareStart = 0;
+  s.spareBytes = 0;
+  return s;
 }
 
 void OldSpace::restoreState(const State& saved) {
+  // A spare prepared since the state was taken goes first: its range is free memory in
+  // the saved state.
+  if (spare_.bytes != 0 && spare_.start != saved.spareStart) dropSpareSegment();
   for (const Segment& s : segments_) {
     bool existed = std::any_of(saved.segments.begin(), saved.segments.end(),
                                [&](const Segment& old) { return old.start == s.start; });
@@ -247,6 +323,11 @@ void OldSpace::restoreState(const State& saved) {
   liveBytes_ = saved.liveBytes;
   allocatedSinceSweep_ = saved.allocatedSinceSweep;
   freeBytes_ = saved.freeBytes;
+  if (saved.spareBytes != 0 && spare_.start != saved.spareStart) {
+    // A segment took the saved spare since, and was decommitted above with the others.
+    releasedRanges_.push_back({saved.spareStart, saved.spareBytes});
+  }
+  prepareSpareSegment();
 }
 
 std::vector<std::pair<uintptr_t, uintptr_t>> OldSpace::occupiedRanges() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "space/HeapObject.h"
+#include "space/PageReleaseThread.h"
 #include "space/Reservation.h"
 #include "space/Segment.h"
 
@@ -22,6 +23,10 @@ class OldSpace {
   // Old space grows upward from `firstAddress` inside `reservation`; `maxBytes` bounds the
   // committed segment bytes (the space's heap limit).
   OldSpace(Reservation& reservation, uintptr_t firstAddress, size_t maxBytes);
+  // Waits for the spare segment's job: it writes into the reservation.
+  ~OldSpace();
+  OldSpace(const OldSpace&) = delete;
+  OldSpace& operator=(const OldSpace&) = delete;
 
   // Returns the start of a block of `bytes` (multiple of 8, >= 16), or 0 when the heap
   // limit would be exceeded. Never collects. The block's contents are unspecified.
@@ -47,6 +52,27 @@ class OldSpace {
   // migration makes its new instances by the thousand.
   void setGrowBeforeReuse(bool grow) { growBeforeReuse_ = grow; }
   bool growBeforeReuse() const { return growBeforeReuse_; }
+
+  // The spare segment: the range of the next segment, committed ahead and written once,
+  // page by page, on the PageReleaseThread, so that the next segment old space opens is
+  // memory the process has written before. On this machine kind (a virtual machine with
+  // shadow page tables) the first write to a fresh page costs 6-12 us (half of it even
+  // after MADV_POPULATE_WRITE), a page written before 0.2 us, and a write by any thread
+  // makes the page cheap for all: an instance migration that filled 800 fresh pages in an
+  // update's pause spent 5-6 ms on them. The spare holds no object and is not a segment —
+  // heap walks, images and committedBytes() leave it out — until openSegment takes it, once
+  // its job is done (a segment needed before that is fresh memory as without a spare).
+  // Then the next spare is prepared, unless held.
+  //
+  // keepSpareSegment(true) prepares one now (where the heap limit leaves room for it
+  // beside a segment) and after each one taken; false gives it back.
+  void keepSpareSegment(bool keep);
+  // While held no spare is prepared: a checkpoint holds it, so that its rollback meets no
+  // spare it did not save (restoreState). Releasing the hold prepares one if it is kept.
+  void holdSpareSegment(bool held);
+  bool spareSegmentReady();  // tests
+  // The spare's range, start 0 when there is none.
+  std::pair<uintptr_t, size_t> spareSegment() const { return {spare_.start, spare_.bytes}; }
 
   bool contains(uintptr_t a) const { return a - lowest_ < highest_ - lowest_ && segmentOf(a) != nullptr; }
   const Segment* segmentOf(uintptr_t a) const;
@@ -90,10 +116,17 @@ class OldSpace {
     std::array<uintptr_t, kExactListWords> exactLists;
     uintptr_t largeList;
     size_t maxBytes, committedBytes, liveBytes, allocatedSinceSweep, freeBytes;
+    uintptr_t spareStart = 0;  // the spare segment (spareSegment()), 0 when none
+    size_t spareBytes = 0;
+    // The same state without a spare segment, its range free like a released one: what an
+    // image records (its pages are not written, and a loaded space prepares its own).
+    State withoutSpare() const;
   };
   State state() const;
   // Puts old space back into `saved` (taken by state() earlier, with no segment released
-  // since); segments opened since are decommitted.
+  // since); segments opened since are decommitted. The saved spare stays the spare if no
+  // segment took it since; if one did, its range is free again; a spare prepared since
+  // (only a loaded image's restore meets one) is given back.
   void restoreState(const State& saved);
   // The memory holding objects: each segment up to its top (the bump area beyond is
   // unformatted), page aligned.
@@ -112,6 +145,11 @@ class OldSpace {
   void closeBumpArea();
   uintptr_t takeAddressRange(size_t bytes);
   void rebuildIndex();
+  // Takes the spare as the new bump segment when it is ready and `bytes` long.
+  bool openSpareSegment(size_t bytes);
+  void prepareSpareSegment();
+  // Waits for the spare's job, then decommits its range (answered, start 0 when none).
+  std::pair<uintptr_t, size_t> dropSpareSegment();
 
   Reservation& reservation_;
   uintptr_t nextAddress_;  // first never-used address of the reservation
@@ -131,6 +169,17 @@ class OldSpace {
   size_t liveBytes_ = 0;
   size_t allocatedSinceSweep_ = 0;
   size_t freeBytes_ = 0;
+  // The spare segment (see keepSpareSegment): committed, written once by the job of
+  // `warmed` on the PageReleaseThread; no one else touches its pages until that job is
+  // done. bytes 0 when there is none.
+  struct Spare {
+    uintptr_t start = 0;
+    size_t bytes = 0;
+    PageReleaseThread::Ticket warmed = 0;
+  };
+  Spare spare_;
+  bool keepSpare_ = false;  // see keepSpareSegment
+  bool spareHeld_ = false;  // see holdSpareSegment
 };
 
 }  // namespace space

@@ -26,6 +26,11 @@ void PageReleaseThread::waitFor(Ticket ticket) {
   done_.wait(lock, [&] { return lastDone_ >= ticket; });
 }
 
+bool PageReleaseThread::finished(Ticket ticket) {
+  std::lock_guard lock(mutex_);
+  return lastDone_ >= ticket;
+}
+
 uint64_t PageReleaseThread::jobsDone() {
   std::lock_guard lock(mutex_);
   return lastDone_;

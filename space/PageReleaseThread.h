@@ -1,8 +1,10 @@
-// PageReleaseThread: the one thread that gives pages their write permission back, and
-// unmaps the copies saved of them, after a checkpoint ends (WriteTracker's
-// releaseInBackground). It lives as long as the process: a commit hands it a job and
-// goes on, where starting a thread of its own cost a clone and a join in every update's
-// pause.
+// PageReleaseThread: the one thread for page work a space should not wait for. It gives
+// pages their write permission back, and unmaps the copies saved of them, after a
+// checkpoint ends (WriteTracker's releaseInBackground), and it writes once to every page
+// of old space's spare segment (OldSpace::keepSpareSegment), so the space's own first
+// writes there cost no fault. It lives as long as the process: a commit hands it a job
+// and goes on, where starting a thread of its own cost a clone and a join in every
+// update's pause.
 //
 // Jobs run one at a time in the order posted; waitFor(ticket) returns once the job of
 // that ticket (and every one before it) is done. The thread is started at the first
@@ -27,6 +29,9 @@ class PageReleaseThread {
 
   Ticket post(std::function<void()> job);
   void waitFor(Ticket ticket);
+  // Whether the job of `ticket` (and every one before it) is done, without waiting. What
+  // the job wrote is visible to the caller once this answers true.
+  bool finished(Ticket ticket);
   // Jobs done so far (tests: the thread is reused, not remade).
   uint64_t jobsDone();
   // The id of the thread jobs run on; default-constructed before the first post.

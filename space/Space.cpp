@@ -27,6 +27,7 @@ Space::Space(const SpaceConfig& config) : config_(config), classTable_(*this), s
   uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
   oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
   bootstrap();
+  oldSpace_->keepSpareSegment(config_.warmSpareSegment);
 }
 
 Space::Space(const SpaceConfig& config, ForImage) : config_(config), classTable_(*this), symbols_(*this) {

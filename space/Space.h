@@ -53,6 +53,9 @@ struct SpaceConfig {
   bool measureLive = false;                     // full collection after every scavenge, to
                                                 // record the peak live size (diagnostics)
   int64_t idleFullGcIntervalMillis = 5000;      // see Space::releaseMemoryWhileIdle
+  bool warmSpareSegment = false;                // keep a spare old segment written ahead
+                                                // (OldSpace::keepSpareSegment): a space
+                                                // that takes updates or snapshots
 };
 
 // Thrown when an allocation cannot be satisfied even after a full collection.

@@ -12,7 +12,8 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
   space.waitForPagesHold();   // a snapshot still writing these pages finishes first
   space.finishPageRelease();  // and the previous checkpoint's pages are writable again
-  // 1. The C++ state.
+  // 1. The C++ state (no spare segment is prepared until the end: see restoreState).
+  space.oldSpace_->holdSpareSegment(true);
   oldSpace_ = space.oldSpace_->state();
   remembered_ = space.rememberedSet_.entries();
   handles_ = space.handles_.values();
@@ -84,6 +85,7 @@ void SpaceCheckpoint::handPagesToSpace() {
 void SpaceCheckpoint::end() {
   space_.oldSpace_->setBumpFirst(bumpFirstBefore_);
   space_.oldSpace_->setGrowBeforeReuse(false);
+  space_.oldSpace_->holdSpareSegment(false);
   space_.checkpoint_ = nullptr;
   active_ = false;
 }

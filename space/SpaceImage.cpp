@@ -21,7 +21,7 @@ SpaceImageState SpaceImage::capture(Space& space) {
   s.reservationBytes = space.reservation_->size();
   s.nursery = space.nursery_->state();
   for (HeapObject* o : space.rememberedSet_.entries()) s.remembered.push_back(o->asOop());
-  s.oldSpace = space.oldSpace_->state();
+  s.oldSpace = space.oldSpace_->state().withoutSpare();
   s.stacks = space.stacks_;
   s.specialObjects = space.specialObjects_;
   s.hashSeed = space.hashSeed_;
@@ -33,7 +33,7 @@ SpaceImageState SpaceImage::capture(Space& space) {
 
 std::vector<MemoryRange> SpaceImage::currentOldPages(const Space& space) {
   SpaceImageState s;
-  s.oldSpace = space.oldSpace_->state();
+  s.oldSpace = space.oldSpace_->state().withoutSpare();
   return pages(s);
 }
 
@@ -131,6 +131,7 @@ size_t SpaceImage::adopt(Space& space, SpaceImageState state, intptr_t delta) {
   space.classTable_.setNextFreeIndex(state.nextFreeClassIndex);
   space.symbols_.setSymbolClassIndex(state.symbolClassIndex);
   space.symbols_.reattach();
+  space.oldSpace_->keepSpareSegment(space.config_.warmSpareSegment);
   return relocated;
 }
 

@@ -17,6 +17,7 @@
 #include "tests/unit/space/TestHeap.h"
 
 using namespace space;
+using space::test::fingerprint;
 using space::test::TestHeap;
 
 namespace {
@@ -47,35 +48,6 @@ struct Pages {
     return true;
   }
 };
-
-// A structural fingerprint of everything reachable from `root` (values and shape, not
-// addresses), to compare a space before and after a rollback.
-std::string fingerprint(Space& space, Oop root) {
-  std::string out;
-  std::vector<Oop> seen;
-  std::function<void(Oop)> walk = [&](Oop o) {
-    if (!o.isHeapObject()) {
-      out += std::to_string(o.bits()) + ",";
-      return;
-    }
-    for (size_t i = 0; i < seen.size(); i++) {
-      if (seen[i] == o) {
-        out += "@" + std::to_string(i) + ",";
-        return;
-      }
-    }
-    seen.push_back(o);
-    HeapObject* h = o.object();
-    out += "{" + std::to_string(h->classIndex()) + ":" + std::to_string(h->slotCount()) + ":" +
-           std::to_string(space.identityHash(o)) + ":";
-    if (formatHasPointers(h->format())) {
-      for (size_t i = 0; i < h->slotCount(); i++) walk(h->slot(i));
-    }
-    out += "}";
-  };
-  walk(root);
-  return out;
-}
 
 }  // namespace
 

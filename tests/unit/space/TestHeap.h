@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "space/Handle.h"
 #include "space/HeapVerifier.h"
 #include "space/Space.h"
@@ -70,5 +74,34 @@ struct TestHeap {
     CHECK(r.ok());
   }
 };
+
+// A structural fingerprint of everything reachable from `root` (values and shape, not
+// addresses), to compare a space before and after a rollback.
+inline std::string fingerprint(Space& space, Oop root) {
+  std::string out;
+  std::vector<Oop> seen;
+  std::function<void(Oop)> walk = [&](Oop o) {
+    if (!o.isHeapObject()) {
+      out += std::to_string(o.bits()) + ",";
+      return;
+    }
+    for (size_t i = 0; i < seen.size(); i++) {
+      if (seen[i] == o) {
+        out += "@" + std::to_string(i) + ",";
+        return;
+      }
+    }
+    seen.push_back(o);
+    HeapObject* h = o.object();
+    out += "{" + std::to_string(h->classIndex()) + ":" + std::to_string(h->slotCount()) + ":" +
+           std::to_string(space.identityHash(o)) + ":";
+    if (formatHasPointers(h->format())) {
+      for (size_t i = 0; i < h->slotCount(); i++) walk(h->slot(i));
+    }
+    out += "}";
+  };
+  walk(root);
+  return out;
+}
 
 }  // namespace space::test

@@ -1,0 +1,174 @@
+// Old space's spare segment (OldSpace::keepSpareSegment): the next segment, written ahead
+// on the PageReleaseThread, taken once ready; held under a checkpoint, and exact across
+// its rollback.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "space/SpaceCheckpoint.h"
+#include "tests/unit/space/TestHeap.h"
+
+using namespace space;
+using namespace space::test;
+
+namespace {
+
+SpaceConfig spareConfig() {
+  SpaceConfig c = smallConfig("spare");
+  c.warmSpareSegment = true;
+  return c;
+}
+
+// Waits (boundedly) for the spare's job on the release thread.
+bool waitForSpare(OldSpace& old) {
+  for (int i = 0; i < 5000 && !old.spareSegmentReady(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return old.spareSegmentReady();
+}
+
+// Allocates old arrays, kept alive by `keep`, until old space opens a segment.
+void growOldSpace(TestHeap& h, std::vector<Handle>& keep) {
+  size_t segments = h.space.oldSpace().segments().size();
+  while (h.space.oldSpace().segments().size() == segments) keep.emplace_back(h.space, h.array(1000, Tenure::Old));
+}
+
+bool hasSegmentAt(const OldSpace& old, uintptr_t start) {
+  for (const Segment& s : old.segments()) {
+    if (s.start == start) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("without the option a space keeps no spare segment") {
+  TestHeap h;
+  CHECK(h.space.oldSpace().spareSegment().second == 0);
+}
+
+TEST_CASE("the next segment old space opens is the spare, once written; then a new spare is prepared") {
+  TestHeap h(spareConfig());
+  OldSpace& old = h.space.oldSpace();
+  auto [spareStart, spareBytes] = old.spareSegment();
+  REQUIRE(spareBytes == OldSpace::kDefaultSegmentBytes);
+  CHECK_FALSE(old.contains(spareStart));  // not a segment: walks and images leave it out
+  size_t committed = old.committedBytes();
+  REQUIRE(waitForSpare(old));
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);
+  CHECK(hasSegmentAt(old, spareStart));
+  CHECK(old.committedBytes() == committed + spareBytes);
+  CHECK(old.spareSegment().second == spareBytes);
+  CHECK(old.spareSegment().first != spareStart);
+  h.verify();
+}
+
+TEST_CASE("a spare not written yet is left alone: the segment needed meanwhile is fresh memory") {
+  TestHeap h(spareConfig());
+  OldSpace& old = h.space.oldSpace();
+  // Keep the release thread busy so the spare's job waits behind this one (released
+  // however the test ends).
+  struct Blocker {
+    std::atomic<bool> go{false};
+    PageReleaseThread::Ticket ticket = 0;
+    ~Blocker() {
+      go = true;
+      PageReleaseThread::instance().waitFor(ticket);
+    }
+  } blocker;
+  blocker.ticket = PageReleaseThread::instance().post([&blocker] {
+    while (!blocker.go.load()) std::this_thread::yield();
+  });
+  old.keepSpareSegment(false);
+  old.keepSpareSegment(true);  // a new spare, its job queued behind the blocker
+  auto [spareStart, spareBytes] = old.spareSegment();
+  REQUIRE(spareBytes != 0);
+  CHECK_FALSE(old.spareSegmentReady());
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);
+  CHECK_FALSE(hasSegmentAt(old, spareStart));
+  CHECK(old.spareSegment().first == spareStart);  // still the spare, for a later segment
+  blocker.go = true;
+  REQUIRE(waitForSpare(old));
+  growOldSpace(h, keep);
+  CHECK(hasSegmentAt(old, spareStart));
+  h.verify();
+}
+
+TEST_CASE("a space near its limit keeps no spare") {
+  SpaceConfig c = spareConfig();
+  c.maxOldBytes = OldSpace::kDefaultSegmentBytes + (OldSpace::kDefaultSegmentBytes / 2);
+  TestHeap h(c);
+  CHECK(h.space.oldSpace().spareSegment().second == 0);
+}
+
+TEST_CASE("under a checkpoint no spare is prepared; a rollback frees the range of the spare a segment took") {
+  TestHeap h(spareConfig());
+  Space& s = h.space;
+  OldSpace& old = s.oldSpace();
+  Handle root(s, h.array(10, Tenure::Old));
+  s.storePointer(root.get(), 0, h.point(3, 4, Tenure::Old));
+  std::string print = fingerprint(s, root.get());
+  s.armCheckpoint();  // it may open a segment for its bump area, taking the spare
+  size_t committed = old.committedBytes();
+  auto [spareStart, spareBytes] = old.spareSegment();
+  REQUIRE(waitForSpare(old));
+  {
+    SpaceCheckpoint cp(s);
+    std::vector<Handle> keep;
+    growOldSpace(h, keep);
+    growOldSpace(h, keep);  // past the checkpoint's bump area, into the spare
+    CHECK(hasSegmentAt(old, spareStart));
+    CHECK(old.spareSegment().second == 0);  // held: none prepared under the checkpoint
+    s.storePointer(root.get(), 1, keep.back().get());
+    cp.rollback();
+  }
+  CHECK(old.committedBytes() == committed);
+  CHECK(fingerprint(s, root.get()) == print);
+  CHECK_FALSE(hasSegmentAt(old, spareStart));
+  // The checkpoint's end prepared the next spare, in the freed range.
+  CHECK(old.spareSegment() == std::pair<uintptr_t, size_t>{spareStart, spareBytes});
+  REQUIRE(waitForSpare(old));
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);
+  CHECK(hasSegmentAt(old, spareStart));
+  h.verify();
+}
+
+TEST_CASE("a rollback keeps the spare no segment took, and a commit keeps the segment made of it") {
+  TestHeap h(spareConfig());
+  Space& s = h.space;
+  OldSpace& old = s.oldSpace();
+  std::pair<uintptr_t, size_t> spare = old.spareSegment();
+  REQUIRE(waitForSpare(old));
+  {
+    SpaceCheckpoint cp(s);
+    h.array(10, Tenure::Old);
+    cp.rollback();
+  }
+  CHECK(old.spareSegment() == spare);
+  CHECK(old.spareSegmentReady());
+  std::vector<Handle> keep;
+  {
+    SpaceCheckpoint cp(s);
+    growOldSpace(h, keep);
+    growOldSpace(h, keep);
+    REQUIRE(hasSegmentAt(old, spare.first));
+    cp.commit();
+  }
+  CHECK(hasSegmentAt(old, spare.first));
+  CHECK(old.spareSegment().second == spare.second);  // the next one
+  CHECK(old.spareSegment().first != spare.first);
+  h.verify();
+}
+
+TEST_CASE("an image's state leaves the spare out: its range is free memory there") {
+  TestHeap h(spareConfig());
+  OldSpace& old = h.space.oldSpace();
+  auto [spareStart, spareBytes] = old.spareSegment();
+  OldSpace::State state = old.state();
+  CHECK(state.spareStart == spareStart);
+  OldSpace::State image = state.withoutSpare();
+  CHECK(image.spareBytes == 0);
+  CHECK(image.releasedRanges.size() == state.releasedRanges.size() + 1);
+  CHECK(image.releasedRanges.back() == std::pair<uintptr_t, size_t>{spareStart, spareBytes});
+}
