@@ -40,8 +40,9 @@ struct FrameView {
   std::string description;  // "[] in Class>>selector (line N)"
   std::vector<Ref> arguments;
   std::vector<Ref> temporaries;  // including copied values of a block
-  // The names of the arguments, then of the temporaries, from the debug info; empty when
-  // the code has none or they do not match the frame's values one for one.
+  // The names of the arguments, then of the temporaries, from the debug info (one per
+  // value for code this compiler made); empty when the code has none or they do not
+  // match the frame's values one for one (code from an older image).
   std::vector<std::string> valueNames;
 };
 

@@ -79,7 +79,8 @@ constexpr size_t kCount = 8;
 namespace debug_info {
 constexpr size_t kSource = 0;       // String (blocks: nil)
 constexpr size_t kLineTable = 1;    // ByteArray, see line_table
-constexpr size_t kTempNames = 2;    // Array of Symbols: arguments, then temporaries
+constexpr size_t kTempNames = 2;    // Array of Symbols: one per frame value, arguments then
+                                    // temporaries (CodeSpec::tempNames)
 constexpr size_t kVectorTemps = 3;  // Array of SmallIntegers: the frame temporaries (0-based)
                                     // that hold temp vectors, which Context>>tempAt:put: refuses
 constexpr size_t kCount = 4;

@@ -17,6 +17,55 @@ namespace {
 
 enum class Use { Value, Effect };
 
+// Names the variables of `s` and of the blocks inlined in it into `names` (the frame's
+// values of `real`, arguments first): each where assignSlots put it.
+void nameScopeValues(Scope* real, Scope* s, size_t numArgs, std::vector<std::string>& names) {
+  std::string shared;
+  for (auto& v : s->variables) {
+    if (v->isArgument && s == real) {
+      // An assigned or remote argument keeps the caller's value in its argument slot.
+      names[size_t(v->argumentIndex >= 0 ? v->argumentIndex : v->slot)] = v->name;
+      if (v->isFrameArgument()) continue;
+    }
+    if (v->remote) {
+      shared += (shared.empty() ? "" : " ") + v->name;
+    } else if (v->slot >= 0) {
+      names[numArgs + size_t(v->slot)] = v->name;
+    }
+  }
+  if (s->vectorTempSlot >= 0) names[numArgs + size_t(s->vectorTempSlot)] = "<vector: " + shared + ">";
+  for (Scope* child : s->children) {
+    if (!child->isReal) nameScopeValues(real, child, numArgs, names);
+  }
+}
+
+// The name of every value a frame of `spec` (compiled for the real scope `real`) holds,
+// one for one: the arguments, then the temporaries — the copied values, the variables of
+// the scope and of the blocks inlined in it, temp vectors (named by the variables they
+// hold) and the compiler's hidden temps. Mirrors and debuggers name frame values with it.
+std::vector<std::string> frameValueNames(Scope* real, const CodeSpec& spec) {
+  size_t numArgs = size_t(spec.numArgs);
+  std::vector<std::string> names(numArgs + size_t(spec.numTemps));
+  for (size_t i = 0; i < real->captures.size(); i++) {
+    const Capture& c = real->captures[i];
+    if (c.variable) {
+      names[numArgs + i] = c.variable->name;
+    } else {
+      std::string shared;
+      for (auto& v : c.vectorOwner->variables) {
+        if (v->remote) shared += (shared.empty() ? "" : " ") + v->name;
+      }
+      names[numArgs + i] = "<vector: " + shared + ">";
+    }
+  }
+  nameScopeValues(real, real, numArgs, names);
+  for (const auto& [index, purpose] : spec.hiddenTemps) names[numArgs + size_t(index)] = purpose;
+  for (size_t i = 0; i < names.size(); i++) {
+    if (names[i].empty()) names[i] = "<value " + std::to_string(i + 1) + ">";  // none is expected
+  }
+  return names;
+}
+
 // What an operand of role [role] counts, for limit errors.
 const char* describeRole(OperandRole role) {
   switch (role) {
@@ -177,7 +226,12 @@ class Emitter {
     spec_.sendSites.push_back({selector, argc});
     return int(spec_.sendSites.size() - 1);
   }
-  int hiddenTemp() { return real_->numTemps++; }
+  // A temporary the compiler makes (a loop's counter or limit); `purpose` names it in the
+  // frame's value names.
+  int hiddenTemp(const char* purpose) {
+    spec_.hiddenTemps.emplace_back(real_->numTemps, purpose);
+    return real_->numTemps++;
+  }
 
   // Where a jump lands (or a line starts): no instruction is fused across it.
   size_t label() {
@@ -286,8 +340,7 @@ class Generator {
       statements(e, m.scope, m.statements, /*isBlock=*/false);
     }
     finish(e, *spec, m.scope, m.where);
-    for (auto& p : m.parameters) spec->tempNames.push_back(p);
-    for (auto& t : m.temporaries) spec->tempNames.push_back(t);
+    spec->tempNames = frameValueNames(m.scope, *spec);
     detectQuick(m, *spec);
     return spec;
   }
@@ -714,10 +767,7 @@ class Generator {
     }
     spec->flags |= CodeHeader::kIsBlock;
     if (bs->needsOuterContext) spec->flags |= CodeHeader::kNeedsOuterContext;
-    // Frame order: arguments, copied values, then the block's own temporaries.
-    for (auto& p : b->parameters) spec->tempNames.push_back(p);
-    for (auto& c : bs->captures) spec->tempNames.push_back(c.variable ? c.variable->name : "<vector>");
-    for (auto& t : b->temporaries) spec->tempNames.push_back(t);
+    spec->tempNames = frameValueNames(bs, *spec);
     // Copied values, in the block's capture order.
     for (const Capture& c : bs->captures) {
       if (c.variable) {
@@ -1014,12 +1064,12 @@ class Generator {
         VariableInfo* loopVariable = body->scope->find(body->parameters[0]);
         // The loop variable is the counter unless the body assigns it or shares it.
         bool separate = loopVariable->assigned || loopVariable->remote;
-        int counter = separate ? e.hiddenTemp() : loopVariable->slot;
-        int limit = e.hiddenTemp();
+        int counter = separate ? e.hiddenTemp("<loop counter>") : loopVariable->slot;
+        int limit = e.hiddenTemp("<loop limit>");
         int start = -1;
         expr(e, s, n->receiver.get(), Use::Value);
         if (use == Use::Value) {
-          start = e.hiddenTemp();
+          start = e.hiddenTemp("<loop receiver>");
           e.emitB(Op::StoreTemp, start);
         }
         e.emitB(Op::PopStoreTemp, counter);
@@ -1058,8 +1108,8 @@ class Generator {
         return;
       }
       case InlineKind::TimesRepeat: {
-        int count = e.hiddenTemp();
-        int limit = e.hiddenTemp();
+        int count = e.hiddenTemp("<timesRepeat: count>");
+        int limit = e.hiddenTemp("<timesRepeat: limit>");
         expr(e, s, n->receiver.get(), Use::Value);
         if (use == Use::Value) e.emit(Op::Dup);
         e.emitB(Op::PopStoreTemp, limit);

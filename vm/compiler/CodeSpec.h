@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vm/ObjectLayouts.h"
@@ -46,7 +47,11 @@ struct CodeSpec {
   std::vector<SendSiteSpec> sendSites;
   std::vector<std::unique_ptr<CodeSpec>> blocks;
   std::vector<std::pair<uint16_t, uint16_t>> lineTable;  // (bytecode offset, line)
-  std::vector<std::string> tempNames;                    // args then temps, for debuggers
+  // The name of every value of a frame of this code, one for one: the arguments, then the
+  // temporaries (copied values, declared and inlined blocks' variables, temp vectors,
+  // compiler-made temps), for debuggers and mirrors (see frameValueNames).
+  std::vector<std::string> tempNames;
+  std::vector<std::pair<int, std::string>> hiddenTemps;  // compiler-made temps: (temp index, purpose)
   std::vector<int> vectorTemps;                          // frame temps holding temp vectors
   std::string source;
   int line = 0;

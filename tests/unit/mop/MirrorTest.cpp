@@ -428,6 +428,70 @@ TEST_CASE("frames of a paused process are listed with methods, receivers, pcs an
   stopAndFinish(g);
 }
 
+namespace {
+
+// A process that stops at an update point three frames below a method with every kind of
+// frame value: arguments, a temporary shared with a block (a temp vector), a copied one,
+// an inlined loop's variable and block temporary, and the loop's hidden counter and limit.
+const char* kNamer = R"(
+Namer = (
+    run = (
+        | p |
+        p := [ self outer: 3 ] newProcess.
+        p name: 'namer'.
+        p resume.
+        [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 1) wait ] )
+    outer: n = (
+        | total sum |
+        total := 0. sum := 0.
+        1 to: n do: [ :i | | twice | twice := i * 2. total := total + twice ].
+        (Array with: 5) do: [ :e | | here | here := e. sum := sum + e. self inner: total with: here ].
+        ^ sum )
+    inner: a with: b = (
+        | local |
+        local := a + b.
+        [ (system global: #Stop) isNil ] whileTrue: [ Chester updatePoint ].
+        ^ local )
+)
+)";
+
+}  // namespace
+
+TEST_CASE("every value of a frame has a name: arguments, temporaries, copied values, temp vectors, hidden temps") {
+  GuestFixture g({{"Namer", kNamer}});
+  g.vm->startGuest("Namer", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  std::vector<mop::FrameView> frames;
+  for (mop::ProcessView& p : guest.processes()) {
+    if (p.name == "namer") frames = guest.frames(p.process);
+  }
+  REQUIRE(frames.size() >= 4);
+  for (const mop::FrameView& f : frames) {
+    INFO(f.description);
+    CHECK(f.valueNames.size() == f.arguments.size() + f.temporaries.size());
+  }
+  auto has = [](const mop::FrameView& f, const std::string& name) {
+    return std::find(f.valueNames.begin(), f.valueNames.end(), name) != f.valueNames.end();
+  };
+  CHECK(frames[0].selector == "inner:with:");
+  CHECK(frames[0].valueNames == std::vector<std::string>{"a", "b", "local"});
+  CHECK(frames[1].isBlock);  // [ :e | ... ] in outer:
+  CHECK(frames[1].valueNames.front() == "e");
+  CHECK(has(frames[1], "total"));          // a copied value
+  CHECK(has(frames[1], "<vector: sum>"));  // the temp vector of outer:, copied
+  CHECK(has(frames[1], "here"));
+  const mop::FrameView& outer = frames.back().selector == "outer:" ? frames.back() : frames[frames.size() - 2];
+  REQUIRE(outer.selector == "outer:");
+  CHECK(outer.valueNames.front() == "n");
+  for (const char* name : {"total", "i", "twice", "<vector: sum>", "<loop limit>"}) {
+    INFO(name);
+    CHECK(has(outer, name));
+  }
+  stopAndFinish(g);
+}
+
 TEST_CASE("processes are listed with or without a collection first; only the collection drops unreachable ones") {
   GuestFixture g({{"Worker", kWorker}});
   g.vm->startGuest("Worker", {});
