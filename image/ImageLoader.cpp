@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "image/Sha256.h"
 
@@ -44,6 +48,35 @@ std::string fileSha256(const std::string& path) {
   return Sha256::hex(h.finish());
 }
 
+// Checks every segment's SHA-256 against the manifest, on as many threads as there are
+// cores (up to four): hashing, not reading, bounds it (about 1.6 GB/s a core with the
+// CPU's SHA instructions), and segments are independent. Throws for the first segment
+// in manifest order that does not match or cannot be read, whichever thread found it.
+void verifySegments(const std::string& directory, const std::vector<SegmentEntry>& segments) {
+  std::vector<std::string> problems(segments.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < segments.size(); i = next++) {
+      std::string path = directory + "/" + segments[i].file;
+      try {
+        if (fileSha256(path) != segments[i].sha256) {
+          problems[i] = path + ": SHA-256 does not match the manifest (the segment was changed or damaged)";
+        }
+      } catch (const std::exception& e) {  // unreadable, or no memory for the buffer
+        problems[i] = e.what();
+      }
+    }
+  };
+  size_t threads = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, segments.size()});
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; t++) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  for (const std::string& p : problems) {
+    if (!p.empty()) throw ImageError(p);
+  }
+}
+
 }  // namespace
 
 Manifest readImage(const std::string& directory, const LoadOptions& options, LoadReport& report) {
@@ -73,12 +106,7 @@ Manifest readImage(const std::string& directory, const LoadOptions& options, Loa
   }
   if (options.verifyChecksums) {
     int64_t start = nowMicros();
-    for (const SegmentEntry& e : m.segments) {
-      std::string path = directory + "/" + e.file;
-      if (fileSha256(path) != e.sha256) {
-        throw ImageError(path + ": SHA-256 does not match the manifest (the segment was changed or damaged)");
-      }
-    }
+    verifySegments(directory, m.segments);
     report.verifyMicros = nowMicros() - start;
   }
   return m;
