@@ -347,6 +347,20 @@ TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming w
   flipped[flipped.size() / 2] ^= 0x40;
   std::ofstream(segment, std::ios::binary) << flipped;
   refused("SHA-256 does not match");
+  refused(segment.filename().string());
+  if (good.segments.size() > 1) {
+    // Segments are checked on several threads; the first damaged one in manifest order is named.
+    fs::path last = fs::path(dir) / good.segments.back().file;
+    const std::string lastBytes = readFile(last);
+    std::string lastFlipped = lastBytes;
+    lastFlipped[lastFlipped.size() / 2] ^= 0x40;
+    std::ofstream(last, std::ios::binary) << lastFlipped;
+    refused(segment.filename().string());
+    std::ofstream(segment, std::ios::binary) << segmentBytes;
+    refused(last.filename().string());
+    std::ofstream(last, std::ios::binary) << lastBytes;
+    std::ofstream(segment, std::ios::binary) << flipped;
+  }
   fs::remove(segment);
   refused("segment file missing");
   std::ofstream(segment, std::ios::binary) << segmentBytes;
