@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "image/HashThread.h"
+#include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 
 namespace image {
@@ -46,18 +47,20 @@ CopyCapture::~CopyCapture() {
 void CopyCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) {
   size_t at = 0;
   HashThread hasher;
+  PendingSegments written(segments);  // after the hasher: its files' hashes use it
   for (size_t r = 0; r < ranges_.size(); r++) {
     size_t bytes = ranges_[r].end - ranges_[r].start;
-    SegmentOutput out(directory_, segmentFileName(r), bytes, hasher);
+    auto out = std::make_unique<SegmentOutput>(directory_, segmentFileName(r), bytes, hasher);
     for (size_t done = 0; done < bytes;) {
       if (stop.load(std::memory_order_relaxed)) return;
       size_t n = std::min(kWriteBytes, bytes - done);
-      out.append(copy_ + at + done, n);
+      out->append(copy_ + at + done, n);
       done += n;
     }
-    segments.push_back(out.finish(ranges_[r].start));
+    written.add(std::move(out), ranges_[r].start);
     at += bytes;
   }
+  written.finishAll();
 }
 
 void CopyCapture::releaseCopy() {

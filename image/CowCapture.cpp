@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "image/HashThread.h"
+#include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 #include "space/KernelWrites.h"
 
@@ -65,10 +66,12 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   uint64_t ticketOf[kBuffers] = {};  // the hash job last reading each buffer
   size_t batchNumber = 0;
   HashThread hasher;
+  PendingSegments written(segments);  // after the hasher: its files' hashes use it
   for (size_t r = 0; r < pages_.ranges().size(); r++) {
     size_t first = pages_.firstPage(r);
     size_t count = pages_.pagesOf(r);
-    SegmentOutput out(directory_, segmentFileName(r), count * kPage, hasher);
+    auto output = std::make_unique<SegmentOutput>(directory_, segmentFileName(r), count * kPage, hasher);
+    SegmentOutput& out = *output;
     for (size_t done = 0; done < count; batchNumber++) {
       if (stop.load(std::memory_order_relaxed)) return;
       size_t batch = std::min(kBatchPages, count - done);
@@ -85,8 +88,9 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       }
       done += batch;
     }
-    segments.push_back(out.finish(pages_.ranges()[r].start));
+    written.add(std::move(output), pages_.ranges()[r].start);
   }
+  written.finishAll();
 }
 
 // The writer's last act, done or failed: every page writable again.

@@ -45,13 +45,16 @@ uint64_t SegmentOutput::append(const void* data, size_t n) {
     left -= size_t(w);
   }
   bytes_ += n;
-  if (bytes_ - writebackStarted_ >= kWritebackBytes) {
-    // Only starts writeback; a failure here shows again at fsync.
-    sync_file_range(fd_, off_t(writebackStarted_), off_t(bytes_ - writebackStarted_), SYNC_FILE_RANGE_WRITE);
-    writebackStarted_ = bytes_;
-  }
+  if (bytes_ - writebackStarted_ >= kWritebackBytes) startWriteback();
   lastTicket_ = hasher_.add(sha_, data, n);
   return lastTicket_;
+}
+
+void SegmentOutput::startWriteback() {
+  if (bytes_ == writebackStarted_) return;
+  // Only starts writeback; a failure here shows again at fsync.
+  sync_file_range(fd_, off_t(writebackStarted_), off_t(bytes_ - writebackStarted_), SYNC_FILE_RANGE_WRITE);
+  writebackStarted_ = bytes_;
 }
 
 SegmentFile SegmentOutput::finish(uintptr_t start) {

@@ -33,6 +33,10 @@ class SegmentOutput {
   // Writes [data, data + n) and queues it for hashing: the bytes must stay unchanged until
   // hasher.waitFor(the returned ticket).
   uint64_t append(const void* data, size_t n);
+  // Starts writeback of what is not on its way to disk yet (the file's tail), without
+  // waiting: the disk works on this segment while the writer goes on with the next, and
+  // finish() has little left to wait for (PendingSegments).
+  void startWriteback();
   // Flushes the file to disk, closes it and describes it.
   SegmentFile finish(uintptr_t start);
 

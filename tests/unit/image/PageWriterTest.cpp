@@ -2,7 +2,8 @@
 // keep writing them (pages far ahead of the writer included, and a read(2) into a
 // protected page), for every capture mode and both write protections; afterwards the
 // memory holds the later writes and is writable; an I/O failure is reported with the file
-// and leaves the memory unharmed; WriteTracker keeps working beside a capture.
+// and leaves the memory unharmed; WriteTracker keeps working beside a capture; segments
+// made durable after newer ones were written keep their order and checksums.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -23,7 +25,10 @@
 
 #include "image/ArmedProtection.h"
 #include "image/CapturedPages.h"
+#include "image/HashThread.h"
 #include "image/PageWriter.h"
+#include "image/PendingSegments.h"
+#include "image/SegmentOutput.h"
 #include "image/Sha256.h"
 #include "image/SignalProtection.h"
 #include "space/WriteTracker.h"
@@ -404,4 +409,34 @@ TEST_CASE("Past the bound on pages made writable alone, a write waits for the wr
   CHECK(pages.pagesSaved() >= kBound);
   for (size_t i = kPages - 40; i < kPages; i++) CHECK(pageHolds(base + i * kPage, i, 1));
   munmap(p, kPages * kPage);
+}
+
+TEST_CASE("Segments finished after newer ones were written keep their order, sizes and checksums") {
+  TempDirectory dir;
+  std::vector<SegmentFile> done;
+  std::vector<std::string> contents;
+  {
+    HashThread hasher;
+    PendingSegments pending(done);
+    for (size_t i = 0; i < 3 * PendingSegments::kMaxPending; i++) {
+      std::string bytes((i % 3 + 1) * kPage, char('a' + i % 26));
+      bytes[i] = 'X';
+      contents.push_back(bytes);
+      auto out = std::make_unique<SegmentOutput>(dir.path, "segment-" + std::to_string(i), bytes.size(), hasher);
+      out->append(contents.back().data(), bytes.size());
+      pending.add(std::move(out), uintptr_t(i) * 0x10000);
+      // The oldest are finished once more than kMaxPending wait.
+      CHECK(done.size() == (i + 1 > PendingSegments::kMaxPending ? i + 1 - PendingSegments::kMaxPending : 0));
+    }
+    pending.finishAll();
+  }
+  REQUIRE(done.size() == contents.size());
+  for (size_t i = 0; i < done.size(); i++) {
+    CAPTURE(i);
+    CHECK(done[i].file == "segment-" + std::to_string(i));
+    CHECK(done[i].start == uintptr_t(i) * 0x10000);
+    CHECK(done[i].bytes == contents[i].size());
+    CHECK(done[i].sha256 == sha256Hex(contents[i]));
+    CHECK(readFile(dir.path + "/" + done[i].file) == contents[i]);
+  }
 }
