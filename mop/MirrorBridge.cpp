@@ -543,6 +543,31 @@ ESPELL_PRIMITIVE(classNames) {
   return guarded(in, argc, [&](MirrorBridge& b) { return hvStrings(b, b.guest().classNames()); });
 }
 
+// [searched, class, side, selector, source, class, side, ...]: see GuestSpace>>searchSources:limit:.
+ESPELL_PRIMITIVE(searchSources) {
+  return guarded(in, argc, [&](MirrorBridge& b) {
+    std::string text = b.hvString(arg(in, argc, 0), "the text to look for");
+    size_t limit = sizeArg(in, argc, 1, "the limit");
+    if (text.empty()) throw MirrorError("searchSources", "the text to look for is empty");
+    SpaceMirror::SourceSearch found = b.guest().searchSources(text, limit);
+    vm::Runtime& hv = b.hypervisor();
+    LocalRoot array(hv.space().localRoots(), vm::newArray(hv, 1 + 4 * found.matches.size()));
+    hv.space().storePointer(array.get(), 0, Oop::fromSmallInteger(int64_t(found.methodsSearched)));
+    size_t i = 1;
+    auto put = [&](std::string_view text) {
+      Oop string = vm::newString(hv, text);  // may collect: the array is read after it
+      hv.space().storePointer(array.get(), i++, string);
+    };
+    for (const SpaceMirror::SourceMatch& m : found.matches) {
+      put(m.className);
+      put(m.classSide ? "class" : "instance");
+      put(m.selector);
+      put(m.source);
+    }
+    return array.get();
+  });
+}
+
 ESPELL_PRIMITIVE(specialObjectNames) {
   return guarded(in, argc, [&](MirrorBridge& b) { return hvStrings(b, SpaceMirror::specialObjectNames()); });
 }
@@ -636,6 +661,7 @@ void MirrorBridge::install() {
       {"primSnapshotTo:", snapshotTo},
       {"primHostCommand:", primitives::hostCommand},
       {"primClassNames", classNames},
+      {"primSearchSources:limit:", searchSources},
   };
   for (const auto& [selector, fn] : primitives) t.add(std::string("GuestSpace>>") + selector, fn);
   for (const vm::KernelSource& source : mirrorSources()) {

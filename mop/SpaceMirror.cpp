@@ -323,6 +323,37 @@ std::string SpaceMirror::sourceOf(const Ref& method) const {
   return std::string(bytesOf(info.object()->slot(0)));
 }
 
+SpaceMirror::SourceSearch SpaceMirror::searchSources(std::string_view text, size_t limit) const {
+  SourceSearch result;
+  // Reads only: nothing is allocated in the space, so the oops held here stay put.
+  std::vector<std::pair<std::string_view, Oop>> classes;
+  rt_.globals().forEachDefined([&](Oop symbol, Oop value) {
+    if (vm::isClass(rt_, value)) classes.emplace_back(bytesOf(symbol), value);
+  });
+  std::sort(classes.begin(), classes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<std::string_view, Oop>> methods;
+  for (const auto& [name, cls] : classes) {
+    for (bool classSide : {false, true}) {
+      Oop side = classSide ? rt_.classOf(cls) : cls;
+      methods.clear();
+      method_dictionary::forEach(space(), side.object()->slot(class_slot::kMethodDictionary),
+                                 [&](Oop selector, Oop method) { methods.emplace_back(bytesOf(selector), method); });
+      std::sort(methods.begin(), methods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [selector, method] : methods) {
+        if (result.matches.size() > limit) return result;
+        result.methodsSearched++;
+        if (!isMethod(rt_, method)) continue;
+        Oop info = method.object()->slot(code_slot::kDebugInfo);
+        if (!info.isHeapObject() || info.object()->slotCount() < 1 || !isString(rt_, info.object()->slot(0))) continue;
+        std::string_view source = bytesOf(info.object()->slot(0));
+        if (source.find(text) == std::string_view::npos) continue;
+        result.matches.push_back({std::string(name), classSide, std::string(selector), std::string(source)});
+      }
+    }
+  }
+  return result;
+}
+
 // ---- instances -------------------------------------------------------------------------
 
 Ref SpaceMirror::newInstance(const Ref& cls, size_t indexedSize) {

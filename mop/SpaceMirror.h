@@ -124,6 +124,21 @@ class SpaceMirror {
   void removeGlobal(std::string_view name);
   std::string selectorOf(const Ref& method) const;
   std::string sourceOf(const Ref& method) const;
+  // The methods (both sides of every class classNames() lists, in its order, then by
+  // selector) whose source holds `text`, a plain case-sensitive substring: sources are
+  // read in place, and only a matching one is copied. Stops at the first match past
+  // `limit` (limit + 1 matches say that more match), so its cost is bounded by the code.
+  struct SourceMatch {
+    std::string className;
+    bool classSide = false;
+    std::string selector;
+    std::string source;
+  };
+  struct SourceSearch {
+    std::vector<SourceMatch> matches;
+    size_t methodsSearched = 0;
+  };
+  SourceSearch searchSources(std::string_view text, size_t limit) const;
 
   // ---- instances ----------------------------------------------------------------------
   Ref newInstance(const Ref& cls, size_t indexedSize = 0);

@@ -609,6 +609,39 @@ TEST_CASE("a frame inserted at an update point runs first; created processes run
   CHECK(g.errors().empty());
 }
 
+TEST_CASE("sources are searched in place: matches in class and selector order, both sides, bounded by a limit") {
+  GuestFixture g({{"Finder", R"(
+Finder = (
+    run = ( [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 1) wait ] )
+    zeta = ( ^ 'needle in zeta' )
+    alpha = ( ^ 'needle in alpha' )
+    other = ( ^ 'hay' )
+    ----
+    make = ( ^ 'needle on the class side' )
+)
+)"}});
+  g.vm->startGuest("Finder", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  SpaceMirror::SourceSearch all = guest.searchSources("needle in", 100);
+  std::vector<std::string> found;
+  for (const auto& m : all.matches) found.push_back(m.className + (m.classSide ? " class>>" : ">>") + m.selector);
+  CHECK(found == std::vector<std::string>{"Finder>>alpha", "Finder>>zeta"});
+  CHECK(all.methodsSearched > 500);  // every method of every class, kernel included
+  CHECK(all.matches[0].source == "alpha = ( ^ 'needle in alpha' )");
+  SpaceMirror::SourceSearch classSide = guest.searchSources("needle on", 100);
+  REQUIRE(classSide.matches.size() == 1);
+  CHECK(classSide.matches[0].classSide);
+  CHECK(classSide.matches[0].selector == "make");
+  // One past the limit says more match, and the search stops there.
+  SpaceMirror::SourceSearch bounded = guest.searchSources("^", 3);
+  CHECK(bounded.matches.size() == 4);
+  CHECK(bounded.methodsSearched < all.methodsSearched);
+  CHECK(guest.searchSources("no method holds this text", 5).matches.empty());
+  stopAndFinish(g);
+}
+
 TEST_CASE("mirror operations with wrong arguments fail precisely and change nothing") {
   GuestFixture g({{"Worker", kWorker}});
   g.vm->startGuest("Worker", {});
