@@ -400,20 +400,26 @@ StopReason Interpreter::dispatch() {
   }
 #define PUSH_INT(expr) PUSH_RESULT(Oop::fromSmallInteger(expr))
 // An arithmetic answer. When the next instruction stores it into a temporary (an
-// assignment "t := a + b"), the store is made at once, without pushing the answer.
-#define PUSH_RESULT(value)                          \
-  do {                                              \
-    Oop r_ = (value);                               \
-    const uint8_t* next_ = ip + kSpecialSendLength; \
-    if (*next_ == uint8_t(Op::PopStoreTemp)) {      \
-      frame::temps(fp)[next_[1]] = r_;              \
-      sp -= 2;                                      \
-      ip = next_ + LENGTH(PopStoreTemp);            \
-      DISPATCH();                                   \
-    }                                               \
-    *--sp = r_;                                     \
-    ip = next_;                                     \
-    DISPATCH();                                     \
+// assignment "t := a + b"), the store is made at once, without pushing the answer; when
+// a loop's back jump follows the store ("i := i + 1" closing a whileTrue:), it is taken
+// at once too, checking interrupts as JumpBack does.
+#define PUSH_RESULT(value)                                                       \
+  do {                                                                           \
+    Oop r_ = (value);                                                            \
+    const uint8_t* next_ = ip + kSpecialSendLength;                              \
+    if (*next_ == uint8_t(Op::PopStoreTemp)) {                                   \
+      frame::temps(fp)[next_[1]] = r_;                                           \
+      sp -= 2;                                                                   \
+      ip = next_ + LENGTH(PopStoreTemp);                                         \
+      if (*ip == uint8_t(Op::JumpBack)) {                                        \
+        ip -= readWord(ip + 1) - LENGTH(JumpBack);                               \
+        if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt; \
+      }                                                                          \
+      DISPATCH();                                                                \
+    }                                                                            \
+    *--sp = r_;                                                                  \
+    ip = next_;                                                                  \
+    DISPATCH();                                                                  \
   } while (0)
 // A comparison's answer. When a conditional jump follows (a loop's or an ifTrue:'s test),
 // it is taken at once: the Boolean is never pushed and the jump never dispatched. When the
@@ -982,6 +988,7 @@ StopReason Interpreter::dispatch() {
         // send's handler would (the same guard, the answer on in float_chain), taking each
         // from floatTemps_ when it is there instead of decoding it.
 #define PAIRED_DOUBLES_PushSmallInteger(send)
+#define PAIRED_DOUBLES_PushArgument(send)
 #define PAIRED_DOUBLES_PushTemp(send)                                           \
   {                                                                             \
     unsigned i_ = ip[1], j_ = ip[2];                                            \
@@ -1015,6 +1022,7 @@ StopReason Interpreter::dispatch() {
         ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_HANDLER, _)
 #undef ESPELL_PAIRED_HANDLER
 #undef PAIRED_DOUBLES_PushSmallInteger
+#undef PAIRED_DOUBLES_PushArgument
 #undef PAIRED_DOUBLES_PushTemp
 #undef PAIRED_DOUBLE_ARITH
 #undef PAIRED_DOUBLE_SendAdd
