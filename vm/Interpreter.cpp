@@ -676,8 +676,8 @@ StopReason Interpreter::dispatch() {
         // When the answer is stored into a temporary, it is also entered in floatTemps_,
         // and when the next instruction starts another such send from temporaries or a
         // literal (chain_restart), that send goes on in the same way, without a dispatch.
-        // Temporaries are read through floatTemps_ (FLOAT_TEMP): a value this code stored
-        // is taken as the double it was, not decoded from what was just encoded.
+        // Temporaries are read through floatTemps_ (CHAIN_TEMP): a value a chain stored is
+        // taken as the double it was, not decoded from what was just encoded.
 // [y] := the number in temporary [n]: a Double, or also a SmallInteger when [receiver] is
 // false; otherwise the chain ends (break).
 #define CHAIN_TEMP(n, y, receiver)                                                                                \
@@ -1010,14 +1010,15 @@ StopReason Interpreter::dispatch() {
 #define PAIRED_DOUBLE_SendGreater(x, y, length) PUSH_BOOL_POPPED(x > y, length);
 #define PAIRED_DOUBLE_SendLessEqual(x, y, length) PUSH_BOOL_POPPED(x <= y, length);
 #define PAIRED_DOUBLE_SendGreaterEqual(x, y, length) PUSH_BOOL_POPPED(x >= y, length);
-#define ESPELL_PAIRED_HANDLER(send, X, push)             \
-  OP(PushTemp##push##send) {                             \
-    PAIRED_DOUBLES_##push(send) sp[1] = PUSHED_PushTemp; \
-    ip += 1;                                             \
-    sp[2] = PUSHED_##push;                               \
-    sp += 2;                                             \
-    ip += instructionSize(Op::push) - 1;                 \
-    goto L_##send;                                       \
+#define ESPELL_PAIRED_HANDLER(send, X, push) \
+  OP(PushTemp##push##send) {                 \
+    PAIRED_DOUBLES_##push(send);             \
+    sp[1] = PUSHED_PushTemp;                 \
+    ip += 1;                                 \
+    sp[2] = PUSHED_##push;                   \
+    sp += 2;                                 \
+    ip += instructionSize(Op::push) - 1;     \
+    goto L_##send;                           \
   }
         ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_HANDLER, _)
 #undef ESPELL_PAIRED_HANDLER
