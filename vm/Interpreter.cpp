@@ -67,6 +67,15 @@ constexpr bool chainSendsInOrder(Op first) {
 }
 static_assert(chainSendsInOrder(Op::SendAdd) && chainSendsInOrder(Op::PushTempSendAdd),
               "the arithmetic and comparison sends are consecutive opcodes, fused or not");
+constexpr bool pairedChainSendsInOrder() {
+  for (unsigned k = 0; k < kChainSends; k++) {
+    if (pairedOpFor(Op(unsigned(Op::PushTempSendAdd) + k)) != Op(unsigned(Op::PushTempPushTempSendAdd) + k)) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(pairedChainSendsInOrder(), "the paired arithmetic and comparison sends are in the same order");
 }  // namespace
 
 inline bool Interpreter::doubleReceiver(Oop a, double& x) const {
@@ -166,6 +175,9 @@ StopReason Interpreter::dispatch() {
 #define PUSHED_PushArgument (fp[ip[1] - int(frame::argCount(fp))])
 #define PUSHED_PushTemp (frame::temps(fp)[ip[1]])
 #define PUSHED_PushField (SELF().object()->slot(ip[1]))
+// Whether temporary [n] holds the SmallFloat that Double arithmetic entered in floatTemps_
+// (Interpreter.h): then floatTemps_[n].value is its double, without decoding.
+#define FLOAT_TEMP_HIT(n) ((n) < kFloatTemps && floatTemps_[n].bits == frame::temps(fp)[n].bits())
 
   try {
     LOAD();
@@ -388,20 +400,26 @@ StopReason Interpreter::dispatch() {
   }
 #define PUSH_INT(expr) PUSH_RESULT(Oop::fromSmallInteger(expr))
 // An arithmetic answer. When the next instruction stores it into a temporary (an
-// assignment "t := a + b"), the store is made at once, without pushing the answer.
-#define PUSH_RESULT(value)                          \
-  do {                                              \
-    Oop r_ = (value);                               \
-    const uint8_t* next_ = ip + kSpecialSendLength; \
-    if (*next_ == uint8_t(Op::PopStoreTemp)) {      \
-      frame::temps(fp)[next_[1]] = r_;              \
-      sp -= 2;                                      \
-      ip = next_ + LENGTH(PopStoreTemp);            \
-      DISPATCH();                                   \
-    }                                               \
-    *--sp = r_;                                     \
-    ip = next_;                                     \
-    DISPATCH();                                     \
+// assignment "t := a + b"), the store is made at once, without pushing the answer; when
+// a loop's back jump follows the store ("i := i + 1" closing a whileTrue:), it is taken
+// at once too, checking interrupts as JumpBack does.
+#define PUSH_RESULT(value)                                                       \
+  do {                                                                           \
+    Oop r_ = (value);                                                            \
+    const uint8_t* next_ = ip + kSpecialSendLength;                              \
+    if (*next_ == uint8_t(Op::PopStoreTemp)) {                                   \
+      frame::temps(fp)[next_[1]] = r_;                                           \
+      sp -= 2;                                                                   \
+      ip = next_ + LENGTH(PopStoreTemp);                                         \
+      if (*ip == uint8_t(Op::JumpBack)) {                                        \
+        ip -= readWord(ip + 1) - LENGTH(JumpBack);                               \
+        if (interruptRequested_.load(std::memory_order_relaxed)) goto interrupt; \
+      }                                                                          \
+      DISPATCH();                                                                \
+    }                                                                            \
+    *--sp = r_;                                                                  \
+    ip = next_;                                                                  \
+    DISPATCH();                                                                  \
   } while (0)
 // A comparison's answer. When a conditional jump follows (a loop's or an ifTrue:'s test),
 // it is taken at once: the Boolean is never pushed and the jump never dispatched. When the
@@ -654,20 +672,36 @@ StopReason Interpreter::dispatch() {
         // unboxed double: those sends run Double's kernel primitives (the guard that led
         // here holds, and nothing in between can change it), and each intermediate Double,
         // encoded and decoded, would read back exactly. Only the last answer is encoded.
+        //
+        // When the answer is stored into a temporary, it is also entered in floatTemps_,
+        // and when the next instruction starts another such send from temporaries or a
+        // literal (chain_restart), that send goes on in the same way, without a dispatch.
+        // Temporaries are read through floatTemps_ (CHAIN_TEMP): a value a chain stored is
+        // taken as the double it was, not decoded from what was just encoded.
+// [y] := the number in temporary [n]: a Double, or also a SmallInteger when [receiver] is
+// false; otherwise the chain ends (break).
+#define CHAIN_TEMP(n, y, receiver)                                                                                \
+  if (unsigned n_ = (n); FLOAT_TEMP_HIT(n_)) [[likely]] {                                                         \
+    y = floatTemps_[n_].value;                                                                                    \
+  } else if (!((receiver) ? doubleReceiver(frame::temps(fp)[n_], y) : numberArgument(frame::temps(fp)[n_], y))) { \
+    break;                                                                                                        \
+  }
+// Sends operation [k] (kChainSends' order) to [chained] with [y], the instruction [length]
+// bytes long; arithmetic goes on at chain_loop.
 #define CHAIN_STEP(k, y, length)                \
   switch (k) {                                  \
     case 0:                                     \
       chained = chained + (y);                  \
       ip += (length);                           \
-      continue;                                 \
+      goto chain_loop;                          \
     case 1:                                     \
       chained = chained - (y);                  \
       ip += (length);                           \
-      continue;                                 \
+      goto chain_loop;                          \
     case 2:                                     \
       chained = chained * (y);                  \
       ip += (length);                           \
-      continue;                                 \
+      goto chain_loop;                          \
     case 3:                                     \
       PUSH_BOOL_POPPED(chained < (y), length);  \
     case 4:                                     \
@@ -677,10 +711,11 @@ StopReason Interpreter::dispatch() {
     default:                                    \
       PUSH_BOOL_POPPED(chained >= (y), length); \
   }
+      chain_loop:
         for (;;) {
           double y;
           if (unsigned k = unsigned(*ip) - unsigned(Op::PushTempSendAdd); k < kChainSends) {
-            if (!numberArgument(frame::temps(fp)[ip[1]], y)) break;
+            CHAIN_TEMP(ip[1], y, false)
             CHAIN_STEP(k, y, LENGTH(PushTempSendAdd))
           }
           if (*ip == uint8_t(Op::PushLiteral)) {
@@ -706,20 +741,50 @@ StopReason Interpreter::dispatch() {
           }
           break;
         }
-#undef CHAIN_STEP
-        Oop result;
-        if (!Oop::tryFromDouble(chained, result)) {
-          SAVE();
-          result = newDouble(rt_, chained);
-          LOAD();
-        }
-        if (*ip == uint8_t(Op::PopStoreTemp)) {
-          frame::temps(fp)[ip[1]] = result;
-          ip += LENGTH(PopStoreTemp);
+        {
+          Oop result;
+          if (Oop::tryFromDouble(chained, result)) [[likely]] {
+            if (*ip == uint8_t(Op::PopStoreTemp)) {
+              unsigned n = ip[1];
+              frame::temps(fp)[n] = result;
+              if (n < kFloatTemps) floatTemps_[n] = {result.bits(), chained};
+              ip += LENGTH(PopStoreTemp);
+              goto chain_restart;
+            }
+          } else {
+            SAVE();
+            result = newDouble(rt_, chained);
+            LOAD();
+            if (*ip == uint8_t(Op::PopStoreTemp)) {
+              frame::temps(fp)[ip[1]] = result;
+              ip += LENGTH(PopStoreTemp);
+              goto chain_restart;
+            }
+          }
+          *++sp = result;
           DISPATCH();
         }
-        *++sp = result;
+      chain_restart:
+        // The next instruction sends + - * < > <= >= to a Double from a temporary
+        // (PushTempPushTemp...) or a literal (PushLiteral then PushTemp...), with a number
+        // from a temporary as argument: the chain goes on. One pass: break leaves the
+        // instruction to its handler.
+        for (;;) {
+          double y;
+          if (unsigned k = unsigned(*ip) - unsigned(Op::PushTempPushTempSendAdd); k < kChainSends) {
+            CHAIN_TEMP(ip[1], chained, true)
+            CHAIN_TEMP(ip[2], y, false)
+            CHAIN_STEP(k, y, LENGTH(PushTempPushTempSendAdd))
+          }
+          if (*ip != uint8_t(Op::PushLiteral)) break;
+          unsigned k = unsigned(ip[LENGTH(PushLiteral)]) - unsigned(Op::PushTempSendAdd);
+          if (k >= kChainSends || !doubleReceiver(regs_.literals[readWord(ip + 1)], chained)) break;
+          CHAIN_TEMP(ip[LENGTH(PushLiteral) + 1], y, false)
+          CHAIN_STEP(k, y, LENGTH(PushLiteral) + LENGTH(PushTempSendAdd))
+        }
         DISPATCH();
+#undef CHAIN_STEP
+#undef CHAIN_TEMP
       }
 
       send_special:
@@ -919,8 +984,35 @@ StopReason Interpreter::dispatch() {
         ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
         // Paired: PushTemp's value, then the fused instruction's push, then its send.
+        // Two SmallFloat temporaries (PushTempPushTemp...) are computed on at once, as the
+        // send's handler would (the same guard, the answer on in float_chain), taking each
+        // from floatTemps_ when it is there instead of decoding it.
+#define PAIRED_DOUBLES_PushSmallInteger(send)
+#define PAIRED_DOUBLES_PushArgument(send)
+#define PAIRED_DOUBLES_PushTemp(send)                                           \
+  {                                                                             \
+    unsigned i_ = ip[1], j_ = ip[2];                                            \
+    Oop a_ = frame::temps(fp)[i_], b_ = frame::temps(fp)[j_];                   \
+    if (!bothSmall(a_, b_) && bothSmallFloat(a_, b_) && doubleGuard_) {         \
+      double x_ = FLOAT_TEMP_HIT(i_) ? floatTemps_[i_].value : a_.smallFloat(); \
+      double y_ = FLOAT_TEMP_HIT(j_) ? floatTemps_[j_].value : b_.smallFloat(); \
+      PAIRED_DOUBLE_##send(x_, y_, LENGTH(PushTempPushTemp##send))              \
+    }                                                                           \
+  }
+#define PAIRED_DOUBLE_ARITH(expr, length) \
+  chained = (expr);                       \
+  ip += (length);                         \
+  goto float_chain;
+#define PAIRED_DOUBLE_SendAdd(x, y, length) PAIRED_DOUBLE_ARITH(x + y, length)
+#define PAIRED_DOUBLE_SendSubtract(x, y, length) PAIRED_DOUBLE_ARITH(x - y, length)
+#define PAIRED_DOUBLE_SendMultiply(x, y, length) PAIRED_DOUBLE_ARITH(x* y, length)
+#define PAIRED_DOUBLE_SendLess(x, y, length) PUSH_BOOL_POPPED(x < y, length);
+#define PAIRED_DOUBLE_SendGreater(x, y, length) PUSH_BOOL_POPPED(x > y, length);
+#define PAIRED_DOUBLE_SendLessEqual(x, y, length) PUSH_BOOL_POPPED(x <= y, length);
+#define PAIRED_DOUBLE_SendGreaterEqual(x, y, length) PUSH_BOOL_POPPED(x >= y, length);
 #define ESPELL_PAIRED_HANDLER(send, X, push) \
   OP(PushTemp##push##send) {                 \
+    PAIRED_DOUBLES_##push(send);             \
     sp[1] = PUSHED_PushTemp;                 \
     ip += 1;                                 \
     sp[2] = PUSHED_##push;                   \
@@ -930,6 +1022,17 @@ StopReason Interpreter::dispatch() {
   }
         ESPELL_PAIRED_OPCODES(ESPELL_PAIRED_HANDLER, _)
 #undef ESPELL_PAIRED_HANDLER
+#undef PAIRED_DOUBLES_PushSmallInteger
+#undef PAIRED_DOUBLES_PushArgument
+#undef PAIRED_DOUBLES_PushTemp
+#undef PAIRED_DOUBLE_ARITH
+#undef PAIRED_DOUBLE_SendAdd
+#undef PAIRED_DOUBLE_SendSubtract
+#undef PAIRED_DOUBLE_SendMultiply
+#undef PAIRED_DOUBLE_SendLess
+#undef PAIRED_DOUBLE_SendGreater
+#undef PAIRED_DOUBLE_SendLessEqual
+#undef PAIRED_DOUBLE_SendGreaterEqual
 
         OP(ForLoopUp) {
           // A step that cannot end the loop: counter < limit, both SmallIntegers, and
@@ -1022,6 +1125,7 @@ StopReason Interpreter::dispatch() {
 #undef PUSHED_PushArgument
 #undef PUSHED_PushTemp
 #undef PUSHED_PushField
+#undef FLOAT_TEMP_HIT
 #undef DISPATCH
 #undef OP
 }

@@ -263,6 +263,19 @@ class Interpreter {
   // Double>>// is the kernel's primitive too (and doubleGuard_ holds: its answer goes on
   // in the same chain of Double arithmetic).
   bool doubleDivideGuard_ = false;
+  // The doubles that Double arithmetic last stored into temporaries 0..kFloatTemps-1 of any
+  // frame, each beside the SmallFloat it stored (float_chain in the dispatch loop). A
+  // temporary whose bits are still that SmallFloat holds that double (the encoding is
+  // exact and one-to-one), so reading it there needs no decoding, and no store anywhere
+  // has to invalidate an entry: a temporary that changed no longer matches. Boxed Doubles
+  // are not entered (their bits are an address, which a collection may reuse); bits 0
+  // (no entry) are never a SmallFloat.
+  struct FloatTemp {
+    uint64_t bits = 0;
+    double value = 0;
+  };
+  static constexpr unsigned kFloatTemps = 64;
+  FloatTemp floatTemps_[kFloatTemps];
   size_t maxStackSlots_;      // see stackLimitFor
   size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled
   size_t overflowDepth_ = 0;  // the stack depth at the StackOverflow being handled (0: none)

@@ -121,7 +121,8 @@ namespace vm {
 // comparison send, as one instruction ("PushTempPushTempSendAdd 3 4 7" is "PushTemp 3"
 // then "PushTempSendAdd 4 7"): both operands of "a + b", "x < 50", "z + 1". The compiler
 // pairs them when no jump lands between the two (Emitter::emitSendOp); the interpreter
-// pushes both values and runs the send's own handler.
+// pushes both values and runs the send's own handler. The PushArgument rows ("k <= size"
+// with size an argument) came last: images hold the opcodes before them.
 //
 //  P(send, X, second push)
 #define ESPELL_PAIRABLE_SENDS(P, X, push) \
@@ -132,9 +133,10 @@ namespace vm {
   P(SendGreater, X, push)                 \
   P(SendLessEqual, X, push)               \
   P(SendGreaterEqual, X, push)
-#define ESPELL_PAIRED_OPCODES(P, X)     \
-  ESPELL_PAIRABLE_SENDS(P, X, PushTemp) \
-  ESPELL_PAIRABLE_SENDS(P, X, PushSmallInteger)
+#define ESPELL_PAIRED_OPCODES(P, X)             \
+  ESPELL_PAIRABLE_SENDS(P, X, PushTemp)         \
+  ESPELL_PAIRABLE_SENDS(P, X, PushSmallInteger) \
+  ESPELL_PAIRABLE_SENDS(P, X, PushArgument)
 #define ESPELL_PAIRED_ROW(send, X, push) X(PushTemp##push##send, "BBW", 1, "paired: PushTemp then " #push #send)
 
 enum class Op : uint8_t {

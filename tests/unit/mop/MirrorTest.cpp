@@ -250,6 +250,12 @@ TEST_CASE("Double arithmetic chains, // and paired sends of a running guest send
   guest.installMethod(calc, guest.compileMethod(calc, "divide: x = ( ^ 10.0 // (x * 2.0) )"));
   // A paired instruction (PushTempPushTempSendAdd) runs SendAdd's handler and its guards.
   guest.installMethod(calc, guest.compileMethod(calc, "paired: x = ( | t u | t := x. u := 0.5. ^ t + u > 2.0 )"));
+  // A chain stored into a temporary goes on with the next statement's Double sends
+  // (chain_restart), reading the stored temporaries unboxed.
+  guest.installMethod(calc, guest.compileMethod(calc, R"(restart: x = (
+      | t u |
+      t := x * 2.0. u := t * t. t := 2.0 * u + t.
+      ^ t + u ))"));
   verifyBoth(g);
   g.vm->evaluateInGuest("system global: #Calc put: Calc new. system global: #Sends put: 0");
   const char* chain = "^ ((system global: #Calc) chain: 1.0) asInteger";
@@ -257,6 +263,8 @@ TEST_CASE("Double arithmetic chains, // and paired sends of a running guest send
   CHECK(g.guestInteger(chain) == 13);
   CHECK(g.guestInteger(divide) == 25);
   CHECK(g.guestInteger("^ ((system global: #Calc) paired: 1.0) ifTrue: [ 1 ] ifFalse: [ 0 ]") == 0);
+  const char* restart = "^ ((system global: #Calc) restart: 1.0) asInteger";
+  CHECK(g.guestInteger(restart) == 14);
   Ref doubleClass = guest.classNamed("Double");
   guest.installMethod(doubleClass, guest.compileMethod(doubleClass, R"(// other = (
       system global: #Sends put: (system global: #Sends) + 1.
@@ -276,6 +284,8 @@ TEST_CASE("Double arithmetic chains, // and paired sends of a running guest send
   CHECK(g.guestInteger("^ system global: #Sends") == 201);
   CHECK(g.guestInteger("^ ((system global: #Calc) paired: 2.0) ifTrue: [ 1 ] ifFalse: [ 0 ]") == 1);
   CHECK(g.guestInteger("^ system global: #Sends") == 301);
+  CHECK(g.guestInteger(restart) == 14);
+  CHECK(g.guestInteger("^ system global: #Sends") == 501);
   runAWhile(g, 10);
   stopAndFinish(g);
   CHECK(g.output() == "0\n");

@@ -156,7 +156,7 @@ TEST_CASE("counted loops end in a fast step, followed by the general step") {
 }
 
 TEST_CASE("a push directly followed by a send is one fused instruction, unless a jump lands on the send") {
-  auto fused = compile("foo: a | t | t := 3. ^ (t + a) foo: t");
+  auto fused = compile("foo: a | t | t := 3. ^ (3 + a) foo: t");
   CHECK(uses(*fused, Op::PushArgumentSendAdd));
   CHECK(uses(*fused, Op::PushTempSend));
   CHECK_FALSE(uses(*fused, Op::SendAdd));
@@ -199,4 +199,8 @@ TEST_CASE("PushTemp directly followed by a fused push and arithmetic send is one
   CHECK(uses(*joined, Op::PushTempSendAdd));
   // The operand stack holds both pushes of "a < 5" above "a + b" (the slow path pushes them).
   CHECK(paired->maxStack >= 3);
+  // PushTemp then an argument: "k <= n" with n an argument.
+  auto argument = compile("foo: n | k | k := 1. [ k <= n ] whileTrue: [ k := k + n ]. ^ k");
+  CHECK(uses(*argument, Op::PushTempPushArgumentSendLessEqual));
+  CHECK(uses(*argument, Op::PushTempPushArgumentSendAdd));
 }

@@ -46,6 +46,9 @@ constexpr Case kCases[] = {
     {"| x | x := 1.0e300. (x * 10.0 + x) / 11.0", "1.0e300"},
     {"| x y | x := 0.5. y := 3. (x * y * y > 4.0) printString + (x // y) printString", "true0.16666666666666666"},
     {"| x y | x := 4611686018427387903. y := 1. x + y", "4611686018427387904"},
+    // A chain stored into a temporary goes on with the next statement (chain_restart)
+    {"| x y z | x := 1.5. y := x * x. z := 2.0 * y - x. z + y", "5.25"},
+    {"| x y | x := 1.0e300 * 10.0. y := x * 0.5. y + x", "1.5e301"},
     // Comparisons and identity
     {"3 = 3", "true"},
     {"3 ~= 4", "true"},
@@ -97,7 +100,7 @@ constexpr Case kCases[] = {
 }  // namespace
 
 TEST_CASE("the interpreter evaluates the table of expressions") {
-  static_assert(sizeof(kCases) / sizeof(kCases[0]) == 66, "update the count when adding cases");
+  static_assert(sizeof(kCases) / sizeof(kCases[0]) == 68, "update the count when adding cases");
   RuntimeFixture f;
   for (const Case& c : kCases) {
     INFO(std::string(c.source));
