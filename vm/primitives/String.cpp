@@ -6,6 +6,7 @@
 // parsers, I/O buffers). SOM's #charAt: answers a one-character String.
 #include <algorithm>
 
+#include "vm/HttpHeadLexer.h"
 #include "vm/Utf8.h"
 #include "vm/primitives/PrimitiveSupport.h"
 
@@ -443,6 +444,36 @@ ESPELL_PRIMITIVE(strAsByteArray) {
   return answer(in, argc, b);
 }
 
+// httpHeadFrom: start to: stop into: fields — lexes the request head at byte positions
+// start..stop (vm/HttpHeadLexer.h) and stores where its parts are into the Array fields,
+// as SmallIntegers: 1-based first and last byte positions of the method, target and
+// version, then name and value of each header line (a value's last position is one less
+// than its first when it is empty). Answers the number of header lines, -1 for a malformed
+// head or request line, -2 for a malformed header line (the request line's positions are
+// stored), or -3 when fields has too few slots (6 + 4 per header line). Stores nothing but
+// immediates and allocates nothing, so no collection can happen in it.
+ESPELL_PRIMITIVE(strHttpHead) {
+  Oop r = receiver(in, argc), start = arg(in, argc, 0), stop = arg(in, argc, 1), fields = arg(in, argc, 2);
+  if (!start.isSmallInteger() || !stop.isSmallInteger() || !fields.isHeapObject() ||
+      fields.object()->format() != space::Format::Indexable || fields.object()->isImmutable()) {
+    return kFail;
+  }
+  int64_t first = start.smallInteger(), last = stop.smallInteger();
+  int64_t size = int64_t(r.object()->byteLength());
+  if (first < 1 || last < first - 1 || last > size) return kFail;
+  std::string_view head = bytesOf(r).substr(size_t(first - 1), size_t(last - first + 1));
+  Oop* slots = fields.object()->slots();
+  size_t capacity = size_t(fields.object()->slotCount());
+  int64_t n = http::lexHead(head, [&](size_t k, size_t offset) {
+    // Immediates only: no write barrier. 0-based offsets in head become 1-based buffer
+    // positions; an exclusive end is the inclusive last position.
+    if (k < capacity) slots[k] = Oop::fromSmallInteger(int64_t(offset) + (k % 2 == 0 ? first : first - 1));
+  });
+  if (n >= 0 && 6 + 4 * uint64_t(n) > capacity) return answerInt(in, argc, -3);
+  if (n == http::kHeadFieldMalformed && capacity < 6) return answerInt(in, argc, -3);
+  return answerInt(in, argc, n);
+}
+
 }  // namespace
 }  // namespace prim
 
@@ -483,6 +514,7 @@ void registerStringPrimitives(PrimitiveTable& t) {
   t.add("String>>copyBytesFrom:to:", bytesCopy);
   t.add("String>>byteIndexOf:from:to:", strByteIndexOfFromTo);
   t.add("String>>replaceBytesFrom:to:with:startingAt:", bytesReplace);
+  t.add("String>>httpHeadFrom:to:into:", strHttpHead);
   t.add("ByteArray>>length", bytesLength);
   t.add("ByteArray>>size", bytesLength);
   t.add("ByteArray>>byteSize", bytesLength);
