@@ -215,8 +215,8 @@ void OldSpace::prepareSpareSegment() {
   spare_ = Spare{start, bytes, 0};
   // The pages are zero; writing a zero into each leaves them so and makes them the
   // process's. Nothing else touches them until openSpareSegment sees the job done.
-  spare_.warmed = PageReleaseThread::instance().post([start, bytes] {
-    for (uintptr_t p = start; p < start + bytes; p += Reservation::kPageSize) {
+  spare_.warmed = PageReleaseThread::instance().post([start, end = start + bytes] {
+    for (uintptr_t p = start; p < end; p += Reservation::kPageSize) {
       *reinterpret_cast<volatile uint8_t*>(p) = 0;
     }
   });
