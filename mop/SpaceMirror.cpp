@@ -316,11 +316,18 @@ std::string SpaceMirror::selectorOf(const Ref& method) const {
   return std::string(bytesOf(method.get().object()->slot(code_slot::kSelector)));
 }
 
+// The source text kept in the debug info of compiled method `method` (empty when there is
+// none), read in place.
+static std::string_view sourceTextOf(Runtime& rt, Oop method) {
+  Oop info = method.object()->slot(code_slot::kDebugInfo);
+  if (!info.isHeapObject() || info.object()->slotCount() <= debug_info::kSource) return {};
+  Oop source = info.object()->slot(debug_info::kSource);
+  return isString(rt, source) ? bytesOf(source) : std::string_view();
+}
+
 std::string SpaceMirror::sourceOf(const Ref& method) const {
   if (!isMethod(rt_, method.get())) throw MirrorError("sourceOf", "not a compiled method: " + describe(method));
-  Oop info = method.get().object()->slot(code_slot::kDebugInfo);
-  if (!info.isHeapObject() || info.object()->slotCount() < 1 || !isString(rt_, info.object()->slot(0))) return "";
-  return std::string(bytesOf(info.object()->slot(0)));
+  return std::string(sourceTextOf(rt_, method.get()));
 }
 
 SpaceMirror::SourceSearch SpaceMirror::searchSources(std::string_view text, size_t limit) const {
@@ -343,9 +350,7 @@ SpaceMirror::SourceSearch SpaceMirror::searchSources(std::string_view text, size
         if (result.matches.size() > limit) return result;
         result.methodsSearched++;
         if (!isMethod(rt_, method)) continue;
-        Oop info = method.object()->slot(code_slot::kDebugInfo);
-        if (!info.isHeapObject() || info.object()->slotCount() < 1 || !isString(rt_, info.object()->slot(0))) continue;
-        std::string_view source = bytesOf(info.object()->slot(0));
+        std::string_view source = sourceTextOf(rt_, method);
         if (source.find(text) == std::string_view::npos) continue;
         result.matches.push_back({std::string(name), classSide, std::string(selector), std::string(source)});
       }

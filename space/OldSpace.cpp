@@ -196,7 +196,7 @@ bool OldSpace::openSegment(size_t minBytes) {
 }
 
 bool OldSpace::openSpareSegment(size_t bytes) {
-  return spare_.bytes == bytes && PageReleaseThread::instance().finished(spare_.warmed);
+  return spare_.bytes == bytes && spareSegmentReady();
 }
 
 void OldSpace::prepareSpareSegment() {
