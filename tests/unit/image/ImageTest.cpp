@@ -348,7 +348,8 @@ TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming w
   std::ofstream(segment, std::ios::binary) << flipped;
   refused("SHA-256 does not match");
   refused(segment.filename().string());
-  if (good.segments.size() > 1) {
+  REQUIRE(good.segments.size() > 1);  // eden, the survivors and old space at least
+  {
     // Segments are checked on several threads; the first damaged one in manifest order is named.
     fs::path last = fs::path(dir) / good.segments.back().file;
     const std::string lastBytes = readFile(last);
