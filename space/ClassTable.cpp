@@ -75,7 +75,11 @@ void ClassTable::unregister(ClassIndex index) {
 }
 
 void ClassTable::followForwarders() {
-  for (ClassIndex i = 0; i < capacity_; i++) entries_[i] = Space::follow(entries_[i]);
+  // Only forwarded entries are written (the table's pages may be tracked by a checkpoint).
+  for (ClassIndex i = 0; i < capacity_; i++) {
+    Oop e = entries_[i];
+    if (e.isHeapObject() && e.object()->isForwarded()) entries_[i] = Space::follow(e);
+  }
 }
 
 }  // namespace space
