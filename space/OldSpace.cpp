@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "space/WriteTracker.h"
+
 namespace space {
 
 namespace {
@@ -17,6 +19,8 @@ OldSpace::OldSpace(Reservation& reservation, uintptr_t firstAddress, size_t maxB
     : reservation_(reservation), nextAddress_(firstAddress), maxBytes_(maxBytes) {}
 
 OldSpace::~OldSpace() {
+  if (keepSpare_) WriteTracker::keepSpareChunksReady(false);
+  waitForBumpAreaWarming();
   if (spare_.bytes != 0) PageReleaseThread::instance().waitFor(spare_.warmed);
 }
 
@@ -74,6 +78,11 @@ uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
   // A free chunk that ends its segment becomes the bump area before a segment is opened:
   // after a full collection (which closes the bump area) the room is usually there, and
   // a segment opened each time would leave old space committing more and more.
+  if (takeFreeTailAsBumpArea(bytes)) return bumpTop_;
+  return openSegment(bytes) ? bumpTop_ : 0;
+}
+
+bool OldSpace::takeFreeTailAsBumpArea(size_t bytes) {
   for (uintptr_t* link = &largeList_; *link != 0; link = &nextLink(*link)) {
     uintptr_t chunk = *link;
     size_t size = HeapObject::fromBlockStart(chunk)->totalBytes();
@@ -89,9 +98,34 @@ uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
     bumpSegment_ = index;
     bumpTop_ = chunk;
     bumpEnd_ = segments_[index].end;
-    return bumpTop_;
+    return true;
   }
-  return openSegment(bytes) ? bumpTop_ : 0;
+  return false;
+}
+
+void OldSpace::warmBumpArea() {
+  if (!keepSpare_ || spareHeld_) return;
+  waitForBumpAreaWarming();
+  if (bumpSegment_ == SIZE_MAX && !takeFreeTailAsBumpArea(kMinWarmBumpBytes)) return;
+  alignBumpAreaToPage();
+  uintptr_t start = Reservation::roundUpToPage(bumpTop_);
+  uintptr_t end = std::min(bumpEnd_, start + kDefaultSegmentBytes);
+  if (start >= end) return;
+  bumpAreaWarmed_ = PageReleaseThread::instance().post([start, end] {
+    for (uintptr_t p = start; p < end; p += Reservation::kPageSize) {
+      // The space may allocate here meanwhile: a compare-and-swap of a word with the value
+      // it holds writes the page, atomically, without ever changing what the space stored.
+      auto* word = reinterpret_cast<uint64_t*>(p);
+      uint64_t seen = __atomic_load_n(word, __ATOMIC_RELAXED);
+      while (!__atomic_compare_exchange_n(word, &seen, seen, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      }
+    }
+  });
+}
+
+void OldSpace::waitForBumpAreaWarming() {
+  if (bumpAreaWarmed_ != 0) PageReleaseThread::instance().waitFor(bumpAreaWarmed_);
+  bumpAreaWarmed_ = 0;
 }
 
 void OldSpace::alignBumpAreaToPage() {
@@ -232,6 +266,7 @@ std::pair<uintptr_t, size_t> OldSpace::dropSpareSegment() {
 }
 
 void OldSpace::keepSpareSegment(bool keep) {
+  if (keep != keepSpare_) WriteTracker::keepSpareChunksReady(keep);
   keepSpare_ = keep;
   if (keep) {
     prepareSpareSegment();
@@ -300,6 +335,7 @@ OldSpace::State OldSpace::State::withoutSpare() const {
 }
 
 void OldSpace::restoreState(const State& saved) {
+  waitForBumpAreaWarming();  // segments may be decommitted below
   // A spare prepared since the state was taken goes first: its range is free memory in
   // the saved state.
   if (spare_.bytes != 0 && spare_.start != saved.spareStart) dropSpareSegment();

@@ -220,6 +220,7 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   finishPageRelease();
   disarmCheckpoint();  // segments may be released and their addresses reused
   if (snapshotDisarm_) std::exchange(snapshotDisarm_, nullptr)();
+  oldSpace_->waitForBumpAreaWarming();  // the sweep rewrites and releases free memory
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();
@@ -231,6 +232,7 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   oldSpace_->setMaxBytes(std::max(config_.maxOldBytes, oldSpace_->committedBytes()));
   lastFullCollection_ = std::chrono::steady_clock::now();
   idleFullCollectionOwed_ = false;
+  oldSpace_->warmBumpArea();
   uint64_t ns = nanosSince(start);
   collecting_ = false;
   stats_.fullCollections++;

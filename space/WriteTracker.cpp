@@ -298,7 +298,31 @@ size_t WriteTracker::spareChunksKept() {
   return n;
 }
 
+std::atomic<int> WriteTracker::spareChunksReadyKeepers_{0};
+
+void WriteTracker::keepSpareChunksReady(bool keep) {
+  if (!keep) {
+    spareChunksReadyKeepers_.fetch_sub(1);
+    return;
+  }
+  spareChunksReadyKeepers_.fetch_add(1);
+  PageReleaseThread::instance().post(fillSpareChunks);
+}
+
+void WriteTracker::fillSpareChunks() {
+  while (spareChunksKept() < kSpareChunks) {
+    // MAP_POPULATE on a private writable mapping faults every page in for writing.
+    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return;
+    if (!keepSpareChunk(static_cast<Chunk*>(p))) {
+      munmap(p, sizeof(Chunk));  // a tracker gave its chunks back meanwhile
+      return;
+    }
+  }
+}
+
 void WriteTracker::releaseSpareChunks(size_t keep) {
+  if (spareChunksReadyKeepers_.load() > 0) return;
   for (auto& slot : spareChunks_) {
     if (slot.load() == nullptr) continue;
     if (keep > 0) {

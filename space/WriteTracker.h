@@ -110,8 +110,16 @@ class WriteTracker final : private WriteFaultOwner {
   static size_t spareChunksKept();
   static bool spareChunkKept() { return spareChunksKept() > 0; }
   // Unmaps the spare chunks beyond the first `keep` (a space with nothing to run gives its
-  // memory back; see Space::releaseMemoryWhileIdle).
+  // memory back; see Space::releaseMemoryWhileIdle), unless chunks are kept ready.
   static void releaseSpareChunks(size_t keep);
+  // While a space keeps memory ready for updates (SpaceConfig::warmSpareSegment), the
+  // pool is kept full: keepSpareChunksReady(true) fills it with written chunks on the
+  // PageReleaseThread, and idle releases leave it alone (the pool is process-wide: an
+  // idle hypervisor emptied it after every update of its guest, whose next checkpoint
+  // then saved its pages into fresh memory, a fault per page). Calls nest.
+  static void keepSpareChunksReady(bool keep);
+  // Fills the pool now, on the calling thread (the job keepSpareChunksReady posts).
+  static void fillSpareChunks();
   // Whether a fault at `address` belongs to this tracker (and was handled).
   bool handleFault(uintptr_t address);
   // Saves now the tracked pages at `pages` (page addresses, in any order, repeats
@@ -168,6 +176,7 @@ class WriteTracker final : private WriteFaultOwner {
   // Each slot holds a spare chunk or nullptr; taken and given with one atomic exchange
   // each (the fault handler takes them, the PageReleaseThread gives them back).
   static std::array<std::atomic<Chunk*>, kSpareChunks> spareChunks_;
+  static std::atomic<int> spareChunksReadyKeepers_;  // see keepSpareChunksReady
   static Chunk* takeSpareChunk();
   static bool keepSpareChunk(Chunk* c);
   size_t savedCount_ = 0;
