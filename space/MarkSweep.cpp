@@ -54,9 +54,12 @@ void MarkSweep::run() {
   sweep();
 }
 
-void MarkSweep::addFree(uintptr_t start, size_t bytes) {
-  OldSpace& old = space_.oldSpace();
-  old.addFreeChunk(start, bytes);
+void MarkSweep::addFree(uintptr_t start, size_t bytes, bool release) {
+  space_.oldSpace().addFreeChunk(start, bytes);
+  if (release) releaseFreePages(start, bytes);
+}
+
+void MarkSweep::releaseFreePages(uintptr_t start, size_t bytes) {
   if (bytes < releaseFreeBytes_) return;
   constexpr uintptr_t kPage = Reservation::kPageSize;
   uintptr_t from = (start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1);  // keep the chunk's header and link
@@ -72,6 +75,11 @@ void MarkSweep::sweep() {
   old.resetFreeLists();
   size_t live = 0;
   std::vector<size_t> emptySegments;
+  // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
+  // the last free run that ends a segment its bump area after the sweep: that run keeps
+  // its pages, the other runs ending a segment give theirs back once it is known.
+  const bool keepTail = old.keepsSpareSegment();
+  std::vector<std::pair<uintptr_t, size_t>> tails;
   const std::vector<Segment>& segments = old.segments();
   for (size_t si = 0; si < segments.size(); si++) {
     const Segment& seg = segments[si];
@@ -96,7 +104,11 @@ void MarkSweep::sweep() {
       emptySegments.push_back(si);
       continue;
     }
-    if (freeStart != 0) addFree(freeStart, seg.top - freeStart);
+    if (freeStart != 0) {
+      bool endsSegment = seg.top == seg.end;
+      addFree(freeStart, seg.top - freeStart, !(keepTail && endsSegment));
+      if (keepTail && endsSegment) tails.push_back({freeStart, seg.top - freeStart});
+    }
     live += segmentLive;
   }
   // Keep one empty segment around to avoid thrashing between collections.
@@ -106,11 +118,14 @@ void MarkSweep::sweep() {
     if (!keptOne) {
       keptOne = true;
       const Segment& seg = old.segments()[si];
-      addFree(seg.start, seg.top - seg.start);
+      addFree(seg.start, seg.top - seg.start, !(keepTail && seg.top == seg.end));
+      if (keepTail && seg.top == seg.end) tails.push_back({seg.start, seg.top - seg.start});
       continue;
     }
     old.releaseSegment(si);
   }
+  // (The free list is last in, first out: the last tail listed is the one taken.)
+  for (size_t i = 0; i + 1 < tails.size(); i++) releaseFreePages(tails[i].first, tails[i].second);
   old.setLiveBytesAfterSweep(live);
   if (live > space_.stats_.peakLiveBytes) space_.stats_.peakLiveBytes = live;
 }

@@ -33,7 +33,10 @@ class MarkSweep final : private RootVisitor {
   void markSlot(Oop& slot);
   void drain();
   void sweep();
-  void addFree(uintptr_t start, size_t bytes);
+  // Lists a free run; gives its pages back when it is large enough, unless `release` is
+  // false (the caller decides later: releaseFreePages).
+  void addFree(uintptr_t start, size_t bytes, bool release = true);
+  void releaseFreePages(uintptr_t start, size_t bytes);
 
   Space& space_;
   size_t releaseFreeBytes_;

@@ -82,6 +82,7 @@ class OldSpace {
   // spare it did not save (restoreState). Releasing the hold prepares one if it is kept.
   void holdSpareSegment(bool held);
   bool spareSegmentReady();  // tests
+  bool keepsSpareSegment() const { return keepSpare_; }
   // Where a spare is kept (and not held): makes the free run that ends a segment the bump
   // area when there is none, and writes its pages (up to a segment's worth) on the
   // PageReleaseThread while the space runs on. Called after a full collection.

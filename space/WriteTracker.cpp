@@ -301,12 +301,14 @@ size_t WriteTracker::spareChunksKept() {
 std::atomic<int> WriteTracker::spareChunksReadyKeepers_{0};
 
 void WriteTracker::keepSpareChunksReady(bool keep) {
+  static std::atomic<PageReleaseThread::Ticket> filled{0};
   if (!keep) {
+    PageReleaseThread::instance().waitFor(filled.load());  // the pool's state is settled after
     spareChunksReadyKeepers_.fetch_sub(1);
     return;
   }
   spareChunksReadyKeepers_.fetch_add(1);
-  PageReleaseThread::instance().post(fillSpareChunks);
+  filled.store(PageReleaseThread::instance().post(fillSpareChunks));
 }
 
 void WriteTracker::fillSpareChunks() {

@@ -1,6 +1,9 @@
 // Old space's spare segment (OldSpace::keepSpareSegment): the next segment, written ahead
 // on the PageReleaseThread, taken once ready; held under a checkpoint, and exact across
-// its rollback.
+// its rollback. With it, the memory an update's checkpoint needs next is kept written
+// too: the pool of chunks for saved pages, and the bump area after a full collection.
+#include <sys/mman.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -171,4 +174,55 @@ TEST_CASE("an image's state leaves the spare out: its range is free memory there
   CHECK(image.spareBytes == 0);
   CHECK(image.releasedRanges.size() == state.releasedRanges.size() + 1);
   CHECK(image.releasedRanges.back() == std::pair<uintptr_t, size_t>{spareStart, spareBytes});
+}
+
+TEST_CASE("a space that keeps a spare keeps the checkpoint's pool of chunks full, and idle releases leave it") {
+  {
+    TestHeap h(spareConfig());
+    PageReleaseThread::instance().waitFor(PageReleaseThread::instance().post([] {}));
+    CHECK(WriteTracker::spareChunksKept() == WriteTracker::kSpareChunks);
+    WriteTracker::releaseSpareChunks(1);
+    CHECK(WriteTracker::spareChunksKept() == WriteTracker::kSpareChunks);
+  }
+  WriteTracker::releaseSpareChunks(1);  // no such space any more
+  CHECK(WriteTracker::spareChunksKept() == 1);
+}
+
+TEST_CASE("after a full collection the bump area is the free run that ends a segment, its pages written ahead") {
+  TestHeap h(spareConfig());
+  Space& s = h.space;
+  OldSpace& old = s.oldSpace();
+  {
+    std::vector<Handle> garbage;
+    growOldSpace(h, garbage);
+    growOldSpace(h, garbage);
+  }
+  REQUIRE(s.collectGarbage());
+  old.waitForBumpAreaWarming();
+  OldSpace::State state = old.state();
+  REQUIRE(state.bumpSegment != SIZE_MAX);
+  CHECK(state.bumpEnd == old.segments()[state.bumpSegment].end);
+  uintptr_t start = Reservation::roundUpToPage(state.bumpTop);
+  size_t pages = std::min<size_t>((state.bumpEnd - start) / Reservation::kPageSize,
+                                  OldSpace::kDefaultSegmentBytes / Reservation::kPageSize);
+  REQUIRE(pages * Reservation::kPageSize >= OldSpace::kMinWarmBumpBytes);
+  std::vector<unsigned char> resident(pages);
+  REQUIRE(mincore(reinterpret_cast<void*>(start), pages * Reservation::kPageSize, resident.data()) == 0);
+  size_t in = 0;
+  for (unsigned char r : resident) in += r & 1;
+  CHECK(in == pages);
+  h.verify();
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);  // allocation goes on in and past it
+  h.verify();
+}
+
+TEST_CASE("without the option a full collection leaves the bump area closed and gives its pages back") {
+  TestHeap h;
+  {
+    std::vector<Handle> garbage;
+    growOldSpace(h, garbage);
+  }
+  REQUIRE(h.space.collectGarbage());
+  CHECK(h.space.oldSpace().state().bumpSegment == SIZE_MAX);
 }
