@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "image/BackgroundPriority.h"
+
 #include "image/SegmentOutput.h"
 
 namespace image {
@@ -30,7 +32,11 @@ int writeFully(int fd, const uint8_t* p, size_t n, size_t offset) {
 
 }  // namespace
 
-WriteThread::WriteThread() : thread_([this] { run(); }) {}
+WriteThread::WriteThread()
+    : thread_([this] {
+        lowerThreadPriority();
+        run();
+      }) {}
 
 WriteThread::~WriteThread() {
   {
