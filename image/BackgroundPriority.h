@@ -1,9 +1,11 @@
 // BackgroundPriority: a snapshot's background threads (the writer, the hasher, the
-// writes) run at the lowest priority (nice 19), so that the program they snapshot, which
-// serves clients on the same cores meanwhile, preempts them whenever it has work: on a
-// machine of two cores the three would otherwise take one core and a half from it while
-// it serves. The fault-handling thread keeps its priority: the program waits for it.
-// ESPELL_SNAPSHOT_NICE=N sets another niceness (0: as the program).
+// writes) run at a lower priority (nice 10), so that the program they snapshot, which
+// serves clients on the same cores meanwhile, gets the larger share of them: on a machine
+// of two cores the writer and the hasher would otherwise take up to one core and a half
+// from it while it serves. Not the lowest: the longer the writer takes, the more pages the
+// program saves first (BackgroundPriority.cpp has the measurements). The fault-handling
+// thread keeps its priority: the program waits for it. ESPELL_SNAPSHOT_NICE=N sets
+// another niceness (0: as the program).
 #pragma once
 
 namespace image {
