@@ -1,6 +1,7 @@
 // WriteThread: see WriteThread.h.
 #include "image/WriteThread.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,10 @@ int writeFully(int fd, const uint8_t* p, size_t n, size_t offset) {
     ssize_t w = pwrite(fd, p, n, off_t(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
+      // O_DIRECT refused for this write (a device or file system wanting another
+      // alignment): the rest of the file goes through the page cache.
+      int flags = errno == EINVAL ? fcntl(fd, F_GETFL) : -1;
+      if (flags >= 0 && (flags & O_DIRECT) && fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0) continue;
       return errno;
     }
     if (w == 0) return EIO;

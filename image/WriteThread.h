@@ -1,8 +1,10 @@
 // WriteThread: pwrite(2)s on a thread of its own, in the order queued, so that a writer's
 // file writes overlap its copying (and the HashThread's hashing) instead of adding to
 // them. It matters most for files opened with O_DIRECT, where each write waits for the
-// disk (about 1.2 ms a MiB here): the writer copies the next batch meanwhile. The first
-// failure stops the writes after it and is reported by check().
+// disk (about 1.2 ms a MiB here): the writer copies the next batch meanwhile. A write that
+// O_DIRECT refuses (EINVAL: an alignment the device or file system does not take) turns
+// O_DIRECT off for its file and is written again. The first failure stops the writes
+// after it and is reported by check().
 #pragma once
 
 #include <condition_variable>

@@ -588,6 +588,17 @@ TEST_CASE("WriteThread writes in the order queued, and reports the first failure
     for (size_t i = 0; i < pieces.size(); i++) expected = expected.substr(0, i * 500) + pieces[i];
     CHECK(readFile(path) == expected);
 
+    // A write O_DIRECT refuses (not aligned) turns O_DIRECT off and is written.
+    int direct = open((dir.path + "/direct").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+    if (direct >= 0) {
+      std::string odd = "not aligned for O_DIRECT";
+      io.waitFor(io.add(direct, odd.data() + 1, odd.size() - 1, 3, path));
+      CHECK_NOTHROW(io.check());
+      CHECK((fcntl(direct, F_GETFL) & O_DIRECT) == 0);
+      close(direct);
+      CHECK(readFile(dir.path + "/direct") == std::string(3, '\0') + odd.substr(1));
+    }
+
     int readOnly = open(path.c_str(), O_RDONLY);
     REQUIRE(readOnly >= 0);
     std::string other = dir.path + "/read-only";
