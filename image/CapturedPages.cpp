@@ -81,19 +81,23 @@ void CapturedPages::preserve(size_t page) {
   while (state.load(std::memory_order_acquire) == Copying) sched_yield();
 }
 
-bool CapturedPages::take(size_t page, uint8_t* out) {
+CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopulated) {
   std::atomic_ref<uint8_t> state(states_[page]);
   uint8_t s = NotWritten;
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
-    std::memcpy(out, reinterpret_cast<const void*>(address(page)), kPageSize);
+    if (unpopulated) {
+      std::memset(out, 0, kPageSize);
+    } else {
+      std::memcpy(out, reinterpret_cast<const void*>(address(page)), kPageSize);
+    }
     state.store(Done, std::memory_order_release);
-    return false;
+    return unpopulated ? Taken::Zeros : Taken::Page;
   }
   while ((s = state.load(std::memory_order_acquire)) == Copying) sched_yield();
   // Saved: only the writer moves a page on from there.
   std::memcpy(out, shadow_ + page * kPageSize, kPageSize);
   state.store(Done, std::memory_order_release);
-  return true;
+  return Taken::Shadow;
 }
 
 void CapturedPages::releaseShadow(size_t first, size_t count) {

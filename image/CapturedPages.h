@@ -45,9 +45,14 @@ class CapturedPages {
   // The fault path: returns once the page's captured contents are safe elsewhere (state
   // Saved or Done), copying them to the shadow if nobody had. Signal safe.
   void preserve(size_t page);
+  // Where take() found a page's captured contents.
+  enum class Taken : uint8_t { Page, Shadow, Zeros };
   // The writer: copies the page's captured contents to `out`, from the page itself (still
-  // protected) or from its shadow. Answers whether they came from the shadow.
-  bool take(size_t page, uint8_t* out);
+  // protected) or from its shadow. `unpopulated`: the page had no contents when the writer
+  // looked (PageResidence) before calling; if nobody claimed it since, nobody wrote it
+  // (a write claims first), so its contents are zeros: `out` is zeroed without reading
+  // the page (which would populate it).
+  Taken take(size_t page, uint8_t* out, bool unpopulated = false);
   // The writer, after writing pages [first, first + count): gives their shadow copies' memory
   // back.
   void releaseShadow(size_t first, size_t count);

@@ -4,9 +4,13 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "image/HashThread.h"
+#include "image/PageResidence.h"
 #include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 #include "space/KernelWrites.h"
@@ -59,28 +63,43 @@ CowCapture::~CowCapture() {
 }
 
 void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) {
+  auto started = std::chrono::steady_clock::now();
   // Batches rotate through kBuffers buffers, so that several can wait to be hashed while
   // the next is filled. Declared before the hasher: they outlive its last job.
   Buffer buffers(kBuffers * kBatchPages * kPage);
   pages_.addExtraBytes(kBuffers * kBatchPages * kPage);
-  uint64_t ticketOf[kBuffers] = {};  // the hash job last reading each buffer
+  SegmentOutput::Tickets ticketOf[kBuffers] = {};  // the hash job and write last reading each buffer
   size_t batchNumber = 0;
   HashThread hasher;
-  PendingSegments written(segments);  // after the hasher: its files' hashes use it
+  WriteThread io;
+  PendingSegments written(segments);  // after the hasher and io: its files use them
+  const char* forced = std::getenv("ESPELL_SNAPSHOT_WRITES");
+  FileWrites writes = forced && std::strcmp(forced, "buffered") == 0 ? FileWrites::Buffered : FileWrites::Direct;
+  PageResidence residence;  // pages never touched are left as holes, not read
   for (size_t r = 0; r < pages_.ranges().size(); r++) {
     size_t first = pages_.firstPage(r);
     size_t count = pages_.pagesOf(r);
-    auto output = std::make_unique<SegmentOutput>(directory_, segmentFileName(r), count * kPage, hasher);
+    const PageRange& range = pages_.ranges()[r];
+    bool anonymous = residence.usable() && PageResidence::anonymous(range.start, range.end);
+    auto output = std::make_unique<SegmentOutput>(directory_, segmentFileName(r), count * kPage, hasher, &io, writes);
     SegmentOutput& out = *output;
     for (size_t done = 0; done < count; batchNumber++) {
       if (stop.load(std::memory_order_relaxed)) return;
       size_t batch = std::min(kBatchPages, count - done);
       size_t slot = batchNumber % kBuffers;
       uint8_t* buffer = buffers.data() + slot * kBatchPages * kPage;
-      hasher.waitFor(ticketOf[slot]);
+      bool zero[kBatchPages] = {};
+      if (anonymous && !residence.unpopulated(pages_.address(first + done), batch, zero))
+        std::fill_n(zero, batch, false);
+      hasher.waitFor(ticketOf[slot].hashed);
+      io.waitFor(ticketOf[slot].written);
       size_t fromShadow = 0;
-      for (size_t i = 0; i < batch; i++) fromShadow += pages_.take(first + done + i, buffer + i * kPage);
-      ticketOf[slot] = out.append(buffer, batch * kPage);
+      for (size_t i = 0; i < batch; i++) {
+        CapturedPages::Taken taken = pages_.take(first + done + i, buffer + i * kPage, zero[i]);
+        fromShadow += taken == CapturedPages::Taken::Shadow;
+        zero[i] = taken == CapturedPages::Taken::Zeros;
+      }
+      ticketOf[slot] = out.append(buffer, batch * kPage, zero);
       protection_->written(first + done, batch);
       if (fromShadow) {
         pages_.releaseShadow(first + done, batch);
@@ -88,8 +107,13 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       }
       done += batch;
     }
-    written.add(std::move(output), pages_.ranges()[r].start);
+    holeBytes_ += out.holeBytes();
+    directWrites_ = directWrites_ || out.direct();
+    written.add(std::move(output), range.start);
   }
+  io.waitForAll();
+  cachedMicros_ =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
   written.finishAll();
 }
 
@@ -114,6 +138,9 @@ PageWriteReport CowCapture::wait() {
   report.pagesProtectedInPause = protection_->pagesProtectedInPause();
   report.peakExtraBytes = pages_.peakExtraBytes();
   report.bytesWritten = pages_.pageCount() * kPage;
+  report.holeBytes = holeBytes_;
+  report.cachedMicros = cachedMicros_;
+  report.directWrites = directWrites_;
   report.writeMicros = writer_->micros();
   report.segments = writer_->segments();
   return report;

@@ -1,9 +1,15 @@
 // HashThread: see HashThread.h.
 #include "image/HashThread.h"
 
+#include "image/BackgroundPriority.h"
+
 namespace image {
 
-HashThread::HashThread() : thread_([this] { run(); }) {}
+HashThread::HashThread()
+    : thread_([this] {
+        lowerThreadPriority();
+        run();
+      }) {}
 
 HashThread::~HashThread() {
   {

@@ -97,6 +97,10 @@ double SnapshotReport::throughputMiBPerSecond() const {
   return writeMicros > 0 ? double(bytesWritten) / double(1 << 20) / (double(writeMicros) / 1e6) : 0.0;
 }
 
+double SnapshotReport::cachedThroughputMiBPerSecond() const {
+  return cachedMicros > 0 ? double(bytesWritten) / double(1 << 20) / (double(cachedMicros) / 1e6) : 0.0;
+}
+
 std::string SnapshotReport::toJson() const {
   nlohmann::json j = {{"directory", directory},
                       {"space", space},
@@ -114,6 +118,10 @@ std::string SnapshotReport::toJson() const {
                       {"pagesSavedByCow", pagesSavedByCow},
                       {"peakExtraBytes", peakExtraBytes},
                       {"bytesWritten", bytesWritten},
+                      {"holeBytes", holeBytes},
+                      {"directWrites", directWrites},
+                      {"cachedMicros", cachedMicros},
+                      {"cachedThroughputMiBPerSecond", cachedThroughputMiBPerSecond()},
                       {"writeMicros", writeMicros},
                       {"throughputMiBPerSecond", throughputMiBPerSecond()},
                       {"totalMicros", totalMicros}};
@@ -132,13 +140,16 @@ std::string SnapshotReport::toText() const {
       "  pages written     %zu (%.1f MiB heap)\n"
       "  saved on write    %zu pages\n"
       "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
-      "  written           %.1f MiB in %lld ms (%.0f MiB/s)\n"
+      "  written           %.1f MiB (%.1f MiB of it holes) in %lld ms (%.0f MiB/s)%s\n"
+      "  durable           in %lld ms (%.0f MiB/s)\n"
       "  total             %lld ms\n",
       space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
       (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
       pagesProtectedInPause, (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
       double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
-      (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
+      double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000), cachedThroughputMiBPerSecond(),
+      directWrites ? " with O_DIRECT" : " to the page cache", (long long)(writeMicros / 1000), throughputMiBPerSecond(),
+      (long long)(totalMicros / 1000));
   return buf;
 }
 
@@ -300,6 +311,9 @@ SnapshotReport ImageWriter::finish() {
   report_.pagesSavedByCow = pageReport_.pagesSavedByCow;
   report_.peakExtraBytes = pageReport_.peakExtraBytes;
   report_.bytesWritten = pageReport_.bytesWritten;
+  report_.holeBytes = pageReport_.holeBytes;
+  report_.cachedMicros = pageReport_.cachedMicros;
+  report_.directWrites = pageReport_.directWrites;
   report_.writeMicros = pageReport_.writeMicros;
   report_.totalMicros = nowMicros() - startedAt_;
   return report_;

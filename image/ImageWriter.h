@@ -45,9 +45,13 @@ struct SnapshotReport {
   size_t pagesSavedByCow = 0;
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
-  int64_t writeMicros = 0;
-  int64_t totalMicros = 0;  // from the request until the image was in place
-  double throughputMiBPerSecond() const;
+  size_t holeBytes = 0;       // of them, pages never touched, left as holes (cow)
+  bool directWrites = false;  // cow: written with O_DIRECT (no page cache)
+  int64_t cachedMicros = 0;   // from the resume until the last write(2) returned (page cache, or disk unflushed)
+  int64_t writeMicros = 0;    // from the resume until the last segment was fsynced
+  int64_t totalMicros = 0;    // from the request until the image was in place
+  double throughputMiBPerSecond() const;        // bytesWritten over writeMicros: durable
+  double cachedThroughputMiBPerSecond() const;  // bytesWritten over cachedMicros
   std::string toJson() const;
   std::string toText() const;
 };

@@ -55,6 +55,11 @@ struct PageWriteReport {
   // buffer (Cow), the copy (Copy), the child's private memory at its end (Fork).
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
+  size_t holeBytes = 0;  // of them, pages never touched, left as holes in the files (Cow)
+  // From capture() returning until the last write(2) returned: the data was in the page
+  // cache, or with O_DIRECT on the disk but maybe in its volatile cache (before fsync).
+  int64_t cachedMicros = 0;
+  bool directWrites = false;          // Cow: the files were written with O_DIRECT
   int64_t writeMicros = 0;            // from capture() returning to the last byte written and fsynced
   std::vector<SegmentFile> segments;  // in the order of the ranges
 };

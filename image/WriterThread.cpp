@@ -3,10 +3,13 @@
 
 #include <stdexcept>
 
+#include "image/BackgroundPriority.h"
+
 namespace image {
 
 WriterThread::WriterThread(Body body, Cleanup cleanup)
     : thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
+        lowerThreadPriority();
         auto start = std::chrono::steady_clock::now();
         try {
           body(segments_, stop_);

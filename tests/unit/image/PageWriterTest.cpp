@@ -3,7 +3,9 @@
 // protected page), for every capture mode and both write protections; afterwards the
 // memory holds the later writes and is writable; an I/O failure is reported with the file
 // and leaves the memory unharmed; WriteTracker keeps working beside a capture; segments
-// made durable after newer ones were written keep their order and checksums.
+// made durable after newer ones were written keep their order and checksums; pages never
+// touched are left as holes of zeros (PageResidence); writes on a WriteThread keep their
+// order and report failures, with O_DIRECT where the data is aligned.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -26,11 +28,13 @@
 #include "image/ArmedProtection.h"
 #include "image/CapturedPages.h"
 #include "image/HashThread.h"
+#include "image/PageResidence.h"
 #include "image/PageWriter.h"
 #include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 #include "image/Sha256.h"
 #include "image/SignalProtection.h"
+#include "image/WriteThread.h"
 #include "space/WriteTracker.h"
 
 using namespace image;
@@ -439,4 +443,210 @@ TEST_CASE("Segments finished after newer ones were written keep their order, siz
     CHECK(done[i].sha256 == sha256Hex(contents[i]));
     CHECK(readFile(dir.path + "/" + done[i].file) == contents[i]);
   }
+}
+
+namespace {
+
+// Captures 1024 pages of which only the even ones were ever written, while the program
+// then writes some of the odd ones (never touched at the capture) and reads others: the
+// files hold the even pages and zeros, the odd pages never touched are left as holes
+// where the pages' state can be read, and the memory holds the later writes.
+void captureUntouchedPages() {
+  constexpr size_t kPages = 1024;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i += 2) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  TempDirectory dir;
+  PageWriter writer({{b, b + kPages * kPage}}, CaptureMode::Cow, dir.path);
+  writer.capture();
+  // Far ahead of the writer: the last odd pages written, some others only read.
+  volatile uint8_t sink = 0;
+  for (size_t i = kPages - 1; i > kPages - 64; i -= 2) fillPage(base + i * kPage, i, 1);
+  for (size_t i = 501; i < 601; i += 2) sink = sink + base[i * kPage];
+  PageWriteReport report = writer.wait();
+  MESSAGE("protection: ", report.protection, ", holes: ", report.holeBytes / kPage, " pages");
+  REQUIRE(report.segments.size() == 1);
+  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
+  REQUIRE(bytes.size() == kPages * kPage);
+  CHECK(report.segments[0].sha256 == sha256Hex(bytes));
+  const std::string zeros(kPage, '\0');
+  size_t wrong = 0;
+  for (size_t i = 0; i < kPages; i++) {
+    const uint8_t* page = reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage;
+    bool right = i % 2 == 0 ? pageHolds(page, i, 0) : std::memcmp(page, zeros.data(), kPage) == 0;
+    if (!right) wrong++;
+  }
+  CHECK(wrong == 0);
+  // At most the odd pages are holes; with the mprotect fallback, or with the privilege to
+  // read userfaultfd's marks, those neither written nor read before the writer came are
+  // (512 odd pages, 32 written and 50 read: reading a page never touched populates it).
+  CHECK(report.holeBytes <= kPages / 2 * kPage);
+  if (report.protection == "mprotect" || geteuid() == 0) CHECK(report.holeBytes >= (kPages / 2 - 32 - 50) * kPage);
+  struct stat st {};
+  REQUIRE(stat((dir.path + "/" + report.segments[0].file).c_str(), &st) == 0);
+  CHECK(size_t(st.st_blocks) * 512 <= kPages * kPage - report.holeBytes + 64 * 1024);
+  for (size_t i = kPages - 1; i > kPages - 64; i -= 2) CHECK(pageHolds(base + i * kPage, i, 1));
+  for (size_t i = 0; i < kPages; i++) base[i * kPage + 1] ^= 0;  // every page writable again
+  munmap(p, kPages * kPage);
+}
+
+}  // namespace
+
+TEST_CASE("Cow capture leaves pages never touched as holes of zeros, also those written after the capture") {
+  captureUntouchedPages();
+}
+
+TEST_CASE("Cow capture by mprotect leaves pages never touched as holes of zeros") {
+  ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+  captureUntouchedPages();
+}
+
+TEST_CASE("PageResidence tells pages never touched from written ones, and anonymous memory from a file's") {
+  PageResidence residence;
+  REQUIRE(residence.usable());
+  constexpr size_t kPages = 64;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i += 3) base[i * kPage] = 1;
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  CHECK(PageResidence::anonymous(b, b + kPages * kPage));
+  bool empty[kPages];
+  REQUIRE(residence.unpopulated(b, kPages, empty));
+  for (size_t i = 0; i < kPages; i++) CHECK(empty[i] == (i % 3 != 0));
+  munmap(p, kPages * kPage);
+
+  // A file's pages never touched hold the file's bytes: not anonymous.
+  TempDirectory dir;
+  std::string path = dir.path + "/file";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(ftruncate(fd, kPages * kPage) == 0);
+  void* f = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  REQUIRE(f != MAP_FAILED);
+  uintptr_t fb = reinterpret_cast<uintptr_t>(f);
+  CHECK_FALSE(PageResidence::anonymous(fb, fb + kPages * kPage));
+  CHECK_FALSE(PageResidence::anonymous(fb + kPage, fb + 2 * kPage));
+  munmap(f, kPages * kPage);
+  close(fd);
+}
+
+TEST_CASE("SegmentOutput leaves the zero pages of a new file as holes, and writes them over an old one") {
+  TempDirectory dir;
+  constexpr size_t kPages = 64;
+  std::string bytes(kPages * kPage, '\0');
+  bool zero[kPages];
+  for (size_t i = 0; i < kPages; i++) {
+    zero[i] = i % 4 != 0;
+    if (!zero[i]) std::memset(bytes.data() + i * kPage, int('a' + i % 26), kPage);
+  }
+  std::string old(kPages * kPage, 'o');
+  {
+    int fd = open((dir.path + "/old").c_str(), O_WRONLY | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, old.data(), old.size()) == ssize_t(old.size()));
+    close(fd);
+  }
+  std::vector<SegmentFile> files;
+  {
+    HashThread hasher;
+    for (const char* name : {"new", "old"}) {
+      SegmentOutput out(dir.path, name, bytes.size(), hasher);
+      out.append(bytes.data(), bytes.size() / 2, zero);
+      out.append(bytes.data() + bytes.size() / 2, bytes.size() / 2, zero + kPages / 2);
+      CHECK(out.holeBytes() == (std::string(name) == "new" ? kPages * 3 / 4 * kPage : 0));
+      files.push_back(out.finish(0));
+    }
+  }
+  for (const SegmentFile& f : files) {
+    CAPTURE(f.file);
+    CHECK(readFile(dir.path + "/" + f.file) == bytes);
+    CHECK(f.sha256 == sha256Hex(bytes));
+  }
+  struct stat st {};
+  REQUIRE(stat((dir.path + "/new").c_str(), &st) == 0);
+  CHECK(size_t(st.st_blocks) * 512 < bytes.size());
+}
+
+TEST_CASE("WriteThread writes in the order queued, and reports the first failure by file") {
+  TempDirectory dir;
+  std::string path = dir.path + "/file";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 64; i++) pieces.push_back(std::string(1000, char('a' + i % 26)));
+  {
+    WriteThread io;
+    uint64_t last = 0;
+    // Every piece overlaps the next: only the order queued gives the expected file.
+    for (size_t i = 0; i < pieces.size(); i++) last = io.add(fd, pieces[i].data(), pieces[i].size(), i * 500, path);
+    io.waitFor(last);
+    CHECK_NOTHROW(io.check());
+    std::string expected;
+    for (size_t i = 0; i < pieces.size(); i++) expected = expected.substr(0, i * 500) + pieces[i];
+    CHECK(readFile(path) == expected);
+
+    // A write O_DIRECT refuses (not aligned) turns O_DIRECT off and is written.
+    int direct = open((dir.path + "/direct").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+    if (direct >= 0) {
+      std::string odd = "not aligned for O_DIRECT";
+      io.waitFor(io.add(direct, odd.data() + 1, odd.size() - 1, 3, path));
+      CHECK_NOTHROW(io.check());
+      CHECK((fcntl(direct, F_GETFL) & O_DIRECT) == 0);
+      close(direct);
+      CHECK(readFile(dir.path + "/direct") == std::string(3, '\0') + odd.substr(1));
+    }
+
+    int readOnly = open(path.c_str(), O_RDONLY);
+    REQUIRE(readOnly >= 0);
+    std::string other = dir.path + "/read-only";
+    io.add(readOnly, pieces[0].data(), pieces[0].size(), 0, other);
+    io.waitForAll();
+    try {
+      io.check();
+      FAIL("a write to a read-only descriptor succeeded");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("cannot write " + other) == 0);
+    }
+    close(readOnly);
+  }
+  close(fd);
+}
+
+TEST_CASE("SegmentOutput writes with O_DIRECT on a WriteThread from aligned buffers, and without it otherwise") {
+  TempDirectory dir;
+  constexpr size_t kPages = 32;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* data = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i++) fillPage(data + i * kPage, i, 0);
+  std::string all(reinterpret_cast<const char*>(data), kPages * kPage);
+  std::vector<SegmentFile> files;
+  {
+    HashThread hasher;
+    WriteThread io;
+    {
+      SegmentOutput out(dir.path, "aligned", kPages * kPage, hasher, &io, FileWrites::Direct);
+      for (size_t i = 0; i < kPages; i += 8) out.append(data + i * kPage, 8 * kPage);
+      MESSAGE("O_DIRECT on this file system: ", out.direct());
+      files.push_back(out.finish(0));
+    }
+    {
+      // A write of an odd size (the last one) turns O_DIRECT off; the bytes are the same.
+      SegmentOutput out(dir.path, "unaligned", kPages * kPage, hasher, &io, FileWrites::Direct);
+      out.append(data, kPage);
+      out.append(data + kPage, kPages * kPage - kPage - 100);
+      out.append(data + kPages * kPage - 100, 100);
+      CHECK_FALSE(out.direct());
+      files.push_back(out.finish(0));
+    }
+  }
+  for (const SegmentFile& f : files) {
+    CAPTURE(f.file);
+    CHECK(readFile(dir.path + "/" + f.file) == all);
+    CHECK(f.sha256 == sha256Hex(all));
+  }
+  munmap(p, kPages * kPage);
 }
