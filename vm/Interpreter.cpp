@@ -975,14 +975,55 @@ StopReason Interpreter::dispatch() {
         }
         // Fused push and send: push as the push instruction does, step over its operand
         // (the send's handler then finds its site word at ip + 1), and run the send.
+        // A fused push and Send whose pushed value is the receiver of a field reader
+        // (`iBody x`, `self mass`) that the site's first entry holds for its class answers
+        // the field at once (FUSED_GETTER). It reads the same entry and the same quick
+        // method slot as the send would (send, activate, ESPELL_RUN_QUICK_METHOD), so a
+        // getter redefined live (its sites cleared by ClassBuilder::invalidateAll) is sent
+        // as any method. A ReturnField method takes no argument, so when the entry holds
+        // one, the pushed value is the receiver; anything else goes on as a send.
+#define FUSED_GETTER_Send(push)                                                                         \
+  {                                                                                                     \
+    Oop r_ = PUSHED_##push;                                                                             \
+    const Oop* s_ = regs_.sites + size_t(readWord(ip + instructionSize(Op::push))) * send_site::kSlots; \
+    if (Op::push != Op::PushSmallInteger && r_.isHeapObject() &&                                        \
+        s_[send_site::kClass0] == Oop::fromSmallInteger(r_.object()->classIndex())) {                   \
+      int64_t q_ = s_[send_site::kMethod0].object()->slot(code_slot::kQuick).smallInteger();            \
+      if (QuickMethod::kind(q_) == QuickMethod::ReturnField) {                                          \
+        *++sp = r_.object()->slot(QuickMethod::field(q_));                                              \
+        ip += LENGTH(push##Send);                                                                       \
+        DISPATCH();                                                                                     \
+      }                                                                                                 \
+    }                                                                                                   \
+  }
+#define FUSED_GETTER_SendAdd(push)
+#define FUSED_GETTER_SendSubtract(push)
+#define FUSED_GETTER_SendMultiply(push)
+#define FUSED_GETTER_SendLess(push)
+#define FUSED_GETTER_SendGreater(push)
+#define FUSED_GETTER_SendLessEqual(push)
+#define FUSED_GETTER_SendGreaterEqual(push)
+#define FUSED_GETTER_SendEqual(push)
+#define FUSED_GETTER_SendAt(push)
 #define ESPELL_FUSED_HANDLER(send, effect, X, push, operands) \
   OP(push##send) {                                            \
+    FUSED_GETTER_##send(push);                                \
     *++sp = PUSHED_##push;                                    \
     ip += instructionSize(Op::push) - 1;                      \
     goto L_##send;                                            \
   }
         ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
+#undef FUSED_GETTER_Send
+#undef FUSED_GETTER_SendAdd
+#undef FUSED_GETTER_SendSubtract
+#undef FUSED_GETTER_SendMultiply
+#undef FUSED_GETTER_SendLess
+#undef FUSED_GETTER_SendGreater
+#undef FUSED_GETTER_SendLessEqual
+#undef FUSED_GETTER_SendGreaterEqual
+#undef FUSED_GETTER_SendEqual
+#undef FUSED_GETTER_SendAt
         // Paired: PushTemp's value, then the fused instruction's push, then its send.
         // Two SmallFloat temporaries (PushTempPushTemp...) are computed on at once, as the
         // send's handler would (the same guard, the answer on in float_chain), taking each
