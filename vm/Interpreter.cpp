@@ -975,26 +975,37 @@ StopReason Interpreter::dispatch() {
         }
         // Fused push and send: push as the push instruction does, step over its operand
         // (the send's handler then finds its site word at ip + 1), and run the send.
-        // A fused push and Send whose pushed value is the receiver of a field reader
-        // (`iBody x`, `self mass`) that the site's first entry holds for its class answers
-        // the field at once (FUSED_GETTER). It reads the same entry and the same quick
-        // method slot as the send would (send, activate, ESPELL_RUN_QUICK_METHOD), so a
-        // getter redefined live (its sites cleared by ClassBuilder::invalidateAll) is sent
-        // as any method. A ReturnField method takes no argument, so when the entry holds
-        // one, the pushed value is the receiver; anything else goes on as a send.
-#define FUSED_GETTER_Send(push)                                                                         \
-  {                                                                                                     \
-    Oop r_ = PUSHED_##push;                                                                             \
-    const Oop* s_ = regs_.sites + size_t(readWord(ip + instructionSize(Op::push))) * send_site::kSlots; \
-    if (Op::push != Op::PushSmallInteger && r_.isHeapObject() &&                                        \
-        s_[send_site::kClass0] == Oop::fromSmallInteger(r_.object()->classIndex())) {                   \
-      int64_t q_ = s_[send_site::kMethod0].object()->slot(code_slot::kQuick).smallInteger();            \
-      if (QuickMethod::kind(q_) == QuickMethod::ReturnField) {                                          \
-        *++sp = r_.object()->slot(QuickMethod::field(q_));                                              \
-        ip += LENGTH(push##Send);                                                                       \
-        DISPATCH();                                                                                     \
-      }                                                                                                 \
-    }                                                                                                   \
+        // A fused push and unary Send (`iBody x`, `self mass`: the pushed value is the
+        // receiver) is sent here, as `send` and `activate` would, without reloading the
+        // argument count and the receiver (FUSED_GETTER); a field reader that the inline
+        // cache finds answers the field at once. It reads the same entries and the same
+        // quick-method slot as the send would (ESPELL_RUN_QUICK_METHOD), so a method
+        // redefined live (its sites cleared by ClassBuilder::invalidateAll) is looked up
+        // and sent as any method. Keyword sends and cache misses go on at `send`, with the
+        // site found here.
+#define FUSED_GETTER_Send(push)                                                                \
+  if (Op::push != Op::PushSmallInteger) {                                                      \
+    Oop r_ = PUSHED_##push;                                                                    \
+    site = regs_.sites + size_t(readWord(ip + instructionSize(Op::push))) * send_site::kSlots; \
+    *++sp = r_;                                                                                \
+    ip += LENGTH(push##Send);                                                                  \
+    isSuper = false;                                                                           \
+    if (site[send_site::kInfo] != Oop::fromSmallInteger(0)) goto send;                         \
+    Oop cls_ = Oop::fromSmallInteger(space_.classIndexOf(r_));                                 \
+    if (site[send_site::kClass0] == cls_) {                                                    \
+      method = site[send_site::kMethod0];                                                      \
+    } else if (site[send_site::kClass1] == cls_) {                                             \
+      method = site[send_site::kMethod1];                                                      \
+    } else {                                                                                   \
+      goto send;                                                                               \
+    }                                                                                          \
+    int64_t q_ = method.object()->slot(code_slot::kQuick).smallInteger();                      \
+    if (QuickMethod::kind(q_) == QuickMethod::ReturnField) {                                   \
+      *sp = r_.object()->slot(QuickMethod::field(q_));                                         \
+      DISPATCH();                                                                              \
+    }                                                                                          \
+    argc = 0;                                                                                  \
+    goto activate;                                                                             \
   }
 #define FUSED_GETTER_SendAdd(push)
 #define FUSED_GETTER_SendSubtract(push)
