@@ -714,6 +714,8 @@ StopReason Interpreter::dispatch() {
       chain_loop:
         for (;;) {
           double y;
+          // A store ends most chains (`zr := ...`): it goes to the encoding at once.
+          if (*ip == uint8_t(Op::PopStoreTemp)) break;
           if (unsigned k = unsigned(*ip) - unsigned(Op::PushTempSendAdd); k < kChainSends) {
             CHAIN_TEMP(ip[1], y, false)
             CHAIN_STEP(k, y, LENGTH(PushTempSendAdd))
