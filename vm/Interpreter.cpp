@@ -714,6 +714,8 @@ StopReason Interpreter::dispatch() {
       chain_loop:
         for (;;) {
           double y;
+          // A store ends most chains (`zr := ...`): it goes to the encoding at once.
+          if (*ip == uint8_t(Op::PopStoreTemp)) break;
           if (unsigned k = unsigned(*ip) - unsigned(Op::PushTempSendAdd); k < kChainSends) {
             CHAIN_TEMP(ip[1], y, false)
             CHAIN_STEP(k, y, LENGTH(PushTempSendAdd))
@@ -975,14 +977,66 @@ StopReason Interpreter::dispatch() {
         }
         // Fused push and send: push as the push instruction does, step over its operand
         // (the send's handler then finds its site word at ip + 1), and run the send.
+        // A fused push and unary Send (`iBody x`, `self mass`: the pushed value is the
+        // receiver) is sent here, as `send` and `activate` would, without reloading the
+        // argument count and the receiver (FUSED_GETTER); a field reader that the inline
+        // cache finds answers the field at once. It reads the same entries and the same
+        // quick-method slot as the send would (ESPELL_RUN_QUICK_METHOD), so a method
+        // redefined live (its sites cleared by ClassBuilder::invalidateAll) is looked up
+        // and sent as any method. Keyword sends and cache misses go on at `send`, with the
+        // site found here.
+#define FUSED_GETTER_Send(push)                                                                \
+  if (Op::push != Op::PushSmallInteger) {                                                      \
+    Oop r_ = PUSHED_##push;                                                                    \
+    site = regs_.sites + size_t(readWord(ip + instructionSize(Op::push))) * send_site::kSlots; \
+    *++sp = r_;                                                                                \
+    ip += LENGTH(push##Send);                                                                  \
+    isSuper = false;                                                                           \
+    if (site[send_site::kInfo] != Oop::fromSmallInteger(0)) goto send;                         \
+    Oop cls_ = Oop::fromSmallInteger(space_.classIndexOf(r_));                                 \
+    if (site[send_site::kClass0] == cls_) {                                                    \
+      method = site[send_site::kMethod0];                                                      \
+    } else if (site[send_site::kClass1] == cls_) {                                             \
+      method = site[send_site::kMethod1];                                                      \
+    } else {                                                                                   \
+      goto send;                                                                               \
+    }                                                                                          \
+    int64_t q_ = method.object()->slot(code_slot::kQuick).smallInteger();                      \
+    if (QuickMethod::kind(q_) == QuickMethod::ReturnField) {                                   \
+      *sp = r_.object()->slot(QuickMethod::field(q_));                                         \
+      DISPATCH();                                                                              \
+    }                                                                                          \
+    argc = 0;                                                                                  \
+    goto activate;                                                                             \
+  }
+#define FUSED_GETTER_SendAdd(push)
+#define FUSED_GETTER_SendSubtract(push)
+#define FUSED_GETTER_SendMultiply(push)
+#define FUSED_GETTER_SendLess(push)
+#define FUSED_GETTER_SendGreater(push)
+#define FUSED_GETTER_SendLessEqual(push)
+#define FUSED_GETTER_SendGreaterEqual(push)
+#define FUSED_GETTER_SendEqual(push)
+#define FUSED_GETTER_SendAt(push)
 #define ESPELL_FUSED_HANDLER(send, effect, X, push, operands) \
   OP(push##send) {                                            \
+    FUSED_GETTER_##send(push);                                \
     *++sp = PUSHED_##push;                                    \
     ip += instructionSize(Op::push) - 1;                      \
     goto L_##send;                                            \
   }
         ESPELL_FUSED_OPCODES(ESPELL_FUSED_HANDLER, _)
 #undef ESPELL_FUSED_HANDLER
+#undef FUSED_GETTER_Send
+#undef FUSED_GETTER_SendAdd
+#undef FUSED_GETTER_SendSubtract
+#undef FUSED_GETTER_SendMultiply
+#undef FUSED_GETTER_SendLess
+#undef FUSED_GETTER_SendGreater
+#undef FUSED_GETTER_SendLessEqual
+#undef FUSED_GETTER_SendGreaterEqual
+#undef FUSED_GETTER_SendEqual
+#undef FUSED_GETTER_SendAt
         // Paired: PushTemp's value, then the fused instruction's push, then its send.
         // Two SmallFloat temporaries (PushTempPushTemp...) are computed on at once, as the
         // send's handler would (the same guard, the answer on in float_chain), taking each

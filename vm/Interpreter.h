@@ -274,7 +274,9 @@ class Interpreter {
     uint64_t bits = 0;
     double value = 0;
   };
-  static constexpr unsigned kFloatTemps = 64;
+  // One entry for every temporary a one-byte operand names, so that reading one through
+  // the table needs no range check (the operand's type bounds it).
+  static constexpr unsigned kFloatTemps = 256;
   FloatTemp floatTemps_[kFloatTemps];
   size_t maxStackSlots_;      // see stackLimitFor
   size_t softStackLimit_;     // maxStackSlots_, or beyond it while a StackOverflow is handled

@@ -232,6 +232,46 @@ TEST_CASE("setter statements and Array fills of a running guest send redefined s
   CHECK(g.output() == "0\n");
 }
 
+TEST_CASE("field readers of a running guest, answered at fused sends, are sent once redefined") {
+  // A fused push and Send (PushTempSend, PushArgumentSend, PushFieldSend, PushSelfSend)
+  // whose site holds a field reader for the receiver's class answers the field without a
+  // send; redefined through mirrors, as another reader or as an ordinary method, the
+  // already-cached sites of the running guest answer what the new method does.
+  GuestFixture g({{"Adder", kAdder}});
+  g.vm->startGuest("Adder", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(10));
+  g.pause();
+  SpaceMirror guest(g.vm->guest().runtime());
+  Ref box = guest.createClass("Box", guest.classNamed("Object"), {"x", "y", "other"});
+  guest.installClass(box);
+  guest.installMethod(box, guest.compileMethod(box, "x = ( ^ x )"));
+  guest.installMethod(box, guest.compileMethod(box, "setUp = ( x := 3. y := 4. other := Box new. other x: 5; y: 6 )"));
+  guest.installMethod(box, guest.compileMethod(box, "x: v = ( x := v )"));
+  guest.installMethod(box, guest.compileMethod(box, "y: v = ( y := v )"));
+  // The four fused forms: a temporary, an argument, a field and self as the receiver.
+  guest.installMethod(box, guest.compileMethod(box, R"(sum: b = (
+      | t s |
+      t := b. s := 0.
+      1 to: 10 do: [ :i | s := s + t x + b x + other x + self x ].
+      ^ s ))"));
+  verifyBoth(g);
+  g.vm->evaluateInGuest("system global: #Box put: Box new setUp. system global: #Sends put: 0");
+  const char* sum = "| b | b := system global: #Box. ^ b sum: b";
+  CHECK(g.guestInteger(sum) == 140);  // 10 * (3 + 3 + 5 + 3)
+  guest.installMethod(box, guest.compileMethod(box, "x = ( ^ y )"));
+  verifyBoth(g);
+  CHECK(g.guestInteger(sum) == 180);  // 10 * (4 + 4 + 6 + 4)
+  guest.installMethod(box, guest.compileMethod(box, R"(x = (
+      system global: #Sends put: (system global: #Sends) + 1.
+      ^ x * 10 ))"));
+  verifyBoth(g);
+  CHECK(g.guestInteger(sum) == 1400);
+  CHECK(g.guestInteger("^ system global: #Sends") == 40);
+  runAWhile(g, 10);
+  stopAndFinish(g);
+  CHECK(g.output() == "0\n");
+}
+
 TEST_CASE("Double arithmetic chains, // and paired sends of a running guest send redefined Double methods") {
   // Double + - * and < > go on from one to the next on unboxed doubles, and // answers
   // inline, while Double's methods are the kernel's; redefined through mirrors, the
