@@ -78,8 +78,13 @@ void MarkSweep::sweep() {
   // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
   // the last free run that ends a segment its bump area after the sweep: that run keeps
   // its pages, the other runs ending a segment give theirs back once it is known.
+  // (After resetFreeLists every segment's top is its end: a segment's last free run ends it.)
   const bool keepTail = old.keepsSpareSegment();
   std::vector<std::pair<uintptr_t, size_t>> tails;
+  auto addTail = [&](uintptr_t start, size_t bytes) {
+    addFree(start, bytes, !keepTail);
+    if (keepTail) tails.push_back({start, bytes});
+  };
   const std::vector<Segment>& segments = old.segments();
   for (size_t si = 0; si < segments.size(); si++) {
     const Segment& seg = segments[si];
@@ -104,11 +109,7 @@ void MarkSweep::sweep() {
       emptySegments.push_back(si);
       continue;
     }
-    if (freeStart != 0) {
-      bool endsSegment = seg.top == seg.end;
-      addFree(freeStart, seg.top - freeStart, !(keepTail && endsSegment));
-      if (keepTail && endsSegment) tails.push_back({freeStart, seg.top - freeStart});
-    }
+    if (freeStart != 0) addTail(freeStart, seg.top - freeStart);
     live += segmentLive;
   }
   // Keep one empty segment around to avoid thrashing between collections.
@@ -118,8 +119,7 @@ void MarkSweep::sweep() {
     if (!keptOne) {
       keptOne = true;
       const Segment& seg = old.segments()[si];
-      addFree(seg.start, seg.top - seg.start, !(keepTail && seg.top == seg.end));
-      if (keepTail && seg.top == seg.end) tails.push_back({seg.start, seg.top - seg.start});
+      addTail(seg.start, seg.top - seg.start);
       continue;
     }
     old.releaseSegment(si);

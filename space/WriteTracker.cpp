@@ -313,9 +313,14 @@ void WriteTracker::keepSpareChunksReady(bool keep) {
 
 void WriteTracker::fillSpareChunks() {
   while (spareChunksKept() < kSpareChunks) {
-    // MAP_POPULATE on a private writable mapping faults every page in for writing.
-    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return;
+    // Written from user mode, page by page, as the spare segment is: populating by the
+    // kernel (MAP_POPULATE) leaves half the first-write cost to the thread that saves
+    // pages here (OldSpace.h, the spare segment). No one else sees the chunk yet.
+    for (size_t offset = 0; offset < sizeof(Chunk); offset += kPageSize) {
+      static_cast<volatile uint8_t*>(p)[offset] = 0;
+    }
     if (!keepSpareChunk(static_cast<Chunk*>(p))) {
       munmap(p, sizeof(Chunk));  // a tracker gave its chunks back meanwhile
       return;
