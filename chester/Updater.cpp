@@ -66,6 +66,10 @@ class Updater::Application {
   virtual void verify(GuestHost& host, std::string& where) = 0;
   // After the update, committed or not: drops what the script left in the hypervisor.
   virtual void finish(GuestHost&) {}
+  // The methods the update adds, removes or moves, as far as the script tells before it
+  // runs (the engine has what changing them writes made writable ahead of the pause);
+  // none when it cannot tell.
+  virtual std::vector<MethodChange> methodChanges() const { return {}; }
 };
 
 class Updater::JsonApplication final : public Application {
@@ -80,6 +84,26 @@ class Updater::JsonApplication final : public Application {
   }
   void verify(GuestHost& host, std::string& where) override { StepApplier(host).verifyAll(script_.verify, where); }
   const std::string& description() const { return script_.description; }
+  std::vector<MethodChange> methodChanges() const override {
+    std::vector<MethodChange> changes;
+    for (const Step& step : script_.steps) {
+      bool classSide = step.fields.value("side", "instance") == "class";
+      std::string selector = step.fields.value("selector", "");
+      if (step.op == "removeMethod") {
+        changes.push_back({step.fields.value("class", ""), classSide, selector});
+      } else if (step.op == "moveMethod") {
+        changes.push_back({step.fields.value("from", ""), classSide, selector});
+        changes.push_back({step.fields.value("to", ""), classSide, selector});
+      } else if (step.op == "addMethod") {
+        try {  // parsed when the script was read: it parses
+          selector = vm::Parser(step.fields.value("source", ""), step.path()).parseMethod()->selector;
+          changes.push_back({step.fields.value("class", ""), classSide, selector});
+        } catch (const vm::CompileError&) {
+        }
+      }
+    }
+    return changes;
+  }
 
  private:
   JsonScript script_;
@@ -188,6 +212,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   host_.guestRuntime().classes().prepareForUpdate();  // the invalidation index, built outside the pause
   try {
     guestSpace.armCheckpoint();
+    writeAheadOfMethodChanges(*application);
   } catch (const std::exception& e) {
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
@@ -287,6 +312,32 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   record.timings.total = now() - start;
   finish(record);
   return record;
+}
+
+// Changing a method writes its class's method dictionary and clears the send sites that
+// cache a lookup of its selector: scattered pages of the heap, each a fault in the pause
+// under the checkpoint (a signal and a protection call, whose TLB flush on a virtual
+// machine of two cores can wait for the other one). Their pages are made writable now
+// instead, before the pause, and the checkpoint copies them as it begins; sites the guest
+// fills between now and the pause still fault. Only reads the guest: allocates nothing.
+void Updater::writeAheadOfMethodChanges(const Application& application) {
+  vm::Runtime& guest = host_.guestRuntime();
+  const space::SymbolTable& symbols = guest.space().symbols();
+  std::vector<space::Oop> selectors;
+  std::vector<uintptr_t> pages;
+  for (const MethodChange& change : application.methodChanges()) {
+    space::Oop selector = symbols.lookup(change.selector);
+    if (!selector.isNull()) selectors.push_back(selector);  // no symbol: no site sends it
+    space::Oop name = symbols.lookup(change.className);
+    space::Oop cls = name.isNull() ? space::Oop() : guest.globals().at(name);
+    if (cls.isNull() || !vm::isClass(guest, cls)) continue;  // the step fails, or an earlier one makes it
+    if (change.classSide) cls = guest.classes().metaclassOf(cls);
+    std::vector<uintptr_t> dictionary = guest.classes().pagesOfMethodDictionary(cls);
+    pages.insert(pages.end(), dictionary.begin(), dictionary.end());
+  }
+  std::vector<uintptr_t> sites = guest.classes().pagesOfCachingSites(selectors);
+  pages.insert(pages.end(), sites.begin(), sites.end());
+  guest.space().writeAheadOfCheckpoint(pages);
 }
 
 void Updater::finish(UpdateRecord& record) {

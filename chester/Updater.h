@@ -57,6 +57,13 @@ class Updater {
   class Application;
   class JsonApplication;
   class SmalltalkApplication;
+  // A method the update changes: of class (or metaclass) named `className`.
+  struct MethodChange {
+    std::string className;
+    bool classSide;
+    std::string selector;
+  };
+  void writeAheadOfMethodChanges(const Application& application);
   void finish(UpdateRecord& record);
 
   GuestHost& host_;

@@ -256,6 +256,13 @@ class Space {
   // its evaluations) with room to spare; a larger update goes on in the free lists.
   static constexpr size_t kCheckpointBumpBytes = 512 * 1024;
   void disarmCheckpoint() { armedPages_.reset(); }
+  // Armed: the pages at `pages` are to be written in the coming checkpoint's pause (the
+  // inline caches an update will clear); they are made writable now and copied when the
+  // checkpoint begins, instead of faulting one by one in the pause
+  // (WriteTracker::writeAhead). Does nothing unless armed. Sorts `pages`.
+  void writeAheadOfCheckpoint(std::vector<uintptr_t>& pages) {
+    if (armedPages_) armedPages_->writeAhead(pages);
+  }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
   // A checkpoint that ended leaves its pages to be made writable on the PageReleaseThread
   // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them

@@ -68,6 +68,7 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed) {
 
 void WriteTracker::disarm() {
   unprotectAll();
+  writtenAhead_.clear();
   removeWriteFaultOwner(this);
   capturesActive.fetch_sub(1);
   armed_ = false;
@@ -102,9 +103,18 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
     for (size_t first = 0; first < a.saved.size(); first += kBlockPages) {
       if (!a.saved[first]) continue;
       size_t end = std::min(a.saved.size(), first + kBlockPages);
-      for (size_t i = first; i < end; i++) writable.push_back(a.memory.start + i * kPageSize);
+      // A faulted block has every page marked; a page written ahead, only itself.
+      for (size_t i = first; i < end; i++) {
+        if (a.saved[i]) writable.push_back(a.memory.start + i * kPageSize);
+      }
     }
   }
+  for (uintptr_t page : writtenAhead_) {
+    const Range* a = armedRangeOf(page);
+    size_t first = (page - a->memory.start) / kPageSize / kBlockPages * kBlockPages;
+    if (!a->saved[first]) writable.push_back(page);  // else its block's loop took it
+  }
+  writtenAhead_.clear();
   for (const Range& r : ranges_) {
     for (uintptr_t page = r.memory.start; page < r.memory.end; page += kPageSize) {
       if (!armedRangeOf(page)) writable.push_back(page);
@@ -249,6 +259,39 @@ void WriteTracker::saveAhead(std::vector<uintptr_t>& pages) {
     first = last = index;
   }
   if (saveRun() && savedCount_ >= kMaxScatteredPages) saveAllRemaining();
+}
+
+void WriteTracker::writeAhead(std::vector<uintptr_t>& pages) {
+  if (!armed_) return;
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  // Runs of adjacent pages not written yet: one protection call each. The calls are
+  // outside the pause, so no gap is bridged (every page bridged would be copied in it).
+  Range* run = nullptr;
+  size_t first = 0, end = 0;  // pages [first, end) of *run
+  auto unprotectRun = [&] {
+    if (run && !unprotect(*run, first, end - first)) {
+      // The kernel refuses to split the mapping once more: these stay protected and
+      // fault in the pause as any other page.
+      for (size_t i = first; i < end; i++) run->saved[i] = 0;
+      writtenAhead_.resize(writtenAhead_.size() - (end - first));
+    }
+  };
+  for (uintptr_t page : pages) {
+    Range* r = rangeOf(page);
+    if (!r) continue;
+    size_t index = (page - r->memory.start) / kPageSize;
+    if (r->saved[index]) continue;  // written since the arming: writable already
+    if (r != run || index != end) {
+      unprotectRun();
+      run = r;
+      first = index;
+    }
+    end = index + 1;
+    r->saved[index] = 1;
+    writtenAhead_.push_back(page);
+  }
+  unprotectRun();
 }
 
 bool WriteTracker::saveBlock(Range& r, size_t block) {

@@ -131,6 +131,14 @@ class WriteTracker final : private WriteFaultOwner {
   // tracking; a page it could not save (out of memory) is left to its fault.
   void saveAhead(std::vector<uintptr_t>& pages);
   static constexpr size_t kAheadGapPages = 64;
+  // Armed: the pages at `pages` (page addresses, any order, repeats allowed) will be
+  // written in the pause. They are made writable now, outside it, and marked written, so
+  // begin() copies them with the dirty blocks and the writes take no fault. Scattered
+  // writes known before the pause (the inline caches an update clears, a page each)
+  // otherwise cost a signal and a protection call each in the pause. Only the pages
+  // themselves are marked, not their blocks. Sorts `pages`; does nothing unless armed.
+  void writeAhead(std::vector<uintptr_t>& pages);
+  size_t pagesWrittenAhead() const { return writtenAhead_.size(); }
 
  private:
   bool handleWriteFault(uintptr_t address) override { return handleFault(address); }
@@ -184,7 +192,10 @@ class WriteTracker final : private WriteFaultOwner {
   size_t pagesTracked_ = 0;
   bool copiedAll_ = false;
   bool active_ = false;
-  bool armed_ = false;                  // protected ahead of begin(); writes only mark blocks dirty
+  bool armed_ = false;  // protected ahead of begin(); writes only mark blocks dirty
+  // Armed: the pages writeAhead made writable, each marked in its range's `saved` (its
+  // block is not); begin() copies them.
+  std::vector<uintptr_t> writtenAhead_;
   std::atomic<bool> releasing_{false};  // releaseInBackground's job has not been waited for
   PageReleaseThread::Ticket releaseJob_ = 0;
 };

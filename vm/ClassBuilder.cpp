@@ -485,6 +485,47 @@ void ClassBuilder::indexSendSites(Oop code) {
   if (sendSites_.valid()) forEachSiteArray(code, [&](Oop sites) { sendSites_.add(sites); });
 }
 
+namespace {
+uintptr_t pageOf(const void* address) {
+  return reinterpret_cast<uintptr_t>(address) & ~uintptr_t(space::Reservation::kPageSize - 1);
+}
+}  // namespace
+
+std::vector<uintptr_t> ClassBuilder::pagesOfMethodDictionary(Oop cls) const {
+  std::vector<uintptr_t> pages;
+  if (!cls.isHeapObject() || cls.object()->slotCount() < class_slot::kCount) return pages;
+  pages.push_back(pageOf(cls.object()->slots() + class_slot::kMethodDictionary));
+  Oop dict = cls.object()->slot(class_slot::kMethodDictionary);
+  if (!dict.isHeapObject() || dict.object()->classIndex() != rt_.known.methodDictionary) return pages;
+  // From its header (the remembered bit) to its last slot.
+  const space::HeapObject* d = dict.object();
+  for (uintptr_t page = pageOf(d); page <= pageOf(d->slots() + d->slotCount() - 1);
+       page += space::Reservation::kPageSize) {
+    pages.push_back(page);
+  }
+  return pages;
+}
+
+std::vector<uintptr_t> ClassBuilder::pagesOfCachingSites(std::span<const Oop> selectors) const {
+  std::vector<uintptr_t> pages;
+  if (!sendSites_.valid()) return pages;
+  auto caches = [](Oop cls) { return cls.isSmallInteger() && cls.smallInteger() != 0; };
+  for (Oop selector : selectors) {
+    sendSites_.forEachArraySending(selector, [&](Oop sites) {
+      const Oop* site = sites.object()->slots();
+      const Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
+      for (; site != end; site += send_site::kSlots) {
+        if (site[send_site::kSelector] != selector) continue;
+        if (!caches(site[send_site::kClass0]) && !caches(site[send_site::kClass1])) continue;
+        // A site may straddle two pages.
+        pages.push_back(pageOf(site));
+        pages.push_back(pageOf(site + send_site::kSlots - 1));
+      }
+    });
+  }
+  return pages;
+}
+
 void ClassBuilder::prepareForUpdate() {
   if (sendSites_.valid() || rt_.isBootstrapping()) return;
   sendSites_.startBuilding();

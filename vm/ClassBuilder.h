@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,13 @@ class ClassBuilder {
   // Builds the send-site index if it is not valid (a walk over every method, which is then
   // not needed inside the update's pause). Chester calls it before pausing the space.
   void prepareForUpdate();
+  // The pages holding the send sites of `selectors` that cache a lookup: what clearing
+  // stale caches after a change of those selectors may write (invalidateAll). From the
+  // index; empty while it is invalid. Chester has them written ahead of its checkpoint.
+  std::vector<uintptr_t> pagesOfCachingSites(std::span<const Oop> selectors) const;
+  // The pages a change to the methods of `cls` writes: its method dictionary's, and the
+  // class's own slot that holds it (a dictionary that grows is replaced).
+  std::vector<uintptr_t> pagesOfMethodDictionary(Oop cls) const;
   // Identity swaps and rollbacks: the index is built again before the next update.
   void forgetSendSites() { sendSites_.invalidate(); }
   const SendSiteIndex& sendSiteIndex() const { return sendSites_; }

@@ -281,6 +281,63 @@ TEST_CASE("pages the ranges gained since the arming are copied in the pause into
   checkCopiedThenRestore(t, m, n / 2, n, 2, atPause);
 }
 
+TEST_CASE("pages written ahead while armed are copied as begin() starts: writes in the pause take no fault") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  leaveSpareChunk(m);
+  WriteTracker t({&all, 1}, WriteTracker::Armed{});
+  // Scattered pages: a block's first page, two neighbours, one far off; repeats, any order;
+  // one outside every range is ignored.
+  size_t block = WriteTracker::kBlockPages;
+  std::vector<uintptr_t> ahead;
+  for (size_t i : {size_t(2 * block + 9), block, size_t(5), size_t(6), block, size_t(2 * block + 9)})
+    ahead.push_back(m.range().start + i * WriteTracker::kPageSize);
+  ahead.push_back(all.end + 16 * WriteTracker::kPageSize);
+  t.writeAhead(ahead);
+  CHECK(t.pagesWrittenAhead() == 4);
+  // Writable now: written before the pause without a fault, so the checkpoint holds it.
+  m.page(5)[10] = 0x35;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  // Only the four pages are copied, not the blocks around them.
+  CHECK(t.pagesSaved() == 4);
+  CHECK(t.pagesWrittenAhead() == 0);
+  for (size_t i : {size_t(5), size_t(6), block, size_t(2 * block + 9)}) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);
+  m.page(block + 1)[20] = 0x78;  // the page next to one written ahead is still protected
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+}
+
+TEST_CASE("a page written ahead in a block the program dirtied meanwhile is copied once, with the block") {
+  size_t n = 2 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  leaveSpareChunk(m);
+  WriteTracker t({&all, 1}, WriteTracker::Armed{});
+  std::vector<uintptr_t> ahead = {all.start + 3 * WriteTracker::kPageSize};
+  t.writeAhead(ahead);
+  m.page(7)[10] = 0x31;  // an armed fault: the whole first block is marked
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);
+  checkCopiedThenRestore(t, m, 0, WriteTracker::kBlockPages, WriteTracker::kBlockPages + 2, atPause);
+}
+
+TEST_CASE("writing ahead does nothing unless armed") {
+  Pages m(8);
+  MemoryRange all = m.range();
+  WriteTracker t({&all, 1});
+  std::vector<uintptr_t> ahead = {all.start};
+  t.writeAhead(ahead);
+  CHECK(t.pagesWrittenAhead() == 0);
+  m.page(0)[1] = 0x01;
+  CHECK(t.faultsTaken() == 1);
+  t.restore();
+}
+
 TEST_CASE("arming protects young objects too: a rollback keeps what was written before the pause, not after") {
   TestHeap h;
   Space& s = h.space;
