@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,12 @@ class GuestHost {
   // latest; a pause that times out leaves the guest running untouched.
   virtual PauseResult pause(std::chrono::microseconds deadline) = 0;
   virtual void resume() = 0;
+  // Lets the running guest go on while `waiting()` holds, `limit` at most (a host that
+  // cannot only returns): the checkpoint's arming happens meanwhile.
+  virtual void runWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit) {
+    (void)waiting;
+    (void)limit;
+  }
   virtual bool paused() = 0;
   virtual vm::Runtime& guestRuntime() = 0;
   virtual mop::SpaceMirror& guestMirror() = 0;

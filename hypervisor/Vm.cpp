@@ -131,6 +131,17 @@ void Vm::resumeGuest() {
   guest_->setControlDeadline(INT64_MAX);
 }
 
+void Vm::runGuestWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit) {
+  if (!guestStarted_ || guestFinished_ || guest_->isPaused()) return;
+  int64_t until = vm::Scheduler::nowMicros() + limit.count();
+  // In slices, so that `waiting` is asked again soon after it changes (a slice ends at
+  // the guest's next heartbeat after it, or when the guest waits for events).
+  constexpr int64_t kSliceMicros = 200;
+  for (int64_t now = vm::Scheduler::nowMicros(); waiting() && now < until; now = vm::Scheduler::nowMicros()) {
+    if (runGuestFor(std::chrono::microseconds(std::min(kSliceMicros, until - now)))) break;  // it ended
+  }
+}
+
 void Vm::runInGuest(std::function<void()> job) {
   if (!guest_->isPaused()) throw std::logic_error("the guest must be paused to run code in it");
   runJobIn(*guest_, std::move(job));

@@ -71,6 +71,10 @@ class Vm {
   // lastPauseReport() names the processes that did not arrive).
   PauseOutcome pauseGuest(std::chrono::microseconds deadline);
   void resumeGuest();
+  // Runs the guest (runGuestFor, in short slices) while `waiting()` holds, `limit` at
+  // most; nothing when it is paused or not running: an update lets it serve while its
+  // checkpoint is armed in the background.
+  void runGuestWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit);
   bool guestPaused() const { return guest_->isPaused(); }
   const vm::PauseReport& lastPauseReport() const { return guest_->pauseReport(); }
   int64_t lastPauseMicros() const { return lastPauseMicros_; }

@@ -12,6 +12,9 @@ class VmGuestHost final : public chester::GuestHost {
   explicit VmGuestHost(Vm& vm) : vm_(vm) {}
   chester::PauseResult pause(std::chrono::microseconds deadline) override;
   void resume() override { vm_.resumeGuest(); }
+  void runWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit) override {
+    vm_.runGuestWhile(waiting, limit);
+  }
   bool paused() override { return vm_.guestPaused(); }
   vm::Runtime& guestRuntime() override { return vm_.guest().runtime(); }
   mop::SpaceMirror& guestMirror() override { return vm_.mirrors().guest(); }

@@ -34,7 +34,7 @@ class Reservation {
   // Faults the pages of [address, address+bytes) in at once, writable, before a run of
   // writes to fresh memory (one system call instead of a fault per page). Advisory: does
   // nothing where the kernel lacks MADV_POPULATE_WRITE or a page is write-protected.
-  void populate(uintptr_t address, size_t bytes);
+  static void populate(uintptr_t address, size_t bytes);
   // Drops the pages' contents (they read as zero again) but keeps the range accessible.
   void releasePages(uintptr_t address, size_t bytes);
   // Returns the pages to the OS and makes the range inaccessible again.

@@ -47,12 +47,16 @@ void Space::armCheckpoint() {
   if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
   finishPageRelease();
   // Room, above every range the checkpoint will track, for the objects made under it
-  // (SpaceCheckpoint allocates bump first), faulted in now rather than in the pause.
+  // (SpaceCheckpoint allocates bump first), faulted in ahead rather than in the pause.
+  MemoryRange bumpArea;
   if (oldSpace_->reserveBumpArea(kCheckpointBumpBytes + Reservation::kPageSize)) {
     oldSpace_->alignBumpAreaToPage();
-    reservation_->populate(oldSpace_->reserveBumpArea(kCheckpointBumpBytes), kCheckpointBumpBytes);
+    uintptr_t start = oldSpace_->reserveBumpArea(kCheckpointBumpBytes);
+    bumpArea = MemoryRange{start, start + kCheckpointBumpBytes};
   }
-  armedPages_ = std::make_unique<WriteTracker>(objectRanges(), WriteTracker::Armed{});
+  // Both on the PageReleaseThread while the space runs on: it waits only at the pause,
+  // and only if the job is not done by then.
+  armedPages_ = std::make_unique<WriteTracker>(objectRanges(), WriteTracker::Armed{true, bumpArea});
 }
 
 std::vector<MemoryRange> Space::objectRanges() const {

@@ -251,19 +251,24 @@ class Space {
   // holds the pages or a checkpoint is active; a full collection disarms. The checkpoint
   // that follows takes it. It also makes sure the bump area has kCheckpointBumpBytes of
   // room, outside the protected pages, for the objects the checkpoint's update makes.
+  // Both happen on the PageReleaseThread (WriteTracker's background arming): the space
+  // runs on meanwhile, and the checkpoint waits for them only if they are not done.
   void armCheckpoint();
   // What a method-level update allocates in old space (methods, literals, the stacks of
   // its evaluations) with room to spare; a larger update goes on in the free lists.
   static constexpr size_t kCheckpointBumpBytes = 512 * 1024;
   void disarmCheckpoint() { armedPages_.reset(); }
   // Armed: the pages at `pages` are to be written in the coming checkpoint's pause (the
-  // inline caches an update will clear); they are made writable now and copied when the
-  // checkpoint begins, instead of faulting one by one in the pause
+  // inline caches an update will clear); they are made writable before it (after the
+  // arming's job) and copied when the checkpoint begins, instead of faulting one by one
+  // in the pause
   // (WriteTracker::writeAhead). Does nothing unless armed. Sorts `pages`.
   void writeAheadOfCheckpoint(std::vector<uintptr_t>& pages) {
     if (armedPages_) armedPages_->writeAhead(pages);
   }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
+  // Armed, and its pages protected by now (the background job is done).
+  bool checkpointArmingDone() const { return armedPages_ && armedPages_->armingDone(); }
   // A checkpoint that ended leaves its pages to be made writable on the PageReleaseThread
   // (WriteTracker::releaseInBackground); what protects pages itself or rewrites them
   // wholesale — a checkpoint, a snapshot, a full collection — waits for it first.

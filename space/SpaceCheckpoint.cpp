@@ -25,6 +25,8 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   nextFreeClassIndex_ = space.classTable_.nextFreeIndex();
   // 2. The pages that hold objects.
   std::vector<MemoryRange> ranges = space.objectRanges();
+  // Protecting ahead failed (the kernel's limit on mappings, say): all in the pause.
+  if (space.armedPages_ && !space.armedPages_->waitUntilArmed()) space.disarmCheckpoint();
   if (space.armedPages_) {
     pages_ = std::move(space.armedPages_);  // protected ahead: only what was written since
     pages_->begin(ranges);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "space/KernelWrites.h"
+#include "space/Reservation.h"
 
 namespace space {
 
@@ -53,11 +54,32 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
   }
 }
 
-WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed) {
+WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
   setRanges(ranges);
   addWriteFaultOwner(this);
   capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture
   armed_ = true;
+  if (how.inBackground) {
+    armJob_ = PageReleaseThread::instance().post([this, populate = how.populate] {
+      // Only faults the pages in (as writing each would, without changing a byte): the
+      // program may be writing them meanwhile.
+      if (populate.end > populate.start) Reservation::populate(populate.start, populate.end - populate.start);
+      try {
+        // A range at a time, in pieces, so that the program's own faults (which wait for
+        // each call's lock on the mappings) are never held up for long. Pieces are whole
+        // blocks from the range's start: a block an armed fault unprotects lies in the
+        // pieces protected already, and is not protected again.
+        for (const Range& r : ranges_) {
+          for (uintptr_t a = r.memory.start; a < r.memory.end; a += kArmPieceBytes) {
+            protect(a, std::min<uintptr_t>(kArmPieceBytes, r.memory.end - a), PROT_READ);
+          }
+        }
+      } catch (const std::exception& e) {
+        armFailure_ = e.what();
+      }
+    });
+    return;
+  }
   try {
     for (const Range& r : ranges_) protect(r.memory.start, r.memory.end - r.memory.start, PROT_READ);
   } catch (...) {
@@ -66,7 +88,16 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed) {
   }
 }
 
+bool WriteTracker::waitUntilArmed() {
+  if (armJob_ != 0) {
+    PageReleaseThread::instance().waitFor(armJob_);
+    armJob_ = 0;
+  }
+  return armFailure_.empty();
+}
+
 void WriteTracker::disarm() {
+  waitUntilArmed();  // its job must not protect what is unprotected here
   unprotectAll();
   writtenAhead_.clear();
   removeWriteFaultOwner(this);
@@ -76,6 +107,7 @@ void WriteTracker::disarm() {
 
 void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   if (!armed_) throw std::logic_error("WriteTracker::begin on a tracker that is not armed");
+  if (!waitUntilArmed()) throw std::runtime_error("protecting ahead failed: " + armFailure_);
   std::vector<Range> armedRanges = std::move(ranges_);
   // The armed range holding `page`, or nullptr.
   auto armedRangeOf = [&](uintptr_t page) -> const Range* {
@@ -265,33 +297,34 @@ void WriteTracker::writeAhead(std::vector<uintptr_t>& pages) {
   if (!armed_) return;
   std::sort(pages.begin(), pages.end());
   pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-  // Runs of adjacent pages not written yet: one protection call each. The calls are
-  // outside the pause, so no gap is bridged (every page bridged would be copied in it).
-  Range* run = nullptr;
-  size_t first = 0, end = 0;  // pages [first, end) of *run
-  auto unprotectRun = [&] {
-    if (run && !unprotect(*run, first, end - first)) {
-      // The kernel refuses to split the mapping once more: these stay protected and
-      // fault in the pause as any other page.
-      for (size_t i = first; i < end; i++) run->saved[i] = 0;
-      writtenAhead_.resize(writtenAhead_.size() - (end - first));
-    }
-  };
+  // Marked here, on the program's thread (its armed faults mark pages too); runs of
+  // adjacent pages are unprotected in one call each. The calls are outside the pause, so
+  // no gap is bridged (every page bridged would be copied in it).
+  std::vector<MemoryRange> runs;
   for (uintptr_t page : pages) {
     Range* r = rangeOf(page);
     if (!r) continue;
     size_t index = (page - r->memory.start) / kPageSize;
     if (r->saved[index]) continue;  // written since the arming: writable already
-    if (r != run || index != end) {
-      unprotectRun();
-      run = r;
-      first = index;
-    }
-    end = index + 1;
     r->saved[index] = 1;
     writtenAhead_.push_back(page);
+    if (!runs.empty() && runs.back().end == page) {
+      runs.back().end += kPageSize;
+    } else {
+      runs.push_back({page, page + kPageSize});
+    }
   }
-  unprotectRun();
+  auto unprotectRuns = [runs = std::move(runs)] {
+    // A page the kernel would not unprotect stays marked: begin() copies it, and its
+    // first write faults once to be made writable.
+    for (const MemoryRange& m : runs)
+      mprotect(reinterpret_cast<void*>(m.start), m.end - m.start, PROT_READ | PROT_WRITE);
+  };
+  if (armJob_ != 0) {
+    armJob_ = PageReleaseThread::instance().post(std::move(unprotectRuns));  // after the arming's
+  } else {
+    unprotectRuns();
+  }
 }
 
 bool WriteTracker::saveBlock(Range& r, size_t block) {

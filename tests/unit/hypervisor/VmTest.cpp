@@ -282,3 +282,34 @@ Guest = (
   g.vm->setHostEvents(nullptr);
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
+
+TEST_CASE("the guest runs on while a condition holds, within a limit, and not when paused") {
+  GuestFixture g({{"BusyGuest", kBusyGuest}});
+  g.vm->startGuest("BusyGuest", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  // Until the workers have counted past a mark: the condition ends it.
+  g.pause();
+  int64_t mark = g.guestInteger("^ system global: #Count1") + 1000;
+  g.vm->resumeGuest();
+  auto count = [&] {
+    g.pause();
+    int64_t c = g.guestInteger("^ system global: #Count1");
+    g.vm->resumeGuest();
+    return c;
+  };
+  g.vm->runGuestWhile([&] { return count() < mark; }, std::chrono::seconds(5));
+  CHECK(count() >= mark);
+  // A condition that always holds: the limit ends it.
+  auto start = std::chrono::steady_clock::now();
+  g.vm->runGuestWhile([] { return true; }, std::chrono::milliseconds(30));
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took >= std::chrono::milliseconds(30));
+  // Paused: it returns at once, and nothing of the guest runs.
+  g.pause();
+  int64_t c = g.guestInteger("^ system global: #Count1");
+  g.vm->runGuestWhile([] { return true; }, std::chrono::seconds(5));
+  CHECK(g.guestInteger("^ system global: #Count1") == c);
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}

@@ -326,6 +326,30 @@ TEST_CASE("a page written ahead in a block the program dirtied meanwhile is copi
   checkCopiedThenRestore(t, m, 0, WriteTracker::kBlockPages, WriteTracker::kBlockPages + 2, atPause);
 }
 
+TEST_CASE("armed in the background: protected by the release thread, then as if armed at once") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  leaveSpareChunk(m);
+  {
+    // Dropped before its job is done: the job is waited for, every page writable after.
+    WriteTracker dropped({&all, 1}, WriteTracker::Armed{true, {}});
+  }
+  m.page(n - 1)[3] = 0x03;
+  Pages fresh(8);  // populated by the job
+  WriteTracker t({&all, 1}, WriteTracker::Armed{true, fresh.range()});
+  std::vector<uintptr_t> ahead = {all.start + 5 * WriteTracker::kPageSize};
+  t.writeAhead(ahead);  // its unprotection is a job after the arming's
+  REQUIRE(t.waitUntilArmed());
+  m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // protected by now: marks its block
+  fresh.page(7)[1] = 0x01;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == WriteTracker::kBlockPages + 1);
+  m.page(5)[20] = 0x77;
+  checkCopiedThenRestore(t, m, WriteTracker::kBlockPages, 2 * WriteTracker::kBlockPages, 2, atPause);
+}
+
 TEST_CASE("writing ahead does nothing unless armed") {
   Pages m(8);
   MemoryRange all = m.range();
