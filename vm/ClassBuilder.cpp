@@ -512,15 +512,13 @@ std::vector<uintptr_t> ClassBuilder::pagesOfCachingSites(std::span<const Oop> se
   auto caches = [](Oop cls) { return cls.isSmallInteger() && cls.smallInteger() != 0; };
   for (Oop selector : selectors) {
     sendSites_.forEachArraySending(selector, [&](Oop sites) {
-      const Oop* site = sites.object()->slots();
-      const Oop* end = site + sites.object()->slotCount() / send_site::kSlots * send_site::kSlots;
-      for (; site != end; site += send_site::kSlots) {
-        if (site[send_site::kSelector] != selector) continue;
-        if (!caches(site[send_site::kClass0]) && !caches(site[send_site::kClass1])) continue;
+      forEachSiteIn(sites, [&](const Oop* site) {
+        if (site[send_site::kSelector] != selector) return;
+        if (!caches(site[send_site::kClass0]) && !caches(site[send_site::kClass1])) return;
         // A site may straddle two pages.
         pages.push_back(pageOf(site));
         pages.push_back(pageOf(site + send_site::kSlots - 1));
-      }
+      });
     });
   }
   return pages;
