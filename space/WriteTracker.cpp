@@ -124,27 +124,17 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   };
   setRanges(ranges);
   // The pages the checkpoint must keep that are writable now: those written since the
-  // arming (an armed fault marks its whole block: the first page of a block tells), and
-  // those the program has filled since, which were never protected (eden past its armed
+  // arming (marked by the armed faults and writeAhead), and those the program has filled
+  // since, which were never protected (eden past its armed
   // top, a new segment). Copied at once into chunks earlier trackers left mapped, they
   // need no protection: copying a 128 KiB block takes about 10 us, protecting pages a
   // TLB flush sent to the other cores (100 us and more when one is busy). What warm
   // chunks cannot hold is protected instead (fresh memory costs a fault per page).
   std::vector<uintptr_t> writable;
   for (const Range& a : armedRanges) {
-    for (size_t first = 0; first < a.saved.size(); first += kBlockPages) {
-      if (!a.saved[first]) continue;
-      size_t end = std::min(a.saved.size(), first + kBlockPages);
-      // A faulted block has every page marked; a page written ahead, only itself.
-      for (size_t i = first; i < end; i++) {
-        if (a.saved[i]) writable.push_back(a.memory.start + i * kPageSize);
-      }
+    for (size_t i = 0; i < a.saved.size(); i++) {
+      if (a.saved[i]) writable.push_back(a.memory.start + i * kPageSize);
     }
-  }
-  for (uintptr_t page : writtenAhead_) {
-    const Range* a = armedRangeOf(page);
-    size_t first = (page - a->memory.start) / kPageSize / kBlockPages * kBlockPages;
-    if (!a->saved[first]) writable.push_back(page);  // else its block's loop took it
   }
   writtenAhead_.clear();
   for (const Range& r : ranges_) {
@@ -228,11 +218,22 @@ bool WriteTracker::handleFault(uintptr_t address) {
   Range& r = *found;
   size_t index = (address - r.memory.start) / kPageSize;
   if (!active_) {
-    // Armed: the block is written before the pause, begin() protects it again. Released:
-    // the unprotecting thread has not reached this block yet.
-    size_t first = index / kBlockPages * kBlockPages;
+    size_t block = index / kBlockPages;
+    size_t first = block * kBlockPages;
     size_t count = std::min(kBlockPages, r.saved.size() - first);
-    if (armed_) std::fill_n(r.saved.begin() + long(first), count, uint8_t(1));
+    // Released: the unprotecting thread has not reached this block yet.
+    if (!armed_) return unprotect(r, first, count);
+    // Armed: the page is written before the pause, and begin() copies every page marked
+    // here. A block's first two faults mark and unprotect their own page, its third the
+    // whole block (a run of writes): begin() copied whole blocks once, and most of their
+    // pages had not been written for long — on a virtual machine, reading such a page
+    // can stall for tens of microseconds (the host maps it back), in the pause.
+    if (r.blockFaulted[block] < 2) {
+      r.blockFaulted[block]++;
+      r.saved[index] = 1;
+      if (unprotect(r, index, 1)) return true;  // else the mapping cannot split: the block
+    }
+    std::fill_n(r.saved.begin() + long(first), count, uint8_t(1));
     return unprotect(r, first, count);
   }
   // Saved already (another thread raced us; none today): it only needs to be writable.

@@ -14,10 +14,11 @@
 //
 // Taking the write permission costs in proportion to the heap too, and it is in the
 // pause. So a tracker can be armed ahead of the pause, while the program still runs:
-// its ranges are protected then, and a write before the pause only makes its block
-// writable again and marks it dirty (nothing is saved). begin(), in the pause, saves at
-// once what is not protected and clean — the dirty blocks and memory outside the armed
-// ranges (eden filled since, a new segment) — into chunks of copies earlier trackers left
+// its ranges are protected then, and a write before the pause only makes its page
+// writable again and marks it dirty (nothing is saved; a block's third such write, a run,
+// does so for the whole block). begin(), in the pause, saves at once what is not
+// protected and clean — the dirty pages and memory outside the armed ranges (eden filled
+// since, a new segment) — into chunks of copies earlier trackers left
 // mapped, or protects it when they cannot hold it, and tracking starts as above. A clean
 // page was not written since it was protected, so it holds exactly what it holds at the
 // pause.
@@ -76,7 +77,7 @@ class WriteTracker final : private WriteFaultOwner {
   // faulting in `populate`, memory outside the ranges the pause will write; see
   // waitUntilArmed): protecting a heap of 12 MB took about 1 ms of the program's time
   // on this machine kind, and the program need not wait for it. A write to a page the
-  // job has protected faults and marks its block as any armed write does; one before
+  // job has protected faults and is marked as any armed write is; one before
   // is in the page when it is protected.
   struct Armed {
     bool inBackground = false;
@@ -152,7 +153,7 @@ class WriteTracker final : private WriteFaultOwner {
   // Armed: the pages at `pages` (page addresses, any order, repeats allowed) will be
   // written in the pause. They are marked written now and made writable outside the
   // pause (by a job after the arming's, when it is in the background), so begin() copies
-  // them with the dirty blocks and the writes take no fault. Scattered writes known
+  // them with the other dirty pages and the writes take no fault. Scattered writes known
   // before the pause (the inline caches an update clears, a page each) otherwise cost a
   // signal and a protection call each in the pause. Only the pages themselves are
   // marked, not their blocks; one the kernel would not unprotect stays marked and faults
@@ -165,8 +166,9 @@ class WriteTracker final : private WriteFaultOwner {
 
   struct Range {
     MemoryRange memory;
-    std::vector<uint8_t> saved;         // one byte per page: 1 once saved (armed: once written)
+    std::vector<uint8_t> saved;         // one byte per page: 1 once saved (armed: once writable)
     std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: faults taken, up to 2
+                                        // (armed: faults that unprotected their page alone)
   };
   // A saved page: where it lives and its contents before the first write.
   struct SavedPage {

@@ -253,17 +253,21 @@ void checkCopiedThenRestore(WriteTracker& t, Pages& m, size_t first, size_t end,
 
 }  // namespace
 
-TEST_CASE("blocks written between the arming and begin() are copied at once into kept chunks, not protected") {
+TEST_CASE("pages written between the arming and begin() are copied at once into kept chunks, not protected") {
   size_t n = 4 * WriteTracker::kBlockPages;
   Pages m(n);
   MemoryRange all = m.range();
   leaveSpareChunk(m);
   WriteTracker t({&all, 1}, WriteTracker::Armed{});
-  m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // marks the second block
+  size_t block = WriteTracker::kBlockPages;
+  m.page(block + 3)[10] = 0x31;  // marks its page alone
+  // A run: a block's third armed fault marks the whole block.
+  for (size_t i : {size_t(1), size_t(5), size_t(9)}) m.page(2 * block + i)[10] = 0x32;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
-  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);  // the block, copied in the pause
-  checkCopiedThenRestore(t, m, WriteTracker::kBlockPages, 2 * WriteTracker::kBlockPages, 2, atPause);
+  CHECK(t.pagesSaved() == 1 + block);  // copied in the pause; not the first page's block
+  m.page(block + 3)[20] = 0x77;
+  checkCopiedThenRestore(t, m, 2 * block, 3 * block, block + 4, atPause);
 }
 
 TEST_CASE("pages the ranges gained since the arming are copied in the pause into kept chunks, not protected") {
@@ -319,7 +323,8 @@ TEST_CASE("a page written ahead in a block the program dirtied meanwhile is copi
   WriteTracker t({&all, 1}, WriteTracker::Armed{});
   std::vector<uintptr_t> ahead = {all.start + 3 * WriteTracker::kPageSize};
   t.writeAhead(ahead);
-  m.page(7)[10] = 0x31;  // an armed fault: the whole first block is marked
+  // Three armed faults: the whole first block is marked, page 3 with it.
+  for (size_t i : {size_t(7), size_t(9), size_t(11)}) m.page(i)[10] = 0x31;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
   CHECK(t.pagesSaved() == WriteTracker::kBlockPages);
@@ -341,13 +346,13 @@ TEST_CASE("armed in the background: protected by the release thread, then as if 
   std::vector<uintptr_t> ahead = {all.start + 5 * WriteTracker::kPageSize};
   t.writeAhead(ahead);  // its unprotection is a job after the arming's
   REQUIRE(t.waitUntilArmed());
-  m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // protected by now: marks its block
+  m.page(WriteTracker::kBlockPages + 3)[10] = 0x31;  // protected by now: marks its page
   fresh.page(7)[1] = 0x01;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
-  CHECK(t.pagesSaved() == WriteTracker::kBlockPages + 1);
+  CHECK(t.pagesSaved() == 2);
   m.page(5)[20] = 0x77;
-  checkCopiedThenRestore(t, m, WriteTracker::kBlockPages, 2 * WriteTracker::kBlockPages, 2, atPause);
+  checkCopiedThenRestore(t, m, WriteTracker::kBlockPages + 3, WriteTracker::kBlockPages + 4, 2, atPause);
 }
 
 TEST_CASE("writing ahead does nothing unless armed") {
