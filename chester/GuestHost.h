@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mop/SpaceMirror.h"
 #include "space/Handle.h"
@@ -42,6 +44,9 @@ class GuestHost {
   // Evaluates statements in the paused guest, alone, answering the value of a final
   // "^ expression"; throws std::runtime_error (vm::CompileError) when it fails.
   virtual space::Handle evaluateInGuest(std::string_view source) = 0;
+  // The same with the statements' `parameters` bound to `arguments` (guest objects).
+  virtual space::Handle evaluateInGuest(std::string_view source, const std::vector<std::string>& parameters,
+                                        std::span<const space::Handle> arguments) = 0;
   // The same in the hypervisor space, where the mirror classes and the global Guest are.
   virtual space::Handle evaluateInHypervisor(std::string_view source) = 0;
   virtual vm::Runtime& hypervisorRuntime() = 0;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "vm/MethodDictionary.h"
+#include "vm/Objects.h"
 
 namespace chester {
 
@@ -47,10 +48,25 @@ std::string holderInDescription(const std::string& description) {
 
 // A guest variable name for objects handed to a guest evaluation; removed after use.
 constexpr const char* kArgumentGlobal = "ChesterStepArgument";
-// verifyAll's record of answers, and the Symbols its evaluation answers.
-constexpr const char* kVerifyGlobal = "ChesterVerifyAnswers";
+// verifyAll's evaluation: its parameter, the Array recording the answers, and the
+// Symbols it answers.
+constexpr const char* kVerifyAnswers = "chesterVerifyAnswers";
 constexpr const char* kVerifyDone = "chesterVerifyDone";
 constexpr const char* kVerifyStopped = "chesterVerifyStopped";
+
+// Slot i of the Array receives expression i's answer; the evaluation stops at the first
+// that is not true. An expression that raises, or returns from the evaluation with ^,
+// leaves its slot nil: the first slot not true names the one that failed.
+std::string verifySource(const std::vector<std::string>& expressions) {
+  std::string source;
+  std::string r = kVerifyAnswers;
+  for (size_t i = 0; i < expressions.size(); i++) {
+    std::string slot = std::to_string(i + 1);
+    source += r + " at: " + slot + " put: [ " + expressions[i] + " ] value. (" + r + " at: " + slot +
+              ") == true ifFalse: [ ^ #" + kVerifyStopped + " ]. ";
+  }
+  return source + "^ #" + kVerifyDone;
+}
 
 }  // namespace
 
@@ -93,56 +109,42 @@ void StepApplier::verify(const std::string& expression) {
   }
 }
 
+void StepApplier::prepareVerify(vm::Runtime& guest, const std::vector<std::string>& expressions) {
+  if (!expressions.empty()) guest.prepareEvaluation(verifySource(expressions), {kVerifyAnswers});
+}
+
 void StepApplier::verifyAll(const std::vector<std::string>& expressions, std::string& where) {
   if (expressions.empty()) return;
-  // Slot i of the global's Array receives expression i's answer; the evaluation stops at
-  // the first that is not true. An expression that raises, or returns from the evaluation
-  // with ^, leaves its slot nil: the first slot not true names the one that failed.
-  std::string source = "| r | r := Array new: " + std::to_string(expressions.size()) + ". system global: #" +
-                       kVerifyGlobal + " put: r. ";
-  for (size_t i = 0; i < expressions.size(); i++) {
-    std::string slot = std::to_string(i + 1);
-    source += "r at: " + slot + " put: [ " + expressions[i] + " ] value. (r at: " + slot + ") == true ifFalse: [ ^ #" +
-              kVerifyStopped + " ]. ";
-  }
-  source += "^ #" + std::string(kVerifyDone);
-  // Nothing when the record is not there as made (an expression replaced the global).
-  auto firstNotTrue = [&]() -> std::optional<size_t> {
-    std::optional<Ref> answers = guest_.globalAt(kVerifyGlobal);
+  // The Array is an argument rather than a global: an update's pause writes no globals.
+  vm::Runtime& rt = host_.guestRuntime();
+  Ref answers(rt.space(), vm::newArray(rt, expressions.size()));
+  auto firstNotTrue = [&]() -> size_t {
     size_t i = 0;
-    try {
-      if (!answers || guest_.sizeOf(*answers) != expressions.size()) return std::nullopt;
-      while (i < expressions.size() && guest_.at(*answers, i + 1).get() == host_.guestRuntime().trueObject()) i++;
-    } catch (const mop::MirrorError&) {
-      return std::nullopt;
-    }
+    while (i < expressions.size() && guest_.at(answers, i + 1).get() == rt.trueObject()) i++;
     return i;
   };
+  std::string source = verifySource(expressions);
   Ref answer;
   try {
-    answer = host_.evaluateInGuest(source);
+    answer = host_.evaluateInGuest(source, {kVerifyAnswers}, {&answers, 1});
   } catch (...) {
-    where = "verify[" + std::to_string(firstNotTrue().value_or(0)) + "]";
-    throw;  // (the update rolls back: the global goes with it)
+    where = "verify[" + std::to_string(firstNotTrue()) + "]";
+    throw;
   }
-  std::optional<size_t> failed = firstNotTrue();
-  std::optional<Ref> answers = guest_.globalAt(kVerifyGlobal);
-  if (answers) guest_.removeGlobal(kVerifyGlobal);
+  size_t failed = firstNotTrue();
   bool done = answer.get() == guest_.symbol(kVerifyDone).get();
   bool stopped = answer.get() == guest_.symbol(kVerifyStopped).get();
   size_t next = 0;  // where the expressions are evaluated once more, each on its own
-  if (failed && done && *failed == expressions.size()) return;
-  if (failed && stopped && *failed < expressions.size()) {
-    where = "verify[" + std::to_string(*failed) + "]";
-    throw StepError("answered " + guest_.describe(guest_.at(*answers, *failed + 1)) + ", not true");
+  if (done && failed == expressions.size()) return;
+  if (stopped && failed < expressions.size()) {
+    where = "verify[" + std::to_string(failed) + "]";
+    throw StepError("answered " + guest_.describe(guest_.at(answers, failed + 1)) + ", not true");
   }
-  if (failed && !done && !stopped && *failed < expressions.size()) {
+  if (!done && !stopped && failed < expressions.size()) {
     // Expression `failed` returned `answer` with ^: its answer, as verify takes it.
-    where = "verify[" + std::to_string(*failed) + "]";
-    if (answer.get() != host_.guestRuntime().trueObject()) {
-      throw StepError("answered " + guest_.describe(answer) + ", not true");
-    }
-    next = *failed + 1;
+    where = "verify[" + std::to_string(failed) + "]";
+    if (answer.get() != rt.trueObject()) throw StepError("answered " + guest_.describe(answer) + ", not true");
+    next = failed + 1;
   }
   for (size_t i = next; i < expressions.size(); i++) {
     where = "verify[" + std::to_string(i) + "]";

@@ -31,6 +31,9 @@ class StepApplier {
   // process instead of one each. `where` names the expression that failed
   // ("verify[2]"): the evaluation records in the guest how far it got.
   void verifyAll(const std::vector<std::string>& expressions, std::string& where);
+  // Parses and generates verifyAll's evaluation of `expressions` now, ahead of the pause
+  // (vm::PreparedCode): reads the guest, allocates nothing in it.
+  static void prepareVerify(vm::Runtime& guest, const std::vector<std::string>& expressions);
 
  private:
   mop::Ref classNamed(const std::string& name) const { return guest_.classNamed(name); }

@@ -10,6 +10,8 @@
 #include "chester/ScriptError.h"
 #include "chester/StepApplier.h"
 #include "vm/ClassBuilder.h"
+#include "vm/MethodDictionary.h"
+#include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/RuntimeCheckpoint.h"
 #include "vm/Scheduler.h"
@@ -70,6 +72,9 @@ class Updater::Application {
   // runs (the engine has what changing them writes made writable ahead of the pause);
   // none when it cannot tell.
   virtual std::vector<MethodChange> methodChanges() const { return {}; }
+  // Before the pause, with the guest running: parses and generates the code the update
+  // will compile in the pause (vm::PreparedCode). Reads the guest, allocates nothing.
+  virtual void prepare(GuestHost&) {}
 };
 
 class Updater::JsonApplication final : public Application {
@@ -84,6 +89,31 @@ class Updater::JsonApplication final : public Application {
   }
   void verify(GuestHost& host, std::string& where) override { StepApplier(host).verifyAll(script_.verify, where); }
   const std::string& description() const { return script_.description; }
+  void prepare(GuestHost& host) override {
+    vm::Runtime& guest = host.guestRuntime();
+    const mop::SpaceMirror& mirror = host.guestMirror();
+    // A class of the guest as it is now, by name (nothing when an earlier step makes it).
+    auto classNamed = [&](const Step& step, const char* field) {
+      space::Oop name = guest.space().symbols().lookup(step.fields.value(field, ""));
+      space::Oop cls = name.isNull() ? space::Oop() : guest.globals().at(name);
+      if (cls.isNull() || !vm::isClass(guest, cls)) return space::Oop();
+      return step.fields.value("side", "instance") == "class" ? guest.classes().metaclassOf(cls) : cls;
+    };
+    for (const Step& step : script_.steps) {
+      if (step.op == "addMethod") {
+        space::Oop cls = classNamed(step, "class");
+        if (!cls.isNull()) mirror.prepareMethod(cls, step.fields.value("source", ""));
+      } else if (step.op == "moveMethod") {
+        space::Oop from = classNamed(step, "from"), to = classNamed(step, "to");
+        space::Oop selector = guest.space().symbols().lookup(step.fields.value("selector", ""));
+        if (from.isNull() || to.isNull() || selector.isNull()) continue;
+        space::Oop method = vm::method_dictionary::lookup(
+            guest.space(), from.object()->slot(vm::class_slot::kMethodDictionary), selector);
+        if (!method.isNull()) mirror.prepareMethod(to, std::string(vm::sourceTextOf(guest, method)));
+      }
+    }
+    StepApplier::prepareVerify(guest, script_.verify);
+  }
   std::vector<MethodChange> methodChanges() const override {
     std::vector<MethodChange> changes;
     for (const Step& step : script_.steps) {
@@ -220,6 +250,16 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     writeAheadOfMethodChanges(*application);
   } catch (const std::exception& e) {
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
+  }
+  // While the arming runs on another thread. Whatever is prepared goes with the update.
+  struct ForgetPrepared {
+    vm::ClassBuilder& classes;
+    ~ForgetPrepared() { classes.forgetPrepared(); }
+  } forgetPrepared{host_.guestRuntime().classes()};
+  try {
+    application->prepare(host_);
+  } catch (const std::exception& e) {
+    spdlog::debug("update {}: preparing its code ahead failed ({}); the pause will compile it", record.id, e.what());
   }
   record.timings.arm = now() - armStart;
   // The protection is set on another thread: the guest serves meanwhile, and is asked to

@@ -259,9 +259,14 @@ int64_t Vm::hypervisorNextTimer() {
 }
 
 space::Handle Vm::evaluateInGuest(std::string_view source) {
+  return evaluateInGuest(source, {}, {});
+}
+
+space::Handle Vm::evaluateInGuest(std::string_view source, const std::vector<std::string>& parameters,
+                                  std::span<const space::Handle> arguments) {
   space::Handle result;
   std::string text(source);
-  runInGuest([&] { result = space::Handle(guest_->space(), guest_->runtime().evaluate(text)); });
+  runInGuest([&] { result = space::Handle(guest_->space(), guest_->runtime().evaluate(text, parameters, arguments)); });
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,9 @@ class Vm {
   // alone, or in the hypervisor; answers the value of a final "^ expression". Throws
   // std::runtime_error (compile errors: vm::CompileError) when it cannot.
   space::Handle evaluateInGuest(std::string_view source);
+  // With the statements' `parameters` bound to `arguments` (guest objects).
+  space::Handle evaluateInGuest(std::string_view source, const std::vector<std::string>& parameters,
+                                std::span<const space::Handle> arguments);
   space::Handle evaluateInHypervisor(std::string_view source);
 
   // ---- the hypervisor's own program (the console: hypervisor/Console.h) ------------------

@@ -19,6 +19,10 @@ class VmGuestHost final : public chester::GuestHost {
   vm::Runtime& guestRuntime() override { return vm_.guest().runtime(); }
   mop::SpaceMirror& guestMirror() override { return vm_.mirrors().guest(); }
   space::Handle evaluateInGuest(std::string_view source) override { return vm_.evaluateInGuest(source); }
+  space::Handle evaluateInGuest(std::string_view source, const std::vector<std::string>& parameters,
+                                std::span<const space::Handle> arguments) override {
+    return vm_.evaluateInGuest(source, parameters, arguments);
+  }
   space::Handle evaluateInHypervisor(std::string_view source) override { return vm_.evaluateInHypervisor(source); }
   vm::Runtime& hypervisorRuntime() override { return vm_.hypervisor().runtime(); }
   std::string loadHypervisorClass(const std::string& source, const std::string& fileName) override;

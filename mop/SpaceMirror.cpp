@@ -24,6 +24,13 @@ using namespace vm;
 using vm::special::kSpecialObjectNames;
 using vm::special::SpecialObjectName;
 
+namespace {
+// The file name compiled methods report errors and locations in: "<Class>".
+std::string sourceNameFor(const vm::Runtime& rt, Oop cls) {
+  return "<" + vm::className(rt, cls) + ">";
+}
+}  // namespace
+
 SpaceMirror::SpaceMirror(vm::Runtime& runtime) : rt_(runtime) {}
 
 // ---- checks ----------------------------------------------------------------------------
@@ -272,7 +279,7 @@ Ref SpaceMirror::compileMethod(const Ref& cls, std::string_view source) {
   requireQuiescent("compileMethod");
   requireClass("compileMethod", cls, "the class");
   try {
-    return hold(rt_.classes().compileMethodSource(cls.get(), source, "<" + vm::className(rt_, cls.get()) + ">"));
+    return hold(rt_.classes().compileMethodSource(cls.get(), source, sourceNameFor(rt_, cls.get())));
   } catch (const CompileError& e) {
     throw MirrorError("compileMethod", e.what());
   }
@@ -316,13 +323,8 @@ std::string SpaceMirror::selectorOf(const Ref& method) const {
   return std::string(bytesOf(method.get().object()->slot(code_slot::kSelector)));
 }
 
-// The source text kept in the debug info of compiled method `method` (empty when there is
-// none), read in place.
-static std::string_view sourceTextOf(Runtime& rt, Oop method) {
-  Oop info = method.object()->slot(code_slot::kDebugInfo);
-  if (!info.isHeapObject() || info.object()->slotCount() <= debug_info::kSource) return {};
-  Oop source = info.object()->slot(debug_info::kSource);
-  return isString(rt, source) ? bytesOf(source) : std::string_view();
+void SpaceMirror::prepareMethod(Oop cls, std::string_view source) const {
+  rt_.classes().prepareMethodSource(cls, source, sourceNameFor(rt_, cls));
 }
 
 std::string SpaceMirror::sourceOf(const Ref& method) const {

@@ -108,6 +108,10 @@ class SpaceMirror {
   // Compiles `source` (a method definition "selector = ( ... )" or "keyword: arg = ...")
   // for `cls`, binding names to the space's globals; the method is not installed.
   Ref compileMethod(const Ref& cls, std::string_view source);
+  // Parses and generates now what compileMethod(cls, source) will compile in an update's
+  // pause (vm::PreparedCode): reads the space, allocates nothing, so the space need not
+  // be paused.
+  void prepareMethod(space::Oop cls, std::string_view source) const;
   void installMethod(const Ref& cls, const Ref& method);
   void removeMethod(const Ref& cls, std::string_view selector);
   // Makes `superclass` the superclass of `cls` (and its metaclass's), keeping the shape of

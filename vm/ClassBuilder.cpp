@@ -19,6 +19,7 @@
 #include "vm/Runtime.h"
 #include "vm/compiler/CodeGenerator.h"
 #include "vm/compiler/Parser.h"
+#include "vm/compiler/PreparedCode.h"
 
 namespace vm {
 
@@ -205,22 +206,77 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
   return cls.get();
 }
 
-Oop ClassBuilder::compileMethod(Oop cls, MethodNode& method, const std::string& fileName) {
-  LocalRoot c(rt_.space().localRoots(), cls);
-  CompileContext ctx{fileName, className(rt_, c.get()), instanceVariableNames(rt_, cls)};
+CompileContext ClassBuilder::contextFor(Oop cls, const std::string& fileName) const {
+  CompileContext ctx{fileName, className(rt_, cls), instanceVariableNames(rt_, cls)};
   // The kernel library maintains what the VM maintains; code compiled later only reads it.
   if (!rt_.isBootstrapping()) {
     ctx.vmMaintainedFields =
-        InstanceSpec::maintained(c.get().object()->slot(class_slot::kInstanceSpec).smallInteger()).fields;
+        InstanceSpec::maintained(cls.object()->slot(class_slot::kInstanceSpec).smallInteger()).fields;
   }
-  std::unique_ptr<CodeSpec> spec = vm::compileMethod(method, ctx);
+  return ctx;
+}
+
+Oop ClassBuilder::compileMethod(Oop cls, MethodNode& method, const std::string& fileName) {
+  LocalRoot c(rt_.space().localRoots(), cls);
+  std::unique_ptr<CodeSpec> spec = vm::compileMethod(method, contextFor(c.get(), fileName));
   return install(*spec, c.get(), Oop(), fileName);
 }
 
+namespace {
+
+std::unique_ptr<CodeSpec> generate(const PreparedCode::Key& key) {
+  Parser parser(key.source, key.context.fileName);
+  std::unique_ptr<MethodNode> node;
+  if (key.statements) {
+    node = parser.parseDoIt("DoIt");
+    node->parameters = key.parameters;
+    node->parameterLocations.assign(key.parameters.size(), node->where);
+  } else {
+    node = parser.parseMethod();
+  }
+  return vm::compileMethod(*node, key.context);
+}
+
+}  // namespace
+
+Oop ClassBuilder::compileSource(Oop cls, PreparedCode::Key key) {
+  LocalRoot c(rt_.space().localRoots(), cls);
+  key.context = contextFor(c.get(), key.context.fileName);
+  std::string fileName = key.context.fileName;
+  if (const CodeSpec* prepared = prepared_.find(key)) {
+    preparedTaken_++;
+    return install(*prepared, c.get(), Oop(), fileName);
+  }
+  std::unique_ptr<CodeSpec> spec = generate(key);
+  return install(*spec, c.get(), Oop(), fileName);
+}
+
+void ClassBuilder::prepareSource(Oop cls, PreparedCode::Key key) {
+  key.context = contextFor(cls, key.context.fileName);
+  try {
+    std::unique_ptr<CodeSpec> spec = generate(key);
+    prepared_.add(std::move(key), std::move(spec));
+  } catch (const CompileError&) {
+    // Compiled again in the pause, which reports the error where it belongs.
+  }
+}
+
 Oop ClassBuilder::compileMethodSource(Oop cls, std::string_view source, const std::string& fileName) {
-  Parser parser(source, fileName);
-  std::unique_ptr<MethodNode> node = parser.parseMethod();
-  return compileMethod(cls, *node, fileName);
+  return compileSource(cls, {std::string(source), false, {}, {fileName, {}, {}, 0}});
+}
+
+void ClassBuilder::prepareMethodSource(Oop cls, std::string_view source, const std::string& fileName) {
+  prepareSource(cls, {std::string(source), false, {}, {fileName, {}, {}, 0}});
+}
+
+Oop ClassBuilder::compileStatements(Oop cls, std::string_view source, const std::vector<std::string>& parameters,
+                                    const std::string& fileName) {
+  return compileSource(cls, {std::string(source), true, parameters, {fileName, {}, {}, 0}});
+}
+
+void ClassBuilder::prepareStatements(Oop cls, std::string_view source, const std::vector<std::string>& parameters,
+                                     const std::string& fileName) {
+  prepareSource(cls, {std::string(source), true, parameters, {fileName, {}, {}, 0}});
 }
 
 Oop ClassBuilder::literalValue(const LiteralValue& v) {

@@ -14,6 +14,7 @@
 #include "vm/SendSiteIndex.h"
 #include "vm/compiler/Ast.h"
 #include "vm/compiler/CodeSpec.h"
+#include "vm/compiler/PreparedCode.h"
 
 namespace vm {
 
@@ -41,7 +42,22 @@ class ClassBuilder {
 
   // Compiles `method` for `cls` (its fields and holder) without installing it.
   Oop compileMethod(Oop cls, MethodNode& method, const std::string& fileName);
+  // The same from source; the code prepared for it (prepareMethodSource) when there is.
   Oop compileMethodSource(Oop cls, std::string_view source, const std::string& fileName);
+  // Statements (a doIt: "| temps | statements") compiled as a method of `cls` whose
+  // parameters are `parameters`; the code prepared for them when there is.
+  Oop compileStatements(Oop cls, std::string_view source, const std::vector<std::string>& parameters,
+                        const std::string& fileName);
+  // Parses and generates now what compileMethodSource or compileStatements will be asked
+  // for with the same arguments (see PreparedCode.h): reads the heap, allocates nothing.
+  // Code that does not compile is not kept (the compile reports its error).
+  void prepareMethodSource(Oop cls, std::string_view source, const std::string& fileName);
+  void prepareStatements(Oop cls, std::string_view source, const std::vector<std::string>& parameters,
+                         const std::string& fileName);
+  void forgetPrepared() { prepared_.clear(); }
+  size_t preparedCount() const { return prepared_.size(); }
+  // Compiles that took prepared code, since the runtime started.
+  size_t preparedTaken() const { return preparedTaken_; }
   void installMethod(Oop cls, Oop method);
   bool removeMethod(Oop cls, Oop selector);
   Oop lookupLocal(Oop cls, Oop selector);
@@ -85,6 +101,11 @@ class ClassBuilder {
 
  private:
   Oop install(const CodeSpec& spec, Oop holder, Oop outerCode, const std::string& fileName);
+  // The context code compiled for `cls` is generated in.
+  CompileContext contextFor(Oop cls, const std::string& fileName) const;
+  // `key` with its context's file name only: the rest is `cls`'s.
+  Oop compileSource(Oop cls, PreparedCode::Key key);
+  void prepareSource(Oop cls, PreparedCode::Key key);
   Oop literal(const LiteralSpec& l, Oop holder, const CodeSpec& spec, const std::string& fileName);
   Oop literalValue(const LiteralValue& v);
   // Refuses binding primitive [name] in a method of [holder] when the method's arguments
@@ -124,6 +145,8 @@ class ClassBuilder {
   bool batching_ = false;
   std::vector<std::pair<space::Handle, space::Handle>> pending_;
   SendSiteIndex sendSites_;
+  PreparedCode prepared_;  // filled ahead of an update's pause, cleared after it
+  size_t preparedTaken_ = 0;
 };
 
 }  // namespace vm

@@ -83,6 +83,13 @@ bool inheritsFrom(const Runtime& rt, Oop cls, Oop ancestor) {
   return false;
 }
 
+std::string_view sourceTextOf(const Runtime& rt, Oop method) {
+  Oop info = method.object()->slot(code_slot::kDebugInfo);
+  if (!info.isHeapObject() || info.object()->slotCount() <= debug_info::kSource) return {};
+  Oop source = info.object()->slot(debug_info::kSource);
+  return isString(rt, source) ? bytesOf(source) : std::string_view();
+}
+
 std::string className(const Runtime& rt, Oop cls) {
   if (!cls.isHeapObject() || cls == rt.nil()) return "nil";
   if (cls.object()->classIndex() == rt.known.metaclass) {

@@ -41,6 +41,9 @@ bool isClass(const Runtime& rt, Oop o);  // a class or a metaclass
 bool inheritsFrom(const Runtime& rt, Oop cls, Oop ancestor);
 // "Foo" for classes, "Foo class" for metaclasses.
 std::string className(const Runtime& rt, Oop cls);
+// The source text kept in the debug info of compiled method `method` (empty when there is
+// none), read in place: valid until the next allocation.
+std::string_view sourceTextOf(const Runtime& rt, Oop method);
 // Short description of any object for error messages and traces ("a Foo", "42", "'text'").
 std::string describeObject(Runtime& rt, Oop o);
 

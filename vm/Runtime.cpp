@@ -309,14 +309,23 @@ std::string PauseReport::describe() const {
 }
 
 Oop Runtime::evaluate(std::string_view source) {
+  return evaluate(source, {}, {});
+}
+
+void Runtime::prepareEvaluation(std::string_view source, const std::vector<std::string>& parameters) {
+  classes_->prepareStatements(classOf(nil_), source, parameters, "<evaluate>");
+}
+
+Oop Runtime::evaluate(std::string_view source, const std::vector<std::string>& parameters,
+                      std::span<const space::Handle> arguments) {
+  if (parameters.size() != arguments.size()) throw std::invalid_argument("evaluate: as many arguments as parameters");
   exitRequested_ = false;
   lastUnhandledError_.clear();
   classes_->flushBatch();  // code run in the middle of an update sees its changes so far
-  Parser parser(source, "<evaluate>");
-  std::unique_ptr<MethodNode> node = parser.parseDoIt("DoIt");
-  Oop method = classes_->compileMethod(classOf(nil_), *node, "<evaluate>");
+  Oop method = classes_->compileStatements(classOf(nil_), source, parameters, "<evaluate>");
   space::LocalRoot m(space_.localRoots(), method);
-  Oop args = newArray(*this, 0);
+  Oop args = newArray(*this, arguments.size());
+  for (size_t i = 0; i < arguments.size(); i++) space_.storePointer(args, i, arguments[i].get());
   Oop process = process_stack::newProcessSending(*this, nil_, m.get(), args, Scheduler::kUserPriority);
   space::LocalRoot p(space_.localRoots(), process);
   Oop previousMain = interpreter_->mainProcess();

@@ -5,11 +5,13 @@
 
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "space/Handle.h"
 #include "space/Space.h"
 #include "vm/ExecutionHost.h"
 #include "vm/Globals.h"
@@ -160,6 +162,12 @@ class Runtime final : public space::RootProvider {
   // value of a final "^ expression"). Throws CompileError, and std::runtime_error when the
   // program exits or the process fails instead of returning.
   Oop evaluate(std::string_view source);
+  // The same with the statements' `parameters` bound to `arguments` (as many).
+  Oop evaluate(std::string_view source, const std::vector<std::string>& parameters,
+               std::span<const space::Handle> arguments);
+  // Parses and generates evaluate's code for `source` and `parameters` now, for an
+  // evaluation later in an update's pause (ClassBuilder::prepareStatements).
+  void prepareEvaluation(std::string_view source, const std::vector<std::string>& parameters);
   // Evaluations (evaluate) not finished by `micros` (Scheduler::nowMicros clock) end with
   // an error, whether they compute or wait; INT64_MAX: no deadline.
   void setEvaluationDeadline(int64_t micros) { evaluationDeadline_ = micros; }

@@ -19,6 +19,7 @@ struct CompileContext {
   // The first fields the VM maintains (VmMaintained): the code may read but not assign them
   // (only the kernel library, compiled with 0 here, does).
   size_t vmMaintainedFields = 0;
+  bool operator==(const CompileContext&) const = default;
 };
 
 // Compiles `method`; throws CompileError with file, line and column on invalid code.
