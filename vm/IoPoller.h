@@ -60,8 +60,11 @@ class IoPoller {
     space::Oop writable;
   };
   std::vector<WatchState> watches() const;
+  // Polls that took events so far: a checkpoint notes it with watches().
+  uint64_t pollsWithEvents() const { return pollsWithEvents_; }
   // Watches exactly what `saved` describes again (registrations made since are dropped).
-  void restoreWatches(space::Space& space, const std::vector<WatchState>& saved);
+  // `pollsWithEventsAtSave`: pollsWithEvents() when `saved` was taken.
+  void restoreWatches(space::Space& space, const std::vector<WatchState>& saved, uint64_t pollsWithEventsAtSave);
 
  private:
   struct Watch {
@@ -80,6 +83,7 @@ class IoPoller {
   int epoll_ = -1;
   std::map<int, Watch> watchers_;  // every registered descriptor: exactly those in epoll_
   size_t waiters_ = 0;             // valid readable and writable handles in watchers_
+  uint64_t pollsWithEvents_ = 0;   // epoll_wait calls that answered events (edges taken)
   std::map<int, std::function<void()>> always_;
 };
 

@@ -24,6 +24,7 @@ RuntimeCheckpoint::RuntimeCheckpoint(Runtime& rt)
     : rt_(requireQuiescent(rt)),
       timers_(rt.scheduler().timers()),
       watches_(rt.scheduler().io().watches()),
+      pollsWithEvents_(rt.scheduler().io().pollsWithEvents()),
       space_(rt.space()) {}
 
 RuntimeCheckpoint::~RuntimeCheckpoint() {
@@ -41,7 +42,7 @@ void RuntimeCheckpoint::rollback() {
   space_.rollback();
   // 2. The runtime's tables that hold guest objects through handles.
   rt_.scheduler().restoreTimers(timers_);
-  rt_.scheduler().io().restoreWatches(rt_.space(), watches_);
+  rt_.scheduler().io().restoreWatches(rt_.space(), watches_, pollsWithEvents_);
   rt_.globals().reattach();
   // 3. Caches, recomputed from the restored heap.
   rt_.methodCache().flush();

@@ -40,6 +40,7 @@ class RuntimeCheckpoint {
   Runtime& rt_;
   Scheduler::TimerState timers_;
   std::vector<IoPoller::WatchState> watches_;
+  uint64_t pollsWithEvents_;
   space::SpaceCheckpoint space_;  // last: it starts tracking once the rest is saved
 };
 

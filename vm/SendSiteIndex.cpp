@@ -9,12 +9,20 @@ namespace vm {
 
 void SendSiteIndex::invalidate() {
   valid_ = false;
-  bySelector_.clear();
-  arrays_.clear();
+  if (discardedBySelector_.empty() && discardedArrays_.empty()) {
+    discardedBySelector_.swap(bySelector_);
+    discardedArrays_.swap(arrays_);
+  } else {
+    bySelector_.clear();
+    arrays_.clear();
+  }
 }
 
 void SendSiteIndex::startBuilding() {
-  invalidate();
+  bySelector_.clear();
+  arrays_.clear();
+  discardedBySelector_.clear();
+  discardedArrays_.clear();
   valid_ = true;
 }
 

@@ -106,14 +106,29 @@ TEST_CASE("IoPoller: a waiter restored from a checkpoint sees what is ready now,
   space::Handle waiter = f.semaphore();
   f.watch(p.fds[0], vm::IoPoller::Readable, waiter);
   std::vector<vm::IoPoller::WatchState> saved = f.io().watches();
+  uint64_t polls = f.io().pollsWithEvents();
   REQUIRE(saved.size() == 1);
   p.send("x");
   CHECK(f.io().poll(0, f.rt->scheduler()) == 1);  // the edge is taken, the waiter gone
   CHECK_FALSE(f.io().hasWatchers());
-  f.io().restoreWatches(f.space, saved);
+  f.io().restoreWatches(f.space, saved, polls);
   CHECK(f.io().hasWatchers());
   CHECK(f.io().poll(0, f.rt->scheduler()) == 1);  // the data is still there: reported again
   CHECK(PollerFixture::signals(waiter) == 2);
+}
+
+TEST_CASE("IoPoller: with no edge taken since the checkpoint, a restored waiter still gets the edge pending") {
+  PollerFixture f;
+  SocketPair p;
+  space::Handle waiter = f.semaphore();
+  f.watch(p.fds[0], vm::IoPoller::Readable, waiter);
+  std::vector<vm::IoPoller::WatchState> saved = f.io().watches();
+  uint64_t polls = f.io().pollsWithEvents();
+  p.send("x");                                   // pending in epoll, not polled
+  f.io().restoreWatches(f.space, saved, polls);  // registrations as they were: no call
+  CHECK(f.io().hasWatchers());
+  CHECK(f.io().poll(0, f.rt->scheduler()) == 1);
+  CHECK(PollerFixture::signals(waiter) == 1);
 }
 
 TEST_CASE("IoPoller: the scheduler takes the edges of descriptors nobody waits for, so epoll's descriptor goes quiet") {
