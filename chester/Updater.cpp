@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "chester/ScriptError.h"
+#include "chester/ScriptLiterals.h"
 #include "chester/StepApplier.h"
 #include "vm/ClassBuilder.h"
 #include "vm/MethodDictionary.h"
@@ -42,6 +43,14 @@ struct Failure {
   std::string where;
   std::string what;
 };
+
+// The guest's class named `name` as it is now, or the null oop. Reads only (no symbol is
+// interned): it runs before the pause, beside the running guest.
+space::Oop classOf(vm::Runtime& guest, const std::string& name) {
+  space::Oop symbol = guest.space().symbols().lookup(name);
+  space::Oop cls = symbol.isNull() ? space::Oop() : guest.globals().at(symbol);
+  return cls.isNull() || !vm::isClass(guest, cls) ? space::Oop() : cls;
+}
 
 }  // namespace
 
@@ -92,11 +101,10 @@ class Updater::JsonApplication final : public Application {
   void prepare(GuestHost& host) override {
     vm::Runtime& guest = host.guestRuntime();
     const mop::SpaceMirror& mirror = host.guestMirror();
-    // A class of the guest as it is now, by name (nothing when an earlier step makes it).
+    // A class of the guest as it is now (nothing when an earlier step makes it).
     auto classNamed = [&](const Step& step, const char* field) {
-      space::Oop name = guest.space().symbols().lookup(step.fields.value(field, ""));
-      space::Oop cls = name.isNull() ? space::Oop() : guest.globals().at(name);
-      if (cls.isNull() || !vm::isClass(guest, cls)) return space::Oop();
+      space::Oop cls = classOf(guest, step.fields.value(field, ""));
+      if (cls.isNull()) return cls;
       return step.fields.value("side", "instance") == "class" ? guest.classes().metaclassOf(cls) : cls;
     };
     for (const Step& step : script_.steps) {
@@ -143,8 +151,25 @@ class Updater::JsonApplication final : public Application {
 // with the global Guest (the mirror on the guest space) as argument.
 class Updater::SmalltalkApplication final : public Application {
  public:
-  SmalltalkApplication(std::string className, bool hasVerify)
-      : className_(std::move(className)), hasVerify_(hasVerify) {}
+  SmalltalkApplication(std::string className, bool hasVerify, ScriptLiterals literals)
+      : className_(std::move(className)), hasVerify_(hasVerify), literals_(std::move(literals)) {}
+  // What the script will most likely do, from its literals (ScriptLiterals.h): each method
+  // source installed in each class it names, each statement text evaluated in the guest.
+  std::vector<MethodChange> methodChanges() const override {
+    std::vector<MethodChange> changes;
+    forEachGuess([&](const std::string& cls, const std::string&, const std::string& selector) {
+      changes.push_back({cls, false, selector});
+    });
+    return changes;
+  }
+  void prepare(GuestHost& host) override {
+    vm::Runtime& guest = host.guestRuntime();
+    forEachGuess([&](const std::string& name, const std::string& source, const std::string&) {
+      space::Oop cls = classOf(guest, name);
+      if (!cls.isNull()) host.guestMirror().prepareMethod(cls, source);
+    });
+    for (const std::string& statements : literals_.statements) guest.prepareEvaluation(statements, {});
+  }
   void apply(GuestHost& host, std::string& where) override {
     where = className_ + ">>apply:";
     host.evaluateInHypervisor("system global: #" + std::string(kInstanceGlobal) + " put: " + className_ +
@@ -162,9 +187,31 @@ class Updater::SmalltalkApplication final : public Application {
   }
 
  private:
+  // A script's guesses are bounded: a file of many literals costs no more before the pause.
+  static constexpr size_t kMostGuesses = 256;
+  // f(class name, method source, selector) for each method literal and class literal.
+  template <typename F>
+  void forEachGuess(F&& f) const {
+    size_t n = 0;
+    for (const std::string& source : literals_.methods) {
+      std::string selector;
+      try {  // parsed when the literals were sorted: it parses
+        selector = vm::Parser(source, "<literal>").parseMethod()->selector;
+      } catch (const vm::CompileError&) {
+        continue;
+      }
+      for (const std::string& cls : literals_.classNames) {
+        if (n++ == kMostGuesses) return;
+        f(cls, source, selector);
+      }
+    }
+  }
+
+ private:
   static constexpr const char* kInstanceGlobal = "ChesterScriptInstance";
   std::string className_;
   bool hasVerify_;
+  ScriptLiterals literals_;
 };
 
 // ---- the engine ---------------------------------------------------------------------------
@@ -215,7 +262,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
       if (vm::isString(host_.hypervisorRuntime(), description.get())) {
         record.description = std::string(vm::bytesOf(description.get()));
       }
-      application = std::make_unique<SmalltalkApplication>(name, hasVerify);
+      application = std::make_unique<SmalltalkApplication>(name, hasVerify, literalsOf(*node));
     }
   } catch (const ScriptError& e) {
     record.outcome = Outcome::Refused;
@@ -377,9 +424,8 @@ void Updater::writeAheadOfMethodChanges(const Application& application) {
   for (const MethodChange& change : application.methodChanges()) {
     space::Oop selector = symbols.lookup(change.selector);
     if (!selector.isNull()) selectors.push_back(selector);  // no symbol: no site sends it
-    space::Oop name = symbols.lookup(change.className);
-    space::Oop cls = name.isNull() ? space::Oop() : guest.globals().at(name);
-    if (cls.isNull() || !vm::isClass(guest, cls)) continue;  // the step fails, or an earlier one makes it
+    space::Oop cls = classOf(guest, change.className);
+    if (cls.isNull()) continue;  // the step fails, or an earlier one makes it
     if (change.classSide) cls = guest.classes().metaclassOf(cls);
     std::vector<uintptr_t> dictionary = guest.classes().pagesOfMethodDictionary(cls);
     pages.insert(pages.end(), dictionary.begin(), dictionary.end());

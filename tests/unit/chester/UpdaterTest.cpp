@@ -189,6 +189,8 @@ TEST_CASE("do: moves from SequenceableCollection up to Object and back while wor
 
 TEST_CASE("a Smalltalk update script works through mirrors in the hypervisor space") {
   Engine e;
+  vm::ClassBuilder& classes = e.g.vm->guest().runtime().classes();
+  size_t taken = classes.preparedTaken();
   UpdateRecord r = e.apply("AnswerFix.som", R"S(
 AnswerFix = (
     description = ( ^ 'Workers>>answer answers 42' )
@@ -202,6 +204,8 @@ AnswerFix = (
   CHECK(r.outcome == Outcome::Committed);
   CHECK(r.form == "smalltalk");
   CHECK(r.description == "Workers>>answer answers 42");
+  // Its literals named the class, the method and the evaluation: compiled before the pause.
+  CHECK(classes.preparedTaken() == taken + 2);
   CHECK(e.guestInteger("^ Workers new answer") == 42);
   e.requireHealthy();
 }
