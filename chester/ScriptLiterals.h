@@ -6,8 +6,9 @@
 // in the pause. Its literals tell the usual case — `guest classNamed: 'Block2'`, then
 // `compileAndInstall: 'memoized = ( ... )'`, and `guest evaluate: '...'` in verify: —
 // so the engine prepares each method source for each class named, and each statement
-// text as an evaluation. A guess that is wrong costs a little work before the pause and
-// nothing in it; what the script does is the same either way.
+// text as an evaluation. A guess that is wrong costs work before the pause and, in it,
+// only the copy of the pages written ahead for it (a class's method dictionary, the send
+// sites caching a selector); what the script does is the same either way.
 #pragma once
 
 #include <string>
