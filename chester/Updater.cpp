@@ -169,17 +169,18 @@ class Updater::SmalltalkApplication final : public Application {
       if (!cls.isNull()) host.guestMirror().prepareMethod(cls, source);
     });
     for (const std::string& statements : literals_.statements) guest.prepareEvaluation(statements, {});
+    // The statements that run the script in the hypervisor are known exactly.
+    host.hypervisorRuntime().prepareEvaluation(applyStatements(), {});
+    if (hasVerify_) host.hypervisorRuntime().prepareEvaluation(verifyStatements(), {});
   }
   void apply(GuestHost& host, std::string& where) override {
     where = className_ + ">>apply:";
-    host.evaluateInHypervisor("system global: #" + std::string(kInstanceGlobal) + " put: " + className_ +
-                              " new. ^ (system global: #" + kInstanceGlobal + ") apply: Guest");
+    host.evaluateInHypervisor(applyStatements());
   }
   void verify(GuestHost& host, std::string& where) override {
     if (!hasVerify_) return;
     where = className_ + ">>verify:";
-    space::Handle answer =
-        host.evaluateInHypervisor("^ (system global: #" + std::string(kInstanceGlobal) + ") verify: Guest");
+    space::Handle answer = host.evaluateInHypervisor(verifyStatements());
     if (answer.get() != host.hypervisorRuntime().trueObject()) throw StepError("verify: did not answer true");
   }
   void finish(GuestHost& host) override {
@@ -209,6 +210,15 @@ class Updater::SmalltalkApplication final : public Application {
 
  private:
   static constexpr const char* kInstanceGlobal = "ChesterScriptInstance";
+  // The hypervisor statements that make the script's instance and send it apply: Guest,
+  // and those that send it verify: Guest.
+  std::string applyStatements() const {
+    return "system global: #" + std::string(kInstanceGlobal) + " put: " + className_ + " new. ^ (system global: #" +
+           kInstanceGlobal + ") apply: Guest";
+  }
+  std::string verifyStatements() const {
+    return "^ (system global: #" + std::string(kInstanceGlobal) + ") verify: Guest";
+  }
   std::string className_;
   bool hasVerify_;
   ScriptLiterals literals_;
@@ -302,7 +312,8 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   struct ForgetPrepared {
     vm::ClassBuilder& classes;
     ~ForgetPrepared() { classes.forgetPrepared(); }
-  } forgetPrepared{host_.guestRuntime().classes()};
+  } forgetPreparedInGuest{host_.guestRuntime().classes()},
+      forgetPreparedInHypervisor{host_.hypervisorRuntime().classes()};
   try {
     application->prepare(host_);
   } catch (const std::exception& e) {

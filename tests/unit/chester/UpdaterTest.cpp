@@ -190,7 +190,8 @@ TEST_CASE("do: moves from SequenceableCollection up to Object and back while wor
 TEST_CASE("a Smalltalk update script works through mirrors in the hypervisor space") {
   Engine e;
   vm::ClassBuilder& classes = e.g.vm->guest().runtime().classes();
-  size_t taken = classes.preparedTaken();
+  vm::ClassBuilder& hypervisorClasses = e.g.vm->hypervisor().runtime().classes();
+  size_t taken = classes.preparedTaken(), hypervisorTaken = hypervisorClasses.preparedTaken();
   UpdateRecord r = e.apply("AnswerFix.som", R"S(
 AnswerFix = (
     description = ( ^ 'Workers>>answer answers 42' )
@@ -206,6 +207,9 @@ AnswerFix = (
   CHECK(r.description == "Workers>>answer answers 42");
   // Its literals named the class, the method and the evaluation: compiled before the pause.
   CHECK(classes.preparedTaken() == taken + 2);
+  // So were the hypervisor statements that send it apply: and verify:.
+  CHECK(hypervisorClasses.preparedTaken() == hypervisorTaken + 2);
+  CHECK(hypervisorClasses.preparedCount() == 0);
   CHECK(e.guestInteger("^ Workers new answer") == 42);
   e.requireHealthy();
 }
