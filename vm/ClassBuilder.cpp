@@ -178,6 +178,17 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
       throw CompileError(node.fileName, node.where, e.what());
     }
   }
+  // A class defined again has its methods installed one by one; their invalidations are
+  // gathered into one pass over the space's send sites (without the send-site index, a
+  // pass reads every method of the space), made also when a method fails to compile.
+  struct Batch {
+    ClassBuilder& classes;
+    bool opened;
+    ~Batch() {
+      if (opened) classes.endBatch();
+    }
+  } batch{*this, !fresh && !batching_};
+  if (batch.opened) beginBatch();
   for (auto& m : node.instanceMethods) {
     Oop method = compileMethod(cls.get(), *m, node.fileName);
     if (fresh) {
@@ -671,6 +682,7 @@ class SelectorSet {
 }  // namespace
 
 void ClassBuilder::invalidateAll(const std::vector<std::pair<space::Handle, space::Handle>>& changes) {
+  invalidationPasses_++;
   space::Space& sp = rt_.space();
   Oop nil = rt_.nil();
   SelectorSet changed(changes);

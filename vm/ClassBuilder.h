@@ -73,6 +73,8 @@ class ClassBuilder {
   // code of the space runs in the middle of an update: it must see the changes so far).
   void flushBatch();
   bool batching() const { return batching_; }
+  // Invalidation passes (invalidate outside a batch, endBatch) since the runtime started.
+  size_t invalidationPasses() const { return invalidationPasses_; }
   // Drops the batch's pending invalidations (a rollback restores the caches instead).
   void abandonBatch();
   // Retired methods still watched (they may still run somewhere).
@@ -143,6 +145,7 @@ class ClassBuilder {
   uint64_t retiredTokens_ = 0;
   // The batch's pending invalidations (class, selector); `batching_` while one is open.
   bool batching_ = false;
+  size_t invalidationPasses_ = 0;
   std::vector<std::pair<space::Handle, space::Handle>> pending_;
   SendSiteIndex sendSites_;
   PreparedCode prepared_;  // filled ahead of an update's pause, cleared after it

@@ -277,13 +277,15 @@ bool Scheduler::waitForEvents() {
 }
 
 void Scheduler::startHeartbeat() {
-  if (heartbeatRunning_.exchange(true)) return;
+  if (heartbeatRunning_.exchange(true)) {
+    resumeHeartbeat();
+    return;
+  }
   Interpreter* interp = &rt_.interpreter();
   heartbeat_ = std::thread([this, interp] {
     while (heartbeatRunning_.load(std::memory_order_relaxed)) {
       // A tick, cut short by stopHeartbeat: it joins at once instead of waiting out the
-      // millisecond (an evaluation in an idle space starts and stops a heartbeat, and a
-      // Smalltalk update makes three of them while the guest is paused).
+      // millisecond.
       std::unique_lock<std::mutex> lock(heartbeatMutex_);
       heartbeatWake_.wait_for(lock, std::chrono::milliseconds(1),
                               [this] { return !heartbeatRunning_.load(std::memory_order_relaxed); });

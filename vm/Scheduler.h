@@ -123,9 +123,11 @@ class Scheduler {
 
   // Heartbeat: interrupts the interpreter every millisecond so that CPU-bound processes
   // still notice timers, I/O and pause requests.
+  // Starts the heartbeat's thread, or resumes it when it is suspended.
   void startHeartbeat();
   void stopHeartbeat();
   bool heartbeatRunning() const { return heartbeatRunning_.load(std::memory_order_relaxed); }
+  bool heartbeatSuspended() const { return heartbeatSuspended_.load(std::memory_order_relaxed); }
   // A space that waits for its events needs no interrupts: its host may suspend the
   // heartbeat meanwhile (the thread then sleeps until resumed or stopped), so a second
   // space that is idle costs the process no wake-ups (hypervisor/SpaceHost.h).

@@ -3,8 +3,11 @@
 #include <cstring>
 
 #include "tests/unit/vm/RuntimeFixture.h"
+#include "vm/ClassBuilder.h"
 #include "vm/ClassLoader.h"
 #include "vm/Disassembler.h"
+#include "vm/Scheduler.h"
+#include "vm/compiler/SourceLocation.h"
 
 using vm::test::RuntimeFixture;
 
@@ -135,4 +138,41 @@ TEST_CASE("the disassembler shows // and paired instructions with their operands
   CHECK(listing.find("PushTempPushTempSendAdd 0 1 0  ; #+") != std::string::npos);
   CHECK(listing.find("PushTempPushSmallIntegerSendSubtract 0 -3 1  ; #-") != std::string::npos);
   CHECK(listing.find("SendDoubleDivide 3  ; #//") != std::string::npos);
+}
+
+TEST_CASE("a class defined again: every send site that cached its old methods finds the new ones") {
+  RuntimeFixture f;
+  f.rt->loader().loadSource("Twice = ( a = ( ^ 1 ) b = ( ^ 2 ) ---- c = ( ^ 3 ) )", "Twice.som");
+  // Sends that fill their inline caches with the first definitions.
+  const std::string sends = "| t | t := Twice new. ((t a) * 100) + ((t b) * 10) + Twice c";
+  CHECK(f.eval(sends) == "123");
+  CHECK(f.eval(sends) == "123");
+  // Installed in one batch: one pass over the send sites for the three methods.
+  size_t passes = f.rt->classes().invalidationPasses();
+  f.rt->loader().loadSource("Twice = ( a = ( ^ 4 ) b = ( ^ 5 ) ---- c = ( ^ 6 ) )", "Twice.som");
+  CHECK(f.rt->classes().invalidationPasses() == passes + 1);
+  CHECK(!f.rt->classes().batching());
+  CHECK(f.eval(sends) == "456");
+  // A method that does not compile stops the definition; those installed before it are
+  // installed, and no site still answers their old versions.
+  CHECK_THROWS_AS(f.rt->loader().loadSource("Twice = ( a = ( ^ 7 ) b = ( | x x | ^ 8 ) )", "Twice.som"),
+                  vm::CompileError);
+  CHECK(!f.rt->classes().batching());
+  CHECK(f.eval("Twice new a") == "7");
+}
+
+TEST_CASE("an evaluation leaves the heartbeat's thread suspended, and the next one resumes it") {
+  RuntimeFixture f;
+  CHECK(!f.rt->scheduler().heartbeatRunning());
+  CHECK(f.eval("3 + 4") == "7");
+  // Parked rather than joined: the next evaluation does not start a thread.
+  CHECK(f.rt->scheduler().heartbeatRunning());
+  CHECK(f.rt->scheduler().heartbeatSuspended());
+  CHECK(f.eval("(Delay forMilliseconds: 5) wait. 'waited'") == "waited");
+  CHECK(f.rt->scheduler().heartbeatSuspended());
+  // A program run afterwards has its ticks.
+  f.rt->scheduler().startHeartbeat();
+  CHECK(!f.rt->scheduler().heartbeatSuspended());
+  f.rt->scheduler().stopHeartbeat();
+  CHECK(!f.rt->scheduler().heartbeatRunning());
 }
