@@ -38,6 +38,10 @@ class GuestHost {
     (void)waiting;
     (void)limit;
   }
+  // Lets the running guest do the work it has ready now (requests arrived, processes
+  // runnable), `budget` at most, without waiting for more (a host that cannot only
+  // returns): the engine calls it between its steps before the pause.
+  virtual void serve(std::chrono::microseconds budget) { (void)budget; }
   virtual bool paused() = 0;
   virtual vm::Runtime& guestRuntime() = 0;
   virtual mop::SpaceMirror& guestMirror() = 0;

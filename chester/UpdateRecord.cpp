@@ -44,6 +44,7 @@ json UpdateRecord::toJson() const {
               {"timings",
                {{"validate", t.validate},
                 {"arm", t.arm},
+                {"heldBefore", t.heldBefore},
                 {"pause", t.pause},
                 {"checkpoint", t.checkpoint},
                 {"apply", t.apply},
@@ -77,6 +78,7 @@ UpdateRecord UpdateRecord::fromJson(const json& j) {
     r.timings.pause = m.value("pause", int64_t(0));
     r.timings.checkpoint = m.value("checkpoint", int64_t(0));
     r.timings.arm = m.value("arm", int64_t(0));
+    r.timings.heldBefore = m.value("heldBefore", int64_t(0));
     r.timings.apply = m.value("apply", int64_t(0));
     r.timings.verify = m.value("verify", int64_t(0));
     r.timings.rollback = m.value("rollback", int64_t(0));
@@ -110,7 +112,9 @@ std::string UpdateRecord::describe() const {
            ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
     out += outcome == Outcome::RolledBack ? ", rollback " + ms(timings.rollback) : std::string();
     out += ")\n";
-    out += "  before the pause, protecting its pages ahead held the guest " + ms(timings.arm) + "\n";
+    out += "  before the pause, the guest waited for the engine " + ms(timings.heldBefore) +
+           " at most at a time (validating " + ms(timings.validate) + ", arming and preparing " + ms(timings.arm) +
+           ", the guest served between)\n";
     out += "  changed " + std::to_string(classesChanged) + " classes, " + std::to_string(methodsChanged) +
            " methods, " + std::to_string(instancesMigrated) + " instances; " + std::to_string(pagesSaved) +
            " pages saved\n";

@@ -22,8 +22,11 @@ const char* outcomeName(Outcome o);
 struct UpdateTimings {
   int64_t validate = 0;
   // Protecting the guest's pages ahead of the pause (and building the send-site index if
-  // it must be): the guest does not run meanwhile, but it is not paused yet.
+  // it must be) and preparing the update's code, the guest served between the steps.
   int64_t arm = 0;
+  // Before the pause, the longest stretch the guest waited for the engine without running
+  // (validating, arming, preparing: the guest is served between those steps).
+  int64_t heldBefore = 0;
   int64_t pause = 0;  // waiting for the guest to reach its update points
   int64_t checkpoint = 0;
   int64_t apply = 0;

@@ -83,7 +83,8 @@ class Updater::Application {
   virtual std::vector<MethodChange> methodChanges() const { return {}; }
   // Before the pause, with the guest running: parses and generates the code the update
   // will compile in the pause (vm::PreparedCode). Reads the guest, allocates nothing.
-  virtual void prepare(GuestHost&) {}
+  // `between` serves the guest: called between items, when no raw guest oop is held.
+  virtual void prepare(GuestHost&, const std::function<void()>& between) { (void)between; }
 };
 
 class Updater::JsonApplication final : public Application {
@@ -98,7 +99,7 @@ class Updater::JsonApplication final : public Application {
   }
   void verify(GuestHost& host, std::string& where) override { StepApplier(host).verifyAll(script_.verify, where); }
   const std::string& description() const { return script_.description; }
-  void prepare(GuestHost& host) override {
+  void prepare(GuestHost& host, const std::function<void()>& between) override {
     vm::Runtime& guest = host.guestRuntime();
     const mop::SpaceMirror& mirror = host.guestMirror();
     // A class of the guest as it is now (nothing when an earlier step makes it).
@@ -118,7 +119,10 @@ class Updater::JsonApplication final : public Application {
         space::Oop method = vm::method_dictionary::lookup(
             guest.space(), from.object()->slot(vm::class_slot::kMethodDictionary), selector);
         if (!method.isNull()) mirror.prepareMethod(to, std::string(vm::sourceTextOf(guest, method)));
+      } else {
+        continue;
       }
+      between();
     }
     StepApplier::prepareVerify(guest, script_.verify);
   }
@@ -162,13 +166,18 @@ class Updater::SmalltalkApplication final : public Application {
     });
     return changes;
   }
-  void prepare(GuestHost& host) override {
+  void prepare(GuestHost& host, const std::function<void()>& between) override {
     vm::Runtime& guest = host.guestRuntime();
     forEachGuess([&](const std::string& name, const std::string& source, const std::string&) {
       space::Oop cls = classOf(guest, name);
-      if (!cls.isNull()) host.guestMirror().prepareMethod(cls, source);
+      if (cls.isNull()) return;
+      host.guestMirror().prepareMethod(cls, source);
+      between();
     });
-    for (const std::string& statements : literals_.statements) guest.prepareEvaluation(statements, {});
+    for (const std::string& statements : literals_.statements) {
+      guest.prepareEvaluation(statements, {});
+      between();
+    }
     // The statements that run the script in the hypervisor are known exactly.
     host.hypervisorRuntime().prepareEvaluation(applyStatements(), {});
     if (hasVerify_) host.hypervisorRuntime().prepareEvaluation(verifyStatements(), {});
@@ -230,6 +239,9 @@ class Updater::SmalltalkApplication final : public Application {
 // (1 GiB of heap took about 25 ms to protect on this machine kind); the pause then waits
 // for the rest.
 constexpr std::chrono::microseconds kLongestArming{50'000};
+// How long the guest may run each time the engine serves it before the pause: about what
+// twenty keep-alive requests to the hub take; it returns sooner when it has nothing to do.
+constexpr std::chrono::microseconds kServeBudget{500};
 
 Updater::Updater(GuestHost& host, UpdaterOptions options) : host_(host), options_(std::move(options)) {
   if (!options_.logPath.empty()) {
@@ -246,6 +258,14 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   record.sha256 = sha256Hex(script.text);
   record.receivedAt = isoNow();
   int64_t start = now();
+  // Before the pause the guest is served between the engine's steps; `held` keeps the
+  // longest stretch it waited for them.
+  int64_t heldSince = start;
+  auto serveGuest = [&] {
+    record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince);
+    host_.serve(kServeBudget);
+    heldSince = now();
+  };
   ScriptForm form = formOf(script);
   record.form = form == ScriptForm::Json ? "json" : "smalltalk";
 
@@ -266,12 +286,14 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
       }
       if (!hasApply) throw ScriptError(node->name, "a Smalltalk update script answers apply: (it has no such method)");
       std::string name = host_.loadHypervisorClass(script.text, script.name);
+      serveGuest();
       space::Handle description =
           host_.evaluateInHypervisor("^ (" + name + " new respondsTo: #description) ifTrue: [ " + name +
                                      " new description asString ] ifFalse: [ nil ]");
       if (vm::isString(host_.hypervisorRuntime(), description.get())) {
         record.description = std::string(vm::bytesOf(description.get()));
       }
+      serveGuest();
       application = std::make_unique<SmalltalkApplication>(name, hasVerify, literalsOf(*node));
     }
   } catch (const ScriptError& e) {
@@ -294,6 +316,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     finish(record);
     return record;
   }
+  serveGuest();
 
   // ---- pausing (a guest its caller paused stays paused afterwards). The checkpoint's
   // protection is taken ahead, while the guest runs on towards its update points: the
@@ -308,6 +331,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   } catch (const std::exception& e) {
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
+  serveGuest();
   // While the arming runs on another thread. Whatever is prepared goes with the update.
   struct ForgetPrepared {
     vm::ClassBuilder& classes;
@@ -315,11 +339,12 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   } forgetPreparedInGuest{host_.guestRuntime().classes()},
       forgetPreparedInHypervisor{host_.hypervisorRuntime().classes()};
   try {
-    application->prepare(host_);
+    application->prepare(host_, serveGuest);
   } catch (const std::exception& e) {
     spdlog::debug("update {}: preparing its code ahead failed ({}); the pause will compile it", record.id, e.what());
   }
   record.timings.arm = now() - armStart;
+  record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince);
   // The protection is set on another thread: the guest serves meanwhile, and is asked to
   // pause once it is in place, so that its pause does not wait for it (a full
   // collection in between disarms; the checkpoint then protects in the pause).

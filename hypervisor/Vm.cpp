@@ -142,6 +142,21 @@ void Vm::runGuestWhile(const std::function<bool()>& waiting, std::chrono::micros
   }
 }
 
+void Vm::serveGuest(std::chrono::microseconds budget) {
+  if (!guestStarted_ || guestFinished_ || guest_->isPaused()) return;
+  int64_t until = vm::Scheduler::nowMicros() + budget.count();
+  guest_->setControlDeadline(until);
+  Yield y = guest_->resume();
+  // Idle: it goes on only with what is there now (no poll timeout, no timer to wait for).
+  while (y == Yield::Idle && vm::Scheduler::nowMicros() < until) {
+    pollfd events{guest_->eventFd(), POLLIN, 0};
+    if (::poll(&events, 1, 0) <= 0 && guest_->nextTimerDeadline() > vm::Scheduler::nowMicros()) break;
+    y = guest_->resume();
+  }
+  if (y == Yield::JobDone) guestFinished_ = true;
+  guest_->setControlDeadline(INT64_MAX);
+}
+
 void Vm::runInGuest(std::function<void()> job) {
   if (!guest_->isPaused()) throw std::logic_error("the guest must be paused to run code in it");
   runJobIn(*guest_, std::move(job));

@@ -76,6 +76,11 @@ class Vm {
   // most; nothing when it is paused or not running: an update lets it serve while its
   // checkpoint is armed in the background.
   void runGuestWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit);
+  // Lets the running guest do the work it has now — runnable processes, events already
+  // arrived, timers due — for `budget` at most, without waiting for more: it returns at
+  // once when the guest has nothing to do. Nothing when paused or not running. An update
+  // calls it between the steps it takes before the pause, so that the service goes on.
+  void serveGuest(std::chrono::microseconds budget);
   bool guestPaused() const { return guest_->isPaused(); }
   const vm::PauseReport& lastPauseReport() const { return guest_->pauseReport(); }
   int64_t lastPauseMicros() const { return lastPauseMicros_; }

@@ -15,6 +15,7 @@ class VmGuestHost final : public chester::GuestHost {
   void runWhile(const std::function<bool()>& waiting, std::chrono::microseconds limit) override {
     vm_.runGuestWhile(waiting, limit);
   }
+  void serve(std::chrono::microseconds budget) override { vm_.serveGuest(budget); }
   bool paused() override { return vm_.guestPaused(); }
   vm::Runtime& guestRuntime() override { return vm_.guest().runtime(); }
   mop::SpaceMirror& guestMirror() override { return vm_.mirrors().guest(); }

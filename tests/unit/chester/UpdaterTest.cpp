@@ -210,6 +210,10 @@ AnswerFix = (
   // So were the hypervisor statements that send it apply: and verify:.
   CHECK(hypervisorClasses.preparedTaken() == hypervisorTaken + 2);
   CHECK(hypervisorClasses.preparedCount() == 0);
+  // The guest was served between loading the class, reading its description, arming and
+  // preparing: no stretch held it as long as all of them.
+  CHECK(r.timings.heldBefore > 0);
+  CHECK(r.timings.heldBefore < r.timings.validate + r.timings.arm);
   CHECK(e.guestInteger("^ Workers new answer") == 42);
   e.requireHealthy();
 }

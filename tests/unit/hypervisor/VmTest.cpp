@@ -313,3 +313,35 @@ TEST_CASE("the guest runs on while a condition holds, within a limit, and not wh
   g.vm->resumeGuest();
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
+
+TEST_CASE("serving the guest runs the work it has now and does not wait for more") {
+  const char* source = R"(
+Guest = (
+    run = (
+        system global: #Served put: 0.
+        [ (system global: #Stop) isNil ] whileTrue: [ (Delay forMilliseconds: 500) wait ] )
+    work = ( 1 to: 100 do: [ :i | system global: #Served put: (system global: #Served) + 1. Chester updatePoint ] )
+)
+)";
+  GuestFixture g({{"Guest", source}});
+  g.vm->startGuest("Guest", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  // Idle (its one process waits on a Delay): it returns well before the budget.
+  auto start = std::chrono::steady_clock::now();
+  g.vm->serveGuest(std::chrono::seconds(10));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  // A process made ready: it runs to its end within the budget.
+  g.pause();
+  g.vm->evaluateInGuest("[ Guest new work ] fork");
+  g.vm->resumeGuest();
+  g.vm->serveGuest(std::chrono::seconds(10));
+  g.pause();
+  CHECK(g.guestInteger("^ system global: #Served") == 100);
+  // Paused: nothing of it runs.
+  g.vm->evaluateInGuest("[ Guest new work ] fork");
+  g.vm->serveGuest(std::chrono::seconds(10));
+  CHECK(g.guestInteger("^ system global: #Served") == 100);
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
