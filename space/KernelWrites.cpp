@@ -1,6 +1,9 @@
 // KernelWrites: see KernelWrites.h.
 #include "space/KernelWrites.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace space {
@@ -21,6 +24,23 @@ void touchPagesForKernelWrite(void* p, size_t n) {
     }
     if (a > UINTPTR_MAX - kPage) break;
   }
+}
+
+ssize_t readIntoHeap(int fd, void* data, size_t n) {
+  if (capturesActive.load(std::memory_order_relaxed) == 0) return read(fd, data, n);
+  constexpr uintptr_t kPage = 4096;
+  uint8_t* bytes = static_cast<uint8_t*>(data);
+  size_t total = 0;
+  while (total < n) {
+    uintptr_t at = reinterpret_cast<uintptr_t>(bytes + total);
+    size_t want = std::min(n - total, size_t((at & ~(kPage - 1)) + kPage - at));
+    touchPagesForKernelWrite(bytes + total, want);
+    ssize_t r = read(fd, bytes + total, want);
+    if (r < 0) return total > 0 ? ssize_t(total) : r;
+    total += size_t(r);
+    if (size_t(r) < want) break;  // no more for now, or at its end
+  }
+  return ssize_t(total);
 }
 
 }  // namespace space

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstddef>
 
+#include <sys/types.h>
+
 namespace space {
 
 // How many captures are write-protecting memory now: snapshots, and checkpoints whose
@@ -26,5 +28,15 @@ void touchPagesForKernelWrite(void* p, size_t n);
 inline void beforeKernelWrite(void* p, size_t n) {
   if (capturesActive.load(std::memory_order_relaxed) != 0 && n != 0) touchPagesForKernelWrite(p, n);
 }
+
+// read(2) of at most `n` bytes into heap memory at `data`. While a capture is active, each
+// page the kernel may write must be touched first, and touching a whole 16 KiB buffer for
+// a request of a few hundred bytes would cost four pages' faults and copies instead of
+// one: the read then goes a page at a time, touching each page just before reading into
+// it, and stops at the first read that does not fill its page. It answers as one read(2)
+// would: fewer bytes than `n` only when the descriptor had no more at that moment (a
+// socket's reader takes that as drained), an error or end of stream only when nothing was
+// read before it.
+ssize_t readIntoHeap(int fd, void* data, size_t n);
 
 }  // namespace space

@@ -164,8 +164,7 @@ ESPELL_PRIMITIVE(socketRead) {
   uint8_t* data;
   size_t n;
   if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
-  space::beforeKernelWrite(data, n);  // a snapshot may be write-protecting the buffer
-  ssize_t r = read(fdOf(fd), data, n);
+  ssize_t r = space::readIntoHeap(fdOf(fd), data, n);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);
     return fail(in, "read");
