@@ -179,8 +179,12 @@ Oop ClassBuilder::defineClass(ClassNode& node) {
     }
   }
   // A class defined again has its methods installed one by one; their invalidations are
-  // gathered into one pass over the space's send sites (without the send-site index, a
-  // pass reads every method of the space), made also when a method fails to compile.
+  // gathered into one pass over the sites that send their selectors, made also when a
+  // method fails to compile. The send-site index that pass reads is built the first time
+  // (a pass without it reads every method of the space, as building it does) and kept:
+  // a space whose classes are defined again (the hypervisor's, loading update scripts)
+  // pays the whole walk once.
+  if (!fresh) prepareForUpdate();
   struct Batch {
     ClassBuilder& classes;
     bool opened;
