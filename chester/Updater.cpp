@@ -318,22 +318,16 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   }
   serveGuest();
 
-  // ---- pausing (a guest its caller paused stays paused afterwards). The checkpoint's
-  // protection is taken ahead, while the guest runs on towards its update points: the
-  // pause then only protects the pages written meanwhile (space::WriteTracker).
+  // ---- preparing, while the guest serves between the steps: the code the pause will
+  // compile, generated now. It comes before the arming: a page the guest writes after
+  // the arming is one the checkpoint copies in the pause, so the guest runs armed only
+  // while the protection is set (on another thread), not while code is generated.
   bool pausedByCaller = host_.paused();
   space::Space& guestSpace = host_.guestRuntime().space();
   int64_t armStart = now();
   host_.guestRuntime().classes().prepareForUpdate();  // the invalidation index, built outside the pause
-  try {
-    guestSpace.armCheckpoint();
-    writeAheadOfMethodChanges(*application);
-  } catch (const std::exception& e) {
-    spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
-  }
   serveGuest();
-  // While the arming runs on another thread. Whatever is prepared goes with the update.
-  struct ForgetPrepared {
+  struct ForgetPrepared {  // whatever is prepared goes with the update
     vm::ClassBuilder& classes;
     ~ForgetPrepared() { classes.forgetPrepared(); }
   } forgetPreparedInGuest{host_.guestRuntime().classes()},
@@ -342,6 +336,16 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     application->prepare(host_, serveGuest);
   } catch (const std::exception& e) {
     spdlog::debug("update {}: preparing its code ahead failed ({}); the pause will compile it", record.id, e.what());
+  }
+
+  // ---- pausing (a guest its caller paused stays paused afterwards). The checkpoint's
+  // protection is taken ahead, while the guest runs on towards its update points: the
+  // pause then only protects the pages written meanwhile (space::WriteTracker).
+  try {
+    guestSpace.armCheckpoint();
+    writeAheadOfMethodChanges(*application);
+  } catch (const std::exception& e) {
+    spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
   record.timings.arm = now() - armStart;
   record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince);
