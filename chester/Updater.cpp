@@ -261,8 +261,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // Before the pause the guest is served between the engine's steps; `held` keeps the
   // longest stretch it waited for them.
   int64_t heldSince = start;
+  auto heldUntilNow = [&] { record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince); };
   auto serveGuest = [&] {
-    record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince);
+    heldUntilNow();
     host_.serve(kServeBudget);
     heldSince = now();
   };
@@ -348,7 +349,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
   record.timings.arm = now() - armStart;
-  record.timings.heldBefore = std::max(record.timings.heldBefore, now() - heldSince);
+  heldUntilNow();
   // The protection is set on another thread: the guest serves meanwhile, and is asked to
   // pause once it is in place, so that its pause does not wait for it (a full
   // collection in between disarms; the checkpoint then protects in the pause).

@@ -6,12 +6,17 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "space/Reservation.h"
+
 namespace space {
+
+namespace {
+constexpr uintptr_t kPage = Reservation::kPageSize;
+}  // namespace
 
 std::atomic<int> capturesActive{0};
 
 void touchPagesForKernelWrite(void* p, size_t n) {
-  constexpr uintptr_t kPage = 4096;
   uintptr_t first = reinterpret_cast<uintptr_t>(p);
   uintptr_t last = first + n - 1;
   for (uintptr_t a = first; a <= last; a = (a & ~(kPage - 1)) + kPage) {
@@ -28,7 +33,6 @@ void touchPagesForKernelWrite(void* p, size_t n) {
 
 ssize_t readIntoHeap(int fd, void* data, size_t n) {
   if (capturesActive.load(std::memory_order_relaxed) == 0) return read(fd, data, n);
-  constexpr uintptr_t kPage = 4096;
   uint8_t* bytes = static_cast<uint8_t*>(data);
   size_t total = 0;
   while (total < n) {
