@@ -15,10 +15,12 @@
 // Taking the write permission costs in proportion to the heap too, and it is in the
 // pause. So a tracker can be armed ahead of the pause, while the program still runs:
 // its ranges are protected then, and a write before the pause only makes its page
-// writable again and marks it dirty (nothing is saved; a block's third such write, a run,
-// does so for the whole block). begin(), in the pause, saves at once what is not
-// protected and clean — the dirty pages and memory outside the armed ranges (eden filled
-// since, a new segment) — into chunks of copies earlier trackers left
+// writable again and marks it dirty (nothing is saved; a write that continues a run
+// upwards marks as many pages ahead as the run has behind it, up to a block, and no page
+// is marked that was not written otherwise: begin() copies each marked page, and one not
+// written for long is slow to read on a virtual machine). begin(), in the pause, saves at
+// once what is not protected and clean — the dirty pages and memory outside the armed
+// ranges (eden filled since, a new segment) — into chunks of copies earlier trackers left
 // mapped, or protects it when they cannot hold it, and tracking starts as above. A clean
 // page was not written since it was protected, so it holds exactly what it holds at the
 // pause.
@@ -168,7 +170,7 @@ class WriteTracker final : private WriteFaultOwner {
     MemoryRange memory;
     std::vector<uint8_t> saved;         // one byte per page: 1 once saved (armed: once writable)
     std::vector<uint8_t> blockFaulted;  // one byte per block of kBlockPages: faults taken, up to 2
-                                        // (armed: faults that unprotected their page alone)
+                                        // (not counted while armed)
   };
   // A saved page: where it lives and its contents before the first write.
   struct SavedPage {

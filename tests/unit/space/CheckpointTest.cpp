@@ -260,14 +260,17 @@ TEST_CASE("pages written between the arming and begin() are copied at once into 
   leaveSpareChunk(m);
   WriteTracker t({&all, 1}, WriteTracker::Armed{});
   size_t block = WriteTracker::kBlockPages;
-  m.page(block + 3)[10] = 0x31;  // marks its page alone
-  // A run: a block's third armed fault marks the whole block.
-  for (size_t i : {size_t(1), size_t(5), size_t(9)}) m.page(2 * block + i)[10] = 0x32;
+  // Scattered writes, three of them in one block: each marks its own page only (pages
+  // marked but not written would be copied in the pause for nothing).
+  for (size_t i : {size_t(3), size_t(9), size_t(20)}) m.page(block + i)[10] = 0x31;
+  // A run upwards: a write just above marked pages marks as many pages ahead as lie
+  // marked behind it; five pages written mark eight (faults at 1, 2, 3 and 5).
+  for (size_t i = 1; i <= 5; i++) m.page(2 * block + i)[10] = 0x32;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
-  CHECK(t.pagesSaved() == 1 + block);  // copied in the pause; not the first page's block
-  m.page(block + 3)[20] = 0x77;
-  checkCopiedThenRestore(t, m, 2 * block, 3 * block, block + 4, atPause);
+  CHECK(t.pagesSaved() == 3 + 8);  // copied in the pause; not the blocks around them
+  for (size_t i : {size_t(3), size_t(9), size_t(20)}) m.page(block + i)[20] = 0x77;
+  checkCopiedThenRestore(t, m, 2 * block + 1, 2 * block + 9, block + 4, atPause);
 }
 
 TEST_CASE("pages the ranges gained since the arming are copied in the pause into kept chunks, not protected") {
@@ -315,7 +318,7 @@ TEST_CASE("pages written ahead while armed are copied as begin() starts: writes 
   CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
-TEST_CASE("a page written ahead in a block the program dirtied meanwhile is copied once, with the block") {
+TEST_CASE("a page written ahead that the program's writes continue as a run is copied once, with the run") {
   size_t n = 2 * WriteTracker::kBlockPages;
   Pages m(n);
   MemoryRange all = m.range();
@@ -323,12 +326,29 @@ TEST_CASE("a page written ahead in a block the program dirtied meanwhile is copi
   WriteTracker t({&all, 1}, WriteTracker::Armed{});
   std::vector<uintptr_t> ahead = {all.start + 3 * WriteTracker::kPageSize};
   t.writeAhead(ahead);
-  // Three armed faults: the whole first block is marked, page 3 with it.
-  for (size_t i : {size_t(7), size_t(9), size_t(11)}) m.page(i)[10] = 0x31;
+  // Page 3 written (ahead), then 4 and 5: the fault at 4 marks it, the one at 5 marks 5 and 6.
+  for (size_t i : {size_t(3), size_t(4), size_t(5)}) m.page(i)[10] = 0x31;
   std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
   t.begin({&all, 1});
-  CHECK(t.pagesSaved() == WriteTracker::kBlockPages);
-  checkCopiedThenRestore(t, m, 0, WriteTracker::kBlockPages, WriteTracker::kBlockPages + 2, atPause);
+  CHECK(t.pagesSaved() == 4);
+  checkCopiedThenRestore(t, m, 3, 7, 7, atPause);
+}
+
+TEST_CASE("armed writes that continue a run take at most a block ahead, and never past their range") {
+  size_t n = 3 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  leaveSpareChunk(m);
+  WriteTracker t({&all, 1}, WriteTracker::Armed{});
+  // Every page written, upwards: the marks ahead double up to a block and stop at the end.
+  for (size_t i = 0; i < n; i++) m.page(i)[10] = 0x31;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == n);
+  for (size_t i = 0; i < n; i++) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
 TEST_CASE("armed in the background: protected by the release thread, then as if armed at once") {
