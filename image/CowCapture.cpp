@@ -58,17 +58,26 @@ CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& 
   }
 }
 
+CowCapture::Batches CowCapture::batchesFor(size_t pages) {
+  size_t budget = pages / 128;  // pages of buffers
+  if (budget >= kMinBuffers * kMaxBatchPages) return {kMaxBatchPages, std::min(budget / kMaxBatchPages, kMaxBuffers)};
+  size_t batch = kMaxBatchPages;
+  while (batch > kMinBatchPages && kMinBuffers * batch > budget) batch /= 2;
+  return {batch, kMinBuffers};
+}
+
 CowCapture::~CowCapture() {
   writer_.reset();
 }
 
 void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) {
   auto started = std::chrono::steady_clock::now();
-  // Batches rotate through kBuffers buffers, so that several can wait to be hashed while
+  // Batches rotate through the buffers, so that one can wait to be hashed and written while
   // the next is filled. Declared before the hasher: they outlive its last job.
-  Buffer buffers(kBuffers * kBatchPages * kPage);
-  pages_.addExtraBytes(kBuffers * kBatchPages * kPage);
-  SegmentOutput::Tickets ticketOf[kBuffers] = {};  // the hash job and write last reading each buffer
+  const Batches batches = batchesFor(pages_.pageCount());
+  Buffer buffers(batches.buffers * batches.pages * kPage);
+  pages_.addExtraBytes(batches.buffers * batches.pages * kPage);
+  SegmentOutput::Tickets ticketOf[kMaxBuffers] = {};  // the hash job and write last reading each buffer
   size_t batchNumber = 0;
   HashThread hasher;
   WriteThread io;
@@ -85,10 +94,10 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
     SegmentOutput& out = *output;
     for (size_t done = 0; done < count; batchNumber++) {
       if (stop.load(std::memory_order_relaxed)) return;
-      size_t batch = std::min(kBatchPages, count - done);
-      size_t slot = batchNumber % kBuffers;
-      uint8_t* buffer = buffers.data() + slot * kBatchPages * kPage;
-      bool zero[kBatchPages] = {};
+      size_t batch = std::min(batches.pages, count - done);
+      size_t slot = batchNumber % batches.buffers;
+      uint8_t* buffer = buffers.data() + slot * batches.pages * kPage;
+      bool zero[kMaxBatchPages] = {};
       if (anonymous && !residence.unpopulated(pages_.address(first + done), batch, zero))
         std::fill_n(zero, batch, false);
       hasher.waitFor(ticketOf[slot].hashed);

@@ -27,6 +27,7 @@
 
 #include "image/ArmedProtection.h"
 #include "image/CapturedPages.h"
+#include "image/CowCapture.h"
 #include "image/HashThread.h"
 #include "image/PageResidence.h"
 #include "image/PageWriter.h"
@@ -237,6 +238,21 @@ TEST_CASE("Cow capture by userfaultfd (or its fallback) writes the memory as of 
   CHECK((report.protection == "userfaultfd" || report.protection == "mprotect"));
   CHECK(report.pagesSavedByCow > 0);
   CHECK(report.peakExtraBytes > 0);
+}
+
+TEST_CASE("Cow capture's batch buffers are at most 1/128 of what it captures: 1 MiB batches, or two smaller ones") {
+  const size_t mib = 256;  // pages
+  auto check = [](size_t pages, size_t batchPages, size_t buffers) {
+    CowCapture::Batches b = CowCapture::batchesFor(pages);
+    CHECK(b.pages == batchPages);
+    CHECK(b.buffers == buffers);
+    if (pages >= 128 * 2 * CowCapture::kMinBatchPages) CHECK(b.pages * b.buffers <= pages / 128);
+  };
+  check(1400 * mib, 256, 8);  // the benchmark's 1 GiB of live data: as before
+  check(350 * mib, 256, 2);   // its 256 MiB
+  check(96 * mib, 128, 2);    // its 64 MiB: two 512 KiB batches
+  check(20 * mib, 128, 2);    // smaller still: 512 KiB batches, the least
+  check(0, 128, 2);
 }
 
 TEST_CASE("Cow capture armed ahead protects again what was written meanwhile, and what was added") {
