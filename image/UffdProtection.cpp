@@ -39,9 +39,7 @@ std::vector<PageRange> coalesced(const std::vector<PageRange>& written, const st
 }  // namespace
 
 UffdProtection::UffdProtection(CapturedPages& pages)
-    : pages_(pages),
-      descriptor_(std::make_unique<Userfaultfd>()),
-      blockFaulted_(pages.pageCount() / kBlockPages + 1, 0) {
+    : pages_(pages), descriptor_(std::make_unique<Userfaultfd>()), preserved_(pages.pageCount(), 0) {
   // On failure the descriptor's destructor lifts what was protected and unregisters.
   std::vector<PageRange> ranges = capturedRanges(pages_);
   for (const PageRange& r : ranges) descriptor_->registerRange(r);
@@ -51,7 +49,7 @@ UffdProtection::UffdProtection(CapturedPages& pages)
 }
 
 UffdProtection::UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed)
-    : pages_(pages), descriptor_(std::move(armed.descriptor)), blockFaulted_(pages.pageCount() / kBlockPages + 1, 0) {
+    : pages_(pages), descriptor_(std::move(armed.descriptor)), preserved_(pages.pageCount(), 0) {
   std::vector<PageRange> ranges = capturedRanges(pages_);
   // 1. Memory the ranges grew by since the arming (a new segment, a segment's top
   //    raised) is registered and protected now.
@@ -81,7 +79,7 @@ void UffdProtection::startService() {
   service_ = std::thread([this] { descriptor_->serve([this](uintptr_t page) { onWrite(page); }); });
 }
 
-// The service thread: the program's first write to a page (or block) since the capture.
+// The service thread: the program's first write to a page (or run of pages) since the capture.
 void UffdProtection::onWrite(uintptr_t address) {
   size_t range = 0;
   size_t page = pages_.pageAt(address, &range);
@@ -89,18 +87,16 @@ void UffdProtection::onWrite(uintptr_t address) {
     descriptor_->unprotect(address, CapturedPages::kPageSize);
     return;
   }
-  size_t block = page / kBlockPages;
-  if (!blockFaulted_[block]) {  // the first write in this block: that page alone
-    blockFaulted_[block] = 1;
-    pages_.preserve(page);
-    descriptor_->unprotect(address, CapturedPages::kPageSize);
-    return;
+  // Pages preserved just below, within the page's range: a run going upwards.
+  size_t rangeFirst = pages_.firstPage(range);
+  size_t behind = 0;
+  while (behind < kBlockPages && page - behind > rangeFirst && preserved_[page - behind - 1]) behind++;
+  size_t end = std::min(rangeFirst + pages_.pagesOf(range), page + std::max<size_t>(behind, 1));
+  for (size_t p = page; p < end; p++) {
+    pages_.preserve(p);
+    preserved_[p] = 1;
   }
-  // A run of writes: the rest of the block (within the page's range) at once.
-  size_t first = std::max(pages_.firstPage(range), block * kBlockPages);
-  size_t end = std::min(pages_.firstPage(range) + pages_.pagesOf(range), (block + 1) * kBlockPages);
-  for (size_t p = first; p < end; p++) pages_.preserve(p);
-  descriptor_->unprotect(pages_.address(first), (end - first) * CapturedPages::kPageSize);
+  descriptor_->unprotect(pages_.address(page), (end - page) * CapturedPages::kPageSize);
 }
 
 void UffdProtection::written(size_t first, size_t count) {
