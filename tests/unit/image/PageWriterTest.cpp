@@ -35,6 +35,7 @@
 #include "image/SegmentOutput.h"
 #include "image/Sha256.h"
 #include "image/SignalProtection.h"
+#include "image/UffdProtection.h"
 #include "image/WriteThread.h"
 #include "space/WriteTracker.h"
 
@@ -296,6 +297,37 @@ TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written
     CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
   }
   writeEveryPage(m);
+}
+
+TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
+  Memory m;
+  uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
+  CapturedPages pages({{b, b + 96 * kPage}});
+  std::unique_ptr<UffdProtection> protection;
+  try {
+    protection = std::make_unique<UffdProtection>(pages);
+  } catch (const std::runtime_error& e) {
+    MESSAGE("userfaultfd write-protection unavailable here: ", e.what());
+    return;
+  }
+  // Scattered writes, three in one 32-page block: each preserves its own page only.
+  for (size_t i : {size_t(35), size_t(41), size_t(52)}) fillPage(m.page(i), i, 1);
+  CHECK(pages.pagesSaved() == 3);
+  // A run upwards: five pages written preserve eight (faults at 65, 66, 67 and 69).
+  for (size_t i = 65; i <= 69; i++) fillPage(m.page(i), i, 1);
+  CHECK(pages.pagesSaved() == 3 + 8);
+  // The writer finds every page as of the capture: preserved ones in their shadow.
+  std::vector<uint8_t> out(kPage);
+  size_t wrong = 0;
+  for (size_t i = 0; i < 96; i++) {
+    CapturedPages::Taken taken = pages.take(i, out.data());
+    bool preserved = (i == 35 || i == 41 || i == 52 || (i >= 65 && i < 73));
+    CHECK((taken == CapturedPages::Taken::Shadow) == preserved);
+    if (!pageHolds(out.data(), i, 0)) wrong++;
+  }
+  CHECK(wrong == 0);
+  protection->finish();
+  for (size_t i : {size_t(35), size_t(65), size_t(69)}) CHECK(pageHolds(m.page(i), i, 1));
 }
 
 TEST_CASE("Cow capture by mprotect writes the memory as of capture") {
