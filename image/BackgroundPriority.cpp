@@ -1,10 +1,12 @@
 // BackgroundPriority: see BackgroundPriority.h.
 #include "image/BackgroundPriority.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace image {
 
@@ -21,7 +23,15 @@ constexpr int kNice = 10;
 
 void lowerThreadPriority() {
   int nice = kNice;
-  if (const char* forced = std::getenv("ESPELL_SNAPSHOT_NICE")) nice = std::atoi(forced);
+  if (const char* forced = std::getenv("ESPELL_SNAPSHOT_NICE")) {
+    if (std::strcmp(forced, "idle") == 0) {
+      // Only cores nothing else wants; a wakeup of any other thread preempts it at once.
+      sched_param none{};
+      sched_setscheduler(0, SCHED_IDLE, &none);
+      return;
+    }
+    nice = std::atoi(forced);
+  }
   // On Linux the niceness is per thread: PRIO_PROCESS with a thread id sets that thread's.
   if (nice > 0) setpriority(PRIO_PROCESS, id_t(gettid()), nice);
 }

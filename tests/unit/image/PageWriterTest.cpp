@@ -8,7 +8,9 @@
 // order and report failures, with O_DIRECT where the data is aligned.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <doctest/doctest.h>
 
 #include "image/ArmedProtection.h"
+#include "image/BackgroundPriority.h"
 #include "image/CapturedPages.h"
 #include "image/CowCapture.h"
 #include "image/HashThread.h"
@@ -328,6 +331,28 @@ TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards a
   CHECK(wrong == 0);
   protection->finish();
   for (size_t i : {size_t(35), size_t(65), size_t(69)}) CHECK(pageHolds(m.page(i), i, 1));
+}
+
+TEST_CASE("Background threads run at nice 10, at ESPELL_SNAPSHOT_NICE's niceness, or under SCHED_IDLE") {
+  auto policyAndNice = [] {
+    std::pair<int, int> seen;
+    std::thread t([&] {
+      lowerThreadPriority();
+      seen = {sched_getscheduler(0), getpriority(PRIO_PROCESS, id_t(gettid()))};
+    });
+    t.join();
+    return seen;
+  };
+  // At least: a test run already niced further keeps its niceness (raising it back needs privilege).
+  std::pair<int, int> lowered = policyAndNice();
+  CHECK(lowered.first == SCHED_OTHER);
+  CHECK(lowered.second >= 10);
+  {
+    ScopedEnvironment nice("ESPELL_SNAPSHOT_NICE", "15");
+    CHECK(policyAndNice().second >= 15);
+  }
+  ScopedEnvironment idle("ESPELL_SNAPSHOT_NICE", "idle");
+  CHECK(policyAndNice().first == SCHED_IDLE);
 }
 
 TEST_CASE("Cow capture by mprotect writes the memory as of capture") {
