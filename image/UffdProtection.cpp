@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "image/PageRanges.h"
+#include "space/RunAhead.h"
 
 namespace image {
 
@@ -87,11 +88,10 @@ void UffdProtection::onWrite(uintptr_t address) {
     descriptor_->unprotect(address, CapturedPages::kPageSize);
     return;
   }
-  // Pages preserved just below, within the page's range: a run going upwards.
+  // Its own page, or a run's pages ahead within the page's range (RunAhead.h).
   size_t rangeFirst = pages_.firstPage(range);
-  size_t behind = 0;
-  while (behind < kBlockPages && page - behind > rangeFirst && preserved_[page - behind - 1]) behind++;
-  size_t end = std::min(rangeFirst + pages_.pagesOf(range), page + std::max<size_t>(behind, 1));
+  size_t end =
+      page + space::pagesToTake(preserved_.data(), rangeFirst, page, rangeFirst + pages_.pagesOf(range), kBlockPages);
   for (size_t p = page; p < end; p++) {
     pages_.preserve(p);
     preserved_[p] = 1;

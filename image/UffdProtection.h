@@ -2,15 +2,12 @@
 // a protected page blocks the writing thread in the kernel; the service thread preserves
 // the page, then lifts its protection, which wakes the thread.
 //
-// Every fault holds the writing thread until the service thread has run, and some writes
-// come in runs (a buffer filled, objects written one after another). So a write just
-// above a page a fault preserved also preserves as many pages ahead as the run has behind
-// it, up to kBlockPages, and lifts their protection at once: a run of n pages costs about
-// log2(n) + 1 faults. Other writes preserve their own page only. Preserving a whole block
-// at its second fault, as before, held the program while up to 32 pages were copied, most
-// of them never written and long untouched — on a virtual machine such a page stalls its
-// first read for about 5 us while the host maps it back — and they were the snapshot's
-// extra memory.
+// Every fault holds the writing thread until the service thread has run. A write
+// preserves its own page, or, continuing a run, as many pages ahead as the run has
+// preserved behind it (space/RunAhead.h), and lifts their protection at once. Preserving
+// a whole block at its second fault, as before, held the program while up to 32 pages
+// were copied, most of them never written and long untouched, and they were the
+// snapshot's extra memory.
 //
 // Made in the pause, protecting every page is most of the pause (about 130 ns a page).
 // Armed ahead of it (ArmedProtection.h), the pause protects only what was written since

@@ -11,6 +11,7 @@
 
 #include "space/KernelWrites.h"
 #include "space/Reservation.h"
+#include "space/RunAhead.h"
 
 namespace space {
 
@@ -224,17 +225,10 @@ bool WriteTracker::handleFault(uintptr_t address) {
     // Released: the unprotecting thread has not reached this block yet.
     if (!armed_) return unprotect(r, first, count);
     // Armed: the page is written before the pause, and begin() copies every page marked
-    // here, in the pause. A page marked but never written is a page copied for nothing,
-    // and one not written for long costs most: on a virtual machine reading it stalls
-    // for about 5 us while the host maps it back (a whole block taken at a block's third
-    // write was 60-90% of the pages a checkpoint of the busy hub copied, and most of its
-    // time). So a write takes its own page, unless it continues a run upwards (a buffer
-    // filled, objects allocated one after another): then it takes as many pages ahead as
-    // the run has marked behind it, up to a block, so that a run of n pages costs about
-    // log2(n) + 1 faults and has at most as many pages marked ahead as it wrote.
-    size_t behind = 0;
-    while (behind < kBlockPages && index > behind && r.saved[index - behind - 1]) behind++;
-    size_t ahead = std::clamp<size_t>(behind, 1, r.saved.size() - index);
+    // here, in the pause: a write marks its own page, or a run's pages ahead (RunAhead.h;
+    // a whole block taken at a block's third write was 60-90% of the pages a checkpoint
+    // of the busy hub copied, and most of its time).
+    size_t ahead = pagesToTake(r.saved.data(), 0, index, r.saved.size(), kBlockPages);
     std::fill_n(r.saved.begin() + long(index), ahead, uint8_t(1));
     if (unprotect(r, index, ahead)) return true;
     // The mapping cannot split (the kernel's limit on mappings): the whole block.

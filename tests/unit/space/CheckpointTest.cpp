@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "space/PageReleaseThread.h"
+#include "space/RunAhead.h"
 #include "space/SpaceCheckpoint.h"
 #include "space/WriteTracker.h"
 #include "tests/unit/space/TestHeap.h"
@@ -253,6 +254,17 @@ void checkCopiedThenRestore(WriteTracker& t, Pages& m, size_t first, size_t end,
 
 }  // namespace
 
+TEST_CASE("pagesToTake: a page alone, or as many ahead as a run has behind it, capped, within bounds") {
+  std::vector<uint8_t> taken(40, 0);
+  CHECK(pagesToTake(taken.data(), 0, 10, 40, 32) == 1);  // nothing behind
+  taken[9] = taken[8] = taken[7] = 1;
+  CHECK(pagesToTake(taken.data(), 0, 10, 40, 32) == 3);  // three behind
+  CHECK(pagesToTake(taken.data(), 8, 10, 40, 32) == 2);  // nothing below `first` counts
+  CHECK(pagesToTake(taken.data(), 0, 10, 40, 2) == 2);   // capped
+  CHECK(pagesToTake(taken.data(), 0, 10, 12, 32) == 2);  // not past `end`
+  CHECK(pagesToTake(taken.data(), 0, 11, 40, 32) == 1);  // page 10 not taken: no run
+}
+
 TEST_CASE("pages written between the arming and begin() are copied at once into kept chunks, not protected") {
   size_t n = 4 * WriteTracker::kBlockPages;
   Pages m(n);
@@ -335,20 +347,32 @@ TEST_CASE("a page written ahead that the program's writes continue as a run is c
 }
 
 TEST_CASE("armed writes that continue a run take at most a block ahead, and never past their range") {
-  size_t n = 3 * WriteTracker::kBlockPages;
+  const size_t block = WriteTracker::kBlockPages;
+  const size_t n = 3 * block + 5;
   Pages m(n);
   MemoryRange all = m.range();
   leaveSpareChunk(m);
-  WriteTracker t({&all, 1}, WriteTracker::Armed{});
-  // Every page written, upwards: the marks ahead double up to a block and stop at the end.
-  for (size_t i = 0; i < n; i++) m.page(i)[10] = 0x31;
-  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
-  t.begin({&all, 1});
-  CHECK(t.pagesSaved() == n);
-  for (size_t i = 0; i < n; i++) m.page(i)[20] = 0x77;
-  CHECK(t.faultsTaken() == 0);
-  t.restore();
-  CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+  // Writes `pages` in order while armed; answers the pages begin() copied, then puts the
+  // memory back as it was at the pause.
+  auto copiedAfterWriting = [&](const std::vector<size_t>& pages) {
+    WriteTracker t({&all, 1}, WriteTracker::Armed{});
+    for (size_t i : pages) m.page(i)[10] = uint8_t(i);
+    std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+    t.begin({&all, 1});
+    size_t copied = t.pagesSaved();
+    for (size_t i = 0; i < n; i++) m.page(i)[20] = 0x77;
+    t.restore();
+    CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
+    return copied;
+  };
+  std::vector<size_t> run;
+  for (size_t i = 0; i <= 2 * block; i++) run.push_back(i);
+  // The marks ahead double (1, 1, 2, 4, ..., a block): the write at 2 * block, with two
+  // blocks marked behind it, marks one block ahead, not two.
+  CHECK(copiedAfterWriting(run) == 3 * block);
+  // One write more, at 3 * block: its block ahead stops at the range's end.
+  run.push_back(3 * block);
+  CHECK(copiedAfterWriting(run) == n);
 }
 
 TEST_CASE("armed in the background: protected by the release thread, then as if armed at once") {
