@@ -36,7 +36,9 @@ inline void beforeKernelWrite(void* p, size_t n) {
 // it, and stops at the first read that does not fill its page. It answers as one read(2)
 // would: fewer bytes than `n` only when the descriptor had no more at that moment (a
 // socket's reader takes that as drained), an error or end of stream only when nothing was
-// read before it.
+// read before it. A page protected between its touch and the read (a capture arming in
+// the background) fails that read with EFAULT and nothing consumed: it is touched and read
+// again, so the caller never sees an EFAULT a capture caused.
 ssize_t readIntoHeap(int fd, void* data, size_t n);
 
 }  // namespace space

@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "space/KernelWrites.h"
+#include "space/WriteTracker.h"
 
 namespace {
 
@@ -72,4 +75,28 @@ TEST_CASE("a read while a capture is active answers what one read(2) would") {
     CHECK(space::readIntoHeap(r.fds[0], r.pages, 4 * kPage) == 3);
     CHECK(space::readIntoHeap(r.fds[0], r.pages, 4 * kPage) == 0);
   }
+}
+
+TEST_CASE("a read racing with captures that protect its page again never fails with EFAULT") {
+  // Another thread arms a write tracker over the reader's pages again and again, as an
+  // update's background arming does while the program runs: a page may be protected
+  // between readIntoHeap's touch and its read(2). Each read must still answer its bytes.
+  Reader r(0);
+  uintptr_t base = reinterpret_cast<uintptr_t>(r.pages);
+  space::MemoryRange range{base, base + 4 * kPage};
+  std::atomic<bool> done{false};
+  std::thread arming([&] {
+    while (!done.load()) space::WriteTracker armed({&range, 1}, space::WriteTracker::Armed{});
+  });
+  const std::string message(200, 'e');
+  int failures = 0;
+  for (int i = 0; i < 20000 && failures == 0; i++) {
+    r.send(message);
+    ssize_t got = space::readIntoHeap(r.fds[0], r.pages + 1000, 4 * kPage - 1000);
+    if (got != ssize_t(message.size())) failures++;
+  }
+  done.store(true);
+  arming.join();
+  CHECK(failures == 0);
+  CHECK(r.pages[1000 + 199] == 'e');
 }
