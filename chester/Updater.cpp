@@ -29,6 +29,10 @@ int64_t now() {
   return vm::Scheduler::nowMicros();
 }
 
+// How long each step of an instance census walks the guest's heap before the guest is
+// served again: the guest waits for it as it waits for any step before the pause.
+constexpr std::chrono::microseconds kCensusStep{300};
+
 std::string isoNow() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -125,6 +129,18 @@ class Updater::JsonApplication final : public Application {
       between();
     }
     StepApplier::prepareVerify(guest, script_.verify);
+    // The instances the pause will look for (a redefinition migrates them, a rehash sends
+    // to them), found now, a step between the guest's slices (space/InstanceCensus.h).
+    std::vector<space::ClassIndex> counted;
+    for (const Step& step : script_.steps) {
+      if (step.op != "redefineClass" && step.op != "rehash") continue;
+      space::Oop cls = classOf(guest, step.fields.value("class", ""));
+      if (!cls.isNull()) counted.push_back(space::ClassIndex(cls.object()->rawHash()));
+    }
+    if (!counted.empty()) {
+      guest.space().openCensus(std::move(counted));
+      while (!guest.space().censusStep(kCensusStep)) between();
+    }
   }
   std::vector<MethodChange> methodChanges() const override {
     std::vector<MethodChange> changes;
@@ -328,6 +344,10 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   int64_t armStart = now();
   host_.guestRuntime().classes().prepareForUpdate();  // the invalidation index, built outside the pause
   serveGuest();
+  struct DropCensus {  // an instance census (JsonApplication::prepare) ends with the update
+    space::Space& space;
+    ~DropCensus() { space.dropCensus(); }
+  } dropCensus{guestSpace};
   struct ForgetPrepared {  // whatever is prepared goes with the update
     vm::ClassBuilder& classes;
     ~ForgetPrepared() { classes.forgetPrepared(); }

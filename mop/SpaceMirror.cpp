@@ -389,9 +389,7 @@ Ref SpaceMirror::allInstances(const Ref& cls) {
   space::ClassIndex index = space::ClassIndex(cls.get().object()->rawHash());
   // One walk into a buffer kept from call to call (fresh memory costs a fault per page).
   instances_.clear();
-  space().forEachObject([&](space::HeapObject* o) {
-    if (o->classIndex() == index) instances_.push_back(o->asOop());
-  });
+  space().forEachInstanceOf(index, [&](space::HeapObject* o) { instances_.push_back(o->asOop()); });
   size_t count = instances_.size();
   auto collections = [&] { return space().stats().scavenges + space().stats().fullCollections; };
   uint64_t before = collections();
@@ -402,10 +400,8 @@ Ref SpaceMirror::allInstances(const Ref& cls) {
   } else {
     // Making the Array collected: instances may have moved, and dead ones are gone. Walk
     // again, fill, then trim.
-    space().forEachObject([&](space::HeapObject* o) {
-      if (o->classIndex() == index && found < count && o != array.get().object()) {
-        array.get().object()->slots()[found++] = o->asOop();
-      }
+    space().forEachInstanceOf(index, [&](space::HeapObject* o) {
+      if (found < count && o != array.get().object()) array.get().object()->slots()[found++] = o->asOop();
     });
   }
   instances_.clear();
@@ -458,6 +454,7 @@ void SpaceMirror::setClass(const Ref& object, const Ref& cls) {
                               " (format and number of fields); migrate with a new instance and swapIdentities");
   }
   o.object()->setClassIndex(space::ClassIndex(cls.get().object()->rawHash()));
+  space().noteClassChangedInPlace();
   changes_.instances++;
 }
 
@@ -674,10 +671,9 @@ void SpaceMirror::migrateInstances(const Ref& oldClass, const Ref& newClass, con
     }
   } buffers(instances_, versions_, space());
   space::ClassIndex index = space::ClassIndex(oldClass.get().object()->rawHash());
-  space().forEachObject([&](space::HeapObject* o) {
-    if (o->classIndex() == index) instances_.push_back(o->asOop());
-  });
+  space().forEachInstanceOf(index, [&](space::HeapObject* o) { instances_.push_back(o->asOop()); });
   size_t n = instances_.size();
+
   makeNewVersions(newClass, fields, n, [&](Oop fresh) { versions_.push_back(fresh); });
   for (size_t i = 0; i < n; i++) fillNewVersion(versions_[i], instances_[i].object(), fields);
   buffers.detach();

@@ -193,6 +193,7 @@ void Space::rememberIfHoldsYoung(HeapObject* target) {
 
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
+  dropCensus();  // contents, classes among them, change places
   // Pairs of different sizes: when neither has an overflow word, the smaller's contents
   // move into the larger's memory (the rest of it becomes a filler, in old space or in
   // the nursery) and only the larger's contents need a copy; otherwise both get one.

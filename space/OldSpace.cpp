@@ -33,6 +33,12 @@ const Segment* OldSpace::segmentOf(uintptr_t a) const {
 }
 
 uintptr_t OldSpace::allocateBlock(size_t bytes) {
+  uintptr_t p = takeBlock(bytes);
+  if (watch_ != nullptr && p != 0 && p < watch_->below) watch_->blocks.emplace_back(p, bytes);
+  return p;
+}
+
+uintptr_t OldSpace::takeBlock(size_t bytes) {
   if (bumpFirst_) {
     bool room = bumpTop_ + bytes <= bumpEnd_;
     if (!room && growBeforeReuse_ &&

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "space/HeapObject.h"
@@ -31,6 +32,14 @@ class OldSpace {
   // Returns the start of a block of `bytes` (multiple of 8, >= 16), or 0 when the heap
   // limit would be exceeded. Never collects. The block's contents are unspecified.
   uintptr_t allocateBlock(size_t bytes);
+
+  // While set, allocateBlock appends each block it gives out below `below` to `blocks`:
+  // what an InstanceCensus's walk has passed (space/InstanceCensus.h).
+  struct AllocationWatch {
+    uintptr_t below = 0;
+    std::vector<std::pair<uintptr_t, size_t>> blocks;  // start, bytes
+  };
+  void setAllocationWatch(AllocationWatch* watch) { watch_ = watch; }
 
   // Makes the bump area at least `bytes` long, opening a segment if it is shorter, and
   // answers its start; 0 (nothing changed) when the heap limit leaves no room.
@@ -159,6 +168,7 @@ class OldSpace {
   size_t freeBytes() const { return freeBytes_; }
 
  private:
+  uintptr_t takeBlock(size_t bytes);  // allocateBlock, without the watch
   uintptr_t allocateFromLargeList(size_t bytes);
   bool openSegment(size_t minBytes);
   void closeBumpArea();
@@ -177,8 +187,9 @@ class OldSpace {
   uintptr_t lowest_ = 0, highest_ = 0;  // bounds of all segments, for a fast reject
   size_t bumpSegment_ = SIZE_MAX;       // index of the segment holding the bump area
   uintptr_t bumpTop_ = 0, bumpEnd_ = 0;
-  bool bumpFirst_ = false;        // see setBumpFirst
-  bool growBeforeReuse_ = false;  // see setGrowBeforeReuse
+  bool bumpFirst_ = false;            // see setBumpFirst
+  bool growBeforeReuse_ = false;      // see setGrowBeforeReuse
+  AllocationWatch* watch_ = nullptr;  // see setAllocationWatch
   // Free lists are singly linked through slot 0 of free chunks (raw addresses, not oops;
   // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.
   std::array<uintptr_t, kExactListWords> exactLists_{};

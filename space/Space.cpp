@@ -220,6 +220,7 @@ bool Space::collectGarbage() {
 
 size_t Space::collectGarbage(size_t releaseFreeBytes) {
   if (collecting_) throw std::logic_error("nested collection");
+  dropCensus();  // the sweep frees and coalesces what the census walked
   waitForPagesHold();
   finishPageRelease();
   disarmCheckpoint();  // segments may be released and their addresses reused
@@ -365,6 +366,29 @@ void Space::setActiveStack(Oop stack) {
 
 void Space::notifyBecome() {
   for (RootProvider* p : rootProviders_) p->afterBecome();
+}
+
+}  // namespace space
+
+namespace space {
+
+void Space::openCensus(std::vector<ClassIndex> classes) {
+  census_.reset();  // one allocation watch at a time
+  census_ = std::make_unique<InstanceCensus>(*oldSpace_, std::move(classes));
+}
+
+bool Space::censusStep(std::chrono::microseconds budget) {
+  return census_ == nullptr || census_->step(budget);
+}
+
+void Space::forEachInstanceOf(ClassIndex c, const std::function<void(HeapObject*)>& f) {
+  if (census_ != nullptr && census_->covers(c)) {
+    census_->forEachInstance(c, *nursery_, f);
+    return;
+  }
+  forEachObject([&](HeapObject* o) {
+    if (o->classIndex() == c) f(o);
+  });
 }
 
 }  // namespace space

@@ -18,6 +18,7 @@
 #include "space/GcStats.h"
 #include "space/HandleTable.h"
 #include "space/HeapObject.h"
+#include "space/InstanceCensus.h"
 #include "space/Nursery.h"
 #include "space/OldSpace.h"
 #include "space/RememberedSet.h"
@@ -208,6 +209,23 @@ class Space {
   void becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash);
   // Swaps the identities of a[i] and b[i] (two-way become). Same guarantees.
   void swapIdentities(std::span<const Oop> a, std::span<const Oop> b);
+
+  // ---- finding instances -------------------------------------------------------------
+  // An InstanceCensus of `classes` (space/InstanceCensus.h), walked by censusStep while
+  // the program runs, so that forEachInstanceOf in a pause need not walk the whole heap.
+  // One at a time: opening another drops the first. A full collection, an identity swap,
+  // a class change in place (noteClassChangedInPlace) or a rollback drops it.
+  void openCensus(std::vector<ClassIndex> classes);
+  // Walks on for about `budget`; true once the census is walked, or when none is open.
+  bool censusStep(std::chrono::microseconds budget);
+  void dropCensus() { census_.reset(); }
+  const InstanceCensus* census() const { return census_.get(); }
+  // Calls f for every object of class `c` (not forwarders, not free chunks), old and
+  // young: from the census when one covers `c`, otherwise by walking every object. f must
+  // not allocate.
+  void forEachInstanceOf(ClassIndex c, const std::function<void(HeapObject*)>& f);
+  // An object's class index was rewritten in place (a class change without a copy).
+  void noteClassChangedInPlace() { dropCensus(); }
 
   // ---- collection --------------------------------------------------------------------
   void scavenge();
@@ -419,6 +437,7 @@ class Space {
   std::function<void()> snapshotDisarm_;          // see setSnapshotArming
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
+  std::unique_ptr<InstanceCensus> census_;        // see openCensus
   uint64_t stressAllocations_ = 0;
   // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
   // eden mean nothing ran since.

@@ -57,6 +57,7 @@ void SpaceCheckpoint::commit() {
 void SpaceCheckpoint::rollback() {
   if (!active_) throw std::logic_error("rollback of a checkpoint that has ended");
   Space& s = space_;
+  s.dropCensus();  // what it found or watched may be gone with what is undone
   // 1. Segments opened since are dropped, the rest described as before.
   s.oldSpace_->restoreState(oldSpace_);
   // 2. Every written page gets its old contents back.

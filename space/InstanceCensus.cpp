@@ -1,0 +1,88 @@
+// InstanceCensus: see InstanceCensus.h.
+#include "space/InstanceCensus.h"
+
+#include <algorithm>
+
+#include "space/Nursery.h"
+
+namespace space {
+
+namespace {
+// Blocks walked between two looks at the clock.
+constexpr unsigned kBlocksPerClockCheck = 512;
+}  // namespace
+
+InstanceCensus::InstanceCensus(OldSpace& old, std::vector<ClassIndex> classes)
+    : old_(old), classes_(std::move(classes)) {
+  old_.setAllocationWatch(&watch_);  // watch_.below is 0: nothing is behind the walk yet
+}
+
+InstanceCensus::~InstanceCensus() {
+  old_.setAllocationWatch(nullptr);
+}
+
+bool InstanceCensus::covers(ClassIndex c) const {
+  return std::find(classes_.begin(), classes_.end(), c) != classes_.end();
+}
+
+template <class F>
+uintptr_t InstanceCensus::walkBlocks(uintptr_t from, uintptr_t to, std::chrono::steady_clock::time_point deadline,
+                                     F&& f) {
+  unsigned sinceClockCheck = 0;
+  for (uintptr_t p = from; p < to;) {
+    if (++sinceClockCheck == kBlocksPerClockCheck) {
+      sinceClockCheck = 0;
+      if (std::chrono::steady_clock::now() >= deadline) return p;
+    }
+    HeapObject* o = HeapObject::fromBlockStart(p);
+    p += o->totalBytes();
+    if (o->classIndex() != reserved_class::kFreeChunk && covers(o->classIndex())) f(o);
+  }
+  return to;
+}
+
+bool InstanceCensus::step(std::chrono::microseconds budget) {
+  if (walked_) return true;
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  old_.makeWalkable();
+  const std::vector<Segment>& segments = old_.segments();
+  // The first segment that ends above the cursor: those below were walked, or opened
+  // below it since (their blocks are all in the watch).
+  auto s = std::upper_bound(segments.begin(), segments.end(), cursor_,
+                            [](uintptr_t a, const Segment& seg) { return a < seg.end; });
+  for (; s != segments.end(); ++s) {
+    uintptr_t from = std::max(cursor_, s->start);
+    uintptr_t stop = walkBlocks(from, s->top, deadline, [&](HeapObject* o) { found_.push_back(o->asOop()); });
+    // A block start inside the segment, or its end once walked to its top: what is
+    // allocated above the top later lies below the cursor then, and the watch takes it.
+    cursor_ = stop < s->top ? stop : s->end;
+    watch_.below = cursor_;
+    if (stop < s->top) return false;
+  }
+  // Walked: whatever is allocated from now on, in any segment, old or opened later, is
+  // behind the walk.
+  cursor_ = UINTPTR_MAX;
+  watch_.below = cursor_;
+  walked_ = true;
+  return true;
+}
+
+void InstanceCensus::forEachInstance(ClassIndex c, Nursery& young, const std::function<void(HeapObject*)>& f) {
+  while (!step(std::chrono::hours(1))) {
+  }
+  for (Oop o : found_) {
+    if (o.object()->classIndex() == c) f(o.object());  // a forwarder now, perhaps
+  }
+  auto walk = [&](uintptr_t from, uintptr_t to) {
+    for (uintptr_t p = from; p < to;) {
+      HeapObject* o = HeapObject::fromBlockStart(p);
+      p += o->totalBytes();
+      if (o->classIndex() == c) f(o);
+    }
+  };
+  for (auto [start, bytes] : watch_.blocks) walk(start, start + bytes);
+  walk(young.eden.start, young.eden.top);
+  walk(young.fromSurvivor().start, young.fromSurvivor().top);
+}
+
+}  // namespace space
