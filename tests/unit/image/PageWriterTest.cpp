@@ -488,7 +488,7 @@ TEST_CASE("Past the bound on pages made writable alone, a write waits for the wr
   munmap(p, kPages * kPage);
 }
 
-TEST_CASE("Segments finished after newer ones were written keep their order, sizes and checksums") {
+TEST_CASE("Segments finished on their own thread while newer ones are written keep their order, sizes and checksums") {
   TempDirectory dir;
   std::vector<SegmentFile> done;
   std::vector<std::string> contents;
@@ -501,9 +501,7 @@ TEST_CASE("Segments finished after newer ones were written keep their order, siz
       contents.push_back(bytes);
       auto out = std::make_unique<SegmentOutput>(dir.path, "segment-" + std::to_string(i), bytes.size(), hasher);
       out->append(contents.back().data(), bytes.size());
-      pending.add(std::move(out), uintptr_t(i) * 0x10000);
-      // The oldest are finished once more than kMaxPending wait.
-      CHECK(done.size() == (i + 1 > PendingSegments::kMaxPending ? i + 1 - PendingSegments::kMaxPending : 0));
+      pending.add(std::move(out), uintptr_t(i) * 0x10000);  // finished on its thread meanwhile
     }
     pending.finishAll();
   }
@@ -516,6 +514,22 @@ TEST_CASE("Segments finished after newer ones were written keep their order, siz
     CHECK(done[i].sha256 == sha256Hex(contents[i]));
     CHECK(readFile(dir.path + "/" + done[i].file) == contents[i]);
   }
+}
+
+TEST_CASE("Segments handed over by a writer that stops are closed without being finished") {
+  TempDirectory dir;
+  std::vector<SegmentFile> done;
+  {
+    HashThread hasher;
+    PendingSegments pending(done);
+    for (size_t i = 0; i < 3; i++) {
+      std::string bytes(kPage, char('a' + i));
+      auto out = std::make_unique<SegmentOutput>(dir.path, "segment-" + std::to_string(i), bytes.size(), hasher);
+      out->append(bytes.data(), bytes.size());
+      pending.add(std::move(out), uintptr_t(i) * 0x10000);
+    }
+  }  // no finishAll: the destructor neither hangs nor throws
+  CHECK(done.size() <= 3);
 }
 
 namespace {
