@@ -36,7 +36,7 @@ std::set<uintptr_t> byInstanceSearch(Space& s, ClassIndex c) {
 TEST_CASE("a census walked in steps while the program runs finds exactly what a heap walk finds") {
   SpaceConfig config = space::test::smallConfig();
   config.minFullGcBytes = size_t(64) << 20;  // no full collection, which would drop the census
-  config.gcStress = false;                    // nor one at every allocation
+  config.gcStress = false;                   // nor one at every allocation
   TestHeap h(config);
   Space& s = h.space;
   Handle keep(s, h.array(40000, Tenure::Old));
