@@ -368,10 +368,6 @@ void Space::notifyBecome() {
   for (RootProvider* p : rootProviders_) p->afterBecome();
 }
 
-}  // namespace space
-
-namespace space {
-
 void Space::openCensus(std::vector<ClassIndex> classes) {
   census_.reset();  // one allocation watch at a time
   census_ = std::make_unique<InstanceCensus>(*oldSpace_, std::move(classes));
