@@ -673,7 +673,6 @@ void SpaceMirror::migrateInstances(const Ref& oldClass, const Ref& newClass, con
   space::ClassIndex index = space::ClassIndex(oldClass.get().object()->rawHash());
   space().forEachInstanceOf(index, [&](space::HeapObject* o) { instances_.push_back(o->asOop()); });
   size_t n = instances_.size();
-
   makeNewVersions(newClass, fields, n, [&](Oop fresh) { versions_.push_back(fresh); });
   for (size_t i = 0; i < n; i++) fillNewVersion(versions_[i], instances_[i].object(), fields);
   buffers.detach();

@@ -42,34 +42,37 @@ uintptr_t InstanceCensus::walkBlocks(uintptr_t from, uintptr_t to, std::chrono::
 }
 
 bool InstanceCensus::step(std::chrono::microseconds budget) {
-  if (walked_) return true;
-  auto deadline = std::chrono::steady_clock::now() + budget;
+  return walkUntil(std::chrono::steady_clock::now() + budget);
+}
+
+bool InstanceCensus::walkUntil(std::chrono::steady_clock::time_point deadline) {
+  uintptr_t& cursor = watch_.below;  // the watch takes what is allocated below the walk's cursor
+  if (cursor == kWalked) return true;
   old_.makeWalkable();
   const std::vector<Segment>& segments = old_.segments();
   // The first segment that ends above the cursor: those below were walked, or opened
   // below it since (their blocks are all in the watch).
-  auto s = std::upper_bound(segments.begin(), segments.end(), cursor_,
+  auto s = std::upper_bound(segments.begin(), segments.end(), cursor,
                             [](uintptr_t a, const Segment& seg) { return a < seg.end; });
   for (; s != segments.end(); ++s) {
-    uintptr_t from = std::max(cursor_, s->start);
-    uintptr_t stop = walkBlocks(from, s->top, deadline, [&](HeapObject* o) { found_.push_back(o->asOop()); });
-    // A block start inside the segment, or its end once walked to its top: what is
-    // allocated above the top later lies below the cursor then, and the watch takes it.
-    cursor_ = stop < s->top ? stop : s->end;
-    watch_.below = cursor_;
-    if (stop < s->top) return false;
+    uintptr_t stop =
+        walkBlocks(std::max(cursor, s->start), s->top, deadline, [&](HeapObject* o) { found_.push_back(o->asOop()); });
+    if (stop < s->top) {
+      cursor = stop;  // a block start inside the segment
+      return false;
+    }
+    // Its end once walked to its top: what is allocated above the top later lies below
+    // the cursor then, and the watch takes it.
+    cursor = s->end;
   }
   // Walked: whatever is allocated from now on, in any segment, old or opened later, is
   // behind the walk.
-  cursor_ = UINTPTR_MAX;
-  watch_.below = cursor_;
-  walked_ = true;
+  cursor = kWalked;
   return true;
 }
 
 void InstanceCensus::forEachInstance(ClassIndex c, Nursery& young, const std::function<void(HeapObject*)>& f) {
-  while (!step(std::chrono::hours(1))) {
-  }
+  walkUntil(std::chrono::steady_clock::time_point::max());  // the rest of old space, at once
   for (Oop o : found_) {
     if (o.object()->classIndex() == c) f(o.object());  // a forwarder now, perhaps
   }

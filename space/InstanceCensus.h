@@ -7,11 +7,11 @@
 // only what changed since.
 //
 // Invariant (complete): every object of a census class lies in one of
-//  - found_: old objects the walk met below cursor_ (checked again in the pause: one may
-//    have been turned into a forwarder since),
-//  - watch_.blocks: old blocks allocated below cursor_ after the walk had passed there
+//  - found_: old objects the walk met below its cursor, watch_.below (checked again in
+//    the pause: one may have been turned into a forwarder since),
+//  - watch_.blocks: old blocks allocated below the cursor after the walk had passed there
 //    (OldSpace's allocation watch),
-//  - old space at or above cursor_ (not walked yet: the pause walks the rest),
+//  - old space at or above the cursor (not walked yet: the pause walks the rest),
 //  - the nursery (walked in the pause: it is small, and its objects are all new).
 // Old objects neither move nor die between full collections. What breaks the invariant
 // without an allocation — a full collection (frees found objects, coalesces blocks,
@@ -44,17 +44,18 @@ class InstanceCensus {
   bool covers(ClassIndex c) const;
   // Walks old space on from the cursor for about `budget`; true once all of it is walked.
   bool step(std::chrono::microseconds budget);
-  bool walked() const { return walked_; }
   // Calls f for every object of class `c` (one the census covers) in old space and in
   // `young`: what the walk found, the blocks allocated behind it, the part of old space
   // not walked yet, then the nursery's objects. f must not allocate.
   void forEachInstance(ClassIndex c, Nursery& young, const std::function<void(HeapObject*)>& f);
 
-  // Counters, for tests and records.
+  // What the census holds (tests).
   size_t foundCount() const { return found_.size(); }
   size_t blocksAllocatedBehind() const { return watch_.blocks.size(); }
 
  private:
+  // step's walk, until `deadline`; true once all of old space is walked.
+  bool walkUntil(std::chrono::steady_clock::time_point deadline);
   // Walks old space's blocks in [from, to) of one segment, calling f for objects of a
   // census class; answers where it stopped (`to`, or earlier when `deadline` passed).
   template <class F>
@@ -62,12 +63,11 @@ class InstanceCensus {
 
   OldSpace& old_;
   std::vector<ClassIndex> classes_;
-  std::vector<Oop> found_;  // old objects of the census classes below cursor_, in address order
-  // A block start, or a segment's end: everything below it is walked. UINTPTR_MAX once
-  // the whole of old space is.
-  uintptr_t cursor_ = 0;
-  OldSpace::AllocationWatch watch_;  // watch_.below is cursor_
-  bool walked_ = false;
+  std::vector<Oop> found_;  // old objects of the census classes below the cursor, in address order
+  // The walk's cursor is watch_.below: a block start or a segment's end, everything below
+  // it walked; kWalked once the whole of old space is.
+  static constexpr uintptr_t kWalked = UINTPTR_MAX;
+  OldSpace::AllocationWatch watch_;
 };
 
 }  // namespace space
