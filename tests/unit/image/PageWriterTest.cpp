@@ -530,6 +530,14 @@ TEST_CASE("Segments handed over by a writer that stops are closed without being 
     }
   }  // no finishAll: the destructor neither hangs nor throws
   CHECK(done.size() <= 3);
+  // What was finished before the end is a prefix, in order, with its true checksum.
+  for (size_t i = 0; i < done.size(); i++) {
+    CHECK(done[i].file == "segment-" + std::to_string(i));
+    CHECK(done[i].sha256 == sha256Hex(std::string(kPage, char('a' + i))));
+  }
+  // Every file is there, whole: closed, not left half written.
+  for (size_t i = 0; i < 3; i++)
+    CHECK(readFile(dir.path + "/segment-" + std::to_string(i)) == std::string(kPage, char('a' + i)));
 }
 
 namespace {
