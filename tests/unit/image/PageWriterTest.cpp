@@ -519,11 +519,14 @@ TEST_CASE("Segments finished on their own thread while newer ones are written ke
 TEST_CASE("Segments handed over by a writer that stops are closed without being finished") {
   TempDirectory dir;
   std::vector<SegmentFile> done;
+  // The data appended stays unchanged until it is hashed, as append() asks.
+  std::vector<std::string> contents;
+  for (size_t i = 0; i < 3; i++) contents.emplace_back(kPage, char('a' + i));
   {
     HashThread hasher;
     PendingSegments pending(done);
     for (size_t i = 0; i < 3; i++) {
-      std::string bytes(kPage, char('a' + i));
+      const std::string& bytes = contents[i];
       auto out = std::make_unique<SegmentOutput>(dir.path, "segment-" + std::to_string(i), bytes.size(), hasher);
       out->append(bytes.data(), bytes.size());
       pending.add(std::move(out), uintptr_t(i) * 0x10000);
@@ -533,11 +536,10 @@ TEST_CASE("Segments handed over by a writer that stops are closed without being 
   // What was finished before the end is a prefix, in order, with its true checksum.
   for (size_t i = 0; i < done.size(); i++) {
     CHECK(done[i].file == "segment-" + std::to_string(i));
-    CHECK(done[i].sha256 == sha256Hex(std::string(kPage, char('a' + i))));
+    CHECK(done[i].sha256 == sha256Hex(contents[i]));
   }
   // Every file is there, whole: closed, not left half written.
-  for (size_t i = 0; i < 3; i++)
-    CHECK(readFile(dir.path + "/segment-" + std::to_string(i)) == std::string(kPage, char('a' + i)));
+  for (size_t i = 0; i < 3; i++) CHECK(readFile(dir.path + "/segment-" + std::to_string(i)) == contents[i]);
 }
 
 namespace {
