@@ -31,8 +31,10 @@ InlineKind classifyInline(const SendNode& send) {
   if (s == "ifFalse:ifTrue:" && isBlockWithParams(a[0].get(), 0) && isBlockWithParams(a[1].get(), 0)) {
     return InlineKind::IfFalseIfTrue;
   }
-  if (s == "and:" && isBlockWithParams(a[0].get(), 0)) return InlineKind::And;
-  if (s == "or:" && isBlockWithParams(a[0].get(), 0)) return InlineKind::Or;
+  // "a && [b]" is "a and: [b]" for Booleans, as in SOM's True and False; only a block
+  // literal argument is inlined ("a && b" with b a Boolean stays a send).
+  if ((s == "and:" || s == "&&") && isBlockWithParams(a[0].get(), 0)) return InlineKind::And;
+  if ((s == "or:" || s == "||") && isBlockWithParams(a[0].get(), 0)) return InlineKind::Or;
   if (s == "whileTrue:" && isBlockWithParams(r, 0) && isBlockWithParams(a[0].get(), 0)) return InlineKind::WhileTrue;
   if (s == "whileFalse:" && isBlockWithParams(r, 0) && isBlockWithParams(a[0].get(), 0)) return InlineKind::WhileFalse;
   if (s == "whileTrue" && isBlockWithParams(r, 0)) return InlineKind::WhileTrueUnary;
