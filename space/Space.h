@@ -243,7 +243,8 @@ class Space {
   // A snapshot that write-protects this space's pages ahead of its pause
   // (image/ArmedProtection.h) relies on them staying mapped until it captures: a full
   // collection, which may release segments and reuse their addresses, first calls
-  // `disarm` (once: it is dropped then). nullptr clears it.
+  // `disarm` (once: it is dropped then). Meanwhile full collections that can wait (due
+  // by the allocation threshold, or while idle) wait. nullptr clears it.
   void setSnapshotArming(std::function<void()> disarm) { snapshotDisarm_ = std::move(disarm); }
   // Ahead of a snapshot: room in old space's bump area as large as the nursery, for what
   // scavenges promote while the pages are written (see holdPages). The caller faults its

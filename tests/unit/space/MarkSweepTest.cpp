@@ -170,3 +170,31 @@ TEST_CASE("an idle release collects fully after activity once the last full coll
     h.verify();
   }
 }
+// A snapshot armed ahead of its pause (image/ArmedProtection.h) loses its arming to a full
+// collection and then protects the whole heap in the pause: the collections that can wait,
+// wait while it is armed; one that cannot (an allocation that fails) drops the arming.
+TEST_CASE("full collections that can wait do not drop a snapshot's arming") {
+  space::SpaceConfig config = space::test::smallConfig();
+  config.idleFullGcIntervalMillis = 0;
+  config.gcStress = false;  // the test counts collections
+  TestHeap h(config);
+  bool disarmed = false;
+  h.space.setSnapshotArming([&disarmed] { disarmed = true; });
+  size_t fullCollections = h.space.stats().fullCollections;
+  // Old allocation far past the threshold, then an idle release that owes a full collection.
+  for (int i = 0; i < 64; i++) h.space.allocate(h.arrayClass, Format::Indexable, (size_t(64) << 10) / 8, Tenure::Old);
+  for (int i = 0; i < 100; i++) h.point(i, i);
+  h.space.releaseMemoryWhileIdle();
+  CHECK(h.space.stats().fullCollections == fullCollections);
+  CHECK_FALSE(disarmed);
+  // The capture clears the arming: the owed collection happens at the next idle release.
+  h.space.setSnapshotArming(nullptr);
+  for (int i = 0; i < 100; i++) h.point(i, i);
+  h.space.releaseMemoryWhileIdle();
+  CHECK(h.space.stats().fullCollections == fullCollections + 1);
+  // A collection that cannot wait drops the arming first.
+  h.space.setSnapshotArming([&disarmed] { disarmed = true; });
+  CHECK(h.space.collectGarbage());
+  CHECK(disarmed);
+  h.verify();
+}
