@@ -73,6 +73,7 @@ void CapturedPages::preserve(size_t page) {
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
     std::memcpy(shadow_ + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
     pagesSaved_.fetch_add(1, std::memory_order_relaxed);
+    shadowPages_.fetch_add(1, std::memory_order_relaxed);
     addExtraBytes(kPageSize);
     state.store(Saved, std::memory_order_release);
     return;
@@ -94,10 +95,29 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
     return unpopulated ? Taken::Zeros : Taken::Page;
   }
   while ((s = state.load(std::memory_order_acquire)) == Copying) sched_yield();
-  // Saved: only the writer moves a page on from there.
+  // Saved or Spilled: only the writer moves a page on from there.
+  if (s == Spilled) {
+    state.store(Done, std::memory_order_release);
+    return Taken::Spilled;
+  }
   std::memcpy(out, shadow_ + page * kPageSize, kPageSize);
   state.store(Done, std::memory_order_release);
+  shadowPages_.fetch_sub(1, std::memory_order_relaxed);
   return Taken::Shadow;
+}
+
+size_t CapturedPages::nextSaved(size_t from) const {
+  for (size_t p = from; p < pageCount_; p++) {
+    if (std::atomic_ref<uint8_t>(states_[p]).load(std::memory_order_acquire) == Saved) return p;
+  }
+  return pageCount_;
+}
+
+void CapturedPages::markSpilled(size_t page) {
+  std::atomic_ref<uint8_t>(states_[page]).store(Spilled, std::memory_order_release);
+  madvise(shadow_ + page * kPageSize, kPageSize, MADV_DONTNEED);
+  shadowPages_.fetch_sub(1, std::memory_order_relaxed);
+  removeExtraBytes(kPageSize);
 }
 
 void CapturedPages::releaseShadow(size_t first, size_t count) {

@@ -8,7 +8,10 @@
 // Page states, each an atomic byte; every transition is made by the one who claimed it:
 //   NotWritten --claim (CAS)--> Copying --writer done--> Done
 //                                       --fault path done--> Saved --writer took shadow--> Done
-// Invariant: a page is made writable only in state Saved or Done.
+//   Saved --writer spilled it--> Spilled --writer read it back--> Done
+// Invariant: a page is made writable only in state Saved, Spilled or Done. Only the
+// writer moves a page on from Saved; a Spilled page's captured contents are in the
+// writer's SpillFile, its shadow given back.
 #pragma once
 
 #include <atomic>
@@ -25,7 +28,7 @@ class CapturedPages {
  public:
   static constexpr size_t kPageSize = PageWriter::kPageSize;
   static constexpr size_t kNone = SIZE_MAX;
-  enum State : uint8_t { NotWritten, Copying, Saved, Done };
+  enum State : uint8_t { NotWritten, Copying, Saved, Done, Spilled };
 
   // Maps the shadow (reserved, not committed). Throws std::runtime_error when it cannot.
   explicit CapturedPages(const std::vector<PageRange>& ranges);
@@ -45,8 +48,9 @@ class CapturedPages {
   // The fault path: returns once the page's captured contents are safe elsewhere (state
   // Saved or Done), copying them to the shadow if nobody had. Signal safe.
   void preserve(size_t page);
-  // Where take() found a page's captured contents.
-  enum class Taken : uint8_t { Page, Shadow, Zeros };
+  // Where take() found a page's captured contents (Spilled: the caller reads them from
+  // where it spilled them; `out` is left alone).
+  enum class Taken : uint8_t { Page, Shadow, Zeros, Spilled };
   // The writer: copies the page's captured contents to `out`, from the page itself (still
   // protected) or from its shadow. `unpopulated`: the page had no contents when the writer
   // looked (PageResidence) before calling; if nobody claimed it since, nobody wrote it
@@ -56,6 +60,15 @@ class CapturedPages {
   // The writer, after writing pages [first, first + count): gives their shadow copies' memory
   // back.
   void releaseShadow(size_t first, size_t count);
+
+  // The writer, spilling: the first page at or after `from` whose saved copy is in its
+  // shadow (state Saved), or pageCount(); the copy; and, once the copy is elsewhere,
+  // marking it spilled, which gives the shadow's memory back.
+  size_t nextSaved(size_t from) const;
+  const uint8_t* shadowOf(size_t page) const { return shadow_ + page * kPageSize; }
+  void markSpilled(size_t page);
+  // Saved copies in the shadow now: memory the writer can give back by spilling them.
+  size_t shadowPages() const { return shadowPages_.load(std::memory_order_relaxed); }
 
   size_t pagesSaved() const { return pagesSaved_.load(std::memory_order_relaxed); }
   // Memory beyond the ranges: shadow pages in use plus whatever the writer declared.
@@ -74,6 +87,7 @@ class CapturedPages {
   // committed only for the pages the fault path saves, so saving needs no allocation.
   uint8_t* shadow_ = nullptr;
   std::atomic<size_t> pagesSaved_{0};
+  std::atomic<size_t> shadowPages_{0};  // pages in state Saved
   std::atomic<size_t> extraBytes_{0};
   std::atomic<size_t> peakExtraBytes_{0};
 };

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "image/HashThread.h"
 #include "image/PageResidence.h"
@@ -85,6 +86,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   const char* forced = std::getenv("ESPELL_SNAPSHOT_WRITES");
   FileWrites writes = forced && std::strcmp(forced, "buffered") == 0 ? FileWrites::Buffered : FileWrites::Direct;
   PageResidence residence;  // pages never touched are left as holes, not read
+  while (holdWritersForTests.load() && !stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   for (size_t r = 0; r < pages_.ranges().size(); r++) {
     size_t first = pages_.firstPage(r);
     size_t count = pages_.pagesOf(r);
@@ -100,13 +102,20 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       bool zero[kMaxBatchPages] = {};
       if (anonymous && !residence.unpopulated(pages_.address(first + done), batch, zero))
         std::fill_n(zero, batch, false);
+      if (pages_.shadowPages() >= kSpillAtPages && !spillOff_) spillFrom(first + done + batch);
       hasher.waitFor(ticketOf[slot].hashed);
       io.waitFor(ticketOf[slot].written);
       size_t fromShadow = 0;
       for (size_t i = 0; i < batch; i++) {
-        CapturedPages::Taken taken = pages_.take(first + done + i, buffer + i * kPage, zero[i]);
+        size_t page = first + done + i;
+        CapturedPages::Taken taken = pages_.take(page, buffer + i * kPage, zero[i]);
         fromShadow += taken == CapturedPages::Taken::Shadow;
         zero[i] = taken == CapturedPages::Taken::Zeros;
+        if (taken == CapturedPages::Taken::Spilled) {
+          auto it = spillSlot_.find(page);
+          spill_->read(it->second, buffer + i * kPage);
+          spillSlot_.erase(it);
+        }
       }
       ticketOf[slot] = out.append(buffer, batch * kPage, zero);
       protection_->written(first + done, batch);
@@ -126,6 +135,39 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   written.finishAll();
 }
 
+void CowCapture::spillFrom(size_t from) {
+  if (!spill_) {
+    try {
+      spill_ = std::make_unique<SpillFile>(directory_);
+    } catch (const std::runtime_error&) {
+      spillOff_ = true;
+      return;
+    }
+  }
+  constexpr size_t kGroup = 64;  // pages written by one pwritev
+  size_t group[kGroup];
+  const uint8_t* copies[kGroup];
+  for (size_t p = pages_.nextSaved(from); p < pages_.pageCount();) {
+    size_t n = 0;
+    for (; n < kGroup && p < pages_.pageCount(); p = pages_.nextSaved(p + 1)) {
+      group[n] = p;
+      copies[n++] = pages_.shadowOf(p);
+    }
+    size_t slot;
+    try {
+      slot = spill_->append(copies, n);
+    } catch (const std::runtime_error&) {
+      spillOff_ = true;  // these copies stay where they are
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      spillSlot_.emplace(group[i], slot + i);
+      pages_.markSpilled(group[i]);
+    }
+    pagesSpilled_ += n;
+  }
+}
+
 // The writer's last act, done or failed: every page writable again.
 void CowCapture::stopProtecting() {
   protection_->finish();
@@ -143,6 +185,7 @@ PageWriteReport CowCapture::wait() {
   report.protection = protectionName_;
   report.pagesWritten = pages_.pageCount();
   report.pagesSavedByCow = pages_.pagesSaved();
+  report.pagesSpilled = pagesSpilled_;
   report.armMicros = protection_->armMicros();
   report.pagesProtectedInPause = protection_->pagesProtectedInPause();
   report.peakExtraBytes = pages_.peakExtraBytes();

@@ -9,13 +9,16 @@
 // ESPELL_SNAPSHOT_WRITES=buffered writes them through the page cache instead.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "image/ArmedProtection.h"
 #include "image/Capture.h"
 #include "image/CapturedPages.h"
+#include "image/SpillFile.h"
 #include "image/WriteProtection.h"
 #include "image/WriterThread.h"
 
@@ -40,6 +43,13 @@ class CowCapture : public Capture {
     size_t buffers;  // batches in flight
   };
   static Batches batchesFor(size_t pages);
+  // Saved copies the writer lets pile up in memory before it spills those ahead of it to
+  // a SpillFile (1 MiB): a writer that keeps up never spills; one that runs slowly keeps
+  // the extra memory near its buffers whatever the snapshot's duration.
+  static constexpr size_t kSpillAtPages = 256;
+  // Tests: while set, a writer waits before its first batch (a writer far behind the
+  // program, made deterministic).
+  static inline std::atomic<bool> holdWritersForTests{false};
 
   // Throws std::runtime_error when the pages cannot be protected (nothing is then).
   // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h).
@@ -51,15 +61,25 @@ class CowCapture : public Capture {
 
  private:
   void writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop);
+  // Moves the saved copies of pages at or after `from` to the spill file (opened at the
+  // first call), giving their memory back. A spill file that cannot be made or written
+  // turns spilling off: the copies then stay in memory, as without it.
+  void spillFrom(size_t from);
   void stopProtecting();
 
   std::string directory_;
   CapturedPages pages_;
   std::unique_ptr<WriteProtection> protection_;
   std::string protectionName_;
-  int64_t cachedMicros_ = 0;              // until the last write(2) returned (the writer's; read after join)
-  bool directWrites_ = false;             // the files were written with O_DIRECT (the writer's; read after join)
-  size_t holeBytes_ = 0;                  // pages never touched, left as holes (the writer's; read after join)
+  int64_t cachedMicros_ = 0;   // until the last write(2) returned (the writer's; read after join)
+  bool directWrites_ = false;  // the files were written with O_DIRECT (the writer's; read after join)
+  size_t holeBytes_ = 0;       // pages never touched, left as holes (the writer's; read after join)
+  // The writer's: the spill file and, for each page spilled and not yet read back, its
+  // slot there.
+  std::unique_ptr<SpillFile> spill_;
+  bool spillOff_ = false;
+  std::unordered_map<size_t, size_t> spillSlot_;
+  size_t pagesSpilled_ = 0;
   std::unique_ptr<WriterThread> writer_;  // last: stopped and joined first
 };
 

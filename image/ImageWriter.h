@@ -43,6 +43,7 @@ struct SnapshotReport {
   size_t heapBytes = 0;              // bytes of the segments captured
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;
+  size_t pagesSpilled = 0;  // cow: saved copies moved to disk until the writer reached them
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
   size_t holeBytes = 0;       // of them, pages never touched, left as holes (cow)

@@ -51,6 +51,7 @@ struct PageWriteReport {
   size_t pagesProtectedInPause = 0;  // Cow: every page, or when armed, those written or added since
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
+  size_t pagesSpilled = 0;     // of them, copies moved to disk until the writer reached them (Cow)
   // Memory beyond the ranges the capture used at its peak: saved pages and the writer's
   // buffer (Cow), the copy (Copy), the child's private memory at its end (Fork).
   size_t peakExtraBytes = 0;
