@@ -3,6 +3,7 @@
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -78,8 +79,24 @@ void CapturedPages::preserve(size_t page) {
     state.store(Saved, std::memory_order_release);
     return;
   }
-  // Someone is copying it: a page copy takes a microsecond.
-  while (state.load(std::memory_order_acquire) == Copying) sched_yield();
+  // The writer is copying it: a page copy takes a microsecond, but the writer runs under
+  // SCHED_IDLE (BackgroundPriority.h) and may have been preempted in the middle. Yielding
+  // would keep this core busy at the program's priority, where the writer gets no turn:
+  // after a few microseconds the wait sleeps instead. (Signal safe: the mprotect fault
+  // path runs this in a SIGSEGV handler.)
+  timespec start{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (state.load(std::memory_order_acquire) == Copying) {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t waitedNanos = (now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec);
+    if (waitedNanos < 20000) {
+      sched_yield();
+    } else {
+      timespec nap{0, 50000};
+      nanosleep(&nap, nullptr);
+    }
+  }
 }
 
 CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopulated) {
