@@ -157,12 +157,9 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
 }
 
 bool Space::fullCollectionDue() const {
-  // While a snapshot streams the pages, old space may grow past the threshold: collecting
-  // would mean waiting for the writer. Only an allocation that fails, or promotion past the
-  // heap limit, waits for it (collectGarbage). Nor while a snapshot is armed ahead of its
-  // pause (tens of milliseconds): the collection would drop the arming, and the pause
-  // would protect every page (20 ms for a GiB).
-  if (pagesHold_ || snapshotDisarm_) return false;
+  // While a snapshot holds the heap, old space may grow past the threshold. Only an
+  // allocation that fails, or promotion past the heap limit, collects then (collectGarbage).
+  if (snapshotHoldsHeap()) return false;
   size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
   return oldSpace_->allocatedSinceSweep() > threshold;
 }
@@ -289,9 +286,7 @@ size_t Space::releaseMemoryWhileIdle() {
   bool full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
                                           std::chrono::steady_clock::now() - lastFullCollection_ >=
                                               std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
-  // A snapshot streaming the pages would have to finish first, and one armed ahead of its
-  // pause would lose its arming (protecting the whole heap in the pause): it can wait.
-  if (pagesHold_ || snapshotDisarm_) full = false;
+  if (snapshotHoldsHeap()) full = false;  // the collection can wait
   if (!active && !full) return 0;
   size_t released = 0;
   if (full) {

@@ -399,6 +399,10 @@ class Space {
   // Old space has grown by half its live size since the last full collection (and by at
   // least minFullGcBytes): the heap stays near twice the live data.
   bool fullCollectionDue() const;
+  // A snapshot holds the heap: it streams the pages (a collection would wait for the
+  // writer) or is armed ahead of its pause (a collection would drop the arming, and the
+  // pause would protect every page: 20 ms for a GiB). Collections that can wait, wait.
+  bool snapshotHoldsHeap() const { return pagesHold_ || snapshotDisarm_; }
   void bootstrap();
   void afterCollection();
   void resizeEden();

@@ -322,7 +322,7 @@ TEST_CASE("A writer far behind the program spills the saved copies ahead of it, 
     // of the writer's first batch spilled.
     CHECK(report.pagesSavedByCow == Memory::kPages - 1);
     CHECK(report.pagesSpilled > 0);
-    CHECK(report.pagesSpilled + CowCapture::kMaxBatchPages >= report.pagesSavedByCow);
+    CHECK(report.pagesSpilled + CowCapture::batchesFor(Memory::kPages - 1).pages >= report.pagesSavedByCow);
   }
 }
 
