@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,17 @@ namespace {
 constexpr size_t kMaxOwners = 16;
 std::atomic<WriteFaultOwner*> owners[kMaxOwners];
 struct sigaction previousHandler;
+// Registrations and removals so far: an owner that goes away has made its pages writable
+// first, and one that comes has not protected anything yet.
+std::atomic<uint64_t> ownerChanges{0};
+
+// The last fault on this thread that no owner claimed, and ownerChanges then. A fault may
+// be late: the page was protected when the write faulted, and its owner made it writable
+// and went away before this handler looked. Such a write succeeds when run again. A write
+// to memory that is still read-only faults again at the same address with no owner come
+// or gone meanwhile, and is passed on then.
+thread_local uintptr_t unclaimedAddress = 0;
+thread_local uint64_t unclaimedChanges = 0;
 
 // Passes a fault that is none of ours to whoever handled SIGSEGV before.
 void forwardFault(int sig, siginfo_t* info, void* context) {
@@ -34,9 +46,15 @@ void forwardFault(int sig, siginfo_t* info, void* context) {
 void onFault(int sig, siginfo_t* info, void* context) {
   if (info->si_code == SEGV_ACCERR) {
     uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+    uint64_t changes = ownerChanges.load(std::memory_order_acquire);
     for (std::atomic<WriteFaultOwner*>& slot : owners) {
       WriteFaultOwner* owner = slot.load(std::memory_order_acquire);
       if (owner && owner->handleWriteFault(address)) return;
+    }
+    if (address != unclaimedAddress || changes != unclaimedChanges) {
+      unclaimedAddress = address;
+      unclaimedChanges = changes;
+      return;  // run the write again: it may have been late
     }
   }
   forwardFault(sig, info, context);
@@ -65,7 +83,10 @@ void addWriteFaultOwner(WriteFaultOwner* owner) {
   installHandler();
   for (std::atomic<WriteFaultOwner*>& slot : owners) {
     WriteFaultOwner* expected = nullptr;
-    if (slot.compare_exchange_strong(expected, owner)) return;
+    if (slot.compare_exchange_strong(expected, owner)) {
+      ownerChanges.fetch_add(1, std::memory_order_release);
+      return;
+    }
   }
   throw std::runtime_error("too many write-protected memory owners at once");
 }
@@ -75,6 +96,7 @@ void removeWriteFaultOwner(WriteFaultOwner* owner) {
     WriteFaultOwner* expected = owner;
     slot.compare_exchange_strong(expected, nullptr);
   }
+  ownerChanges.fetch_add(1, std::memory_order_release);
 }
 
 }  // namespace space

@@ -67,6 +67,10 @@ struct MemoryRange {
 
 class WriteTracker final : private WriteFaultOwner {
  public:
+  // An armed tracker stops: every range writable, no longer an owner or a capture. Its
+  // memory must outlive any fault handler still running for it on another thread
+  // (WriteFaults.h); the destructor disarms an armed tracker.
+  void disarm();
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kMaxScatteredPages = 16384;
   static constexpr size_t kBlockPages = 32;  // 128 KiB: copying it costs about one fault
@@ -186,8 +190,6 @@ class WriteTracker final : private WriteFaultOwner {
   };
 
   void setRanges(std::span<const MemoryRange> ranges);
-  // An armed tracker stops: every range writable, no longer an owner or a capture.
-  void disarm();
   // The range holding `address`, or nullptr.
   Range* rangeOf(uintptr_t address);
   bool savePage(Range& r, size_t index);

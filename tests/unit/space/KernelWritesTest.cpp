@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "space/KernelWrites.h"
 #include "space/WriteTracker.h"
@@ -85,8 +88,14 @@ TEST_CASE("a read racing with captures that protect its page again never fails w
   uintptr_t base = reinterpret_cast<uintptr_t>(r.pages);
   space::MemoryRange range{base, base + 4 * kPage};
   std::atomic<bool> done{false};
+  // Each tracker is disarmed at once but kept until the reader is done: a fault handler on
+  // the reader's thread may still be asking one that has just disarmed (WriteFaults.h).
+  std::vector<std::unique_ptr<space::WriteTracker>> trackers;
   std::thread arming([&] {
-    while (!done.load()) space::WriteTracker armed({&range, 1}, space::WriteTracker::Armed{});
+    while (!done.load()) {
+      trackers.push_back(std::make_unique<space::WriteTracker>(std::span{&range, 1}, space::WriteTracker::Armed{}));
+      trackers.back()->disarm();
+    }
   });
   const std::string message(200, 'e');
   int failures = 0;
