@@ -22,21 +22,35 @@ namespace {
 
 constexpr size_t kPage = CapturedPages::kPageSize;
 
-// The writer's batch buffer, mapped rather than allocated: page aligned, and given back
-// whole.
+// The writer's batch buffers, mapped rather than allocated: page aligned, and given back
+// whole. Where they fill whole huge pages they are aligned to them and asked for them
+// (MADV_HUGEPAGE): each 1 MiB batch is then physically contiguous, one segment of an
+// O_DIRECT request instead of 256 pages (this machine kind's disk takes at most 254
+// segments a request), and idle 1 GiB snapshots wrote 8-34% faster in four alternating
+// rounds (docs/PERFORMANCE.md). Smaller buffers keep small pages: a huge page would hold
+// memory the capture does not count.
 class Buffer {
  public:
-  explicit Buffer(size_t bytes) : bytes_(bytes) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  explicit Buffer(size_t bytes) {
+    bool huge = bytes % kHugePage == 0;
+    mapped_ = bytes + (huge ? kHugePage : 0);  // room to align
+    void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("cannot map the writer's buffer");
-    data_ = static_cast<uint8_t*>(p);
+    base_ = static_cast<uint8_t*>(p);
+    data_ = base_;
+    if (huge) {
+      data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base_) + kHugePage - 1) & ~(kHugePage - 1));
+      madvise(data_, bytes, MADV_HUGEPAGE);  // a hint: small pages still work
+    }
   }
-  ~Buffer() { munmap(data_, bytes_); }
+  ~Buffer() { munmap(base_, mapped_); }
   uint8_t* data() { return data_; }
 
  private:
-  size_t bytes_;
-  uint8_t* data_;
+  static constexpr size_t kHugePage = size_t(2) << 20;
+  size_t mapped_;
+  uint8_t* base_;  // as mapped
+  uint8_t* data_;  // the buffers: base_, or its first huge-page boundary
 };
 
 }  // namespace

@@ -411,6 +411,45 @@ TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's
   CHECK(policyAndNice().first == SCHED_IDLE);
 }
 
+TEST_CASE("A capture large enough for 1 MiB batches (buffers in huge pages) writes the memory as of capture") {
+  constexpr size_t kPages = 65536;  // 256 MiB: the least that gets 1 MiB batches
+  CowCapture::Batches batches = CowCapture::batchesFor(kPages);
+  REQUIRE(batches.pages == CowCapture::kMaxBatchPages);
+  REQUIRE(batches.pages * batches.buffers * kPage % (size_t(2) << 20) == 0);  // whole huge pages
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  constexpr size_t kEvery = 16;  // pages written before the capture; the rest are holes
+  for (size_t i = 0; i < kPages; i += kEvery) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  TempDirectory dir;
+  PageWriter writer({{b, b + kPages * kPage}}, CaptureMode::Cow, dir.path);
+  writer.capture();
+  for (size_t i = kPages - kEvery; i >= kPages / 2; i -= 2 * kEvery) fillPage(base + i * kPage, i, 1);
+  PageWriteReport report = writer.wait();
+  REQUIRE(report.segments.size() == 1);
+  CHECK(report.segments[0].bytes == kPages * kPage);
+  int fd = open((dir.path + "/" + report.segments[0].file).c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  Sha256 digest;
+  std::vector<uint8_t> page(kPage);
+  const std::vector<uint8_t> zeros(kPage, 0);
+  size_t wrong = 0;
+  for (size_t i = 0; i < kPages; i++) {
+    REQUIRE(pread(fd, page.data(), kPage, off_t(i * kPage)) == ssize_t(kPage));
+    digest.add(page.data(), kPage);
+    bool right = i % kEvery == 0 ? pageHolds(page.data(), i, 0) : page == zeros;
+    if (!right) wrong++;
+  }
+  close(fd);
+  CHECK(wrong == 0);
+  CHECK(report.segments[0].sha256 == Sha256::hex(digest.finish()));
+  size_t lost = 0;
+  for (size_t i = kPages - kEvery; i >= kPages / 2; i -= 2 * kEvery) lost += !pageHolds(base + i * kPage, i, 1);
+  CHECK(lost == 0);
+  munmap(p, kPages * kPage);
+}
+
 TEST_CASE("Cow capture by mprotect writes the memory as of capture") {
   ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
   PageWriteReport report = captureWhileWriting(CaptureMode::Cow);
