@@ -88,15 +88,14 @@ class Syncer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: disk-writes DIR FILES BYTES [--small-pages]\n");
+  size_t files = argc >= 4 ? std::strtoull(argv[2], nullptr, 10) : 0;
+  size_t bytes = argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 0;
+  bool small = argc == 5 && std::strcmp(argv[4], "--small-pages") == 0;
+  if (files == 0 || bytes == 0 || argc > 5 || (argc == 5 && !small)) {
+    std::fprintf(stderr, "usage: disk-writes DIR FILES BYTES [--small-pages]  (FILES and BYTES positive)\n");
     return 2;
   }
   std::string directory = argv[1];
-  size_t files = std::strtoull(argv[2], nullptr, 10);
-  size_t bytes = std::strtoull(argv[3], nullptr, 10);
-  bool small = argc > 4 && std::strcmp(argv[4], "--small-pages") == 0;
-  if (files == 0) return 2;
   // Whole writes, as many to each file give or take one (a segment is whole pages).
   size_t writes = (bytes + kWrite - 1) / kWrite;
 
