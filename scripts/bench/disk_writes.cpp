@@ -2,16 +2,16 @@
 // for the snapshot's write rate (scripts/bench/snapshot runs it beside each idle cow
 // snapshot, with that snapshot's data bytes and segment count).
 //
-//   disk-writes DIR FILES BYTES [--small-pages]
+//   disk-writes DIR FILES BYTES [--small-pages] [--write-pages N]
 //
 // Writes BYTES of data spread evenly over FILES new files in DIR the way CowCapture does:
 // each file sized first (ftruncate), then written in order with 1 MiB O_DIRECT writes
 // from 1 MiB buffers in 2 MiB huge pages (--small-pages: in 4 KiB pages, as the writer's
-// buffers were before), each file fsynced and closed on a second thread at most eight
-// files behind (PendingSegments). Nothing else runs: no copying, no hashing, no page
-// protection. Prints one JSON object: {"files", "bytes", "micros", "MiBPerSecond"}, the
-// time from the first open until every file is fsynced. Deletes the files. Exit status 1
-// with a message on stderr when anything fails.
+// buffers were before; --write-pages N: writes of N pages, N at most 256, e.g. 254, the most
+// separate pages this machine kind's disk takes in one request), each file fsynced and closed on a second thread at
+// most eight files behind (PendingSegments). Nothing else runs: no copying, no hashing, no page protection. Prints one
+// JSON object: {"files", "bytes", "micros", "MiBPerSecond"}, the time from the first open until every file is fsynced.
+// Deletes the files. Exit status 1 with a message on stderr when anything fails.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -30,7 +30,8 @@
 
 namespace {
 
-constexpr size_t kWrite = size_t(1) << 20;     // CowCapture's batch
+constexpr size_t kPage = 4096;
+constexpr size_t kWrite = size_t(1) << 20;     // CowCapture's batch, and the most a write takes here
 constexpr size_t kHugePage = size_t(2) << 20;  // x86-64's transparent huge page
 constexpr size_t kBuffers = 8;                 // as many as the writer rotates through
 constexpr size_t kUnsyncedFiles = 8;           // PendingSegments' limit
@@ -90,14 +91,28 @@ class Syncer {
 int main(int argc, char** argv) {
   size_t files = argc >= 4 ? std::strtoull(argv[2], nullptr, 10) : 0;
   size_t bytes = argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 0;
-  bool small = argc == 5 && std::strcmp(argv[4], "--small-pages") == 0;
-  if (files == 0 || bytes == 0 || argc > 5 || (argc == 5 && !small)) {
-    std::fprintf(stderr, "usage: disk-writes DIR FILES BYTES [--small-pages]  (FILES and BYTES positive)\n");
+  bool small = false;
+  size_t writeBytes = kWrite;
+  bool usable = files > 0 && bytes > 0;
+  for (int i = 4; i < argc && usable; i++) {
+    if (std::strcmp(argv[i], "--small-pages") == 0) {
+      small = true;
+    } else if (std::strcmp(argv[i], "--write-pages") == 0 && i + 1 < argc) {
+      writeBytes = std::strtoull(argv[++i], nullptr, 10) * kPage;
+      usable = writeBytes > 0 && writeBytes <= kWrite;
+    } else {
+      usable = false;
+    }
+  }
+  if (!usable) {
+    std::fprintf(stderr,
+                 "usage: disk-writes DIR FILES BYTES [--small-pages] [--write-pages N]  (FILES, BYTES and N "
+                 "positive, N at most 256)\n");
     return 2;
   }
   std::string directory = argv[1];
   // Whole writes, as many to each file give or take one (a segment is whole pages).
-  size_t writes = (bytes + kWrite - 1) / kWrite;
+  size_t writes = (bytes + writeBytes - 1) / writeBytes;
 
   size_t buffersBytes = kBuffers * kWrite;
   void* mapped = mmap(nullptr, buffersBytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -115,10 +130,11 @@ int main(int argc, char** argv) {
       paths.push_back(directory + "/disk-writes-" + std::to_string(f));
       int fd = open(paths.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
       if (fd < 0) fail("open " + paths.back());
-      size_t fileBytes = (writes / files + (f < writes % files ? 1 : 0)) * kWrite;
+      size_t fileBytes = (writes / files + (f < writes % files ? 1 : 0)) * writeBytes;
       if (ftruncate(fd, off_t(fileBytes)) != 0) fail("ftruncate");
-      for (size_t at = 0; at < fileBytes; at += kWrite, written++) {
-        if (pwrite(fd, buffers + (written % kBuffers) * kWrite, kWrite, off_t(at)) != ssize_t(kWrite)) fail("pwrite");
+      for (size_t at = 0; at < fileBytes; at += writeBytes, written++) {
+        const uint8_t* from = buffers + (written % kBuffers) * kWrite;
+        if (pwrite(fd, from, writeBytes, off_t(at)) != ssize_t(writeBytes)) fail("pwrite");
       }
       syncer.add(fd);
     }
@@ -127,7 +143,7 @@ int main(int argc, char** argv) {
   auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
   for (const std::string& p : paths) unlink(p.c_str());
-  size_t total = writes * kWrite;
+  size_t total = writes * writeBytes;
   std::printf("{\"files\": %zu, \"bytes\": %zu, \"micros\": %lld, \"MiBPerSecond\": %.1f}\n", files, total,
               static_cast<long long>(micros), double(total) / double(1 << 20) / (double(micros) / 1e6));
   return 0;
