@@ -15,6 +15,7 @@
 #include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 #include "space/KernelWrites.h"
+#include "space/Reservation.h"
 
 namespace image {
 
@@ -47,7 +48,7 @@ class Buffer {
   uint8_t* data() { return data_; }
 
  private:
-  static constexpr size_t kHugePage = size_t(2) << 20;
+  static constexpr size_t kHugePage = space::Reservation::kHugePageSize;
   size_t mapped_;
   uint8_t* base_;  // as mapped
   uint8_t* data_;  // the buffers: base_, or its first huge-page boundary

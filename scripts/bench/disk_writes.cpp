@@ -14,7 +14,6 @@
 // Deletes the files. Exit status 1 with a message on stderr when anything fails.
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,13 +27,15 @@
 #include <thread>
 #include <vector>
 
+#include "space/Reservation.h"
+
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kWrite = size_t(1) << 20;     // CowCapture's batch, and the most a write takes here
-constexpr size_t kHugePage = size_t(2) << 20;  // x86-64's transparent huge page
-constexpr size_t kBuffers = 8;                 // as many as the writer rotates through
-constexpr size_t kUnsyncedFiles = 8;           // PendingSegments' limit
+constexpr size_t kWrite = size_t(1) << 20;  // CowCapture's batch, and the most a write takes here
+constexpr size_t kHugePage = space::Reservation::kHugePageSize;
+constexpr size_t kBuffers = 8;        // as many as the writer rotates through
+constexpr size_t kUnsyncedFiles = 8;  // PendingSegments' limit
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "disk-writes: %s: %s\n", what.c_str(), std::strerror(errno));

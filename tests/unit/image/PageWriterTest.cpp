@@ -41,6 +41,7 @@
 #include "image/SignalProtection.h"
 #include "image/UffdProtection.h"
 #include "image/WriteThread.h"
+#include "space/Reservation.h"
 #include "space/WriteTracker.h"
 
 using namespace image;
@@ -415,7 +416,7 @@ TEST_CASE("A capture large enough for 1 MiB batches (buffers in huge pages) writ
   constexpr size_t kPages = 65536;  // 256 MiB: the least that gets 1 MiB batches
   CowCapture::Batches batches = CowCapture::batchesFor(kPages);
   REQUIRE(batches.pages == CowCapture::kMaxBatchPages);
-  REQUIRE(batches.pages * batches.buffers * kPage % (size_t(2) << 20) == 0);  // whole huge pages
+  REQUIRE(batches.pages * batches.buffers * kPage % space::Reservation::kHugePageSize == 0);  // whole huge pages
   void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   REQUIRE(p != MAP_FAILED);
   uint8_t* base = static_cast<uint8_t*>(p);
