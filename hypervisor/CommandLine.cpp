@@ -40,8 +40,8 @@ const char* usage() {
          "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
          "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
-         "       espell run [--virtualized [--control SOCKET ...]] [--gc-stats] [--trust-image]\n"
-         "                  --image DIR [ARGS...]\n"
+         "       espell run [--virtualized [--control SOCKET ...]] [--gc-stats]\n"
+         "                  [--trust-image|--verify-image-first] --image DIR [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
          "       espell update --control SOCKET [--json] [--deadline-ms N] SCRIPT\n"
          "       espell status --control SOCKET [--json]\n"
@@ -204,6 +204,8 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
       break;  // what follows the image is the resumed program's (System>>resumeArguments)
     } else if (a == "--trust-image" && cl.command == CommandLine::Command::Run) {
       cl.trustImage = true;
+    } else if (a == "--verify-image-first" && cl.command == CommandLine::Command::Run) {
+      cl.verifyImageFirst = true;
     } else if (a == "--heap-mib" || a == "--eden-mib" || a == "--max-stack-mib") {
       size_t& target = a == "--heap-mib" ? cl.heapMiB : a == "--eden-mib" ? cl.edenMiB : cl.maxStackMiB;
       if (i + 1 >= argc || !parseSize(argv[i + 1], target)) {
@@ -235,8 +237,12 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
             " needs --control or --console: updates arrive through the control socket or the console";
     return std::nullopt;
   }
-  if (cl.trustImage && cl.image.empty()) {
-    error = "--trust-image needs --image DIR";
+  if ((cl.trustImage || cl.verifyImageFirst) && cl.image.empty()) {
+    error = std::string(cl.trustImage ? "--trust-image" : "--verify-image-first") + " needs --image DIR";
+    return std::nullopt;
+  }
+  if (cl.trustImage && cl.verifyImageFirst) {
+    error = "--trust-image and --verify-image-first exclude each other";
     return std::nullopt;
   }
   if (!cl.image.empty()) {

@@ -38,7 +38,11 @@ struct CommandLine {
   // run: resume the space saved in this image directory instead of starting a program
   // (the arguments then go to System>>resumeArguments).
   std::string image;
-  bool trustImage = false;  // run --image: skip the segments' SHA-256 check (mapping reads nothing)
+  // run --image: each segment's SHA-256 is checked before the program first uses it, as the
+  // program runs; --trust-image checks none (mapping reads nothing); --verify-image-first
+  // checks all before the program starts.
+  bool trustImage = false;
+  bool verifyImageFirst = false;
   // snapshot: the image directory to write, the space and the capture mode.
   std::string snapshotDirectory;
   std::string snapshotSpace = "guest";

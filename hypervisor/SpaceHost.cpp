@@ -22,7 +22,7 @@ SpaceHost::SpaceHost(const SpaceHostConfig& config, const ResumeFromImage& image
     : space_(std::make_unique<space::Space>(image::spaceConfigFor(image.manifest, config.space),
                                             space::Space::ForImage{})),
       mappings_(std::make_unique<image::ImageMappings>()) {
-  intptr_t delta = mappings_->place(image.directory, image.manifest, *space_, report);
+  intptr_t delta = mappings_->place(image.directory, image.manifest, *space_, image.options, report);
   vm::RuntimeImageState state = image.manifest.runtimeState;
   if (delta != 0) vm::RuntimeImage::relocate(state, space::Relocation::of(image.manifest.spaceState, delta));
   runtime_ = std::make_unique<vm::Runtime>(*space_, config.runtime);

@@ -45,6 +45,7 @@ struct ResumeFromImage {
   std::string directory;
   image::Manifest manifest;            // read and checked by image::readImage
   std::vector<std::string> arguments;  // System>>resumeArguments
+  image::LoadOptions options;          // as given to image::readImage
 };
 
 class SpaceHost final : public vm::ExecutionHost {

@@ -74,16 +74,35 @@ void printGcStats(space::Space& space) {
   std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
 }
 
-image::Manifest readImage(const hypervisor::CommandLine& cl, image::LoadReport& report) {
+image::LoadOptions loadOptions(const hypervisor::CommandLine& cl) {
   image::LoadOptions options;
-  options.verifyChecksums = !cl.trustImage;
-  return image::readImage(cl.image, options, report);
+  options.verification = cl.trustImage         ? image::Verification::Trusted
+                         : cl.verifyImageFirst ? image::Verification::First
+                                               : image::Verification::FirstTouch;
+  // A segment that fails its check once the program runs ends it as a refused image does:
+  // ImageLoader's default prints the same message and exits with ExitStatus::BadImage.
+  static_assert(hypervisor::code(hypervisor::ExitStatus::BadImage) == image::kBadImageExitStatus);
+  if (cl.gcStats) {
+    options.onChecked = [](const image::FirstTouchStats& s) {
+      std::fprintf(stderr,
+                   "image: %zu segments (%.1f MiB) checked on first touch in %.1f ms beside the program; %zu "
+                   "faults waited %.1f ms for theirs\n",
+                   s.segments, double(s.bytes) / 1048576.0, double(s.micros) / 1000.0, s.faultsWaited,
+                   double(s.faultWaitMicros) / 1000.0);
+    };
+  }
+  return options;
 }
 
 void printLoadReport(const image::LoadReport& r) {
-  std::fprintf(stderr, "image: %.1f MiB mapped in %.2f ms; checksums %s (%.1f ms); %s\n",
-               double(r.bytesMapped) / 1048576.0, double(r.mapMicros) / 1000.0,
-               r.verifyMicros > 0 ? "verified" : "not verified", double(r.verifyMicros) / 1000.0,
+  char before[64];
+  std::snprintf(before, sizeof before, "checked before starting (%.1f ms)", double(r.verifyMicros) / 1000.0);
+  std::string checks = r.verification == image::Verification::Trusted ? "not checked (trusted)"
+                       : r.verification == image::Verification::First
+                           ? before
+                           : "checked on first touch (the program starts now)";
+  std::fprintf(stderr, "image: %.1f MiB mapped in %.2f ms; checksums %s; %s\n", double(r.bytesMapped) / 1048576.0,
+               double(r.mapMicros) / 1000.0, checks.c_str(),
                r.relocated ? ("relocated " + std::to_string(r.objectsRelocated) + " objects in " +
                               std::to_string(r.relocateMicros / 1000) + " ms")
                                  .c_str()
@@ -250,7 +269,8 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
     vmOwner = std::make_unique<hypervisor::Vm>(config);
   } else {
     image::LoadReport report;
-    hypervisor::ResumeFromImage from{cl.image, readImage(cl, report), cl.arguments};
+    image::LoadOptions options = loadOptions(cl);
+    hypervisor::ResumeFromImage from{cl.image, image::readImage(cl.image, options, report), cl.arguments, options};
     vmOwner = std::make_unique<hypervisor::Vm>(config, from, report);
     if (cl.gcStats) printLoadReport(report);
   }
@@ -271,10 +291,11 @@ int runVirtualized(const hypervisor::CommandLine& cl) {
 // The program of an image, resumed in a space of its own (no hypervisor).
 int resumeProgram(const hypervisor::CommandLine& cl) {
   image::LoadReport report;
-  image::Manifest manifest = readImage(cl, report);
+  image::LoadOptions loading = loadOptions(cl);
+  image::Manifest manifest = image::readImage(cl.image, loading, report);
   space::Space space(image::spaceConfigFor(manifest, spaceConfig(cl, "main")), space::Space::ForImage{});
   image::ImageMappings mappings;
-  intptr_t delta = mappings.place(cl.image, manifest, space, report);
+  intptr_t delta = mappings.place(cl.image, manifest, space, loading, report);
   vm::RuntimeImageState state = manifest.runtimeState;
   if (delta != 0) vm::RuntimeImage::relocate(state, space::Relocation::of(manifest.spaceState, delta));
   vm::RuntimeOptions options;

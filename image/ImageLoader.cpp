@@ -77,6 +77,19 @@ void verifySegments(const std::string& directory, const std::vector<SegmentEntry
   }
 }
 
+// The default for a segment that fails its check on first touch: the process cannot go
+// on, and the problem is the image's, as for an image refused before it starts. write(2),
+// not stdio: the thread that touched the segment may hold stderr's lock while it waits.
+void exitOnBadSegment(const std::string& problem) {
+  std::string line = "espell: the image cannot be used: " + problem + "\n";
+  for (size_t done = 0; done < line.size();) {
+    ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0 && errno != EINTR) break;
+    if (n > 0) done += size_t(n);
+  }
+  _exit(kBadImageExitStatus);
+}
+
 }  // namespace
 
 Manifest readImage(const std::string& directory, const LoadOptions& options, LoadReport& report) {
@@ -104,7 +117,8 @@ Manifest readImage(const std::string& directory, const LoadOptions& options, Loa
                        std::to_string(e.bytes) + " (truncated or replaced)");
     }
   }
-  if (options.verifyChecksums) {
+  report.verification = options.verification;
+  if (options.verification == Verification::First) {
     int64_t start = nowMicros();
     verifySegments(directory, m.segments);
     report.verifyMicros = nowMicros() - start;
@@ -123,13 +137,19 @@ space::SpaceConfig spaceConfigFor(const Manifest& m, space::SpaceConfig c) {
 }
 
 intptr_t ImageMappings::place(const std::string& directory, const Manifest& m, space::Space& space,
-                              LoadReport& report) {
+                              const LoadOptions& options, LoadReport& report) {
   namespace bip = boost::interprocess;
   const space::SpaceImageState& s = m.spaceState;
   if (space.reservation().size() != s.reservationBytes) {
     throw ImageError("the space's reservation does not have the image's size");
   }
   intptr_t delta = intptr_t(space.reservation().base()) - intptr_t(s.reservationBase);
+  if (delta != 0 && options.verification == Verification::FirstTouch) {
+    int64_t start = nowMicros();
+    verifySegments(directory, m.segments);
+    report.verifyMicros = nowMicros() - start;
+    report.verification = Verification::First;
+  }
   int64_t start = nowMicros();
   // Each old segment is committed whole (its bump area beyond the file reads as zeros),
   // then its file is mapped over the part that holds objects.
@@ -146,6 +166,18 @@ intptr_t ImageMappings::place(const std::string& directory, const Manifest& m, s
       throw ImageError(path + ": cannot map: " + x.what());
     }
     report.bytesMapped += e.bytes;
+  }
+  if (delta == 0 && options.verification == Verification::FirstTouch) {
+    std::vector<FirstTouchVerification::Segment> segments;
+    for (const SegmentEntry& e : m.segments) {
+      segments.push_back({space.reservation().base() + e.offset, e.bytes, directory + "/" + e.file, e.sha256});
+    }
+    try {
+      firstTouch_ = std::make_unique<FirstTouchVerification>(
+          std::move(segments), options.onBadSegment ? options.onBadSegment : exitOnBadSegment, options.onChecked);
+    } catch (const std::runtime_error& e) {
+      throw ImageError(e.what());
+    }
   }
   report.mapMicros = nowMicros() - start;
   start = nowMicros();

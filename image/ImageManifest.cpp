@@ -164,6 +164,16 @@ std::string sha256Hex(const void* data, size_t n) {
   return Sha256::hex(h.finish());
 }
 
+std::vector<space::MemoryRange> segmentFiles(const space::SpaceImageState& state) {
+  std::vector<space::MemoryRange> files;
+  for (const space::MemoryRange& r : space::SpaceImage::pages(state)) {
+    for (uintptr_t at = r.start; at < r.end; at += std::min<uint64_t>(kSegmentFileBytes, r.end - at)) {
+      files.push_back({at, at + std::min<uint64_t>(kSegmentFileBytes, r.end - at)});
+    }
+  }
+  return files;
+}
+
 std::string toJson(const Manifest& m) {
   json j = body(m);
   std::string canonical = j.dump();
@@ -374,17 +384,16 @@ Manifest fromJson(const std::string& text, const std::string& where) {
   o.liveBytes = r.u64(os, op, "liveBytes");
   o.allocatedSinceSweep = r.u64(os, op, "allocatedSinceSweep");
   o.freeBytes = r.u64(os, op, "freeBytes");
-  // Each file segment is exactly one region's occupied pages (SpaceImage::pages): eden's,
-  // the survivors', each old segment's.
-  std::vector<space::MemoryRange> expected = space::SpaceImage::pages(s);
+  // The files tile the regions holding objects as the writer cuts them (segmentFiles).
+  std::vector<space::MemoryRange> expected = segmentFiles(s);
   if (expected.size() != m.segments.size()) {
     r.fail("segments", std::to_string(m.segments.size()) + " files for " + std::to_string(expected.size()) +
-                           " regions holding objects");
+                           " pieces of the regions holding objects");
   }
   for (size_t i = 0; i < expected.size(); i++) {
     if (expected[i].start != base + m.segments[i].offset ||
         expected[i].end - expected[i].start != m.segments[i].bytes) {
-      r.fail(Reader::at("segments", i), "does not match the region holding objects at " +
+      r.fail(Reader::at("segments", i), "does not match the piece of a region holding objects at " +
                                             std::to_string(expected[i].start - base) + " in the reservation");
     }
   }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/Sha256.h"
+#include "space/UncheckedPages.h"
 
 namespace image {
 
@@ -200,6 +201,7 @@ bool ImageWriter::arm(space::Space& space) {
   const char* forced = std::getenv("ESPELL_SNAPSHOT_PROTECTION");
   if (forced && std::strcmp(forced, "mprotect") == 0) return false;
   // What capture() waits for first must not find the pages protected by us.
+  space::awaitPagesChecked();  // a resumed image's pages still unreadable
   space.waitForPagesHold();
   space.finishPageRelease();
   space.disarmCheckpoint();
@@ -228,7 +230,9 @@ bool ImageWriter::armed() const {
 void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::string& spaceName) {
   if (pages_) throw std::logic_error("ImageWriter::capture called twice");
   if (armedSpace_ && armedSpace_ != &space) throw std::logic_error("ImageWriter armed for another space");
-  // A snapshot of this space still being written finishes first (its pages are protected).
+  // A snapshot of this space still being written finishes first (its pages are protected),
+  // and so does checking a resumed image (its pages not checked yet are unreadable).
+  space::awaitPagesChecked();
   space.waitForPagesHold();
   space.finishPageRelease();  // a checkpoint's pages still being made writable
   space.disarmCheckpoint();
@@ -245,7 +249,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   manifest_.spaceState = space::SpaceImage::capture(space);
   manifest_.runtimeState = vm::RuntimeImage::capture(runtime);
   std::vector<PageRange> ranges;
-  for (const space::MemoryRange& r : space::SpaceImage::pages(manifest_.spaceState)) {
+  for (const space::MemoryRange& r : segmentFiles(manifest_.spaceState)) {
     ranges.push_back(PageRange{r.start, r.end});
     report_.heapBytes += r.end - r.start;
   }

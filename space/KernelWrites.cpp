@@ -32,6 +32,16 @@ void touchPagesForKernelWrite(void* p, size_t n) {
   }
 }
 
+void touchPagesForKernelRead(const void* p, size_t n) {
+  uintptr_t first = reinterpret_cast<uintptr_t>(p);
+  uintptr_t last = first + n - 1;
+  for (uintptr_t a = first; a <= last; a = (a & ~(kPage - 1)) + kPage) {
+    // Atomic, so that a program thread writing the byte meanwhile is no data race.
+    (void)__atomic_load_n(reinterpret_cast<const uint8_t*>(a), __ATOMIC_RELAXED);
+    if (a > UINTPTR_MAX - kPage) break;
+  }
+}
+
 namespace {
 
 // How often a read retries a page that was protected again between its touch and the

@@ -4,7 +4,9 @@
 // fault and saves the page first, but the kernel does not take that fault for us: under
 // userfaultfd in user-mode-only mode, or under mprotect, the system call fails with
 // EFAULT instead. So such a call first touches each page from user mode, which takes the
-// fault there, and the kernel then finds the pages writable.
+// fault there, and the kernel then finds the pages writable. A resumed image's segments
+// not yet checked (image/FirstTouchVerification.h) are not even readable: system calls
+// that read heap memory (send(2) from a buffer object) touch their pages first as well.
 #pragma once
 
 #include <atomic>
@@ -14,9 +16,10 @@
 
 namespace space {
 
-// How many captures are write-protecting memory now: snapshots, and checkpoints whose
-// pages are still being made writable again in the background (WriteTracker). Zero means
-// no page is protected, and beforeKernelWrite has nothing to do. Raised before protection
+// How many captures are protecting memory now: snapshots, checkpoints whose pages are
+// still being made writable again in the background (WriteTracker), and resumed images
+// whose segments are still being checked. Zero means no page is protected, and
+// beforeKernelWrite and beforeKernelRead have nothing to do. Raised before protection
 // starts (or before a program may run beside it) and lowered once every page is writable.
 extern std::atomic<int> capturesActive;
 
@@ -27,6 +30,15 @@ void touchPagesForKernelWrite(void* p, size_t n);
 // user mode while a capture is active. One relaxed atomic load when none is.
 inline void beforeKernelWrite(void* p, size_t n) {
   if (capturesActive.load(std::memory_order_relaxed) != 0 && n != 0) touchPagesForKernelWrite(p, n);
+}
+
+// The slow path of beforeKernelRead: reads each page's first byte.
+void touchPagesForKernelRead(const void* p, size_t n);
+
+// Call before a system call reads from [p, p + n): makes every page of it readable from
+// user mode while a capture is active. One relaxed atomic load when none is.
+inline void beforeKernelRead(const void* p, size_t n) {
+  if (capturesActive.load(std::memory_order_relaxed) != 0 && n != 0) touchPagesForKernelRead(p, n);
 }
 
 // read(2) of at most `n` bytes into heap memory at `data`. While a capture is active, each

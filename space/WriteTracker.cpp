@@ -12,6 +12,7 @@
 #include "space/KernelWrites.h"
 #include "space/Reservation.h"
 #include "space/RunAhead.h"
+#include "space/UncheckedPages.h"
 
 namespace space {
 
@@ -44,6 +45,7 @@ void WriteTracker::setRanges(std::span<const MemoryRange> ranges) {
 }
 
 WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
+  awaitPagesChecked();  // a resumed image's pages must not be made readable unchecked
   setRanges(ranges);
   addWriteFaultOwner(this);
   active_ = true;
@@ -56,6 +58,7 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
 }
 
 WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
+  awaitPagesChecked();  // a resumed image's pages must not be made readable unchecked
   setRanges(ranges);
   addWriteFaultOwner(this);
   capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture

@@ -21,7 +21,7 @@ void readManifest(const std::string& text) {
   try {
     image::Manifest m = image::fromJson(text, "fuzz/manifest.json");
     // What the loader computes from an accepted manifest.
-    (void)space::SpaceImage::pages(m.spaceState);
+    (void)image::segmentFiles(m.spaceState);
     (void)image::toJson(m);
   } catch (const image::ImageError&) {
   }

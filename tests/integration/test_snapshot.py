@@ -4,9 +4,11 @@ while two clients POST new versions, `espell snapshot --control SOCKET --json DI
 copy-on-write snapshot of the guest; the hub is killed (SIGKILL); `espell run --virtualized
 --image DIR --port 0` resumes it, and every version acknowledged before the snapshot began
 is served byte for byte as the original served it, new versions are accepted and an
-update commits; `espell run --image DIR` (no hypervisor) resumes it too. Also: a snapshot
+update commits (the segments checked on first touch meanwhile, the default); `espell run
+--image DIR` (no hypervisor) resumes it too. Also: a snapshot
 of the hypervisor space and snapshots in the fork and copy modes; images that are
-corrupt, truncated, tampered with or incomplete are refused with exit status 65; a VM
+corrupt, truncated, tampered with or incomplete are refused with exit status 65 (a
+tampered segment whether checked on first touch or with --verify-image-first); a VM
 killed while writing a snapshot leaves no image that looks complete, and the next snapshot
 into that name works; client errors (no VM: 4, bad options: 64).
 
@@ -177,8 +179,8 @@ def test_snapshot_and_resume(args, work):
     return image
 
 
-def refused(args, directory, expected, what):
-    done = espell(args, "run", "--image", directory, timeout=60)
+def refused(args, directory, expected, what, flags=()):
+    done = espell(args, "run", *flags, "--image", directory, timeout=60)
     check_equal(done.returncode, BAD_IMAGE, f"{what}: exit status ({done.stderr.strip()})")
     check(expected in done.stderr, f"{what}: the error names '{expected}': {done.stderr.strip()}")
 
@@ -210,7 +212,10 @@ def test_refused_images(args, work, image):
         byte = f.read(1)
         f.seek(4096 + 17)
         f.write(bytes([byte[0] ^ 0x20]))
+    # Checked on first touch (the default), the hub stops before it reads the segment;
+    # checked first, it never starts.
     refused(args, tampered, "SHA-256", "a tampered segment")
+    refused(args, tampered, "SHA-256", "a tampered segment checked first", flags=("--verify-image-first",))
 
     incomplete = copy("incomplete")
     os.remove(os.path.join(incomplete, "manifest.json"))
@@ -275,6 +280,10 @@ def test_client_errors(args, work):
     check_equal(done.returncode, USAGE, "snapshot without DIR")
     done = espell(args, "run", "--trust-image", "Hub")
     check_equal(done.returncode, USAGE, "--trust-image without --image")
+    done = espell(args, "run", "--verify-image-first", "Hub")
+    check_equal(done.returncode, USAGE, "--verify-image-first without --image")
+    done = espell(args, "run", "--trust-image", "--verify-image-first", "--image", work)
+    check_equal(done.returncode, USAGE, "--trust-image with --verify-image-first")
 
 
 def test(args):

@@ -179,6 +179,7 @@ ESPELL_PRIMITIVE(socketWrite) {
   uint8_t* data;
   size_t n;
   if (!isFd(in, fd) || !byteWindow(arg(in, argc, 1), arg(in, argc, 2), arg(in, argc, 3), data, n)) return kFail;
+  space::beforeKernelRead(data, n);
   ssize_t r = send(fdOf(fd), data, n, MSG_NOSIGNAL);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return answerInt(in, argc, -1);

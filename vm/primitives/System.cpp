@@ -1,6 +1,7 @@
 // System primitives: globals, class loading, output, time, exit, collection.
 #include <chrono>
 
+#include "space/KernelWrites.h"
 #include "vm/ClassLoader.h"
 #include "vm/compiler/SourceLocation.h"
 #include "vm/primitives/PrimitiveSupport.h"
@@ -68,12 +69,18 @@ ESPELL_PRIMITIVE(sysExit) {
   return PrimitiveResult::ControlTransferred;
 }
 
+// Writes a heap string's bytes. stdio may hand a long one to write(2) straight from the
+// heap, and the kernel does not take faults for us (space/KernelWrites.h).
+void writeHeapBytes(std::string_view bytes, std::FILE* to) {
+  space::beforeKernelRead(bytes.data(), bytes.size());
+  std::fwrite(bytes.data(), 1, bytes.size(), to);
+}
+
 ESPELL_PRIMITIVE(sysPrintString) {
   Runtime& rt = in.runtime();
   Oop s = arg(in, argc, 0);
   if (!isString(rt, s)) return kFail;
-  std::string_view v = bytesOf(s);
-  std::fwrite(v.data(), 1, v.size(), rt.options().out);
+  writeHeapBytes(bytesOf(s), rt.options().out);
   return answer(in, argc, receiver(in, argc));
 }
 
@@ -88,8 +95,7 @@ ESPELL_PRIMITIVE(sysErrorPrint) {
   Oop s = arg(in, argc, 0);
   if (!isString(rt, s)) return kFail;
   std::fflush(rt.options().out);
-  std::string_view v = bytesOf(s);
-  std::fwrite(v.data(), 1, v.size(), rt.options().err);
+  writeHeapBytes(bytesOf(s), rt.options().err);
   return answer(in, argc, receiver(in, argc));
 }
 
@@ -98,8 +104,7 @@ ESPELL_PRIMITIVE(sysErrorPrintln) {
   Oop s = arg(in, argc, 0);
   if (!isString(rt, s)) return kFail;
   std::fflush(rt.options().out);
-  std::string_view v = bytesOf(s);
-  std::fwrite(v.data(), 1, v.size(), rt.options().err);
+  writeHeapBytes(bytesOf(s), rt.options().err);
   std::fputc('\n', rt.options().err);
   return answer(in, argc, receiver(in, argc));
 }

@@ -54,7 +54,7 @@ hypervisor::VmConfig resumedConfig(GuestFixture& g) {
 std::unique_ptr<hypervisor::Vm> resume(GuestFixture& g, const std::string& dir, image::LoadReport& report) {
   g.vm.reset();
   image::Manifest m = image::readImage(dir, image::LoadOptions{}, report);
-  return std::make_unique<hypervisor::Vm>(resumedConfig(g), hypervisor::ResumeFromImage{dir, m, {}}, report);
+  return std::make_unique<hypervisor::Vm>(resumedConfig(g), hypervisor::ResumeFromImage{dir, m, {}, {}}, report);
 }
 
 void requireVerified(space::Space& s) {
@@ -256,7 +256,7 @@ TEST_CASE("the hypervisor space can be snapshotted while the guest runs") {
   space::Space s(image::spaceConfigFor(m, space::SpaceConfig()), space::Space::ForImage{});
   {
     image::ImageMappings mappings;
-    mappings.place(dir, m, s, load);
+    mappings.place(dir, m, s, image::LoadOptions{}, load);
     requireVerified(s);
   }
   CHECK(vm::digestOf(g.vm->hypervisor().runtime()) == before);
@@ -288,7 +288,7 @@ TEST_CASE("damaged, truncated, foreign and tampered images are refused, naming w
   auto refused = [&](const std::string& expected) {
     image::LoadReport r;
     try {
-      image::readImage(dir, image::LoadOptions{}, r);
+      image::readImage(dir, image::LoadOptions{image::Verification::First, {}, {}}, r);
       FAIL("accepted, expected: " << expected);
     } catch (const image::ImageError& e) {
       std::string message = e.what();
@@ -534,4 +534,25 @@ TEST_CASE("a second snapshot of a space while the first is still being written w
     std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
     CHECK(vm::digestOf(vm->guest().runtime(), kTimersByIdOnly) == digest);
   }
+}
+
+TEST_CASE("segment files tile the regions holding objects in pieces of at most kSegmentFileBytes") {
+  constexpr uintptr_t kMiB = uintptr_t(1) << 20;
+  const uintptr_t base = uintptr_t(1) << 40;
+  space::SpaceImageState s;
+  s.nursery.edenStart = base;
+  s.nursery.edenTop = base + 5000;  // one page and a bit: two pages
+  s.nursery.survivorStart = base + 16 * kMiB;
+  s.nursery.survivorTop = s.nursery.survivorStart;  // empty: no file
+  s.oldSpace.segments.push_back(space::Segment{base + 32 * kMiB, base + 42 * kMiB, base + 42 * kMiB});
+  s.oldSpace.segments.push_back(space::Segment{base + 64 * kMiB, base + 72 * kMiB, base + 72 * kMiB});
+  s.oldSpace.bumpSegment = 1;
+  s.oldSpace.bumpTop = base + 68 * kMiB;  // the bump segment holds objects up to its bump top
+  std::vector<space::MemoryRange> files = image::segmentFiles(s);
+  std::vector<std::pair<uintptr_t, uintptr_t>> got;
+  for (const space::MemoryRange& f : files) got.emplace_back(f.start - base, f.end - base);
+  std::vector<std::pair<uintptr_t, uintptr_t>> expected = {
+      {0, 8192}, {32 * kMiB, 36 * kMiB}, {36 * kMiB, 40 * kMiB}, {40 * kMiB, 42 * kMiB}, {64 * kMiB, 68 * kMiB}};
+  CHECK(got == expected);
+  static_assert(image::kSegmentFileBytes == 4 * kMiB);
 }
