@@ -1,9 +1,11 @@
 // WriteFaults: the one process-wide SIGSEGV handler behind copy-on-write by page
 // protection. WriteTracker (update rollback) and image::PageWriter (snapshots) both make
-// pages read-only and take the first write to each as a fault; a fault is delivered to
-// the process, so one handler must find its owner from the address alone. Each owner
-// registers here and is asked in turn; a fault no owner claims goes to the handler
-// installed before ours (a real crash stays a crash; sanitizers keep theirs).
+// pages read-only and take the first write to each as a fault, and
+// image::FirstTouchVerification keeps a resumed image's unchecked pages unreadable and
+// takes any first access as one (handleWriteFault is asked about reads then too). A fault
+// is delivered to the process, so one handler must find its owner from the address alone.
+// Each owner registers here and is asked in turn; a fault no owner claims goes to the
+// handler installed before ours (a real crash stays a crash; sanitizers keep theirs).
 //
 // Sharing one handler, rather than each owner chaining its own, keeps the chain acyclic:
 // two handlers that each reinstall themselves over the other would forward to each other
