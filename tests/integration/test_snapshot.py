@@ -66,11 +66,13 @@ class Writers:
     """Clients POSTing new versions of their own repositories; each acknowledged version is
     recorded with the time its answer arrived."""
 
-    def __init__(self, port, clients=2):
-        self.port = port
+    def __init__(self, hub, clients=2):
+        self.hub = hub
+        self.port = hub.port
         self.stop = threading.Event()
         self.acked = []  # (time acknowledged, repository, number, source)
         self.errors = []
+        self.began = time.monotonic()
         self.threads = [threading.Thread(target=self.write, args=(f"Snap{i}",)) for i in range(clients)]
         for t in self.threads:
             t.start()
@@ -82,12 +84,15 @@ class Writers:
             n += 1
             source = f"version {n} of {name}: " + "x" * (n % 200)
             body = json.dumps({"package": f"{name}-Core", "author": "snapshot test", "source": source})
+            step = "sending"
             try:
                 connection.request("POST", f"/repos/{name}/versions", body, {"Content-Type": "application/json"})
+                step = "reading the answer"
                 response = connection.getresponse()
                 answer = response.read()
             except OSError as error:
-                self.errors.append(f"{name} POST {n}: {error}")
+                self.errors.append(f"{name} POST {n}, {step} {time.monotonic() - self.began:.3f} s after "
+                                   f"the writers began: {error}")
                 return
             if response.status != 201:
                 self.errors.append(f"{name} POST {n}: status {response.status} {answer!r}")
@@ -100,7 +105,15 @@ class Writers:
         self.stop.set()
         for t in self.threads:
             t.join(60)
-        check(not self.errors, f"the writers failed: {self.errors[:3]}")
+        check(not self.errors, f"the writers failed: {self.errors[:3]}; the hub's errors: "
+                               f"{self.hub.stderr_text().strip()[-2000:]!r}")
+
+
+def check_no_connection_errors(hub, which):
+    """No connection ended on an error other than its client resetting it (a connection of
+    the process an image was taken from ends quietly too; see HttpConnection>>ended:)."""
+    ended = [line for line in hub.stderr_text().splitlines() if "connection ended" in line]
+    check(not ended, f"{which}: connections ended on errors: {ended[:3]}")
 
 
 def get(port, path):
@@ -121,11 +134,12 @@ def test_snapshot_and_resume(args, work):
     image = os.path.join(work, "hub-image")
     with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "-cp", CLASS_PATH,
                                    "Hub"]) as hub:
-        writers = Writers(hub.port)
+        writers = Writers(hub)
         time.sleep(1.0)
         started = time.monotonic()
         report = snapshot(args, sock, image)
-        log(f"snapshot while writing: pause {report['pauseMicros']} us, {report['pagesWritten']} pages, "
+        log(f"snapshot while writing, {started - writers.began:.3f} to {time.monotonic() - writers.began:.3f} s "
+            f"after the writers began: pause {report['pauseMicros']} us, {report['pagesWritten']} pages, "
             f"{report['pagesSavedByCow']} saved on write, {report['throughputMiBPerSecond']:.0f} MiB/s")
         time.sleep(0.3)
         writers.finish()
@@ -142,6 +156,7 @@ def test_snapshot_and_resume(args, work):
         check_equal(hv["space"], "hypervisor", "the hypervisor snapshot's space")
         snapshot(args, sock, os.path.join(work, "fork-image"), "--mode", "fork")
         snapshot(args, sock, os.path.join(work, "copy-image"), "--mode", "copy")
+        check_no_connection_errors(hub, "the original hub")
         hub.signal(signal.SIGKILL)
         hub.wait_exit(30)
 
@@ -153,7 +168,7 @@ def test_snapshot_and_resume(args, work):
             check_equal(again, body, f"{name} version {number} after resuming")
         status, body = get(resumed.port, "/repos/Zinc/versions/1")
         check_equal(status, 200, "a seeded version after resuming")
-        writers = Writers(resumed.port, clients=1)
+        writers = Writers(resumed, clients=1)
         time.sleep(0.3)
         writers.finish()
         check(len(writers.acked) > 0, "the resumed hub accepts new versions")
@@ -162,6 +177,7 @@ def test_snapshot_and_resume(args, work):
         check_equal(done.returncode, 0, f"espell status of the resumed VM ({done.stderr.strip()})")
         done = espell(args, "update", "--control", resumed_sock, os.path.join(ROOT, "updates", "07b-Block-memoized.som"))
         check_equal(done.returncode, 0, f"an update of the resumed VM ({done.stdout.strip()} {done.stderr.strip()})")
+        check_no_connection_errors(resumed, "the resumed hub")
     log(f"resumed: {len(served)} versions acknowledged before the snapshot served byte for byte")
 
     # Without a hypervisor (espell run --image DIR, no --virtualized) it resumes the same.
