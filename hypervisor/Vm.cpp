@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <future>
 #include <stdexcept>
 
 #include "hypervisor/Snapshots.h"
@@ -30,15 +31,36 @@ VmConfig::VmConfig() {
   hypervisor.suspendHeartbeatWhileIdle = true;
 }
 
-Vm::Vm(VmConfig config)
-    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)), guest_(std::make_unique<SpaceHost>(config.guest)) {
-  installBridge();
+Vm::Vm(VmConfig config) : guest_(std::make_unique<SpaceHost>(config.guest)) {
+  startBuildingHypervisor(config.hypervisor);
 }
 
 Vm::Vm(VmConfig config, const ResumeFromImage& guestImage, image::LoadReport& report)
-    : hypervisor_(std::make_unique<SpaceHost>(config.hypervisor)),
-      guest_(std::make_unique<SpaceHost>(config.guest, guestImage, report)) {
-  installBridge();
+    : guest_(std::make_unique<SpaceHost>(config.guest, guestImage, report)) {
+  startBuildingHypervisor(config.hypervisor);
+}
+
+Vm::~Vm() {
+  // The thread building the hypervisor holds the guest's runtime (the bridge): it ends first.
+  if (hypervisorBuilt_.valid()) hypervisorBuilt_.wait();
+}
+
+// The hypervisor space is bootstrapped from source (its kernel and the mirror classes
+// compiled: about 15 ms, more than a resumed guest takes to serve) on a thread of its own,
+// while the guest starts on this one. The two spaces share no objects and the compiler no
+// state; the guest is built first, so the bridge finds its runtime. Nothing touches the
+// hypervisor before awaitHypervisor, which joins the thread.
+void Vm::startBuildingHypervisor(const SpaceHostConfig& config) {
+  hypervisorBuilt_ = std::async(std::launch::async, [this, config] {
+    hypervisor_ = std::make_unique<SpaceHost>(config);
+    installBridge();
+  });
+}
+
+SpaceHost& Vm::awaitHypervisor() {
+  if (hypervisorBuilt_.valid()) hypervisorBuilt_.get();  // rethrows what building it threw
+  if (!hypervisor_ || !bridge_) throw std::runtime_error("the hypervisor space could not be built");
+  return *hypervisor_;
 }
 
 // The mirror classes of the hypervisor space (global Guest) and what they ask of this Vm.
@@ -163,15 +185,15 @@ void Vm::runInGuest(std::function<void()> job) {
 }
 
 void Vm::runInHypervisor(std::function<void()> job) {
-  if (!hypervisorProgram_ || hypervisor_->isPaused()) {
-    runJobIn(*hypervisor_, std::move(job));
+  if (!hypervisorProgram_ || hypervisor().isPaused()) {
+    runJobIn(hypervisor(), std::move(job));
     return;
   }
   // The program's own code cannot ask for this: its fiber would have to resume itself.
-  if (hypervisor_->onFiber()) throw std::logic_error("a hypervisor job cannot be run from the hypervisor's program");
+  if (hypervisor().onFiber()) throw std::logic_error("a hypervisor job cannot be run from the hypervisor's program");
   pauseHypervisorProgram();
   try {
-    runJobIn(*hypervisor_, std::move(job));
+    runJobIn(hypervisor(), std::move(job));
   } catch (...) {
     resumeHypervisorProgram();
     throw;
@@ -188,10 +210,10 @@ constexpr std::chrono::microseconds kFirstTurnMaxGuestHold = std::chrono::millis
 constexpr std::chrono::microseconds kHypervisorPauseDeadline = std::chrono::seconds(2);
 
 void Vm::pauseHypervisorProgram() {
-  vm::Runtime& rt = hypervisor_->runtime();
+  vm::Runtime& rt = hypervisor().runtime();
   rt.requestPause(vm::Scheduler::nowMicros() + kHypervisorPauseDeadline.count());
   for (;;) {
-    Yield y = hypervisor_->resume();
+    Yield y = hypervisor().resume();
     if (y == Yield::Paused) return;
     if (y == Yield::JobDone) {
       hypervisorProgramEnded();
@@ -200,19 +222,19 @@ void Vm::pauseHypervisorProgram() {
     if (y == Yield::PauseAbandoned) {
       throw std::runtime_error("the hypervisor's program did not pause within " +
                                std::to_string(kHypervisorPauseDeadline.count() / 1000) +
-                               " ms: " + hypervisor_->pauseReport().describe());
+                               " ms: " + hypervisor().pauseReport().describe());
     }
     // Idle or Interrupted: the pause is reached as its processes block.
   }
 }
 
 void Vm::resumeHypervisorProgram() {
-  if (!hypervisorProgram_ || !hypervisor_->isPaused()) return;
-  hypervisor_->endPause();
+  if (!hypervisorProgram_ || !hypervisor().isPaused()) return;
+  hypervisor().endPause();
   // Out of paused(); the program stops again at its next heartbeat or wait.
-  hypervisor_->setControlDeadline(vm::Scheduler::nowMicros());
-  Yield y = hypervisor_->resume();
-  hypervisor_->setControlDeadline(INT64_MAX);
+  hypervisor().setControlDeadline(vm::Scheduler::nowMicros());
+  Yield y = hypervisor().resume();
+  hypervisor().setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) hypervisorProgramEnded();
 }
 
@@ -223,16 +245,16 @@ void Vm::startHypervisorProgram(std::function<void()> job) {
   // Its first turn: it sets itself up and runs to its first heartbeat or wait; the host
   // loop's turns continue it.
   int64_t start = vm::Scheduler::nowMicros();
-  hypervisor_->setControlDeadline(start);
-  finishHypervisorTurn(hypervisor_->startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
+  hypervisor().setControlDeadline(start);
+  finishHypervisorTurn(hypervisor().startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
 }
 
 bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microseconds maxGuestHold) {
   if (!hypervisorProgram_) return false;
-  if (hypervisor_->isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
+  if (hypervisor().isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
   int64_t start = vm::Scheduler::nowMicros();
-  hypervisor_->setControlDeadline(start + budget.count());
-  finishHypervisorTurn(hypervisor_->resume(), start, maxGuestHold);
+  hypervisor().setControlDeadline(start + budget.count());
+  finishHypervisorTurn(hypervisor().resume(), start, maxGuestHold);
   return hypervisorRunnable();
 }
 
@@ -245,16 +267,16 @@ void Vm::finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds 
       resumeGuest();
       break;
     }
-    y = hypervisor_->resume();
+    y = hypervisor().resume();
   }
-  hypervisor_->setControlDeadline(INT64_MAX);
+  hypervisor().setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) hypervisorProgramEnded();
 }
 
 void Vm::hypervisorProgramEnded() {
   hypervisorProgram_ = false;
   try {
-    hypervisor_->rethrowJobFailure();
+    hypervisor().rethrowJobFailure();
     hypervisorFailure_.clear();
   } catch (const std::exception& e) {
     hypervisorFailure_ = e.what();
@@ -266,11 +288,11 @@ void Vm::hypervisorProgramEnded() {
 }
 
 int Vm::hypervisorEventFd() {
-  return hypervisorProgram_ ? hypervisor_->eventFd() : -1;
+  return hypervisorProgram_ ? hypervisor().eventFd() : -1;
 }
 
 int64_t Vm::hypervisorNextTimer() {
-  return hypervisorProgram_ ? hypervisor_->nextTimerDeadline() : INT64_MAX;
+  return hypervisorProgram_ ? hypervisor().nextTimerDeadline() : INT64_MAX;
 }
 
 space::Handle Vm::evaluateInGuest(std::string_view source) {
@@ -288,7 +310,7 @@ space::Handle Vm::evaluateInGuest(std::string_view source, const std::vector<std
 space::Handle Vm::evaluateInHypervisor(std::string_view source) {
   space::Handle result;
   std::string text(source);
-  runInHypervisor([&] { result = space::Handle(hypervisor_->space(), hypervisor_->runtime().evaluate(text)); });
+  runInHypervisor([&] { result = space::Handle(hypervisor().space(), hypervisor().runtime().evaluate(text)); });
   return result;
 }
 

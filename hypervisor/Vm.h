@@ -2,7 +2,8 @@
 // program, and the hypervisor, which inspects and updates the guest through mirrors
 // (mop/). Each space runs on its own fiber (SpaceHost); this class is the host loop that
 // resumes them, waits for their events when both are idle, and pauses and resumes the
-// guest (docs/ARCHITECTURE.md, "hypervisor/"). Everything runs on one OS thread.
+// guest (docs/ARCHITECTURE.md, "hypervisor/"). Everything runs on one OS thread, but
+// for building the hypervisor space, which a thread of its own does while the guest starts.
 #pragma once
 
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,10 +43,15 @@ class Vm {
   Vm(VmConfig config, const ResumeFromImage& guestImage, image::LoadReport& report);
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
+  ~Vm();
 
   SpaceHost& guest() { return *guest_; }
-  SpaceHost& hypervisor() { return *hypervisor_; }
-  mop::MirrorBridge& mirrors() { return *bridge_; }
+  // Waits until the hypervisor space is built, the first time (see startBuildingHypervisor).
+  SpaceHost& hypervisor() { return awaitHypervisor(); }
+  mop::MirrorBridge& mirrors() {
+    awaitHypervisor();
+    return *bridge_;
+  }
 
   // The guest's program, run by the SOM launcher protocol (Runtime::runMain).
   // runGuest runs it to the end and answers how it ended.
@@ -142,11 +149,14 @@ class Vm {
   // The end of a turn of the hypervisor's program that yielded `y`: see runHypervisorFor.
   void finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold);
 
+  // Built by the thread of hypervisorBuilt_ (with bridge_); read only after awaitHypervisor.
   std::unique_ptr<SpaceHost> hypervisor_;
   std::unique_ptr<SpaceHost> guest_;
   // The mirror classes of the hypervisor space (global Guest) act on the guest through it.
   std::unique_ptr<mop::MirrorBridge> bridge_;
   void startGuestJob(std::function<void()> job);
+  void startBuildingHypervisor(const SpaceHostConfig& config);
+  SpaceHost& awaitHypervisor();
   void installBridge();
   bool guestStarted_ = false;
   bool guestFinished_ = false;
@@ -155,6 +165,8 @@ class Vm {
   std::function<std::vector<pollfd>()> hostEvents_;  // empty: the host watches nothing
   bool hypervisorProgram_ = false;                   // startHypervisorProgram ran and the program has not ended
   std::string hypervisorFailure_;
+  // Valid until awaitHypervisor has joined the thread building the hypervisor space.
+  std::future<void> hypervisorBuilt_;
 };
 
 }  // namespace hypervisor
