@@ -120,6 +120,25 @@ TEST_CASE("the hypervisor evaluates in its own space, isolated from the guest") 
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
 
+TEST_CASE("the hypervisor space is built beside the guest, and waited for where it is used") {
+  // Destroyed before anything used the hypervisor: the destructor waits for the thread
+  // building it, which holds the guest's runtime.
+  { GuestFixture unused({{"Hello", "Hello = ( run = ( 'unused' println ) )"}}); }
+  // The guest runs while the hypervisor is being built; the mirrors then see the guest.
+  GuestFixture g({{"BusyGuest", kBusyGuest}});
+  g.vm->startGuest("BusyGuest", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(5));
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Seen put: 42");
+  space::Handle name = g.vm->evaluateInHypervisor("^ (Guest classNamed: 'BusyGuest') name");
+  REQUIRE(vm::isString(g.vm->hypervisor().runtime(), name.get()));
+  CHECK(std::string(vm::bytesOf(name.get())) == "BusyGuest");
+  CHECK(g.guestInteger("^ system global: #Seen") == 42);
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
+
 TEST_CASE("a guest whose processes are all blocked is quiescent: the pause is reached at once") {
   GuestFixture g({{"Sleeper", R"(
 Sleeper = (
