@@ -121,6 +121,9 @@ PauseOutcome Vm::pauseGuest(std::chrono::microseconds deadline) {
   if (!guestStarted_) throw std::logic_error("pauseGuest: the guest program was not started");
   if (guestFinished_) return PauseOutcome::GuestFinished;
   if (guest_->isPaused()) return PauseOutcome::Paused;
+  // What a pause is for (an update, a snapshot, which in fork mode forks the process)
+  // finds the hypervisor built and its thread gone: at most once, before the deadline runs.
+  awaitHypervisor();
   int64_t start = vm::Scheduler::nowMicros();
   guest_->runtime().requestPause(start + deadline.count());
   for (;;) {
