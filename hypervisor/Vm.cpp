@@ -188,15 +188,16 @@ void Vm::runInGuest(std::function<void()> job) {
 }
 
 void Vm::runInHypervisor(std::function<void()> job) {
-  if (!hypervisorProgram_ || hypervisor().isPaused()) {
-    runJobIn(hypervisor(), std::move(job));
+  SpaceHost& hv = hypervisor();
+  if (!hypervisorProgram_ || hv.isPaused()) {
+    runJobIn(hv, std::move(job));
     return;
   }
   // The program's own code cannot ask for this: its fiber would have to resume itself.
-  if (hypervisor().onFiber()) throw std::logic_error("a hypervisor job cannot be run from the hypervisor's program");
+  if (hv.onFiber()) throw std::logic_error("a hypervisor job cannot be run from the hypervisor's program");
   pauseHypervisorProgram();
   try {
-    runJobIn(hypervisor(), std::move(job));
+    runJobIn(hv, std::move(job));
   } catch (...) {
     resumeHypervisorProgram();
     throw;
@@ -213,10 +214,11 @@ constexpr std::chrono::microseconds kFirstTurnMaxGuestHold = std::chrono::millis
 constexpr std::chrono::microseconds kHypervisorPauseDeadline = std::chrono::seconds(2);
 
 void Vm::pauseHypervisorProgram() {
-  vm::Runtime& rt = hypervisor().runtime();
+  SpaceHost& hv = hypervisor();
+  vm::Runtime& rt = hv.runtime();
   rt.requestPause(vm::Scheduler::nowMicros() + kHypervisorPauseDeadline.count());
   for (;;) {
-    Yield y = hypervisor().resume();
+    Yield y = hv.resume();
     if (y == Yield::Paused) return;
     if (y == Yield::JobDone) {
       hypervisorProgramEnded();
@@ -225,19 +227,21 @@ void Vm::pauseHypervisorProgram() {
     if (y == Yield::PauseAbandoned) {
       throw std::runtime_error("the hypervisor's program did not pause within " +
                                std::to_string(kHypervisorPauseDeadline.count() / 1000) +
-                               " ms: " + hypervisor().pauseReport().describe());
+                               " ms: " + hv.pauseReport().describe());
     }
     // Idle or Interrupted: the pause is reached as its processes block.
   }
 }
 
 void Vm::resumeHypervisorProgram() {
-  if (!hypervisorProgram_ || !hypervisor().isPaused()) return;
-  hypervisor().endPause();
+  if (!hypervisorProgram_) return;
+  SpaceHost& hv = hypervisor();
+  if (!hv.isPaused()) return;
+  hv.endPause();
   // Out of paused(); the program stops again at its next heartbeat or wait.
-  hypervisor().setControlDeadline(vm::Scheduler::nowMicros());
-  Yield y = hypervisor().resume();
-  hypervisor().setControlDeadline(INT64_MAX);
+  hv.setControlDeadline(vm::Scheduler::nowMicros());
+  Yield y = hv.resume();
+  hv.setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) hypervisorProgramEnded();
 }
 
@@ -247,21 +251,24 @@ void Vm::startHypervisorProgram(std::function<void()> job) {
   hypervisorFailure_.clear();
   // Its first turn: it sets itself up and runs to its first heartbeat or wait; the host
   // loop's turns continue it.
+  SpaceHost& hv = hypervisor();
   int64_t start = vm::Scheduler::nowMicros();
-  hypervisor().setControlDeadline(start);
-  finishHypervisorTurn(hypervisor().startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
+  hv.setControlDeadline(start);
+  finishHypervisorTurn(hv.startJob(std::move(job)), start, kFirstTurnMaxGuestHold);
 }
 
 bool Vm::runHypervisorFor(std::chrono::microseconds budget, std::chrono::microseconds maxGuestHold) {
   if (!hypervisorProgram_) return false;
-  if (hypervisor().isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
+  SpaceHost& hv = hypervisor();
+  if (hv.isPaused()) return false;  // a job's pause: resumeHypervisorProgram ends it
   int64_t start = vm::Scheduler::nowMicros();
-  hypervisor().setControlDeadline(start + budget.count());
-  finishHypervisorTurn(hypervisor().resume(), start, maxGuestHold);
+  hv.setControlDeadline(start + budget.count());
+  finishHypervisorTurn(hv.resume(), start, maxGuestHold);
   return hypervisorRunnable();
 }
 
 void Vm::finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds maxGuestHold) {
+  SpaceHost& hv = hypervisor();
   // A program that holds the guest paused runs on until it resumes it: the host loop
   // must not run the guest meanwhile, and the pause is the program's to keep short —
   // but not longer than maxGuestHold, whatever the program does.
@@ -270,9 +277,9 @@ void Vm::finishHypervisorTurn(Yield y, int64_t start, std::chrono::microseconds 
       resumeGuest();
       break;
     }
-    y = hypervisor().resume();
+    y = hv.resume();
   }
-  hypervisor().setControlDeadline(INT64_MAX);
+  hv.setControlDeadline(INT64_MAX);
   if (y == Yield::JobDone) hypervisorProgramEnded();
 }
 
@@ -313,7 +320,8 @@ space::Handle Vm::evaluateInGuest(std::string_view source, const std::vector<std
 space::Handle Vm::evaluateInHypervisor(std::string_view source) {
   space::Handle result;
   std::string text(source);
-  runInHypervisor([&] { result = space::Handle(hypervisor().space(), hypervisor().runtime().evaluate(text)); });
+  SpaceHost& hv = hypervisor();
+  runInHypervisor([&] { result = space::Handle(hv.space(), hv.runtime().evaluate(text)); });
   return result;
 }
 
