@@ -104,7 +104,7 @@ ControlReply askVm(const std::string& socketPath, const nlohmann::json& request,
   nlohmann::json answer;
   try {
     answer = nlohmann::json::parse(std::string_view(input).substr(0, newline));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range
     return failed(std::string("the VM's answer is not JSON: ") + e.what());
   }
   if (!answer.is_object() || !answer.contains("ok") || !answer["ok"].is_boolean()) {

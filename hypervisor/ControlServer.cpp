@@ -278,6 +278,8 @@ nlohmann::json ControlServer::answer(std::string_view line) {
   } catch (const nlohmann::json::parse_error& e) {
     return errorAnswer("the request is not valid JSON (at byte " + std::to_string(e.byte) +
                        "): " + withoutExceptionId(e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number beyond a double's range
+    return errorAnswer("the request is not valid JSON: " + withoutExceptionId(e.what()));
   } catch (const TooDeep&) {
     return errorAnswer("the request nests deeper than " + std::to_string(limits_.maxJsonDepth) + " levels");
   }

@@ -104,6 +104,7 @@ TEST_CASE("scripts that are not sound are refused before the guest is paused") {
   };
   const Case cases[] = {
       {"{\"espellUpdate\": 1,\n \"steps\": [ {\"op\": \"addMethod\",, } ]}", "line 2, column 32", "not valid JSON"},
+      {R"S({"espellUpdate": 1e400, "steps": []})S", "", "number overflow"},  // beyond a double's range
       {R"S({"espellUpdate": 2, "steps": []})S", "espellUpdate", "version 1"},
       {R"S({"espellUpdate": 1, "steps": [ {"op": "addMethod", "class": "Workers"} ]})S", "steps[0]",
        "needs \"source\""},

@@ -180,6 +180,7 @@ TEST_CASE("control server: bad requests and unknown commands get error answers; 
   INFO(notJson);
   CHECK(contains(notJson, "not valid JSON (at byte 21)"));
   CHECK(contains(errorOf(exchange(server, c, "")), "not valid JSON"));
+  CHECK(contains(errorOf(exchange(server, c, R"({"command": "echo", "n": 1E400})")), "number overflow"));
   CHECK(contains(errorOf(exchange(server, c, "[1,2,3]")), "must be a JSON object, not array"));
   CHECK(contains(errorOf(exchange(server, c, R"({"name":"x"})")), "needs a \"command\" string"));
   CHECK(contains(errorOf(exchange(server, c, R"({"command":42})")), "needs a \"command\" string"));
