@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "chester/JsonErrorText.h"
 #include "chester/ScriptError.h"
 #include "vm/compiler/Parser.h"
 #include "vm/compiler/SourceLocation.h"
@@ -284,11 +285,9 @@ JsonScript readJsonScript(const ScriptText& script) {
     size_t cut = what.find("error: ");
     throw ScriptError(lineAndColumn(script.text, e.byte == 0 ? 0 : e.byte - 1),
                       "not valid JSON: " + (cut == std::string::npos ? what : what.substr(cut + 7)));
-  } catch (const json::out_of_range& e) {
-    // A number beyond a double's range: the parser names the number, not where it is.
-    std::string what = e.what();
-    size_t cut = what.find("] ");
-    throw ScriptError("", "not valid JSON: " + (cut == std::string::npos ? what : what.substr(cut + 2)));
+  } catch (const json::exception& e) {
+    // A number beyond a double's range, say: the parser names the number, not where it is.
+    throw ScriptError("", "not valid JSON: " + withoutJsonExceptionId(e.what()));
   }
   if (!doc.is_object()) throw ScriptError("", "an update script is a JSON object");
   JsonScript out;

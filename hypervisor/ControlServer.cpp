@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "chester/JsonErrorText.h"
 #include "hypervisor/UnixSocket.h"
 
 namespace hypervisor {
@@ -35,13 +36,6 @@ nlohmann::json errorAnswer(const std::string& message) {
 // repaired rather than making the dump throw.
 std::string answerLine(const nlohmann::json& answer) {
   return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-std::string withoutExceptionId(const char* what) {
-  std::string_view text(what);
-  size_t end = text.starts_with("[json.exception.") ? text.find("] ") : std::string_view::npos;
-  return std::string(end == std::string_view::npos ? text : text.substr(end + 2));
 }
 
 std::string systemError(const std::string& what, int error) {
@@ -277,9 +271,9 @@ nlohmann::json ControlServer::answer(std::string_view line) {
     request = parseRequest(line);
   } catch (const nlohmann::json::parse_error& e) {
     return errorAnswer("the request is not valid JSON (at byte " + std::to_string(e.byte) +
-                       "): " + withoutExceptionId(e.what()));
-  } catch (const nlohmann::json::out_of_range& e) {  // a number beyond a double's range
-    return errorAnswer("the request is not valid JSON: " + withoutExceptionId(e.what()));
+                       "): " + chester::withoutJsonExceptionId(e.what()));
+  } catch (const nlohmann::json::exception& e) {  // a number beyond a double's range, say
+    return errorAnswer("the request is not valid JSON: " + chester::withoutJsonExceptionId(e.what()));
   } catch (const TooDeep&) {
     return errorAnswer("the request nests deeper than " + std::to_string(limits_.maxJsonDepth) + " levels");
   }
