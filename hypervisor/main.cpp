@@ -71,7 +71,8 @@ void printGcStats(space::Space& space) {
                double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
-  std::fprintf(stderr, "gc: peak RSS %.1f MiB\n", peakRssMiB());
+  std::fprintf(stderr, "gc: peak RSS %.1f MiB; %llu releases while idle gave back %.1f MiB\n", peakRssMiB(),
+               static_cast<unsigned long long>(s.idleReleases), double(s.idleReleasedBytes) / 1048576.0);
 }
 
 image::LoadOptions loadOptions(const hypervisor::CommandLine& cl) {

@@ -12,7 +12,8 @@ for large responses and never read them.
    flooding connections off (each client then reads at most a few MiB, then a reset or
    end of stream) and its descriptors return to their number at startup.
 2. Once they are gone the memory goes back to the system while the server is idle (the
-   server's idle release collects fully within about 5 s of the last activity): its RSS
+   server's idle release starts after a second without an answered request and collects
+   fully within about 6 s of the last activity): its RSS
    falls back to within 10 MiB of what it was at startup within 20 s (without the idle
    release it stays near its peak, some 30 MiB above).
 3. The hub, with a 1 MiB version and the same flood: RSS stays under 150 MiB, the
