@@ -9,7 +9,7 @@
 // The price is time: under load the writer gets what the program leaves (40-90 MiB/s on
 // that hub, against 530-610 at nice 10), so the pages stay protected longer and the
 // program's writes save more of them first; the writer spills those copies to disk
-// (CowCapture::kSpillAtPages), which keeps the extra memory near its buffers however long
+// (CowCapture::spillAtPages), which keeps the extra memory near its buffers however long
 // it takes. Idle, it writes as fast as at any priority. Meanwhile the control socket's
 // requests wait for the snapshot, and an allocation that needs a full collection waits
 // for the writer (Space::holdPages): on cores other work keeps busy, a snapshot may take

@@ -91,6 +91,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   // Batches rotate through the buffers, so that one can wait to be hashed and written while
   // the next is filled. Declared before the hasher: they outlive its last job.
   const Batches batches = batchesFor(pages_.pageCount());
+  const size_t spillAt = spillAtPages(pages_.pageCount());
   Buffer buffers(batches.buffers * batches.pages * kPage);
   pages_.addExtraBytes(batches.buffers * batches.pages * kPage);
   SegmentOutput::Tickets ticketOf[kMaxBuffers] = {};  // the hash job and write last reading each buffer
@@ -117,7 +118,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       bool zero[kMaxBatchPages] = {};
       if (anonymous && !residence.unpopulated(pages_.address(first + done), batch, zero))
         std::fill_n(zero, batch, false);
-      if (pages_.shadowPages() >= kSpillAtPages && !spillOff_) spillFrom(first + done + batch);
+      if (pages_.shadowPages() >= spillAt && !spillOff_) spillFrom(first + done + batch);
       hasher.waitFor(ticketOf[slot].hashed);
       io.waitFor(ticketOf[slot].written);
       size_t fromShadow = 0;

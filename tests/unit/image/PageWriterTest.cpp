@@ -261,6 +261,14 @@ TEST_CASE("Cow capture's batch buffers are at most 1/128 of what it captures: 1 
   check(0, 128, 2);
 }
 
+TEST_CASE("Saved copies spill past 1/256 of the capture, at least 64 pages and at most 1 MiB") {
+  const size_t mib = 256;                              // pages
+  CHECK(CowCapture::spillAtPages(1400 * mib) == 256);  // the benchmark's 1 GiB: 1 MiB, as before
+  CHECK(CowCapture::spillAtPages(120 * mib) == 120);   // its 64 MiB under load: 0.4%
+  CHECK(CowCapture::spillAtPages(8 * mib) == 64);
+  CHECK(CowCapture::spillAtPages(0) == 64);
+}
+
 TEST_CASE("Cow capture armed ahead protects again what was written meanwhile, and what was added") {
   PageWriteReport report = captureWhileWriting(CaptureMode::Cow, Armed::Yes);
   MESSAGE("protection: ", report.protection, ", protected in the pause: ", report.pagesProtectedInPause,
