@@ -70,6 +70,7 @@ nlohmann::json GuestStatus::heap() const {
       {"scavenges", stats.scavenges},
       {"fullCollections", stats.fullCollections},
       {"maxScavengeMicros", stats.maxScavengeNanos / 1000},
+      {"scavengeMicros", stats.scavengeNanos / 1000},
       {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
       {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
   };

@@ -163,7 +163,8 @@ def check_status(espell_path, vm, sock, program):
     check_equal(status["updatesApplied"], 0, "status.updatesApplied")
     check(status["uptimeSeconds"] > 0, f"status.uptimeSeconds > 0: {status['uptimeSeconds']}")
     for field in ("oldSpaceCommittedBytes", "liveBytesAtLastFullCollection", "edenBytes", "scavenges",
-                  "fullCollections", "maxScavengeMicros", "maxFullCollectionMicros", "fullCollectionMicros"):
+                  "fullCollections", "maxScavengeMicros", "scavengeMicros", "maxFullCollectionMicros",
+                  "fullCollectionMicros"):
         check(isinstance(status["heap"].get(field), int), f"status.heap.{field} is an integer: {status['heap']}")
     check(status["heap"]["oldSpaceCommittedBytes"] > 0, "old space has committed memory")
     processes = {p["name"]: p for p in status["processes"] or []}
