@@ -173,7 +173,9 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
     }
     makeForwarder(*this, f.object(), t);
   }
-  // 3. Restore the places that must never hold a forwarder.
+  // 3. Restore the places that must never hold a forwarder. Objects changed shape and
+  //    their slots now hold forwarders' targets: every remembered object is scanned whole.
+  rememberedSet_.forgetCards();
   followForwardersAfterBecome();
   stats_.becomes++;
   notifyBecome();
@@ -193,7 +195,8 @@ void Space::rememberIfHoldsYoung(HeapObject* target) {
 
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
-  dropCensus();  // contents, classes among them, change places
+  dropCensus();                  // contents, classes among them, change places
+  rememberedSet_.forgetCards();  // and the cards would describe the other contents
   // Pairs of different sizes: when neither has an overflow word, the smaller's contents
   // move into the larger's memory (the rest of it becomes a filler, in old space or in
   // the nursery) and only the larger's contents need a copy; otherwise both get one.

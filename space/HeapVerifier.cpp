@@ -118,6 +118,8 @@ class Verifier {
     }
     bool old = !space_.isYoung(o);
     bool exempt = o->asOop() == space_.activeStack();
+    // A large array remembered by cards: its young references lie in marked cards.
+    const RememberedSet::Cards* cards = old ? space_.rememberedSet().cardsOf(o) : nullptr;
     const Oop* slots = o->slots();
     for (size_t i = 0; i < n; i++) {
       Oop v = slots[i];
@@ -128,6 +130,9 @@ class Verifier {
       bool young = checkOop(v, where(o) + " slot " + std::to_string(i));
       if (young && old && !exempt && !o->isRemembered()) {
         error(where(o) + " slot " + std::to_string(i) + ": old object refers to a young one but is not remembered");
+      }
+      if (young && cards != nullptr && !exempt && !RememberedSet::marked(*cards, i / RememberedSet::kCardSlots)) {
+        error(where(o) + " slot " + std::to_string(i) + ": refers to a young object outside the marked cards");
       }
     }
   }

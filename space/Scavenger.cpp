@@ -1,6 +1,7 @@
 // Scavenger: roots, remembered set, then a breadth-first scan of copied objects.
 #include "space/Scavenger.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "space/Space.h"
@@ -65,11 +66,14 @@ Oop Scavenger::forward(Oop o) {
 }
 
 bool Scavenger::scanObject(HeapObject* obj) {
+  return scanSlots(obj, 0, obj->pointerSlotCount());
+}
+
+bool Scavenger::scanSlots(HeapObject* obj, size_t from, size_t to) {
   const Nursery& n = space_.nursery();
-  size_t count = obj->pointerSlotCount();
   Oop* slots = obj->slots();
   bool holdsYoung = false;
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = from; i < to; i++) {
     Oop v = slots[i];
     if (v.isHeapObject() && n.contains(v.address())) {
       v = forward(v);
@@ -78,6 +82,26 @@ bool Scavenger::scanObject(HeapObject* obj) {
     }
   }
   return holdsYoung;
+}
+
+RememberedSet::Cards Scavenger::scanCards(HeapObject* obj, const RememberedSet::Cards* dirty) {
+  constexpr size_t kCard = RememberedSet::kCardSlots;
+  size_t count = obj->pointerSlotCount();
+  size_t cards = (count + kCard - 1) / kCard;
+  RememberedSet::Cards young(RememberedSet::cardWords(count), 0);
+  bool any = false;
+  for (size_t c = 0; c < cards; c++) {
+    if (dirty != nullptr && !RememberedSet::marked(*dirty, c)) {
+      if (c % 64 == 0 && c / 64 < dirty->size() && (*dirty)[c / 64] == 0) c += 63;  // a word of clean cards
+      continue;
+    }
+    if (scanSlots(obj, c * kCard, std::min(count, (c + 1) * kCard))) {
+      RememberedSet::mark(young, c);
+      any = true;
+    }
+  }
+  if (!any) young.clear();
+  return young;
 }
 
 void Scavenger::run() {
@@ -95,12 +119,20 @@ void Scavenger::run() {
     }
   }
 
-  // 2. The remembered set: keep only objects that still reference young ones.
+  // 2. The remembered set: keep only objects that still reference young ones (large
+  //    arrays: only the marked cards are scanned, and those still holding young ones kept).
   std::vector<HeapObject*> entries;
   entries.swap(remembered.entries());
+  RememberedSet::CardMap cards = remembered.takeCards();
   for (HeapObject* o : entries) o->setRemembered(false);
   for (HeapObject* o : entries) {
-    if (scanObject(o)) remembered.add(o);
+    if (RememberedSet::carded(o)) {
+      auto it = cards.find(o);
+      RememberedSet::Cards young = scanCards(o, it == cards.end() ? nullptr : &it->second);
+      if (!young.empty()) remembered.addCards(o, std::move(young));
+    } else if (scanObject(o)) {
+      remembered.add(o);
+    }
   }
 
   // 3. Cheney scan of the to-space, interleaved with promoted objects.

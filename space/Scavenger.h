@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "space/RememberedSet.h"
 #include "space/Roots.h"
 
 namespace space {
@@ -27,6 +28,11 @@ class Scavenger final : private RootVisitor {
   Oop copy(HeapObject* obj);
   // Forwards the young references of `obj`; answers whether it still holds any.
   bool scanObject(HeapObject* obj);
+  // Forwards the young references in slots [from, to) of obj; answers whether one is still young.
+  bool scanSlots(HeapObject* obj, size_t from, size_t to);
+  // A carded object (RememberedSet::carded): scans the cards marked in `dirty` (every card
+  // when null) and answers the cards still holding young references (empty when none).
+  RememberedSet::Cards scanCards(HeapObject* obj, const RememberedSet::Cards* dirty);
   bool inFromSpace(uintptr_t a) const;
   uintptr_t promoteBlock(size_t bytes);
 

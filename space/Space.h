@@ -175,7 +175,10 @@ class Space {
   void storePointer(Oop obj, size_t index, Oop value) {
     HeapObject* o = obj.object();
     o->slots()[index] = value;
-    writeBarrier(o, value);
+    // The write barrier, by slot: a large array is remembered by the card of the slot.
+    if (value.isHeapObject() && nursery_->contains(value.address()) && !isYoung(o)) {
+      rememberedSet_.addSlot(o, index);
+    }
   }
   // Restores the remembered-set invariant after `value` was stored into `target`: an old
   // object that references a young one is in the remembered set (the scavenger's roots).

@@ -47,6 +47,63 @@ TEST_CASE("young objects referenced only from old space survive through the reme
   CHECK(h.space.rememberedSet().size() == 0);
 }
 
+TEST_CASE("a large old array is remembered by the cards it was stored into; a scavenge scans those and keeps them") {
+  auto config = space::test::smallConfig();
+  config.gcStress = false;  // the remembered set is checked between collections
+  TestHeap h(config);
+  constexpr size_t kCard = RememberedSet::kCardSlots;
+  const size_t n = 40 * kCard;
+  Handle big(h.space, h.array(n, Tenure::Old));
+  REQUIRE(RememberedSet::carded(big.get().object()));
+  REQUIRE_FALSE(RememberedSet::carded(h.array(RememberedSet::kMinCardedSlots - 1, Tenure::Old).object()));
+  h.space.storePointer(big.get(), 5, h.point(5, 5));
+  h.space.storePointer(big.get(), 30 * kCard + 7, h.point(30, 30));
+  h.space.storePointer(big.get(), 30 * kCard + 9, Oop::fromSmallInteger(1));  // not young: no card
+  const RememberedSet::Cards* cards = h.space.rememberedSet().cardsOf(big.get().object());
+  REQUIRE(cards != nullptr);
+  for (size_t c = 0; c < n / kCard; c++) CHECK(RememberedSet::marked(*cards, c) == (c == 0 || c == 30));
+  h.verify();
+
+  // A scavenge moves both points and keeps the two cards; the array stays remembered by them.
+  h.space.scavenge();
+  h.verify();
+  CHECK(TestHeap::x(big.get().object()->slot(5)) == 5);
+  CHECK(TestHeap::x(big.get().object()->slot(30 * kCard + 7)) == 30);
+  cards = h.space.rememberedSet().cardsOf(big.get().object());
+  REQUIRE(cards != nullptr);
+  for (size_t c = 0; c < n / kCard; c++) CHECK(RememberedSet::marked(*cards, c) == (c == 0 || c == 30));
+
+  // Overwriting card 30's young reference with an old one leaves card 0 alone after the next scavenge.
+  h.space.storePointer(big.get(), 30 * kCard + 7, Oop::fromSmallInteger(0));
+  h.space.scavenge();
+  h.verify();
+  cards = h.space.rememberedSet().cardsOf(big.get().object());
+  REQUIRE(cards != nullptr);
+  for (size_t c = 0; c < n / kCard; c++) CHECK(RememberedSet::marked(*cards, c) == (c == 0));
+
+  // A store without an index (bulk stores, become) remembers the whole array: the next
+  // scavenge scans every slot, and records the cards it found young references in.
+  big.get().object()->slots()[20 * kCard] = h.point(20, 20);
+  h.space.rememberIfOld(big.get().object());
+  CHECK(h.space.rememberedSet().cardsOf(big.get().object()) == nullptr);
+  h.verify();
+  h.space.scavenge();
+  h.verify();
+  CHECK(TestHeap::x(big.get().object()->slot(20 * kCard)) == 20);
+  cards = h.space.rememberedSet().cardsOf(big.get().object());
+  REQUIRE(cards != nullptr);
+  bool fiveYoung = h.space.isYoung(big.get().object()->slot(5));  // promoted by now at a tenure age of 3
+  for (size_t c = 0; c < n / kCard; c++) CHECK(RememberedSet::marked(*cards, c) == ((c == 0 && fiveYoung) || c == 20));
+
+  // Once every young reference is promoted, the array leaves the remembered set.
+  for (unsigned i = 0; i < config.tenureAge; i++) h.space.scavenge();
+  h.verify();
+  CHECK_FALSE(big.get().object()->isRemembered());
+  CHECK(h.space.rememberedSet().cardsOf(big.get().object()) == nullptr);
+  CHECK(TestHeap::y(big.get().object()->slot(5)) == 5);
+  CHECK(TestHeap::y(big.get().object()->slot(20 * kCard)) == 20);
+}
+
 TEST_CASE("promoted objects that still point at survivors are remembered") {
   auto config = space::test::smallConfig();
   TestHeap h(config);
