@@ -1,4 +1,5 @@
-"""Clients that write to the hub as a benchmark needs them: filling it with large versions
+"""The hub as a benchmark runs it (start_hub: a virtualized VM with a control socket), and
+clients that write to it: filling it with large versions
 until it holds so many MiB of live data (fill), and keep-alive clients POSTing small
 versions as fast as they are answered, every request timed (WriteLoad). Every answer is
 checked (201 and {"name": ..., "number": N}); a failure is passed to the caller's
@@ -6,6 +7,9 @@ checked (201 and {"name": ..., "number": N}); a failure is passed to the caller'
 scripts/bench/steady-load."""
 import asyncio
 import json
+import os
+import re
+import subprocess
 import time
 
 from hubload import load_module
@@ -13,7 +17,27 @@ from hubload import load_module
 load = load_module()
 
 FILL_SOURCE_BYTES = 512 * 1024  # the hub takes bodies up to 1 MiB
+HUB_PROGRAM = ["-cp", "lib/Json:lib/Http:apps/hub", "Hub"]
+LISTENING_RE = re.compile(rb"hub listening on 127\.0\.0\.1:([0-9]+)")
 REQUEST_TIMEOUT_S = 10.0
+
+
+def start_hub(espell, tree, socket, environment=None):
+    """`espell run --virtualized --control SOCKET ... Hub --port 0` in `tree` (whose lib and
+    apps it runs) until it listens and its control socket exists: (process, port)."""
+    hub = subprocess.Popen([espell, "run", "--virtualized", "--control", socket] + HUB_PROGRAM + ["--port", "0"],
+                           cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment)
+    while True:
+        line = hub.stdout.readline()
+        if not line:
+            raise SystemExit(f"{espell}: the hub exited (status {hub.wait()}) before listening")
+        m = LISTENING_RE.search(line)
+        if m:
+            port = int(m.group(1))
+            break
+    while not os.path.exists(socket):
+        time.sleep(0.02)
+    return hub, port
 
 
 def post_bytes(host_header, name, source):
