@@ -13,37 +13,35 @@
 
 namespace image {
 
-CapturedPages::CapturedPages(const std::vector<PageRange>& ranges) : ranges_(ranges) {
-  for (const PageRange& r : ranges_) {
-    if (r.end < r.start || r.start % kPageSize != 0 || r.end % kPageSize != 0) {
+namespace {
+
+// The pages of `ranges`, after checking that each is page aligned.
+size_t pagesIn(const std::vector<PageRange>& ranges) {
+  size_t pages = 0;
+  for (const PageRange& r : ranges) {
+    if (r.end < r.start || r.start % CapturedPages::kPageSize != 0 || r.end % CapturedPages::kPageSize != 0) {
       throw std::runtime_error("page ranges must be page aligned");
     }
-    firstPage_.push_back(pageCount_);
-    pageCount_ += (r.end - r.start) / kPageSize;
+    pages += (r.end - r.start) / CapturedPages::kPageSize;
+  }
+  return pages;
+}
+
+}  // namespace
+
+CapturedPages::CapturedPages(const std::vector<PageRange>& ranges)
+    : ranges_(ranges),
+      pageCount_(pagesIn(ranges)),
+      states_(pageCount_, "page states"),
+      shadow_(pageCount_ * kPageSize, "shadow pages") {
+  size_t first = 0;
+  for (const PageRange& r : ranges_) {
+    firstPage_.push_back(first);
+    first += (r.end - r.start) / kPageSize;
     rangesByStart_.push_back(rangesByStart_.size());
   }
   std::sort(rangesByStart_.begin(), rangesByStart_.end(),
             [&](size_t a, size_t b) { return ranges_[a].start < ranges_[b].start; });
-  if (pageCount_ > 0) {
-    // Mapped, not allocated: zero pages are all NotWritten, and they are faulted in by the
-    // writer and the fault path as they go, not in the pause (a first touch of a page
-    // costs up to 18 us on a virtual machine: 1.5 ms for the 82 pages of a GiB's states).
-    void* s = mmap(nullptr, pageCount_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (s == MAP_FAILED) throw std::runtime_error(std::string("cannot map page states: ") + std::strerror(errno));
-    states_ = static_cast<uint8_t*>(s);
-    void* p = mmap(nullptr, pageCount_ * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) {
-      munmap(states_, pageCount_);
-      throw std::runtime_error(std::string("cannot reserve shadow pages: ") + std::strerror(errno));
-    }
-    shadow_ = static_cast<uint8_t*>(p);
-  }
-}
-
-CapturedPages::~CapturedPages() {
-  if (shadow_) munmap(shadow_, pageCount_ * kPageSize);
-  if (states_) munmap(states_, pageCount_);
 }
 
 uintptr_t CapturedPages::address(size_t page) const {
@@ -69,10 +67,10 @@ size_t CapturedPages::pageAt(uintptr_t address, size_t* range) const {
 }
 
 void CapturedPages::preserve(size_t page) {
-  std::atomic_ref<uint8_t> state(states_[page]);
+  std::atomic_ref<uint8_t> state(states_.data()[page]);
   uint8_t s = NotWritten;
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
-    std::memcpy(shadow_ + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
+    std::memcpy(shadow_.data() + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
     pagesSaved_.fetch_add(1, std::memory_order_relaxed);
     shadowPages_.fetch_add(1, std::memory_order_relaxed);
     addExtraBytes(kPageSize);
@@ -100,7 +98,7 @@ void CapturedPages::preserve(size_t page) {
 }
 
 CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopulated) {
-  std::atomic_ref<uint8_t> state(states_[page]);
+  std::atomic_ref<uint8_t> state(states_.data()[page]);
   uint8_t s = NotWritten;
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
     if (unpopulated) {
@@ -117,7 +115,7 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
     state.store(Done, std::memory_order_release);
     return Taken::Spilled;
   }
-  std::memcpy(out, shadow_ + page * kPageSize, kPageSize);
+  std::memcpy(out, shadow_.data() + page * kPageSize, kPageSize);
   state.store(Done, std::memory_order_release);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
   return Taken::Shadow;
@@ -125,20 +123,20 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
 
 size_t CapturedPages::nextSaved(size_t from) const {
   for (size_t p = from; p < pageCount_; p++) {
-    if (std::atomic_ref<uint8_t>(states_[p]).load(std::memory_order_acquire) == Saved) return p;
+    if (std::atomic_ref<uint8_t>(states_.data()[p]).load(std::memory_order_acquire) == Saved) return p;
   }
   return pageCount_;
 }
 
 void CapturedPages::markSpilled(size_t page) {
-  std::atomic_ref<uint8_t>(states_[page]).store(Spilled, std::memory_order_release);
-  madvise(shadow_ + page * kPageSize, kPageSize, MADV_DONTNEED);
+  std::atomic_ref<uint8_t>(states_.data()[page]).store(Spilled, std::memory_order_release);
+  madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
   removeExtraBytes(kPageSize);
 }
 
 void CapturedPages::releaseShadow(size_t first, size_t count) {
-  madvise(shadow_ + first * kPageSize, count * kPageSize, MADV_DONTNEED);
+  madvise(shadow_.data() + first * kPageSize, count * kPageSize, MADV_DONTNEED);
 }
 
 void CapturedPages::addExtraBytes(size_t n) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "image/PageWriter.h"
+#include "image/ZeroMappedBytes.h"
 
 namespace image {
 
@@ -32,7 +33,6 @@ class CapturedPages {
 
   // Maps the shadow (reserved, not committed). Throws std::runtime_error when it cannot.
   explicit CapturedPages(const std::vector<PageRange>& ranges);
-  ~CapturedPages();
   CapturedPages(const CapturedPages&) = delete;
   CapturedPages& operator=(const CapturedPages&) = delete;
 
@@ -65,7 +65,7 @@ class CapturedPages {
   // shadow (state Saved), or pageCount(); the copy; and, once the copy is elsewhere,
   // marking it spilled, which gives the shadow's memory back.
   size_t nextSaved(size_t from) const;
-  const uint8_t* shadowOf(size_t page) const { return shadow_ + page * kPageSize; }
+  const uint8_t* shadowOf(size_t page) const { return shadow_.data() + page * kPageSize; }
   void markSpilled(size_t page);
   // Saved copies in the shadow now: memory the writer can give back by spilling them.
   size_t shadowPages() const { return shadowPages_.load(std::memory_order_relaxed); }
@@ -82,10 +82,12 @@ class CapturedPages {
   std::vector<size_t> rangesByStart_;  // range indexes sorted by start, for pageAt
   size_t pageCount_ = 0;
   static_assert(NotWritten == 0, "page states start as zero-filled memory");
-  uint8_t* states_ = nullptr;  // per page, a State, accessed through std::atomic_ref
-  // Page p's saved copy lives at shadow_ + p * kPageSize: reserved for every page,
+  // Per page, a State, accessed through std::atomic_ref. Mapped, not allocated: its pages
+  // are faulted in by the writer and the fault path as they go, not in the pause.
+  ZeroMappedBytes states_;
+  // Page p's saved copy lives at shadow_.data() + p * kPageSize: reserved for every page,
   // committed only for the pages the fault path saves, so saving needs no allocation.
-  uint8_t* shadow_ = nullptr;
+  ZeroMappedBytes shadow_;
   std::atomic<size_t> pagesSaved_{0};
   std::atomic<size_t> shadowPages_{0};  // pages in state Saved
   std::atomic<size_t> extraBytes_{0};

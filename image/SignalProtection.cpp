@@ -26,9 +26,8 @@ SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPage
     : pages_(pages),
       maxScatteredPages_(maxScatteredPages),
       writableBelow_(std::make_unique<std::atomic<size_t>[]>(pages.ranges().size())),
-      madeWritableAlone_(std::make_unique<std::atomic<uint8_t>[]>(pages.pageCount())) {
+      madeWritableAlone_(pages.pageCount(), "the fault path's page flags") {
   for (size_t r = 0; r < pages_.ranges().size(); r++) writableBelow_[r].store(pages_.firstPage(r));
-  for (size_t p = 0; p < pages_.pageCount(); p++) madeWritableAlone_[p].store(0, std::memory_order_relaxed);
   space::addWriteFaultOwner(this);
   registered_ = true;
   for (const PageRange& r : pages_.ranges()) {
@@ -54,7 +53,7 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
     if (scattered_.load(std::memory_order_relaxed) < maxScatteredPages_) {
       pages_.preserve(page);
       // Counted before the split, so the writer's batch that merges it uncounts it.
-      madeWritableAlone_[page].store(1, std::memory_order_relaxed);
+      std::atomic_ref<uint8_t>(madeWritableAlone_.data()[page]).store(1, std::memory_order_relaxed);
       scattered_.fetch_add(1, std::memory_order_relaxed);
       alone = makeWritable(start, kPage);  // fails when the kernel refuses another mapping
     }
@@ -78,7 +77,7 @@ void SignalProtection::written(size_t first, size_t count) {
   makeWritable(pages_.address(first), count * kPage);
   size_t merged = 0;
   for (size_t p = first; p < first + count; p++) {
-    if (madeWritableAlone_[p].exchange(0, std::memory_order_relaxed)) merged++;
+    if (std::atomic_ref<uint8_t>(madeWritableAlone_.data()[p]).exchange(0, std::memory_order_relaxed)) merged++;
   }
   scattered_.fetch_sub(merged, std::memory_order_relaxed);
   size_t range = 0;

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "image/WriteProtection.h"
+#include "image/ZeroMappedBytes.h"
 #include "space/WriteFaults.h"
 
 namespace image {
@@ -37,8 +38,9 @@ class SignalProtection final : public WriteProtection, private space::WriteFault
   const size_t maxScatteredPages_;
   // Per range: the pages below this number are written and writable again.
   std::unique_ptr<std::atomic<size_t>[]> writableBelow_;
-  // Per page: 1 once the fault path made it writable alone (ahead of the writer's batches).
-  std::unique_ptr<std::atomic<uint8_t>[]> madeWritableAlone_;
+  // Per page: 1 once the fault path made it writable alone (ahead of the writer's batches);
+  // accessed through std::atomic_ref.
+  ZeroMappedBytes madeWritableAlone_;
   // How many pages are writable alone now: each may cost a mapping.
   std::atomic<size_t> scattered_{0};
   std::atomic<bool> finished_{false};

@@ -40,7 +40,9 @@ std::vector<PageRange> coalesced(const std::vector<PageRange>& written, const st
 }  // namespace
 
 UffdProtection::UffdProtection(CapturedPages& pages)
-    : pages_(pages), descriptor_(std::make_unique<Userfaultfd>()), preserved_(pages.pageCount(), 0) {
+    : pages_(pages),
+      descriptor_(std::make_unique<Userfaultfd>()),
+      preserved_(pages.pageCount(), "the fault path's page flags") {
   // On failure the descriptor's destructor lifts what was protected and unregisters.
   std::vector<PageRange> ranges = capturedRanges(pages_);
   for (const PageRange& r : ranges) descriptor_->registerRange(r);
@@ -50,7 +52,9 @@ UffdProtection::UffdProtection(CapturedPages& pages)
 }
 
 UffdProtection::UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed)
-    : pages_(pages), descriptor_(std::move(armed.descriptor)), preserved_(pages.pageCount(), 0) {
+    : pages_(pages),
+      descriptor_(std::move(armed.descriptor)),
+      preserved_(pages.pageCount(), "the fault path's page flags") {
   std::vector<PageRange> ranges = capturedRanges(pages_);
   // 1. Memory the ranges grew by since the arming (a new segment, a segment's top
   //    raised) is registered and protected now.
@@ -94,7 +98,7 @@ void UffdProtection::onWrite(uintptr_t address) {
       page + space::pagesToTake(preserved_.data(), rangeFirst, page, rangeFirst + pages_.pagesOf(range), kBlockPages);
   for (size_t p = page; p < end; p++) {
     pages_.preserve(p);
-    preserved_[p] = 1;
+    preserved_.data()[p] = 1;
   }
   descriptor_->unprotect(pages_.address(page), (end - page) * CapturedPages::kPageSize);
 }

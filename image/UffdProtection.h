@@ -21,6 +21,7 @@
 #include "image/ArmedProtection.h"
 #include "image/Userfaultfd.h"
 #include "image/WriteProtection.h"
+#include "image/ZeroMappedBytes.h"
 
 namespace image {
 
@@ -49,7 +50,7 @@ class UffdProtection : public WriteProtection {
   std::unique_ptr<Userfaultfd> descriptor_;
   std::thread service_;
   static constexpr size_t kBlockPages = 32;
-  std::vector<uint8_t> preserved_;  // per page: 1 once a fault preserved it (service thread only)
+  ZeroMappedBytes preserved_;  // per page: 1 once a fault preserved it (service thread only)
   bool finished_ = false;
   int64_t armMicros_ = 0;
   size_t pagesProtectedInPause_ = 0;
