@@ -45,16 +45,14 @@ class RememberedSet {
       if (!cards_.empty()) cards_.erase(obj);
       return;
     }
-    obj->setRemembered(true);
-    entries_.push_back(obj);
+    enter(obj);
   }
   // Remembers slot `index` of `obj`: its card if `obj` is carded, every slot otherwise.
   void addSlot(HeapObject* obj, size_t index) {
     if (!carded(obj)) return add(obj);
     size_t card = index / kCardSlots;
     if (!obj->isRemembered()) {
-      obj->setRemembered(true);
-      entries_.push_back(obj);
+      enter(obj);
       Cards& cards = cards_[obj];
       cards.assign(cardWords(obj->slotCount()), 0);
       mark(cards, card);
@@ -65,8 +63,7 @@ class RememberedSet {
   }
   // The scavenger's re-entry of a carded object: `cards` (not empty) hold its young references.
   void addCards(HeapObject* obj, Cards cards) {
-    obj->setRemembered(true);
-    entries_.push_back(obj);
+    enter(obj);
     cards_[obj] = std::move(cards);
   }
   // The cards of `obj`, or nullptr when it is remembered whole (or not at all).
@@ -102,6 +99,12 @@ class RememberedSet {
   size_t size() const { return entries_.size(); }
 
  private:
+  // Makes `obj` (not remembered yet) an entry: the bit and the entry go together.
+  void enter(HeapObject* obj) {
+    obj->setRemembered(true);
+    entries_.push_back(obj);
+  }
+
   std::vector<HeapObject*> entries_;
   CardMap cards_;  // carded entries with their marked cards; a carded entry absent is whole
 };
