@@ -6,10 +6,8 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <stdexcept>
-#include <string>
 
 namespace image {
 
