@@ -1,4 +1,5 @@
-"""The hub as a benchmark runs it (start_hub: a virtualized VM with a control socket), and
+"""The hub as a benchmark runs it (start_hub: a virtualized VM with a control socket;
+stop_hub; take_snapshot through its control socket), and
 clients that write to it: filling it with large versions
 until it holds so many MiB of live data (fill), and keep-alive clients POSTing small
 versions as fast as they are answered, every request timed (WriteLoad). Every answer is
@@ -9,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -38,6 +40,33 @@ def start_hub(espell, tree, socket, environment=None):
     while not os.path.exists(socket):
         time.sleep(0.02)
     return hub, port
+
+
+def stop_hub(hub, wait_s=30):
+    """Ends a hub started by start_hub: SIGTERM, then SIGKILL if it is still there after wait_s."""
+    if hub.poll() is not None:
+        return
+    hub.send_signal(signal.SIGTERM)
+    try:
+        hub.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        hub.kill()
+        hub.wait()
+
+
+def take_snapshot(espell, socket, directory, mode, failed):
+    """`espell snapshot --control SOCKET --json --mode MODE DIRECTORY`: its report (a dict),
+    or None after passing what went wrong to `failed(text)`."""
+    done = subprocess.run([espell, "snapshot", "--control", socket, "--json", "--mode", mode, directory],
+                          capture_output=True, text=True)
+    try:
+        report = json.loads(done.stdout) if done.returncode == 0 else None
+    except ValueError:
+        report = None
+    if report is None:
+        failed(f"espell snapshot --mode {mode} {directory} exited {done.returncode}: "
+               f"{(done.stdout + done.stderr).strip()[-600:]}")
+    return report
 
 
 def post_bytes(host_header, name, source):
