@@ -341,13 +341,16 @@ int disassembleProgram(const hypervisor::CommandLine& cl) {
 int main(int argc, char** argv) {
   // SIGTERM and SIGINT are read through a signalfd by the scheduler (a clean exit);
   // block them before any thread starts so every thread inherits the mask. Broken
-  // connections are reported by send(), not by SIGPIPE.
+  // connections are reported by send(), not by SIGPIPE; a write past the file-size limit
+  // (ulimit -f, systemd's LimitFSIZE) fails with EFBIG, which a snapshot reports naming
+  // the file, instead of SIGXFSZ ending the VM and the service it runs.
   sigset_t termination;
   sigemptyset(&termination);
   sigaddset(&termination, SIGTERM);
   sigaddset(&termination, SIGINT);
   pthread_sigmask(SIG_BLOCK, &termination, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);
   std::string error;
   auto cl = hypervisor::parseCommandLine(argc, argv, error);
   if (!cl) {

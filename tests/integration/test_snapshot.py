@@ -10,13 +10,16 @@ of the hypervisor space and snapshots in the fork and copy modes; images that ar
 corrupt, truncated, tampered with or incomplete are refused with exit status 65 (a
 tampered segment whether checked on first touch or with --verify-image-first); a VM
 killed while writing a snapshot leaves no image that looks complete, and the next snapshot
-into that name works; client errors (no VM: 4, bad options: 64).
+into that name works; a snapshot whose writes fail (the VM's file-size limit reached) while
+clients POST fails naming the file, leaves nothing and loses nothing, and the next one
+works; client errors (no VM: 4, bad options: 64).
 
 Usage: test_snapshot.py --espell PATH
 """
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -30,6 +33,7 @@ from hubtest import CLASS_PATH, ROOT, Hub, check, check_equal, log, run
 
 BAD_IMAGE = 65
 NO_VM = 4
+CONTROL_ERROR = 5
 USAGE = 64
 CLIENT_TIMEOUT_S = 120.0
 
@@ -286,6 +290,53 @@ def test_killed_while_writing(args, work):
         vm.wait()
 
 
+def test_write_fails_under_load(args, work):
+    """The disk refusing a snapshot's writes part way, here the VM's file-size limit (as
+    `ulimit -f` or systemd's LimitFSIZE set it) below its larger segment files, while
+    clients POST: the error names the file, no image or partial directory is left, no
+    client sees an error, and every version acknowledged is served; the VM lives on (it
+    ignores SIGXFSZ) and, the limit raised, the next snapshot into that name completes."""
+    sock = os.path.join(work, "limited.sock")
+    image = os.path.join(work, "limited-image")
+    with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "-cp", CLASS_PATH,
+                                   "Hub"]) as hub:
+        # About 8 MiB of sources, so that the heap spans segment files over the limit.
+        connection = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
+        for n in range(16):
+            body = json.dumps({"package": "Big-Core", "author": "snapshot test",
+                               "source": f"version {n} " + "y" * (512 * 1024)})
+            connection.request("POST", "/repos/Big/versions", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            check_equal(response.status, 201, f"filling: {response.read()[:200]!r}")
+            response.read()
+        connection.close()
+        limit = 1 << 20
+        resource.prlimit(hub.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+        writers = Writers(hub)
+        time.sleep(0.5)
+        done = espell(args, "snapshot", "--control", sock, image)
+        time.sleep(0.3)
+        writers.finish()
+        check_equal(done.returncode, CONTROL_ERROR, f"a snapshot past the file-size limit: exit status "
+                                                    f"({done.stdout.strip()} {done.stderr.strip()})")
+        check("File too large" in done.stderr and "segment-" in done.stderr,
+              f"the error names the segment file and the cause: {done.stderr.strip()}")
+        check(not os.path.exists(image), "no image directory after a failed snapshot")
+        check(not any(n.startswith(".limited-image.partial-") for n in os.listdir(work)),
+              f"partial directories left: {os.listdir(work)}")
+        check(len(writers.acked) > 20, f"versions acknowledged around the failed snapshot: {len(writers.acked)}")
+        for _, name, number, source in writers.acked:
+            status, body = get(hub.port, f"/repos/{name}/versions/{number}")
+            check_equal(status, 200, f"{name} version {number} after the failed snapshot")
+            check_equal(json.loads(body)["source"], source, f"{name} version {number}'s source")
+        check_no_connection_errors(hub, "the hub whose snapshot failed")
+        resource.prlimit(hub.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        report = snapshot(args, sock, image)
+        check(report["bytesWritten"] > 8 << 20, f"the image holds the sources: {report['bytesWritten']}")
+    log(f"a snapshot past a {limit >> 20} MiB file-size limit failed cleanly under "
+        f"{len(writers.acked)} POSTs; the next one wrote {report['bytesWritten'] >> 20} MiB")
+
+
 def test_client_errors(args, work):
     done = espell(args, "snapshot", "--control", os.path.join(work, "nobody.sock"), os.path.join(work, "x"))
     check_equal(done.returncode, NO_VM, f"snapshot without a VM ({done.stderr.strip()})")
@@ -308,6 +359,7 @@ def test(args):
         image = test_snapshot_and_resume(args, work)
         test_refused_images(args, work, image)
         test_killed_while_writing(args, work)
+        test_write_fails_under_load(args, work)
         test_client_errors(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
