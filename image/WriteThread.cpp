@@ -5,9 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <stdexcept>
-
-#include "image/BackgroundPriority.h"
+#include <string>
 
 #include "image/SegmentOutput.h"
 
@@ -38,61 +36,9 @@ int writeFully(int fd, const uint8_t* p, size_t n, size_t offset) {
 }  // namespace
 
 WriteThread::WriteThread()
-    : thread_([this] {
-        lowerThreadPriority();
-        run();
+    : jobs_([](const Job& job) {
+        int error = writeFully(job.fd, static_cast<const uint8_t*>(job.data), job.n, job.offset);
+        return error ? ioFailure("write", *job.path, error) : std::string();
       }) {}
-
-WriteThread::~WriteThread() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  changed_.notify_all();
-  thread_.join();
-}
-
-uint64_t WriteThread::add(int fd, const void* data, size_t n, size_t offset, const std::string& path) {
-  uint64_t ticket;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(Job{fd, data, n, offset, &path});
-    ticket = ++queued_;
-  }
-  changed_.notify_all();
-  return ticket;
-}
-
-void WriteThread::waitFor(uint64_t ticket) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [&] { return written_ >= ticket; });
-}
-
-void WriteThread::waitForAll() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [&] { return written_ >= queued_; });
-}
-
-void WriteThread::check() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!failure_.empty()) throw std::runtime_error(failure_);
-}
-
-void WriteThread::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (;;) {
-    changed_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stopping, and nothing is left
-    Job job = jobs_.front();
-    bool skip = !failure_.empty();
-    lock.unlock();
-    int error = skip ? 0 : writeFully(job.fd, static_cast<const uint8_t*>(job.data), job.n, job.offset);
-    lock.lock();
-    if (error && failure_.empty()) failure_ = ioFailure("write", *job.path, error);
-    jobs_.pop_front();
-    written_++;
-    changed_.notify_all();
-  }
-}
 
 }  // namespace image
