@@ -12,6 +12,7 @@ Usage: test_updates.py --espell PATH
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import argparse
@@ -51,6 +52,14 @@ def update(espell, sock, script, *options):
 
 def test(args):
     work = tempfile.mkdtemp(prefix="espell-updates-")
+    try:
+        updates_under_load(args, work)
+        update_of_a_guest_that_cannot_pause(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def updates_under_load(args, work):
     sock = os.path.join(work, "control.sock")
     log_path = os.path.join(work, "updates.log")
     with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "--update-log", log_path,
@@ -102,7 +111,9 @@ def test(args):
         log(f"ok  users saw no failed request in {len(users.records)}")
         hub.check_alive("after the updates")
 
-    # A guest that never reaches an update point: the pause times out, nothing changes.
+
+def update_of_a_guest_that_cannot_pause(args, work):
+    """A guest that never reaches an update point: the pause times out, nothing changes."""
     program = os.path.join(work, "Spinner.som")
     with open(program, "w") as f:
         f.write("Spinner = ( run = ( | x | x := 0. 'started' println. system flush. "
