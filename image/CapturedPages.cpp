@@ -66,11 +66,19 @@ size_t CapturedPages::pageAt(uintptr_t address, size_t* range) const {
 
 void CapturedPages::preserve(size_t page) {
   std::atomic_ref<uint8_t> state(states_.data()[page]);
+  if (shadowFull() && state.load(std::memory_order_acquire) == NotWritten) {
+    // Room first: the writer spills the copies ahead of it at its next batch (or takes
+    // this page meanwhile). A program stopped here leaves its core to the writer.
+    savesWaited_.fetch_add(1, std::memory_order_relaxed);
+    timespec nap{0, 50000};
+    while (shadowFull() && state.load(std::memory_order_acquire) == NotWritten) nanosleep(&nap, nullptr);
+  }
   uint8_t s = NotWritten;
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
     std::memcpy(shadow_.data() + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
     pagesSaved_.fetch_add(1, std::memory_order_relaxed);
     shadowPages_.fetch_add(1, std::memory_order_relaxed);
+    shadowHeld_.fetch_add(1, std::memory_order_relaxed);
     addExtraBytes(kPageSize);
     state.store(Saved, std::memory_order_release);
     return;
@@ -130,11 +138,14 @@ void CapturedPages::markSpilled(size_t page) {
   std::atomic_ref<uint8_t>(states_.data()[page]).store(Spilled, std::memory_order_release);
   madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
+  shadowHeld_.fetch_sub(1, std::memory_order_relaxed);
   removeExtraBytes(kPageSize);
 }
 
-void CapturedPages::releaseShadow(size_t first, size_t count) {
+void CapturedPages::releaseShadow(size_t first, size_t count, size_t fromShadow) {
   madvise(shadow_.data() + first * kPageSize, count * kPageSize, MADV_DONTNEED);
+  shadowHeld_.fetch_sub(fromShadow, std::memory_order_relaxed);
+  removeExtraBytes(fromShadow * kPageSize);
 }
 
 void CapturedPages::addExtraBytes(size_t n) {

@@ -46,8 +46,18 @@ class CapturedPages {
   size_t pageAt(uintptr_t address, size_t* range = nullptr) const;
 
   // The fault path: returns once the page's captured contents are safe elsewhere (state
-  // Saved or Done), copying them to the shadow if nobody had. Signal safe.
+  // Saved or Done), copying them to the shadow if nobody had. While the shadow holds
+  // shadowBound() saved copies, it first waits for the writer to spill some. Signal safe.
   void preserve(size_t page);
+  // The bound on saved copies in the shadow, set in the pause by a capture whose writer
+  // spills them (CowCapture), and lifted (SIZE_MAX, the default) before its fault path
+  // ends or when it cannot spill. It keeps the extra memory bounded when the writer, which
+  // runs only on cores nothing else wants, falls behind a program that writes in bursts.
+  void boundShadow(size_t pages) { shadowBound_.store(pages, std::memory_order_release); }
+  size_t shadowBound() const { return shadowBound_.load(std::memory_order_acquire); }
+  bool shadowFull() const { return shadowHeld_.load(std::memory_order_relaxed) >= shadowBound(); }
+  // Saves that waited for room in the shadow.
+  size_t savesWaited() const { return savesWaited_.load(std::memory_order_relaxed); }
   // Where take() found a page's captured contents (Spilled: the caller reads them from
   // where it spilled them; `out` is left alone).
   enum class Taken : uint8_t { Page, Shadow, Zeros, Spilled };
@@ -57,9 +67,9 @@ class CapturedPages {
   // (a write claims first), so its contents are zeros: `out` is zeroed without reading
   // the page (which would populate it).
   Taken take(size_t page, uint8_t* out, bool unpopulated = false);
-  // The writer, after writing pages [first, first + count): gives their shadow copies' memory
-  // back.
-  void releaseShadow(size_t first, size_t count);
+  // The writer, after writing pages [first, first + count), `fromShadow` of them taken from
+  // their shadow copies: gives those copies' memory back.
+  void releaseShadow(size_t first, size_t count, size_t fromShadow);
 
   // The writer, spilling: the first page at or after `from` whose saved copy is in its
   // shadow (state Saved), or pageCount(); the copy; and, once the copy is elsewhere,
@@ -90,6 +100,10 @@ class CapturedPages {
   ZeroMappedBytes shadow_;
   std::atomic<size_t> pagesSaved_{0};
   std::atomic<size_t> shadowPages_{0};  // pages in state Saved
+  // Shadow pages whose memory is in use: Saved, or taken by the writer and not released.
+  std::atomic<size_t> shadowHeld_{0};
+  std::atomic<size_t> shadowBound_{SIZE_MAX};  // on shadowHeld_
+  std::atomic<size_t> savesWaited_{0};
   std::atomic<size_t> extraBytes_{0};
   std::atomic<size_t> peakExtraBytes_{0};
 };

@@ -61,6 +61,9 @@ CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& 
     : directory_(directory), pages_(ranges) {
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
+  // Twice what the writer lets pile up before it spills: past that the program waits for
+  // the writer to spill, not for it to catch up.
+  pages_.boundShadow(2 * spillAtPages(pages_.pageCount()));
   try {
     protection_ = protectPages(pages_, std::move(armed));
     protectionName_ = protection_->name();
@@ -135,10 +138,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       }
       ticketOf[slot] = out.append(buffer, batch * kPage, zero);
       protection_->written(first + done, batch);
-      if (fromShadow) {
-        pages_.releaseShadow(first + done, batch);
-        pages_.removeExtraBytes(fromShadow * kPage);
-      }
+      if (fromShadow) pages_.releaseShadow(first + done, batch, fromShadow);
       done += batch;
     }
     holeBytes_ += out.holeBytes();
@@ -157,6 +157,7 @@ void CowCapture::spillFrom(size_t from) {
       spill_ = std::make_unique<SpillFile>(directory_);
     } catch (const std::runtime_error&) {
       spillOff_ = true;
+      pages_.boundShadow(SIZE_MAX);  // nothing would make room
       return;
     }
   }
@@ -174,6 +175,7 @@ void CowCapture::spillFrom(size_t from) {
       slot = spill_->append(copies, n);
     } catch (const std::runtime_error&) {
       spillOff_ = true;  // these copies stay where they are
+      pages_.boundShadow(SIZE_MAX);
       return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -186,6 +188,7 @@ void CowCapture::spillFrom(size_t from) {
 
 // The writer's last act, done or failed: every page writable again.
 void CowCapture::stopProtecting() {
+  pages_.boundShadow(SIZE_MAX);  // first: a fault waiting for room would hold finish() up
   protection_->finish();
   space::capturesActive.fetch_sub(1);
 }
@@ -202,6 +205,7 @@ PageWriteReport CowCapture::wait() {
   report.pagesWritten = pages_.pageCount();
   report.pagesSavedByCow = pages_.pagesSaved();
   report.pagesSpilled = pagesSpilled_;
+  report.savesWaited = pages_.savesWaited();
   report.armMicros = protection_->armMicros();
   report.pagesProtectedInPause = protection_->pagesProtectedInPause();
   report.peakExtraBytes = pages_.peakExtraBytes();

@@ -118,6 +118,7 @@ std::string SnapshotReport::toJson() const {
                       {"pagesWritten", pagesWritten},
                       {"pagesSavedByCow", pagesSavedByCow},
                       {"pagesSpilled", pagesSpilled},
+                      {"savesWaited", savesWaited},
                       {"peakExtraBytes", peakExtraBytes},
                       {"bytesWritten", bytesWritten},
                       {"holeBytes", holeBytes},
@@ -140,7 +141,7 @@ std::string SnapshotReport::toText() const {
       "us)\n"
       "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
       "  pages written     %zu (%.1f MiB heap)\n"
-      "  saved on write    %zu pages (%zu of them spilled to disk)\n"
+      "  saved on write    %zu pages (%zu of them spilled to disk; %zu saves waited for the writer to spill)\n"
       "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
       "  written           %.1f MiB (%.1f MiB of it holes) in %lld ms (%.0f MiB/s)%s\n"
       "  durable           in %lld ms (%.0f MiB/s)\n"
@@ -148,10 +149,10 @@ std::string SnapshotReport::toText() const {
       space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
       (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
       pagesProtectedInPause, (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
-      pagesSpilled, double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
-      double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000), cachedThroughputMiBPerSecond(),
-      directWrites ? " with O_DIRECT" : " to the page cache", (long long)(writeMicros / 1000), throughputMiBPerSecond(),
-      (long long)(totalMicros / 1000));
+      pagesSpilled, savesWaited, double(peakExtraBytes) / double(1 << 20), share,
+      double(bytesWritten) / double(1 << 20), double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000),
+      cachedThroughputMiBPerSecond(), directWrites ? " with O_DIRECT" : " to the page cache",
+      (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
   return buf;
 }
 
@@ -315,6 +316,7 @@ SnapshotReport ImageWriter::finish() {
   report_.pagesWritten = pageReport_.pagesWritten;
   report_.pagesSavedByCow = pageReport_.pagesSavedByCow;
   report_.pagesSpilled = pageReport_.pagesSpilled;
+  report_.savesWaited = pageReport_.savesWaited;
   report_.peakExtraBytes = pageReport_.peakExtraBytes;
   report_.bytesWritten = pageReport_.bytesWritten;
   report_.holeBytes = pageReport_.holeBytes;

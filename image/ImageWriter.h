@@ -44,6 +44,7 @@ struct SnapshotReport {
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;
   size_t pagesSpilled = 0;  // cow: saved copies moved to disk until the writer reached them
+  size_t savesWaited = 0;   // cow: saves that waited for the writer to spill (the copies were at their bound)
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
   size_t holeBytes = 0;       // of them, pages never touched, left as holes (cow)

@@ -52,6 +52,7 @@ struct PageWriteReport {
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
   size_t pagesSpilled = 0;     // of them, copies moved to disk until the writer reached them (Cow)
+  size_t savesWaited = 0;      // saves that waited for the writer to spill (Cow: the shadow was full)
   // Memory beyond the ranges the capture used at its peak: saved pages and the writer's
   // buffer (Cow), the copy (Copy), the child's private memory at its end (Fork).
   size_t peakExtraBytes = 0;

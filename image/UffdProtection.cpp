@@ -97,6 +97,10 @@ void UffdProtection::onWrite(uintptr_t address) {
   size_t end =
       page + space::pagesToTake(preserved_.data(), rangeFirst, page, rangeFirst + pages_.pagesOf(range), kBlockPages);
   for (size_t p = page; p < end; p++) {
+    if (p > page && pages_.shadowFull()) {
+      end = p;  // a run ahead is a guess: it does not wait for room in the shadow
+      break;
+    }
     pages_.preserve(p);
     preserved_.data()[p] = 1;
   }
