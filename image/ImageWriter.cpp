@@ -269,10 +269,17 @@ bool ImageWriter::finished() {
   return pagesDone_ || !pages_ || pages_->finished();
 }
 
+// Also the space's hold on its pages (Space::holdPages), run by a full collection or a
+// checkpoint on the space's thread: a failed writer must not throw there, into the
+// program's collection, but to whoever finishes the snapshot.
 void ImageWriter::waitForPages() {
   if (pagesDone_ || !pages_) return;
   pagesDone_ = true;
-  pageReport_ = pages_->wait();
+  try {
+    pageReport_ = pages_->wait();
+  } catch (const std::exception& e) {
+    pagesFailure_ = e.what();
+  }
 }
 
 void ImageWriter::releaseSpace() {
@@ -283,11 +290,8 @@ void ImageWriter::releaseSpace() {
 SnapshotReport ImageWriter::finish() {
   if (!pages_) throw std::logic_error("ImageWriter::finish before capture");
   releaseSpace();
-  try {
-    waitForPages();
-  } catch (const std::exception& e) {
-    throw ImageError(std::string("writing the image's pages failed: ") + e.what());
-  }
+  waitForPages();
+  if (!pagesFailure_.empty()) throw ImageError("writing the image's pages failed: " + pagesFailure_);
   for (size_t i = 0; i < pageReport_.segments.size(); i++) {
     const SegmentFile& f = pageReport_.segments[i];
     manifest_.segments.push_back(

@@ -100,6 +100,7 @@ class ImageWriter {
   std::unique_ptr<ArmedProtection> armed_;  // from arm() until capture() (or a full collection)
   space::Space* armedSpace_ = nullptr;
   bool pagesDone_ = false;
+  std::string pagesFailure_;  // the writer's failure, once pagesDone_; finish() throws it
   bool done_ = false;
   PageWriteReport pageReport_;
   SnapshotReport report_;

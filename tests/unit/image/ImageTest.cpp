@@ -4,7 +4,9 @@
 // on where it stopped. Images that are damaged, truncated, foreign or tampered with are
 // refused with an error naming what is wrong.
 #include <sys/mman.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -534,6 +536,38 @@ TEST_CASE("a second snapshot of a space while the first is still being written w
     std::unique_ptr<hypervisor::Vm> vm = resume(g2, dir, load);
     CHECK(vm::digestOf(vm->guest().runtime(), kTimersByIdOnly) == digest);
   }
+}
+
+TEST_CASE("a writer that fails leaves the space's full collections unharmed; finishing the snapshot reports it") {
+  TempDir tmp;
+  std::string dir = (tmp.path / "image").string();
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(20));
+  g.pause();
+  vm::Runtime& rt = g.vm->guest().runtime();
+  // A file-size limit under the first segment file: the writer fails once it starts (the
+  // VM ignores SIGXFSZ, as this test does, so the write fails with EFBIG).
+  struct rlimit was {};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &was) == 0);
+  auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limited = {4096, was.rlim_max};
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  image::ImageWriter writer(dir, image::CaptureMode::Cow);
+  writer.capture(rt.space(), rt, "guest");
+  while (!writer.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  setrlimit(RLIMIT_FSIZE, &was);
+  std::signal(SIGXFSZ, oldHandler);
+  // A full collection waits for the snapshot's writer first: its failure is not the
+  // collection's.
+  CHECK_NOTHROW(g.vm->evaluateInGuest("system fullGC"));
+  requireVerified(rt.space());
+  writer.releaseSpace();
+  CHECK_THROWS_WITH_AS(writer.finish(), doctest::Contains("File too large"), image::ImageError);
+  CHECK(!fs::exists(dir));
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
 
 TEST_CASE("segment files tile the regions holding objects in pieces of at most kSegmentFileBytes") {
