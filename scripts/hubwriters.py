@@ -54,11 +54,15 @@ def stop_hub(hub, wait_s=30):
         hub.wait()
 
 
-def take_snapshot(espell, socket, directory, mode, failed):
+def take_snapshot(espell, socket, directory, mode, failed, timeout_s=600):
     """`espell snapshot --control SOCKET --json --mode MODE DIRECTORY`: its report (a dict),
-    or None after passing what went wrong to `failed(text)`."""
-    done = subprocess.run([espell, "snapshot", "--control", socket, "--json", "--mode", mode, directory],
-                          capture_output=True, text=True)
+    or None after passing what went wrong (also no answer within timeout_s) to `failed(text)`."""
+    try:
+        done = subprocess.run([espell, "snapshot", "--control", socket, "--json", "--mode", mode, directory],
+                              capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        failed(f"espell snapshot --mode {mode} {directory}: no answer within {timeout_s} s")
+        return None
     try:
         report = json.loads(done.stdout) if done.returncode == 0 else None
     except ValueError:

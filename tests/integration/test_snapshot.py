@@ -307,8 +307,8 @@ def test_write_fails_under_load(args, work):
                                "source": f"version {n} " + "y" * (512 * 1024)})
             connection.request("POST", "/repos/Big/versions", body, {"Content-Type": "application/json"})
             response = connection.getresponse()
-            check_equal(response.status, 201, f"filling: {response.read()[:200]!r}")
-            response.read()
+            answer = response.read()
+            check_equal(response.status, 201, f"filling: {answer[:200]!r}")
         connection.close()
         limit = 1 << 20
         resource.prlimit(hub.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
