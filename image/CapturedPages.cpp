@@ -138,14 +138,14 @@ void CapturedPages::markSpilled(size_t page) {
   std::atomic_ref<uint8_t>(states_.data()[page]).store(Spilled, std::memory_order_release);
   madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
+  removeExtraBytes(kPageSize);  // before the room it makes is seen: the peak counts no page twice
   shadowHeld_.fetch_sub(1, std::memory_order_relaxed);
-  removeExtraBytes(kPageSize);
 }
 
 void CapturedPages::releaseShadow(size_t first, size_t count, size_t fromShadow) {
   madvise(shadow_.data() + first * kPageSize, count * kPageSize, MADV_DONTNEED);
+  removeExtraBytes(fromShadow * kPageSize);  // first, as in markSpilled
   shadowHeld_.fetch_sub(fromShadow, std::memory_order_relaxed);
-  removeExtraBytes(fromShadow * kPageSize);
 }
 
 void CapturedPages::addExtraBytes(size_t n) {
