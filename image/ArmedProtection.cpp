@@ -9,6 +9,7 @@
 
 #include "image/PageRanges.h"
 #include "space/KernelWrites.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
@@ -23,8 +24,14 @@ ArmedProtection::ArmedProtection(std::vector<PageRange> ranges, PageRange popula
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
   try {
-    service_ = std::thread([this] { descriptor_->serve([this](uintptr_t page) { onWrite(page); }); });
-    protector_ = std::thread([this, populate] { protectAll(populate); });
+    service_ = std::thread([this] {
+      space::nameThisThread("arm-faults");
+      descriptor_->serve([this](uintptr_t page) { onWrite(page); });
+    });
+    protector_ = std::thread([this, populate] {
+      space::nameThisThread("arm-protect");
+      protectAll(populate);
+    });
   } catch (...) {
     stopThreads();
     space::capturesActive.fetch_sub(1);

@@ -17,6 +17,7 @@
 #include "image/Sha256.h"
 #include "space/KernelWrites.h"
 #include "space/Reservation.h"
+#include "space/ThreadName.h"
 #include "space/UncheckedPages.h"
 
 namespace image {
@@ -92,7 +93,10 @@ FirstTouchVerification::FirstTouchVerification(std::vector<Segment> segments, Ba
     }
   }
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      space::nameThisThread("image-verify");
+      run();
+    });
   } catch (...) {
     for (const Segment& s : segments_) {
       mprotect(reinterpret_cast<void*>(s.start), mappedBytes(s), PROT_READ | PROT_WRITE);

@@ -6,7 +6,7 @@
 namespace image {
 
 HashThread::HashThread()
-    : jobs_([](const Job& job) {
+    : jobs_("snap-hash", [](const Job& job) {
         job.sha->add(job.data, job.n);
         return std::string();
       }) {}

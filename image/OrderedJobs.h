@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "image/BackgroundPriority.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
@@ -27,8 +28,10 @@ class OrderedJobs {
   // Runs `job` on the thread, outside the lock; answers a failure's message, or "".
   using Runner = std::function<std::string(const Job&)>;
 
-  explicit OrderedJobs(Runner run)
-      : run_(std::move(run)), thread_([this] {
+  // `name` names the thread (space/ThreadName.h).
+  OrderedJobs(const char* name, Runner run)
+      : run_(std::move(run)), thread_([this, name] {
+          space::nameThisThread(name);
           lowerThreadPriority();
           serve();
         }) {}

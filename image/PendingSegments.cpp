@@ -4,11 +4,13 @@
 #include <stdexcept>
 
 #include "image/BackgroundPriority.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
 PendingSegments::PendingSegments(std::vector<SegmentFile>& done)
     : done_(done), thread_([this] {
+        space::nameThisThread("snap-fsync");
         lowerThreadPriority();
         run();
       }) {}

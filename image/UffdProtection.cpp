@@ -5,6 +5,7 @@
 
 #include "image/PageRanges.h"
 #include "space/RunAhead.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
@@ -81,7 +82,10 @@ UffdProtection::~UffdProtection() {
 }
 
 void UffdProtection::startService() {
-  service_ = std::thread([this] { descriptor_->serve([this](uintptr_t page) { onWrite(page); }); });
+  service_ = std::thread([this] {
+    space::nameThisThread("snap-faults");
+    descriptor_->serve([this](uintptr_t page) { onWrite(page); });
+  });
 }
 
 // The service thread: the program's first write to a page (or run of pages) since the capture.

@@ -36,7 +36,7 @@ int writeFully(int fd, const uint8_t* p, size_t n, size_t offset) {
 }  // namespace
 
 WriteThread::WriteThread()
-    : jobs_([](const Job& job) {
+    : jobs_("snap-write", [](const Job& job) {
         int error = writeFully(job.fd, static_cast<const uint8_t*>(job.data), job.n, job.offset);
         return error ? ioFailure("write", *job.path, error) : std::string();
       }) {}

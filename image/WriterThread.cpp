@@ -4,11 +4,13 @@
 #include <stdexcept>
 
 #include "image/BackgroundPriority.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
 WriterThread::WriterThread(Body body, Cleanup cleanup)
     : thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
+        space::nameThisThread("snap-copy");
         lowerThreadPriority();
         auto start = std::chrono::steady_clock::now();
         try {

@@ -1,5 +1,6 @@
 // PageReleaseThread: see PageReleaseThread.h.
 #include "space/PageReleaseThread.h"
+#include "space/ThreadName.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -14,7 +15,11 @@ PageReleaseThread& PageReleaseThread::instance() {
 
 PageReleaseThread::Ticket PageReleaseThread::post(std::function<void()> job) {
   std::lock_guard lock(mutex_);
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable())
+    thread_ = std::thread([this] {
+      nameThisThread("espell-pages");
+      run();
+    });
   jobs_.push_back(std::move(job));
   Ticket ticket = ++lastPosted_;
   posted_.notify_one();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 
+#include "space/ThreadName.h"
 #include "vm/Interpreter.h"
 #include "vm/IoPoller.h"
 #include "vm/ObjectLayouts.h"
@@ -283,6 +284,7 @@ void Scheduler::startHeartbeat() {
   }
   Interpreter* interp = &rt_.interpreter();
   heartbeat_ = std::thread([this, interp] {
+    space::nameThisThread("espell-beat");
     while (heartbeatRunning_.load(std::memory_order_relaxed)) {
       // A tick, cut short by stopHeartbeat: it joins at once instead of waiting out the
       // millisecond.
