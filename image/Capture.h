@@ -18,6 +18,9 @@ class Capture {
   // Blocks until done; throws std::runtime_error (file and errno) when writing failed.
   // captureMicros is left for PageWriter to fill.
   virtual PageWriteReport wait() = 0;
+  // The program needs the writer done soon (a full collection is owed): a writer that
+  // paces itself stops pacing. Any thread.
+  virtual void hurry() {}
 };
 
 // The file name of the range at `index`, relative to the directory.

@@ -105,7 +105,9 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   const char* forced = std::getenv("ESPELL_SNAPSHOT_WRITES");
   FileWrites writes = forced && std::strcmp(forced, "buffered") == 0 ? FileWrites::Buffered : FileWrites::Direct;
   PageResidence residence;  // pages never touched are left as holes, not read
+  WritePacing pacing(WritePacing::busyBytesPerSecondFromEnvironment());
   while (holdWritersForTests.load() && !stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  programActivity_.restart();
   for (size_t r = 0; r < pages_.ranges().size(); r++) {
     size_t first = pages_.firstPage(r);
     size_t count = pages_.pagesOf(r);
@@ -140,6 +142,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       protection_->written(first + done, batch);
       if (fromShadow) pages_.releaseShadow(first + done, batch, fromShadow);
       done += batch;
+      pace(pacing, batch * kPage, first + done, spillAt, stop);
     }
     holeBytes_ += out.holeBytes();
     directWrites_ = directWrites_ || out.direct();
@@ -186,6 +189,24 @@ void CowCapture::spillFrom(size_t from) {
   }
 }
 
+void CowCapture::pace(WritePacing& pacing, size_t bytes, size_t nextPage, size_t spillAt,
+                      const std::atomic<bool>& stop) {
+  using Clock = WritePacing::Clock;
+  constexpr auto kStep = std::chrono::milliseconds(2);  // how soon a wait sees a spill due or an idle program
+  Clock::time_point began = Clock::now();
+  Clock::time_point until = pacing.after(bytes, !hurry_.load() && programActivity_.busy(), began);
+  for (Clock::time_point now = began; now < until; now = Clock::now()) {
+    if (stop.load(std::memory_order_relaxed) || hurry_.load()) break;
+    if (pages_.shadowPages() >= spillAt && !spillOff_) spillFrom(nextPage);
+    if (!programActivity_.busy()) {
+      pacing.after(0, false, now);  // idle again: the writer goes as fast as it can
+      break;
+    }
+    std::this_thread::sleep_until(std::min(until, now + kStep));
+  }
+  pacedMicros_ += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - began).count();
+}
+
 // The writer's last act, done or failed: every page writable again.
 void CowCapture::stopProtecting() {
   pages_.boundShadow(SIZE_MAX);  // first: a fault waiting for room would hold finish() up
@@ -198,6 +219,7 @@ bool CowCapture::finished() {
 }
 
 PageWriteReport CowCapture::wait() {
+  hurry_.store(true);
   writer_->join();
   PageWriteReport report;
   report.mode = CaptureMode::Cow;
@@ -206,6 +228,7 @@ PageWriteReport CowCapture::wait() {
   report.pagesSavedByCow = pages_.pagesSaved();
   report.pagesSpilled = pagesSpilled_;
   report.savesWaited = pages_.savesWaited();
+  report.pacedMicros = pacedMicros_;
   report.armMicros = protection_->armMicros();
   report.pagesProtectedInPause = protection_->pagesProtectedInPause();
   report.peakExtraBytes = pages_.peakExtraBytes();

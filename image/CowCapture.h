@@ -6,7 +6,8 @@
 // of private anonymous memory never touched are not read: they are zeros, left as holes
 // in the files (PageResidence.h). Files are written with O_DIRECT on a WriteThread, from
 // the batch buffers, while the next batch is copied (SegmentOutput.h);
-// ESPELL_SNAPSHOT_WRITES=buffered writes them through the page cache instead.
+// ESPELL_SNAPSHOT_WRITES=buffered writes them through the page cache instead. While the
+// program is busy the writer holds a rate (WritePacing.h).
 #pragma once
 
 #include <algorithm>
@@ -19,7 +20,9 @@
 #include "image/ArmedProtection.h"
 #include "image/Capture.h"
 #include "image/CapturedPages.h"
+#include "image/ProgramActivity.h"
 #include "image/SpillFile.h"
+#include "image/WritePacing.h"
 #include "image/WriteProtection.h"
 #include "image/WriterThread.h"
 
@@ -61,6 +64,7 @@ class CowCapture : public Capture {
   // program, made deterministic).
   static inline std::atomic<bool> holdWritersForTests{false};
 
+  // Made on the program's thread, in its pause: that thread's activity paces the writer.
   // Throws std::runtime_error when the pages cannot be protected (nothing is then).
   // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h).
   CowCapture(const std::vector<PageRange>& ranges, const std::string& directory,
@@ -68,6 +72,7 @@ class CowCapture : public Capture {
   ~CowCapture() override;
   bool finished() override;
   PageWriteReport wait() override;
+  void hurry() override { hurry_.store(true); }
 
  private:
   void writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop);
@@ -75,6 +80,11 @@ class CowCapture : public Capture {
   // first call), giving their memory back. A spill file that cannot be made or written
   // turns spilling off: the copies then stay in memory, as without it.
   void spillFrom(size_t from);
+  // After a batch of `bytes`: waits while the program is busy and the writer is ahead of
+  // the busy rate, spilling meanwhile once the saved copies reach `spillAt` (`nextPage`:
+  // the first page not written yet). Anyone waiting for the writer (hurry_) or a stop
+  // ends the wait at once.
+  void pace(WritePacing& pacing, size_t bytes, size_t nextPage, size_t spillAt, const std::atomic<bool>& stop);
   void stopProtecting();
 
   std::string directory_;
@@ -90,6 +100,12 @@ class CowCapture : public Capture {
   bool spillOff_ = false;
   std::unordered_map<size_t, size_t> spillSlot_;
   size_t pagesSpilled_ = 0;
+  ProgramActivity programActivity_;  // the writer's, once made (on the program's thread)
+  int64_t pacedMicros_ = 0;          // the writer's: time waited in pace() (read after join)
+  // Set by wait() and hurry(): whoever waits for the writer (finish(), a full collection
+  // through Space::holdPages), or will soon (a full collection owed), is not kept waiting
+  // by the pacing.
+  std::atomic<bool> hurry_{false};
   std::unique_ptr<WriterThread> writer_;  // last: stopped and joined first
 };
 

@@ -38,6 +38,10 @@ void PageWriter::capture(std::unique_ptr<ArmedProtection> armed) {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
+void PageWriter::hurry() {
+  if (capture_) capture_->hurry();
+}
+
 bool PageWriter::finished() {
   return !capture_ || capture_->finished();
 }

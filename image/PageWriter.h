@@ -53,6 +53,7 @@ struct PageWriteReport {
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
   size_t pagesSpilled = 0;     // of them, copies moved to disk until the writer reached them (Cow)
   size_t savesWaited = 0;      // saves that waited for the writer to spill (Cow: the shadow was full)
+  int64_t pacedMicros = 0;     // Cow: time the writer waited, holding its rate while the program was busy
   // Memory beyond the ranges the capture used at its peak: saved pages and the writer's
   // buffer (Cow), the copy (Copy), the child's private memory at its end (Fork).
   size_t peakExtraBytes = 0;
@@ -92,6 +93,9 @@ class PageWriter {
   // Blocks until the writer is done; every range is writable afterwards. Throws
   // std::runtime_error naming the file and errno when writing failed (disk full, ...).
   PageWriteReport wait();
+  // The program needs the writer done soon: Cow stops pacing itself (WritePacing.h), as
+  // when waited for. Does not block.
+  void hurry();
 
   // Call before the kernel writes into [p, p + n) on the program's behalf (read(2) or
   // recv(2) into a heap buffer): see space/KernelWrites.h. Costs one relaxed atomic load

@@ -156,12 +156,14 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   return initializeObject(block, cls, fmt, slots);
 }
 
-bool Space::fullCollectionDue() const {
+bool Space::fullCollectionDue() {
+  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
+  bool due = oldSpace_->allocatedSinceSweep() > threshold;
   // While a snapshot holds the heap, old space may grow past the threshold. Only an
   // allocation that fails, or promotion past the heap limit, collects then (collectGarbage).
-  if (snapshotHoldsHeap()) return false;
-  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
-  return oldSpace_->allocatedSinceSweep() > threshold;
+  if (!snapshotHoldsHeap()) return due;
+  if (due && pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
+  return false;
 }
 
 uintptr_t Space::allocateOldBlock(size_t bytes) {
@@ -246,17 +248,19 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   return sweeper.releasedBytes();
 }
 
-void Space::holdPages(std::function<void()> finish) {
+void Space::holdPages(std::function<void()> finish, std::function<void()> owed) {
   if (!pagesHold_) {
     bumpFirstBeforeHold_ = oldSpace_->bumpFirst();
     oldSpace_->setBumpFirst(true);
   }
   pagesHold_ = std::move(finish);
+  pagesHoldOwed_ = std::move(owed);
 }
 
 void Space::releasePagesHold() {
   if (!pagesHold_) return;
   pagesHold_ = nullptr;
+  pagesHoldOwed_ = nullptr;
   oldSpace_->setBumpFirst(bumpFirstBeforeHold_);
 }
 

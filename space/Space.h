@@ -240,8 +240,11 @@ class Space {
   // which waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages
   // (no eden resizing, no release while idle: the writer may not have read them yet), and
   // promotion takes old space's bump area first (Space::preparePromotionArea): memory
-  // above the captured pages, where it costs the snapshot no copy.
-  void holdPages(std::function<void()> finish);
+  // above the captured pages, where it costs the snapshot no copy. `owed`, if given, is
+  // called once, on this space's thread, when a full collection falls due and the hold
+  // defers it: a writer that paces itself should then finish, so that the collection is
+  // not forced later (an allocation failing) and waits for all that is left.
+  void holdPages(std::function<void()> finish, std::function<void()> owed = {});
   void releasePagesHold();
   // A snapshot that write-protects this space's pages ahead of its pause
   // (image/ArmedProtection.h) relies on them staying mapped until it captures: a full
@@ -257,7 +260,7 @@ class Space {
   void waitForPagesHold() {
     if (pagesHold_) {
       std::function<void()> finish = std::move(pagesHold_);
-      releasePagesHold();
+      releasePagesHold();  // drops pagesHoldOwed_ too
       finish();
     }
   }
@@ -400,8 +403,9 @@ class Space {
   // Answers the bytes of range released.
   size_t collectGarbage(size_t releaseFreeBytes);
   // Old space has grown by half its live size since the last full collection (and by at
-  // least minFullGcBytes): the heap stays near twice the live data.
-  bool fullCollectionDue() const;
+  // least minFullGcBytes): the heap stays near twice the live data. False while a snapshot
+  // holds the heap; then it tells the hold's `owed` (see holdPages) instead.
+  bool fullCollectionDue();
   // A snapshot holds the heap: it streams the pages (a collection would wait for the
   // writer) or is armed ahead of its pause (a collection would drop the arming, and the
   // pause would protect every page: 20 ms for a GiB). Collections that can wait, wait.
@@ -441,6 +445,7 @@ class Space {
   bool collecting_ = false;
   SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
+  std::function<void()> pagesHoldOwed_;           // see holdPages: cleared once called
   bool bumpFirstBeforeHold_ = false;              // old space's setting, restored when the hold ends
   std::function<void()> snapshotDisarm_;          // see setSnapshotArming
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease

@@ -420,6 +420,69 @@ TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards a
   for (size_t i : {size_t(35), size_t(65), size_t(69)}) CHECK(pageHolds(m.page(i), i, 1));
 }
 
+TEST_CASE("A busy program's cow writer holds the busy rate; an idle program's does not wait, nor does one waited for") {
+  constexpr size_t kPages = 2048;  // 8 MiB
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  TempDirectory dir;
+  ScopedEnvironment rate("ESPELL_SNAPSHOT_BUSY_MIBS", "4");  // 8 MiB: about two seconds while busy
+  PageWriter writer({{b, b + kPages * kPage}}, CaptureMode::Cow, dir.path);
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  PageWriteReport report;
+
+  SUBCASE("busy: this thread, which captured, computes until the writer is done") {
+    Clock::time_point start = Clock::now();
+    writer.capture();
+    volatile uint64_t x = 1;
+    while (!writer.finished() && Clock::now() - start < std::chrono::seconds(20)) {
+      for (int i = 0; i < 1000; i++) x = x * 6364136223846793005ULL + 1;
+    }
+    double took = seconds(Clock::now() - start);
+    report = writer.wait();
+    MESSAGE("busy: ", took, " s, paced ", report.pacedMicros / 1000, " ms");
+    // Unpaced: the batches of the first window (5 ms), and the first of the busy stretch;
+    // on this machine kind 3-5 MiB when the files are quick to make. The rest at 4 MiB/s.
+    CHECK(took >= 0.5);
+    CHECK(report.pacedMicros >= 400000);
+  }
+  SUBCASE("idle: this thread sleeps until the writer is done") {
+    Clock::time_point start = Clock::now();
+    writer.capture();
+    while (!writer.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    double took = seconds(Clock::now() - start);
+    report = writer.wait();
+    MESSAGE("idle: ", took, " s, paced ", report.pacedMicros / 1000, " ms");
+    // At most the first window reads capture()'s own work as busy: one batch's wait.
+    CHECK(report.pacedMicros < 150000);
+  }
+  SUBCASE("waited for: wait() lifts the pacing of a busy program at once") {
+    ScopedEnvironment slow("ESPELL_SNAPSHOT_BUSY_MIBS", "1");  // some 8 s while busy
+    Clock::time_point start = Clock::now();
+    writer.capture();
+    volatile uint64_t x = 1;
+    while (Clock::now() - start < std::chrono::milliseconds(200)) x = x * 6364136223846793005ULL + 1;
+    CHECK_FALSE(writer.finished());
+    Clock::time_point waited = Clock::now();
+    report = writer.wait();
+    double took = seconds(Clock::now() - waited);
+    MESSAGE("waited for: ", took, " s after 0.2 s busy, paced ", report.pacedMicros / 1000, " ms");
+    CHECK(took < 3.0);
+  }
+  REQUIRE(report.segments.size() == 1);
+  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
+  REQUIRE(bytes.size() == kPages * kPage);
+  CHECK(report.segments[0].sha256 == sha256Hex(bytes));
+  size_t wrong = 0;
+  for (size_t i = 0; i < kPages; i++)
+    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
+  CHECK(wrong == 0);
+  munmap(p, kPages * kPage);
+}
+
 TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's niceness") {
   auto policyAndNice = [] {
     std::pair<int, int> seen;

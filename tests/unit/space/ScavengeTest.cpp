@@ -199,6 +199,27 @@ TEST_CASE(
   h.verify();
 }
 
+TEST_CASE("a full collection that falls due while a snapshot holds the pages is deferred, and tells the hold once") {
+  TestHeap h;  // minFullGcBytes: 4 MiB
+  h.space.collectGarbage();
+  uint64_t fullBefore = h.space.stats().fullCollections;
+  int owed = 0;
+  bool finished = false;
+  h.space.holdPages([&finished] { finished = true; }, [&owed] { owed++; });
+  // 8 MiB of old garbage: twice the threshold, allocated straight into old space.
+  for (int i = 0; i < 2048; i++) h.space.allocate(h.arrayClass, Format::Indexable, 511, Tenure::Old);
+  CHECK(owed == 1);                                      // told once, at the threshold
+  CHECK(h.space.stats().fullCollections == fullBefore);  // and nothing collected
+  CHECK_FALSE(finished);
+  h.space.releasePagesHold();
+  // Without the hold the collection is due again and runs.
+  h.space.allocate(h.arrayClass, Format::Indexable, 511, Tenure::Old);
+  CHECK(h.space.stats().fullCollections == fullBefore + 1);
+  CHECK(owed == 1);
+  CHECK_FALSE(finished);
+  h.verify();
+}
+
 TEST_CASE("the scavenge log holds each of the last scavenges' pause, numbered, the oldest dropped past its capacity") {
   ScavengeLog log;
   CHECK(log.count() == 0);
