@@ -219,7 +219,7 @@ bool CowCapture::finished() {
 }
 
 PageWriteReport CowCapture::wait() {
-  hurry_.store(true);
+  hurry();
   writer_->join();
   PageWriteReport report;
   report.mode = CaptureMode::Cow;

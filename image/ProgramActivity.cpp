@@ -1,18 +1,9 @@
 // ProgramActivity: see ProgramActivity.h.
 #include "image/ProgramActivity.h"
 
-#include <chrono>
+#include "vm/Scheduler.h"
 
 namespace image {
-
-namespace {
-
-int64_t wallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 ProgramActivity::ProgramActivity() {
   valid_ = pthread_getcpuclockid(pthread_self(), &clock_) == 0;
@@ -20,7 +11,7 @@ ProgramActivity::ProgramActivity() {
 }
 
 void ProgramActivity::restart() {
-  lastWall_ = wallMicros();
+  lastWall_ = vm::Scheduler::nowMicros();
   lastCpu_ = cpuMicros();
   busy_ = false;
 }
@@ -32,7 +23,7 @@ int64_t ProgramActivity::cpuMicros() const {
 }
 
 bool ProgramActivity::busy() {
-  int64_t wall = wallMicros();
+  int64_t wall = vm::Scheduler::nowMicros();
   if (wall - lastWall_ < kWindowMicros) return busy_;
   int64_t cpu = cpuMicros();
   busy_ = cpu >= 0 && lastCpu_ >= 0 && double(cpu - lastCpu_) >= kBusyShare * double(wall - lastWall_);
