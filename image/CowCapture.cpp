@@ -90,6 +90,16 @@ CowCapture::~CowCapture() {
 }
 
 void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) {
+  // Closing the spill file frees its blocks, which on a file system mounted with `discard`
+  // waits for the disk (90 ms here): done by the writer, however it leaves, not by the
+  // thread that destroys the capture (the program's).
+  struct SpillClosed {
+    CowCapture& capture;
+    ~SpillClosed() {
+      capture.spill_.reset();
+      capture.spillSlot_.clear();
+    }
+  } spillClosed{*this};
   auto started = std::chrono::steady_clock::now();
   // Batches rotate through the buffers, so that one can wait to be hashed and written while
   // the next is filled. Declared before the hasher: they outlive its last job.

@@ -282,6 +282,18 @@ TEST_CASE("Cow capture armed ahead protects again what was written meanwhile, an
 
 namespace {
 
+// Descriptors this process holds open on files in `directory` (a nameless O_TMPFILE file
+// there reads back as "DIRECTORY/#INODE (deleted)").
+size_t openFilesUnder(const std::string& directory) {
+  size_t open = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    open += !ec && target.rfind(directory + "/", 0) == 0;
+  }
+  return open;
+}
+
 // Captures Memory while the writer is held back and a program thread writes every page
 // from the last one down: the pages' saved copies pile up ahead of the writer until the
 // shadow's bound, where the program waits. Let go, the writer spills those it will not
@@ -316,6 +328,10 @@ PageWriteReport captureWithWriterHeld(const char* protection) {
   CowCapture::holdWritersForTests = false;
   program.join();
   PageWriteReport report = writer.wait();
+  // The writer closed the spill file itself, before wait() returned: closing frees its
+  // blocks, which waits for the disk where the file system discards them, and the thread
+  // that destroys the capture is the program's.
+  CHECK(openFilesUnder(dir.path) == 0);
   CowCapture::Batches batches = CowCapture::batchesFor(Memory::kPages - 1);
   CHECK(report.peakExtraBytes <= (batches.pages * batches.buffers + bound) * kPage);
   REQUIRE(report.segments.size() == m.ranges.size());
