@@ -7,11 +7,13 @@ checked (201 and {"name": ..., "number": N}); a failure is passed to the caller'
 `failed(text)` and does not stop the others. Used by scripts/bench/snapshot and
 scripts/bench/steady-load."""
 import asyncio
+import gc
 import json
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 from hubload import load_module
@@ -150,6 +152,7 @@ class WriteLoad:
         self.failed = 0
         self.report_failure = failed
         self.stopping = False
+        self.thread_id = None  # the thread the clients run on, once they run
 
     async def client(self, index):
         loop = asyncio.get_running_loop()
@@ -174,7 +177,16 @@ class WriteLoad:
             connection.close()
 
     async def run(self):
-        await asyncio.gather(*(self.client(i) for i in range(self.clients)))
+        # As in scripts/load: Python's cyclic collector walks every tracked object in its
+        # oldest generation, and the records grow to millions; its passes stalled every
+        # client at once for 60-230 ms (scripts/bench/snapshot-sched: the clients' thread
+        # running while the hub waited for a request). The records hold no cycles.
+        self.thread_id = threading.get_native_id()
+        gc.disable()
+        try:
+            await asyncio.gather(*(self.client(i) for i in range(self.clients)))
+        finally:
+            gc.enable()
 
     def latencies(self, start, end, before_end=None):
         """Latencies (ms, ascending) of the requests that overlap [start, end]; with
