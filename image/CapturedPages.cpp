@@ -13,6 +13,19 @@ namespace image {
 
 namespace {
 
+// Whether the page at `p` holds only zero bytes. Most pages are not, and show it in their
+// first words; the promotion area of a busy heap is, and reading a page costs far less
+// than copying it, keeping the copy and spilling it to disk. Signal safe.
+bool allZeros(const void* p) {
+  const uint64_t* w = static_cast<const uint64_t*>(p);
+  uint64_t any = 0;
+  for (size_t i = 0; i < CapturedPages::kPageSize / sizeof(uint64_t); i += 8) {
+    for (size_t j = 0; j < 8; j++) any |= w[i + j];
+    if (any != 0) return false;
+  }
+  return true;
+}
+
 // The pages of `ranges`, after checking that each is page aligned.
 size_t pagesIn(const std::vector<PageRange>& ranges) {
   size_t pages = 0;
@@ -75,7 +88,15 @@ void CapturedPages::preserve(size_t page) {
   }
   uint8_t s = NotWritten;
   if (state.compare_exchange_strong(s, Copying, std::memory_order_acquire)) {
-    std::memcpy(shadow_.data() + page * kPageSize, reinterpret_cast<const void*>(address(page)), kPageSize);
+    // Still protected: nobody writes the page while it is looked at.
+    const void* live = reinterpret_cast<const void*>(address(page));
+    if (allZeros(live)) {
+      pagesSaved_.fetch_add(1, std::memory_order_relaxed);
+      zeroPagesSaved_.fetch_add(1, std::memory_order_relaxed);
+      state.store(Zeros, std::memory_order_release);
+      return;
+    }
+    std::memcpy(shadow_.data() + page * kPageSize, live, kPageSize);
     pagesSaved_.fetch_add(1, std::memory_order_relaxed);
     shadowPages_.fetch_add(1, std::memory_order_relaxed);
     shadowHeld_.fetch_add(1, std::memory_order_relaxed);
@@ -116,7 +137,12 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
     return unpopulated ? Taken::Zeros : Taken::Page;
   }
   while ((s = state.load(std::memory_order_acquire)) == Copying) sched_yield();
-  // Saved or Spilled: only the writer moves a page on from there.
+  // Saved, Zeros or Spilled: only the writer moves a page on from there.
+  if (s == Zeros) {
+    std::memset(out, 0, kPageSize);
+    state.store(Done, std::memory_order_release);
+    return Taken::Zeros;
+  }
   if (s == Spilled) {
     state.store(Done, std::memory_order_release);
     return Taken::Spilled;

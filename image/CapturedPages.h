@@ -8,10 +8,13 @@
 // Page states, each an atomic byte; every transition is made by the one who claimed it:
 //   NotWritten --claim (CAS)--> Copying --writer done--> Done
 //                                       --fault path done--> Saved --writer took shadow--> Done
+//                                       --fault path found zeros--> Zeros --writer wrote zeros--> Done
 //   Saved --writer spilled it--> Spilled --writer read it back--> Done
-// Invariant: a page is made writable only in state Saved, Spilled or Done. Only the
-// writer moves a page on from Saved; a Spilled page's captured contents are in the
-// writer's SpillFile, its shadow given back.
+// Invariant: a page is made writable only in state Saved, Zeros, Spilled or Done. Only the
+// writer moves a page on from Saved or Zeros; a Spilled page's captured contents are in
+// the writer's SpillFile, its shadow given back; a Zeros page's captured contents were all
+// zero bytes, so nothing of it was copied: free memory the heap wrote ahead (a spare
+// segment, a warmed bump area) or cleared, which promotions under load fill first.
 #pragma once
 
 #include <atomic>
@@ -29,7 +32,7 @@ class CapturedPages {
  public:
   static constexpr size_t kPageSize = PageWriter::kPageSize;
   static constexpr size_t kNone = SIZE_MAX;
-  enum State : uint8_t { NotWritten, Copying, Saved, Done, Spilled };
+  enum State : uint8_t { NotWritten, Copying, Saved, Done, Spilled, Zeros };
 
   // Maps the shadow (reserved, not committed). Throws std::runtime_error when it cannot.
   explicit CapturedPages(const std::vector<PageRange>& ranges);
@@ -46,8 +49,9 @@ class CapturedPages {
   size_t pageAt(uintptr_t address, size_t* range = nullptr) const;
 
   // The fault path: returns once the page's captured contents are safe elsewhere (state
-  // Saved or Done), copying them to the shadow if nobody had. While the shadow holds
-  // shadowBound() saved copies, it first waits for the writer to spill some. Signal safe.
+  // Saved, Zeros or Done), copying them to the shadow if nobody had and they are not all
+  // zeros. While the shadow holds shadowBound() saved copies, it first waits for the
+  // writer to spill some. Signal safe.
   void preserve(size_t page);
   // The bound on saved copies in the shadow, set in the pause by a capture whose writer
   // spills them (CowCapture), and lifted (SIZE_MAX, the default) before its fault path
@@ -59,7 +63,8 @@ class CapturedPages {
   // Saves that waited for room in the shadow.
   size_t savesWaited() const { return savesWaited_.load(std::memory_order_relaxed); }
   // Where take() found a page's captured contents (Spilled: the caller reads them from
-  // where it spilled them; `out` is left alone).
+  // where it spilled them; `out` is left alone; Zeros: `out` is zeroed, from a page never
+  // touched or one the fault path found all zeros).
   enum class Taken : uint8_t { Page, Shadow, Zeros, Spilled };
   // The writer: copies the page's captured contents to `out`, from the page itself (still
   // protected) or from its shadow. `unpopulated`: the page had no contents when the writer
@@ -81,6 +86,8 @@ class CapturedPages {
   size_t shadowPages() const { return shadowPages_.load(std::memory_order_relaxed); }
 
   size_t pagesSaved() const { return pagesSaved_.load(std::memory_order_relaxed); }
+  // Of them, those found all zeros: recorded as such, nothing copied or spilled.
+  size_t zeroPagesSaved() const { return zeroPagesSaved_.load(std::memory_order_relaxed); }
   // Memory beyond the ranges: shadow pages in use plus whatever the writer declared.
   void addExtraBytes(size_t n);
   void removeExtraBytes(size_t n) { extraBytes_.fetch_sub(n, std::memory_order_relaxed); }
@@ -99,6 +106,7 @@ class CapturedPages {
   // committed only for the pages the fault path saves, so saving needs no allocation.
   ZeroMappedBytes shadow_;
   std::atomic<size_t> pagesSaved_{0};
+  std::atomic<size_t> zeroPagesSaved_{0};
   std::atomic<size_t> shadowPages_{0};  // pages in state Saved
   // Shadow pages whose memory is in use: Saved, or taken by the writer and not released.
   std::atomic<size_t> shadowHeld_{0};

@@ -236,6 +236,7 @@ PageWriteReport CowCapture::wait() {
   report.protection = protectionName_;
   report.pagesWritten = pages_.pageCount();
   report.pagesSavedByCow = pages_.pagesSaved();
+  report.zeroPagesSaved = pages_.zeroPagesSaved();
   report.pagesSpilled = pagesSpilled_;
   report.savesWaited = pages_.savesWaited();
   report.pacedMicros = pacedMicros_;

@@ -117,6 +117,7 @@ std::string SnapshotReport::toJson() const {
                       {"heapBytes", heapBytes},
                       {"pagesWritten", pagesWritten},
                       {"pagesSavedByCow", pagesSavedByCow},
+                      {"zeroPagesSaved", zeroPagesSaved},
                       {"pagesSpilled", pagesSpilled},
                       {"savesWaited", savesWaited},
                       {"pacedMicros", pacedMicros},
@@ -142,7 +143,8 @@ std::string SnapshotReport::toText() const {
       "us)\n"
       "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
       "  pages written     %zu (%.1f MiB heap)\n"
-      "  saved on write    %zu pages (%zu of them spilled to disk; %zu saves waited for the writer to spill)\n"
+      "  saved on write    %zu pages (%zu of them all zeros, not copied; %zu spilled to disk; %zu saves waited for the "
+      "writer to spill)\n"
       "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
       "  written           %.1f MiB (%.1f MiB of it holes) in %lld ms (%.0f MiB/s)%s\n"
       "  paced             %lld ms (the writer held its rate while the program was busy)\n"
@@ -151,7 +153,7 @@ std::string SnapshotReport::toText() const {
       space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
       (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
       pagesProtectedInPause, (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
-      pagesSpilled, savesWaited, double(peakExtraBytes) / double(1 << 20), share,
+      zeroPagesSaved, pagesSpilled, savesWaited, double(peakExtraBytes) / double(1 << 20), share,
       double(bytesWritten) / double(1 << 20), double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000),
       cachedThroughputMiBPerSecond(), directWrites ? " with O_DIRECT" : " to the page cache",
       (long long)(pacedMicros / 1000), (long long)(writeMicros / 1000), throughputMiBPerSecond(),
@@ -324,6 +326,7 @@ SnapshotReport ImageWriter::finish() {
   report_.pagesProtectedInPause = pageReport_.pagesProtectedInPause;
   report_.pagesWritten = pageReport_.pagesWritten;
   report_.pagesSavedByCow = pageReport_.pagesSavedByCow;
+  report_.zeroPagesSaved = pageReport_.zeroPagesSaved;
   report_.pagesSpilled = pageReport_.pagesSpilled;
   report_.savesWaited = pageReport_.savesWaited;
   report_.pacedMicros = pageReport_.pacedMicros;

@@ -43,9 +43,10 @@ struct SnapshotReport {
   size_t heapBytes = 0;              // bytes of the segments captured
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;
-  size_t pagesSpilled = 0;  // cow: saved copies moved to disk until the writer reached them
-  size_t savesWaited = 0;   // cow: saves that waited for the writer to spill (the copies were at their bound)
-  int64_t pacedMicros = 0;  // cow: time the writer waited, holding its rate while the program was busy
+  size_t zeroPagesSaved = 0;  // cow: of the pages saved, those found all zeros (nothing copied)
+  size_t pagesSpilled = 0;    // cow: saved copies moved to disk until the writer reached them
+  size_t savesWaited = 0;     // cow: saves that waited for the writer to spill (the copies were at their bound)
+  int64_t pacedMicros = 0;    // cow: time the writer waited, holding its rate while the program was busy
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;
   size_t holeBytes = 0;       // of them, pages never touched, left as holes (cow)

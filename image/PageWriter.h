@@ -51,6 +51,7 @@ struct PageWriteReport {
   size_t pagesProtectedInPause = 0;  // Cow: every page, or when armed, those written or added since
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
+  size_t zeroPagesSaved = 0;   // of them, pages found all zeros: nothing copied (Cow)
   size_t pagesSpilled = 0;     // of them, copies moved to disk until the writer reached them (Cow)
   size_t savesWaited = 0;      // saves that waited for the writer to spill (Cow: the shadow was full)
   int64_t pacedMicros = 0;     // Cow: time the writer waited, holding its rate while the program was busy

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -370,6 +371,43 @@ TEST_CASE(
     // let go past its spilling threshold, spilled the copies ahead of it.
     CHECK(report.pagesSavedByCow >= 2 * CowCapture::spillAtPages(Memory::kPages - 1));
     CHECK(report.pagesSpilled > 0);
+  }
+}
+
+TEST_CASE("A page the program writes first that was all zeros is saved as zeros: nothing copied, the file right") {
+  for (const char* protection : {static_cast<const char*>(nullptr), "mprotect"}) {
+    CAPTURE(protection ? protection : "default");
+    std::unique_ptr<ScopedEnvironment> forced;
+    if (protection) forced = std::make_unique<ScopedEnvironment>("ESPELL_SNAPSHOT_PROTECTION", protection);
+    Memory m;
+    constexpr size_t kZeroPages = 64, kWritten = 128;  // the first of the written pages are zeros
+    for (size_t i = 0; i < kZeroPages; i++) std::memset(m.page(i), 0, kPage);
+    TempDirectory dir;
+    PageWriter writer(m.ranges, CaptureMode::Cow, dir.path);
+    CowCapture::holdWritersForTests = true;  // every page written is saved by the program's write
+    writer.capture();
+    for (size_t i = 0; i < kWritten; i++) fillPage(m.page(i), i, 1);
+    CowCapture::holdWritersForTests = false;
+    PageWriteReport report = writer.wait();
+    MESSAGE("protection: ", report.protection, ", saved: ", report.pagesSavedByCow, ", zeros: ", report.zeroPagesSaved,
+            ", peak extra: ", report.peakExtraBytes / kPage, " pages");
+    CHECK(report.pagesSavedByCow >= kWritten);
+    CHECK(report.zeroPagesSaved == kZeroPages);
+    CowCapture::Batches batches = CowCapture::batchesFor(Memory::kPages - 1);
+    CHECK(report.peakExtraBytes <= (batches.pages * batches.buffers + report.pagesSavedByCow - kZeroPages) * kPage);
+    REQUIRE(report.segments.size() == m.ranges.size());
+    std::string first = readFile(dir.path + "/" + report.segments[0].file);
+    REQUIRE(first.size() == m.ranges[0].end - m.ranges[0].start);
+    CHECK(report.segments[0].sha256 == sha256Hex(first));
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(first.data());
+    size_t wrong = 0;
+    for (size_t i = 0; i < kWritten; i++) {
+      bool right = i < kZeroPages
+                       ? std::all_of(bytes + i * kPage, bytes + (i + 1) * kPage, [](uint8_t b) { return b == 0; })
+                       : pageHolds(bytes + i * kPage, i, 0);
+      wrong += !right || !pageHolds(m.page(i), i, 1);
+    }
+    CHECK_MESSAGE(wrong == 0, wrong, " pages differ in the file (as of the capture) or in memory (as written)");
   }
 }
 
