@@ -10,12 +10,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
 #include "image/Sha256.h"
 #include "space/KernelWrites.h"
+#include "space/MonotonicClock.h"
 #include "space/Reservation.h"
 #include "space/ThreadName.h"
 #include "space/UncheckedPages.h"
@@ -27,11 +27,6 @@ namespace {
 constexpr uint64_t kPage = space::Reservation::kPageSize;
 // Hashed a piece at a time, so that a wanted segment waits for one piece, not a segment.
 constexpr size_t kPieceBytes = size_t(1) << 20;
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 uint64_t mappedBytes(const FirstTouchVerification::Segment& s) {
   return (s.bytes + kPage - 1) & ~(kPage - 1);
@@ -68,7 +63,7 @@ FirstTouchVerification::FirstTouchVerification(std::vector<Segment> segments, Ba
       onChecked_(std::move(onChecked)),
       states_(std::make_unique<std::atomic<uint32_t>[]>(segments_.size())),
       wanted_(std::make_unique<std::atomic<uint8_t>[]>(segments_.size())),
-      startMicros_(nowMicros()) {
+      startMicros_(space::monotonicMicros()) {
   for (const Segment& s : segments_) bytes_ += s.bytes;
   // In this order: system calls on heap memory touch first, protecting code waits, the
   // fault handler knows the segments — and only then are they made unreadable.
@@ -129,7 +124,7 @@ FirstTouchStats FirstTouchVerification::stats() const {
   FirstTouchStats s;
   s.segments = segments_.size();
   s.bytes = bytes_;
-  s.micros = done_.load(std::memory_order_acquire) ? micros_ : nowMicros() - startMicros_;
+  s.micros = done_.load(std::memory_order_acquire) ? micros_ : space::monotonicMicros() - startMicros_;
   s.faultsWaited = faultsWaited_.load(std::memory_order_relaxed);
   s.faultWaitMicros = faultWaitMicros_.load(std::memory_order_relaxed);
   return s;
@@ -196,7 +191,7 @@ void FirstTouchVerification::run() {
     if (i >= segments_.size()) break;
     if (!check(i, buffer, suspended)) continue;
   }
-  micros_ = nowMicros() - startMicros_;
+  micros_ = space::monotonicMicros() - startMicros_;
   finish();
   if (onChecked_) onChecked_(stats());
 }

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -18,15 +17,11 @@
 #include <vector>
 
 #include "image/Sha256.h"
+#include "space/MonotonicClock.h"
 
 namespace image {
 
 namespace {
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string fileSha256(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -119,9 +114,9 @@ Manifest readImage(const std::string& directory, const LoadOptions& options, Loa
   }
   report.verification = options.verification;
   if (options.verification == Verification::First) {
-    int64_t start = nowMicros();
+    int64_t start = space::monotonicMicros();
     verifySegments(directory, m.segments);
-    report.verifyMicros = nowMicros() - start;
+    report.verifyMicros = space::monotonicMicros() - start;
   }
   return m;
 }
@@ -145,12 +140,12 @@ intptr_t ImageMappings::place(const std::string& directory, const Manifest& m, s
   }
   intptr_t delta = intptr_t(space.reservation().base()) - intptr_t(s.reservationBase);
   if (delta != 0 && options.verification == Verification::FirstTouch) {
-    int64_t start = nowMicros();
+    int64_t start = space::monotonicMicros();
     verifySegments(directory, m.segments);
-    report.verifyMicros = nowMicros() - start;
+    report.verifyMicros = space::monotonicMicros() - start;
     report.verification = Verification::First;
   }
-  int64_t start = nowMicros();
+  int64_t start = space::monotonicMicros();
   // Each old segment is committed whole (its bump area beyond the file reads as zeros),
   // then its file is mapped over the part that holds objects.
   for (const space::Segment& g : s.oldSpace.segments) {
@@ -179,11 +174,11 @@ intptr_t ImageMappings::place(const std::string& directory, const Manifest& m, s
       throw ImageError(e.what());
     }
   }
-  report.mapMicros = nowMicros() - start;
-  start = nowMicros();
+  report.mapMicros = space::monotonicMicros() - start;
+  start = space::monotonicMicros();
   report.objectsRelocated = space::SpaceImage::adopt(space, s, delta);
   report.relocated = delta != 0;
-  if (delta != 0) report.relocateMicros = nowMicros() - start;
+  if (delta != 0) report.relocateMicros = space::monotonicMicros() - start;
   return delta;
 }
 

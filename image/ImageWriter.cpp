@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/Sha256.h"
+#include "space/MonotonicClock.h"
 #include "space/UncheckedPages.h"
 
 namespace image {
@@ -22,11 +22,6 @@ namespace image {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string utcNow() {
   std::time_t t = std::time(nullptr);
@@ -162,7 +157,7 @@ std::string SnapshotReport::toText() const {
 }
 
 ImageWriter::ImageWriter(std::string directory, CaptureMode mode)
-    : directory_(std::move(directory)), mode_(mode), startedAt_(nowMicros()) {
+    : directory_(std::move(directory)), mode_(mode), startedAt_(space::monotonicMicros()) {
   while (directory_.size() > 1 && directory_.back() == '/') directory_.pop_back();
   if (directory_.empty()) throw ImageError("no image directory given");
   std::string parent = parentOf(directory_);
@@ -242,7 +237,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   space.waitForPagesHold();
   space.finishPageRelease();  // a checkpoint's pages still being made writable
   space.disarmCheckpoint();
-  int64_t start = nowMicros();
+  int64_t start = space::monotonicMicros();
   manifest_.espellVersion = espellVersion();
   manifest_.space = spaceName;
   manifest_.takenAt = utcNow();
@@ -259,7 +254,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
     ranges.push_back(PageRange{r.start, r.end});
     report_.heapBytes += r.end - r.start;
   }
-  report_.stateMicros = nowMicros() - start;
+  report_.stateMicros = space::monotonicMicros() - start;
   report_.space = spaceName;
   pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_);
   if (armedSpace_) armedSpace_->setSnapshotArming(nullptr);
@@ -336,7 +331,7 @@ SnapshotReport ImageWriter::finish() {
   report_.cachedMicros = pageReport_.cachedMicros;
   report_.directWrites = pageReport_.directWrites;
   report_.writeMicros = pageReport_.writeMicros;
-  report_.totalMicros = nowMicros() - startedAt_;
+  report_.totalMicros = space::monotonicMicros() - startedAt_;
   return report_;
 }
 

@@ -1,7 +1,7 @@
 // ProgramActivity: see ProgramActivity.h.
 #include "image/ProgramActivity.h"
 
-#include "vm/Scheduler.h"
+#include "space/MonotonicClock.h"
 
 namespace image {
 
@@ -11,7 +11,7 @@ ProgramActivity::ProgramActivity() {
 }
 
 void ProgramActivity::restart() {
-  lastWall_ = vm::Scheduler::nowMicros();
+  lastWall_ = space::monotonicMicros();
   lastCpu_ = cpuMicros();
   busy_ = false;
 }
@@ -23,7 +23,7 @@ int64_t ProgramActivity::cpuMicros() const {
 }
 
 bool ProgramActivity::busy() {
-  int64_t wall = vm::Scheduler::nowMicros();
+  int64_t wall = space::monotonicMicros();
   if (wall - lastWall_ < kWindowMicros) return busy_;
   int64_t cpu = cpuMicros();
   busy_ = cpu >= 0 && lastCpu_ >= 0 && double(cpu - lastCpu_) >= kBusyShare * double(wall - lastWall_);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 
+#include "space/MonotonicClock.h"
 #include "space/ThreadName.h"
 #include "vm/Interpreter.h"
 #include "vm/IoPoller.h"
@@ -45,8 +46,7 @@ bool Scheduler::takeTerminationSignals() {
 }
 
 int64_t Scheduler::nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return space::monotonicMicros();
 }
 
 void Scheduler::initialize() {
