@@ -474,6 +474,38 @@ TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards a
   for (size_t i : {size_t(35), size_t(65), size_t(69)}) CHECK(pageHolds(m.page(i), i, 1));
 }
 
+TEST_CASE("Under userfaultfd a dense sweep of writes a few pages apart takes blocks from its third close fault on") {
+  Memory m;
+  uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
+  CapturedPages pages({{b, b + 256 * kPage}});
+  std::unique_ptr<UffdProtection> protection;
+  try {
+    protection = std::make_unique<UffdProtection>(pages);
+  } catch (const std::runtime_error& e) {
+    MESSAGE("userfaultfd write-protection unavailable here: ", e.what());
+    return;
+  }
+  // Three and four pages apart, upwards, as the first scavenge after a pause writes into
+  // the objects it moves out of eden: faults at 2, 6 and 9 take their own page, the one
+  // at 13 pages 13-44, and so on.
+  std::vector<size_t> written;
+  for (size_t i = 2, k = 0; i < 200; i += (k++ % 2 ? 3 : 4)) written.push_back(i);
+  for (size_t i : written) fillPage(m.page(i), i, 1);
+  MESSAGE("written: ", written.size(), " pages, saved: ", pages.pagesSaved());
+  CHECK(pages.pagesSaved() >= 180);
+  std::vector<uint8_t> out(kPage);
+  size_t wrong = 0;
+  for (size_t i = 0; i < 256; i++) {
+    CapturedPages::Taken taken = pages.take(i, out.data());
+    if (i == 3 || i == 7 || i == 12) CHECK(taken == CapturedPages::Taken::Page);      // before the sweep's blocks
+    if (i == 14 || i == 30 || i == 44) CHECK(taken == CapturedPages::Taken::Shadow);  // in the first block
+    if (!pageHolds(out.data(), i, 0)) wrong++;
+  }
+  CHECK(wrong == 0);
+  protection->finish();
+  for (size_t i : written) CHECK(pageHolds(m.page(i), i, 1));
+}
+
 TEST_CASE("A busy program's cow writer holds the busy rate; an idle program's does not wait, nor does one waited for") {
   constexpr size_t kPages = 2048;  // 8 MiB
   void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
