@@ -443,17 +443,26 @@ TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written
   writeEveryPage(m);
 }
 
+namespace {
+
+// Protects `pages` by userfaultfd, or says why it cannot here and answers null.
+std::unique_ptr<UffdProtection> uffdProtectionOrNone(CapturedPages& pages) {
+  try {
+    return std::make_unique<UffdProtection>(pages);
+  } catch (const std::runtime_error& e) {
+    MESSAGE("userfaultfd write-protection unavailable here: ", e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
 TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
   Memory m;
   uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
   CapturedPages pages({{b, b + 96 * kPage}});
-  std::unique_ptr<UffdProtection> protection;
-  try {
-    protection = std::make_unique<UffdProtection>(pages);
-  } catch (const std::runtime_error& e) {
-    MESSAGE("userfaultfd write-protection unavailable here: ", e.what());
-    return;
-  }
+  std::unique_ptr<UffdProtection> protection = uffdProtectionOrNone(pages);
+  if (!protection) return;
   // Scattered writes, three in one 32-page block: each preserves its own page only.
   for (size_t i : {size_t(35), size_t(41), size_t(52)}) fillPage(m.page(i), i, 1);
   CHECK(pages.pagesSaved() == 3);
@@ -478,13 +487,8 @@ TEST_CASE("Under userfaultfd a dense sweep of writes a few pages apart takes blo
   Memory m;
   uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
   CapturedPages pages({{b, b + 256 * kPage}});
-  std::unique_ptr<UffdProtection> protection;
-  try {
-    protection = std::make_unique<UffdProtection>(pages);
-  } catch (const std::runtime_error& e) {
-    MESSAGE("userfaultfd write-protection unavailable here: ", e.what());
-    return;
-  }
+  std::unique_ptr<UffdProtection> protection = uffdProtectionOrNone(pages);
+  if (!protection) return;
   // Three and four pages apart, upwards, as the first scavenge after a pause writes into
   // the objects it moves out of eden: faults at 2, 6 and 9 take their own page, the one
   // at 13 pages 13-44, and so on.
