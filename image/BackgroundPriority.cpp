@@ -5,8 +5,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace image {
 
@@ -20,6 +24,69 @@ void lowerThreadPriority() {
   // Only cores nothing else wants; a wakeup of any other thread preempts it at once.
   sched_param none{};
   sched_setscheduler(0, SCHED_IDLE, &none);
+}
+
+namespace {
+
+thread_local BackgroundThreads* currentGroup = nullptr;
+
+int niceOf(pid_t tid) {
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, id_t(tid));
+  return errno == 0 ? nice : 0;
+}
+
+}  // namespace
+
+BackgroundThreads::BackgroundThreads() : programNice_(niceOf(gettid())) {}
+
+BackgroundThreads::Member::Member(BackgroundThreads* group) : group_(group), tid_(gettid()), outer_(currentGroup) {
+  currentGroup = group;
+  if (!group) {
+    lowerThreadPriority();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(group->mutex_);
+  group->members_.push_back(tid_);
+  if (!group->raised_) lowerThreadPriority();
+}
+
+BackgroundThreads::Member::~Member() {
+  currentGroup = outer_;
+  if (!group_) return;
+  std::lock_guard<std::mutex> lock(group_->mutex_);
+  auto& members = group_->members_;
+  members.erase(std::find(members.begin(), members.end(), tid_));
+}
+
+BackgroundThreads* BackgroundThreads::current() {
+  return currentGroup;
+}
+
+bool BackgroundThreads::raise() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  raised_ = true;
+  bool all = true;
+  for (pid_t tid : members_) all = raiseThread(tid) && all;
+  return all;
+}
+
+bool BackgroundThreads::raiseThread(pid_t tid) const {
+  // Only while its Member stands (members_ under mutex_): the id cannot have been reused.
+  sched_param none{};
+  if (sched_getscheduler(tid) != SCHED_OTHER && sched_setscheduler(tid, SCHED_OTHER, &none) != 0) return false;
+  return niceOf(tid) == programNice_ || setpriority(PRIO_PROCESS, id_t(tid), programNice_) == 0;
+}
+
+bool BackgroundThreads::mayRaise() {
+  // CAP_SYS_NICE is bit 23 of the effective capabilities.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("CapEff:", 0) == 0 && (std::stoull(line.substr(7), nullptr, 16) >> 23 & 1)) return true;
+  }
+  // Without it, RLIMIT_NICE must allow the niceness the threads go back to.
+  rlimit limit{};
+  return getrlimit(RLIMIT_NICE, &limit) == 0 && limit.rlim_cur >= rlim_t(20 - niceOf(gettid()));
 }
 
 }  // namespace image

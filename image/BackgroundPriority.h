@@ -10,16 +10,68 @@
 // that hub, against 530-610 at nice 10), so the pages stay protected longer and the
 // program's writes save more of them first; the writer spills those copies to disk
 // (CowCapture::spillAtPages), which keeps the extra memory near its buffers however long
-// it takes. Idle, it writes as fast as at any priority. Meanwhile the control socket's
-// requests wait for the snapshot, and an allocation that needs a full collection waits
-// for the writer (Space::holdPages): on cores other work keeps busy, a snapshot may take
-// long. ESPELL_SNAPSHOT_NICE=N runs the threads at niceness N instead (0: as the program),
-// a faster writer that costs the clients more.
+// it takes. Idle, it writes as fast as at any priority. ESPELL_SNAPSHOT_NICE=N runs the
+// threads at niceness N instead (0: as the program), a faster writer that costs the
+// clients more.
+//
+// Whoever waits for the writer (finish(), a full collection or a checkpoint: the program's
+// thread, stopped until it is done) raises its threads back to the priority they started
+// with (BackgroundThreads::raise): on cores that other processes keep busy, threads under
+// SCHED_IDLE get almost nothing, and the program would wait on them until the cores free.
+// Leaving SCHED_IDLE, or lowering a niceness, needs CAP_SYS_NICE or an RLIMIT_NICE that
+// allows the niceness (20 - niceness or more); without either the raise is refused and
+// the waiter waits at the threads' priority.
 #pragma once
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <vector>
 
 namespace image {
 
 // Lowers the calling thread's priority (best effort: a failure leaves it as it was).
 void lowerThreadPriority();
+
+// The background threads of one snapshot. Made on the program's thread, whose niceness a
+// raise restores.
+class BackgroundThreads {
+ public:
+  BackgroundThreads();
+  BackgroundThreads(const BackgroundThreads&) = delete;
+  BackgroundThreads& operator=(const BackgroundThreads&) = delete;
+
+  // Joins the calling thread to `group` (nullptr: none, only lowered) for its life:
+  // lowered, unless the group was raised already. Threads that a member starts join the
+  // same group when they make their Member with current().
+  class Member {
+   public:
+    explicit Member(BackgroundThreads* group);
+    ~Member();
+    Member(const Member&) = delete;
+    Member& operator=(const Member&) = delete;
+
+   private:
+    BackgroundThreads* group_;
+    pid_t tid_;
+    BackgroundThreads* outer_;
+  };
+
+  // The group of the calling thread's Member, or nullptr.
+  static BackgroundThreads* current();
+  // Raises every member, and the threads that join later, back to SCHED_OTHER at the
+  // program's niceness. Answers false if the kernel refused any of them.
+  bool raise();
+  // Whether this process may raise a thread it lowered (CAP_SYS_NICE, or RLIMIT_NICE).
+  static bool mayRaise();
+
+ private:
+  bool raiseThread(pid_t tid) const;  // under mutex_
+
+  int programNice_;
+  std::mutex mutex_;
+  std::vector<pid_t> members_;  // Invariant: threads that are alive (a Member leaves first)
+  bool raised_ = false;
+};
 
 }  // namespace image

@@ -73,6 +73,7 @@ bool CopyCapture::finished() {
 }
 
 PageWriteReport CopyCapture::wait() {
+  writer_->raisePriority();  // the program's thread waits for it from here on
   writer_->join();
   PageWriteReport report;
   report.mode = CaptureMode::Copy;

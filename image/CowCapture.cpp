@@ -230,6 +230,7 @@ bool CowCapture::finished() {
 
 PageWriteReport CowCapture::wait() {
   hurry();
+  writer_->raisePriority();  // the program's thread waits for it from here on
   writer_->join();
   PageWriteReport report;
   report.mode = CaptureMode::Cow;

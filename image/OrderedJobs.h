@@ -30,9 +30,9 @@ class OrderedJobs {
 
   // `name` names the thread (space/ThreadName.h).
   OrderedJobs(const char* name, Runner run)
-      : run_(std::move(run)), thread_([this, name] {
+      : run_(std::move(run)), thread_([this, name, group = BackgroundThreads::current()] {
           space::nameThisThread(name);
-          lowerThreadPriority();
+          BackgroundThreads::Member member(group);
           serve();
         }) {}
   // Runs (or skips, after a failure) what is queued, then ends.

@@ -9,9 +9,9 @@
 namespace image {
 
 PendingSegments::PendingSegments(std::vector<SegmentFile>& done)
-    : done_(done), thread_([this] {
+    : done_(done), thread_([this, group = BackgroundThreads::current()] {
         space::nameThisThread("snap-fsync");
-        lowerThreadPriority();
+        BackgroundThreads::Member member(group);
         run();
       }) {}
 

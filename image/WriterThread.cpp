@@ -11,7 +11,7 @@ namespace image {
 WriterThread::WriterThread(Body body, Cleanup cleanup)
     : thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
         space::nameThisThread("snap-copy");
-        lowerThreadPriority();
+        BackgroundThreads::Member member(&threads_);
         auto start = std::chrono::steady_clock::now();
         try {
           body(segments_, stop_);

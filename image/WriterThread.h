@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "image/BackgroundPriority.h"
 #include "image/PageWriter.h"
 
 namespace image {
@@ -30,6 +31,9 @@ class WriterThread {
   void join();
   const std::vector<SegmentFile>& segments() const { return segments_; }
   int64_t micros() const { return micros_; }
+  // Someone waits for the writer: its threads go back to the program's priority
+  // (BackgroundPriority.h). Answers false if the kernel refused.
+  bool raisePriority() { return threads_.raise(); }
 
  private:
   std::vector<SegmentFile> segments_;
@@ -37,7 +41,8 @@ class WriterThread {
   int64_t micros_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
-  std::thread thread_;  // last: starts once everything above is ready
+  BackgroundThreads threads_;  // made here, on the program's thread; the body's threads join it
+  std::thread thread_;         // last: starts once everything above is ready
 };
 
 }  // namespace image

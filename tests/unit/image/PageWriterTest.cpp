@@ -542,7 +542,9 @@ TEST_CASE("A busy program's cow writer holds the busy rate; an idle program's do
   SUBCASE("idle: this thread sleeps until the writer is done") {
     Clock::time_point start = Clock::now();
     writer.capture();
-    while (!writer.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Sleeps long between looks: a thread waking often may be seen waiting to run (busy)
+    // where other work takes the cores.
+    while (!writer.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     double took = seconds(Clock::now() - start);
     report = writer.wait();
     MESSAGE("idle: ", took, " s, paced ", report.pacedMicros / 1000, " ms");
@@ -593,6 +595,51 @@ TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's
   }
   ScopedEnvironment idle("ESPELL_SNAPSHOT_NICE", "idle");
   CHECK(policyAndNice().first == SCHED_IDLE);
+}
+
+TEST_CASE("Whoever waits raises a snapshot's background threads back to the program's priority") {
+  BackgroundThreads group;  // of this thread, at its niceness
+  const std::pair<int, int> program{SCHED_OTHER, getpriority(PRIO_PROCESS, id_t(gettid()))};
+  auto policyAndNice = [] { return std::pair{sched_getscheduler(0), getpriority(PRIO_PROCESS, id_t(gettid()))}; };
+  std::atomic<int> lowered{0};  // members that have looked at their priority
+  std::atomic<bool> raised{false};
+  std::pair<int, int> before, after, startedBefore, startedAfter, joinedLate;
+  auto lookTwice = [&](std::pair<int, int>& first, std::pair<int, int>& second) {
+    first = policyAndNice();
+    lowered++;
+    while (!raised.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    second = policyAndNice();
+  };
+  std::thread member([&] {
+    BackgroundThreads::Member self(&group);
+    // A thread started by a member joins its group, as the writer's hasher and io do.
+    std::thread started([&, inherited = BackgroundThreads::current()] {
+      BackgroundThreads::Member self(inherited);
+      lookTwice(startedBefore, startedAfter);
+    });
+    lookTwice(before, after);
+    started.join();
+  });
+  while (lowered.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  bool raisedAll = group.raise();
+  raised = true;
+  member.join();
+  std::thread late([&] {
+    BackgroundThreads::Member self(&group);
+    joinedLate = policyAndNice();
+  });
+  late.join();
+  CHECK(before.first == SCHED_IDLE);
+  CHECK(startedBefore.first == SCHED_IDLE);
+  if (!BackgroundThreads::mayRaise()) {
+    MESSAGE("this process may not raise a thread's priority (no CAP_SYS_NICE, RLIMIT_NICE too low)");
+    CHECK_FALSE(raisedAll);
+    return;
+  }
+  CHECK(raisedAll);
+  CHECK(after == program);
+  CHECK(startedAfter == program);
+  CHECK(joinedLate == program);  // never lowered once the group is raised
 }
 
 TEST_CASE("A capture large enough for 1 MiB batches (buffers in huge pages) writes the memory as of capture") {
