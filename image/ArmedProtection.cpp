@@ -23,35 +23,32 @@ ArmedProtection::ArmedProtection(std::vector<PageRange> ranges, PageRange popula
   }
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
+  descriptor_->setHandler(this);
   try {
-    service_ = std::thread([this] {
-      space::nameThisThread("arm-faults");
-      descriptor_->serve([this](uintptr_t page) { onWrite(page); });
-    });
     protector_ = std::thread([this, populate] {
       space::nameThisThread("arm-protect");
       protectAll(populate);
     });
   } catch (...) {
-    stopThreads();
+    descriptor_->close();
+    descriptor_.reset();
     space::capturesActive.fetch_sub(1);
     throw;
   }
 }
 
 ArmedProtection::~ArmedProtection() {
-  stopThreads();
-  descriptor_.reset();  // lifts every protection
+  stopProtector();
+  if (descriptor_) {
+    descriptor_->close();  // lifts every protection, waits for the fault handlers running (they use it)
+    descriptor_.reset();
+  }
   space::capturesActive.fetch_sub(1);
 }
 
-void ArmedProtection::stopThreads() {
+void ArmedProtection::stopProtector() {
   stopProtecting_.store(true, std::memory_order_relaxed);
   if (protector_.joinable()) protector_.join();
-  if (service_.joinable()) {
-    descriptor_->stop();
-    service_.join();
-  }
 }
 
 void ArmedProtection::protectAll(PageRange populate) {
@@ -81,11 +78,11 @@ void ArmedProtection::protectAll(PageRange populate) {
   ready_.store(true, std::memory_order_release);
 }
 
-// The service thread: a write to an armed page before the capture. Chunks are protected
-// from each range's start in multiples of the block, so the block lies in the chunks
-// protected so far or in the one being protected; should the protector protect part of
-// it again after this lifts it, the next write there comes back here.
-void ArmedProtection::onWrite(uintptr_t page) {
+// A fault handler on the writing thread: a write to an armed page before the capture.
+// Chunks are protected from each range's start in multiples of the block, so the block
+// lies in the chunks protected so far or in the one being protected; should the protector
+// protect part of it again after this lifts it, the next write there comes back here.
+void ArmedProtection::onWriteFault(uintptr_t page) {
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), page,
                              [](uintptr_t a, const PageRange& r) { return a < r.start; });
   if (it == ranges_.begin() || page >= (it - 1)->end) {
@@ -94,7 +91,7 @@ void ArmedProtection::onWrite(uintptr_t page) {
   }
   const PageRange& r = *(it - 1);
   size_t block = (page - r.start) / (kBlockPages * PageWriter::kPageSize);
-  written_[size_t(it - 1 - ranges_.begin())][block] = 1;
+  std::atomic_ref<uint8_t>(written_[size_t(it - 1 - ranges_.begin())][block]).store(1, std::memory_order_relaxed);
   uintptr_t start = r.start + block * kBlockPages * PageWriter::kPageSize;
   descriptor_->unprotect(start, std::min<uintptr_t>(kBlockPages * PageWriter::kPageSize, r.end - start));
 }
@@ -102,7 +99,8 @@ void ArmedProtection::onWrite(uintptr_t page) {
 ArmedProtection::Handover ArmedProtection::handOver() {
   if (!descriptor_) throw std::logic_error("ArmedProtection handed over twice");
   if (protector_.joinable()) protector_.join();  // it finishes its ranges: nothing asks it to stop
-  stopThreads();
+  // The capture's protection takes the faults from here on (Userfaultfd::setHandler).
+  descriptor_->setHandler(nullptr);
   if (!failure_.empty()) throw std::runtime_error(failure_);
   Handover h;
   h.armMicros = armMicros();

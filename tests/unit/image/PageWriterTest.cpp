@@ -750,6 +750,39 @@ TEST_CASE("A file that cannot be written is reported by name and leaves the memo
   }
 }
 
+TEST_CASE("A writer that fails while another thread keeps writing stops protecting with no write lost") {
+  // The failure comes at segment 1 (a directory stands at its name), while a thread
+  // sweeps its 16,384 protected pages: the protection is lifted while that thread's
+  // faults are being handled.
+  constexpr size_t kFirst = 16, kSecond = 16384;
+  void* p = mmap(nullptr, (kFirst + kSecond) * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kFirst + kSecond; i++) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  TempDirectory dir;
+  REQUIRE(mkdir((dir.path + "/segment-1.bin").c_str(), 0755) == 0);
+  PageWriter writer({{b, b + kFirst * kPage}, {b + kFirst * kPage, b + (kFirst + kSecond) * kPage}}, CaptureMode::Cow,
+                    dir.path);
+  writer.capture();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sweeps{0};
+  std::thread program([&] {
+    for (uint64_t generation = 1; !stop.load(); generation++) {
+      for (size_t i = kFirst; i < kFirst + kSecond; i++) fillPage(base + i * kPage, i, generation);
+      sweeps.store(generation);
+    }
+  });
+  CHECK_THROWS_WITH_AS(writer.wait(), doctest::Contains("segment-1.bin"), std::runtime_error);
+  stop = true;
+  program.join();
+  MESSAGE("the program swept the pages ", sweeps.load(), " times");
+  size_t wrong = 0;
+  for (size_t i = kFirst; i < kFirst + kSecond; i++) wrong += !pageHolds(base + i * kPage, i, sweeps.load());
+  CHECK(wrong == 0);
+  munmap(p, (kFirst + kSecond) * kPage);
+}
+
 TEST_CASE("A WriteTracker and a capture by mprotect protect different memory at once") {
   ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
   void* p = mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
