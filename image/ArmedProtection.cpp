@@ -23,32 +23,35 @@ ArmedProtection::ArmedProtection(std::vector<PageRange> ranges, PageRange popula
   }
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
-  descriptor_->setHandler(this);
   try {
+    service_ = std::thread([this] {
+      space::nameThisThread("arm-faults");
+      descriptor_->serve([this](uintptr_t page) { onWrite(page); });
+    });
     protector_ = std::thread([this, populate] {
       space::nameThisThread("arm-protect");
       protectAll(populate);
     });
   } catch (...) {
-    descriptor_->close();
-    descriptor_.reset();
+    stopThreads();
     space::capturesActive.fetch_sub(1);
     throw;
   }
 }
 
 ArmedProtection::~ArmedProtection() {
-  stopProtector();
-  if (descriptor_) {
-    descriptor_->close();  // lifts every protection, waits for the fault handlers running (they use it)
-    descriptor_.reset();
-  }
+  stopThreads();
+  descriptor_.reset();  // lifts every protection
   space::capturesActive.fetch_sub(1);
 }
 
-void ArmedProtection::stopProtector() {
+void ArmedProtection::stopThreads() {
   stopProtecting_.store(true, std::memory_order_relaxed);
   if (protector_.joinable()) protector_.join();
+  if (service_.joinable()) {
+    descriptor_->stop();
+    service_.join();
+  }
 }
 
 void ArmedProtection::protectAll(PageRange populate) {
@@ -78,11 +81,11 @@ void ArmedProtection::protectAll(PageRange populate) {
   ready_.store(true, std::memory_order_release);
 }
 
-// A fault handler on the writing thread: a write to an armed page before the capture.
-// Chunks are protected from each range's start in multiples of the block, so the block
-// lies in the chunks protected so far or in the one being protected; should the protector
-// protect part of it again after this lifts it, the next write there comes back here.
-void ArmedProtection::onWriteFault(uintptr_t page) {
+// The service thread: a write to an armed page before the capture. Chunks are protected
+// from each range's start in multiples of the block, so the block lies in the chunks
+// protected so far or in the one being protected; should the protector protect part of
+// it again after this lifts it, the next write there comes back here.
+void ArmedProtection::onWrite(uintptr_t page) {
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), page,
                              [](uintptr_t a, const PageRange& r) { return a < r.start; });
   if (it == ranges_.begin() || page >= (it - 1)->end) {
@@ -91,7 +94,7 @@ void ArmedProtection::onWriteFault(uintptr_t page) {
   }
   const PageRange& r = *(it - 1);
   size_t block = (page - r.start) / (kBlockPages * PageWriter::kPageSize);
-  std::atomic_ref<uint8_t>(written_[size_t(it - 1 - ranges_.begin())][block]).store(1, std::memory_order_relaxed);
+  written_[size_t(it - 1 - ranges_.begin())][block] = 1;
   uintptr_t start = r.start + block * kBlockPages * PageWriter::kPageSize;
   descriptor_->unprotect(start, std::min<uintptr_t>(kBlockPages * PageWriter::kPageSize, r.end - start));
 }
@@ -99,8 +102,7 @@ void ArmedProtection::onWriteFault(uintptr_t page) {
 ArmedProtection::Handover ArmedProtection::handOver() {
   if (!descriptor_) throw std::logic_error("ArmedProtection handed over twice");
   if (protector_.joinable()) protector_.join();  // it finishes its ranges: nothing asks it to stop
-  // The capture's protection takes the faults from here on (Userfaultfd::setHandler).
-  descriptor_->setHandler(nullptr);
+  stopThreads();
   if (!failure_.empty()) throw std::runtime_error(failure_);
   Handover h;
   h.armMicros = armMicros();

@@ -24,7 +24,7 @@
 
 namespace image {
 
-class ArmedProtection final : private WriteFaultHandler {
+class ArmedProtection {
  public:
   static constexpr size_t kBlockPages = 32;  // 128 KiB: the unit a write before the pause unprotects
   // Protected per call, so that the program's own mapping changes (which wait for each
@@ -60,15 +60,14 @@ class ArmedProtection final : private WriteFaultHandler {
 
  private:
   void protectAll(PageRange populate);
-  void onWriteFault(uintptr_t page) override;
-  void stopProtector();
+  void onWrite(uintptr_t page);
+  void stopThreads();
 
   std::unique_ptr<Userfaultfd> descriptor_;
-  std::vector<PageRange> ranges_;  // normalized
-  // Per range, per block: 1 once written. Set by fault handlers (std::atomic_ref), read
-  // in the pause.
-  std::vector<std::vector<uint8_t>> written_;
+  std::vector<PageRange> ranges_;              // normalized
+  std::vector<std::vector<uint8_t>> written_;  // per range, per block: 1 once written (service thread only)
   std::thread protector_;
+  std::thread service_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopProtecting_{false};
   std::atomic<int64_t> armMicros_{0};

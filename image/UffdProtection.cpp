@@ -5,6 +5,7 @@
 
 #include "image/PageRanges.h"
 #include "space/RunAhead.h"
+#include "space/ThreadName.h"
 
 namespace image {
 
@@ -44,18 +45,17 @@ UffdProtection::UffdProtection(CapturedPages& pages)
       descriptor_(std::make_unique<Userfaultfd>()),
       preserved_(pages.pageCount(), "the fault path's page flags") {
   // On failure the descriptor's destructor lifts what was protected and unregisters.
-  descriptor_->setHandler(this);
   std::vector<PageRange> ranges = capturedRanges(pages_);
   for (const PageRange& r : ranges) descriptor_->registerRange(r);
   for (const PageRange& r : ranges) descriptor_->protect(r.start, r.end - r.start);
   pagesProtectedInPause_ = pages_.pageCount();
+  startService();
 }
 
 UffdProtection::UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed)
     : pages_(pages),
       descriptor_(std::move(armed.descriptor)),
       preserved_(pages.pageCount(), "the fault path's page flags") {
-  descriptor_->setHandler(this);  // the armed protection's faults are ours from here on
   std::vector<PageRange> ranges = capturedRanges(pages_);
   // 1. Memory the ranges grew by since the arming (a new segment, a segment's top
   //    raised) is registered and protected now.
@@ -74,15 +74,22 @@ UffdProtection::UffdProtection(CapturedPages& pages, ArmedProtection::Handover a
   // 3. Armed memory the capture does not take (a segment's top lowered) must not fault.
   for (const PageRange& r : rangesMinus(armed.armed, ranges)) descriptor_->unprotect(r.start, r.end - r.start);
   armMicros_ = armed.armMicros;
+  startService();
 }
 
 UffdProtection::~UffdProtection() {
   if (!finished_) finish();
 }
 
-// A fault handler on the writing thread: the program's first write to a page (or run of
-// pages) since the capture.
-void UffdProtection::onWriteFault(uintptr_t address) {
+void UffdProtection::startService() {
+  service_ = std::thread([this] {
+    space::nameThisThread("snap-faults");
+    descriptor_->serve([this](uintptr_t page) { onWrite(page); });
+  });
+}
+
+// The service thread: the program's first write to a page (or run of pages) since the capture.
+void UffdProtection::onWrite(uintptr_t address) {
   size_t range = 0;
   size_t page = pages_.pageAt(address, &range);
   if (page == CapturedPages::kNone) {
@@ -101,9 +108,9 @@ void UffdProtection::onWriteFault(uintptr_t address) {
       break;
     }
     pages_.preserve(p);
-    std::atomic_ref<uint8_t>(preserved_.data()[p]).store(1, std::memory_order_relaxed);
+    preserved_.data()[p] = 1;
   }
-  sweepLastPage_.store(end - 1, std::memory_order_relaxed);
+  sweepLastPage_ = end - 1;
   descriptor_->unprotect(pages_.address(page), (end - page) * CapturedPages::kPageSize);
 }
 
@@ -111,19 +118,14 @@ void UffdProtection::onWriteFault(uintptr_t address) {
 // fault's pages counts, one just above them (a run, RunAhead.h) leaves the count as it
 // is, any other ends the sweep.
 bool UffdProtection::continuesSweep(size_t range, size_t page) {
-  constexpr auto relaxed = std::memory_order_relaxed;
-  size_t last = sweepLastPage_.load(relaxed);
-  if (sweepRange_.exchange(range, relaxed) != range) {
-    sweepFaults_.store(0, relaxed);
-  } else if (page != last + 1) {
-    size_t distance = page > last ? page - last : last - page;
-    if (distance <= kSweepGapPages) {
-      sweepFaults_.fetch_add(1, relaxed);
-    } else {
-      sweepFaults_.store(0, relaxed);
-    }
+  if (range != sweepRange_) {
+    sweepRange_ = range;
+    sweepFaults_ = 0;
+  } else if (page != sweepLastPage_ + 1) {
+    size_t distance = page > sweepLastPage_ ? page - sweepLastPage_ : sweepLastPage_ - page;
+    sweepFaults_ = distance <= kSweepGapPages ? sweepFaults_ + 1 : 0;
   }
-  return sweepFaults_.load(relaxed) >= kSweepFaults;
+  return sweepFaults_ >= kSweepFaults;
 }
 
 void UffdProtection::written(size_t first, size_t count) {
@@ -132,10 +134,11 @@ void UffdProtection::written(size_t first, size_t count) {
 
 void UffdProtection::finish() {
   finished_ = true;
-  // Lifts the protection everywhere, waits for the fault handlers running (they use
-  // descriptor_), unregisters, closes.
-  descriptor_->close();
-  descriptor_.reset();
+  if (service_.joinable()) {
+    descriptor_->stop();
+    service_.join();
+  }
+  descriptor_.reset();  // lifts the protection everywhere, unregisters, closes
 }
 
 }  // namespace image

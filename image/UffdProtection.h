@@ -1,9 +1,9 @@
 // UffdProtection: write-protection of a capture by userfaultfd (Userfaultfd.h). A write to
-// a protected page raises a signal in the writing thread; its handler preserves the page,
-// then lifts its protection, and the write is retried.
+// a protected page blocks the writing thread in the kernel; the service thread preserves
+// the page, then lifts its protection, which wakes the thread.
 //
-// Every fault holds the writing thread while its handler runs. A write preserves its own
-// page, or, continuing a run, as many pages ahead as the run has
+// Every fault holds the writing thread until the service thread has run. A write
+// preserves its own page, or, continuing a run, as many pages ahead as the run has
 // preserved behind it (space/RunAhead.h), and lifts their protection at once. Preserving
 // a whole block at its second fault, as before, held the program while up to 32 pages
 // were copied, most of them never written and long untouched, and they were the
@@ -14,9 +14,9 @@
 // the arming and what the ranges grew by.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "image/ArmedProtection.h"
@@ -26,7 +26,7 @@
 
 namespace image {
 
-class UffdProtection final : public WriteProtection, private WriteFaultHandler {
+class UffdProtection : public WriteProtection {
  public:
   // Protects every page of `pages`. Throws std::runtime_error when userfaultfd
   // write-protection is unavailable; nothing is protected then.
@@ -44,17 +44,15 @@ class UffdProtection final : public WriteProtection, private WriteFaultHandler {
   size_t pagesProtectedInPause() const override { return pagesProtectedInPause_; }
 
  private:
-  void onWriteFault(uintptr_t page) override;
+  void onWrite(uintptr_t page);
+  void startService();
   bool continuesSweep(size_t range, size_t page);
 
   CapturedPages& pages_;
   std::unique_ptr<Userfaultfd> descriptor_;
+  std::thread service_;
   static constexpr size_t kBlockPages = 32;
-  // Per page: 1 once a fault preserved it. Fault handlers may run on several threads at
-  // once (the program has one that writes the heap): CapturedPages::preserve is safe for
-  // that, and these flags and the sweep's state below are atomics. A race between two
-  // handlers can only make a fault take more or fewer pages ahead.
-  ZeroMappedBytes preserved_;
+  ZeroMappedBytes preserved_;  // per page: 1 once a fault preserved it (service thread only)
   // A dense sweep: faults each a few pages from the last in one range, not continuing a
   // run. The first scavenge after the pause makes one, writing a forwarding pointer into
   // each object it moves out of a full captured eden (in a busy hub one every 14 KB: 1,792
@@ -63,9 +61,9 @@ class UffdProtection final : public WriteProtection, private WriteFaultHandler {
   // copied for nothing. Scattered writes farther apart keep taking their own page.
   static constexpr size_t kSweepGapPages = 4;
   static constexpr size_t kSweepFaults = 3;
-  std::atomic<size_t> sweepRange_{SIZE_MAX};
-  std::atomic<size_t> sweepLastPage_{0};  // the last page the last fault there took
-  std::atomic<size_t> sweepFaults_{0};
+  size_t sweepRange_ = SIZE_MAX;  // service thread only, as the two below
+  size_t sweepLastPage_ = 0;      // the last page the last fault there took
+  size_t sweepFaults_ = 0;
   bool finished_ = false;
   int64_t armMicros_ = 0;
   size_t pagesProtectedInPause_ = 0;

@@ -3,12 +3,12 @@
 
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -34,7 +34,7 @@ int openUserfaultfd() {
   return fd;
 }
 
-constexpr uint64_t kWantedFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_SIGBUS;
+constexpr uint64_t kWantedFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED;
 
 }  // namespace
 
@@ -46,7 +46,7 @@ Userfaultfd::Userfaultfd() {
   uffdio_api api = {};
   api.api = UFFD_API;
   bool ok = ioctl(probe, UFFDIO_API, &api) == 0;
-  ::close(probe);
+  close(probe);
   if (!ok) unavailable("UFFDIO_API");
   if ((api.features & kWantedFeatures) != kWantedFeatures) {
     errno = ENOTSUP;
@@ -59,52 +59,27 @@ Userfaultfd::Userfaultfd() {
   api.features = kWantedFeatures;
   if (ioctl(fd_, UFFDIO_API, &api) != 0) {
     int error = errno;
-    ::close(fd_);
+    close(fd_);
     errno = error;
     unavailable("UFFDIO_API");
   }
-  try {
-    space::addWriteFaultOwner(this);
-  } catch (...) {
-    ::close(fd_);
-    throw;
+  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stopFd_ < 0) {
+    int error = errno;
+    close(fd_);
+    errno = error;
+    unavailable("eventfd");
   }
-  taking_ = true;
 }
 
 Userfaultfd::~Userfaultfd() {
-  close();
-}
-
-void Userfaultfd::close() {
-  if (fd_ < 0) return;
-  // Lifted first: a write from now on does not fault, and one that faulted before is
-  // retried and succeeds, whether or not its handler still finds this descriptor.
-  for (const PageRange& r : registered_) setProtection(r.start, r.end - r.start, false);
-  if (taking_) space::removeWriteFaultOwner(this);
-  timespec nap = {0, 20000};
-  while (handlersRunning_.load(std::memory_order_acquire) != 0) nanosleep(&nap, nullptr);
   for (const PageRange& r : registered_) {
+    setProtection(r.start, r.end - r.start, false);
     uffdio_range range = {r.start, r.end - r.start};
     ioctl(fd_, UFFDIO_UNREGISTER, &range);
   }
-  ::close(fd_);
-  fd_ = -1;
-}
-
-bool Userfaultfd::handleWriteFault(uintptr_t address) {
-  handlersRunning_.fetch_add(1, std::memory_order_acquire);
-  const std::vector<PageRange>* ranges = ranges_.load(std::memory_order_acquire);
-  bool ours = ranges && std::any_of(ranges->begin(), ranges->end(),
-                                    [address](const PageRange& r) { return r.start <= address && address < r.end; });
-  if (ours) {
-    // No handler (a handover in a pause): the write is retried until there is one.
-    if (WriteFaultHandler* handler = handler_.load(std::memory_order_acquire)) {
-      handler->onWriteFault(address & ~uintptr_t(PageWriter::kPageSize - 1));
-    }
-  }
-  handlersRunning_.fetch_sub(1, std::memory_order_release);
-  return ours;
+  close(stopFd_);
+  close(fd_);
 }
 
 void Userfaultfd::registerRange(PageRange r) {
@@ -115,8 +90,6 @@ void Userfaultfd::registerRange(PageRange r) {
   reg.mode = UFFDIO_REGISTER_MODE_WP;
   if (ioctl(fd_, UFFDIO_REGISTER, &reg) != 0) unavailable("UFFDIO_REGISTER");
   registered_.push_back(r);  // unregistered by the destructor even if the check below fails
-  rangeVersions_.push_back(std::make_unique<const std::vector<PageRange>>(registered_));
-  ranges_.store(rangeVersions_.back().get(), std::memory_order_release);
   if (!(reg.ioctls & (uint64_t(1) << _UFFDIO_WRITEPROTECT))) {
     errno = ENOTSUP;
     unavailable("UFFDIO_WRITEPROTECT on this memory");
@@ -136,12 +109,44 @@ void Userfaultfd::setProtection(uintptr_t start, size_t bytes, bool protect) {
   uffdio_writeprotect wp = {};
   wp.range.start = start;
   wp.range.len = bytes;
-  wp.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
+  wp.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0;  // lifting it also wakes the waiting writers
   while (ioctl(fd_, UFFDIO_WRITEPROTECT, &wp) != 0) {
     if (errno != EAGAIN && errno != EINTR) {
       if (protect) unavailable("UFFDIO_WRITEPROTECT");
       return;
     }
+  }
+}
+
+void Userfaultfd::serve(const std::function<void(uintptr_t page)>& onFault) {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  uffd_msg messages[64];
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) {
+      uint64_t count;
+      if (read(stopFd_, &count, sizeof count) != sizeof count) {
+        // Nonblocking and readable: the read takes the counter; nothing else can fail.
+      }
+      return;
+    }
+    ssize_t n = read(fd_, messages, sizeof messages);
+    if (n < 0) continue;  // EAGAIN: another wakeup took them; EINTR
+    for (size_t i = 0; i < size_t(n) / sizeof(uffd_msg); i++) {
+      const uffd_msg& m = messages[i];
+      if (m.event != UFFD_EVENT_PAGEFAULT) continue;
+      onFault(uintptr_t(m.arg.pagefault.address) & ~uintptr_t(PageWriter::kPageSize - 1));
+    }
+  }
+}
+
+void Userfaultfd::stop() {
+  uint64_t one = 1;
+  if (write(stopFd_, &one, sizeof one) != sizeof one) {
+    // An eventfd write fails only on counter overflow; serve() returns anyway.
   }
 }
 

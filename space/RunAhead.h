@@ -16,12 +16,10 @@
 namespace space {
 
 // The pages to take at `index` (1 or more, never past `end`): `taken[i]` is nonzero for
-// each page i already taken; pages below `first` are not looked at. The flags are read
-// atomically: fault handlers on other threads may be setting them.
+// each page i already taken; pages below `first` are not looked at.
 inline size_t pagesToTake(const uint8_t* taken, size_t first, size_t index, size_t end, size_t maxPages) {
   size_t behind = 0;
-  while (behind < maxPages && index - behind > first && __atomic_load_n(&taken[index - behind - 1], __ATOMIC_RELAXED))
-    behind++;
+  while (behind < maxPages && index - behind > first && taken[index - behind - 1]) behind++;
   return std::clamp<size_t>(behind, 1, end - index);
 }
 

@@ -18,9 +18,7 @@ namespace {
 // protection; read by the handler on any thread.
 constexpr size_t kMaxOwners = 16;
 std::atomic<WriteFaultOwner*> owners[kMaxOwners];
-// The handlers installed before ours, for SIGSEGV and SIGBUS.
-struct sigaction previousSegvHandler;
-struct sigaction previousBusHandler;
+struct sigaction previousHandler;
 // Registrations and removals so far: an owner that goes away has made its pages writable
 // first, and one that comes has not protected anything yet.
 std::atomic<uint64_t> ownerChanges{0};
@@ -33,9 +31,8 @@ std::atomic<uint64_t> ownerChanges{0};
 thread_local uintptr_t unclaimedAddress = 0;
 thread_local uint64_t unclaimedChanges = 0;
 
-// Passes a fault that is none of ours to whoever handled the signal before.
+// Passes a fault that is none of ours to whoever handled SIGSEGV before.
 void forwardFault(int sig, siginfo_t* info, void* context) {
-  const struct sigaction& previousHandler = sig == SIGBUS ? previousBusHandler : previousSegvHandler;
   if (previousHandler.sa_flags & SA_SIGINFO) {
     if (previousHandler.sa_sigaction) return previousHandler.sa_sigaction(sig, info, context);
   } else if (previousHandler.sa_handler != SIG_DFL && previousHandler.sa_handler != SIG_IGN) {
@@ -46,12 +43,8 @@ void forwardFault(int sig, siginfo_t* info, void* context) {
   signal(sig, SIG_DFL);
 }
 
-// SIGSEGV with SEGV_ACCERR: a write to memory made read-only by mprotect (or any access
-// to memory made inaccessible). SIGBUS with BUS_ADRERR: a write to a page protected by a
-// userfaultfd descriptor that asked for signals (image/Userfaultfd.h), or an access past
-// the end of a mapped file, which no owner claims.
 void onFault(int sig, siginfo_t* info, void* context) {
-  if ((sig == SIGSEGV && info->si_code == SEGV_ACCERR) || (sig == SIGBUS && info->si_code == BUS_ADRERR)) {
+  if (info->si_code == SEGV_ACCERR) {
     uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
     uint64_t changes = ownerChanges.load(std::memory_order_acquire);
     for (std::atomic<WriteFaultOwner*>& slot : owners) {
@@ -67,18 +60,19 @@ void onFault(int sig, siginfo_t* info, void* context) {
   forwardFault(sig, info, context);
 }
 
-// Makes onFault the handler of `sig`, remembering the one it replaces. Checked at every
+// Makes onFault the SIGSEGV handler, remembering the one it replaces. Checked at every
 // registration, since other code (a test harness, a sanitizer) may have replaced it since.
-void installHandler(int sig, struct sigaction& previous) {
+void installHandler() {
   struct sigaction current;
-  if (sigaction(sig, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == onFault) {
+  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+      current.sa_sigaction == onFault) {
     return;
   }
   struct sigaction action = {};
   action.sa_sigaction = onFault;
   action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  if (sigaction(sig, &action, &previous) != 0) {
+  if (sigaction(SIGSEGV, &action, &previousHandler) != 0) {
     throw std::runtime_error(std::string("cannot install the write-fault handler: ") + std::strerror(errno));
   }
 }
@@ -86,8 +80,7 @@ void installHandler(int sig, struct sigaction& previous) {
 }  // namespace
 
 void addWriteFaultOwner(WriteFaultOwner* owner) {
-  installHandler(SIGSEGV, previousSegvHandler);
-  installHandler(SIGBUS, previousBusHandler);
+  installHandler();
   for (std::atomic<WriteFaultOwner*>& slot : owners) {
     WriteFaultOwner* expected = nullptr;
     if (slot.compare_exchange_strong(expected, owner)) {

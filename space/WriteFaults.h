@@ -1,7 +1,6 @@
-// WriteFaults: the one process-wide SIGSEGV and SIGBUS handler behind copy-on-write by page
+// WriteFaults: the one process-wide SIGSEGV handler behind copy-on-write by page
 // protection. WriteTracker (update rollback) and image::PageWriter (snapshots) both make
-// pages read-only (by mprotect: SIGSEGV; by userfaultfd: SIGBUS, image/Userfaultfd.h) and
-// take the first write to each as a fault, and
+// pages read-only and take the first write to each as a fault, and
 // image::FirstTouchVerification keeps a resumed image's unchecked pages unreadable and
 // takes any first access as one (handleWriteFault is asked about reads then too). A fault
 // is delivered to the process, so one handler must find its owner from the address alone.
