@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace image {
 
@@ -55,6 +56,66 @@ CapturedPages::CapturedPages(const std::vector<PageRange>& ranges)
             [&](size_t a, size_t b) { return ranges_[a].start < ranges_[b].start; });
 }
 
+void CapturedPages::reservePool(size_t pages) {
+  pages = std::min<size_t>(pages, UINT32_MAX - 1);
+  if (pages == 0) return;
+  pool_ = std::make_unique<ZeroMappedBytes>(pages * kPageSize, "the shadow's pool");
+  poolSlotOf_ = std::make_unique<ZeroMappedBytes>(pageCount_ * sizeof(uint32_t), "the shadow pool's index");
+  poolWords_ = (pages + 63) / 64;
+  poolUsed_ = std::make_unique<std::atomic<uint64_t>[]>(poolWords_);
+  for (size_t w = 0; w < poolWords_; w++) {
+    size_t first = w * 64;
+    // Bits for pages past the pool stay set: never claimed.
+    poolUsed_[w].store(first + 64 <= pages ? 0 : ~uint64_t(0) << (pages - first), std::memory_order_relaxed);
+  }
+  poolPages_ = pages;
+}
+
+void CapturedPages::warmPool() {
+  if (poolPages_ == 0) return;
+#ifdef MADV_POPULATE_WRITE
+  // Only faults the pages in: a fault path may be copying into one of them meanwhile.
+  madvise(pool_->data(), poolPages_ * kPageSize, MADV_POPULATE_WRITE);
+#endif
+  addExtraBytes(poolPages_ * kPageSize);
+}
+
+bool CapturedPages::inPool(size_t page) const {
+  return poolPages_ != 0 && std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
+                                    .load(std::memory_order_acquire) != 0;
+}
+
+uint8_t* CapturedPages::copyOf(size_t page) const {
+  if (poolPages_ != 0) {
+    uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
+                        .load(std::memory_order_acquire);
+    if (slot != 0) return pool_->data() + (slot - 1) * kPageSize;
+  }
+  return shadow_.data() + page * kPageSize;
+}
+
+uint32_t CapturedPages::claimPoolPage() {
+  for (size_t w = 0; w < poolWords_; w++) {
+    uint64_t used = poolUsed_[w].load(std::memory_order_relaxed);
+    while (used != ~uint64_t(0)) {
+      int bit = __builtin_ctzll(~used);
+      if (poolUsed_[w].compare_exchange_weak(used, used | (uint64_t(1) << bit), std::memory_order_acquire)) {
+        return uint32_t(w * 64 + size_t(bit) + 1);
+      }
+    }
+  }
+  return 0;
+}
+
+void CapturedPages::freePoolPageOf(size_t page) {
+  if (poolPages_ == 0) return;
+  uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
+                      .exchange(0, std::memory_order_acq_rel);
+  if (slot == 0) return;
+  size_t index = slot - 1;
+  poolUsed_[index / 64].fetch_and(~(uint64_t(1) << (index % 64)), std::memory_order_release);
+}
+
 uintptr_t CapturedPages::address(size_t page) const {
   size_t range = size_t(std::upper_bound(firstPage_.begin(), firstPage_.end(), page) - firstPage_.begin()) - 1;
   // An empty range shares its first page number with the next range: upper_bound skips it.
@@ -96,11 +157,19 @@ void CapturedPages::preserve(size_t page) {
       state.store(Zeros, std::memory_order_release);
       return;
     }
-    std::memcpy(shadow_.data() + page * kPageSize, live, kPageSize);
+    uint32_t slot = poolPages_ != 0 ? claimPoolPage() : 0;
+    if (slot != 0) {
+      std::memcpy(pool_->data() + (slot - 1) * kPageSize, live, kPageSize);
+      std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
+          .store(slot, std::memory_order_release);
+      pagesSavedInPool_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::memcpy(shadow_.data() + page * kPageSize, live, kPageSize);
+      addExtraBytes(kPageSize);  // the pool's pages count from warmPool()
+    }
     pagesSaved_.fetch_add(1, std::memory_order_relaxed);
     shadowPages_.fetch_add(1, std::memory_order_relaxed);
     shadowHeld_.fetch_add(1, std::memory_order_relaxed);
-    addExtraBytes(kPageSize);
     state.store(Saved, std::memory_order_release);
     return;
   }
@@ -147,7 +216,11 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
     state.store(Done, std::memory_order_release);
     return Taken::Spilled;
   }
-  std::memcpy(out, shadow_.data() + page * kPageSize, kPageSize);
+  std::memcpy(out, copyOf(page), kPageSize);
+  if (inPool(page)) {
+    freePoolPageOf(page);  // the copy is in `out` now
+    poolTakenSinceRelease_++;
+  }
   state.store(Done, std::memory_order_release);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
   return Taken::Shadow;
@@ -162,15 +235,23 @@ size_t CapturedPages::nextSaved(size_t from) const {
 
 void CapturedPages::markSpilled(size_t page) {
   std::atomic_ref<uint8_t>(states_.data()[page]).store(Spilled, std::memory_order_release);
-  madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
+  if (inPool(page)) {
+    freePoolPageOf(page);  // kept faulted in for the next copy
+  } else {
+    madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
+    removeExtraBytes(kPageSize);  // before the room it makes is seen: the peak counts no page twice
+  }
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
-  removeExtraBytes(kPageSize);  // before the room it makes is seen: the peak counts no page twice
   shadowHeld_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void CapturedPages::releaseShadow(size_t first, size_t count, size_t fromShadow) {
-  madvise(shadow_.data() + first * kPageSize, count * kPageSize, MADV_DONTNEED);
-  removeExtraBytes(fromShadow * kPageSize);  // first, as in markSpilled
+  // The pool's copies were freed as take() used them; the others give their memory back.
+  size_t fromPool = std::exchange(poolTakenSinceRelease_, 0);
+  if (fromShadow > fromPool) {
+    madvise(shadow_.data() + first * kPageSize, count * kPageSize, MADV_DONTNEED);
+    removeExtraBytes((fromShadow - fromPool) * kPageSize);  // first, as in markSpilled
+  }
   shadowHeld_.fetch_sub(fromShadow, std::memory_order_relaxed);
 }
 

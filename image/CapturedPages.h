@@ -53,6 +53,18 @@ class CapturedPages {
   // zeros. While the shadow holds shadowBound() saved copies, it first waits for the
   // writer to spill some. Signal safe.
   void preserve(size_t page);
+  // A pool of `pages` shadow pages that saved copies take first, reused once the writer
+  // has taken or spilled their copy: each page saved elsewhere lands on a shadow page of
+  // its own, never touched before, and its first touch traps (11.5 us a page with the
+  // copy on this machine kind, half of a busy program's longest waits at a snapshot's
+  // start: docs/PERFORMANCE.md). Reserved in the pause (no pages yet); warmPool() faults
+  // them in, on the writer's thread. Copies past the pool go to their own shadow page.
+  void reservePool(size_t pages);
+  // The writer, before its first batch. The pool counts as extra memory from here on.
+  void warmPool();
+  size_t poolPages() const { return poolPages_; }
+  // Saved copies that went to the pool.
+  size_t pagesSavedInPool() const { return pagesSavedInPool_.load(std::memory_order_relaxed); }
   // The bound on saved copies in the shadow, set in the pause by a capture whose writer
   // spills them (CowCapture), and lifted (SIZE_MAX, the default) before its fault path
   // ends or when it cannot spill. It keeps the extra memory bounded when the writer, which
@@ -80,7 +92,7 @@ class CapturedPages {
   // shadow (state Saved), or pageCount(); the copy; and, once the copy is elsewhere,
   // marking it spilled, which gives the shadow's memory back.
   size_t nextSaved(size_t from) const;
-  const uint8_t* shadowOf(size_t page) const { return shadow_.data() + page * kPageSize; }
+  const uint8_t* shadowOf(size_t page) const { return copyOf(page); }
   void markSpilled(size_t page);
   // Saved copies in the shadow now: memory the writer can give back by spilling them.
   size_t shadowPages() const { return shadowPages_.load(std::memory_order_relaxed); }
@@ -102,8 +114,9 @@ class CapturedPages {
   // Per page, a State, accessed through std::atomic_ref. Mapped, not allocated: its pages
   // are faulted in by the writer and the fault path as they go, not in the pause.
   ZeroMappedBytes states_;
-  // Page p's saved copy lives at shadow_.data() + p * kPageSize: reserved for every page,
-  // committed only for the pages the fault path saves, so saving needs no allocation.
+  // Page p's saved copy lives in a page of the pool (reservePool) or, past the pool, at
+  // shadow_.data() + p * kPageSize: reserved for every page, committed only for the pages
+  // the fault path saves there, so saving needs no allocation.
   ZeroMappedBytes shadow_;
   std::atomic<size_t> pagesSaved_{0};
   std::atomic<size_t> zeroPagesSaved_{0};
@@ -112,6 +125,20 @@ class CapturedPages {
   std::atomic<size_t> shadowHeld_{0};
   std::atomic<size_t> shadowBound_{SIZE_MAX};  // on shadowHeld_
   std::atomic<size_t> savesWaited_{0};
+  // The pool (reservePool): its pages, a bit per page set while a saved copy holds it
+  // (bits past poolPages_ set for good), and per captured page the pool page holding its
+  // copy plus one, or 0 (accessed through std::atomic_ref<uint32_t>).
+  size_t poolPages_ = 0;
+  std::unique_ptr<ZeroMappedBytes> pool_;
+  std::unique_ptr<std::atomic<uint64_t>[]> poolUsed_;
+  size_t poolWords_ = 0;
+  std::unique_ptr<ZeroMappedBytes> poolSlotOf_;
+  std::atomic<size_t> pagesSavedInPool_{0};
+  size_t poolTakenSinceRelease_ = 0;   // the writer's: pool copies take() used since releaseShadow
+  uint8_t* copyOf(size_t page) const;  // where page's saved copy is
+  uint32_t claimPoolPage();            // a free pool page plus one, or 0
+  void freePoolPageOf(size_t page);    // if page's copy is in the pool: frees that pool page
+  bool inPool(size_t page) const;
   std::atomic<size_t> extraBytes_{0};
   std::atomic<size_t> peakExtraBytes_{0};
 };

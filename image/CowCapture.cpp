@@ -64,6 +64,9 @@ CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& 
   // Twice what the writer lets pile up before it spills: past that the program waits for
   // the writer to spill, not for it to catch up.
   pages_.boundShadow(2 * spillAtPages(pages_.pageCount()));
+  // As many as the writer lets pile up before it spills: 1/256 of the capture at most,
+  // and at most 1 MiB, resident for the whole snapshot.
+  pages_.reservePool(spillAtPages(pages_.pageCount()));
   try {
     protection_ = protectPages(pages_, std::move(armed));
     protectionName_ = protection_->name();
@@ -107,6 +110,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   const size_t spillAt = spillAtPages(pages_.pageCount());
   Buffer buffers(batches.buffers * batches.pages * kPage);
   pages_.addExtraBytes(batches.buffers * batches.pages * kPage);
+  pages_.warmPool();
   SegmentOutput::Tickets ticketOf[kMaxBuffers] = {};  // the hash job and write last reading each buffer
   size_t batchNumber = 0;
   HashThread hasher;

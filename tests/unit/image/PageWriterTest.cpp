@@ -457,6 +457,46 @@ std::unique_ptr<UffdProtection> uffdProtectionOrNone(CapturedPages& pages) {
 
 }  // namespace
 
+TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spilled; past it, pages of their own") {
+  constexpr size_t kPages = 16;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  CapturedPages pages({{b, b + kPages * kPage}});
+  pages.reservePool(4);
+  pages.warmPool();
+  CHECK(pages.peakExtraBytes() == 4 * kPage);  // the pool, resident from here on
+  std::vector<uint8_t> out(kPage);
+  auto takenHolds = [&](size_t page) {
+    return pages.take(page, out.data()) == CapturedPages::Taken::Shadow && pageHolds(out.data(), page, 0);
+  };
+  for (size_t i = 0; i < 6; i++) pages.preserve(i);  // 4 in the pool, 2 on pages of their own
+  CHECK(pages.pagesSavedInPool() == 4);
+  CHECK(pages.peakExtraBytes() == 6 * kPage);
+  for (size_t i = 0; i < 6; i++) fillPage(base + i * kPage, i, 1);  // the program writes them
+  // Taken by the writer: the pool pages are free again at once.
+  CHECK(takenHolds(0));
+  CHECK(takenHolds(1));
+  pages.releaseShadow(0, 2, 2);
+  // Spilled: freed as well.
+  pages.markSpilled(2);
+  pages.preserve(6);
+  pages.preserve(7);
+  pages.preserve(8);
+  CHECK(pages.pagesSavedInPool() == 7);  // 6, 7 and 8 reused the three freed
+  pages.preserve(9);                     // the pool is full again
+  CHECK(pages.pagesSavedInPool() == 7);
+  for (size_t i = 6; i < 10; i++) fillPage(base + i * kPage, i, 1);
+  for (size_t i : {3, 4, 5, 6, 7, 8, 9}) CHECK(takenHolds(i));
+  pages.releaseShadow(3, 7, 7);
+  CHECK(pages.shadowPages() == 0);
+  // The peak: the pool and the three pages of their own (4, 5 and 9).
+  CHECK(pages.peakExtraBytes() == 7 * kPage);
+  munmap(p, kPages * kPage);
+}
+
 TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
   Memory m;
   uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
