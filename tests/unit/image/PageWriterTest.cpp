@@ -74,6 +74,27 @@ bool pageHolds(const uint8_t* p, size_t page, uint64_t generation) {
   return true;
 }
 
+// `count` pages of anonymous memory, page i filled with its generation-0 pattern.
+struct FilledPages {
+  uint8_t* base;
+  size_t count;
+  explicit FilledPages(size_t pages) : count(pages) {
+    void* p = mmap(nullptr, count * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    base = static_cast<uint8_t*>(p);
+    for (size_t i = 0; i < count; i++) fillPage(page(i), i, 0);
+  }
+  ~FilledPages() { munmap(base, count * kPage); }
+  FilledPages(const FilledPages&) = delete;
+  FilledPages& operator=(const FilledPages&) = delete;
+  uint8_t* page(size_t i) const { return base + i * kPage; }
+  // Pages [first, end) as a range.
+  PageRange range(size_t first, size_t end) const {
+    uintptr_t b = reinterpret_cast<uintptr_t>(base);
+    return {b + first * kPage, b + end * kPage};
+  }
+};
+
 // Anonymous memory cut into ranges with a gap between two of them (a page no range covers).
 struct Memory {
   static constexpr size_t kPages = 4096;  // 16 MiB
@@ -458,13 +479,9 @@ std::unique_ptr<UffdProtection> uffdProtectionOrNone(CapturedPages& pages) {
 }  // namespace
 
 TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spilled; past it, pages of their own") {
-  constexpr size_t kPages = 16;
-  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(p != MAP_FAILED);
-  uint8_t* base = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
-  uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  CapturedPages pages({{b, b + kPages * kPage}});
+  FilledPages memory(16);
+  uint8_t* base = memory.base;
+  CapturedPages pages({memory.range(0, 16)});
   pages.reservePool(4);
   pages.warmPool();
   CHECK(pages.peakExtraBytes() == 4 * kPage);  // the pool, resident from here on
@@ -494,7 +511,6 @@ TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spill
   CHECK(pages.shadowPages() == 0);
   // The peak: the pool and the three pages of their own (4, 5 and 9).
   CHECK(pages.peakExtraBytes() == 7 * kPage);
-  munmap(p, kPages * kPage);
 }
 
 TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
@@ -795,15 +811,11 @@ TEST_CASE("A writer that fails while another thread keeps writing stops protecti
   // sweeps its 16,384 protected pages: the protection is lifted while that thread's
   // faults are being handled.
   constexpr size_t kFirst = 16, kSecond = 16384;
-  void* p = mmap(nullptr, (kFirst + kSecond) * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(p != MAP_FAILED);
-  uint8_t* base = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < kFirst + kSecond; i++) fillPage(base + i * kPage, i, 0);
-  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  FilledPages memory(kFirst + kSecond);
+  uint8_t* base = memory.base;
   TempDirectory dir;
   REQUIRE(mkdir((dir.path + "/segment-1.bin").c_str(), 0755) == 0);
-  PageWriter writer({{b, b + kFirst * kPage}, {b + kFirst * kPage, b + (kFirst + kSecond) * kPage}}, CaptureMode::Cow,
-                    dir.path);
+  PageWriter writer({memory.range(0, kFirst), memory.range(kFirst, kFirst + kSecond)}, CaptureMode::Cow, dir.path);
   writer.capture();
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sweeps{0};
@@ -820,7 +832,6 @@ TEST_CASE("A writer that fails while another thread keeps writing stops protecti
   size_t wrong = 0;
   for (size_t i = kFirst; i < kFirst + kSecond; i++) wrong += !pageHolds(base + i * kPage, i, sweeps.load());
   CHECK(wrong == 0);
-  munmap(p, (kFirst + kSecond) * kPage);
 }
 
 TEST_CASE("A WriteTracker and a capture by mprotect protect different memory at once") {
@@ -852,12 +863,9 @@ TEST_CASE("A WriteTracker and a capture by mprotect protect different memory at 
 TEST_CASE("Past the bound on pages made writable alone, a write waits for the writer instead") {
   constexpr size_t kPages = 256;
   constexpr size_t kBound = 4;
-  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(p != MAP_FAILED);
-  uint8_t* base = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
-  uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  CapturedPages pages({{b, b + kPages * kPage}});
+  FilledPages memory(kPages);
+  uint8_t* base = memory.base;
+  CapturedPages pages({memory.range(0, kPages)});
   SignalProtection protection(pages, kBound);
   // The program writes the last pages, far ahead of the writer.
   std::thread program([&] {
@@ -884,7 +892,6 @@ TEST_CASE("Past the bound on pages made writable alone, a write waits for the wr
   // Once the writer merged the first ones back, the program may have saved more ahead of it.
   CHECK(pages.pagesSaved() >= kBound);
   for (size_t i = kPages - 40; i < kPages; i++) CHECK(pageHolds(base + i * kPage, i, 1));
-  munmap(p, kPages * kPage);
 }
 
 TEST_CASE("Segments finished on their own thread while newer ones are written keep their order, sizes and checksums") {
