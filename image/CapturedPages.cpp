@@ -80,11 +80,6 @@ void CapturedPages::warmPool() {
   addExtraBytes(poolPages_ * kPageSize);
 }
 
-bool CapturedPages::inPool(size_t page) const {
-  return poolPages_ != 0 && std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
-                                    .load(std::memory_order_acquire) != 0;
-}
-
 uint8_t* CapturedPages::copyOf(size_t page) const {
   if (poolPages_ != 0) {
     uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
@@ -107,13 +102,14 @@ uint32_t CapturedPages::claimPoolPage() {
   return 0;
 }
 
-void CapturedPages::freePoolPageOf(size_t page) {
-  if (poolPages_ == 0) return;
+bool CapturedPages::freePoolPageOf(size_t page) {
+  if (poolPages_ == 0) return false;
   uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
                       .exchange(0, std::memory_order_acq_rel);
-  if (slot == 0) return;
+  if (slot == 0) return false;
   size_t index = slot - 1;
   poolUsed_[index / 64].fetch_and(~(uint64_t(1) << (index % 64)), std::memory_order_release);
+  return true;
 }
 
 uintptr_t CapturedPages::address(size_t page) const {
@@ -217,10 +213,7 @@ CapturedPages::Taken CapturedPages::take(size_t page, uint8_t* out, bool unpopul
     return Taken::Spilled;
   }
   std::memcpy(out, copyOf(page), kPageSize);
-  if (inPool(page)) {
-    freePoolPageOf(page);  // the copy is in `out` now
-    poolTakenSinceRelease_++;
-  }
+  if (freePoolPageOf(page)) poolTakenSinceRelease_++;  // the copy is in `out` now
   state.store(Done, std::memory_order_release);
   shadowPages_.fetch_sub(1, std::memory_order_relaxed);
   return Taken::Shadow;
@@ -235,9 +228,7 @@ size_t CapturedPages::nextSaved(size_t from) const {
 
 void CapturedPages::markSpilled(size_t page) {
   std::atomic_ref<uint8_t>(states_.data()[page]).store(Spilled, std::memory_order_release);
-  if (inPool(page)) {
-    freePoolPageOf(page);  // kept faulted in for the next copy
-  } else {
+  if (!freePoolPageOf(page)) {  // a pool page stays faulted in for the next copy
     madvise(shadow_.data() + page * kPageSize, kPageSize, MADV_DONTNEED);
     removeExtraBytes(kPageSize);  // before the room it makes is seen: the peak counts no page twice
   }

@@ -62,7 +62,6 @@ class CapturedPages {
   void reservePool(size_t pages);
   // The writer, before its first batch. The pool counts as extra memory from here on.
   void warmPool();
-  size_t poolPages() const { return poolPages_; }
   // Saved copies that went to the pool.
   size_t pagesSavedInPool() const { return pagesSavedInPool_.load(std::memory_order_relaxed); }
   // The bound on saved copies in the shadow, set in the pause by a capture whose writer
@@ -137,8 +136,7 @@ class CapturedPages {
   size_t poolTakenSinceRelease_ = 0;   // the writer's: pool copies take() used since releaseShadow
   uint8_t* copyOf(size_t page) const;  // where page's saved copy is
   uint32_t claimPoolPage();            // a free pool page plus one, or 0
-  void freePoolPageOf(size_t page);    // if page's copy is in the pool: frees that pool page
-  bool inPool(size_t page) const;
+  bool freePoolPageOf(size_t page);    // if page's copy is in the pool, frees that pool page: true
   std::atomic<size_t> extraBytes_{0};
   std::atomic<size_t> peakExtraBytes_{0};
 };
