@@ -199,8 +199,6 @@ ImageWriter::~ImageWriter() {
 
 bool ImageWriter::arm(space::Space& space) {
   if (mode_ != CaptureMode::Cow || armed_ || pages_) return false;
-  const char* forced = std::getenv("ESPELL_SNAPSHOT_PROTECTION");
-  if (forced && std::strcmp(forced, "mprotect") == 0) return false;
   // What capture() waits for first must not find the pages protected by us.
   space::awaitPagesChecked();  // a resumed image's pages still unreadable
   space.waitForPagesHold();
@@ -212,9 +210,9 @@ bool ImageWriter::arm(space::Space& space) {
   for (const space::MemoryRange& r : space::SpaceImage::currentOldPages(space))
     ranges.push_back(PageRange{r.start, r.end});
   try {
-    armed_ = std::make_unique<ArmedProtection>(std::move(ranges), PageRange{promotion.start, promotion.end});
+    armed_ = armProtection(std::move(ranges), PageRange{promotion.start, promotion.end});
   } catch (const std::runtime_error&) {
-    return false;  // userfaultfd unavailable: the capture protects in the pause
+    return false;  // the capture protects in the pause
   }
   armedSpace_ = &space;
   space.setSnapshotArming([this] {

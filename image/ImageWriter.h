@@ -76,7 +76,7 @@ class ImageWriter {
   // Before the pause, cow only: starts write-protecting the space's pages on a thread of
   // its own while the space runs on (ArmedProtection.h), so that the pause protects only
   // what is written meanwhile. Answers false, arming nothing, in the other modes or where
-  // userfaultfd is unavailable (the capture then protects every page in the pause). The
+  // nothing can arm (the capture then protects every page in the pause). The
   // caller keeps the space running until armed() and then pauses it.
   bool arm(space::Space& space);
   bool armed() const;

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "image/PageRanges.h"
+
 namespace image {
 
 namespace {
@@ -22,7 +24,7 @@ bool makeWritable(uintptr_t start, size_t bytes) {
 
 }  // namespace
 
-SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPages)
+SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPages, Unprotected)
     : pages_(pages),
       maxScatteredPages_(maxScatteredPages),
       writableBelow_(std::make_unique<std::atomic<size_t>[]>(pages.ranges().size())),
@@ -30,6 +32,10 @@ SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPage
   for (size_t r = 0; r < pages_.ranges().size(); r++) writableBelow_[r].store(pages_.firstPage(r));
   space::addWriteFaultOwner(this);
   registered_ = true;
+}
+
+SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPages)
+    : SignalProtection(pages, maxScatteredPages, Unprotected{}) {
   for (const PageRange& r : pages_.ranges()) {
     if (r.end > r.start && mprotect(reinterpret_cast<void*>(r.start), r.end - r.start, PROT_READ) != 0) {
       int error = errno;
@@ -37,6 +43,25 @@ SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPage
       throw std::runtime_error(std::string("cannot write-protect pages: ") + std::strerror(error));
     }
   }
+  pagesProtectedInPause_ = pages_.pageCount();
+}
+
+SignalProtection::SignalProtection(CapturedPages& pages, ArmedProtection::Handover armed, size_t maxScatteredPages)
+    : SignalProtection(pages, maxScatteredPages, Unprotected{}) {
+  PauseProtection pause = pauseProtection(normalizedRanges(pages_.ranges()), armed);
+  for (const std::vector<PageRange>* parts : {&pause.grown, &pause.writtenAgain}) {
+    for (const PageRange& r : *parts) {
+      if (mprotect(reinterpret_cast<void*>(r.start), r.end - r.start, PROT_READ) != 0) {
+        int error = errno;
+        finish();
+        for (const PageRange& a : armed.armed) makeWritable(a.start, a.end - a.start);
+        throw std::runtime_error(std::string("cannot write-protect pages: ") + std::strerror(error));
+      }
+    }
+  }
+  for (const PageRange& r : pause.released) makeWritable(r.start, r.end - r.start);
+  pagesProtectedInPause_ = pause.pagesToProtect();
+  armMicros_ = armed.armMicros;
 }
 
 SignalProtection::~SignalProtection() {

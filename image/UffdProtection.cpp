@@ -15,29 +15,6 @@ std::vector<PageRange> capturedRanges(const CapturedPages& pages) {
   return normalizedRanges(pages.ranges());
 }
 
-// Each UFFDIO_WRITEPROTECT call ends with a TLB flush, which on a virtual machine costs
-// about 100 us — as much as walking some 400 pages that are protected already. So blocks
-// written close together in one armed range are protected again in one call, the pages
-// between them included (still protected since the arming: protecting them changes nothing).
-constexpr size_t kCoalesceGapBytes = size_t(1) << 20;
-
-std::vector<PageRange> coalesced(const std::vector<PageRange>& written, const std::vector<PageRange>& armed) {
-  std::vector<PageRange> out;
-  size_t a = 0;
-  size_t lastArmed = SIZE_MAX;  // the armed range holding out.back()
-  for (const PageRange& w : written) {
-    while (a < armed.size() && armed[a].end <= w.start) a++;
-    bool inArmed = a < armed.size() && armed[a].start <= w.start && w.end <= armed[a].end;
-    if (inArmed && !out.empty() && lastArmed == a && w.start - out.back().end <= kCoalesceGapBytes) {
-      out.back().end = w.end;
-    } else {
-      out.push_back(w);
-      lastArmed = inArmed ? a : SIZE_MAX;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 UffdProtection::UffdProtection(CapturedPages& pages)
@@ -52,27 +29,20 @@ UffdProtection::UffdProtection(CapturedPages& pages)
   startService();
 }
 
-UffdProtection::UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed)
-    : pages_(pages),
-      descriptor_(std::move(armed.descriptor)),
-      preserved_(pages.pageCount(), "the fault path's page flags") {
-  std::vector<PageRange> ranges = capturedRanges(pages_);
+UffdProtection::UffdProtection(CapturedPages& pages, std::unique_ptr<Userfaultfd> descriptor,
+                               ArmedProtection::Handover armed)
+    : pages_(pages), descriptor_(std::move(descriptor)), preserved_(pages.pageCount(), "the fault path's page flags") {
+  PauseProtection pause = pauseProtection(capturedRanges(pages_), armed);
   // 1. Memory the ranges grew by since the arming (a new segment, a segment's top
-  //    raised) is registered and protected now.
-  for (const PageRange& r : rangesMinus(ranges, normalizedRanges(descriptor_->registered()))) {
-    descriptor_->registerRange(r);
+  //    raised) is registered and protected now. 2. The blocks written while armed lost
+  //    their protection: protected again.
+  for (const PageRange& r : pause.grown) descriptor_->registerRange(r);
+  for (const std::vector<PageRange>* parts : {&pause.grown, &pause.writtenAgain}) {
+    for (const PageRange& r : *parts) descriptor_->protect(r.start, r.end - r.start);
   }
-  auto protect = [this](const std::vector<PageRange>& parts) {
-    for (const PageRange& r : parts) {
-      descriptor_->protect(r.start, r.end - r.start);
-      pagesProtectedInPause_ += (r.end - r.start) / CapturedPages::kPageSize;
-    }
-  };
-  protect(rangesMinus(ranges, armed.armed));
-  // 2. The blocks written while armed lost their protection: protected again.
-  protect(rangesIntersection(coalesced(armed.written, armed.armed), ranges));
+  pagesProtectedInPause_ = pause.pagesToProtect();
   // 3. Armed memory the capture does not take (a segment's top lowered) must not fault.
-  for (const PageRange& r : rangesMinus(armed.armed, ranges)) descriptor_->unprotect(r.start, r.end - r.start);
+  for (const PageRange& r : pause.released) descriptor_->unprotect(r.start, r.end - r.start);
   armMicros_ = armed.armMicros;
   startService();
 }

@@ -10,7 +10,7 @@
 // snapshot's extra memory.
 //
 // Made in the pause, protecting every page is most of the pause (about 130 ns a page).
-// Armed ahead of it (ArmedProtection.h), the pause protects only what was written since
+// Armed ahead of it (UffdArming.h), the pause protects only what was written since
 // the arming and what the ranges grew by.
 #pragma once
 
@@ -31,11 +31,11 @@ class UffdProtection : public WriteProtection {
   // Protects every page of `pages`. Throws std::runtime_error when userfaultfd
   // write-protection is unavailable; nothing is protected then.
   explicit UffdProtection(CapturedPages& pages);
-  // Takes over the protection armed ahead of the pause: registers and protects what
-  // `armed` does not cover, protects again the blocks written since the arming, and lifts
-  // the protection of armed memory outside `pages`. Throws std::runtime_error when it
-  // cannot; nothing is protected then.
-  UffdProtection(CapturedPages& pages, ArmedProtection::Handover armed);
+  // Takes over the protection armed ahead of the pause (UffdArming, whose descriptor this
+  // is): registers and protects what `armed` does not cover, protects again the blocks
+  // written since the arming, and lifts the protection of armed memory outside `pages`.
+  // Throws std::runtime_error when it cannot; nothing is protected then.
+  UffdProtection(CapturedPages& pages, std::unique_ptr<Userfaultfd> descriptor, ArmedProtection::Handover armed);
   ~UffdProtection() override;
   const char* name() const override { return "userfaultfd"; }
   void written(size_t first, size_t count) override;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "image/ArmedProtection.h"
 #include "image/SignalProtection.h"
 #include "image/UffdProtection.h"
 
@@ -13,7 +14,7 @@ namespace image {
 std::unique_ptr<WriteProtection> protectPages(CapturedPages& pages, std::unique_ptr<ArmedProtection> armed) {
   if (armed) {
     try {
-      return std::make_unique<UffdProtection>(pages, armed->handOver());
+      return armed->capture(pages);
     } catch (const std::runtime_error&) {
       // Protecting failed while armed, or the kernel refused the memory added since:
       // everything was unprotected; protect afresh.

@@ -99,8 +99,9 @@ def _die_with_parent():
 class Hub:
     """A hub process listening on a free port of 127.0.0.1; use it in a with statement."""
 
-    def __init__(self, espell, *options, command=None):
-        """command: a server command to run instead (given "--port 0" and the options)."""
+    def __init__(self, espell, *options, command=None, env=None):
+        """command: a server command to run instead (given "--port 0" and the options);
+        env: variables to set for it, beside this process's."""
         self.options = list(options)
         if command:
             self.argv = list(command) + ["--port", "0"] + self.options
@@ -114,7 +115,8 @@ class Hub:
         self.final_stderr = None
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                            preexec_fn=_die_with_parent)
+                                            preexec_fn=_die_with_parent,
+                                            env={**os.environ, **env} if env else None)
         _hubs.append(self)
         self.pid = self.process.pid
         self.port = self._wait_listening()

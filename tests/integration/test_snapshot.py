@@ -5,7 +5,9 @@ copy-on-write snapshot of the guest; the hub is killed (SIGKILL); `espell run --
 --image DIR --port 0` resumes it, and every version acknowledged before the snapshot began
 is served byte for byte as the original served it, new versions are accepted and an
 update commits (the segments checked on first touch meanwhile, the default); `espell run
---image DIR` (no hypervisor) resumes it too. Also: a snapshot
+--image DIR` (no hypervisor) resumes it too. The same by mprotect, the fallback where
+userfaultfd is unavailable (ESPELL_SNAPSHOT_PROTECTION=mprotect), armed ahead of the
+pause like userfaultfd. Also: a snapshot
 of the hypervisor space and snapshots in the fork and copy modes; images that are
 corrupt, truncated, tampered with or incomplete are refused with exit status 65 (a
 tampered segment whether checked on first touch or with --verify-image-first); a VM
@@ -199,6 +201,42 @@ def test_snapshot_and_resume(args, work):
     return image
 
 
+def test_snapshot_by_mprotect(args, work):
+    """The fallback's protection, armed ahead of its pause: the pause protects only what was
+    written meanwhile, and the image resumes with every acknowledged version."""
+    sock = os.path.join(work, "mprotect.sock")
+    image = os.path.join(work, "mprotect-image")
+    with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "-cp", CLASS_PATH, "Hub"],
+             env={"ESPELL_SNAPSHOT_PROTECTION": "mprotect"}) as hub:
+        writers = Writers(hub)
+        time.sleep(1.0)
+        started = time.monotonic()
+        report = snapshot(args, sock, image)
+        time.sleep(0.3)
+        writers.finish()
+        check_equal(report["protection"], "mprotect", "the forced protection")
+        check(report["pagesProtectedInPause"] < report["pagesWritten"],
+              f"armed ahead: the pause protected {report['pagesProtectedInPause']} of {report['pagesWritten']} pages")
+        log(f"snapshot by mprotect while writing: pause {report['pauseMicros']} us, "
+            f"{report['pagesProtectedInPause']} of {report['pagesWritten']} pages protected in it, "
+            f"{report['pagesSavedByCow']} saved on write")
+        before = [a for a in writers.acked if a[0] < started]
+        check(len(before) > 20, f"versions acknowledged before the snapshot: {len(before)}")
+        served = {}
+        for _, name, number, _ in before:
+            status, body = get(hub.port, f"/repos/{name}/versions/{number}")
+            check_equal(status, 200, f"the original hub serving {name} version {number}")
+            served[(name, number)] = body
+        check_no_connection_errors(hub, "the hub snapshotted by mprotect")
+        hub.signal(signal.SIGKILL)
+        hub.wait_exit(30)
+    with Hub(args.espell, command=resume_command(args, os.path.join(work, "mprotect-resumed.sock"), image)) as resumed:
+        for (name, number), body in served.items():
+            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
+            check_equal((status, again), (200, body), f"{name} version {number} after resuming the mprotect image")
+    log(f"resumed by mprotect: {len(served)} versions served byte for byte")
+
+
 def refused(args, directory, expected, what, flags=()):
     done = espell(args, "run", *flags, "--image", directory, timeout=60)
     check_equal(done.returncode, BAD_IMAGE, f"{what}: exit status ({done.stderr.strip()})")
@@ -358,6 +396,7 @@ def test(args):
     try:
         image = test_snapshot_and_resume(args, work)
         test_refused_images(args, work, image)
+        test_snapshot_by_mprotect(args, work)
         test_killed_while_writing(args, work)
         test_write_fails_under_load(args, work)
         test_client_errors(args, work)

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -152,10 +153,10 @@ enum class Armed { No, Yes };
 // Captures the memory and writes it while the main thread and a second one keep writing
 // (generation 1 on even pages from here, 2 on odd pages from the other thread), then
 // checks files, digests and memory. Armed::Yes arms the protection ahead of the capture
-// (ArmedProtection) over less than the capture takes (the last range's second half is
-// added after) and more (the page between two ranges), while both threads write every
-// page they will write after the capture, before and after the arming is done: each
-// such block must be protected again by the capture, or the files show later writes.
+// (armProtection: by userfaultfd, or by mprotect where forced or unavailable) over less than the capture takes (the
+// last range's second half is added after) and more (the page between two ranges), while both threads write every page
+// they will write after the capture, before and after the arming is done: each such block must be protected again by
+// the capture, or the files show later writes.
 PageWriteReport captureWhileWriting(CaptureMode mode, Armed arming = Armed::No) {
   Memory m;
   TempDirectory dir;
@@ -181,9 +182,9 @@ PageWriteReport captureWhileWriting(CaptureMode mode, Armed arming = Armed::No) 
     std::vector<PageRange> ahead = {m.ranges[0], {m.ranges[1].start, m.ranges[1].end + kPage}, m.ranges[3]};
     ahead[2].end = ahead[2].start + (ahead[2].end - ahead[2].start) / kPage / 2 * kPage;
     try {
-      armed = std::make_unique<ArmedProtection>(ahead);
+      armed = armProtection(ahead);
     } catch (const std::runtime_error& e) {
-      MESSAGE("not armed: ", std::string(e.what()));  // no userfaultfd here: the capture protects everything
+      MESSAGE("not armed: ", std::string(e.what()));  // the capture protects everything
       armed = nullptr;
     }
     std::thread early([&] { writePages(7, 1, 0); });
@@ -292,14 +293,22 @@ TEST_CASE("Saved copies spill past 1/256 of the capture, at least 64 pages and a
 }
 
 TEST_CASE("Cow capture armed ahead protects again what was written meanwhile, and what was added") {
-  PageWriteReport report = captureWhileWriting(CaptureMode::Cow, Armed::Yes);
-  MESSAGE("protection: ", report.protection, ", protected in the pause: ", report.pagesProtectedInPause,
-          ", saved by copy-on-write: ", report.pagesSavedByCow);
-  if (report.protection == "userfaultfd") {
+  auto check = [](const PageWriteReport& report) {
+    MESSAGE("protection: ", report.protection, ", protected in the pause: ", report.pagesProtectedInPause,
+            ", saved by copy-on-write: ", report.pagesSavedByCow);
     CHECK(report.armMicros > 0);
     CHECK(report.pagesProtectedInPause <= report.pagesWritten);
+    CHECK(report.pagesSavedByCow > 0);
+  };
+  SUBCASE("by userfaultfd (or its fallback)") {
+    check(captureWhileWriting(CaptureMode::Cow, Armed::Yes));
   }
-  CHECK(report.pagesSavedByCow > 0);
+  SUBCASE("by mprotect, the writes faulting on two threads") {
+    ScopedEnvironment forced("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+    PageWriteReport report = captureWhileWriting(CaptureMode::Cow, Armed::Yes);
+    CHECK(report.protection == "mprotect");
+    check(report);
+  }
 }
 
 namespace {
@@ -433,15 +442,15 @@ TEST_CASE("A page the program writes first that was all zeros is saved as zeros:
 }
 
 TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written since the arming") {
+  std::optional<ScopedEnvironment> forced;
+  SUBCASE("by userfaultfd (or its fallback)") {}
+  SUBCASE("by mprotect") {
+    forced.emplace("ESPELL_SNAPSHOT_PROTECTION", "mprotect");
+  }
   Memory m;
   TempDirectory dir;
-  std::unique_ptr<ArmedProtection> armed;
-  try {
-    armed = std::make_unique<ArmedProtection>(m.ranges);
-  } catch (const std::runtime_error& e) {
-    MESSAGE("not armed: ", std::string(e.what()));
-    return;
-  }
+  std::unique_ptr<ArmedProtection> armed = armProtection(m.ranges);
+  const std::string protection = armed->name();
   while (!armed->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const size_t pages[] = {10, 1000, 3000};  // in three blocks (of 32 pages, from the base)
   for (size_t p : pages) fillPage(m.page(p), p, 0);
@@ -450,7 +459,8 @@ TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written
   for (size_t p : pages) fillPage(m.page(p), p, 1);
   for (size_t p = 0; p < Memory::kPages; p += 7) fillPage(m.page(p), p, 1);
   PageWriteReport report = writer.wait();
-  CHECK(report.protection == "userfaultfd");
+  CHECK(report.protection == protection);
+  if (forced) CHECK(protection == "mprotect");
   CHECK(report.pagesProtectedInPause == 3 * ArmedProtection::kBlockPages);
   for (size_t r = 0; r < m.ranges.size(); r++) {
     std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
