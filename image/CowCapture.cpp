@@ -208,9 +208,10 @@ void CowCapture::pace(WritePacing& pacing, size_t bytes, size_t nextPage, size_t
   using Clock = WritePacing::Clock;
   constexpr auto kStep = std::chrono::milliseconds(2);  // how soon a wait sees a spill due or an idle program
   Clock::time_point began = Clock::now();
-  Clock::time_point until = pacing.after(bytes, !hurry_.load() && programActivity_.busy(), began);
+  Clock::time_point until =
+      pacing.after(bytes, !hurry_.load() && !protection_->writerAwaited() && programActivity_.busy(), began);
   for (Clock::time_point now = began; now < until; now = Clock::now()) {
-    if (stop.load(std::memory_order_relaxed) || hurry_.load()) break;
+    if (stop.load(std::memory_order_relaxed) || hurry_.load() || protection_->writerAwaited()) break;
     if (pages_.shadowPages() >= spillAt && !spillOff_) spillFrom(nextPage);
     if (!programActivity_.busy()) {
       pacing.after(0, false, now);  // idle again: the writer goes as fast as it can
@@ -243,7 +244,7 @@ PageWriteReport CowCapture::wait() {
   report.pagesSavedByCow = pages_.pagesSaved();
   report.zeroPagesSaved = pages_.zeroPagesSaved();
   report.pagesSpilled = pagesSpilled_;
-  report.savesWaited = pages_.savesWaited();
+  report.savesWaited = pages_.savesWaited() + protection_->writesWaited();
   report.pacedMicros = pacedMicros_;
   report.armMicros = protection_->armMicros();
   report.pagesProtectedInPause = protection_->pagesProtectedInPause();

@@ -45,7 +45,7 @@ struct SnapshotReport {
   size_t pagesSavedByCow = 0;
   size_t zeroPagesSaved = 0;  // cow: of the pages saved, those found all zeros (nothing copied)
   size_t pagesSpilled = 0;    // cow: saved copies moved to disk until the writer reached them
-  size_t savesWaited = 0;     // cow: saves that waited for the writer to spill (the copies were at their bound)
+  size_t savesWaited = 0;     // cow: writes that waited for the writer (see PageWriteReport)
   int64_t pacedMicros = 0;    // cow: time the writer waited, holding its rate while the program was busy
   size_t peakExtraBytes = 0;
   size_t bytesWritten = 0;

@@ -53,7 +53,8 @@ struct PageWriteReport {
   size_t pagesSavedByCow = 0;  // pages the program wrote before the writer had them (Cow)
   size_t zeroPagesSaved = 0;   // of them, pages found all zeros: nothing copied (Cow)
   size_t pagesSpilled = 0;     // of them, copies moved to disk until the writer reached them (Cow)
-  size_t savesWaited = 0;      // saves that waited for the writer to spill (Cow: the shadow was full)
+  size_t savesWaited = 0;      // Cow: writes that waited for the writer to spill (the shadow was full) or,
+                               // by mprotect past its bound on mappings, to write their page
   int64_t pacedMicros = 0;     // Cow: time the writer waited, holding its rate while the program was busy
   // Memory beyond the ranges the capture used at its peak: saved pages and the writer's
   // buffer (Cow), the copy (Copy), the child's private memory at its end (Fork).

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "image/PageRanges.h"
+#include "space/RunAhead.h"
 
 namespace image {
 
@@ -24,9 +25,9 @@ bool makeWritable(uintptr_t start, size_t bytes) {
 
 }  // namespace
 
-SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPages, Unprotected)
+SignalProtection::SignalProtection(CapturedPages& pages, size_t maxWritableRuns, Unprotected)
     : pages_(pages),
-      maxScatteredPages_(maxScatteredPages),
+      maxWritableRuns_(maxWritableRuns),
       writableBelow_(std::make_unique<std::atomic<size_t>[]>(pages.ranges().size())),
       madeWritableAlone_(pages.pageCount(), "the fault path's page flags") {
   for (size_t r = 0; r < pages_.ranges().size(); r++) writableBelow_[r].store(pages_.firstPage(r));
@@ -34,8 +35,8 @@ SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPage
   registered_ = true;
 }
 
-SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPages)
-    : SignalProtection(pages, maxScatteredPages, Unprotected{}) {
+SignalProtection::SignalProtection(CapturedPages& pages, size_t maxWritableRuns)
+    : SignalProtection(pages, maxWritableRuns, Unprotected{}) {
   for (const PageRange& r : pages_.ranges()) {
     if (r.end > r.start && mprotect(reinterpret_cast<void*>(r.start), r.end - r.start, PROT_READ) != 0) {
       int error = errno;
@@ -46,8 +47,8 @@ SignalProtection::SignalProtection(CapturedPages& pages, size_t maxScatteredPage
   pagesProtectedInPause_ = pages_.pageCount();
 }
 
-SignalProtection::SignalProtection(CapturedPages& pages, ArmedProtection::Handover armed, size_t maxScatteredPages)
-    : SignalProtection(pages, maxScatteredPages, Unprotected{}) {
+SignalProtection::SignalProtection(CapturedPages& pages, ArmedProtection::Handover armed, size_t maxWritableRuns)
+    : SignalProtection(pages, maxWritableRuns, Unprotected{}) {
   PauseProtection pause = pauseProtection(normalizedRanges(pages_.ranges()), armed);
   for (const std::vector<PageRange>* parts : {&pause.grown, &pause.writtenAgain}) {
     for (const PageRange& r : *parts) {
@@ -73,14 +74,19 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
   size_t range = 0;
   size_t page = pages_.pageAt(address, &range);
   if (page != CapturedPages::kNone && !finished_.load(std::memory_order_acquire)) {
-    uintptr_t start = address & ~uintptr_t(kPage - 1);
     bool alone = false;
-    if (scattered_.load(std::memory_order_relaxed) < maxScatteredPages_) {
-      pages_.preserve(page);
-      // Counted before the split, so the writer's batch that merges it uncounts it.
-      std::atomic_ref<uint8_t>(madeWritableAlone_.data()[page]).store(1, std::memory_order_relaxed);
-      scattered_.fetch_add(1, std::memory_order_relaxed);
-      alone = makeWritable(start, kPage);  // fails when the kernel refuses another mapping
+    size_t end = runEnd(range, page);
+    if (!startsRun(range, page, end) || writableRuns_.load(std::memory_order_relaxed) < int64_t(maxWritableRuns_)) {
+      for (size_t p = page; p < end; p++) {
+        if (p > page && pages_.shadowFull()) {
+          end = p;  // a run ahead is a guess: it does not wait for room in the shadow
+          break;
+        }
+        pages_.preserve(p);
+      }
+      // Marked before the split, so that the writer's batch that merges it unmarks it.
+      markWritableAlone(range, page, end);
+      alone = makeWritable(pages_.address(page), (end - page) * kPage);  // fails when the kernel refuses a mapping
     }
     if (!alone) waitForWriter(page, range);
   }
@@ -89,24 +95,68 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
   return page != CapturedPages::kNone;
 }
 
+// The page alone, or as many pages ahead as a run upwards has made writable alone behind
+// it (space/RunAhead.h), up to a block, stopping short of pages made writable alone since.
+size_t SignalProtection::runEnd(size_t range, size_t page) const {
+  size_t rangeFirst = pages_.firstPage(range);
+  size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
+  size_t end = page + space::pagesToTake(madeWritableAlone_.data(), rangeFirst, page, rangeEnd, kRunAheadPages);
+  for (size_t p = page + 1; p < end; p++) {
+    if (writableAlone(p)) return p;
+  }
+  return end;
+}
+
+// Whether pages [first, end) of `range`, none writable alone yet, would be a run of their
+// own: they join none below or above.
+bool SignalProtection::startsRun(size_t range, size_t first, size_t end) const {
+  size_t rangeFirst = pages_.firstPage(range);
+  size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
+  bool joinsBelow = first > rangeFirst && writableAlone(first - 1);
+  bool joinsAbove = end < rangeEnd && writableAlone(end);
+  return !joinsBelow && !joinsAbove;
+}
+
+// Pages [first, end) of `range`, none writable alone yet, become so: a run of its own is
+// one run more, one that joins a run below or above adds none, one that joins both one less.
+void SignalProtection::markWritableAlone(size_t range, size_t first, size_t end) {
+  size_t rangeFirst = pages_.firstPage(range);
+  size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
+  bool joinsBelow = first > rangeFirst && writableAlone(first - 1);
+  bool joinsAbove = end < rangeEnd && writableAlone(end);
+  for (size_t p = first; p < end; p++)
+    std::atomic_ref<uint8_t>(madeWritableAlone_.data()[p]).store(1, std::memory_order_relaxed);
+  writableRuns_.fetch_add((joinsBelow ? 0 : 1) - (joinsAbove ? 1 : 0), std::memory_order_relaxed);
+}
+
 // Waits until the writer has written the page and lifted its batch's protection (or
 // stopped). The faulting write is then retried and succeeds.
 void SignalProtection::waitForWriter(size_t page, size_t range) {
+  writesWaited_.fetch_add(1, std::memory_order_relaxed);
+  writesWaiting_.fetch_add(1, std::memory_order_relaxed);
   timespec pause = {0, 50000};
   while (!finished_.load(std::memory_order_acquire) && writableBelow_[range].load(std::memory_order_acquire) <= page) {
     nanosleep(&pause, nullptr);
   }
+  writesWaiting_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void SignalProtection::written(size_t first, size_t count) {
   makeWritable(pages_.address(first), count * kPage);
-  size_t merged = 0;
-  for (size_t p = first; p < first + count; p++) {
-    if (std::atomic_ref<uint8_t>(madeWritableAlone_.data()[p]).exchange(0, std::memory_order_relaxed)) merged++;
-  }
-  scattered_.fetch_sub(merged, std::memory_order_relaxed);
   size_t range = 0;
   pages_.pageAt(pages_.address(first), &range);
+  // The runs of pages writable alone that started in the batch merge into what the writer
+  // has written, except one that goes on above it: the rest of that one stays a run.
+  size_t started = 0;
+  bool previous = false;
+  for (size_t p = first; p < first + count; p++) {
+    bool alone = std::atomic_ref<uint8_t>(madeWritableAlone_.data()[p]).exchange(0, std::memory_order_relaxed);
+    started += alone && !previous;
+    previous = alone;
+  }
+  size_t above = first + count;
+  bool goesOn = previous && above < pages_.firstPage(range) + pages_.pagesOf(range) && writableAlone(above);
+  writableRuns_.fetch_sub(int64_t(started) - (goesOn ? 1 : 0), std::memory_order_relaxed);
   writableBelow_[range].store(first + count, std::memory_order_release);
 }
 

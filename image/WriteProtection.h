@@ -27,6 +27,10 @@ class WriteProtection {
   virtual int64_t armMicros() const { return 0; }
   // The pages protected in the pause: all of them unless armed ahead.
   virtual size_t pagesProtectedInPause() const = 0;
+  // A write waits for the writer to write its page (SignalProtection past its bound on
+  // mappings): the writer should not pace itself now. And how many writes did.
+  virtual bool writerAwaited() const { return false; }
+  virtual size_t writesWaited() const { return 0; }
 };
 
 class ArmedProtection;

@@ -19,7 +19,9 @@ namespace space {
 // each page i already taken; pages below `first` are not looked at.
 inline size_t pagesToTake(const uint8_t* taken, size_t first, size_t index, size_t end, size_t maxPages) {
   size_t behind = 0;
-  while (behind < maxPages && index - behind > first && taken[index - behind - 1]) behind++;
+  // Relaxed atomic loads: fault handlers on other threads may be marking pages meanwhile.
+  while (behind < maxPages && index - behind > first && __atomic_load_n(&taken[index - behind - 1], __ATOMIC_RELAXED))
+    behind++;
   return std::clamp<size_t>(behind, 1, end - index);
 }
 

@@ -870,22 +870,24 @@ TEST_CASE("A WriteTracker and a capture by mprotect protect different memory at 
   munmap(p, 16 * kPage);
 }
 
-TEST_CASE("Past the bound on pages made writable alone, a write waits for the writer instead") {
+TEST_CASE("By mprotect, past the bound on runs of pages made writable alone, a write waits for the writer instead") {
   constexpr size_t kPages = 256;
   constexpr size_t kBound = 4;
   FilledPages memory(kPages);
   uint8_t* base = memory.base;
   CapturedPages pages({memory.range(0, kPages)});
   SignalProtection protection(pages, kBound);
-  // The program writes the last pages, far ahead of the writer.
+  // The program writes every other page of the last ones, far ahead of the writer: each
+  // page a run of its own.
   std::thread program([&] {
-    for (size_t i = kPages - 40; i < kPages; i++) fillPage(base + i * kPage, i, 1);
+    for (size_t i = kPages - 40; i < kPages; i += 2) fillPage(base + i * kPage, i, 1);
   });
   // Saved alone up to the bound; the next write waits (and saves nothing more meanwhile).
   for (int i = 0; i < 2000 && pages.pagesSaved() < kBound; i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(pages.pagesSaved() == kBound);
+  CHECK(protection.writerAwaited());
   // The writer, in batches of 16 pages.
   std::vector<uint8_t> buffer(16 * kPage);
   size_t wrong = 0;
@@ -899,9 +901,36 @@ TEST_CASE("Past the bound on pages made writable alone, a write waits for the wr
   program.join();
   protection.finish();
   CHECK(wrong == 0);
+  CHECK(!protection.writerAwaited());
+  CHECK(protection.writesWaited() >= 1);
   // Once the writer merged the first ones back, the program may have saved more ahead of it.
   CHECK(pages.pagesSaved() >= kBound);
-  for (size_t i = kPages - 40; i < kPages; i++) CHECK(pageHolds(base + i * kPage, i, 1));
+  for (size_t i = kPages - 40; i < kPages; i += 2) CHECK(pageHolds(base + i * kPage, i, 1));
+}
+
+TEST_CASE("By mprotect, a run of writes upwards takes as many pages ahead as lie behind it, all one run") {
+  constexpr size_t kPages = 256;
+  FilledPages memory(kPages);
+  uint8_t* base = memory.base;
+  CapturedPages pages({memory.range(0, kPages)});
+  SignalProtection protection(pages, 1);  // one run at most: a run upwards never waits
+  for (size_t i = 100; i < 164; i++) fillPage(base + i * kPage, i, 1);
+  // Faults at 100, 101, 102, 104, 108, 116 and 132, taking 1, 1, 2, 4, 8, 16 and 32 pages.
+  CHECK(pages.pagesSaved() == 64);
+  CHECK(protection.writesWaited() == 0);
+  std::vector<uint8_t> buffer(kPage);
+  std::thread writer([&] {
+    while (!protection.writerAwaited()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (size_t p = 0; p < kPages; p++) {
+      pages.take(p, buffer.data());
+      protection.written(p, 1);
+    }
+  });
+  fillPage(base + 200 * kPage, 200, 1);  // a second run: past the bound of one, it waits for the writer
+  writer.join();
+  protection.finish();
+  CHECK(protection.writesWaited() == 1);
+  for (size_t i = 100; i < 164; i++) CHECK(pageHolds(base + i * kPage, i, 1));
 }
 
 TEST_CASE("Segments finished on their own thread while newer ones are written keep their order, sizes and checksums") {
