@@ -40,6 +40,7 @@
 #include "image/PendingSegments.h"
 #include "image/SegmentOutput.h"
 #include "image/Sha256.h"
+#include "image/SignalArming.h"
 #include "image/SignalProtection.h"
 #include "image/UffdProtection.h"
 #include "image/WriteThread.h"
@@ -153,10 +154,11 @@ enum class Armed { No, Yes };
 // Captures the memory and writes it while the main thread and a second one keep writing
 // (generation 1 on even pages from here, 2 on odd pages from the other thread), then
 // checks files, digests and memory. Armed::Yes arms the protection ahead of the capture
-// (armProtection: by userfaultfd, or by mprotect where forced or unavailable) over less than the capture takes (the
-// last range's second half is added after) and more (the page between two ranges), while both threads write every page
-// they will write after the capture, before and after the arming is done: each such block must be protected again by
-// the capture, or the files show later writes.
+// (armProtection: by userfaultfd, or by mprotect where forced or unavailable) over less
+// than the capture takes (the last range's second half is added after) and more (the page
+// between two ranges), while both threads write every page they will write after the
+// capture, before and after the arming is done: each such block must be protected again
+// by the capture, or the files show later writes.
 PageWriteReport captureWhileWriting(CaptureMode mode, Armed arming = Armed::No) {
   Memory m;
   TempDirectory dir;
@@ -487,6 +489,47 @@ std::unique_ptr<UffdProtection> uffdProtectionOrNone(CapturedPages& pages) {
 }
 
 }  // namespace
+
+TEST_CASE("Armed by mprotect, past its bound on blocks a write unprotects its whole range, which the pause protects") {
+  Memory m;
+  TempDirectory dir;
+  // Armed as two ranges, pages [0, 2048) and [2049, 4096) (the first two captured ranges
+  // are adjacent), and two blocks at most: the third write gives up on its range.
+  auto armed = std::make_unique<SignalArming>(m.ranges, PageRange{}, 2);
+  while (!armed->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  fillPage(m.page(10), 10, 0);
+  fillPage(m.page(3000), 3000, 0);
+  fillPage(m.page(1000), 1000, 0);
+  for (size_t p = 0; p < 2048; p += 64) fillPage(m.page(p), p, 0);  // writable since: no fault
+  PageWriter writer(m.ranges, CaptureMode::Cow, dir.path);
+  writer.capture(std::move(armed));
+  for (size_t p = 0; p < Memory::kPages; p += 5) fillPage(m.page(p), p, 1);
+  PageWriteReport report = writer.wait();
+  CHECK(report.protection == "mprotect");
+  // All of the first range, given up, and the block of page 3000 in the second.
+  CHECK(report.pagesProtectedInPause == 2048 + ArmedProtection::kBlockPages);
+  for (size_t r = 0; r < m.ranges.size(); r++) {
+    std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
+    size_t wrong = 0;
+    for (size_t off = 0; off < bytes.size(); off += kPage) {
+      size_t page = m.pageNumber(m.ranges[r].start + off);
+      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
+    }
+    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
+  }
+  writeEveryPage(m);
+}
+
+TEST_CASE("An arming by mprotect that is not captured leaves every page writable") {
+  Memory m;
+  {
+    SignalArming armed(m.ranges);
+    while (!armed.ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    fillPage(m.page(77), 77, 1);  // a block written while armed
+  }
+  writeEveryPage(m);  // would crash on a page still protected
+  CHECK(pageHolds(m.page(77), 77, 1));
+}
 
 TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spilled; past it, pages of their own") {
   FilledPages memory(16);
