@@ -87,14 +87,13 @@ std::unique_ptr<WriteProtection> SignalArming::capture(CapturedPages& pages) {
   // In the pause nothing writes: the next owner (SignalProtection) registers before it
   // changes any protection.
   stopFaults();
-  Handover h;
+  // Past here no owner answers for the armed pages: whatever fails leaves them writable.
   try {
-    h = handOverBlocks();
+    return std::make_unique<SignalProtection>(pages, handOverBlocks());
   } catch (...) {
     unprotectAll();
     throw;
   }
-  return std::make_unique<SignalProtection>(pages, std::move(h));
 }
 
 }  // namespace image
