@@ -227,6 +227,8 @@ def test_snapshot_by_mprotect(args, work):
             status, body = get(hub.port, f"/repos/{name}/versions/{number}")
             check_equal(status, 200, f"the original hub serving {name} version {number}")
             served[(name, number)] = body
+        hv = snapshot(args, sock, os.path.join(work, "mprotect-hv-image"), "--space", "hypervisor")
+        check_equal((hv["space"], hv["protection"]), ("hypervisor", "mprotect"), "the hypervisor's snapshot by mprotect")
         check_no_connection_errors(hub, "the hub snapshotted by mprotect")
         hub.signal(signal.SIGKILL)
         hub.wait_exit(30)
