@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -86,6 +87,7 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
       }
       // Marked before the split, so that the writer's batch that merges it unmarks it.
       markWritableAlone(range, page, end);
+      sweep_.took(end - 1);
       alone = makeWritable(pages_.address(page), (end - page) * kPage);  // fails when the kernel refuses a mapping
     }
     if (!alone) waitForWriter(page, range);
@@ -96,11 +98,13 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
 }
 
 // The page alone, or as many pages ahead as a run upwards has made writable alone behind
-// it (space/RunAhead.h), up to a block, stopping short of pages made writable alone since.
-size_t SignalProtection::runEnd(size_t range, size_t page) const {
+// it (space/RunAhead.h), up to a block, or in a dense sweep a block (DenseSweep.h);
+// stopping short of pages made writable alone since.
+size_t SignalProtection::runEnd(size_t range, size_t page) {
   size_t rangeFirst = pages_.firstPage(range);
   size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
   size_t end = page + space::pagesToTake(madeWritableAlone_.data(), rangeFirst, page, rangeEnd, kRunAheadPages);
+  if (sweep_.continues(range, page)) end = std::max(end, std::min(page + kRunAheadPages, rangeEnd));
   for (size_t p = page + 1; p < end; p++) {
     if (writableAlone(p)) return p;
   }

@@ -6,7 +6,8 @@
 //
 // A write makes its own page writable, or, continuing a run upwards, as many pages ahead
 // as the run has behind it, up to kRunAheadPages (space/RunAhead.h): a run of n pages
-// costs about log2(n) + 1 faults and protection calls instead of n.
+// costs about log2(n) + 1 faults and protection calls instead of n. A dense sweep
+// (DenseSweep.h) takes a block at each fault.
 //
 // Each run of pages made writable alone splits a mapping in up to three (neighbouring
 // runs merge), and the kernel caps mappings per process (vm.max_map_count, 65530 by
@@ -24,6 +25,7 @@
 #include <memory>
 
 #include "image/ArmedProtection.h"
+#include "image/DenseSweep.h"
 #include "image/WriteProtection.h"
 #include "image/ZeroMappedBytes.h"
 #include "space/WriteFaults.h"
@@ -56,7 +58,7 @@ class SignalProtection final : public WriteProtection, private space::WriteFault
   // Registered as the fault owner, nothing protected yet.
   SignalProtection(CapturedPages& pages, size_t maxWritableRuns, Unprotected);
   bool handleWriteFault(uintptr_t address) override;
-  size_t runEnd(size_t range, size_t page) const;
+  size_t runEnd(size_t range, size_t page);
   bool writableAlone(size_t page) const {
     return std::atomic_ref<uint8_t>(madeWritableAlone_.data()[page]).load(std::memory_order_relaxed);
   }
@@ -76,6 +78,7 @@ class SignalProtection final : public WriteProtection, private space::WriteFault
   std::atomic<int64_t> writableRuns_{0};
   std::atomic<size_t> writesWaited_{0};  // writes that waited for the writer
   std::atomic<int> writesWaiting_{0};    // writes waiting for it now
+  DenseSweep sweep_;
   std::atomic<bool> finished_{false};
   std::atomic<int> handlersRunning_{0};  // fault handlers inside handleWriteFault now
   bool registered_ = false;

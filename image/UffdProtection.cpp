@@ -71,7 +71,7 @@ void UffdProtection::onWrite(uintptr_t address) {
   size_t rangeFirst = pages_.firstPage(range);
   size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
   size_t end = page + space::pagesToTake(preserved_.data(), rangeFirst, page, rangeEnd, kBlockPages);
-  if (continuesSweep(range, page)) end = std::max(end, std::min(page + kBlockPages, rangeEnd));
+  if (sweep_.continues(range, page)) end = std::max(end, std::min(page + kBlockPages, rangeEnd));
   for (size_t p = page; p < end; p++) {
     if (p > page && pages_.shadowFull()) {
       end = p;  // a run ahead is a guess: it does not wait for room in the shadow
@@ -80,22 +80,8 @@ void UffdProtection::onWrite(uintptr_t address) {
     pages_.preserve(p);
     preserved_.data()[p] = 1;
   }
-  sweepLastPage_ = end - 1;
+  sweep_.took(end - 1);
   descriptor_->unprotect(pages_.address(page), (end - page) * CapturedPages::kPageSize);
-}
-
-// Counts the faults of a dense sweep in `range`: one within kSweepGapPages of the last
-// fault's pages counts, one just above them (a run, RunAhead.h) leaves the count as it
-// is, any other ends the sweep.
-bool UffdProtection::continuesSweep(size_t range, size_t page) {
-  if (range != sweepRange_) {
-    sweepRange_ = range;
-    sweepFaults_ = 0;
-  } else if (page != sweepLastPage_ + 1) {
-    size_t distance = page > sweepLastPage_ ? page - sweepLastPage_ : sweepLastPage_ - page;
-    sweepFaults_ = distance <= kSweepGapPages ? sweepFaults_ + 1 : 0;
-  }
-  return sweepFaults_ >= kSweepFaults;
 }
 
 void UffdProtection::written(size_t first, size_t count) {

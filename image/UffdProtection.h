@@ -7,7 +7,7 @@
 // preserved behind it (space/RunAhead.h), and lifts their protection at once. Preserving
 // a whole block at its second fault, as before, held the program while up to 32 pages
 // were copied, most of them never written and long untouched, and they were the
-// snapshot's extra memory.
+// snapshot's extra memory. A dense sweep (DenseSweep.h) takes a block at each fault.
 //
 // Made in the pause, protecting every page is most of the pause (about 130 ns a page).
 // Armed ahead of it (UffdArming.h), the pause protects only what was written since
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "image/ArmedProtection.h"
+#include "image/DenseSweep.h"
 #include "image/Userfaultfd.h"
 #include "image/WriteProtection.h"
 #include "image/ZeroMappedBytes.h"
@@ -46,24 +47,13 @@ class UffdProtection : public WriteProtection {
  private:
   void onWrite(uintptr_t page);
   void startService();
-  bool continuesSweep(size_t range, size_t page);
 
   CapturedPages& pages_;
   std::unique_ptr<Userfaultfd> descriptor_;
   std::thread service_;
   static constexpr size_t kBlockPages = 32;
   ZeroMappedBytes preserved_;  // per page: 1 once a fault preserved it (service thread only)
-  // A dense sweep: faults each a few pages from the last in one range, not continuing a
-  // run. The first scavenge after the pause makes one, writing a forwarding pointer into
-  // each object it moves out of a full captured eden (in a busy hub one every 14 KB: 1,792
-  // single-page faults in 400 ms, docs/PERFORMANCE.md). From its kSweepFaults-th fault on,
-  // each takes kBlockPages pages; eden is rewritten whole before long, so they are not
-  // copied for nothing. Scattered writes farther apart keep taking their own page.
-  static constexpr size_t kSweepGapPages = 4;
-  static constexpr size_t kSweepFaults = 3;
-  size_t sweepRange_ = SIZE_MAX;  // service thread only, as the two below
-  size_t sweepLastPage_ = 0;      // the last page the last fault there took
-  size_t sweepFaults_ = 0;
+  DenseSweep sweep_;           // a dense sweep takes blocks from its third close fault on
   bool finished_ = false;
   int64_t armMicros_ = 0;
   size_t pagesProtectedInPause_ = 0;

@@ -566,11 +566,24 @@ TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spill
   CHECK(pages.peakExtraBytes() == 7 * kPage);
 }
 
-TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
+// The fault path under test: userfaultfd's (nullptr where it is unavailable) or mprotect's.
+std::unique_ptr<WriteProtection> faultPathFor(CapturedPages& pages, const std::string& which) {
+  if (which == "mprotect") return std::make_unique<SignalProtection>(pages);
+  return uffdProtectionOrNone(pages);
+}
+
+TEST_CASE("A write preserves its own page, and a run upwards as many pages ahead as lie behind it") {
+  std::string which;
+  SUBCASE("under userfaultfd") {
+    which = "userfaultfd";
+  }
+  SUBCASE("under mprotect") {
+    which = "mprotect";
+  }
   Memory m;
   uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
   CapturedPages pages({{b, b + 96 * kPage}});
-  std::unique_ptr<UffdProtection> protection = uffdProtectionOrNone(pages);
+  std::unique_ptr<WriteProtection> protection = faultPathFor(pages, which);
   if (!protection) return;
   // Scattered writes, three in one 32-page block: each preserves its own page only.
   for (size_t i : {size_t(35), size_t(41), size_t(52)}) fillPage(m.page(i), i, 1);
@@ -592,11 +605,18 @@ TEST_CASE("Under userfaultfd a write preserves its own page, and a run upwards a
   for (size_t i : {size_t(35), size_t(65), size_t(69)}) CHECK(pageHolds(m.page(i), i, 1));
 }
 
-TEST_CASE("Under userfaultfd a dense sweep of writes a few pages apart takes blocks from its third close fault on") {
+TEST_CASE("A dense sweep of writes a few pages apart takes blocks from its third close fault on") {
+  std::string which;
+  SUBCASE("under userfaultfd") {
+    which = "userfaultfd";
+  }
+  SUBCASE("under mprotect") {
+    which = "mprotect";
+  }
   Memory m;
   uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
   CapturedPages pages({{b, b + 256 * kPage}});
-  std::unique_ptr<UffdProtection> protection = uffdProtectionOrNone(pages);
+  std::unique_ptr<WriteProtection> protection = faultPathFor(pages, which);
   if (!protection) return;
   // Three and four pages apart, upwards, as the first scavenge after a pause writes into
   // the objects it moves out of eden: faults at 2, 6 and 9 take their own page, the one
