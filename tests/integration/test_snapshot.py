@@ -131,6 +131,19 @@ def get(port, path):
     return response.status, body
 
 
+def served_before(hub, writers, started):
+    """What the hub serves, byte for byte, for each version acknowledged before `started`
+    (the snapshot's start): {(repository, number): body}."""
+    before = [a for a in writers.acked if a[0] < started]
+    check(len(before) > 20, f"versions acknowledged before the snapshot: {len(before)}")
+    served = {}
+    for _, name, number, _ in before:
+        status, body = get(hub.port, f"/repos/{name}/versions/{number}")
+        check_equal(status, 200, f"the original hub serving {name} version {number}")
+        served[(name, number)] = body
+    return served
+
+
 def resume_command(args, sock, directory):
     return [args.espell, "run", "--virtualized", "--control", sock, "--image", directory]
 
@@ -149,14 +162,7 @@ def test_snapshot_and_resume(args, work):
             f"{report['pagesSavedByCow']} saved on write, {report['throughputMiBPerSecond']:.0f} MiB/s")
         time.sleep(0.3)
         writers.finish()
-        before = [a for a in writers.acked if a[0] < started]
-        check(len(before) > 20, f"versions acknowledged before the snapshot: {len(before)}")
-        # What the original serves for each of them, byte for byte.
-        served = {}
-        for _, name, number, _ in before:
-            status, body = get(hub.port, f"/repos/{name}/versions/{number}")
-            check_equal(status, 200, f"the original hub serving {name} version {number}")
-            served[(name, number)] = body
+        served = served_before(hub, writers, started)
         # Two more snapshots of the running VM: the hypervisor space, and the fork mode.
         hv = snapshot(args, sock, os.path.join(work, "hv-image"), "--space", "hypervisor")
         check_equal(hv["space"], "hypervisor", "the hypervisor snapshot's space")
@@ -220,13 +226,7 @@ def test_snapshot_by_mprotect(args, work):
         log(f"snapshot by mprotect while writing: pause {report['pauseMicros']} us, "
             f"{report['pagesProtectedInPause']} of {report['pagesWritten']} pages protected in it, "
             f"{report['pagesSavedByCow']} saved on write")
-        before = [a for a in writers.acked if a[0] < started]
-        check(len(before) > 20, f"versions acknowledged before the snapshot: {len(before)}")
-        served = {}
-        for _, name, number, _ in before:
-            status, body = get(hub.port, f"/repos/{name}/versions/{number}")
-            check_equal(status, 200, f"the original hub serving {name} version {number}")
-            served[(name, number)] = body
+        served = served_before(hub, writers, started)
         hv = snapshot(args, sock, os.path.join(work, "mprotect-hv-image"), "--space", "hypervisor")
         check_equal((hv["space"], hv["protection"]), ("hypervisor", "mprotect"), "the hypervisor's snapshot by mprotect")
         check_no_connection_errors(hub, "the hub snapshotted by mprotect")

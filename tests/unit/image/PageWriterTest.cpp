@@ -149,6 +149,20 @@ void writeEveryPage(Memory& m) {
   for (size_t i = 0; i < Memory::kPages; i++) m.page(i)[kPage - 1] ^= 0;
 }
 
+// Every segment file holds its pages as filled before the capture (generation 0).
+void checkSegmentsAsCaptured(const Memory& m, const TempDirectory& dir, const PageWriteReport& report) {
+  REQUIRE(report.segments.size() == m.ranges.size());
+  for (size_t r = 0; r < m.ranges.size(); r++) {
+    std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
+    size_t wrong = 0;
+    for (size_t off = 0; off < bytes.size(); off += kPage) {
+      size_t page = m.pageNumber(m.ranges[r].start + off);
+      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
+    }
+    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
+  }
+}
+
 enum class Armed { No, Yes };
 
 // Captures the memory and writes it while the main thread and a second one keep writing
@@ -464,15 +478,7 @@ TEST_CASE("Cow capture armed ahead protects in the pause only the blocks written
   CHECK(report.protection == protection);
   if (forced) CHECK(protection == "mprotect");
   CHECK(report.pagesProtectedInPause == 3 * ArmedProtection::kBlockPages);
-  for (size_t r = 0; r < m.ranges.size(); r++) {
-    std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
-    size_t wrong = 0;
-    for (size_t off = 0; off < bytes.size(); off += kPage) {
-      size_t page = m.pageNumber(m.ranges[r].start + off);
-      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
-    }
-    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
-  }
+  checkSegmentsAsCaptured(m, dir, report);
   writeEveryPage(m);
 }
 
@@ -508,15 +514,7 @@ TEST_CASE("Armed by mprotect, past its bound on blocks a write unprotects its wh
   CHECK(report.protection == "mprotect");
   // All of the first range, given up, and the block of page 3000 in the second.
   CHECK(report.pagesProtectedInPause == 2048 + ArmedProtection::kBlockPages);
-  for (size_t r = 0; r < m.ranges.size(); r++) {
-    std::string bytes = readFile(dir.path + "/" + report.segments[r].file);
-    size_t wrong = 0;
-    for (size_t off = 0; off < bytes.size(); off += kPage) {
-      size_t page = m.pageNumber(m.ranges[r].start + off);
-      if (!pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + off, page, 0)) wrong++;
-    }
-    CHECK_MESSAGE(wrong == 0, "segment ", r, ": ", wrong, " pages differ from the capture");
-  }
+  checkSegmentsAsCaptured(m, dir, report);
   writeEveryPage(m);
 }
 
