@@ -77,7 +77,8 @@ bool SignalProtection::handleWriteFault(uintptr_t address) {
   if (page != CapturedPages::kNone && !finished_.load(std::memory_order_acquire)) {
     bool alone = false;
     size_t end = runEnd(range, page);
-    if (!startsRun(range, page, end) || writableRuns_.load(std::memory_order_relaxed) < int64_t(maxWritableRuns_)) {
+    Neighbours next = neighboursOf(range, page, end);
+    if (next.below || next.above || writableRuns_.load(std::memory_order_relaxed) < int64_t(maxWritableRuns_)) {
       for (size_t p = page; p < end; p++) {
         if (p > page && pages_.shadowFull()) {
           end = p;  // a run ahead is a guess: it does not wait for room in the shadow
@@ -111,26 +112,20 @@ size_t SignalProtection::runEnd(size_t range, size_t page) {
   return end;
 }
 
-// Whether pages [first, end) of `range`, none writable alone yet, would be a run of their
-// own: they join none below or above.
-bool SignalProtection::startsRun(size_t range, size_t first, size_t end) const {
+// Whether pages just below and just above [first, end) of `range` are writable alone.
+SignalProtection::Neighbours SignalProtection::neighboursOf(size_t range, size_t first, size_t end) const {
   size_t rangeFirst = pages_.firstPage(range);
   size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
-  bool joinsBelow = first > rangeFirst && writableAlone(first - 1);
-  bool joinsAbove = end < rangeEnd && writableAlone(end);
-  return !joinsBelow && !joinsAbove;
+  return {first > rangeFirst && writableAlone(first - 1), end < rangeEnd && writableAlone(end)};
 }
 
 // Pages [first, end) of `range`, none writable alone yet, become so: a run of its own is
 // one run more, one that joins a run below or above adds none, one that joins both one less.
 void SignalProtection::markWritableAlone(size_t range, size_t first, size_t end) {
-  size_t rangeFirst = pages_.firstPage(range);
-  size_t rangeEnd = rangeFirst + pages_.pagesOf(range);
-  bool joinsBelow = first > rangeFirst && writableAlone(first - 1);
-  bool joinsAbove = end < rangeEnd && writableAlone(end);
+  Neighbours next = neighboursOf(range, first, end);
   for (size_t p = first; p < end; p++)
     std::atomic_ref<uint8_t>(madeWritableAlone_.data()[p]).store(1, std::memory_order_relaxed);
-  writableRuns_.fetch_add((joinsBelow ? 0 : 1) - (joinsAbove ? 1 : 0), std::memory_order_relaxed);
+  writableRuns_.fetch_add((next.below ? 0 : 1) - (next.above ? 1 : 0), std::memory_order_relaxed);
 }
 
 // Waits until the writer has written the page and lifted its batch's protection (or

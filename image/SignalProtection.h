@@ -62,7 +62,11 @@ class SignalProtection final : public WriteProtection, private space::WriteFault
   bool writableAlone(size_t page) const {
     return std::atomic_ref<uint8_t>(madeWritableAlone_.data()[page]).load(std::memory_order_relaxed);
   }
-  bool startsRun(size_t range, size_t first, size_t end) const;
+  struct Neighbours {
+    bool below;  // the page just below is writable alone
+    bool above;  // the page just above
+  };
+  Neighbours neighboursOf(size_t range, size_t first, size_t end) const;
   void markWritableAlone(size_t range, size_t first, size_t end);
   void waitForWriter(size_t page, size_t range);
 

@@ -221,8 +221,9 @@ def test_snapshot_by_mprotect(args, work):
         time.sleep(0.3)
         writers.finish()
         check_equal(report["protection"], "mprotect", "the forced protection")
-        check(report["pagesProtectedInPause"] < report["pagesWritten"],
-              f"armed ahead: the pause protected {report['pagesProtectedInPause']} of {report['pagesWritten']} pages")
+        if not os.environ.get("ESPELL_GC_STRESS_BUILD"):  # there every allocation's full collection disarms
+            check(report["pagesProtectedInPause"] < report["pagesWritten"],
+                  f"armed ahead: the pause protected {report['pagesProtectedInPause']} of {report['pagesWritten']} pages")
         log(f"snapshot by mprotect while writing: pause {report['pauseMicros']} us, "
             f"{report['pagesProtectedInPause']} of {report['pagesWritten']} pages protected in it, "
             f"{report['pagesSavedByCow']} saved on write")
