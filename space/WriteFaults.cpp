@@ -44,6 +44,12 @@ void forwardFault(int sig, siginfo_t* info, void* context) {
 }
 
 void onFault(int sig, siginfo_t* info, void* context) {
+  // The owners make system calls (mprotect, nanosleep) that may set errno, and the write
+  // that faulted may sit between a system call and the code that reads its errno.
+  struct ErrnoKept {
+    int saved = errno;
+    ~ErrnoKept() { errno = saved; }
+  } errnoKept;
   if (info->si_code == SEGV_ACCERR) {
     uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
     uint64_t changes = ownerChanges.load(std::memory_order_acquire);
