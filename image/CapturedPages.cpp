@@ -82,8 +82,7 @@ void CapturedPages::warmPool() {
 
 uint8_t* CapturedPages::copyOf(size_t page) const {
   if (poolPages_ != 0) {
-    uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
-                        .load(std::memory_order_acquire);
+    uint32_t slot = poolSlotOf(page).load(std::memory_order_acquire);
     if (slot != 0) return pool_->data() + (slot - 1) * kPageSize;
   }
   return shadow_.data() + page * kPageSize;
@@ -104,8 +103,7 @@ uint32_t CapturedPages::claimPoolPage() {
 
 bool CapturedPages::freePoolPageOf(size_t page) {
   if (poolPages_ == 0) return false;
-  uint32_t slot = std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
-                      .exchange(0, std::memory_order_acq_rel);
+  uint32_t slot = poolSlotOf(page).exchange(0, std::memory_order_acq_rel);
   if (slot == 0) return false;
   size_t index = slot - 1;
   poolUsed_[index / 64].fetch_and(~(uint64_t(1) << (index % 64)), std::memory_order_release);
@@ -156,8 +154,7 @@ void CapturedPages::preserve(size_t page) {
     uint32_t slot = poolPages_ != 0 ? claimPoolPage() : 0;
     if (slot != 0) {
       std::memcpy(pool_->data() + (slot - 1) * kPageSize, live, kPageSize);
-      std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page])
-          .store(slot, std::memory_order_release);
+      poolSlotOf(page).store(slot, std::memory_order_release);
       pagesSavedInPool_.fetch_add(1, std::memory_order_relaxed);
     } else {
       std::memcpy(shadow_.data() + page * kPageSize, live, kPageSize);

@@ -133,7 +133,10 @@ class CapturedPages {
   size_t poolWords_ = 0;
   std::unique_ptr<ZeroMappedBytes> poolSlotOf_;
   std::atomic<size_t> pagesSavedInPool_{0};
-  size_t poolTakenSinceRelease_ = 0;   // the writer's: pool copies take() used since releaseShadow
+  size_t poolTakenSinceRelease_ = 0;  // the writer's: pool copies take() used since releaseShadow
+  std::atomic_ref<uint32_t> poolSlotOf(size_t page) const {
+    return std::atomic_ref<uint32_t>(reinterpret_cast<uint32_t*>(poolSlotOf_->data())[page]);
+  }
   uint8_t* copyOf(size_t page) const;  // where page's saved copy is
   uint32_t claimPoolPage();            // a free pool page plus one, or 0
   bool freePoolPageOf(size_t page);    // if page's copy is in the pool, frees that pool page: true
