@@ -17,6 +17,9 @@ std::vector<std::string> splitPath(const std::string& s) {
   return out;
 }
 
+// More threads than a full collection could use on any machine this VM runs on.
+constexpr size_t kMaxGcThreads = 64;
+
 bool parseSize(const std::string& text, size_t& out) {
   char* end = nullptr;
   unsigned long long v = std::strtoull(text.c_str(), &end, 10);
@@ -38,9 +41,9 @@ const char* usage() {
   return "usage: espell run [--virtualized [--control SOCKET [--deadline-ms N] [--update-log FILE]]\n"
          "                  [--console PORT [--snapshot-dir DIR]]]\n"
          "                  [-cp DIR:DIR...] [--heap-mib N] [--eden-mib N]\n"
-         "                  [--max-stack-mib N] [--gc-stats] [--gc-measure-live]\n"
+         "                  [--max-stack-mib N] [--gc-threads N] [--gc-stats] [--gc-measure-live]\n"
          "                  FILE.som|CLASS [ARGS...]\n"
-         "       espell run [--virtualized [--control SOCKET ...]] [--gc-stats]\n"
+         "       espell run [--virtualized [--control SOCKET ...]] [--gc-threads N] [--gc-stats]\n"
          "                  [--trust-image|--verify-image-first] --image DIR [ARGS...]\n"
          "       espell disasm [-cp DIR:DIR...] FILE.som|CLASS\n"
          "       espell update --control SOCKET [--json] [--deadline-ms N] SCRIPT\n"
@@ -212,6 +215,14 @@ std::optional<CommandLine> parseCommandLine(int argc, char** argv, std::string& 
         error = a + " needs a positive number of MiB";
         return std::nullopt;
       }
+      i++;
+    } else if (a == "--gc-threads" && cl.command == CommandLine::Command::Run) {
+      size_t threads = 0;
+      if (i + 1 >= argc || !parseSize(argv[i + 1], threads) || threads > kMaxGcThreads) {
+        error = "--gc-threads needs a number of threads from 1 to " + std::to_string(kMaxGcThreads);
+        return std::nullopt;
+      }
+      cl.gcThreads = unsigned(threads);
       i++;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       error = "unknown option '" + a + "'";

@@ -19,6 +19,7 @@ struct CommandLine {
   size_t heapMiB = 4096;  // old-space limit of the program's space
   size_t edenMiB = 16;
   size_t maxStackMiB = 32;   // per process; deeper recursion signals StackOverflow
+  unsigned gcThreads = 0;    // threads of a full collection; 0: as SpaceConfig decides
   bool gcStats = false;      // print collection statistics to stderr at exit
   bool measureLive = false;  // full collection after each scavenge (peak live size)
   // run: where the VM serves its control socket (only with --virtualized; empty: none).

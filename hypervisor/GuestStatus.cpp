@@ -73,6 +73,9 @@ nlohmann::json GuestStatus::heap() const {
       {"scavengeMicros", stats.scavengeNanos / 1000},
       {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
       {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
+      {"fullCollectionMarkMicros", stats.fullCollectionMarkNanos / 1000},
+      {"fullCollectionSweepMicros", stats.fullCollectionSweepNanos / 1000},
+      {"collectorThreads", space.collectorThreads()},
   };
 }
 

@@ -37,6 +37,7 @@ space::SpaceConfig spaceConfig(const hypervisor::CommandLine& cl, const char* na
   c.edenBytes = cl.edenMiB << 20;
   c.survivorBytes = c.edenBytes / 4;
   c.measureLive = cl.measureLive;
+  c.collectorThreads = cl.gcThreads;
   // Address space for the nursery and for old space up to twice its limit (a promotion
   // may exceed the limit for a while); reserving no more keeps tools like valgrind happy.
   c.reservationBytes = 2 * c.maxOldBytes + 2 * (c.edenBytes + 2 * c.survivorBytes) + (size_t(64) << 20);
@@ -61,13 +62,15 @@ double peakRssMiB() {
 void printGcStats(space::Space& space) {
   const space::GcStats& s = space.stats();
   std::fprintf(stderr,
-               "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max)\n"
+               "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max; "
+               "marking %.1f ms, sweeping %.1f ms, on %u threads)\n"
                "gc: allocated %.1f MiB young + %.1f MiB old, promoted %.1f MiB; old space %.1f MiB committed, "
                "%.1f MiB live at the last full collection (peak %.1f MiB)\n",
                static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6,
                double(s.maxScavengeNanos) / 1e6, static_cast<unsigned long long>(s.fullCollections),
                double(s.fullCollectionNanos) / 1e6, double(s.maxFullCollectionNanos) / 1e6,
-               double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
+               double(s.fullCollectionMarkNanos) / 1e6, double(s.fullCollectionSweepNanos) / 1e6,
+               space.collectorThreads(), double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
                double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);

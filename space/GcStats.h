@@ -13,6 +13,9 @@ struct GcStats {
   uint64_t lastScavengeNanos = 0;
   uint64_t fullCollectionNanos = 0;  // total time in full collections
   uint64_t maxFullCollectionNanos = 0;
+  // Of fullCollectionNanos: marking (MarkSweep), and sweeping.
+  uint64_t fullCollectionMarkNanos = 0;
+  uint64_t fullCollectionSweepNanos = 0;
   uint64_t bytesAllocatedYoung = 0;  // counted at each scavenge (eden bytes used)
   uint64_t bytesAllocatedOld = 0;    // direct old-space allocations
   uint64_t bytesSurvived = 0;        // copied within the nursery

@@ -1,10 +1,26 @@
 // MarkSweep: iterative marking with an explicit stack, then a linear sweep that merges
-// adjacent dead objects and free chunks and releases segments left empty.
+// adjacent dead objects and free chunks and releases segments left empty, on helper
+// threads too when the space has them.
 #include "space/MarkSweep.h"
 
+#include <atomic>
+#include <chrono>
+
+#include "space/CollectorThreads.h"
 #include "space/Space.h"
 
 namespace space {
+
+namespace {
+uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+}  // namespace
+
+bool MarkSweep::shared() const {
+  return threads_ != nullptr && threads_->workers() > 1;
+}
 
 void MarkSweep::visit(Oop& slot) {
   markSlot(slot);
@@ -35,11 +51,7 @@ void MarkSweep::drain() {
   }
 }
 
-void MarkSweep::run() {
-  space_.visitRoots(*this);
-  if (!space_.activeStack_.isNull()) visit(space_.activeStack_);
-  drain();
-
+void MarkSweep::forgetDead() {
   // Registered stacks are weak: forget the ones that died.
   std::vector<Oop>& stacks = space_.stacks_;
   size_t kept = 0;
@@ -50,43 +62,53 @@ void MarkSweep::run() {
   space_.weak_.sweep([](Oop o) { return !o.isHeapObject() || o.object()->isMarked() ? o : Oop(); });
   for (WeakTable* t : space_.weakTables_)
     t->dropDead([](Oop o) { return !o.isHeapObject() || o.object()->isMarked(); });
+}
 
+void MarkSweep::run() {
+  auto start = std::chrono::steady_clock::now();
+  space_.visitRoots(*this);
+  if (!space_.activeStack_.isNull()) visit(space_.activeStack_);
+  drain();
+  forgetDead();
+  markNanos_ = nanosSince(start);
+  start = std::chrono::steady_clock::now();
   sweep();
+  sweepNanos_ = nanosSince(start);
 }
 
-void MarkSweep::addFree(uintptr_t start, size_t bytes, bool release) {
-  space_.oldSpace().addFreeChunk(start, bytes);
-  if (release) releaseFreePages(start, bytes);
-}
-
-void MarkSweep::releaseFreePages(uintptr_t start, size_t bytes) {
+void MarkSweep::releaseFreePages(uintptr_t start, size_t bytes, size_t& released) const {
   if (bytes < releaseFreeBytes_) return;
   constexpr uintptr_t kPage = Reservation::kPageSize;
   uintptr_t from = (start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1);  // keep the chunk's header and link
   uintptr_t to = (start + bytes) & ~(kPage - 1);
   if (to > from) {
     space_.reservation().releasePages(from, to - from);
-    releasedBytes_ += to - from;
+    released += to - from;
   }
 }
 
-void MarkSweep::sweep() {
-  OldSpace& old = space_.oldSpace();
-  old.resetFreeLists();
-  size_t live = 0;
-  std::vector<size_t> emptySegments;
-  // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
-  // the last free run that ends a segment its bump area after the sweep: that run keeps
-  // its pages, the other runs ending a segment give theirs back once it is known.
-  // (After resetFreeLists every segment's top is its end: a segment's last free run ends it.)
-  const bool keepTail = old.keepsSpareSegment();
-  std::vector<std::pair<uintptr_t, size_t>> tails;
-  auto addTail = [&](uintptr_t start, size_t bytes) {
-    addFree(start, bytes, !keepTail);
-    if (keepTail) tails.push_back({start, bytes});
+std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
+  size_t segments = space_.oldSpace().segments().size();
+  if (!shared()) {
+    std::vector<SweptPart> all(1);
+    all[0].endSegment = segments;
+    return all;
+  }
+  std::vector<SweptPart> parts(segments);
+  for (size_t i = 0; i < segments; i++) {
+    parts[i].firstSegment = i;
+    parts[i].endSegment = i + 1;
+  }
+  return parts;
+}
+
+void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
+  const std::vector<Segment>& segments = space_.oldSpace().segments();
+  auto addFree = [&](uintptr_t start, size_t bytes) {
+    part.free.add(start, bytes);
+    releaseFreePages(start, bytes, part.releasedBytes);
   };
-  const std::vector<Segment>& segments = old.segments();
-  for (size_t si = 0; si < segments.size(); si++) {
+  for (size_t si = part.firstSegment; si < part.endSegment; si++) {
     const Segment& seg = segments[si];
     uintptr_t freeStart = 0;
     size_t segmentLive = 0;
@@ -106,11 +128,49 @@ void MarkSweep::sweep() {
       p += n;
     }
     if (segmentLive == 0) {
-      emptySegments.push_back(si);
+      part.emptySegments.push_back(si);
       continue;
     }
-    if (freeStart != 0) addTail(freeStart, seg.top - freeStart);
-    live += segmentLive;
+    if (freeStart != 0) {
+      // The segment's last free run: see keepTail in sweep().
+      if (keepTail) {
+        part.free.add(freeStart, seg.top - freeStart);
+        part.tails.push_back({freeStart, seg.top - freeStart});
+      } else {
+        addFree(freeStart, seg.top - freeStart);
+      }
+    }
+    part.liveBytes += segmentLive;
+  }
+}
+
+void MarkSweep::sweep() {
+  OldSpace& old = space_.oldSpace();
+  old.resetFreeLists();
+  // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
+  // the last free run that ends a segment its bump area after the sweep: that run keeps
+  // its pages, the other runs ending a segment give theirs back once it is known.
+  // (After resetFreeLists every segment's top is its end: a segment's last free run ends it.)
+  const bool keepTail = old.keepsSpareSegment();
+  std::vector<SweptPart> parts = partsForSweep();
+  if (shared()) {
+    std::atomic<size_t> next{0};  // the next part not yet taken
+    threads_->run([&](unsigned) {
+      for (size_t i = next++; i < parts.size(); i = next++) sweepPart(parts[i], keepTail);
+    });
+  } else {
+    sweepPart(parts[0], keepTail);
+  }
+  // Put together in segment order: the free lists as one thread would have listed them.
+  size_t live = 0;
+  std::vector<size_t> emptySegments;
+  std::vector<std::pair<uintptr_t, size_t>> tails;
+  for (SweptPart& part : parts) {
+    old.adoptFreeChunks(part.free);
+    live += part.liveBytes;
+    releasedBytes_ += part.releasedBytes;
+    emptySegments.insert(emptySegments.end(), part.emptySegments.begin(), part.emptySegments.end());
+    tails.insert(tails.end(), part.tails.begin(), part.tails.end());
   }
   // Keep one empty segment around to avoid thrashing between collections.
   bool keptOne = false;
@@ -119,13 +179,18 @@ void MarkSweep::sweep() {
     if (!keptOne) {
       keptOne = true;
       const Segment& seg = old.segments()[si];
-      addTail(seg.start, seg.top - seg.start);
+      old.addFreeChunk(seg.start, seg.top - seg.start);
+      if (keepTail) {
+        tails.push_back({seg.start, seg.top - seg.start});
+      } else {
+        releaseFreePages(seg.start, seg.top - seg.start, releasedBytes_);
+      }
       continue;
     }
     old.releaseSegment(si);
   }
   // (The free list is last in, first out: the last tail listed is the one taken.)
-  for (size_t i = 0; i + 1 < tails.size(); i++) releaseFreePages(tails[i].first, tails[i].second);
+  for (size_t i = 0; i + 1 < tails.size(); i++) releaseFreePages(tails[i].first, tails[i].second, releasedBytes_);
   old.setLiveBytesAfterSweep(live);
   if (live > space_.stats_.peakLiveBytes) space_.stats_.peakLiveBytes = live;
 }

@@ -1,18 +1,24 @@
 // MarkSweep: the full collector of old space. Runs after a scavenge that tenured every
 // young object, so the whole heap is old: mark from the roots (replacing references to
 // forwarders by their targets on the way), then sweep each segment into free chunks.
+// Given CollectorThreads, the sweep shares its segments among their threads, each taking
+// the next segment not yet taken; what each segment gave is put together in segment
+// order, so the free lists come out as one thread's sweep would list them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "space/OldSpace.h"
 #include "space/Roots.h"
 
 namespace space {
 
 class Space;
 class HeapObject;
+class CollectorThreads;
 
 class MarkSweep final : private RootVisitor {
  public:
@@ -22,25 +28,47 @@ class MarkSweep final : private RootVisitor {
   // The smallest run that can give a page back (its first page keeps the chunk header).
   static constexpr size_t kReleaseEveryPage = size_t(2) * 4096;
 
-  explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes)
-      : space_(space), releaseFreeBytes_(releaseFreeBytes) {}
+  // `threads` null (or with no helper): the calling thread does all the work.
+  explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes, CollectorThreads* threads = nullptr)
+      : space_(space), releaseFreeBytes_(releaseFreeBytes), threads_(threads) {}
   void run();
   // Bytes of address range whose pages the sweep released.
   size_t releasedBytes() const { return releasedBytes_; }
+  // How long each phase took (marking includes the weak tables' clean-up).
+  uint64_t markNanos() const { return markNanos_; }
+  uint64_t sweepNanos() const { return sweepNanos_; }
 
  private:
+  // What sweeping a run of segments gave, put together with the others' in segment order.
+  struct SweptPart {
+    size_t firstSegment = 0, endSegment = 0;
+    OldSpace::FreeChunks free;
+    size_t liveBytes = 0;
+    size_t releasedBytes = 0;
+    std::vector<size_t> emptySegments;
+    // With keepTail: the free runs that end a segment, their pages not yet released.
+    std::vector<std::pair<uintptr_t, size_t>> tails;
+  };
+
   void visit(Oop& slot) override;
   void markSlot(Oop& slot);
   void drain();
+  void forgetDead();
   void sweep();
-  // Lists a free run; gives its pages back when it is large enough, unless `release` is
-  // false (the caller decides later: releaseFreePages).
-  void addFree(uintptr_t start, size_t bytes, bool release = true);
-  void releaseFreePages(uintptr_t start, size_t bytes);
+  // One part for all segments; with helper threads, one a segment (threads take the next
+  // one not taken, so a thread that meets many small objects does not hold up the rest).
+  std::vector<SweptPart> partsForSweep() const;
+  void sweepPart(SweptPart& part, bool keepTail) const;
+  // Releases the whole pages of a free run of at least releaseFreeBytes_, adding them to
+  // `released`.
+  void releaseFreePages(uintptr_t start, size_t bytes, size_t& released) const;
+  bool shared() const;
 
   Space& space_;
   size_t releaseFreeBytes_;
+  CollectorThreads* threads_;
   size_t releasedBytes_ = 0;
+  uint64_t markNanos_ = 0, sweepNanos_ = 0;
   // Invariant: every object on the mark stack is marked; its slots are not yet scanned.
   std::vector<HeapObject*> markStack_;
 };

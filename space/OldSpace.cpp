@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "space/WriteTracker.h"
 
@@ -159,19 +160,54 @@ uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {
   return 0;
 }
 
-void OldSpace::addFreeChunk(uintptr_t start, size_t bytes) {
+namespace {
+// Formats [start, start + bytes) as a free chunk and answers the words of it that a free
+// list takes, 0 when none does.
+size_t formatListedChunk(uintptr_t start, size_t bytes) {
   HeapObject::formatFreeChunk(start, bytes);
   size_t words = bytes / 8;
-  if (words < 2) return;          // a one-word filler cannot hold a link; the sweeper merges it later
-  if (words == 256) words = 255;  // formatFreeChunk split off a one-word filler
+  if (words < 2) return 0;       // a one-word filler cannot hold a link; the sweeper merges it later
+  if (words == 256) return 255;  // formatFreeChunk split off a one-word filler
+  return words;
+}
+
+// Pushes `chunk` on the list whose newest chunk is `newest`; `oldest`, when given, is set
+// to the chunk that starts an empty list.
+void pushChunk(uintptr_t chunk, uintptr_t& newest, uintptr_t* oldest = nullptr) {
+  if (oldest != nullptr && newest == 0) *oldest = chunk;
+  nextLink(chunk) = newest;
+  newest = chunk;
+}
+}  // namespace
+
+void OldSpace::addFreeChunk(uintptr_t start, size_t bytes) {
+  size_t words = formatListedChunk(start, bytes);
+  if (words == 0) return;
   freeBytes_ += words * 8;
+  pushChunk(start, words < kExactListWords ? exactLists_[words] : largeList_);
+}
+
+void OldSpace::FreeChunks::add(uintptr_t start, size_t bytes) {
+  size_t words = formatListedChunk(start, bytes);
+  if (words == 0) return;
+  bytes_ += words * 8;
   if (words < kExactListWords) {
-    nextLink(start) = exactLists_[words];
-    exactLists_[words] = start;
+    pushChunk(start, exactNewest_[words], &exactOldest_[words]);
   } else {
-    nextLink(start) = largeList_;
-    largeList_ = start;
+    pushChunk(start, largeNewest_, &largeOldest_);
   }
+}
+
+void OldSpace::adoptFreeChunks(FreeChunks& chunks) {
+  auto adopt = [](uintptr_t& list, uintptr_t& newest, uintptr_t& oldest) {
+    if (newest == 0) return;
+    nextLink(oldest) = list;
+    list = newest;
+    newest = oldest = 0;
+  };
+  for (size_t w = 0; w < kExactListWords; w++) adopt(exactLists_[w], chunks.exactNewest_[w], chunks.exactOldest_[w]);
+  adopt(largeList_, chunks.largeNewest_, chunks.largeOldest_);
+  freeBytes_ += std::exchange(chunks.bytes_, 0);
 }
 
 void OldSpace::closeBumpArea() {

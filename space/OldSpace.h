@@ -125,6 +125,23 @@ class OldSpace {
   // Called by the sweeper: forget all free lists and bump area, then re-add free chunks.
   void resetFreeLists();
   void addFreeChunk(uintptr_t start, size_t bytes);
+  // Free chunks listed apart from old space's lists (by one thread of a parallel sweep),
+  // then put on them by adoptFreeChunks exactly as if each had been added there by
+  // addFreeChunk, in the same order.
+  class FreeChunks {
+   public:
+    void add(uintptr_t start, size_t bytes);
+
+   private:
+    friend class OldSpace;
+    // The lists as addFreeChunk builds them (newest first), and the oldest chunk of each,
+    // whose link the adoption points at the list it is put in front of.
+    std::array<uintptr_t, kExactListWords> exactNewest_{}, exactOldest_{};
+    uintptr_t largeNewest_ = 0, largeOldest_ = 0;
+    size_t bytes_ = 0;
+  };
+  // Puts `chunks` on the free lists, in front of what they hold, and empties `chunks`.
+  void adoptFreeChunks(FreeChunks& chunks);
   // Releases a segment that holds no live object; its range is reused later.
   void releaseSegment(size_t index);
   void setLiveBytesAfterSweep(size_t b) {

@@ -231,8 +231,10 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();
   rememberedSet_.clear();  // nothing is young any more
-  MarkSweep sweeper(*this, releaseFreeBytes);
+  MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection());
   sweeper.run();
+  stats_.fullCollectionMarkNanos += sweeper.markNanos();
+  stats_.fullCollectionSweepNanos += sweeper.sweepNanos();
   // A promotion may have raised the limit temporarily; restore it (never below what is
   // still committed, so live data is not declared over the limit retroactively).
   oldSpace_->setMaxBytes(std::max(config_.maxOldBytes, oldSpace_->committedBytes()));
@@ -246,6 +248,19 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   stats_.maxFullCollectionNanos = std::max(stats_.maxFullCollectionNanos, ns);
   afterCollection();
   return sweeper.releasedBytes();
+}
+
+unsigned Space::collectorThreads() const {
+  if (config_.collectorThreads != 0) return config_.collectorThreads;
+  return std::min(CollectorThreads::availableProcessors(), SpaceConfig::kMaxCollectorThreads);
+}
+
+CollectorThreads* Space::collectorThreadsForCollection() {
+  if (oldSpace_->committedBytes() < config_.parallelCollectionBytes) return nullptr;
+  unsigned threads = collectorThreads();
+  if (threads <= 1) return nullptr;
+  if (!collectorThreads_) collectorThreads_ = std::make_unique<CollectorThreads>(threads - 1);
+  return collectorThreads_.get();
 }
 
 void Space::holdPages(std::function<void()> finish, std::function<void()> owed) {

@@ -15,6 +15,7 @@
 
 #include "space/Assert.h"
 #include "space/ClassTable.h"
+#include "space/CollectorThreads.h"
 #include "space/GcStats.h"
 #include "space/HandleTable.h"
 #include "space/HeapObject.h"
@@ -57,6 +58,14 @@ struct SpaceConfig {
   bool warmSpareSegment = false;                // keep a spare old segment written ahead
                                                 // (OldSpace::keepSpareSegment): a space
                                                 // that takes updates or snapshots
+  // Threads a full collection sweeps on (MarkSweep), the program's own included; 0: one
+  // for each processor the process may run on, at most kMaxCollectorThreads. Only old
+  // spaces of parallelCollectionBytes or more share the work: below, waking the helpers
+  // would cost more than they save. Marking stays on the program's thread (see
+  // docs/PERFORMANCE.md: shared marking was measured slower).
+  unsigned collectorThreads = 0;
+  size_t parallelCollectionBytes = size_t(32) << 20;
+  static constexpr unsigned kMaxCollectorThreads = 4;
 };
 
 // Thrown when an allocation cannot be satisfied even after a full collection.
@@ -374,6 +383,13 @@ class Space {
   // Called by collectors and become so RootProviders can drop identity-keyed caches.
   void notifyBecome();
 
+  // Threads a full collection of a large enough old space shares its work among (see
+  // SpaceConfig::collectorThreads), the program's own included.
+  unsigned collectorThreads() const;
+  // The threads of the next full collection (null: the program's thread alone); they are
+  // started at the first collection that shares its work.
+  CollectorThreads* collectorThreadsForCollection();
+
   size_t youngBytesInUse() const { return nursery_->eden.used() + nursery_->fromSurvivor().used(); }
 
  private:
@@ -451,6 +467,8 @@ class Space {
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
   std::unique_ptr<InstanceCensus> census_;        // see openCensus
+  // See collectorThreadsForCollection.
+  std::unique_ptr<CollectorThreads> collectorThreads_;
   uint64_t stressAllocations_ = 0;
   // activityMark() when releaseMemoryWhileIdle last finished: the same mark and an empty
   // eden mean nothing ran since.

@@ -199,7 +199,12 @@ def check_usage_errors(espell_path, directory):
     check("--control" in err, f"--control without --virtualized: the error names the flag: {err!r}")
     code, _, err = espell(espell_path, "status")
     check_equal(code, USAGE, f"status without --control: exit status (stderr {err!r})")
-    log("ok  usage errors: --control without --virtualized, status without --control")
+    for threads in ("0", "65", "two"):
+        code, _, err = espell(espell_path, "run", "--gc-threads", threads, program)
+        check_equal(code, USAGE, f"--gc-threads {threads}: exit status (stderr {err!r})")
+        check("--gc-threads needs a number of threads from 1 to 64" in err,
+              f"--gc-threads {threads}: the error names the flag and its range: {err!r}")
+    log("ok  usage errors: --control without --virtualized, status without --control, --gc-threads out of range")
 
 
 def check_bad_requests(espell_path, vm, sock):

@@ -1,5 +1,7 @@
 // Old-space collection: marking from roots, sweeping into free lists, segment release.
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/space/TestHeap.h"
@@ -197,4 +199,96 @@ TEST_CASE("full collections that can wait do not drop a snapshot's arming") {
   CHECK(h.space.collectGarbage());
   CHECK(disarmed);
   h.verify();
+}
+
+namespace {
+// Old space as offsets from its reservation's base, so that two spaces can be compared:
+// the segments, the free bytes, and every free list in order.
+struct OldSpaceShape {
+  std::vector<std::pair<uintptr_t, uintptr_t>> segments;
+  std::vector<std::vector<uintptr_t>> freeLists;  // the exact lists by words, then the large one
+  size_t liveBytes = 0, freeBytes = 0, committedBytes = 0;
+
+  explicit OldSpaceShape(Space& space) {
+    uintptr_t base = space.reservation().base();
+    OldSpace::State s = space.oldSpace().state();
+    for (const Segment& seg : s.segments) segments.push_back({seg.start - base, seg.top - base});
+    auto walk = [&](uintptr_t chunk) {
+      std::vector<uintptr_t> list;
+      for (; chunk != 0; chunk = HeapObject::fromBlockStart(chunk)->slots()[0].bits()) list.push_back(chunk - base);
+      freeLists.push_back(std::move(list));
+    };
+    for (uintptr_t head : s.exactLists) walk(head);
+    walk(s.largeList);
+    liveBytes = space.oldSpace().liveBytesAtLastSweep();
+    freeBytes = space.oldSpace().freeBytes();
+    committedBytes = space.oldSpace().committedBytes();
+  }
+  bool operator==(const OldSpaceShape&) const = default;
+};
+
+// Fills old space with objects of many sizes over several segments, some of them
+// referenced from `keep` (every `keepEvery`th), and a few large arrays that die together
+// so that whole segments empty.
+void fillForSweep(TestHeap& h, Handle& keep, size_t keepEvery, uint64_t seed) {
+  uint64_t x = seed;
+  std::vector<Handle> large;
+  for (size_t i = 0; i < 200000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    Oop o = h.space.allocate(h.arrayClass, Format::Indexable, size_t(x % 40 + 1), Tenure::Old);
+    if (i % keepEvery == 0) h.space.storePointer(keep.get(), (i / keepEvery) % 4096, o);
+    if (i % 40000 == 0) large.emplace_back(h.space, h.array((size_t(9) << 20) / 8, Tenure::Old));
+  }
+}
+}  // namespace
+
+TEST_CASE("a sweep shared among threads leaves old space as one thread's sweep does") {
+  for (bool warmSpare : {false, true}) {
+    CAPTURE(warmSpare);
+    SpaceConfig config = space::test::smallConfig();
+    config.gcStress = false;  // the spaces must collect at the same points
+    config.minFullGcBytes = size_t(1) << 30;
+    config.warmSpareSegment = warmSpare;  // the tails that keep their pages (MarkSweep::sweep)
+    config.collectorThreads = 1;
+    TestHeap alone(config);
+    config.collectorThreads = 3;
+    config.parallelCollectionBytes = 0;
+    TestHeap shared(config);
+    CHECK(alone.space.collectorThreadsForCollection() == nullptr);
+    REQUIRE(shared.space.collectorThreadsForCollection() != nullptr);
+    CHECK(shared.space.collectorThreadsForCollection()->workers() == 3);
+    if (warmSpare) {
+      // Where a segment opens depends on whether the spare's job on the PageReleaseThread
+      // is done: take the first spare once it is ready, and prepare no other.
+      for (TestHeap* h : {&alone, &shared}) {
+        h->space.oldSpace().holdSpareSegment(true);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!h->space.oldSpace().spareSegmentReady() && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        REQUIRE(h->space.oldSpace().spareSegmentReady());
+      }
+    }
+    Handle keepAlone(alone.space, alone.array(4096, Tenure::Old));
+    Handle keepShared(shared.space, shared.array(4096, Tenure::Old));
+    for (uint64_t round = 1; round <= 3; round++) {
+      CAPTURE(round);
+      fillForSweep(alone, keepAlone, 7 * round, 88172645463325252ull + round);
+      fillForSweep(shared, keepShared, 7 * round, 88172645463325252ull + round);
+      REQUIRE(alone.space.oldSpace().segments().size() >= 8);
+      alone.space.collectGarbage();
+      shared.space.collectGarbage();
+      OldSpaceShape a(alone.space), s(shared.space);
+      CHECK(s.segments == a.segments);
+      CHECK(s.freeLists == a.freeLists);
+      CHECK(s.liveBytes == a.liveBytes);
+      CHECK(s.freeBytes == a.freeBytes);
+      CHECK(s.committedBytes == a.committedBytes);
+      CHECK(shared.space.stats().fullCollectionSweepNanos > 0);
+      alone.verify();
+      shared.verify();
+    }
+  }
 }
