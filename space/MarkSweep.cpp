@@ -102,6 +102,15 @@ std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
   return parts;
 }
 
+void MarkSweep::addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const {
+  part.free.add(start, bytes);
+  if (keepTail) {
+    part.tails.push_back({start, bytes});
+  } else {
+    releaseFreePages(start, bytes, part.releasedBytes);
+  }
+}
+
 void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
   const std::vector<Segment>& segments = space_.oldSpace().segments();
   auto addFree = [&](uintptr_t start, size_t bytes) {
@@ -131,15 +140,7 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
       part.emptySegments.push_back(si);
       continue;
     }
-    if (freeStart != 0) {
-      // The segment's last free run: see keepTail in sweep().
-      if (keepTail) {
-        part.free.add(freeStart, seg.top - freeStart);
-        part.tails.push_back({freeStart, seg.top - freeStart});
-      } else {
-        addFree(freeStart, seg.top - freeStart);
-      }
-    }
+    if (freeStart != 0) addTail(part, freeStart, seg.top - freeStart, keepTail);
     part.liveBytes += segmentLive;
   }
 }
@@ -161,34 +162,28 @@ void MarkSweep::sweep() {
   } else {
     sweepPart(parts[0], keepTail);
   }
+  std::vector<size_t> emptySegments;
+  for (const SweptPart& part : parts) {
+    emptySegments.insert(emptySegments.end(), part.emptySegments.begin(), part.emptySegments.end());
+  }
+  // Keep one empty segment around to avoid thrashing between collections: the last one,
+  // listed after every other part's chunks.
+  if (!emptySegments.empty()) {
+    const Segment& seg = old.segments()[emptySegments.back()];
+    addTail(parts.emplace_back(), seg.start, seg.top - seg.start, keepTail);
+    emptySegments.pop_back();
+  }
   // Put together in segment order: the free lists as one thread would have listed them.
   size_t live = 0;
-  std::vector<size_t> emptySegments;
   std::vector<std::pair<uintptr_t, size_t>> tails;
   for (SweptPart& part : parts) {
     old.adoptFreeChunks(part.free);
     live += part.liveBytes;
     releasedBytes_ += part.releasedBytes;
-    emptySegments.insert(emptySegments.end(), part.emptySegments.begin(), part.emptySegments.end());
     tails.insert(tails.end(), part.tails.begin(), part.tails.end());
   }
-  // Keep one empty segment around to avoid thrashing between collections.
-  bool keptOne = false;
-  for (size_t i = emptySegments.size(); i-- > 0;) {
-    size_t si = emptySegments[i];
-    if (!keptOne) {
-      keptOne = true;
-      const Segment& seg = old.segments()[si];
-      old.addFreeChunk(seg.start, seg.top - seg.start);
-      if (keepTail) {
-        tails.push_back({seg.start, seg.top - seg.start});
-      } else {
-        releaseFreePages(seg.start, seg.top - seg.start, releasedBytes_);
-      }
-      continue;
-    }
-    old.releaseSegment(si);
-  }
+  for (size_t i = emptySegments.size(); i-- > 0;)
+    old.releaseSegment(emptySegments[i]);  // highest first: indexes stay valid
   // (The free list is last in, first out: the last tail listed is the one taken.)
   for (size_t i = 0; i + 1 < tails.size(); i++) releaseFreePages(tails[i].first, tails[i].second, releasedBytes_);
   old.setLiveBytesAfterSweep(live);

@@ -59,6 +59,9 @@ class MarkSweep final : private RootVisitor {
   // one not taken, so a thread that meets many small objects does not hold up the rest).
   std::vector<SweptPart> partsForSweep() const;
   void sweepPart(SweptPart& part, bool keepTail) const;
+  // Lists a segment's last free run; with keepTail its pages wait (see sweep()), else the
+  // large ones are released now.
+  void addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const;
   // Releases the whole pages of a free run of at least releaseFreeBytes_, adding them to
   // `released`.
   void releaseFreePages(uintptr_t start, size_t bytes, size_t& released) const;

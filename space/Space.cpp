@@ -7,6 +7,7 @@
 #include <chrono>
 #include <utility>
 
+#include "space/CollectorThreads.h"
 #include "space/MarkSweep.h"
 #include "space/Scavenger.h"
 
@@ -257,9 +258,11 @@ unsigned Space::collectorThreads() const {
 
 CollectorThreads* Space::collectorThreadsForCollection() {
   if (oldSpace_->committedBytes() < config_.parallelCollectionBytes) return nullptr;
-  unsigned threads = collectorThreads();
-  if (threads <= 1) return nullptr;
-  if (!collectorThreads_) collectorThreads_ = std::make_unique<CollectorThreads>(threads - 1);
+  if (!collectorThreads_) {
+    unsigned threads = collectorThreads();
+    if (threads <= 1) return nullptr;
+    collectorThreads_ = std::make_unique<CollectorThreads>(threads - 1);
+  }
   return collectorThreads_.get();
 }
 

@@ -15,7 +15,6 @@
 
 #include "space/Assert.h"
 #include "space/ClassTable.h"
-#include "space/CollectorThreads.h"
 #include "space/GcStats.h"
 #include "space/HandleTable.h"
 #include "space/HeapObject.h"
@@ -75,6 +74,7 @@ class HeapExhausted : public std::runtime_error {
 };
 
 class SpaceCheckpoint;
+class CollectorThreads;
 
 enum class Tenure { Young, Old };
 enum class CopyHash { No, Yes };

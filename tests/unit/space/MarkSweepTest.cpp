@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "space/CollectorThreads.h"
 #include "tests/unit/space/TestHeap.h"
 
 using namespace space;
