@@ -30,6 +30,15 @@ void MarkSweep::visit(Oop& slot) {
 void MarkSweep::markSlot(Oop& slot) {
   Oop v = slot;
   if (!v.isHeapObject()) return;
+  __builtin_prefetch(v.object(), 1);
+  Oop* oldest = queued_[queueNext_];
+  queued_[queueNext_] = &slot;
+  queueNext_ = (queueNext_ + 1) % kPrefetchDistance;
+  if (oldest != nullptr) markNow(*oldest);
+}
+
+void MarkSweep::markNow(Oop& slot) {
+  Oop v = slot;
   if (v.object()->isForwarded()) {
     v = Space::follow(v);
     slot = v;
@@ -38,16 +47,28 @@ void MarkSweep::markSlot(Oop& slot) {
   HeapObject* o = v.object();
   if (o->isMarked()) return;
   o->setMarked(true);
-  markStack_.push_back(o);
+  // An object without references (bytes, words) has nothing to scan.
+  if (o->pointerSlotCount() != 0) markStack_.push_back(o);
 }
 
 void MarkSweep::drain() {
-  while (!markStack_.empty()) {
-    HeapObject* o = markStack_.back();
-    markStack_.pop_back();
-    size_t n = o->pointerSlotCount();
-    Oop* slots = o->slots();
-    for (size_t i = 0; i < n; i++) markSlot(slots[i]);
+  for (;;) {
+    while (!markStack_.empty()) {
+      HeapObject* o = markStack_.back();
+      markStack_.pop_back();
+      size_t n = o->pointerSlotCount();
+      Oop* slots = o->slots();
+      for (size_t i = 0; i < n; i++) markSlot(slots[i]);
+    }
+    // The stack is empty: mark the queued slots, oldest first, until one gives it work.
+    size_t place = queueNext_;
+    for (size_t k = 0; k < kPrefetchDistance && markStack_.empty(); k++, place = (place + 1) % kPrefetchDistance) {
+      if (Oop* slot = queued_[place]) {
+        queued_[place] = nullptr;
+        markNow(*slot);
+      }
+    }
+    if (markStack_.empty()) return;  // and the queue too: the loop above went round it
   }
 }
 

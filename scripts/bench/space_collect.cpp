@@ -2,8 +2,11 @@
 // apart, on one thread and on several (SpaceConfig::collectorThreads), side by side on the
 // same heap shape. The heap: N small objects reachable from one array, each holding two
 // more (about 100 bytes a triple), and a dead object after every third triple, in old space.
+// As allocated, each triple lies next to the one marked after it; with --shuffled every
+// reference goes to a place chosen at random, as in a heap that has aged (the marking
+// misses the cache on each object it reaches).
 //
-//   build/scripts/bench/space-collect [--objects N] [--threads A,B,...] [--rounds R]
+//   build/scripts/bench/space-collect [--objects N] [--threads A,B,...] [--rounds R] [--shuffled]
 //
 // Prints one line per thread count: the median over R collections of the pause, the
 // marking and the sweep, in ms, and the ratio of each to the first thread count's.
@@ -11,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,7 +34,42 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-Medians measure(unsigned threads, size_t objects, int rounds) {
+// The triples as allocated: each holds its two objects, and the root array holds the
+// triples in allocation order.
+void buildInOrder(Space& space, ClassIndex arrayClass, Oop root, size_t objects) {
+  for (size_t i = 0; i < objects; i++) {
+    Oop a = space.allocate(arrayClass, Format::Indexable, 3, Tenure::Old);
+    LocalRoot keep(space.localRoots(), a);
+    space.storePointer(a, 0, space.allocate(arrayClass, Format::Indexable, 2, Tenure::Old));
+    space.storePointer(a, 1, space.allocate(arrayClass, Format::Indexable, 4, Tenure::Old));
+    space.storePointer(root, i, a);
+    if (i % 3 == 0) space.allocate(arrayClass, Format::Indexable, 5, Tenure::Old);  // garbage
+  }
+}
+
+// The same objects, each reference to one chosen at random among its kind. (Nothing
+// collects while they are made: old space objects never move, and the bench's threshold
+// keeps full collections for the measured ones.)
+void buildShuffled(Space& space, ClassIndex arrayClass, Oop root, size_t objects) {
+  std::vector<Oop> triples, firsts, seconds;
+  for (size_t i = 0; i < objects; i++) {
+    triples.push_back(space.allocate(arrayClass, Format::Indexable, 3, Tenure::Old));
+    firsts.push_back(space.allocate(arrayClass, Format::Indexable, 2, Tenure::Old));
+    seconds.push_back(space.allocate(arrayClass, Format::Indexable, 4, Tenure::Old));
+    if (i % 3 == 0) space.allocate(arrayClass, Format::Indexable, 5, Tenure::Old);  // garbage
+  }
+  std::mt19937_64 random(42);
+  std::shuffle(triples.begin(), triples.end(), random);
+  std::shuffle(firsts.begin(), firsts.end(), random);
+  std::shuffle(seconds.begin(), seconds.end(), random);
+  for (size_t i = 0; i < objects; i++) {
+    space.storePointer(triples[i], 0, firsts[i]);
+    space.storePointer(triples[i], 1, seconds[i]);
+    space.storePointer(root, i, triples[i]);
+  }
+}
+
+Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled) {
   SpaceConfig config;
   config.name = "bench";
   config.gcStress = false;
@@ -42,13 +81,10 @@ Medians measure(unsigned threads, size_t objects, int rounds) {
   cls.object()->setClassIndex(arrayClass);
   space.setArrayClassIndex(arrayClass);
   Handle root(space, space.allocate(arrayClass, Format::Indexable, objects, Tenure::Old));
-  for (size_t i = 0; i < objects; i++) {
-    Oop a = space.allocate(arrayClass, Format::Indexable, 3, Tenure::Old);
-    LocalRoot keep(space.localRoots(), a);
-    space.storePointer(a, 0, space.allocate(arrayClass, Format::Indexable, 2, Tenure::Old));
-    space.storePointer(a, 1, space.allocate(arrayClass, Format::Indexable, 4, Tenure::Old));
-    space.storePointer(root.get(), i, a);
-    if (i % 3 == 0) space.allocate(arrayClass, Format::Indexable, 5, Tenure::Old);  // garbage
+  if (shuffled) {
+    buildShuffled(space, arrayClass, root.get(), objects);
+  } else {
+    buildInOrder(space, arrayClass, root.get(), objects);
   }
   std::vector<double> pauses, marks, sweeps;
   for (int r = 0; r < rounds; r++) {
@@ -67,30 +103,41 @@ int main(int argc, char** argv) {
   size_t objects = 5000000;
   std::vector<unsigned> threadCounts = {1, 2};
   int rounds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool shuffled = false;
+  bool usage = false;
+  for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
+    if (flag == "--shuffled") {
+      shuffled = true;
+      continue;
+    }
+    if (i + 1 == argc) {
+      usage = true;
+      break;
+    }
+    const char* value = argv[++i];
     if (flag == "--objects") {
-      objects = std::strtoul(argv[i + 1], nullptr, 10);
+      objects = std::strtoul(value, nullptr, 10);
     } else if (flag == "--rounds") {
-      rounds = std::max(1, std::atoi(argv[i + 1]));
+      rounds = std::max(1, std::atoi(value));
     } else if (flag == "--threads") {
       threadCounts.clear();
-      std::stringstream list(argv[i + 1]);
+      std::stringstream list(value);
       for (std::string item; std::getline(list, item, ',');) threadCounts.push_back(unsigned(std::atoi(item.c_str())));
     } else {
-      std::fprintf(stderr, "space-collect: unknown flag %s\n", argv[i]);
+      std::fprintf(stderr, "space-collect: unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
-  if (argc % 2 == 0 || threadCounts.empty() ||
+  if (usage || threadCounts.empty() ||
       std::any_of(threadCounts.begin(), threadCounts.end(), [](unsigned t) { return t == 0; })) {
-    std::fprintf(stderr, "usage: space-collect [--objects N] [--threads A,B,...] [--rounds R]\n");
+    std::fprintf(stderr, "usage: space-collect [--objects N] [--threads A,B,...] [--rounds R] [--shuffled]\n");
     return 2;
   }
-  std::printf("%zu triples, median of %d collections\n", objects, rounds);
+  std::printf("%zu triples%s, median of %d collections\n", objects, shuffled ? " shuffled" : "", rounds);
   Medians first{};
   for (size_t k = 0; k < threadCounts.size(); k++) {
-    Medians m = measure(threadCounts[k], objects, rounds);
+    Medians m = measure(threadCounts[k], objects, rounds, shuffled);
     if (k == 0) first = m;
     std::printf("threads %u: pause %.1f ms (%.2fx), marking %.1f ms (%.2fx), sweeping %.1f ms (%.2fx)\n",
                 threadCounts[k], m.pause, m.pause / first.pause, m.mark, m.mark / first.mark, m.sweep,

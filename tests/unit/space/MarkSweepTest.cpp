@@ -56,6 +56,49 @@ TEST_CASE("cycles and deep structures are collected without recursion") {
   h.verify();
 }
 
+TEST_CASE("marking reaches every object from many roots and scattered references, and only those") {
+  // Marking queues each reference while it prefetches the header: the queue must be empty
+  // when a root's marking ends, and objects without references are marked, not scanned.
+  TestHeap h;
+  h.space.collectGarbage();
+  const size_t before = h.space.oldSpace().liveBytesAtLastSweep();
+  constexpr int kRoots = 50, kPerRoot = 40;
+  // The leaves, points and byte objects in allocation order, held by `all` until the
+  // roots hold them (a GC-stress build collects at every allocation).
+  Handle all(h.space, h.array(kRoots * kPerRoot, Tenure::Old));
+  for (int i = 0; i < kRoots * kPerRoot; i++) {
+    Oop leaf = i % 2 == 0 ? h.point(i, -i, Tenure::Old) : h.space.allocateBytes(h.bytesClass, 20, Tenure::Old);
+    if (i % 2 == 1) std::memset(leaf.object()->bytes(), i % 251, 20);
+    h.space.storePointer(all.get(), size_t(i), leaf);
+    h.array(3, Tenure::Old);  // garbage between them
+  }
+  std::vector<Handle> roots;
+  size_t expected = before;
+  for (int r = 0; r < kRoots; r++) {
+    roots.emplace_back(h.space, h.array(kPerRoot, Tenure::Old));
+    expected += HeapObject::wordsForSlots(kPerRoot) * 8;
+  }
+  // Root r holds every kRoots-th leaf from r on: each root's references lie far apart.
+  for (int i = 0; i < kRoots * kPerRoot; i++) {
+    Oop leaf = all.get().object()->slot(size_t(i));
+    h.space.storePointer(roots[size_t(i % kRoots)].get(), size_t(i / kRoots), leaf);
+    expected += leaf.object()->totalBytes();
+  }
+  all.reset();
+  h.space.collectGarbage();
+  CHECK(h.space.oldSpace().liveBytesAtLastSweep() == expected);
+  for (int i = 0; i < kRoots * kPerRoot; i++) {
+    Oop leaf = roots[size_t(i % kRoots)].get().object()->slot(size_t(i / kRoots));
+    if (i % 2 == 0) {
+      CHECK(TestHeap::x(leaf) == i);
+      CHECK(TestHeap::y(leaf) == -i);
+    } else {
+      CHECK(leaf.object()->bytes()[19] == uint8_t(i % 251));
+    }
+  }
+  h.verify();
+}
+
 TEST_CASE("segments that become empty are released") {
   TestHeap h;
   {
