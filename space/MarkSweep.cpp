@@ -97,17 +97,6 @@ void MarkSweep::run() {
   sweepNanos_ = nanosSince(start);
 }
 
-void MarkSweep::releaseFreePages(uintptr_t start, size_t bytes, size_t& released) const {
-  if (bytes < releaseFreeBytes_) return;
-  constexpr uintptr_t kPage = Reservation::kPageSize;
-  uintptr_t from = (start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1);  // keep the chunk's header and link
-  uintptr_t to = (start + bytes) & ~(kPage - 1);
-  if (to > from) {
-    space_.reservation().releasePages(from, to - from);
-    released += to - from;
-  }
-}
-
 std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
   size_t segments = space_.oldSpace().segments().size();
   if (!shared()) {
@@ -123,21 +112,19 @@ std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
   return parts;
 }
 
-void MarkSweep::addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const {
+void MarkSweep::addFreeRun(SweptPart& part, uintptr_t start, size_t bytes) const {
   part.free.add(start, bytes);
-  if (keepTail) {
-    part.tails.push_back({start, bytes});
-  } else {
-    releaseFreePages(start, bytes, part.releasedBytes);
-  }
+  auto [from, to] = OldSpace::releasablePages(start, bytes);
+  if (bytes >= releaseFreeBytes_ && to > from) part.large.push_back({start, bytes});
+}
+
+void MarkSweep::addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const {
+  addFreeRun(part, start, bytes);
+  if (keepTail) part.tails.push_back({start, bytes});
 }
 
 void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
   const std::vector<Segment>& segments = space_.oldSpace().segments();
-  auto addFree = [&](uintptr_t start, size_t bytes) {
-    part.free.add(start, bytes);
-    releaseFreePages(start, bytes, part.releasedBytes);
-  };
   for (size_t si = part.firstSegment; si < part.endSegment; si++) {
     const Segment& seg = segments[si];
     uintptr_t freeStart = 0;
@@ -148,7 +135,7 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
       if (o->isMarked() && o->classIndex() != reserved_class::kFreeChunk) {
         o->setMarked(false);
         if (freeStart != 0) {
-          addFree(freeStart, p - freeStart);
+          addFreeRun(part, freeStart, p - freeStart);
           freeStart = 0;
         }
         segmentLive += n;
@@ -166,12 +153,48 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
   }
 }
 
+size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t keepBytes, bool keepTail) const {
+  // The lists are last in, first out, and parts are adopted in order: allocation takes
+  // the last part's runs first, the highest first.
+  std::vector<std::pair<uintptr_t, size_t>> runs;
+  for (size_t i = parts.size(); i-- > 0;) runs.insert(runs.end(), parts[i].large.rbegin(), parts[i].large.rend());
+  uintptr_t lastTail = 0;
+  for (size_t i = parts.size(); i-- > 0 && lastTail == 0;) {
+    if (keepTail && !parts[i].tails.empty()) lastTail = parts[i].tails.back().first;
+  }
+  std::vector<std::pair<uintptr_t, uintptr_t>> pages;
+  size_t kept = 0, released = 0;
+  for (auto [start, bytes] : runs) {
+    if (start == lastTail) continue;
+    auto range = OldSpace::releasablePages(start, bytes);
+    if (kept < keepBytes) {
+      // Only pages resident count: memory never written (the rest of a segment) or given
+      // back before costs a fault when allocated either way.
+      kept += Reservation::residentBytes(range.first, range.second);
+      continue;
+    }
+    pages.push_back(range);
+    released += range.second - range.first;
+  }
+  Reservation& reservation = space_.reservation();
+  if (shared() && pages.size() > 1) {
+    std::atomic<size_t> next{0};
+    threads_->run([&](unsigned) {
+      for (size_t i = next++; i < pages.size(); i = next++)
+        reservation.releasePages(pages[i].first, pages[i].second - pages[i].first);
+    });
+  } else {
+    for (auto [from, to] : pages) reservation.releasePages(from, to - from);
+  }
+  return released;
+}
+
 void MarkSweep::sweep() {
   OldSpace& old = space_.oldSpace();
   old.resetFreeLists();
   // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
   // the last free run that ends a segment its bump area after the sweep: that run keeps
-  // its pages, the other runs ending a segment give theirs back once it is known.
+  // its pages.
   // (After resetFreeLists every segment's top is its end: a segment's last free run ends it.)
   const bool keepTail = old.keepsSpareSegment();
   std::vector<SweptPart> parts = partsForSweep();
@@ -196,17 +219,13 @@ void MarkSweep::sweep() {
   }
   // Put together in segment order: the free lists as one thread would have listed them.
   size_t live = 0;
-  std::vector<std::pair<uintptr_t, size_t>> tails;
   for (SweptPart& part : parts) {
     old.adoptFreeChunks(part.free);
     live += part.liveBytes;
-    releasedBytes_ += part.releasedBytes;
-    tails.insert(tails.end(), part.tails.begin(), part.tails.end());
   }
   for (size_t i = emptySegments.size(); i-- > 0;)
     old.releaseSegment(emptySegments[i]);  // highest first: indexes stay valid
-  // (The free list is last in, first out: the last tail listed is the one taken.)
-  for (size_t i = 0; i + 1 < tails.size(); i++) releaseFreePages(tails[i].first, tails[i].second, releasedBytes_);
+  releasedBytes_ += releaseLargeRuns(parts, keepNextCycle_ ? space_.fullCollectionThreshold(live) : 0, keepTail);
   old.setLiveBytesAfterSweep(live);
   if (live > space_.stats_.peakLiveBytes) space_.stats_.peakLiveBytes = live;
 }

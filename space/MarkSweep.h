@@ -24,13 +24,21 @@ class MarkSweep final : private RootVisitor {
  public:
   // Free runs of at least this many bytes have their whole pages returned to the kernel
   // (they fault in again, zeroed, when reused): the resident set follows the live data.
+  // Except, with keepNextCycle, the runs allocation takes first until their resident
+  // pages hold what the program will allocate before the next full collection falls due
+  // (Space::fullCollectionThreshold): it would fault those pages back in at once. Where
+  // uploads churn large objects, giving back those pages was 85% of the sweep
+  // (docs/PERFORMANCE.md).
   static constexpr size_t kReleaseFreeBytes = size_t(64) << 10;
   // The smallest run that can give a page back (its first page keeps the chunk header).
   static constexpr size_t kReleaseEveryPage = size_t(2) * 4096;
 
   // `threads` null (or with no helper): the calling thread does all the work.
-  explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes, CollectorThreads* threads = nullptr)
-      : space_(space), releaseFreeBytes_(releaseFreeBytes), threads_(threads) {}
+  // keepNextCycle: keep the free runs the next cycle will allocate from (see
+  // kReleaseFreeBytes); false releases every one (an idle release).
+  explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes, CollectorThreads* threads = nullptr,
+                     bool keepNextCycle = false)
+      : space_(space), releaseFreeBytes_(releaseFreeBytes), threads_(threads), keepNextCycle_(keepNextCycle) {}
   void run();
   // Bytes of address range whose pages the sweep released.
   size_t releasedBytes() const { return releasedBytes_; }
@@ -44,9 +52,11 @@ class MarkSweep final : private RootVisitor {
     size_t firstSegment = 0, endSegment = 0;
     OldSpace::FreeChunks free;
     size_t liveBytes = 0;
-    size_t releasedBytes = 0;
     std::vector<size_t> emptySegments;
-    // With keepTail: the free runs that end a segment, their pages not yet released.
+    // Listed free runs whose pages may go back (releaseLargeRuns), in address order; with
+    // keepTail, the runs that end a segment are among them.
+    std::vector<std::pair<uintptr_t, size_t>> large;
+    // With keepTail: the free runs that end a segment.
     std::vector<std::pair<uintptr_t, size_t>> tails;
   };
 
@@ -65,17 +75,21 @@ class MarkSweep final : private RootVisitor {
   // one not taken, so a thread that meets many small objects does not hold up the rest).
   std::vector<SweptPart> partsForSweep() const;
   void sweepPart(SweptPart& part, bool keepTail) const;
-  // Lists a segment's last free run; with keepTail its pages wait (see sweep()), else the
-  // large ones are released now.
+  // Lists a free run, and notes it in `large` when it may give pages back.
+  void addFreeRun(SweptPart& part, uintptr_t start, size_t bytes) const;
+  // Lists a segment's last free run (with keepTail also noted in `tails`).
   void addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const;
-  // Releases the whole pages of a free run of at least releaseFreeBytes_, adding them to
-  // `released`.
-  void releaseFreePages(uintptr_t start, size_t bytes, size_t& released) const;
+  // Gives back the pages of the large runs of `parts` (adopted in their order), but for
+  // those allocation takes first until their resident pages hold keepBytes and, with
+  // keepTail, the last tail (the next bump area). On the collector threads when shared.
+  // Answers the bytes released.
+  size_t releaseLargeRuns(const std::vector<SweptPart>& parts, size_t keepBytes, bool keepTail) const;
   bool shared() const;
 
   Space& space_;
   size_t releaseFreeBytes_;
   CollectorThreads* threads_;
+  bool keepNextCycle_;
   size_t releasedBytes_ = 0;
   uint64_t markNanos_ = 0, sweepNanos_ = 0;
   // Invariant: every object on the mark stack is marked; its slots are not yet scanned.

@@ -142,6 +142,13 @@ class OldSpace {
   };
   // Puts `chunks` on the free lists, in front of what they hold, and empties `chunks`.
   void adoptFreeChunks(FreeChunks& chunks);
+  // The pages of the free chunk [start, start + bytes) that can go back to the kernel:
+  // the whole pages after its header and link, which stay. Empty (first >= second) when
+  // there is none.
+  static std::pair<uintptr_t, uintptr_t> releasablePages(uintptr_t start, size_t bytes) {
+    constexpr uintptr_t kPage = Reservation::kPageSize;
+    return {(start + 2 * sizeof(Oop) + kPage - 1) & ~(kPage - 1), (start + bytes) & ~(kPage - 1)};
+  }
   // Releases a segment that holds no live object; its range is reused later.
   void releaseSegment(size_t index);
   void setLiveBytesAfterSweep(size_t b) {

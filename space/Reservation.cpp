@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 namespace space {
 
@@ -67,6 +68,16 @@ void Reservation::populate(uintptr_t address, size_t bytes) {
 
 void Reservation::releasePages(uintptr_t address, size_t bytes) {
   madvise(reinterpret_cast<void*>(address), roundUpToPage(bytes), MADV_DONTNEED);
+}
+
+size_t Reservation::residentBytes(uintptr_t start, uintptr_t end) {
+  size_t pages = (end - start) / kPageSize;
+  if (pages == 0) return 0;
+  std::vector<unsigned char> resident(pages);
+  if (mincore(reinterpret_cast<void*>(start), end - start, resident.data()) != 0) return 0;
+  size_t n = 0;
+  for (unsigned char page : resident) n += page & 1;
+  return n * kPageSize;
 }
 
 void Reservation::decommit(uintptr_t address, size_t bytes) {

@@ -37,6 +37,8 @@ class Reservation {
   static void populate(uintptr_t address, size_t bytes);
   // Drops the pages' contents (they read as zero again) but keeps the range accessible.
   void releasePages(uintptr_t address, size_t bytes);
+  // Bytes of the pages of [start, end) (page aligned) the process has resident (mincore).
+  static size_t residentBytes(uintptr_t start, uintptr_t end);
   // Returns the pages to the OS and makes the range inaccessible again.
   void decommit(uintptr_t address, size_t bytes);
 

@@ -1,8 +1,6 @@
 // Space: construction, slow-path allocation, collection scheduling, roots and hashes.
 #include "space/Space.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -157,9 +155,12 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   return initializeObject(block, cls, fmt, slots);
 }
 
+size_t Space::fullCollectionThreshold(size_t liveBytes) const {
+  return std::max(config_.minFullGcBytes, liveBytes / 2);
+}
+
 bool Space::fullCollectionDue() {
-  size_t threshold = std::max(config_.minFullGcBytes, oldSpace_->liveBytesAtLastSweep() / 2);
-  bool due = oldSpace_->allocatedSinceSweep() > threshold;
+  bool due = oldSpace_->allocatedSinceSweep() > fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
   // While a snapshot holds the heap, old space may grow past the threshold. Only an
   // allocation that fails, or promotion past the heap limit, collects then (collectGarbage).
   if (!snapshotHoldsHeap()) return due;
@@ -232,7 +233,10 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   auto start = std::chrono::steady_clock::now();
   Scavenger(*this, TenureAll::Yes).run();
   rememberedSet_.clear();  // nothing is young any more
-  MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection());
+  // An idle release gives back every free page; a collection while the program runs keeps
+  // what it will allocate from next.
+  MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection(),
+                    /*keepNextCycle=*/releaseFreeBytes == MarkSweep::kReleaseFreeBytes);
   sweeper.run();
   stats_.fullCollectionMarkNanos += sweeper.markNanos();
   stats_.fullCollectionSweepNanos += sweeper.sweepNanos();
@@ -327,18 +331,8 @@ size_t Space::releaseMemoryWhileIdle() {
 }
 
 size_t Space::residentBytes() const {
-  constexpr size_t kPage = Reservation::kPageSize;
-  std::vector<unsigned char> pages;
-  auto count = [&](uintptr_t start, uintptr_t end) -> size_t {
-    size_t n = (end - start) / kPage;
-    pages.resize(n);
-    if (n == 0 || mincore(reinterpret_cast<void*>(start), end - start, pages.data()) != 0) return 0;
-    size_t resident = 0;
-    for (unsigned char p : pages) resident += p & 1;
-    return resident * kPage;
-  };
-  size_t total = count(nursery_->start(), nursery_->end());
-  for (const Segment& seg : oldSpace_->segments()) total += count(seg.start, seg.end);
+  size_t total = Reservation::residentBytes(nursery_->start(), nursery_->end());
+  for (const Segment& seg : oldSpace_->segments()) total += Reservation::residentBytes(seg.start, seg.end);
   return total;
 }
 

@@ -244,6 +244,9 @@ class Space {
   // A full collection: scavenge (tenuring everything), then mark-sweep old space. Does
   // nothing while a checkpoint is active (see SpaceCheckpoint) and answers false then.
   bool collectGarbage();
+  // What old space may allocate after a full collection that left `liveBytes` before the
+  // next is due: half the live data, at least minFullGcBytes.
+  size_t fullCollectionThreshold(size_t liveBytes) const;
   // While a snapshot streams this space's pages (image/ImageWriter.h), what would release
   // or rewrite them wholesale — a full collection, a checkpoint — first calls `finish`,
   // which waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages
@@ -418,9 +421,9 @@ class Space {
   // The full collection; free runs of releaseFreeBytes or more give their pages back.
   // Answers the bytes of range released.
   size_t collectGarbage(size_t releaseFreeBytes);
-  // Old space has grown by half its live size since the last full collection (and by at
-  // least minFullGcBytes): the heap stays near twice the live data. False while a snapshot
-  // holds the heap; then it tells the hold's `owed` (see holdPages) instead.
+  // Old space has grown by fullCollectionThreshold since the last full collection: the
+  // heap stays near twice the live data. False while a snapshot holds the heap; then it
+  // tells the hold's `owed` (see holdPages) instead.
   bool fullCollectionDue();
   // A snapshot holds the heap: it streams the pages (a collection would wait for the
   // writer) or is armed ahead of its pause (a collection would drop the arming, and the

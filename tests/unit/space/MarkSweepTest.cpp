@@ -127,6 +127,63 @@ TEST_CASE("old space is reused after sweeping under steady churn") {
   h.verify();
 }
 
+TEST_CASE(
+    "a collection keeps the pages of the large free runs the next cycle allocates from, and gives back the rest") {
+  space::SpaceConfig config = space::test::smallConfig();
+  config.gcStress = false;  // the test looks at the pages of one collection
+  config.minFullGcBytes = size_t(4) << 20;
+  config.maxOldBytes = size_t(64) << 20;
+  TestHeap h(config);
+  constexpr size_t kRuns = 48;
+  constexpr size_t kRunSlots = (size_t(256) << 10) / 8;
+  constexpr size_t kRunBytes = (kRunSlots + 2) * 8;  // header and overflow word
+  Handle keep(h.space, h.array(kRuns, Tenure::Old));
+  std::vector<uintptr_t> runs;  // where each garbage run starts
+  {
+    // Live while they are made (the collections that filling causes keep them), garbage
+    // at the collection looked at. Written when made: resident.
+    Handle arrays(h.space, h.array(kRuns, Tenure::Old));
+    for (size_t i = 0; i < kRuns; i++) {
+      Oop run = h.space.allocate(h.arrayClass, Format::Indexable, kRunSlots, Tenure::Old);
+      runs.push_back(run.object()->blockStart());
+      h.space.storePointer(arrays.get(), i, run);
+      h.space.storePointer(keep.get(), i, h.point(int64_t(i), 3, Tenure::Old));  // apart from the next run
+    }
+  }
+  h.space.collectGarbage();
+  const uint64_t fullCollections = h.space.stats().fullCollections;
+  const size_t threshold = h.space.fullCollectionThreshold(h.space.oldSpace().liveBytesAtLastSweep());
+  CHECK(threshold == config.minFullGcBytes);
+  // Allocation takes the highest runs first: those keep their pages, until they hold the
+  // threshold; every lower one gave its pages back (all but the first, which holds the
+  // run's header).
+  size_t kept = 0, keptRuns = 0;
+  for (size_t i = kRuns; i-- > 0;) {
+    auto [from, to] = OldSpace::releasablePages(runs[i], kRunBytes);
+    size_t resident = Reservation::residentBytes(from, to);
+    CAPTURE(i);
+    if (kept < threshold) {
+      CHECK(resident == to - from);
+      kept += resident;
+      keptRuns++;
+    } else {
+      CHECK(resident == 0);
+    }
+  }
+  CHECK(keptRuns < kRuns / 2);
+  // What the program allocates up to the next collection fits in the free runs: old
+  // space does not grow.
+  size_t committed = h.space.oldSpace().committedBytes();
+  Handle next(h.space, h.array(threshold / kRunBytes, Tenure::Old));
+  for (size_t i = 0; i < threshold / kRunBytes; i++) {
+    h.space.storePointer(next.get(), i, h.space.allocate(h.arrayClass, Format::Indexable, kRunSlots, Tenure::Old));
+  }
+  CHECK(h.space.stats().fullCollections == fullCollections);
+  CHECK(h.space.oldSpace().committedBytes() == committed);
+  for (size_t i = 0; i < kRuns; i++) CHECK(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+}
+
 // Garbage interleaved with live objects leaves free runs of 16 KiB: too small for a
 // collection's page release (kReleaseFreeBytes), but an idle release returns them.
 TEST_CASE("an idle release gives back the pages of garbage, the nursery's included, then costs nothing") {
