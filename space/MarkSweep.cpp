@@ -158,9 +158,9 @@ size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t k
   // the last part's runs first, the highest first.
   std::vector<std::pair<uintptr_t, size_t>> runs;
   for (size_t i = parts.size(); i-- > 0;) runs.insert(runs.end(), parts[i].large.rbegin(), parts[i].large.rend());
-  uintptr_t lastTail = 0;
-  for (size_t i = parts.size(); i-- > 0 && lastTail == 0;) {
-    if (keepTail && !parts[i].tails.empty()) lastTail = parts[i].tails.back().first;
+  uintptr_t lastTail = 0;  // with keepTail, the one allocation takes first: never released
+  for (size_t i = parts.size(); keepTail && lastTail == 0 && i-- > 0;) {
+    if (!parts[i].tails.empty()) lastTail = parts[i].tails.back().first;
   }
   std::vector<std::pair<uintptr_t, uintptr_t>> pages;
   size_t kept = 0, released = 0;
