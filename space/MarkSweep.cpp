@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <utility>
 
 #include "space/CollectorThreads.h"
 #include "space/Space.h"
@@ -163,6 +164,7 @@ size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t k
     if (!parts[i].tails.empty()) lastTail = parts[i].tails.back().first;
   }
   std::vector<std::pair<uintptr_t, uintptr_t>> pages;
+  std::vector<uintptr_t> cold;  // runs whose pages are mostly not resident when this is done
   size_t kept = 0, released = 0;
   for (auto [start, bytes] : runs) {
     if (start == lastTail) continue;
@@ -170,12 +172,18 @@ size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t k
     if (kept < keepBytes) {
       // Only pages resident count: memory never written (the rest of a segment) or given
       // back before costs a fault when allocated either way.
-      kept += Reservation::residentBytes(range.first, range.second);
+      size_t resident = Reservation::residentBytes(range.first, range.second);
+      kept += resident;
+      if (resident < (range.second - range.first) / 2) cold.push_back(start);
       continue;
     }
     pages.push_back(range);
+    cold.push_back(start);
     released += range.second - range.first;
   }
+  // Allocation takes the runs that kept their pages first; otherwise the never-written
+  // rest of the newest segment, listed first, would fault in beside them.
+  space_.oldSpace().listLargeChunksLast(std::move(cold));
   Reservation& reservation = space_.reservation();
   if (shared() && pages.size() > 1) {
     std::atomic<size_t> next{0};

@@ -82,7 +82,7 @@ class MarkSweep final : private RootVisitor {
   // Gives back the pages of the large runs of `parts` (adopted in their order), but for
   // those allocation takes first until their resident pages hold keepBytes and, with
   // keepTail, the last tail (the next bump area). On the collector threads when shared.
-  // Answers the bytes released.
+  // Then lists the runs whose pages are not resident last. Answers the bytes released.
   size_t releaseLargeRuns(const std::vector<SweptPart>& parts, size_t keepBytes, bool keepTail) const;
   bool shared() const;
 

@@ -210,6 +210,26 @@ void OldSpace::adoptFreeChunks(FreeChunks& chunks) {
   freeBytes_ += std::exchange(chunks.bytes_, 0);
 }
 
+void OldSpace::listLargeChunksLast(std::vector<uintptr_t> chunks) {
+  if (chunks.empty()) return;
+  std::sort(chunks.begin(), chunks.end());
+  uintptr_t moved = 0;
+  uintptr_t* movedEnd = &moved;  // the link the next moved chunk goes in
+  uintptr_t* link = &largeList_;
+  while (*link != 0) {
+    uintptr_t chunk = *link;
+    if (std::binary_search(chunks.begin(), chunks.end(), chunk)) {
+      *link = nextLink(chunk);
+      *movedEnd = chunk;
+      movedEnd = &nextLink(chunk);
+    } else {
+      link = &nextLink(chunk);
+    }
+  }
+  *movedEnd = 0;
+  *link = moved;  // `link` is the list's last link now
+}
+
 void OldSpace::closeBumpArea() {
   if (bumpSegment_ == SIZE_MAX) return;
   Segment& s = segments_[bumpSegment_];

@@ -142,6 +142,11 @@ class OldSpace {
   };
   // Puts `chunks` on the free lists, in front of what they hold, and empties `chunks`.
   void adoptFreeChunks(FreeChunks& chunks);
+  // Moves the listed chunks of the large list behind every other one, in the order the
+  // list held them: the sweeper lists there the runs whose pages are not resident (given
+  // back, or never written), so that allocation reuses written memory before it faults in
+  // more.
+  void listLargeChunksLast(std::vector<uintptr_t> chunks);
   // The pages of the free chunk [start, start + bytes) that can go back to the kernel:
   // the whole pages after its header and link, which stay. Empty (first >= second) when
   // there is none.

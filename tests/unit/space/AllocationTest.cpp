@@ -195,3 +195,22 @@ TEST_CASE("SmallFloats: the edges of the exponent range, both signs, and zeros")
   CHECK(zero.bits() == 4);
   CHECK(negativeZero.bits() == 12);
 }
+
+TEST_CASE("old space's large free list: the chunks listed last are allocated after every other one, in order") {
+  Reservation reservation(size_t(16) << 20, 0);
+  OldSpace old(reservation, reservation.base(), size_t(16) << 20);
+  constexpr size_t kChunkBytes = 4096;
+  std::vector<uintptr_t> chunks;
+  for (int i = 0; i < 6; i++) chunks.push_back(old.allocateBlock(kChunkBytes));
+  for (uintptr_t c : chunks) old.addFreeChunk(c, kChunkBytes);  // listed newest first: 5 4 3 2 1 0
+  const size_t freeBytes = old.freeBytes();
+  old.listLargeChunksLast({chunks[0], chunks[5], chunks[2]});  // the last, the first and one between
+  CHECK(old.freeBytes() == freeBytes);
+  for (int i : {4, 3, 1, 5, 2, 0}) {
+    CAPTURE(i);
+    CHECK(old.allocateBlock(kChunkBytes) == chunks[size_t(i)]);
+  }
+  CHECK(old.freeBytes() == 0);
+  old.listLargeChunksLast({});                                       // an empty list stays empty
+  CHECK(old.allocateBlock(kChunkBytes) == chunks[5] + kChunkBytes);  // the bump area's next block
+}
