@@ -33,6 +33,7 @@ void protect(uintptr_t start, size_t bytes, int protection) {
 void WriteTracker::setRanges(std::span<const MemoryRange> ranges) {
   ranges_.clear();
   pagesTracked_ = 0;
+  savedRuns_ = 0;
   for (const MemoryRange& m : ranges) {
     if (m.end <= m.start) continue;
     size_t pages = (m.end - m.start) / kPageSize;
@@ -192,7 +193,7 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
                    std::make_move_iterator(armedRanges.end()));
     disarm();
     freeChunks();
-    savedCount_ = 0;
+    savedCount_ = savedRuns_ = 0;
     throw;
   }
   armed_ = false;
@@ -253,7 +254,7 @@ bool WriteTracker::handleFault(uintptr_t address) {
   } else if (!savePage(r, index)) {
     return false;  // no memory for the copy: the fault is reported as a crash
   }
-  if (savedCount_ >= kMaxScatteredPages) {
+  if (savedRuns_ >= kMaxSavedRuns) {
     saveAllRemaining();
     return true;
   }
@@ -293,7 +294,7 @@ void WriteTracker::saveAhead(std::vector<uintptr_t>& pages) {
     run = r;
     first = last = index;
   }
-  if (saveRun() && savedCount_ >= kMaxScatteredPages) saveAllRemaining();
+  if (saveRun() && savedRuns_ >= kMaxSavedRuns) saveAllRemaining();
 }
 
 void WriteTracker::writeAhead(std::vector<uintptr_t>& pages) {
@@ -348,8 +349,12 @@ bool WriteTracker::savePage(Range& r, size_t index) {
   if (!s) return false;  // no memory for the copy: the fault is reported as a crash
   s->page = r.memory.start + index * kPageSize;
   std::memcpy(s->data, reinterpret_cast<const void*>(s->page), kPageSize);
+  // A page joins the runs of the saved neighbours it has, or starts one.
+  bool below = index > 0 && r.saved[index - 1];
+  bool above = index + 1 < r.saved.size() && r.saved[index + 1];
   r.saved[index] = 1;
   savedCount_++;
+  savedRuns_ = savedRuns_ + 1 - size_t(below) - size_t(above);
   return true;
 }
 

@@ -41,10 +41,13 @@
 // each (an update's few writes to method dictionaries and classes, often neighbours in
 // one block, do not copy the block); runs cost three faults per block.
 //
-// Each page made writable again splits the protected mapping, and the kernel caps
-// mappings per process (vm.max_map_count, 65530 by default): after kMaxScatteredPages
-// saved pages the tracker saves every page it has not saved yet at once and unprotects
-// whole ranges, a full copy that stays correct at any size.
+// Each run of saved pages made writable again splits the protected mapping in up to
+// three (neighbouring runs merge), and the kernel caps mappings per process
+// (vm.max_map_count, 65530 by default): once kMaxSavedRuns runs of saved pages lie
+// apart, the tracker saves every page it has not saved yet at once and unprotects whole
+// ranges, a full copy that stays correct at any size. Counting runs rather than pages
+// matters: a migration's forwarders fill neighbouring pages by the thousand, one run,
+// and a bound of 16,384 pages copied the whole heap once they passed 64 MiB.
 #pragma once
 
 #include <array>
@@ -72,7 +75,7 @@ class WriteTracker final : private WriteFaultOwner {
   // (WriteFaults.h); the destructor disarms an armed tracker.
   void disarm();
   static constexpr size_t kPageSize = 4096;
-  static constexpr size_t kMaxScatteredPages = 16384;
+  static constexpr size_t kMaxSavedRuns = 16384;
   static constexpr size_t kBlockPages = 32;  // 128 KiB: copying it costs about one fault
 
   // Starts tracking writes to `ranges` (page-aligned, committed, not overlapping any range
@@ -122,6 +125,7 @@ class WriteTracker final : private WriteFaultOwner {
   bool active() const { return active_; }
   size_t pagesTracked() const { return pagesTracked_; }
   size_t pagesSaved() const { return savedCount_; }
+  size_t savedRuns() const { return savedRuns_; }
   size_t faultsTaken() const { return faults_; }
   bool copiedEverything() const { return copiedAll_; }
   // Chunks of saved copies a released tracker leaves for the next one (at most
@@ -214,6 +218,7 @@ class WriteTracker final : private WriteFaultOwner {
   static Chunk* takeSpareChunk();
   static bool keepSpareChunk(Chunk* c);
   size_t savedCount_ = 0;
+  size_t savedRuns_ = 0;  // maximal runs of saved pages in ranges_ (see kMaxSavedRuns)
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;
   bool copiedAll_ = false;

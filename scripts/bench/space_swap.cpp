@@ -4,8 +4,13 @@
 // three-field objects. Reports the median of several rounds. The objects are old (a
 // long-running guest's data), young (--young), or old two-field objects swapped with
 // young three-field ones (--mixed: fresh instances made by the MOP, as in an update).
+// --checkpoint swaps under a checkpoint, as an update does (armed ahead, committed after;
+// the time includes taking it and committing it), and reports the pages it saved of those
+// it tracks; --ballast-mib M first fills old space with M MiB of live arrays, the rest of
+// a large guest's heap.
 //
-//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young | --mixed]
+//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young | --mixed] [--checkpoint]
+//                                  [--ballast-mib M]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +22,7 @@
 
 #include "space/Handle.h"
 #include "space/Space.h"
+#include "space/SpaceCheckpoint.h"
 
 using namespace space;
 
@@ -32,6 +38,8 @@ long minorFaults() {
 int main(int argc, char** argv) {
   size_t pairs = 100000, rounds = 7;
   std::string mode = "old";
+  bool checkpoint = false;
+  size_t ballastMib = 0;
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
     if (flag == "--pairs" && i + 1 < argc)
@@ -40,9 +48,14 @@ int main(int argc, char** argv) {
       rounds = std::strtoul(argv[++i], nullptr, 10);
     else if (flag == "--young" || flag == "--mixed")
       mode = flag.substr(2);
+    else if (flag == "--checkpoint")
+      checkpoint = true;
+    else if (flag == "--ballast-mib" && i + 1 < argc)
+      ballastMib = std::strtoul(argv[++i], nullptr, 10);
     else {
       std::fprintf(stderr,
-                   "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young | --mixed]\n",
+                   "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young | --mixed] "
+                   "[--checkpoint] [--ballast-mib M]\n",
                    argv[i]);
       return 2;
     }
@@ -58,7 +71,16 @@ int main(int argc, char** argv) {
   Oop pointCls = space.allocate(arrayClass, Format::Fixed, 3, Tenure::Old);
   ClassIndex point = space.classTable().registerClass(pointCls);
 
-  std::vector<double> millis, validate, reserve, swap, fix, faults;
+  // The ballast: arrays of 1 MiB, each holding small integers.
+  constexpr size_t kBallastSlots = (size_t(1) << 20) / 8 - 2;
+  Handle ballast(space, space.allocate(arrayClass, Format::Indexable, std::max<size_t>(ballastMib, 1), Tenure::Old));
+  for (size_t i = 0; i < ballastMib; i++) {
+    Oop a = space.allocate(arrayClass, Format::Indexable, kBallastSlots, Tenure::Old);
+    for (size_t k = 0; k < kBallastSlots; k++) a.object()->slots()[k] = Oop::fromSmallInteger(int64_t(k));
+    space.storePointer(ballast.get(), i, a);
+  }
+
+  std::vector<double> millis, validate, reserve, swap, fix, faults, saved, tracked;
   auto ms = [](uint64_t nanos) { return double(nanos) / 1e6; };
   for (size_t r = 0; r < rounds; r++) {
     Tenure oldTenure = mode == "young" ? Tenure::Young : Tenure::Old;  // the objects migrated
@@ -76,9 +98,18 @@ int main(int argc, char** argv) {
     }
     std::vector<Oop> a(olds.get().object()->slots(), olds.get().object()->slots() + pairs);
     std::vector<Oop> b(news.get().object()->slots(), news.get().object()->slots() + pairs);
+    if (checkpoint) space.armCheckpoint();  // ahead of the pause, as an update arms it
     long faultsBefore = minorFaults();
     auto start = std::chrono::steady_clock::now();
-    space.swapIdentities(a, b);
+    if (checkpoint) {
+      SpaceCheckpoint cp(space);
+      space.swapIdentities(a, b);
+      saved.push_back(double(cp.pagesSaved()));
+      tracked.push_back(double(cp.pagesTracked()));
+      cp.commit();
+    } else {
+      space.swapIdentities(a, b);
+    }
     auto end = std::chrono::steady_clock::now();
     faults.push_back(double(minorFaults() - faultsBefore));
     millis.push_back(std::chrono::duration<double, std::milli>(end - start).count());
@@ -100,5 +131,9 @@ int main(int argc, char** argv) {
   std::printf("  phases (medians): validate %.2f ms, reserve copies %.2f ms, swap %.2f ms, fix roots %.3f ms\n",
               median(validate), median(reserve), median(swap), median(fix));
   std::printf("  minor page faults during the swap (median): %.0f\n", median(faults));
+  if (checkpoint) {
+    std::printf("  checkpoint (medians): %.0f pages saved of %.0f tracked (%.1f%%), old space %zu MiB\n", median(saved),
+                median(tracked), 100.0 * median(saved) / median(tracked), space.oldSpace().committedBytes() >> 20);
+  }
   return 0;
 }

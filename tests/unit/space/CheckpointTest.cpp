@@ -565,14 +565,42 @@ TEST_CASE("arming after full collections makes room in a segment's free tail, no
   h.verify();
 }
 
-TEST_CASE("past the scattered-page limit a tracker copies everything at once and stays exact") {
-  size_t n = WriteTracker::kMaxScatteredPages + 200;
+TEST_CASE("past the limit on runs of saved pages a tracker copies everything at once and stays exact") {
+  // Every other page written: each saved page a run of its own, two mappings each.
+  size_t n = 2 * (WriteTracker::kMaxSavedRuns + 200);
   Pages m(n);
   MemoryRange r = m.range();
   WriteTracker t({&r, 1});
-  for (size_t i = 0; i < n; i++) m.page((i * 7919) % n)[1] = 0xEE;  // scattered: a mapping each
+  for (size_t i = 0; i < n; i += 2) {
+    m.page(i)[1] = 0xEE;
+    if (!t.copiedEverything()) CHECK(t.savedRuns() == i / 2 + 1);
+  }
   CHECK(t.copiedEverything());
   CHECK(t.pagesSaved() == n);
+  t.restore();
+  CHECK(m.pristine());
+}
+
+TEST_CASE("a tracker counts runs of saved pages, not pages: a long run of writes copies only what it wrote") {
+  // More pages than the limit on runs, written upwards: one run, saved a block at a time.
+  constexpr size_t kWritten = WriteTracker::kMaxSavedRuns + 4 * WriteTracker::kBlockPages * 32;
+  Pages m(2 * kWritten);
+  MemoryRange r = m.range();
+  WriteTracker t({&r, 1});
+  for (size_t i = 0; i < kWritten; i++) m.page(i)[1] = 0xEE;
+  CHECK(!t.copiedEverything());
+  CHECK(t.pagesSaved() == kWritten);
+  CHECK(t.savedRuns() == 1);
+  CHECK(t.faultsTaken() <= 3 * kWritten / WriteTracker::kBlockPages);
+  // Runs that meet across a block's edge become one.
+  const size_t edge = kWritten + 10 * WriteTracker::kBlockPages;  // a block's first page
+  m.page(edge - 1)[1] = 0xEE;
+  CHECK(t.savedRuns() == 2);
+  m.page(edge + 1)[1] = 0xEE;
+  CHECK(t.savedRuns() == 3);
+  m.page(edge)[1] = 0xEE;  // the second fault of its block: the page alone, joining both
+  CHECK(t.savedRuns() == 2);
+  CHECK(t.pagesSaved() == kWritten + 3);
   t.restore();
   CHECK(m.pristine());
 }
