@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "space/Nursery.h"
+#include "space/Reservation.h"
 
 namespace space {
 
@@ -86,6 +87,20 @@ void InstanceCensus::forEachInstance(ClassIndex c, Nursery& young, const std::fu
   for (auto [start, bytes] : watch_.blocks) walk(start, start + bytes);
   walk(young.eden.start, young.eden.top);
   walk(young.fromSurvivor().start, young.fromSurvivor().top);
+}
+
+size_t InstanceCensus::pagesFound() const {
+  constexpr uintptr_t kPage = Reservation::kPageSize;
+  size_t pages = 0;
+  uintptr_t counted = 0;  // the pages below this are counted (found_ is in address order)
+  for (Oop o : found_) {
+    uintptr_t start = o.object()->blockStart(), end = start + o.object()->totalBytes();
+    uintptr_t first = std::max(start & ~(kPage - 1), counted);
+    uintptr_t last = Reservation::roundUpToPage(end);
+    if (last > first) pages += (last - first) / kPage;
+    counted = std::max(counted, last);
+  }
+  return pages;
 }
 
 }  // namespace space

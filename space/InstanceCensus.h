@@ -49,6 +49,9 @@ class InstanceCensus {
   // not walked yet, then the nursery's objects. f must not allocate.
   void forEachInstance(ClassIndex c, Nursery& young, const std::function<void(HeapObject*)>& f);
 
+  // The pages the objects found so far lie on: what a pause that writes each of them
+  // (a migration's forwarders) has a checkpoint save (Space::prepareCheckpointCopies).
+  size_t pagesFound() const;
   // What the census holds (tests).
   size_t foundCount() const { return found_.size(); }
   size_t blocksAllocatedBehind() const { return watch_.blocks.size(); }

@@ -303,7 +303,14 @@ class Space {
   void writeAheadOfCheckpoint(std::vector<uintptr_t>& pages) {
     if (armedPages_) armedPages_->writeAhead(pages);
   }
+  // Armed: the coming checkpoint's pause will save about `pages` pages; the chunks for
+  // their copies are written ahead (WriteTracker::prepareCopies). Does nothing unless armed.
+  void prepareCheckpointCopies(size_t pages) {
+    if (armedPages_) armedPages_->prepareCopies(pages);
+  }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
+  // Armed, and the copies prepareCheckpointCopies asked for are written by now (or none was).
+  bool checkpointCopiesPrepared() const { return armedPages_ && armedPages_->preparingDone(); }
   // Armed, and its pages protected by now (the background job is done).
   bool checkpointArmingDone() const { return armedPages_ && armedPages_->armingDone(); }
   // A checkpoint that ended leaves its pages to be made writable on the PageReleaseThread

@@ -62,6 +62,7 @@ class SpaceCheckpoint {
   size_t pagesTracked() const { return pages_ ? pages_->pagesTracked() : pagesTrackedAtEnd_; }
   size_t pagesSaved() const { return pages_ ? pages_->pagesSaved() : pagesSavedAtEnd_; }
   size_t faultsTaken() const { return pages_ ? pages_->faultsTaken() : 0; }
+  size_t pagesSavedIntoPrepared() const { return pages_ ? pages_->pagesSavedIntoPrepared() : 0; }
 
  private:
   void end();

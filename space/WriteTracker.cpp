@@ -102,9 +102,11 @@ bool WriteTracker::waitUntilArmed() {
 }
 
 void WriteTracker::disarm() {
+  stopPreparing();
   waitUntilArmed();  // its job must not protect what is unprotected here
   unprotectAll();
   writtenAhead_.clear();
+  freeChunks();  // the prepared ones: a disarmed tracker saves nothing
   removeWriteFaultOwner(this);
   capturesActive.fetch_sub(1);
   armed_ = false;
@@ -112,6 +114,7 @@ void WriteTracker::disarm() {
 
 void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   if (!armed_) throw std::logic_error("WriteTracker::begin on a tracker that is not armed");
+  stopPreparing();  // the pause takes the copies prepared so far, and waits for no more
   if (!waitUntilArmed()) throw std::runtime_error("protecting ahead failed: " + armFailure_);
   std::vector<Range> armedRanges = std::move(ranges_);
   // The armed range holding `page`, or nullptr.
@@ -395,21 +398,63 @@ void WriteTracker::keepSpareChunksReady(bool keep) {
   filled.store(PageReleaseThread::instance().post(fillSpareChunks));
 }
 
+WriteTracker::Chunk* WriteTracker::mapWrittenChunk(const std::atomic<bool>* stop) {
+  void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  // Written from user mode, page by page, as the spare segment is: populating by the
+  // kernel (MAP_POPULATE) leaves half the first-write cost to the thread that saves
+  // pages here (OldSpace.h, the spare segment). No one else sees the chunk yet.
+  for (size_t offset = 0; offset < sizeof(Chunk); offset += kPageSize) {
+    // Looked at every 16 pages (0.1-0.2 ms of writing): one who stops us waits that long.
+    if (stop && offset % (16 * kPageSize) == 0 && stop->load(std::memory_order_relaxed)) {
+      munmap(p, sizeof(Chunk));
+      return nullptr;
+    }
+    static_cast<volatile uint8_t*>(p)[offset] = 0;
+  }
+  return static_cast<Chunk*>(p);
+}
+
 void WriteTracker::fillSpareChunks() {
   while (spareChunksKept() < kSpareChunks) {
-    void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return;
-    // Written from user mode, page by page, as the spare segment is: populating by the
-    // kernel (MAP_POPULATE) leaves half the first-write cost to the thread that saves
-    // pages here (OldSpace.h, the spare segment). No one else sees the chunk yet.
-    for (size_t offset = 0; offset < sizeof(Chunk); offset += kPageSize) {
-      static_cast<volatile uint8_t*>(p)[offset] = 0;
-    }
-    if (!keepSpareChunk(static_cast<Chunk*>(p))) {
-      munmap(p, sizeof(Chunk));  // a tracker gave its chunks back meanwhile
+    Chunk* c = mapWrittenChunk();
+    if (!c) return;
+    if (!keepSpareChunk(c)) {
+      munmap(c, sizeof(Chunk));  // a tracker gave its chunks back meanwhile
       return;
     }
   }
+}
+
+void WriteTracker::prepareCopies(size_t pages) {
+  if (!armed_ || prepareJob_ != 0) return;
+  size_t needed = (std::min(pages, pagesTracked_) + Chunk::kPages - 1) / Chunk::kPages;
+  size_t spare = spareChunksKept();  // written already: taken after the prepared ones
+  if (needed <= spare) return;
+  prepareJob_ = PageReleaseThread::instance().post([this, chunks = needed - spare] {
+    for (size_t i = 0; i < chunks; i++) {
+      Chunk* c = mapWrittenChunk(&stopPreparing_);
+      if (!c) return;  // stopped, or out of memory: the pause maps what it needs
+      c->next = prepared_;
+      prepared_ = c;
+    }
+  });
+}
+
+bool WriteTracker::preparingDone() const {
+  return prepareJob_ == 0 || PageReleaseThread::instance().finished(prepareJob_);
+}
+
+void WriteTracker::stopPreparing() {
+  stopPreparing_.store(true, std::memory_order_relaxed);
+  if (prepareJob_ != 0) PageReleaseThread::instance().waitFor(prepareJob_);
+  prepareJob_ = 0;
+}
+
+size_t WriteTracker::chunksPrepared() const {
+  size_t n = 0;
+  for (Chunk* c = prepared_; c; c = c->next) n++;
+  return n;
 }
 
 void WriteTracker::releaseSpareChunks(size_t keep) {
@@ -426,10 +471,17 @@ void WriteTracker::releaseSpareChunks(size_t keep) {
 
 WriteTracker::SavedPage* WriteTracker::newSavedPage() {
   if (!chunks_ || chunks_->used == Chunk::kPages) {
-    // Chunks earlier trackers kept come first: their pages are mapped and written already.
-    // A small update saves a few pages: a new first chunk is faulted in page by page. Past
-    // it, chunks are populated at once (one system call instead of a fault per page).
-    Chunk* c = takeSpareChunk();
+    // Chunks prepared for this tracker and those earlier trackers kept come first: their
+    // pages are mapped and written already. A small update saves a few pages: a new
+    // first chunk is faulted in page by page. Past it, chunks are populated at once (one
+    // system call instead of a fault per page).
+    Chunk* c = prepared_;
+    bool prepared = c != nullptr;
+    if (prepared) {
+      prepared_ = c->next;
+    } else {
+      c = takeSpareChunk();
+    }
     if (!c) {
       int populate = chunks_ ? MAP_POPULATE : 0;
       void* p = mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
@@ -438,8 +490,10 @@ WriteTracker::SavedPage* WriteTracker::newSavedPage() {
     }
     c->next = chunks_;
     c->used = 0;
+    c->prepared = prepared;
     chunks_ = c;
   }
+  if (chunks_->prepared) savedIntoPrepared_++;
   return &chunks_->pages[chunks_->used++];
 }
 
@@ -503,10 +557,11 @@ void WriteTracker::finishRelease() {
 }
 
 void WriteTracker::freeChunks() {
-  while (chunks_) {
-    Chunk* next = chunks_->next;
-    if (!keepSpareChunk(chunks_)) munmap(chunks_, sizeof(Chunk));
-    chunks_ = next;
+  for (Chunk** list : {&chunks_, &prepared_}) {
+    while (Chunk* c = *list) {
+      *list = c->next;
+      if (!keepSpareChunk(c)) munmap(c, sizeof(Chunk));
+    }
   }
 }
 

@@ -4,18 +4,21 @@
 // three-field objects. Reports the median of several rounds. The objects are old (a
 // long-running guest's data), young (--young), or old two-field objects swapped with
 // young three-field ones (--mixed: fresh instances made by the MOP, as in an update).
-// --checkpoint swaps under a checkpoint, as an update does (armed ahead, committed after;
-// the time includes taking it and committing it), and reports the pages it saved of those
-// it tracks; --ballast-mib M first fills old space with M MiB of live arrays, the rest of
-// a large guest's heap.
+// --checkpoint swaps under a checkpoint, as an update does: before the timed part, the
+// instances are counted by a census, the checkpoint is armed and the copies of the pages
+// they lie on are prepared (Space::prepareCheckpointCopies; not with --unprepared); the
+// time includes taking the checkpoint and committing it. It reports the pages the
+// checkpoint saved of those it tracks and how long the arming took. --ballast-mib M first
+// fills old space with M MiB of live arrays, the rest of a large guest's heap.
 //
-//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young | --mixed] [--checkpoint]
-//                                  [--ballast-mib M]
+//   build/scripts/bench/space-swap [--pairs N] [--rounds N] [--young | --mixed]
+//                                  [--checkpoint [--unprepared]] [--ballast-mib M]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/resource.h>
@@ -38,7 +41,7 @@ long minorFaults() {
 int main(int argc, char** argv) {
   size_t pairs = 100000, rounds = 7;
   std::string mode = "old";
-  bool checkpoint = false;
+  bool checkpoint = false, prepare = true;
   size_t ballastMib = 0;
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
@@ -50,12 +53,14 @@ int main(int argc, char** argv) {
       mode = flag.substr(2);
     else if (flag == "--checkpoint")
       checkpoint = true;
+    else if (flag == "--unprepared")
+      prepare = false;
     else if (flag == "--ballast-mib" && i + 1 < argc)
       ballastMib = std::strtoul(argv[++i], nullptr, 10);
     else {
       std::fprintf(stderr,
                    "space-swap: unknown flag %s\nusage: space-swap [--pairs N] [--rounds N] [--young | --mixed] "
-                   "[--checkpoint] [--ballast-mib M]\n",
+                   "[--checkpoint [--unprepared]] [--ballast-mib M]\n",
                    argv[i]);
       return 2;
     }
@@ -80,7 +85,7 @@ int main(int argc, char** argv) {
     space.storePointer(ballast.get(), i, a);
   }
 
-  std::vector<double> millis, validate, reserve, swap, fix, faults, saved, tracked;
+  std::vector<double> millis, validate, reserve, swap, fix, faults, saved, tracked, savedIntoPrepared, arming;
   auto ms = [](uint64_t nanos) { return double(nanos) / 1e6; };
   for (size_t r = 0; r < rounds; r++) {
     Tenure oldTenure = mode == "young" ? Tenure::Young : Tenure::Old;  // the objects migrated
@@ -98,13 +103,25 @@ int main(int argc, char** argv) {
     }
     std::vector<Oop> a(olds.get().object()->slots(), olds.get().object()->slots() + pairs);
     std::vector<Oop> b(news.get().object()->slots(), news.get().object()->slots() + pairs);
-    if (checkpoint) space.armCheckpoint();  // ahead of the pause, as an update arms it
+    if (checkpoint) {
+      // Ahead of the pause, as an update does while its guest runs on.
+      auto armStart = std::chrono::steady_clock::now();
+      space.openCensus({point});
+      while (!space.censusStep(std::chrono::microseconds(300))) {
+      }
+      space.armCheckpoint();
+      if (prepare) space.prepareCheckpointCopies(space.census()->pagesFound());
+      while (!space.checkpointArmingDone() || !space.checkpointCopiesPrepared())
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      arming.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - armStart).count());
+    }
     long faultsBefore = minorFaults();
     auto start = std::chrono::steady_clock::now();
     if (checkpoint) {
       SpaceCheckpoint cp(space);
       space.swapIdentities(a, b);
       saved.push_back(double(cp.pagesSaved()));
+      savedIntoPrepared.push_back(double(cp.pagesSavedIntoPrepared()));
       tracked.push_back(double(cp.pagesTracked()));
       cp.commit();
     } else {
@@ -132,8 +149,11 @@ int main(int argc, char** argv) {
               median(validate), median(reserve), median(swap), median(fix));
   std::printf("  minor page faults during the swap (median): %.0f\n", median(faults));
   if (checkpoint) {
-    std::printf("  checkpoint (medians): %.0f pages saved of %.0f tracked (%.1f%%), old space %zu MiB\n", median(saved),
-                median(tracked), 100.0 * median(saved) / median(tracked), space.oldSpace().committedBytes() >> 20);
+    std::printf(
+        "  checkpoint (medians): %.0f pages saved of %.0f tracked (%.1f%%), %.0f of them into copies prepared; "
+        "census, arming and preparing %.1f ms before the swap; old space %zu MiB\n",
+        median(saved), median(tracked), 100.0 * median(saved) / median(tracked), median(savedIntoPrepared),
+        median(arming), space.oldSpace().committedBytes() >> 20);
   }
   return 0;
 }

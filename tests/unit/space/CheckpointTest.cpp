@@ -254,6 +254,62 @@ void checkCopiedThenRestore(WriteTracker& t, Pages& m, size_t first, size_t end,
 
 }  // namespace
 
+TEST_CASE("copies prepared while armed hold the pause's saved pages; those not used are let go") {
+  size_t n = 1200;
+  Pages m(n);
+  MemoryRange all = m.range();
+  auto waitUntilPrepared = [](const WriteTracker& t) {
+    for (int i = 0; i < 5000 && !t.preparingDone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return t.preparingDone();
+  };
+  WriteTracker::releaseSpareChunks(0);  // none kept: all three are prepared
+  {
+    WriteTracker t({&all, 1}, WriteTracker::Armed{});
+    t.prepareCopies(600);  // three chunks of 255
+    REQUIRE(waitUntilPrepared(t));
+    CHECK(t.chunksPrepared() == 3);
+    t.begin({&all, 1});
+    for (size_t i = 0; i < n; i += 4) m.page(i)[7] = 0x5A;  // 300 pages apart
+    CHECK(t.pagesSaved() == n / 4);
+    CHECK(t.pagesSavedIntoPrepared() == n / 4);
+    CHECK(t.chunksPrepared() == 1);  // two taken
+    t.restore();
+    CHECK(m.pristine());
+    CHECK(t.chunksPrepared() == 0);
+  }
+  {
+    // Never more than the pages tracked; a disarmed tracker lets its prepared chunks go.
+    WriteTracker::releaseSpareChunks(0);
+    WriteTracker t({&all, 1}, WriteTracker::Armed{});
+    t.prepareCopies(size_t(1) << 40);
+    REQUIRE(waitUntilPrepared(t));
+    CHECK(t.chunksPrepared() == (n + 254) / 255);
+  }
+  {
+    // Copies the pool of spare chunks holds are not prepared again.
+    leaveSpareChunk(m);
+    WriteTracker t({&all, 1}, WriteTracker::Armed{});
+    t.prepareCopies(200);
+    CHECK(t.preparingDone());
+    CHECK(t.chunksPrepared() == 0);
+  }
+  {
+    // The pause stops the preparing where it is and waits for no more.
+    WriteTracker::releaseSpareChunks(0);
+    Pages large(size_t(64) << 10);  // 256 MiB tracked
+    MemoryRange whole = large.range();
+    WriteTracker t({&whole, 1}, WriteTracker::Armed{});
+    t.prepareCopies(size_t(64) << 10);
+    t.begin({&whole, 1});
+    CHECK(t.preparingDone());
+    CHECK(t.chunksPrepared() < (size_t(64) << 10) / 255);
+    large.page(5)[3] = 0x11;
+    t.restore();
+    CHECK(large.pristine());
+  }
+  CHECK(m.pristine());
+}
+
 TEST_CASE("pagesToTake: a page alone, or as many ahead as a run has behind it, capped, within bounds") {
   std::vector<uint8_t> taken(40, 0);
   CHECK(pagesToTake(taken.data(), 0, 10, 40, 32) == 1);  // nothing behind
@@ -691,5 +747,52 @@ TEST_CASE("heap exhaustion under a checkpoint fails the allocation instead of co
   CHECK(exhausted);
   cp.rollback();
   CHECK(fingerprint(s, keep.get()) == print);
+  h.verify();
+}
+
+TEST_CASE("a migration's census counts its instances' pages, and its checkpoint saves them into copies written ahead") {
+  TestHeap h;
+  Space& s = h.space;
+  constexpr size_t kPoints = 20000;
+  Handle points(s, h.array(kPoints, Tenure::Old));
+  for (size_t i = 0; i < kPoints; i++) {
+    s.storePointer(points.get(), i, h.point(int64_t(i), 1, Tenure::Old));
+    h.array(3, Tenure::Old);  // garbage between them
+  }
+  REQUIRE(s.collectGarbage());
+  s.openCensus({h.pointClass});
+  while (!s.censusStep(std::chrono::microseconds(100))) {
+  }
+  // The pages the points lie on, counted one by one.
+  std::vector<uintptr_t> pages;
+  std::vector<Oop> from;
+  s.forEachInstanceOf(h.pointClass, [&](HeapObject* o) {
+    from.push_back(Oop::fromObject(o));
+    uintptr_t start = o->blockStart(), end = start + o->totalBytes();
+    for (uintptr_t p = start & ~(WriteTracker::kPageSize - 1); p < end; p += WriteTracker::kPageSize)
+      pages.push_back(p);
+  });
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  REQUIRE(from.size() == kPoints);
+  size_t counted = s.census()->pagesFound();
+  CHECK(counted == pages.size());
+
+  WriteTracker::releaseSpareChunks(0);  // the pool would hold them all
+  s.armCheckpoint();
+  s.prepareCheckpointCopies(counted);
+  for (int i = 0; i < 5000 && !s.checkpointCopiesPrepared(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(s.checkpointCopiesPrepared());
+  {
+    SpaceCheckpoint cp(s);
+    std::vector<Oop> to;
+    for (size_t i = 0; i < kPoints; i++) to.push_back(h.point(-int64_t(i), 2, Tenure::Old));
+    s.becomeForward(from, to, CopyHash::Yes);
+    CHECK(cp.pagesSaved() >= counted);
+    CHECK(cp.pagesSavedIntoPrepared() >= counted);
+    cp.rollback();
+  }
+  for (size_t i = 0; i < kPoints; i++) CHECK(TestHeap::x(points.get().object()->slot(i)) == int64_t(i));
   h.verify();
 }
