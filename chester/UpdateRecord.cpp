@@ -58,6 +58,7 @@ json UpdateRecord::toJson() const {
               {"methodsChanged", methodsChanged},
               {"instancesMigrated", instancesMigrated},
               {"pagesSaved", pagesSaved},
+              {"pagesSavedIntoPrepared", pagesSavedIntoPrepared},
               {"notArrived", notArrived}};
 }
 
@@ -91,6 +92,7 @@ UpdateRecord UpdateRecord::fromJson(const json& j) {
   r.methodsChanged = j.value("methodsChanged", int64_t(0));
   r.instancesMigrated = j.value("instancesMigrated", int64_t(0));
   r.pagesSaved = j.value("pagesSaved", int64_t(0));
+  r.pagesSavedIntoPrepared = j.value("pagesSavedIntoPrepared", int64_t(0));
   r.notArrived = j.value("notArrived", "");
   return r;
 }
@@ -117,7 +119,7 @@ std::string UpdateRecord::describe() const {
            ", the guest served between)\n";
     out += "  changed " + std::to_string(classesChanged) + " classes, " + std::to_string(methodsChanged) +
            " methods, " + std::to_string(instancesMigrated) + " instances; " + std::to_string(pagesSaved) +
-           " pages saved\n";
+           " pages saved (" + std::to_string(pagesSavedIntoPrepared) + " into copies written ahead)\n";
   }
   out += "  sha256 " + sha256 + "\n";
   return out;

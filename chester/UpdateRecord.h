@@ -53,8 +53,9 @@ struct UpdateRecord {
   int64_t classesChanged = 0;
   int64_t methodsChanged = 0;
   int64_t instancesMigrated = 0;
-  int64_t pagesSaved = 0;  // copy-on-write pages saved by the checkpoint
-  std::string notArrived;  // TimedOut: the processes that did not reach an update point
+  int64_t pagesSaved = 0;              // copy-on-write pages saved by the checkpoint
+  int64_t pagesSavedIntoPrepared = 0;  // of them, into copies written before the pause
+  std::string notArrived;              // TimedOut: the processes that did not reach an update point
 
   nlohmann::json toJson() const;
   static UpdateRecord fromJson(const nlohmann::json& j);

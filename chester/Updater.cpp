@@ -448,6 +448,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     record.methodsChanged = int64_t(mirror.changes().methods);
     record.instancesMigrated = int64_t(mirror.changes().instances);
     record.pagesSaved = int64_t(checkpoint.spaceCheckpoint().pagesSaved());
+    record.pagesSavedIntoPrepared = int64_t(checkpoint.spaceCheckpoint().pagesSavedIntoPrepared());
     t = now();
     if (failure) {
       checkpoint.rollback();
