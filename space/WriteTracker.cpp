@@ -490,10 +490,10 @@ WriteTracker::SavedPage* WriteTracker::newSavedPage() {
     }
     c->next = chunks_;
     c->used = 0;
-    c->prepared = prepared;
     chunks_ = c;
+    newestChunkPrepared_ = prepared;
   }
-  if (chunks_->prepared) savedIntoPrepared_++;
+  if (newestChunkPrepared_) savedIntoPrepared_++;
   return &chunks_->pages[chunks_->used++];
 }
 

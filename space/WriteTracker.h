@@ -203,10 +203,10 @@ class WriteTracker final : private WriteFaultOwner {
   struct Chunk {
     Chunk* next;
     size_t used;
-    bool prepared;  // taken from prepareCopies' chunks
     static constexpr size_t kPages = 255;
     SavedPage pages[kPages];
   };
+  static_assert(sizeof(Chunk) == size_t(1) << 20, "a chunk fills whole pages");
 
   void setRanges(std::span<const MemoryRange> ranges);
   // The range holding `address`, or nullptr.
@@ -230,6 +230,7 @@ class WriteTracker final : private WriteFaultOwner {
   // PageReleaseThread, read by others only once that is done (waitUntilArmed).
   Chunk* prepared_ = nullptr;
   size_t savedIntoPrepared_ = 0;
+  bool newestChunkPrepared_ = false;          // chunks_ came from prepared_
   PageReleaseThread::Ticket prepareJob_ = 0;  // 0: none, or waited for
   std::atomic<bool> stopPreparing_{false};
   // Stops prepareCopies' job (it looks every 16 pages) and waits for it.

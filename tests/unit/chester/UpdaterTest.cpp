@@ -337,8 +337,9 @@ TEST_CASE("a large migration's checkpoint saves its instances' pages into copies
     "verify": ["((system global: #Ps) at: 149999) z = 5", "((system global: #Ps) at: 149999) y = 299998"]})S");
   CHECK(r.outcome == Outcome::Committed);
   CHECK(r.instancesMigrated >= 150000);
-  // 150,000 points of 32 bytes lie on some 1,200 pages: most of their copies were ready.
-  CHECK(r.pagesSavedIntoPrepared > 1000);
+  // 150,000 points lie on about a thousand pages: their copies were ready.
+  CHECK(r.pagesSaved > 500);
+  CHECK(r.pagesSavedIntoPrepared >= r.pagesSaved * 9 / 10);
   CHECK(r.pagesSavedIntoPrepared <= r.pagesSaved);
   e.requireHealthy();
 }
