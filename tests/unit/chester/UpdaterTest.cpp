@@ -337,9 +337,11 @@ TEST_CASE("a large migration's checkpoint saves its instances' pages into copies
     "verify": ["((system global: #Ps) at: 149999) z = 5", "((system global: #Ps) at: 149999) y = 299998"]})S");
   CHECK(r.outcome == Outcome::Committed);
   CHECK(r.instancesMigrated >= 150000);
-  // 150,000 points lie on about a thousand pages: their copies were ready.
+  // 150,000 points lie on about a thousand pages: their copies were ready. (Collecting
+  // at every allocation disarms the checkpoint and drops the census while the guest runs
+  // on to its pause: then nothing is prepared, and the pause protects and saves as before.)
   CHECK(r.pagesSaved > 500);
-  CHECK(r.pagesSavedIntoPrepared >= r.pagesSaved * 9 / 10);
+  if (!e.g.vm->guest().space().config().gcStress) CHECK(r.pagesSavedIntoPrepared >= r.pagesSaved * 9 / 10);
   CHECK(r.pagesSavedIntoPrepared <= r.pagesSaved);
   e.requireHealthy();
 }
