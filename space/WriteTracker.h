@@ -174,7 +174,7 @@ class WriteTracker final : private WriteFaultOwner {
   // its census before the pause). Chunks for the copies the pool of spare chunks cannot
   // hold are mapped and written now, by a job on the PageReleaseThread, so that saving
   // them in the pause costs a copy each; fresh memory costs a fault per page there (a
-  // million-instance migration saved 19,536 pages in 127-147 ms of its pause, 33-35 ms
+  // million-instance migration saved 19,536 pages in 127-175 ms of its pause, 33-34 ms
   // into chunks written before). Bounded by the pages tracked. begin() stops the job and
   // takes what it has written: the pause never waits for it. Chunks not used go to the
   // pool of spare chunks or back to the kernel. Once per arming.
@@ -227,7 +227,8 @@ class WriteTracker final : private WriteFaultOwner {
   std::vector<Range> ranges_;
   Chunk* chunks_ = nullptr;  // newest first
   // prepareCopies' chunks, written and not taken yet: filled by its job on the
-  // PageReleaseThread, read by others only once that is done (waitUntilArmed).
+  // PageReleaseThread, read by others only once that is done (preparingDone, or
+  // stopPreparing, which begin() and disarm() call).
   Chunk* prepared_ = nullptr;
   size_t savedIntoPrepared_ = 0;
   bool newestChunkPrepared_ = false;          // chunks_ came from prepared_
