@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     space.storePointer(ballast.get(), i, a);
   }
 
-  std::vector<double> millis, validate, reserve, swap, fix, faults, saved, tracked, savedIntoPrepared, arming;
+  std::vector<double> millis, validate, reserve, swap, fix, faults, saved, tracked, savedIntoPrepared, arming, counted;
   auto ms = [](uint64_t nanos) { return double(nanos) / 1e6; };
   for (size_t r = 0; r < rounds; r++) {
     Tenure oldTenure = mode == "young" ? Tenure::Young : Tenure::Old;  // the objects migrated
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
       space.openCensus({point});
       while (!space.censusStep(std::chrono::microseconds(300))) {
       }
+      counted.push_back(double(space.census()->pagesFound()));
       space.armCheckpoint();
       if (prepare) space.prepareCheckpointCopies(space.census()->pagesFound());
       while (!space.checkpointArmingDone() || !space.checkpointCopiesPrepared())
@@ -151,9 +152,10 @@ int main(int argc, char** argv) {
   if (checkpoint) {
     std::printf(
         "  checkpoint (medians): %.0f pages saved of %.0f tracked (%.1f%%), %.0f of them into copies prepared; "
-        "census, arming and preparing %.1f ms before the swap; old space %zu MiB\n",
+        "the census counted %.0f pages of instances; census, arming and preparing %.1f ms before the swap; old "
+        "space %zu MiB\n",
         median(saved), median(tracked), 100.0 * median(saved) / median(tracked), median(savedIntoPrepared),
-        median(arming), space.oldSpace().committedBytes() >> 20);
+        median(counted), median(arming), space.oldSpace().committedBytes() >> 20);
   }
   return 0;
 }
