@@ -89,6 +89,9 @@ class Updater::Application {
   // will compile in the pause (vm::PreparedCode). Reads the guest, allocates nothing.
   // `between` serves the guest: called between items, when no raw guest oop is held.
   virtual void prepare(GuestHost&, const std::function<void()>& between) { (void)between; }
+  // After prepare: about how many bytes of old objects the pause will make in one go (a
+  // migration's new versions), for room written ahead (space::Space::prepareOldSpaceRoom).
+  virtual size_t newObjectBytes() const { return 0; }
 };
 
 class Updater::JsonApplication final : public Application {
@@ -140,8 +143,10 @@ class Updater::JsonApplication final : public Application {
     if (!counted.empty()) {
       guest.space().openCensus(std::move(counted));
       while (!guest.space().censusStep(kCensusStep)) between();
+      newObjectBytes_ = newVersionBytes(guest);
     }
   }
+  size_t newObjectBytes() const override { return newObjectBytes_; }
   std::vector<MethodChange> methodChanges() const override {
     std::vector<MethodChange> changes;
     for (const Step& step : script_.steps) {
@@ -164,7 +169,38 @@ class Updater::JsonApplication final : public Application {
   }
 
  private:
+  // The new versions of the instances the census found, for each class a step redefines
+  // (as the guest's classes are now: a superclass the script itself makes counts as the
+  // current one).
+  size_t newVersionBytes(vm::Runtime& guest) const {
+    const space::InstanceCensus* census = guest.space().census();
+    if (census == nullptr) return 0;  // dropped by a collection while the guest was served
+    auto fixedFields = [](space::Oop cls) {
+      return vm::InstanceSpec::fixedFields(cls.object()->slot(vm::class_slot::kInstanceSpec).smallInteger());
+    };
+    size_t bytes = 0;
+    for (const Step& step : script_.steps) {
+      if (step.op != "redefineClass") continue;
+      space::Oop cls = classOf(guest, step.fields.value("class", ""));
+      if (cls.isNull()) continue;
+      space::Oop superclass = cls.object()->slot(vm::class_slot::kSuperclass);
+      size_t own = fixedFields(cls) - (vm::isClass(guest, superclass) ? fixedFields(superclass) : 0);
+      if (step.fields.contains("superclass")) {
+        space::Oop named = classOf(guest, step.fields.value("superclass", ""));
+        if (!named.isNull()) superclass = named;
+      }
+      if (step.fields.contains("instanceVariables") && step.fields["instanceVariables"].is_array()) {
+        own = step.fields["instanceVariables"].size();
+      }
+      size_t fields = own + (vm::isClass(guest, superclass) ? fixedFields(superclass) : 0);
+      bytes +=
+          census->foundOf(space::ClassIndex(cls.object()->rawHash())) * space::HeapObject::wordsForSlots(fields) * 8;
+    }
+    return bytes;
+  }
+
   JsonScript script_;
+  size_t newObjectBytes_ = 0;
 };
 
 // A class file loaded into the hypervisor space; one instance runs apply: and verify:
@@ -257,7 +293,8 @@ class Updater::SmalltalkApplication final : public Application {
 constexpr std::chrono::microseconds kLongestArming{50'000};
 // Then how long it runs on at most while the copies of the pages a migration will save
 // are written ahead (space::WriteTracker::prepareCopies: those of a million instances,
-// 19,536 pages, took about 300 ms); the pause takes what is ready and waits for no more.
+// 19,536 pages, took about 300 ms), and the room for its new versions (32 MiB for a
+// million points); the pause takes what is ready and waits for no more.
 constexpr std::chrono::microseconds kLongestPreparing{500'000};
 // How long the guest may run each time the engine serves it before the pause: about what
 // twenty keep-alive requests to the hub take; it returns sooner when it has nothing to do.
@@ -373,6 +410,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     // copies get memory written ahead.
     if (const space::InstanceCensus* census = guestSpace.census())
       guestSpace.prepareCheckpointCopies(census->pagesFound());
+    // And it makes their new versions in new segments (space::SpaceCheckpoint): the spare
+    // one, written after the copies, is made that long.
+    guestSpace.prepareOldSpaceRoom(application->newObjectBytes());
   } catch (const std::exception& e) {
     spdlog::debug("update {}: protecting the guest's pages ahead failed ({}); the pause will", record.id, e.what());
   }
@@ -382,8 +422,12 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // pause once it is in place, so that its pause does not wait for it (a full
   // collection in between disarms; the checkpoint then protects in the pause).
   host_.runWhile([&] { return guestSpace.checkpointArmed() && !guestSpace.checkpointArmingDone(); }, kLongestArming);
-  host_.runWhile([&] { return guestSpace.checkpointArmed() && !guestSpace.checkpointCopiesPrepared(); },
-                 kLongestPreparing);
+  host_.runWhile(
+      [&] {
+        return (guestSpace.checkpointArmed() && !guestSpace.checkpointCopiesPrepared()) ||
+               !guestSpace.oldSpaceRoomPrepared();
+      },
+      kLongestPreparing);
   PauseResult pause = host_.pause(deadline);
   record.timings.pause = pause.micros;
   if (pause.kind != PauseResult::Kind::Paused) {

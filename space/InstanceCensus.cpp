@@ -14,7 +14,7 @@ constexpr unsigned kBlocksPerClockCheck = 512;
 }  // namespace
 
 InstanceCensus::InstanceCensus(OldSpace& old, std::vector<ClassIndex> classes)
-    : old_(old), classes_(std::move(classes)) {
+    : old_(old), classes_(std::move(classes)), foundPerClass_(classes_.size(), 0) {
   old_.setAllocationWatch(&watch_);  // watch_.below is 0: nothing is behind the walk yet
 }
 
@@ -56,8 +56,10 @@ bool InstanceCensus::walkUntil(std::chrono::steady_clock::time_point deadline) {
   auto s = std::upper_bound(segments.begin(), segments.end(), cursor,
                             [](uintptr_t a, const Segment& seg) { return a < seg.end; });
   for (; s != segments.end(); ++s) {
-    uintptr_t stop =
-        walkBlocks(std::max(cursor, s->start), s->top, deadline, [&](HeapObject* o) { found_.push_back(o->asOop()); });
+    uintptr_t stop = walkBlocks(std::max(cursor, s->start), s->top, deadline, [&](HeapObject* o) {
+      found_.push_back(o->asOop());
+      foundPerClass_[size_t(std::find(classes_.begin(), classes_.end(), o->classIndex()) - classes_.begin())]++;
+    });
     if (stop < s->top) {
       cursor = stop;  // a block start inside the segment
       return false;
@@ -87,6 +89,11 @@ void InstanceCensus::forEachInstance(ClassIndex c, Nursery& young, const std::fu
   for (auto [start, bytes] : watch_.blocks) walk(start, start + bytes);
   walk(young.eden.start, young.eden.top);
   walk(young.fromSurvivor().start, young.fromSurvivor().top);
+}
+
+size_t InstanceCensus::foundOf(ClassIndex c) const {
+  auto it = std::find(classes_.begin(), classes_.end(), c);
+  return it == classes_.end() ? 0 : foundPerClass_[size_t(it - classes_.begin())];
 }
 
 size_t InstanceCensus::pagesFound() const {

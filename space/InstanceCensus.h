@@ -52,6 +52,9 @@ class InstanceCensus {
   // The pages the objects found so far lie on: what a pause that writes each of them
   // (a migration's forwarders) has a checkpoint save (Space::prepareCheckpointCopies).
   size_t pagesFound() const;
+  // How many objects of class `c` the walk found so far (0 for a class not covered): what
+  // a migration of them makes new versions of (Space::prepareOldSpaceRoom).
+  size_t foundOf(ClassIndex c) const;
   // What the census holds (tests).
   size_t foundCount() const { return found_.size(); }
   size_t blocksAllocatedBehind() const { return watch_.blocks.size(); }
@@ -66,7 +69,8 @@ class InstanceCensus {
 
   OldSpace& old_;
   std::vector<ClassIndex> classes_;
-  std::vector<Oop> found_;  // old objects of the census classes below the cursor, in address order
+  std::vector<Oop> found_;             // old objects of the census classes below the cursor, in address order
+  std::vector<size_t> foundPerClass_;  // how many of found_ are of classes_[i], when found
   // The walk's cursor is watch_.below: a block start or a segment's end, everything below
   // it walked; kWalked once the whole of old space is.
   static constexpr uintptr_t kWalked = UINTPTR_MAX;

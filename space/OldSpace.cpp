@@ -270,10 +270,12 @@ bool OldSpace::openSegment(size_t minBytes) {
     if (committedBytes_ + bytes > maxBytes_) return false;
   }
   bool spare = openSpareSegment(bytes);
+  if (spare) bytes = spare_.bytes;
   uintptr_t start = spare ? spare_.start : takeAddressRange(bytes);
   if (start == 0) return false;
   if (spare) {
     spare_ = Spare{};
+    spareWanted_ = kDefaultSegmentBytes;
   } else {
     reservation_.commit(start, bytes);
   }
@@ -292,14 +294,15 @@ bool OldSpace::openSegment(size_t minBytes) {
 }
 
 bool OldSpace::openSpareSegment(size_t bytes) {
-  return spare_.bytes == bytes && spareSegmentReady();
+  return spare_.bytes >= bytes && committedBytes_ + spare_.bytes <= maxBytes_ && spareSegmentReady();
 }
 
 void OldSpace::prepareSpareSegment() {
   if (!keepSpare_ || spareHeld_ || spare_.bytes != 0) return;
-  const size_t bytes = kDefaultSegmentBytes;
   // Only where the limit leaves room for it to become a segment after the next one.
-  if (committedBytes_ + 2 * bytes > maxBytes_) return;
+  size_t bytes = spareWanted_;
+  if (committedBytes_ + kDefaultSegmentBytes + bytes > maxBytes_) bytes = kDefaultSegmentBytes;
+  if (committedBytes_ + kDefaultSegmentBytes + bytes > maxBytes_) return;
   uintptr_t start = takeAddressRange(bytes);
   if (start == 0) return;
   try {
@@ -340,6 +343,19 @@ void OldSpace::keepSpareSegment(bool keep) {
 void OldSpace::holdSpareSegment(bool held) {
   spareHeld_ = held;
   if (!held) prepareSpareSegment();
+}
+
+void OldSpace::prepareSpareRoom(size_t bytes) {
+  bytes = std::max(kDefaultSegmentBytes, Reservation::roundUpToPage(bytes));
+  if (!keepSpare_ || spareHeld_ || bytes <= spare_.bytes) return;
+  if (committedBytes_ + kDefaultSegmentBytes + bytes > maxBytes_) return;
+  spareWanted_ = bytes;
+  if (auto range = dropSpareSegment(); range.second != 0) releasedRanges_.push_back(range);
+  prepareSpareSegment();
+}
+
+bool OldSpace::spareRoomReady() {
+  return spare_.bytes < spareWanted_ || PageReleaseThread::instance().finished(spare_.warmed);
 }
 
 bool OldSpace::spareSegmentReady() {

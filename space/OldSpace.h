@@ -91,6 +91,15 @@ class OldSpace {
   // spare it did not save (restoreState). Releasing the hold prepares one if it is kept.
   void holdSpareSegment(bool held);
   bool spareSegmentReady();  // tests
+  // Room for `bytes` of objects to come in one go (an instance migration's new versions,
+  // which a checkpoint's pause makes in new segments, bump first): the spare is made at
+  // least that long (page-rounded), dropping a shorter one, where the limit leaves room
+  // for it beside the next segment; otherwise it stays as it is. A segment opened for any
+  // size up to the spare's takes it whole. The size asked for holds until a segment takes
+  // the spare; later spares are kDefaultSegmentBytes again. A held spare is not changed.
+  void prepareSpareRoom(size_t bytes);
+  // The spare prepareSpareRoom asked for is written by now, or none is coming.
+  bool spareRoomReady();
   bool keepsSpareSegment() const { return keepSpare_; }
   // Where a spare is kept (and not held): makes the free run that ends a segment the bump
   // area when there is none, and writes its pages (up to a segment's worth) on the
@@ -205,6 +214,8 @@ class OldSpace {
   void rebuildIndex();
   // Takes the spare as the new bump segment when it is ready and `bytes` long.
   bool openSpareSegment(size_t bytes);
+  // Prepares a spare of spareWanted_ bytes (kDefaultSegmentBytes where the limit leaves
+  // no room for that many) when none is there.
   void prepareSpareSegment();
   // Waits for the spare's job, then decommits its range (answered, start 0 when none).
   std::pair<uintptr_t, size_t> dropSpareSegment();
@@ -237,6 +248,9 @@ class OldSpace {
     PageReleaseThread::Ticket warmed = 0;
   };
   Spare spare_;
+  // The size the next spare is made at: kDefaultSegmentBytes, or what prepareSpareRoom
+  // asked for until a segment takes that spare.
+  size_t spareWanted_ = kDefaultSegmentBytes;
   bool keepSpare_ = false;  // see keepSpareSegment
   // warmBumpArea's job, 0 when none is pending. It writes only by compare-and-swap of a
   // word with itself, so the space may allocate in the area while it runs; it must be

@@ -308,6 +308,12 @@ class Space {
   void prepareCheckpointCopies(size_t pages) {
     if (armedPages_) armedPages_->prepareCopies(pages);
   }
+  // Room written ahead for `bytes` of old objects made in one go, as an instance
+  // migration makes its new versions in its pause: the spare segment is made that long
+  // (OldSpace::prepareSpareRoom). Does nothing in a space that keeps no spare.
+  void prepareOldSpaceRoom(size_t bytes) { oldSpace_->prepareSpareRoom(bytes); }
+  // The room asked for is written by now, or none is coming.
+  bool oldSpaceRoomPrepared() { return oldSpace_->spareRoomReady(); }
   bool checkpointArmed() const { return armedPages_ != nullptr; }
   // Armed, and the copies prepareCheckpointCopies asked for are written by now (or none was).
   bool checkpointCopiesPrepared() const { return armedPages_ && armedPages_->preparingDone(); }

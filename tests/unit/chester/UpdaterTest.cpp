@@ -4,6 +4,7 @@
 // before and after, the heap verifier finds nothing, and the guest's workers go on
 // computing right answers.
 #include <fstream>
+#include <set>
 
 #include "chester/Updater.h"
 #include "hypervisor/VmGuestHost.h"
@@ -343,6 +344,37 @@ TEST_CASE("a large migration's checkpoint saves its instances' pages into copies
   CHECK(r.pagesSaved > 500);
   if (!e.g.vm->guest().space().config().gcStress) CHECK(r.pagesSavedIntoPrepared >= r.pagesSaved * 9 / 10);
   CHECK(r.pagesSavedIntoPrepared <= r.pagesSaved);
+  e.requireHealthy();
+}
+
+TEST_CASE("a migration's new versions are made in room written before the pause: one segment holds them") {
+  Engine e;
+  space::Space& guest = e.g.vm->guest().space();
+  e.g.pause();
+  guest.oldSpace().keepSpareSegment(true);  // as `espell run --control` has it
+  e.g.vm->evaluateInGuest("system global: #Ps put: ((1 to: 150000) collect: [ :i | Point x: i y: 2 * i ]). ^ nil");
+  guest.collectGarbage();  // old instances: the census finds them before the pause
+  e.g.vm->resumeGuest();
+  // Ten fields: 150,000 new versions of 96 bytes, 14 MB, more than a segment's 8 MiB.
+  UpdateRecord r = e.apply("point10.json", R"S({"espellUpdate": 1, "steps": [
+      {"op": "redefineClass", "class": "Point",
+       "instanceVariables": ["x", "y", "a", "b", "c", "d", "e", "f", "g", "h"]}],
+    "verify": ["((system global: #Ps) at: 149999) y = 299998"]})S");
+  CHECK(r.outcome == Outcome::Committed);
+  REQUIRE(r.instancesMigrated >= 150000);
+  // They fill the bump area armed for the update, then the spare, made as long as they
+  // need: two segments. Without the room they take two fresh segments after the bump area.
+  e.g.pause();
+  space::Handle points = e.g.vm->evaluateInGuest("^ system global: #Ps");
+  std::set<uintptr_t> segments;
+  for (size_t i = 0; i < 150000; i++) {
+    const space::Segment* s = guest.oldSpace().segmentOf(points.get().object()->slot(i).address());
+    REQUIRE(s != nullptr);
+    segments.insert(s->start);
+  }
+  e.g.vm->resumeGuest();
+  // (Collecting at every allocation drops the census on the way to the pause: no room.)
+  if (!guest.config().gcStress) CHECK(segments.size() <= 2);
   e.requireHealthy();
 }
 

@@ -127,3 +127,25 @@ TEST_CASE("a full collection, an identity swap or a class change in place drops 
   CHECK(s.census() == nullptr);
   h.verify();
 }
+
+TEST_CASE("a census counts what it found of each class it covers") {
+  SpaceConfig config = space::test::smallConfig();
+  config.gcStress = false;  // a collection at every allocation would drop the census
+  TestHeap h(config);
+  Space& s = h.space;
+  Handle keep(s, h.array(3000, Tenure::Old));
+  for (int i = 0; i < 1000; i++) {
+    s.storePointer(keep.get(), size_t(i), h.point(i, i, Tenure::Old));
+    s.storePointer(keep.get(), size_t(1000 + 2 * i), h.array(2, Tenure::Old));
+  }
+  REQUIRE(s.collectGarbage());
+  s.openCensus({h.pointClass, h.arrayClass});
+  while (!s.censusStep(std::chrono::microseconds(100))) {
+  }
+  REQUIRE(s.census() != nullptr);
+  CHECK(s.census()->foundOf(h.pointClass) == byHeapWalk(s, h.pointClass).size());
+  CHECK(s.census()->foundOf(h.pointClass) == 1000);
+  CHECK(s.census()->foundOf(h.arrayClass) == byHeapWalk(s, h.arrayClass).size());
+  CHECK(s.census()->foundOf(h.arrayClass) >= 1001);  // and the Arrays the kernel made
+  CHECK(s.census()->foundOf(h.bytesClass) == 0);     // not covered
+}

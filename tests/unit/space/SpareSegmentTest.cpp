@@ -108,6 +108,48 @@ TEST_CASE("a space near its limit keeps no spare") {
   CHECK(h.space.oldSpace().spareSegment().second == 0);
 }
 
+TEST_CASE("room asked for makes the spare that long; the next segment takes it whole, the spare after it is usual") {
+  TestHeap h(spareConfig());
+  OldSpace& old = h.space.oldSpace();
+  REQUIRE(waitForSpare(old));
+  const size_t room = (size_t(20) << 20) + 100;  // more than two segments' worth
+  old.prepareSpareRoom(room);
+  auto [spareStart, spareBytes] = old.spareSegment();
+  CHECK(spareBytes == Reservation::roundUpToPage(room));
+  for (int i = 0; i < 5000 && !old.spareRoomReady(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(old.spareRoomReady());
+  REQUIRE(old.spareSegmentReady());
+  old.prepareSpareRoom(size_t(1) << 20);  // less than it has: nothing changes
+  CHECK(old.spareSegment() == std::pair<uintptr_t, size_t>{spareStart, spareBytes});
+  size_t committed = old.committedBytes();
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);
+  REQUIRE(hasSegmentAt(old, spareStart));
+  CHECK(old.segmentOf(spareStart)->bytes() == spareBytes);
+  CHECK(old.committedBytes() == committed + spareBytes);
+  CHECK(old.spareSegment().second == OldSpace::kDefaultSegmentBytes);
+  h.verify();
+}
+
+TEST_CASE("room the limit has no place for, or asked for under a checkpoint, leaves the spare as it is") {
+  SpaceConfig c = spareConfig();
+  c.maxOldBytes = size_t(40) << 20;
+  TestHeap h(c);
+  OldSpace& old = h.space.oldSpace();
+  REQUIRE(waitForSpare(old));
+  std::pair<uintptr_t, size_t> spare = old.spareSegment();
+  old.prepareSpareRoom(size_t(64) << 20);
+  CHECK(old.spareSegment() == spare);
+  CHECK(old.spareRoomReady());  // none is coming
+  {
+    SpaceCheckpoint cp(h.space);  // holds the spare
+    old.prepareSpareRoom(size_t(16) << 20);
+    CHECK(old.spareSegment() == spare);
+    cp.commit();
+  }
+  CHECK(old.spareSegment() == spare);
+}
+
 TEST_CASE("under a checkpoint no spare is prepared; a rollback frees the range of the spare a segment took") {
   TestHeap h(spareConfig());
   Space& s = h.space;
