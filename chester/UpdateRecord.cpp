@@ -59,6 +59,7 @@ json UpdateRecord::toJson() const {
               {"instancesMigrated", instancesMigrated},
               {"pagesSaved", pagesSaved},
               {"pagesSavedIntoPrepared", pagesSavedIntoPrepared},
+              {"pauseFaults", pauseFaults},
               {"notArrived", notArrived}};
 }
 
@@ -93,6 +94,7 @@ UpdateRecord UpdateRecord::fromJson(const json& j) {
   r.instancesMigrated = j.value("instancesMigrated", int64_t(0));
   r.pagesSaved = j.value("pagesSaved", int64_t(0));
   r.pagesSavedIntoPrepared = j.value("pagesSavedIntoPrepared", int64_t(0));
+  r.pauseFaults = j.value("pauseFaults", int64_t(0));
   r.notArrived = j.value("notArrived", "");
   return r;
 }
@@ -109,9 +111,9 @@ std::string UpdateRecord::describe() const {
     out += "  error" + (failedStep.empty() ? std::string() : " in " + failedStep) + ": " + error + "\n";
   if (!notArrived.empty()) out += notArrived;
   if (outcome != Outcome::Refused) {
-    out += "  guest paused " + ms(timings.guestPause) + " (" + ms(timings.guestPauseCpu) +
-           " of it running; reaching the pause " + ms(timings.pause) + ", checkpoint " + ms(timings.checkpoint) +
-           ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
+    out += "  guest paused " + ms(timings.guestPause) + " (" + ms(timings.guestPauseCpu) + " of it running, " +
+           std::to_string(pauseFaults) + " page faults; reaching the pause " + ms(timings.pause) + ", checkpoint " +
+           ms(timings.checkpoint) + ", apply " + ms(timings.apply) + ", verify " + ms(timings.verify);
     out += outcome == Outcome::RolledBack ? ", rollback " + ms(timings.rollback) : std::string();
     out += ")\n";
     out += "  before the pause, the guest waited for the engine " + ms(timings.heldBefore) +

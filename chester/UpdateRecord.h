@@ -55,6 +55,7 @@ struct UpdateRecord {
   int64_t instancesMigrated = 0;
   int64_t pagesSaved = 0;              // copy-on-write pages saved by the checkpoint
   int64_t pagesSavedIntoPrepared = 0;  // of them, into copies written before the pause
+  int64_t pauseFaults = 0;             // page faults the VM's thread took in the guest's pause
   std::string notArrived;              // TimedOut: the processes that did not reach an update point
 
   nlohmann::json toJson() const;

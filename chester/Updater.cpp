@@ -17,6 +17,7 @@
 #include "vm/RuntimeCheckpoint.h"
 #include "vm/Scheduler.h"
 #include "vm/ThreadCpuClock.h"
+#include "vm/ThreadPageFaults.h"
 #include "vm/compiler/Ast.h"
 #include "vm/compiler/Parser.h"
 #include "vm/compiler/SourceLocation.h"
@@ -141,9 +142,14 @@ class Updater::JsonApplication final : public Application {
       if (!cls.isNull()) counted.push_back(space::ClassIndex(cls.object()->rawHash()));
     }
     if (!counted.empty()) {
+      guest.space().collectGarbageIfDue();  // it would drop the census, and the arming
       guest.space().openCensus(std::move(counted));
+
       while (!guest.space().censusStep(kCensusStep)) between();
-      newObjectBytes_ = newVersionBytes(guest);
+      auto [instances, bytes] = newVersions(guest);
+      newObjectBytes_ = bytes;
+      // With room for those made or promoted after the census.
+      if (instances != 0) host.guestMirror().prepareMigration(instances + instances / 16, between);
     }
   }
   size_t newObjectBytes() const override { return newObjectBytes_; }
@@ -169,16 +175,16 @@ class Updater::JsonApplication final : public Application {
   }
 
  private:
-  // The new versions of the instances the census found, for each class a step redefines
-  // (as the guest's classes are now: a superclass the script itself makes counts as the
-  // current one).
-  size_t newVersionBytes(vm::Runtime& guest) const {
+  // The instances the census found of the classes the steps redefine, and the bytes of
+  // their new versions (as the guest's classes are now: a superclass the script itself
+  // makes counts as the current one).
+  std::pair<size_t, size_t> newVersions(vm::Runtime& guest) const {
     const space::InstanceCensus* census = guest.space().census();
-    if (census == nullptr) return 0;  // dropped by a collection while the guest was served
+    if (census == nullptr) return {0, 0};  // dropped by a collection while the guest was served
     auto fixedFields = [](space::Oop cls) {
       return vm::InstanceSpec::fixedFields(cls.object()->slot(vm::class_slot::kInstanceSpec).smallInteger());
     };
-    size_t bytes = 0;
+    size_t instances = 0, bytes = 0;
     for (const Step& step : script_.steps) {
       if (step.op != "redefineClass") continue;
       space::Oop cls = classOf(guest, step.fields.value("class", ""));
@@ -193,10 +199,12 @@ class Updater::JsonApplication final : public Application {
         own = step.fields["instanceVariables"].size();
       }
       size_t fields = own + (vm::isClass(guest, superclass) ? fixedFields(superclass) : 0);
-      bytes +=
-          census->foundOf(space::ClassIndex(cls.object()->rawHash())) * space::HeapObject::wordsForSlots(fields) * 8;
+      space::ClassIndex index = space::ClassIndex(cls.object()->rawHash());
+      size_t found = census->foundOf(index) + guest.space().youngInstancesOf(index);
+      instances += found;
+      bytes += found * space::HeapObject::wordsForSlots(fields) * 8;
     }
-    return bytes;
+    return {instances, bytes};
   }
 
   JsonScript script_;
@@ -296,6 +304,9 @@ constexpr std::chrono::microseconds kLongestArming{50'000};
 // 19,536 pages, took about 300 ms), and the room for its new versions (32 MiB for a
 // million points); the pause takes what is ready and waits for no more.
 constexpr std::chrono::microseconds kLongestPreparing{500'000};
+// The pages an update's pause saves besides its instances' (classes, method
+// dictionaries, stacks: a few dozen), in the copies written ahead with theirs.
+constexpr size_t kOtherPagesSaved = 256;
 // How long the guest may run each time the engine serves it before the pause: about what
 // twenty keep-alive requests to the hub take; it returns sooner when it has nothing to do.
 constexpr std::chrono::microseconds kServeBudget{500};
@@ -409,7 +420,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     // A migration or a rehash writes every instance its census found: their pages'
     // copies get memory written ahead.
     if (const space::InstanceCensus* census = guestSpace.census())
-      guestSpace.prepareCheckpointCopies(census->pagesFound());
+      guestSpace.prepareCheckpointCopies(census->pagesFound() + kOtherPagesSaved);
     // And it makes their new versions in new segments (space::SpaceCheckpoint): the spare
     // one, written after the copies, is made that long.
     guestSpace.prepareOldSpaceRoom(application->newObjectBytes());
@@ -444,6 +455,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   }
   int64_t paused = now();
   int64_t pausedCpu = vm::threadCpuMicros();
+  int64_t pausedFaults = vm::threadPageFaults();
 
   // ---- checkpoint, applying, verifying.
   vm::Runtime& guest = host_.guestRuntime();
@@ -515,6 +527,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // next heartbeat before resume() returns): its pause ends here.
   record.timings.guestPause = now() - paused;
   record.timings.guestPauseCpu = vm::threadCpuMicros() - pausedCpu;
+  record.pauseFaults = vm::threadPageFaults() - pausedFaults;
   if (!pausedByCaller) host_.resume();
   try {
     application->finish(host_);

@@ -73,6 +73,7 @@ std::string describeUpdateRecord(const json& record) {
   count("methodsChanged", "methods");
   count("instancesMigrated", "instances migrated");
   count("pagesSaved", "pages saved");
+  count("pauseFaults", "page faults in the pause");
   if (!changed.empty()) out += "  changed: " + changed + "\n";
   if (present(record, "timings") && record["timings"].is_object()) {
     std::string timings;

@@ -684,6 +684,21 @@ void SpaceMirror::migrateInstances(const Ref& oldClass, const Ref& newClass, con
   changes_.instances += n;
 }
 
+void SpaceMirror::prepareMigration(size_t count, const std::function<void()>& between) {
+  constexpr size_t kSlice = 32768;  // oops written between two calls of `between`: 256 KiB
+  for (std::vector<Oop>* buffer : {&instances_, &versions_}) {
+    if (buffer->capacity() >= count) continue;
+    buffer->clear();
+    buffer->reserve(count);
+    for (size_t n = 0; n < count;) {  // written, not only reserved: the pages are faulted in
+      n = std::min(count, n + kSlice);
+      buffer->resize(n);
+      between();
+    }
+    buffer->clear();  // the capacity stays
+  }
+}
+
 // ---- VM interface ----------------------------------------------------------------------
 
 std::vector<std::string> SpaceMirror::specialObjectNames() {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -171,6 +172,12 @@ class SpaceMirror {
   // The whole migration at once, when no field needs guest code: newInstanceVersions and
   // becomeForward without the two Arrays.
   void migrateInstances(const Ref& oldClass, const Ref& newClass, const std::vector<FieldSource>& fields);
+  // Before the pause of a migration of about `count` instances, the guest running: the
+  // buffers migrateInstances collects them and their new versions in get that much room,
+  // written a slice at a time with `between` called after each. Fresh memory costs a
+  // fault per page: for a million instances, 16 MB and 25-50 ms, in the pause otherwise.
+  // Touches no object of the space.
+  void prepareMigration(size_t count, const std::function<void()>& between);
 
   // ---- execution ----------------------------------------------------------------------
   // Every process that has not terminated. A full collection first drops unreachable

@@ -59,6 +59,7 @@ bool InstanceCensus::walkUntil(std::chrono::steady_clock::time_point deadline) {
     uintptr_t stop = walkBlocks(std::max(cursor, s->start), s->top, deadline, [&](HeapObject* o) {
       found_.push_back(o->asOop());
       foundPerClass_[size_t(std::find(classes_.begin(), classes_.end(), o->classIndex()) - classes_.begin())]++;
+      countPages(o);
     });
     if (stop < s->top) {
       cursor = stop;  // a block start inside the segment
@@ -96,18 +97,13 @@ size_t InstanceCensus::foundOf(ClassIndex c) const {
   return it == classes_.end() ? 0 : foundPerClass_[size_t(it - classes_.begin())];
 }
 
-size_t InstanceCensus::pagesFound() const {
+void InstanceCensus::countPages(const HeapObject* o) {
   constexpr uintptr_t kPage = Reservation::kPageSize;
-  size_t pages = 0;
-  uintptr_t counted = 0;  // the pages below this are counted (found_ is in address order)
-  for (Oop o : found_) {
-    uintptr_t start = o.object()->blockStart(), end = start + o.object()->totalBytes();
-    uintptr_t first = std::max(start & ~(kPage - 1), counted);
-    uintptr_t last = Reservation::roundUpToPage(end);
-    if (last > first) pages += (last - first) / kPage;
-    counted = std::max(counted, last);
-  }
-  return pages;
+  uintptr_t start = o->blockStart(), end = start + o->totalBytes();
+  uintptr_t first = std::max(start & ~(kPage - 1), pagesCountedTo_);
+  uintptr_t last = Reservation::roundUpToPage(end);
+  if (last > first) pagesFound_ += (last - first) / kPage;
+  pagesCountedTo_ = std::max(pagesCountedTo_, last);
 }
 
 }  // namespace space

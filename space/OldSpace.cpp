@@ -311,10 +311,13 @@ void OldSpace::prepareSpareSegment() {
     releasedRanges_.push_back({start, bytes});  // advisory: no spare, the range stays free
     return;
   }
-  spare_ = Spare{start, bytes, 0};
+  spare_ = Spare{start, bytes, writeSparePages(start, start + bytes)};
+}
+
+PageReleaseThread::Ticket OldSpace::writeSparePages(uintptr_t start, uintptr_t end) {
   // The pages are zero; writing a zero into each leaves them so and makes them the
   // process's. Nothing else touches them until openSpareSegment sees the job done.
-  spare_.warmed = PageReleaseThread::instance().post([start, end = start + bytes] {
+  return PageReleaseThread::instance().post([start, end] {
     for (uintptr_t p = start; p < end; p += Reservation::kPageSize) {
       *reinterpret_cast<volatile uint8_t*>(p) = 0;
     }
@@ -350,6 +353,21 @@ void OldSpace::prepareSpareRoom(size_t bytes) {
   if (!keepSpare_ || spareHeld_ || bytes <= spare_.bytes) return;
   if (committedBytes_ + kDefaultSegmentBytes + bytes > maxBytes_) return;
   spareWanted_ = bytes;
+  // A spare that ends where old space would grow next grows in place: only the rest is
+  // committed and written (jobs run in order, so the new ticket covers the first's).
+  size_t more = bytes - spare_.bytes;
+  if (spare_.bytes != 0 && spare_.start + spare_.bytes == nextAddress_ && nextAddress_ + more <= reservation_.end() &&
+      nextAddress_ + more > nextAddress_) {
+    try {
+      reservation_.commit(nextAddress_, more);
+    } catch (const std::runtime_error&) {
+      return;  // advisory: the spare stays as it is
+    }
+    spare_.warmed = writeSparePages(nextAddress_, nextAddress_ + more);
+    spare_.bytes = bytes;
+    nextAddress_ += more;
+    return;
+  }
   if (auto range = dropSpareSegment(); range.second != 0) releasedRanges_.push_back(range);
   prepareSpareSegment();
 }

@@ -93,8 +93,9 @@ class OldSpace {
   bool spareSegmentReady();  // tests
   // Room for `bytes` of objects to come in one go (an instance migration's new versions,
   // which a checkpoint's pause makes in new segments, bump first): the spare is made at
-  // least that long (page-rounded), dropping a shorter one, where the limit leaves room
-  // for it beside the next segment; otherwise it stays as it is. A segment opened for any
+  // least that long (page-rounded), growing a shorter one in place where the range after
+  // it is free and dropping it otherwise, where the limit leaves room for it beside the
+  // next segment; otherwise it stays as it is. A segment opened for any
   // size up to the spare's takes it whole. The size asked for holds until a segment takes
   // the spare; later spares are kDefaultSegmentBytes again. A held spare is not changed.
   void prepareSpareRoom(size_t bytes);
@@ -217,6 +218,8 @@ class OldSpace {
   // Prepares a spare of spareWanted_ bytes (kDefaultSegmentBytes where the limit leaves
   // no room for that many) when none is there.
   void prepareSpareSegment();
+  // Posts the job that writes the spare's pages in [start, end).
+  static PageReleaseThread::Ticket writeSparePages(uintptr_t start, uintptr_t end);
   // Waits for the spare's job, then decommits its range (answered, start 0 when none).
   std::pair<uintptr_t, size_t> dropSpareSegment();
 

@@ -236,6 +236,17 @@ class Space {
   // young: from the census when one covers `c`, otherwise by walking every object. f must
   // not allocate.
   void forEachInstanceOf(ClassIndex c, const std::function<void(HeapObject*)>& f);
+  // How many objects of class `c` the nursery holds now: with a census's count of old
+  // ones, about what a pause will find.
+  size_t youngInstancesOf(ClassIndex c) {
+    size_t n = 0;
+    forEachYoungObject([&](HeapObject* o) { n += o->classIndex() == c; });
+    return n;
+  }
+  // A full collection now if one is due (old space has grown by fullCollectionThreshold):
+  // what prepares a pause by walking the heap (an update's census) runs it first, rather
+  // than have it drop that work on the way to the pause. Answers whether it collected.
+  bool collectGarbageIfDue() { return fullCollectionDue() && collectGarbage(); }
   // An object's class index was rewritten in place (a class change without a copy).
   void noteClassChangedInPlace() { dropCensus(); }
 
@@ -380,6 +391,14 @@ class Space {
   // chunks only as fillers that swapIdentities leaves behind objects that shrank.
   template <class F>
   void forEachObject(F&& f) {
+    forEachYoungObject(f);
+    oldSpace_->forEachBlock([&](HeapObject* o) {
+      if (o->classIndex() != reserved_class::kFreeChunk) f(o);
+    });
+  }
+  // The same over the nursery alone: eden and the survivors, a few MiB.
+  template <class F>
+  void forEachYoungObject(F&& f) {
     auto walk = [&](uintptr_t from, uintptr_t to) {
       for (uintptr_t p = from; p < to;) {
         HeapObject* o = HeapObject::fromBlockStart(p);
@@ -389,9 +408,6 @@ class Space {
     };
     walk(nursery_->eden.start, nursery_->eden.top);
     walk(nursery_->fromSurvivor().start, nursery_->fromSurvivor().top);
-    oldSpace_->forEachBlock([&](HeapObject* o) {
-      if (o->classIndex() != reserved_class::kFreeChunk) f(o);
-    });
   }
 
   // Visits every root slot outside the heap, and the special objects array itself.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "space/CollectorThreads.h"
+#include "space/SpaceCheckpoint.h"
 #include "tests/unit/space/TestHeap.h"
 
 using namespace space;
@@ -111,6 +112,24 @@ TEST_CASE("segments that become empty are released") {
   CHECK(grown >= size_t(40) << 20);
   h.space.collectGarbage();
   CHECK(h.space.oldSpace().committedBytes() < grown / 2);
+  h.verify();
+}
+
+TEST_CASE("collectGarbageIfDue collects once old space has grown past the threshold, and only then") {
+  TestHeap h;
+  Space& s = h.space;
+  REQUIRE(s.collectGarbage());
+  uint64_t collections = s.stats().fullCollections;
+  CHECK_FALSE(s.collectGarbageIfDue());
+  {
+    SpaceCheckpoint cp(s);                                      // forbids the collections these allocations would start
+    for (int i = 0; i < 3000; i++) h.array(1000, Tenure::Old);  // 24 MB of garbage
+    cp.commit();
+  }
+  CHECK(s.stats().fullCollections == collections);
+  CHECK(s.collectGarbageIfDue());
+  CHECK(s.stats().fullCollections == collections + 1);
+  CHECK_FALSE(s.collectGarbageIfDue());
   h.verify();
 }
 

@@ -112,10 +112,12 @@ TEST_CASE("room asked for makes the spare that long; the next segment takes it w
   TestHeap h(spareConfig());
   OldSpace& old = h.space.oldSpace();
   REQUIRE(waitForSpare(old));
+  uintptr_t first = old.spareSegment().first;
   const size_t room = (size_t(20) << 20) + 100;  // more than two segments' worth
   old.prepareSpareRoom(room);
   auto [spareStart, spareBytes] = old.spareSegment();
   CHECK(spareBytes == Reservation::roundUpToPage(room));
+  CHECK(spareStart == first);  // the last range taken: it grows in place
   for (int i = 0; i < 5000 && !old.spareRoomReady(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   REQUIRE(old.spareRoomReady());
   REQUIRE(old.spareSegmentReady());
@@ -128,6 +130,32 @@ TEST_CASE("room asked for makes the spare that long; the next segment takes it w
   CHECK(old.segmentOf(spareStart)->bytes() == spareBytes);
   CHECK(old.committedBytes() == committed + spareBytes);
   CHECK(old.spareSegment().second == OldSpace::kDefaultSegmentBytes);
+  h.verify();
+}
+
+TEST_CASE("room asked of a spare with a segment above it is a new spare") {
+  TestHeap h(spareConfig());
+  OldSpace& old = h.space.oldSpace();
+  REQUIRE(waitForSpare(old));
+  {
+    std::vector<Handle> garbage;
+    growOldSpace(h, garbage);
+    growOldSpace(h, garbage);
+  }
+  REQUIRE(h.space.collectGarbage());  // frees a segment's range below the top
+  REQUIRE(waitForSpare(old));
+  std::vector<Handle> keep;
+  growOldSpace(h, keep);  // takes the spare; the next one takes the freed range
+  auto [spareStart, spareBytes] = old.spareSegment();
+  REQUIRE(spareBytes == OldSpace::kDefaultSegmentBytes);
+  REQUIRE(old.segments().back().start > spareStart);
+  old.prepareSpareRoom(size_t(20) << 20);
+  CHECK(old.spareSegment().second == size_t(20) << 20);
+  CHECK(old.spareSegment().first != spareStart);
+  for (int i = 0; i < 5000 && !old.spareRoomReady(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(old.spareRoomReady());
+  growOldSpace(h, keep);
+  CHECK(old.segmentOf(keep.back().get().address())->bytes() == size_t(20) << 20);
   h.verify();
 }
 
