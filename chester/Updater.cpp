@@ -304,9 +304,6 @@ constexpr std::chrono::microseconds kLongestArming{50'000};
 // 19,536 pages, took about 300 ms), and the room for its new versions (32 MiB for a
 // million points); the pause takes what is ready and waits for no more.
 constexpr std::chrono::microseconds kLongestPreparing{500'000};
-// The pages an update's pause saves besides its instances' (classes, method
-// dictionaries, stacks: a few dozen), in the copies written ahead with theirs.
-constexpr size_t kOtherPagesSaved = 256;
 // How long the guest may run each time the engine serves it before the pause: about what
 // twenty keep-alive requests to the hub take; it returns sooner when it has nothing to do.
 constexpr std::chrono::microseconds kServeBudget{500};
@@ -420,7 +417,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     // A migration or a rehash writes every instance its census found: their pages'
     // copies get memory written ahead.
     if (const space::InstanceCensus* census = guestSpace.census())
-      guestSpace.prepareCheckpointCopies(census->pagesFound() + kOtherPagesSaved);
+      guestSpace.prepareCheckpointCopies(census->pagesFound());
     // And it makes their new versions in new segments (space::SpaceCheckpoint): the spare
     // one, written after the copies, is made that long.
     guestSpace.prepareOldSpaceRoom(application->newObjectBytes());

@@ -685,7 +685,7 @@ void SpaceMirror::migrateInstances(const Ref& oldClass, const Ref& newClass, con
 }
 
 void SpaceMirror::prepareMigration(size_t count, const std::function<void()>& between) {
-  constexpr size_t kSlice = 32768;  // oops written between two calls of `between`: 256 KiB
+  constexpr size_t kSlice = 16384;  // oops written between two calls of `between`: 128 KiB
   for (std::vector<Oop>* buffer : {&instances_, &versions_}) {
     if (buffer->capacity() >= count) continue;
     buffer->clear();

@@ -429,9 +429,8 @@ void WriteTracker::fillSpareChunks() {
 void WriteTracker::prepareCopies(size_t pages) {
   if (!armed_ || prepareJob_ != 0) return;
   size_t needed = (std::min(pages, pagesTracked_) + Chunk::kPages - 1) / Chunk::kPages;
-  size_t spare = spareChunksKept();  // written already: taken after the prepared ones
-  if (needed <= spare) return;
-  prepareJob_ = PageReleaseThread::instance().post([this, chunks = needed - spare] {
+  if (needed == 0) return;
+  prepareJob_ = PageReleaseThread::instance().post([this, chunks = needed] {
     for (size_t i = 0; i < chunks; i++) {
       Chunk* c = mapWrittenChunk(&stopPreparing_);
       if (!c) return;  // stopped, or out of memory: the pause maps what it needs

@@ -171,8 +171,10 @@ class WriteTracker final : private WriteFaultOwner {
   void writeAhead(std::vector<uintptr_t>& pages);
   size_t pagesWrittenAhead() const { return writtenAhead_.size(); }
   // Armed: the pause will save about `pages` pages (an instance migration's, counted by
-  // its census before the pause). Chunks for the copies the pool of spare chunks cannot
-  // hold are mapped and written now, by a job on the PageReleaseThread, so that saving
+  // its census before the pause). Chunks for their copies are mapped and written now, by
+  // a job on the PageReleaseThread (the pool of spare chunks stays for the pages the
+  // running program writes while armed, which begin() copies: a busy service's nursery
+  // took a fresh chunk or two, 512 faults, when the pool was counted in), so that saving
   // them in the pause costs a copy each; fresh memory costs a fault per page there (a
   // million-instance migration saved 19,536 pages in 127-175 ms of its pause, 33-34 ms
   // into chunks written before). Bounded by the pages tracked. begin() stops the job and
