@@ -349,7 +349,7 @@ void OldSpace::holdSpareSegment(bool held) {
 }
 
 void OldSpace::prepareSpareRoom(size_t bytes) {
-  bytes = std::max(kDefaultSegmentBytes, Reservation::roundUpToPage(bytes));
+  bytes = std::clamp(Reservation::roundUpToPage(bytes), kDefaultSegmentBytes, kMaxSpareRoomBytes);
   if (!keepSpare_ || spareHeld_ || bytes <= spare_.bytes) return;
   if (committedBytes_ + kDefaultSegmentBytes + bytes > maxBytes_) return;
   spareWanted_ = bytes;

@@ -99,6 +99,11 @@ class OldSpace {
   // size up to the spare's takes it whole. The size asked for holds until a segment takes
   // the spare; later spares are kDefaultSegmentBytes again. A held spare is not changed.
   void prepareSpareRoom(size_t bytes);
+  // The most room prepareSpareRoom makes: what the PageReleaseThread writes in about the
+  // half second an update waits for it, and a bound on the memory a migration's room
+  // holds beside the heap until a segment takes it. A larger migration's new versions
+  // past it go to fresh segments, as without a room.
+  static constexpr size_t kMaxSpareRoomBytes = size_t(128) << 20;
   // The spare prepareSpareRoom asked for is written by now, or none is coming.
   bool spareRoomReady();
   bool keepsSpareSegment() const { return keepSpare_; }

@@ -123,6 +123,11 @@ TEST_CASE("room asked for makes the spare that long; the next segment takes it w
   REQUIRE(old.spareSegmentReady());
   old.prepareSpareRoom(size_t(1) << 20);  // less than it has: nothing changes
   CHECK(old.spareSegment() == std::pair<uintptr_t, size_t>{spareStart, spareBytes});
+  old.prepareSpareRoom(size_t(1) << 30);  // more than the most it makes: that much
+  CHECK(old.spareSegment() == std::pair<uintptr_t, size_t>{spareStart, OldSpace::kMaxSpareRoomBytes});
+  spareBytes = OldSpace::kMaxSpareRoomBytes;
+  for (int i = 0; i < 5000 && !old.spareRoomReady(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(old.spareRoomReady());
   size_t committed = old.committedBytes();
   std::vector<Handle> keep;
   growOldSpace(h, keep);
