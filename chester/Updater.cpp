@@ -144,7 +144,6 @@ class Updater::JsonApplication final : public Application {
     if (!counted.empty()) {
       guest.space().collectGarbageIfDue();  // it would drop the census, and the arming
       guest.space().openCensus(std::move(counted));
-
       while (!guest.space().censusStep(kCensusStep)) between();
       auto [instances, bytes] = newVersions(guest);
       newObjectBytes_ = bytes;

@@ -95,9 +95,9 @@ class OldSpace {
   // which a checkpoint's pause makes in new segments, bump first): the spare is made at
   // least that long (page-rounded), growing a shorter one in place where the range after
   // it is free and dropping it otherwise, where the limit leaves room for it beside the
-  // next segment; otherwise it stays as it is. A segment opened for any
-  // size up to the spare's takes it whole. The size asked for holds until a segment takes
-  // the spare; later spares are kDefaultSegmentBytes again. A held spare is not changed.
+  // next segment; otherwise it stays as it is. A segment opened for any size up to the
+  // spare's takes it whole. The size asked for holds until a segment takes the spare;
+  // later spares are kDefaultSegmentBytes again. A held spare is not changed.
   void prepareSpareRoom(size_t bytes);
   // The most room prepareSpareRoom makes: what the PageReleaseThread writes in about the
   // half second an update waits for it, and a bound on the memory a migration's room
@@ -218,7 +218,8 @@ class OldSpace {
   void closeBumpArea();
   uintptr_t takeAddressRange(size_t bytes);
   void rebuildIndex();
-  // Takes the spare as the new bump segment when it is ready and `bytes` long.
+  // Whether the spare can be the new bump segment: ready, at least `bytes` long, and
+  // within the limit.
   bool openSpareSegment(size_t bytes);
   // Prepares a spare of spareWanted_ bytes (kDefaultSegmentBytes where the limit leaves
   // no room for that many) when none is there.
