@@ -385,8 +385,9 @@ TEST_CASE("a migration's memory is written before its pause: one segment holds t
   if (!guest.config().gcStress) CHECK(segments.size() <= 2);
   // Nor do the pause's writes fault: the new versions go to the room, the instances and
   // their versions are listed in buffers written ahead (SpaceMirror::prepareMigration),
-  // the saved pages into copies written ahead. Without those, 3,500 pages of new versions
-  // and 600 of buffers fault in the pause. (A sanitizer's shadow memory faults on its own.)
+  // the saved pages into copies written ahead. Without the buffers written ahead the
+  // pause faulted 361 times; the new versions alone are 3,500 pages. (A sanitizer's
+  // shadow memory faults on its own.)
   if (!guest.config().gcStress && !kSanitized) CHECK(r.pauseFaults < 256);
   e.requireHealthy();
 }
@@ -403,9 +404,10 @@ TEST_CASE("migrations back to back: each pause writes only memory written ahead,
   e.g.vm->resumeGuest();
   // The first migration makes 14 MB of new versions under its checkpoint, which forbids
   // a collection: one is due when the second begins, and runs before its census
-  // (Space::collectGarbageIfDue). Each pause saves its instances' pages and a few more
-  // (classes, methods): the copies written ahead hold those too (in 2 runs of 3 without
-  // that margin, the second pause faulted in a fresh chunk, 256 pages).
+  // (Space::collectGarbageIfDue). Each pause saves its instances' pages into the copies
+  // written ahead, and the pages the guest wrote while armed (and the classes and methods
+  // it changes) into the pool of spare chunks, which those copies no longer count in (in
+  // 2 runs of 3 when they did, the second pause faulted in a fresh chunk, 256 pages).
   const char* steps[] = {R"S({"espellUpdate": 1, "steps": [{"op": "redefineClass", "class": "Point",
        "instanceVariables": ["x", "y", "a", "b", "c", "d", "e", "f", "g", "h"]}]})S",
                          R"S({"espellUpdate": 1, "steps": [{"op": "redefineClass", "class": "Point",
