@@ -413,8 +413,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   try {
     guestSpace.armCheckpoint();
     writeAheadOfMethodChanges(*application);
-    // A migration or a rehash writes every instance its census found: their pages'
-    // copies get memory written ahead.
+    // A migration or a rehash writes every instance its census found: the arming leaves
+    // their pages out (the checkpoint copies them as it begins), and their copies get
+    // memory written ahead.
     if (const space::InstanceCensus* census = guestSpace.census())
       guestSpace.prepareCheckpointCopies(census->pagesFound());
     // And it makes their new versions in new segments (space::SpaceCheckpoint): the spare

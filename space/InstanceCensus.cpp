@@ -102,7 +102,14 @@ void InstanceCensus::countPages(const HeapObject* o) {
   uintptr_t start = o->blockStart(), end = start + o->totalBytes();
   uintptr_t first = std::max(start & ~(kPage - 1), pagesCountedTo_);
   uintptr_t last = Reservation::roundUpToPage(end);
-  if (last > first) pagesFound_ += (last - first) / kPage;
+  if (last > first) {
+    pagesFound_ += (last - first) / kPage;
+    if (!pageRuns_.empty() && pageRuns_.back().second == first) {
+      pageRuns_.back().second = last;
+    } else {
+      pageRuns_.push_back({first, last});
+    }
+  }
   pagesCountedTo_ = std::max(pagesCountedTo_, last);
 }
 

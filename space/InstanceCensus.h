@@ -53,6 +53,9 @@ class InstanceCensus {
   // The pages the objects found so far lie on: what a pause that writes each of them
   // (a migration's forwarders) has a checkpoint save (Space::prepareCheckpointCopies).
   size_t pagesFound() const { return pagesFound_; }
+  // The same pages as runs [start, end), in address order: what a checkpoint armed for
+  // such a pause leaves unprotected (Space::armCheckpoint).
+  const std::vector<std::pair<uintptr_t, uintptr_t>>& pageRunsFound() const { return pageRuns_; }
   // How many objects of class `c` the walk found so far (0 for a class not covered): what
   // a migration of them makes new versions of (Space::prepareOldSpaceRoom).
   size_t foundOf(ClassIndex c) const;
@@ -81,6 +84,7 @@ class InstanceCensus {
   // pagesFound, counted as the walk finds them: the pages below pagesCountedTo_ are.
   size_t pagesFound_ = 0;
   uintptr_t pagesCountedTo_ = 0;
+  std::vector<std::pair<uintptr_t, uintptr_t>> pageRuns_;  // see pageRunsFound; the last ends at pagesCountedTo_
   // The walk's cursor is watch_.below: a block start or a segment's end, everything below
   // it walked; kWalked once the whole of old space is.
   static constexpr uintptr_t kWalked = UINTPTR_MAX;

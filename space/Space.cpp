@@ -55,7 +55,35 @@ void Space::armCheckpoint() {
   }
   // Both on the PageReleaseThread while the space runs on: it waits only at the pause,
   // and only if the job is not done by then.
-  armedPages_ = std::make_unique<WriteTracker>(objectRanges(), WriteTracker::Armed{true, bumpArea});
+  std::vector<MemoryRange> all = objectRanges();
+  std::vector<MemoryRange> ranges = census_ ? withoutRuns(all, census_->pageRunsFound()) : all;
+  auto pages = [](const std::vector<MemoryRange>& v) {
+    size_t n = 0;
+    for (const MemoryRange& m : v) n += (m.end - m.start) / Reservation::kPageSize;
+    return n;
+  };
+  armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{true, bumpArea, pages(all) - pages(ranges)});
+}
+
+std::vector<MemoryRange> Space::withoutRuns(const std::vector<MemoryRange>& ranges,
+                                            const std::vector<std::pair<uintptr_t, uintptr_t>>& runs) {
+  std::vector<MemoryRange> out;
+  size_t left = kMaxUnprotectedRuns;
+  size_t next = 0;  // runs are in address order, and so are the ranges
+  for (MemoryRange m : ranges) {
+    uintptr_t from = m.start;
+    for (; next < runs.size() && runs[next].first < m.end; next++) {
+      auto [start, end] = runs[next];
+      if (end <= from) continue;
+      if (end - start < kMinUnprotectedRunBytes || left == 0) continue;
+      left--;
+      if (start > from) out.push_back({from, start});
+      from = std::min(end, m.end);
+      if (end > m.end) break;  // goes on into the next range
+    }
+    if (from < m.end) out.push_back({from, m.end});
+  }
+  return out;
 }
 
 std::vector<MemoryRange> Space::objectRanges() const {

@@ -302,6 +302,17 @@ class Space {
   // Both happen on the PageReleaseThread (WriteTracker's background arming): the space
   // runs on meanwhile, and the checkpoint waits for them only if they are not done.
   void armCheckpoint();
+  // An open census's instances (an update's migration or rehash writes every one in its
+  // pause) are left out of the arming, their long runs of pages at least: begin() copies
+  // them in the pause, as memory never protected, into the copies prepared for them
+  // (prepareCheckpointCopies). Protected, the pause paid a copy and a protection call for
+  // each, and making a page writable costs as much as copying it (0.6-0.7 us here).
+  static constexpr size_t kMinUnprotectedRunBytes = size_t(128) << 10;
+  static constexpr size_t kMaxUnprotectedRuns = 1024;  // each splits the protected mapping
+  // `ranges` less the runs [start, end) of at least kMinUnprotectedRunBytes, the first
+  // kMaxUnprotectedRuns of them; both in address order.
+  static std::vector<MemoryRange> withoutRuns(const std::vector<MemoryRange>& ranges,
+                                              const std::vector<std::pair<uintptr_t, uintptr_t>>& runs);
   // What a method-level update allocates in old space (methods, literals, the stacks of
   // its evaluations) with room to spare; a larger update goes on in the free lists.
   static constexpr size_t kCheckpointBumpBytes = 512 * 1024;

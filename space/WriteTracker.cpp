@@ -61,6 +61,7 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
 WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
   awaitPagesChecked();  // a resumed image's pages must not be made readable unchecked
   setRanges(ranges);
+  pagesLeftOut_ = how.pagesLeftOut;
   addWriteFaultOwner(this);
   capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture
   armed_ = true;
@@ -132,11 +133,13 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   };
   setRanges(ranges);
   // The pages the checkpoint must keep that are writable now: those written since the
-  // arming (marked by the armed faults and writeAhead), and those the program has filled
-  // since, which were never protected (eden past its armed
-  // top, a new segment). Copied at once into chunks earlier trackers left mapped, they
+  // arming (marked by the armed faults and writeAhead), those the program has filled
+  // since, which were never protected (eden past its armed top, a new segment), and those
+  // the arming left out (an update's instances: Space::armCheckpoint). Copied at once into
+  // chunks written before (prepared for this pause, or left by earlier trackers), they
   // need no protection: copying a 128 KiB block takes about 10 us, protecting pages a
-  // TLB flush sent to the other cores (100 us and more when one is busy). What warm
+  // TLB flush sent to the other cores (100 us and more when one is busy), and making a
+  // protected page writable again, when the pause writes it, 0.6-0.7 us. What warm
   // chunks cannot hold is protected instead (fresh memory costs a fault per page).
   std::vector<uintptr_t> writable;
   for (const Range& a : armedRanges) {
@@ -150,13 +153,14 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
       if (!armedRangeOf(page)) writable.push_back(page);
     }
   }
-  if (!writable.empty() && writable.size() <= spareChunksKept() * Chunk::kPages) {
-    std::sort(writable.begin(), writable.end());
-    Range* r = nullptr;
-    for (uintptr_t page : writable) {
-      if (!r || page < r->memory.start || page >= r->memory.end) r = rangeOf(page);
-      if (r && !savePage(*r, (page - r->memory.start) / kPageSize)) break;
-    }
+  // Chunks written before: those prepared for this pause (prepareCopies) and the pool.
+  size_t room = (spareChunksKept() + chunksPrepared()) * Chunk::kPages;
+  std::sort(writable.begin(), writable.end());
+  Range* r = nullptr;
+  for (uintptr_t page : writable) {
+    if (room-- == 0) break;
+    if (!r || page < r->memory.start || page >= r->memory.end) r = rangeOf(page);
+    if (r && !savePage(*r, (page - r->memory.start) / kPageSize)) break;
   }
   // Runs of pages that are not clean get protected: one call per run. Each call flushes
   // the TLB, which on a virtual machine costs about 100 us, as much as a walk over a few
@@ -428,7 +432,7 @@ void WriteTracker::fillSpareChunks() {
 
 void WriteTracker::prepareCopies(size_t pages) {
   if (!armed_ || prepareJob_ != 0) return;
-  size_t needed = (std::min(pages, pagesTracked_) + Chunk::kPages - 1) / Chunk::kPages;
+  size_t needed = (std::min(pages, pagesTracked_ + pagesLeftOut_) + Chunk::kPages - 1) / Chunk::kPages;
   if (needed == 0) return;
   prepareJob_ = PageReleaseThread::instance().post([this, chunks = needed] {
     for (size_t i = 0; i < chunks; i++) {

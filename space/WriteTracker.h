@@ -20,8 +20,9 @@
 // is marked that was not written otherwise: begin() copies each marked page, and one not
 // written for long is slow to read on a virtual machine). begin(), in the pause, saves at
 // once what is not protected and clean — the dirty pages and memory outside the armed
-// ranges (eden filled since, a new segment) — into chunks of copies earlier trackers left
-// mapped, or protects it when they cannot hold it, and tracking starts as above. A clean
+// ranges (eden filled since, a new segment, pages the arming left out) — into chunks of
+// copies written before (prepareCopies', or those earlier trackers left mapped), and
+// protects what they cannot hold, and tracking starts as above. A clean
 // page was not written since it was protected, so it holds exactly what it holds at the
 // pause.
 //
@@ -91,6 +92,9 @@ class WriteTracker final : private WriteFaultOwner {
   struct Armed {
     bool inBackground = false;
     MemoryRange populate{};
+    // Pages of the pause's ranges left out of `ranges` (never protected: begin() copies
+    // them; see Space::armCheckpoint): prepareCopies may write copies for them too.
+    size_t pagesLeftOut = 0;
   };
   WriteTracker(std::span<const MemoryRange> ranges, Armed);
   // Waits for the background arming (and writeAhead's jobs); false when protecting
@@ -177,7 +181,8 @@ class WriteTracker final : private WriteFaultOwner {
   // took a fresh chunk or two, 512 faults, when the pool was counted in), so that saving
   // them in the pause costs a copy each; fresh memory costs a fault per page there (a
   // million-instance migration saved 19,536 pages in 127-175 ms of its pause, 33-34 ms
-  // into chunks written before). Bounded by the pages tracked. begin() stops the job and
+  // into chunks written before). Bounded by the pages tracked and those left out of the
+  // arming (Armed::pagesLeftOut). begin() stops the job and
   // takes what it has written: the pause never waits for it. Chunks not used go to the
   // pool of spare chunks or back to the kernel. Once per arming.
   void prepareCopies(size_t pages);
@@ -251,6 +256,7 @@ class WriteTracker final : private WriteFaultOwner {
   size_t savedRuns_ = 0;  // maximal runs of saved pages in ranges_ (see kMaxSavedRuns)
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;
+  size_t pagesLeftOut_ = 0;  // see Armed::pagesLeftOut
   bool copiedAll_ = false;
   bool active_ = false;
   bool armed_ = false;  // protected ahead of begin(); writes only mark blocks dirty

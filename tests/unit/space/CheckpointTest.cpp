@@ -782,18 +782,52 @@ TEST_CASE("a migration's census counts its instances' pages, and its checkpoint 
   WriteTracker::releaseSpareChunks(0);  // the pool would hold them all
   s.armCheckpoint();
   s.prepareCheckpointCopies(counted);
-  for (int i = 0; i < 5000 && !s.checkpointCopiesPrepared(); i++)
+  for (int i = 0; i < 5000 && !(s.checkpointCopiesPrepared() && s.checkpointArmingDone()); i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(s.checkpointCopiesPrepared());
+  // The points' pages were left out of the arming (one long run): a write to one before
+  // the checkpoint is what the checkpoint keeps.
+  s.storePointer(from[5], 0, Oop::fromSmallInteger(12345));
   {
     SpaceCheckpoint cp(s);
-    std::vector<Oop> to;
-    for (size_t i = 0; i < kPoints; i++) to.push_back(h.point(-int64_t(i), 2, Tenure::Old));
-    s.becomeForward(from, to, CopyHash::Yes);
+    // Copied as the checkpoint began, into the copies written ahead.
     CHECK(cp.pagesSaved() >= counted);
     CHECK(cp.pagesSavedIntoPrepared() >= counted);
+    std::vector<Oop> to;
+    for (size_t i = 0; i < kPoints; i++) to.push_back(h.point(-int64_t(i), 2, Tenure::Old));
+    size_t savedBefore = cp.pagesSaved();
+    s.becomeForward(from, to, CopyHash::Yes);
+    CHECK(cp.pagesSaved() == savedBefore);  // the become saved nothing more
     cp.rollback();
   }
-  for (size_t i = 0; i < kPoints; i++) CHECK(TestHeap::x(points.get().object()->slot(i)) == int64_t(i));
+  for (size_t i = 0; i < kPoints; i++)
+    CHECK(TestHeap::x(points.get().object()->slot(i)) == (i == 5 ? 12345 : int64_t(i)));
   h.verify();
+}
+
+TEST_CASE("an armed checkpoint leaves out long runs of a census's pages, in address order, up to a bound") {
+  auto r = [](uintptr_t a, uintptr_t b) { return MemoryRange{a << 12, b << 12}; };
+  auto run = [](uintptr_t a, uintptr_t b) { return std::pair<uintptr_t, uintptr_t>{a << 12, b << 12}; };
+  auto same = [](const std::vector<MemoryRange>& x, const std::vector<MemoryRange>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const MemoryRange& a, const MemoryRange& b) { return a.start == b.start && a.end == b.end; });
+  };
+  std::vector<MemoryRange> ranges = {r(0, 100), r(200, 300), r(400, 500)};
+  CHECK(same(Space::withoutRuns(ranges, {}), ranges));
+  // A run inside a range splits it; one at its start or end shortens it; a short one
+  // (under 32 pages) stays protected.
+  CHECK(same(Space::withoutRuns(ranges, {run(10, 50), run(60, 70), run(200, 240), run(460, 500)}),
+             {r(0, 10), r(50, 100), r(240, 300), r(400, 460)}));
+  // A run over two ranges, and over the gap between them.
+  CHECK(same(Space::withoutRuns(ranges, {run(250, 450)}), {r(0, 100), r(200, 250), r(450, 500)}));
+  // A run covering a range whole removes it.
+  CHECK(same(Space::withoutRuns(ranges, {run(150, 350)}), {r(0, 100), r(400, 500)}));
+  // At most kMaxUnprotectedRuns runs are left out.
+  std::vector<std::pair<uintptr_t, uintptr_t>> many;
+  for (uintptr_t i = 0; i < Space::kMaxUnprotectedRuns + 10; i++) many.push_back(run(1000 + 64 * i, 1040 + 64 * i));
+  std::vector<MemoryRange> big = {r(1000, 1000 + 64 * (Space::kMaxUnprotectedRuns + 10))};
+  std::vector<MemoryRange> left = Space::withoutRuns(big, many);
+  REQUIRE(left.size() == Space::kMaxUnprotectedRuns);  // the pieces between those runs, and the rest
+  CHECK(left.back().start == (1040 + 64 * (Space::kMaxUnprotectedRuns - 1)) << 12);
+  CHECK(left.back().end == big[0].end);
 }
