@@ -99,18 +99,22 @@ size_t InstanceCensus::foundOf(ClassIndex c) const {
 
 void InstanceCensus::countPages(const HeapObject* o) {
   constexpr uintptr_t kPage = Reservation::kPageSize;
+  uintptr_t countedTo = pageRuns_.empty() ? 0 : pageRuns_.back().second;
   uintptr_t start = o->blockStart(), end = start + o->totalBytes();
-  uintptr_t first = std::max(start & ~(kPage - 1), pagesCountedTo_);
+  uintptr_t first = std::max(start & ~(kPage - 1), countedTo);
   uintptr_t last = Reservation::roundUpToPage(end);
-  if (last > first) {
-    pagesFound_ += (last - first) / kPage;
-    if (!pageRuns_.empty() && pageRuns_.back().second == first) {
-      pageRuns_.back().second = last;
-    } else {
-      pageRuns_.push_back({first, last});
-    }
+  if (last <= first) return;  // on a page counted already
+  if (first == countedTo && !pageRuns_.empty()) {
+    pageRuns_.back().second = last;
+  } else {
+    pageRuns_.push_back({first, last});
   }
-  pagesCountedTo_ = std::max(pagesCountedTo_, last);
+}
+
+size_t InstanceCensus::pagesFound() const {
+  size_t pages = 0;
+  for (auto [start, end] : pageRuns_) pages += (end - start) / Reservation::kPageSize;
+  return pages;
 }
 
 }  // namespace space

@@ -52,9 +52,10 @@ class InstanceCensus {
 
   // The pages the objects found so far lie on: what a pause that writes each of them
   // (a migration's forwarders) has a checkpoint save (Space::prepareCheckpointCopies).
-  size_t pagesFound() const { return pagesFound_; }
-  // The same pages as runs [start, end), in address order: what a checkpoint armed for
-  // such a pause leaves unprotected (Space::armCheckpoint).
+  size_t pagesFound() const;
+  // The same pages as runs [start, end), in address order, counted as the walk finds
+  // them: what a checkpoint armed for such a pause leaves unprotected
+  // (Space::armCheckpoint).
   const std::vector<std::pair<uintptr_t, uintptr_t>>& pageRunsFound() const { return pageRuns_; }
   // How many objects of class `c` the walk found so far (0 for a class not covered): what
   // a migration of them makes new versions of (Space::prepareOldSpaceRoom).
@@ -71,7 +72,7 @@ class InstanceCensus {
   template <class F>
   uintptr_t walkBlocks(uintptr_t from, uintptr_t to, std::chrono::steady_clock::time_point deadline, F&& f);
 
-  // Adds the pages of `o`, found above every object found before it, to pagesFound_.
+  // Adds the pages of `o`, found above every object found before it, to pageRuns_.
   void countPages(const HeapObject* o);
 
   OldSpace& old_;
@@ -81,10 +82,8 @@ class InstanceCensus {
   // fresh memory (a step of 13 ms for a million, the guest waiting).
   std::deque<Oop> found_;
   std::vector<size_t> foundPerClass_;  // how many of found_ are of classes_[i], when found
-  // pagesFound, counted as the walk finds them: the pages below pagesCountedTo_ are.
-  size_t pagesFound_ = 0;
-  uintptr_t pagesCountedTo_ = 0;
-  std::vector<std::pair<uintptr_t, uintptr_t>> pageRuns_;  // see pageRunsFound; the last ends at pagesCountedTo_
+  // See pageRunsFound: every page below the last run's end is counted.
+  std::vector<std::pair<uintptr_t, uintptr_t>> pageRuns_;
   // The walk's cursor is watch_.below: a block start or a segment's end, everything below
   // it walked; kWalked once the whole of old space is.
   static constexpr uintptr_t kWalked = UINTPTR_MAX;

@@ -74,9 +74,10 @@ std::vector<MemoryRange> Space::withoutRuns(const std::vector<MemoryRange>& rang
     uintptr_t from = m.start;
     for (; next < runs.size() && runs[next].first < m.end; next++) {
       auto [start, end] = runs[next];
-      if (end <= from) continue;
-      if (end - start < kMinUnprotectedRunBytes || left == 0) continue;
-      left--;
+      if (end <= from || end - start < kMinUnprotectedRunBytes) continue;
+      bool goesOn = start < m.start;  // began in an earlier range, and was counted there
+      if (!goesOn && left == 0) continue;
+      if (!goesOn) left--;
       if (start > from) out.push_back({from, start});
       from = std::min(end, m.end);
       if (end > m.end) break;  // goes on into the next range
