@@ -74,6 +74,13 @@ void printGcStats(space::Space& space) {
                double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
                double(space.oldSpace().committedBytes()) / 1048576.0,
                double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
+  std::fprintf(stderr,
+               "gc: %llu markings in steps (%llu finished by a full collection, %llu dropped), %llu steps "
+               "(%.1f ms total, %.2f ms max)\n",
+               static_cast<unsigned long long>(s.incrementalMarkings),
+               static_cast<unsigned long long>(s.incrementalCollections),
+               static_cast<unsigned long long>(s.abandonedMarkings), static_cast<unsigned long long>(s.markingSteps),
+               double(s.markingStepNanos) / 1e6, double(s.maxMarkingStepNanos) / 1e6);
   std::fprintf(stderr, "gc: peak RSS %.1f MiB; %llu releases while idle gave back %.1f MiB\n", peakRssMiB(),
                static_cast<unsigned long long>(s.idleReleases), double(s.idleReleasedBytes) / 1048576.0);
 }

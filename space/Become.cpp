@@ -58,7 +58,7 @@ void makeForwarder(Space& space, HeapObject* from, Oop to) {
 }
 
 // Duplicate detection for become's validation uses the header's mark bit, which is clear
-// outside a full collection: O(pairs), no allocation, and no extra pass on success, where
+// outside it (the collector marks in its MarkBitmap): O(pairs), no allocation, and no extra pass on success, where
 // the next step clears each pair's bits as it goes. A validation that fails clears the
 // bits of every object it looked at with Space::clearBecomeMarks.
 bool markOnce(HeapObject* o) {
@@ -139,6 +139,7 @@ void Space::clearBecomeMarks(std::span<const Oop> objects) {
 
 void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, CopyHash copyHash) {
   if (from.size() != to.size()) throw std::invalid_argument("become: arrays differ in size");
+  abandonMarking();  // references change wholesale (see Marker.h)
   saveAheadOfBecome(from, copyHash == CopyHash::Yes ? to : std::span<const Oop>());
   // 1. Validate everything before changing anything.
   size_t reached = 0;  // from[0, reached] may carry mark bits
@@ -163,6 +164,7 @@ void Space::becomeForward(std::span<const Oop> from, std::span<const Oop> to, Co
     throw;
   }
   // 2. Forward, clearing the mark bits of step 1.
+  forwardersLeft_ = true;
   for (size_t i = 0; i < from.size(); i++) {
     Oop f = follow(from[i]);
     Oop t = follow(to[i]);
@@ -195,6 +197,8 @@ void Space::rememberIfHoldsYoung(HeapObject* target) {
 
 void Space::swapIdentities(std::span<const Oop> a, std::span<const Oop> b) {
   if (a.size() != b.size()) throw std::invalid_argument("become: arrays differ in size");
+  abandonMarking();              // references change wholesale (see Marker.h)
+  forwardersLeft_ = true;        // (at worst, a swap that fails stops the next marking's world)
   dropCensus();                  // contents, classes among them, change places
   rememberedSet_.forgetCards();  // and the cards would describe the other contents
   // Pairs of different sizes: when neither has an overflow word, the smaller's contents

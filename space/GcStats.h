@@ -16,6 +16,16 @@ struct GcStats {
   // Of fullCollectionNanos: marking (MarkSweep), and sweeping.
   uint64_t fullCollectionMarkNanos = 0;
   uint64_t fullCollectionSweepNanos = 0;
+  // Markings in steps (space/Marker.h): started, finished by a full collection, dropped
+  // (Space::abandonMarking); the steps, and their time outside the collections' pauses
+  // (a step runs after a scavenge or an old allocation, and the start's root scan counts
+  // as one).
+  uint64_t incrementalMarkings = 0;
+  uint64_t incrementalCollections = 0;
+  uint64_t abandonedMarkings = 0;
+  uint64_t markingSteps = 0;
+  uint64_t markingStepNanos = 0;
+  uint64_t maxMarkingStepNanos = 0;
   uint64_t bytesAllocatedYoung = 0;  // counted at each scavenge (eden bytes used)
   uint64_t bytesAllocatedOld = 0;    // direct old-space allocations
   uint64_t bytesSurvived = 0;        // copied within the nursery

@@ -23,7 +23,8 @@ namespace space {
 // - class index: index into the space's class table (see ClassIndex.h).
 // - age: number of scavenges survived in the nursery (tenuring threshold is small).
 // - format: see Format.h. Byte formats hold one cache bit there: the bytes are all ASCII.
-// - mrk: marked by the old-space collector; clear whenever no full GC is running.
+// - mrk: set by become's validation on the objects it checks (Space::becomeForward), clear
+//   whenever none runs. The collector marks beside the heap (space/MarkBitmap.h).
 // - rem: the object is in the remembered set (old object that may reference young ones).
 // - imm: immutable; the VM refuses stores into it.
 // - identity hash: 0 until first asked for, then a non-zero pseudo-random 22-bit value.

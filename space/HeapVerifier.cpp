@@ -47,7 +47,7 @@ class Verifier {
     // took a smaller identity; the next scavenge drops them with the rest of the nursery.
     if (cls == reserved_class::kFreeChunk) return;
     if (!formatIsValid(fmt)) error(where(o) + ": invalid format " + std::to_string(fmt));
-    if (o->isMarked()) error(where(o) + ": mark bit set outside a collection");
+    if (o->isMarked()) error(where(o) + ": mark bit set outside a become");
     if (o->isForwarded()) {
       if (cls != reserved_class::kForwarded) error(where(o) + ": forwarder without the forwarded class index");
       return;
@@ -138,6 +138,7 @@ class Verifier {
   }
 
   void checkRoots() {
+    if (!space_.marking() && space_.markBits().anyMarked()) error("mark bits set while no marking runs");
     checkOop(space_.specialObjectsArray(), "special objects array");
     size_t h = 0;
     space_.handles().forEach([&](Oop& slot) { checkOop(slot, "handle " + std::to_string(h++)); });

@@ -1,6 +1,6 @@
-// MarkSweep: iterative marking with an explicit stack, then a linear sweep that merges
-// adjacent dead objects and free chunks and releases segments left empty, on helper
-// threads too when the space has them.
+// MarkSweep: marking (space/Marker.h), then a linear sweep that merges adjacent dead
+// objects and free chunks and releases segments left empty, on helper threads too when
+// the space has them.
 #include "space/MarkSweep.h"
 
 #include <atomic>
@@ -23,74 +23,30 @@ bool MarkSweep::shared() const {
   return threads_ != nullptr && threads_->workers() > 1;
 }
 
-void MarkSweep::visit(Oop& slot) {
-  markSlot(slot);
-  drain();
-}
-
-void MarkSweep::markSlot(Oop& slot) {
-  Oop v = slot;
-  if (!v.isHeapObject()) return;
-  __builtin_prefetch(v.object(), 1);
-  Oop* oldest = queued_[queueNext_];
-  queued_[queueNext_] = &slot;
-  queueNext_ = (queueNext_ + 1) % kPrefetchDistance;
-  if (oldest != nullptr) markNow(*oldest);
-}
-
-void MarkSweep::markNow(Oop& slot) {
-  Oop v = slot;
-  if (v.object()->isForwarded()) {
-    v = Space::follow(v);
-    slot = v;
-    if (!v.isHeapObject()) return;
-  }
-  HeapObject* o = v.object();
-  if (o->isMarked()) return;
-  o->setMarked(true);
-  // An object without references (bytes, words) has nothing to scan.
-  if (o->pointerSlotCount() != 0) markStack_.push_back(o);
-}
-
-void MarkSweep::drain() {
-  for (;;) {
-    while (!markStack_.empty()) {
-      HeapObject* o = markStack_.back();
-      markStack_.pop_back();
-      size_t n = o->pointerSlotCount();
-      Oop* slots = o->slots();
-      for (size_t i = 0; i < n; i++) markSlot(slots[i]);
-    }
-    // The stack is empty: mark the queued slots, oldest first, until one gives it work.
-    size_t place = queueNext_;
-    for (size_t k = 0; k < kPrefetchDistance && markStack_.empty(); k++, place = (place + 1) % kPrefetchDistance) {
-      if (Oop* slot = queued_[place]) {
-        queued_[place] = nullptr;
-        markNow(*slot);
-      }
-    }
-    if (markStack_.empty()) return;  // and the queue too: the loop above went round it
-  }
-}
-
 void MarkSweep::forgetDead() {
+  const MarkBitmap& bits = *space_.markBits_;
   // Registered stacks are weak: forget the ones that died.
   std::vector<Oop>& stacks = space_.stacks_;
   size_t kept = 0;
   for (Oop s : stacks) {
-    if (s.object()->isMarked()) stacks[kept++] = s;
+    if (bits.isMarked(s.object())) stacks[kept++] = s;
   }
   stacks.resize(kept);
-  space_.weak_.sweep([](Oop o) { return !o.isHeapObject() || o.object()->isMarked() ? o : Oop(); });
+  space_.weak_.sweep([&](Oop o) { return !o.isHeapObject() || bits.isMarked(o.object()) ? o : Oop(); });
   for (WeakTable* t : space_.weakTables_)
-    t->dropDead([](Oop o) { return !o.isHeapObject() || o.object()->isMarked(); });
+    t->dropDead([&](Oop o) { return !o.isHeapObject() || bits.isMarked(o.object()); });
 }
 
-void MarkSweep::run() {
+void MarkSweep::run(Marker* incremental) {
   auto start = std::chrono::steady_clock::now();
-  space_.visitRoots(*this);
-  if (!space_.activeStack_.isNull()) visit(space_.activeStack_);
-  drain();
+  if (incremental != nullptr) {
+    incremental->finish();
+    incremental->checkComplete();
+  } else {
+    Marker marker(space_, *space_.markBits_, Marker::Mode::StopTheWorld);
+    marker.greyRoots();
+    marker.drain();
+  }
   forgetDead();
   markNanos_ = nanosSince(start);
   start = std::chrono::steady_clock::now();
@@ -126,6 +82,7 @@ void MarkSweep::addTail(SweptPart& part, uintptr_t start, size_t bytes, bool kee
 
 void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
   const std::vector<Segment>& segments = space_.oldSpace().segments();
+  MarkBitmap& bits = *space_.markBits_;
   for (size_t si = part.firstSegment; si < part.endSegment; si++) {
     const Segment& seg = segments[si];
     uintptr_t freeStart = 0;
@@ -133,8 +90,7 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
     for (uintptr_t p = seg.start; p < seg.top;) {
       HeapObject* o = HeapObject::fromBlockStart(p);
       size_t n = o->totalBytes();
-      if (o->isMarked() && o->classIndex() != reserved_class::kFreeChunk) {
-        o->setMarked(false);
+      if (bits.isMarked(o) && o->classIndex() != reserved_class::kFreeChunk) {
         if (freeStart != 0) {
           addFreeRun(part, freeStart, p - freeStart);
           freeStart = 0;
@@ -145,6 +101,7 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
       }
       p += n;
     }
+    bits.clearRange(seg.start, seg.end);  // whole pages: no bitmap word shared with another segment
     if (segmentLive == 0) {
       part.emptySegments.push_back(si);
       continue;
@@ -214,6 +171,7 @@ void MarkSweep::sweep() {
   } else {
     sweepPart(parts[0], keepTail);
   }
+  space_.markBits_->noteCleared();  // every segment's bits are
   std::vector<size_t> emptySegments;
   for (const SweptPart& part : parts) {
     emptySegments.insert(emptySegments.end(), part.emptySegments.begin(), part.emptySegments.end());

@@ -1,6 +1,7 @@
 // MarkSweep: the full collector of old space. Runs after a scavenge that tenured every
-// young object, so the whole heap is old: mark from the roots (replacing references to
-// forwarders by their targets on the way), then sweep each segment into free chunks.
+// young object, so the whole heap is old: mark from the roots (space/Marker.h: all at
+// once, or the end of a marking that ran in steps), then sweep each segment into free
+// chunks by the MarkBitmap, clearing its bits on the way.
 // Given CollectorThreads, the sweep shares its segments among their threads, each taking
 // the next segment not yet taken; what each segment gave is put together in segment
 // order, so the free lists come out as one thread's sweep would list them.
@@ -11,8 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "space/Marker.h"
 #include "space/OldSpace.h"
-#include "space/Roots.h"
 
 namespace space {
 
@@ -20,7 +21,7 @@ class Space;
 class HeapObject;
 class CollectorThreads;
 
-class MarkSweep final : private RootVisitor {
+class MarkSweep final {
  public:
   // Free runs of at least this many bytes have their whole pages returned to the kernel
   // (they fault in again, zeroed, when reused): the resident set follows the live data.
@@ -39,7 +40,9 @@ class MarkSweep final : private RootVisitor {
   explicit MarkSweep(Space& space, size_t releaseFreeBytes = kReleaseFreeBytes, CollectorThreads* threads = nullptr,
                      bool keepNextCycle = false)
       : space_(space), releaseFreeBytes_(releaseFreeBytes), threads_(threads), keepNextCycle_(keepNextCycle) {}
-  void run();
+  // Marks (finishing `incremental` when given: the space's marking in progress), then
+  // sweeps.
+  void run(Marker* incremental = nullptr);
   // Bytes of address range whose pages the sweep released.
   size_t releasedBytes() const { return releasedBytes_; }
   // How long each phase took (marking includes the weak tables' clean-up).
@@ -60,15 +63,6 @@ class MarkSweep final : private RootVisitor {
     std::vector<std::pair<uintptr_t, size_t>> tails;
   };
 
-  void visit(Oop& slot) override;
-  // Queues `slot` for marking after prefetching the header it refers to; marks the slot
-  // queued kPrefetchDistance slots before it (markNow). Marking misses the cache on
-  // nearly every header it reads: queued, the misses of the next few overlap.
-  void markSlot(Oop& slot);
-  void markNow(Oop& slot);
-  // Scans the marked objects on the stack and marks what the queue holds until both are
-  // empty.
-  void drain();
   void forgetDead();
   void sweep();
   // One part for all segments; with helper threads, one a segment (threads take the next
@@ -92,14 +86,6 @@ class MarkSweep final : private RootVisitor {
   bool keepNextCycle_;
   size_t releasedBytes_ = 0;
   uint64_t markNanos_ = 0, sweepNanos_ = 0;
-  // Invariant: every object on the mark stack is marked; its slots are not yet scanned.
-  std::vector<HeapObject*> markStack_;
-  // Slots queued by markSlot, not yet marked (null: an empty place). A slot lives in a
-  // marked object or a root, and the queue is empty whenever drain() returns, so no
-  // queued slot outlives the object or root that holds it.
-  static constexpr size_t kPrefetchDistance = 16;
-  Oop* queued_[kPrefetchDistance] = {};
-  size_t queueNext_ = 0;  // the place markSlot fills next: the oldest slot queued
 };
 
 }  // namespace space

@@ -150,7 +150,12 @@ void Scavenger::run() {
     }
   }
 
-  // 4. Weak entries: a young object that was not copied died.
+  // 4. A marking in steps marks what was promoted, and scans it (see Marker.h).
+  if (space_.marking_) {
+    for (HeapObject* o : promoted_) space_.marker_->greyPromoted(o);
+  }
+
+  // 5. Weak entries: a young object that was not copied died.
   space_.weak_.sweep([&](Oop o) {
     if (!o.isHeapObject() || !inFromSpace(o.address())) return o;
     return o.object()->isForwarded() ? o.object()->slot(0) : Oop();

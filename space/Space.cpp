@@ -25,6 +25,7 @@ Space::Space(const SpaceConfig& config) : config_(config), classTable_(*this), s
                                        std::min(config_.minEdenBytes, config_.edenBytes), config_.survivorBytes);
   uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
   oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
+  markBits_ = std::make_unique<MarkBitmap>(reservation_->base(), reservation_->size());
   bootstrap();
   oldSpace_->keepSpareSegment(config_.warmSpareSegment);
 }
@@ -35,6 +36,7 @@ Space::Space(const SpaceConfig& config, ForImage) : config_(config), classTable_
                                        std::min(config_.minEdenBytes, config_.edenBytes), config_.survivorBytes);
   uintptr_t oldStart = (nursery_->end() + kOldSpaceAlignment - 1) & ~(kOldSpaceAlignment - 1);
   oldSpace_ = std::make_unique<OldSpace>(*reservation_, oldStart, config_.maxOldBytes);
+  markBits_ = std::make_unique<MarkBitmap>(reservation_->base(), reservation_->size());
 }
 
 Space::~Space() {
@@ -44,6 +46,7 @@ Space::~Space() {
 
 void Space::armCheckpoint() {
   if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
+  abandonMarking();  // the checkpoint that follows would (SpaceCheckpoint); none starts while armed
   finishPageRelease();
   // Room, above every range the checkpoint will track, for the objects made under it
   // (SpaceCheckpoint allocates bump first), faulted in ahead rather than in the pause.
@@ -166,7 +169,7 @@ Oop Space::allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure)
   if (slots > HeapObject::kMaxSlots) throw HeapExhausted("object too large");
   size_t bytes = HeapObject::wordsForSlots(slots) * 8;
   if (config_.gcStress) {
-    if (++stressAllocations_ % 64 != 0 || !collectGarbage()) scavenge();
+    if (++stressAllocations_ % 64 != 0 || !collectDueGarbage()) scavenge();
   }
   if (tenure == Tenure::Young && bytes < config_.largeObjectBytes) {
     BumpRegion& eden = nursery_->eden;
@@ -198,11 +201,82 @@ bool Space::fullCollectionDue() {
 }
 
 uintptr_t Space::allocateOldBlock(size_t bytes) {
-  if (fullCollectionDue()) collectGarbage();
+  if (fullCollectionDue()) {
+    collectDueGarbage();
+  } else if (marking_) {
+    advanceMarking(bytes);
+  }
   uintptr_t block = oldSpace_->allocateBlock(bytes);
+  // Out of room: a marking in progress is finished first; failing that, every dead
+  // object is freed before the heap is declared exhausted.
+  if (block == 0 && marking_ && collectDueGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0 && collectGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0) heapExhausted();
   return block;
+}
+
+bool Space::markingAllowed() const {
+  return config_.incrementalMarking && !checkpoint_ && !armedPages_ && !forwardersLeft_ && !collecting_;
+}
+
+bool Space::markingDue() const {
+  if (!markingAllowed()) return false;
+  if (config_.gcStress) return true;
+  size_t live = oldSpace_->liveBytesAtLastSweep();
+  if (live < config_.incrementalMarkingMinBytes) return false;
+  return oldSpace_->allocatedSinceSweep() >= fullCollectionThreshold(live) / 2;
+}
+
+void Space::advanceMarking(size_t allocatedBytes) {
+  if (!marking_) {
+    if (markingDue()) startMarking();
+  } else if (!markingDone_) {
+    size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
+    markStep(std::max(minStep, allocatedBytes * markBytesPerByte_));
+  }
+}
+
+bool Space::startMarking() {
+  if (marking_) return true;
+  if (!markingAllowed()) return false;
+  auto start = std::chrono::steady_clock::now();
+  // Everything in old space may be live; mark it before old space grows by the other
+  // half of the threshold (twice as fast, so that it is done at about a quarter).
+  size_t live = oldSpace_->liveBytesAtLastSweep(), grown = oldSpace_->allocatedSinceSweep();
+  size_t threshold = fullCollectionThreshold(live);
+  size_t headroom = threshold > grown ? threshold - grown : 1;
+  markBytesPerByte_ = std::max<size_t>(1, 2 * (live + grown) / headroom + 1);
+  marker_ = std::make_unique<Marker>(*this, *markBits_, Marker::Mode::Incremental);
+  marking_ = true;
+  markingDone_ = false;
+  marker_->greyRoots();
+  stats_.incrementalMarkings++;
+  noteMarkingStep(nanosSince(start));
+  return true;
+}
+
+bool Space::markStep(size_t budgetBytes) {
+  if (!marking_) return false;
+  if (markingDone_) return true;
+  auto start = std::chrono::steady_clock::now();
+  markingDone_ = marker_->step(budgetBytes);
+  noteMarkingStep(nanosSince(start));
+  return markingDone_;
+}
+
+void Space::noteMarkingStep(uint64_t ns) {
+  stats_.markingSteps++;
+  stats_.markingStepNanos += ns;
+  stats_.maxMarkingStepNanos = std::max(stats_.maxMarkingStepNanos, ns);
+}
+
+void Space::abandonMarking() {
+  if (!marker_) return;
+  marker_.reset();
+  marking_ = false;
+  markingDone_ = false;
+  markBits_->clear();
+  stats_.abandonedMarkings++;
 }
 
 void Space::heapExhausted() const {
@@ -223,6 +297,7 @@ void Space::scavenge() {
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
   size_t limitBefore = oldSpace_->maxBytes();
+  uint64_t promotedBefore = stats_.bytesPromoted;
   Scavenger(*this, TenureAll::No).run();
   bool promotedPastLimit = oldSpace_->maxBytes() > limitBefore;
   uint64_t ns = nanosSince(start);
@@ -236,8 +311,12 @@ void Space::scavenge() {
   // Shrinking eden drops pages that a checkpoint may restore, or that a snapshot has not written yet.
   if (!checkpoint_ && !pagesHold_) resizeEden();
   afterCollection();
-  // Promotion grows old space; collect it once it has grown enough.
-  bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue()) && collectGarbage();
+  advanceMarking(stats_.bytesPromoted - promotedBefore);
+  // Promotion grows old space; collect it once it has grown enough, or once a marking
+  // has marked everything (unless a snapshot holds the heap: the finish waits for it).
+  bool markingDone = marking_ && markingDone_ && !snapshotHoldsHeap();
+  bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue() || markingDone) &&
+                   (config_.measureLive ? collectGarbage() : collectDueGarbage());
   // The scavenge had to promote beyond the heap limit (it cannot stop half-way). Now that
   // the heap is consistent again, fail the allocation that asked for it if the live data
   // itself is over the limit; otherwise promotion would go on raising the limit.
@@ -246,12 +325,19 @@ void Space::scavenge() {
 
 bool Space::collectGarbage() {
   if (checkpoint_) return false;
-  collectGarbage(MarkSweep::kReleaseFreeBytes);
+  collectGarbage(MarkSweep::kReleaseFreeBytes, Precision::Complete);
   return true;
 }
 
-size_t Space::collectGarbage(size_t releaseFreeBytes) {
+bool Space::collectDueGarbage() {
+  if (checkpoint_) return false;
+  collectGarbage(MarkSweep::kReleaseFreeBytes, Precision::Finish);
+  return true;
+}
+
+size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision) {
   if (collecting_) throw std::logic_error("nested collection");
+  if (precision == Precision::Complete) abandonMarking();
   dropCensus();  // the sweep frees and coalesces what the census walked
   waitForPagesHold();
   finishPageRelease();
@@ -260,13 +346,19 @@ size_t Space::collectGarbage(size_t releaseFreeBytes) {
   oldSpace_->waitForBumpAreaWarming();  // the sweep rewrites and releases free memory
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
-  Scavenger(*this, TenureAll::Yes).run();
-  rememberedSet_.clear();  // nothing is young any more
+  Scavenger(*this, TenureAll::Yes).run();  // greys what it promotes if a marking runs
+  rememberedSet_.clear();                  // nothing is young any more
+  std::unique_ptr<Marker> incremental = std::move(marker_);
+  marking_ = false;
+  markingDone_ = false;
   // An idle release gives back every free page; a collection while the program runs keeps
   // what it will allocate from next.
   MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection(),
                     /*keepNextCycle=*/releaseFreeBytes == MarkSweep::kReleaseFreeBytes);
-  sweeper.run();
+  sweeper.run(incremental.get());
+  if (incremental) stats_.incrementalCollections++;
+  incremental.reset();
+  forwardersLeft_ = false;  // the marking replaced every reference to a forwarder
   stats_.fullCollectionMarkNanos += sweeper.markNanos();
   stats_.fullCollectionSweepNanos += sweeper.sweepNanos();
   // A promotion may have raised the limit temporarily; restore it (never below what is
@@ -341,13 +433,14 @@ size_t Space::releaseMemoryWhileIdle() {
   bool full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
                                           std::chrono::steady_clock::now() - lastFullCollection_ >=
                                               std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
+  if (marking_) full = true;              // idle time is the best time to finish it
   if (snapshotHoldsHeap()) full = false;  // the collection can wait
   if (!active && !full) return 0;
   size_t released = 0;
   if (full) {
     // Every free run that covers a page gives it back, not only the large ones, and the
     // copies a large update's checkpoint kept for the next one go too.
-    released += collectGarbage(MarkSweep::kReleaseEveryPage);
+    released += collectGarbage(MarkSweep::kReleaseEveryPage, Precision::Finish);
     WriteTracker::releaseSpareChunks(1);
   } else {
     scavenge();

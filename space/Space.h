@@ -19,6 +19,8 @@
 #include "space/HandleTable.h"
 #include "space/HeapObject.h"
 #include "space/InstanceCensus.h"
+#include "space/MarkBitmap.h"
+#include "space/Marker.h"
 #include "space/Nursery.h"
 #include "space/OldSpace.h"
 #include "space/RememberedSet.h"
@@ -54,9 +56,18 @@ struct SpaceConfig {
   bool measureLive = false;                     // full collection after every scavenge, to
                                                 // record the peak live size (diagnostics)
   int64_t idleFullGcIntervalMillis = 5000;      // see Space::releaseMemoryWhileIdle
-  bool warmSpareSegment = false;                // keep a spare old segment written ahead
-                                                // (OldSpace::keepSpareSegment): a space
-                                                // that takes updates or snapshots
+  // Mark old space in steps while the program runs (space/Marker.h), so that a full
+  // collection's pause marks only what the steps left, in a space whose live data at the
+  // last full collection was incrementalMarkingMinBytes or more (below, marking all at
+  // once is short). GC stress builds mark in steps from the first byte.
+  bool incrementalMarking = true;
+  size_t incrementalMarkingMinBytes = size_t(8) << 20;
+  // The least a step marks (a step costs a few microseconds to begin and end); GC stress
+  // builds take a 64th of it, so that markings span many scavenges.
+  size_t markingStepBytes = size_t(256) << 10;
+  bool warmSpareSegment = false;  // keep a spare old segment written ahead
+                                  // (OldSpace::keepSpareSegment): a space
+                                  // that takes updates or snapshots
   // Threads a full collection sweeps on (MarkSweep), the program's own included; 0: one
   // for each processor the process may run on, at most kMaxCollectorThreads. Only old
   // spaces of parallelCollectionBytes or more share the work: below, waking the helpers
@@ -152,7 +163,7 @@ class Space {
     size_t perRun = std::max<size_t>(1, kOldObjectRunBytes / bytes);
     for (size_t done = 0; done < count;) {
       size_t n = std::min(perRun, count - done);
-      if (config_.gcStress && !collectGarbage()) scavenge();
+      if (config_.gcStress && !collectDueGarbage()) scavenge();
       uintptr_t block = allocateOldBlock(n * bytes);
       stats_.bytesAllocatedOld += n * bytes;
       reservation_->populate(block, n * bytes);
@@ -184,26 +195,41 @@ class Space {
   void storePointer(Oop obj, size_t index, Oop value) {
     HeapObject* o = obj.object();
     o->slots()[index] = value;
-    // The write barrier, by slot: a large array is remembered by the card of the slot.
-    if (value.isHeapObject() && nursery_->contains(value.address()) && !isYoung(o)) {
-      rememberedSet_.addSlot(o, index);
+    // The write barrier, by slot: a large array is remembered by the card of the slot;
+    // while marking runs, an old value stored into an old object is marked (Marker.h).
+    if (value.isHeapObject() && !isYoung(o)) {
+      if (nursery_->contains(value.address())) {
+        rememberedSet_.addSlot(o, index);
+      } else if (marking_) [[unlikely]] {
+        marker_->greyValue(value);
+      }
     }
   }
   // Restores the remembered-set invariant after `value` was stored into `target`: an old
-  // object that references a young one is in the remembered set (the scavenger's roots).
+  // object that references a young one is in the remembered set (the scavenger's roots);
+  // and, while marking runs, the marking's (see Marker.h).
   void writeBarrier(HeapObject* target, Oop value) {
     ESPELL_ASSERT(!value.isHeapObject() || reservation_->contains(value.address()),
                   "a reference to an object outside this space");
-    if (value.isHeapObject() && nursery_->contains(value.address()) && !isYoung(target)) {
-      rememberedSet_.add(target);
+    if (value.isHeapObject() && !isYoung(target)) {
+      if (nursery_->contains(value.address())) {
+        rememberedSet_.add(target);
+      } else if (marking_) [[unlikely]] {
+        marker_->greyValue(value);
+      }
     }
     ESPELL_ASSERT(
         !value.isHeapObject() || !nursery_->contains(value.address()) || isYoung(target) || target->isRemembered(),
         "an old object holds a young one without being remembered");
   }
-  // For bulk stores: remembers `target` if it is old (cheaper than a check per slot).
+  // For bulk stores: remembers `target` if it is old (cheaper than a check per slot),
+  // and while marking runs has it scanned again.
   void rememberIfOld(HeapObject* target) {
-    if (!isYoung(target)) rememberedSet_.add(target);
+    if (!isYoung(target)) {
+      rememberedSet_.add(target);
+      if (marking_) [[unlikely]]
+        marker_->rescan(target);
+    }
   }
 
   // ---- identity ----------------------------------------------------------------------
@@ -246,18 +272,40 @@ class Space {
   // A full collection now if one is due (old space has grown by fullCollectionThreshold):
   // what prepares a pause by walking the heap (an update's census) runs it first, rather
   // than have it drop that work on the way to the pause. Answers whether it collected.
-  bool collectGarbageIfDue() { return fullCollectionDue() && collectGarbage(); }
+  bool collectGarbageIfDue() { return fullCollectionDue() && collectDueGarbage(); }
   // An object's class index was rewritten in place (a class change without a copy).
-  void noteClassChangedInPlace() { dropCensus(); }
+  void noteClassChangedInPlace() {
+    dropCensus();
+    abandonMarking();
+  }
 
   // ---- collection --------------------------------------------------------------------
   void scavenge();
-  // A full collection: scavenge (tenuring everything), then mark-sweep old space. Does
-  // nothing while a checkpoint is active (see SpaceCheckpoint) and answers false then.
+  // A full collection: scavenge (tenuring everything), then mark-sweep old space, freeing
+  // everything dead when it starts: a marking in progress is dropped and marking starts
+  // over (the collections that fall due finish it instead: see Precision). Does nothing
+  // while a checkpoint is active (see SpaceCheckpoint) and answers false then.
   bool collectGarbage();
+  // The same, finishing a marking in progress (Precision::Finish below).
+  bool collectDueGarbage();
   // What old space may allocate after a full collection that left `liveBytes` before the
   // next is due: half the live data, at least minFullGcBytes.
   size_t fullCollectionThreshold(size_t liveBytes) const;
+  // An incremental marking runs (see Marker.h and SpaceConfig::incrementalMarking).
+  bool marking() const { return marking_; }
+  // Starts an incremental marking now (it marks from the roots), unless one runs or none
+  // may (see markingAllowed); answers whether one runs. The space starts one by itself
+  // when it is due (advanceMarking).
+  bool startMarking();
+  // Marks about `budgetBytes` more of the marking in progress; answers true once it has
+  // nothing left to scan: then the next scavenge finishes it (collectDueGarbage).
+  bool markStep(size_t budgetBytes);
+  const MarkBitmap& markBits() const { return *markBits_; }
+  // Drops the marking in progress, if any: what changes the heap wholesale (an identity
+  // swap, a class changed in place, a checkpoint that may roll the heap back) calls it,
+  // rather than keep the marking's invariant through it. The next full collection marks
+  // from the start.
+  void abandonMarking();
   // While a snapshot streams this space's pages (image/ImageWriter.h), what would release
   // or rewrite them wholesale — a full collection, a checkpoint — first calls `finish`,
   // which waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages
@@ -438,6 +486,7 @@ class Space {
  private:
   friend class Scavenger;
   friend class MarkSweep;
+  friend class Marker;
   friend class SpaceCheckpoint;
   friend class SpaceImage;
 
@@ -458,9 +507,15 @@ class Space {
   Oop allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure);
   uintptr_t allocateOldBlock(size_t bytes);
   uint64_t activityMark() const;
+  // What a full collection frees. Complete: everything dead when it starts (a marking in
+  // progress is dropped; explicit requests, and an allocation that failed otherwise).
+  // Finish: with a marking in progress, it marks only what the marking left, and frees
+  // what was dead when the marking started; what died since may be left to the next
+  // collection (the collections that fall due, and idle ones).
+  enum class Precision { Finish, Complete };
   // The full collection; free runs of releaseFreeBytes or more give their pages back.
   // Answers the bytes of range released.
-  size_t collectGarbage(size_t releaseFreeBytes);
+  size_t collectGarbage(size_t releaseFreeBytes, Precision precision);
   // Old space has grown by fullCollectionThreshold since the last full collection: the
   // heap stays near twice the live data. False while a snapshot holds the heap; then it
   // tells the hold's `owed` (see holdPages) instead.
@@ -471,6 +526,17 @@ class Space {
   bool snapshotHoldsHeap() const { return pagesHold_ || snapshotDisarm_; }
   void bootstrap();
   void afterCollection();
+  // After a scavenge (having promoted `promotedBytes`) or an old allocation: starts an
+  // incremental marking when one is due, or marks a step of the one in progress.
+  void advanceMarking(size_t allocatedBytes);
+  // No checkpoint, arming or become forbids a marking (see Marker.h), and it is enabled.
+  bool markingAllowed() const;
+  // Allowed, and old space has grown by half the threshold of the next full collection.
+  bool markingDue() const;
+  void noteMarkingStep(uint64_t ns);
+  // Bytes a marking marks for each byte old space grows while it runs: what finishes it
+  // before the full collection falls due (set when it starts).
+  size_t markBytesPerByte_ = 0;
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
@@ -502,6 +568,15 @@ class Space {
   Oop specialObjects_;
   uint32_t hashSeed_ = 0x2545F491u;
   bool collecting_ = false;
+  // The full collector's mark bits, and the incremental marking in progress (null when
+  // none runs; marking_ says so for the write barrier).
+  std::unique_ptr<MarkBitmap> markBits_;
+  std::unique_ptr<Marker> marker_;
+  bool marking_ = false;
+  bool markingDone_ = false;  // the marking has nothing left to scan: its finish is due
+  // A become left forwarders in old space: the next full collection must stop the world
+  // to replace the references to them (Marker.h), so no marking starts before it.
+  bool forwardersLeft_ = false;
   SpaceCheckpoint* checkpoint_ = nullptr;
   std::function<void()> pagesHold_;               // see holdPages
   std::function<void()> pagesHoldOwed_;           // see holdPages: cleared once called

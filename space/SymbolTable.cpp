@@ -83,6 +83,7 @@ void SymbolTable::grow() {
     while (bigger.object()->slot(i) != space_.nil()) i = (i + 1) & mask;
     bigger.object()->slots()[i] = e;
   }
+  space_.rememberIfOld(bigger.object());  // filled in bulk
   space_.setSpecialObject(special::kSymbolTable, bigger);
 }
 

@@ -65,7 +65,9 @@ Oop Interpreter::lookupForSite(Oop* site, int& argc, bool isSuper) {
     // The send site lives in old space: its address survives the allocation below.
     return doesNotUnderstand(selector, argc);  // null when the process was terminated
   }
-  // Fill the inline cache (old-space array holding old methods: no barrier needed).
+  // Fill the inline cache: an old-space array holding old methods, so no generational
+  // barrier; but a marking in steps must see the method, which may leave its method
+  // dictionary before the marking reaches it there (space/Marker.h).
   Oop tagged = Oop::fromSmallInteger(cls);
   if (site[send_site::kClass0].smallInteger() == 0) {
     site[send_site::kClass0] = tagged;
@@ -73,6 +75,12 @@ Oop Interpreter::lookupForSite(Oop* site, int& argc, bool isSuper) {
   } else {
     site[send_site::kClass1] = tagged;
     site[send_site::kMethod1] = method;
+  }
+  if (space_.marking()) [[unlikely]] {
+    HeapObject* sites = frame::code(regs_.fp).object()->slot(code_slot::kSendSites).object();
+    ESPELL_ASSERT(site >= sites->slots() && site < sites->slots() + sites->slotCount(),
+                  "a send site of the frame's code");
+    space_.writeBarrier(sites, method);
   }
   return method;
 }
