@@ -24,11 +24,6 @@ MarkBitmap::~MarkBitmap() {
   munmap(words_, wordCount_ * 8);
 }
 
-void MarkBitmap::clearRange(uintptr_t from, uintptr_t to) {
-  size_t first = (from - base_) / 8 / 64, end = ((to - base_) / 8 + 63) / 64;
-  if (end > first) std::memset(words_ + first, 0, (end - first) * 8);
-}
-
 void MarkBitmap::clear() {
   if (highWord_ > lowWord_) std::memset(words_ + lowWord_, 0, (highWord_ - lowWord_) * 8);
   lowWord_ = wordCount_;

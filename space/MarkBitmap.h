@@ -7,8 +7,8 @@
 // saves; and the sweep reads the live objects without writing their headers.
 //
 // Invariant: outside a full collection's marking and sweep every bit is clear. The sweep
-// clears the bits of each segment it has swept (clearRange); a marking dropped half-way
-// clears every bit it set (clear).
+// clears the bit of each live object it passes (unmark), so it writes only the words that
+// hold marks; a marking dropped half-way clears every word it touched (clear).
 #pragma once
 
 #include <cstddef>
@@ -42,15 +42,15 @@ class MarkBitmap {
     if (bit / 64 >= highWord_) highWord_ = bit / 64 + 1;
     return true;
   }
-  void prefetch(const HeapObject* o) const { __builtin_prefetch(&words_[bitOf(o) / 64], 1); }
-  // Clears the bits of the objects in [from, to) (both 8-byte aligned). Ranges that do
-  // not share a bitmap word may be cleared on different threads at once: the sweep clears
-  // whole segments, whose bounds are page aligned.
-  void clearRange(uintptr_t from, uintptr_t to);
+  // Clears the bit of `o`. Objects whose bits share no word may be unmarked on different
+  // threads at once: the sweep's threads take whole segments, whose bounds are page aligned.
+  void unmark(const HeapObject* o) {
+    size_t bit = bitOf(o);
+    words_[bit / 64] &= ~(uint64_t(1) << (bit % 64));
+  }
   // Clears every bit set since the last clear().
   void clear();
-  // After clearRange has cleared every range that holds objects (the sweep's segments):
-  // nothing is left for clear() to do.
+  // After the sweep has unmarked every marked object: nothing is left for clear() to do.
   void noteCleared() {
     lowWord_ = wordCount_;
     highWord_ = 0;

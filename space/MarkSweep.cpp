@@ -44,10 +44,12 @@ void MarkSweep::run(Marker* incremental) {
     // GC stress builds finish a marking every 64 allocations: checking every fourth keeps
     // their tests within their time bounds.
     if (!space_.config().gcStress || space_.stats().incrementalCollections % 4 == 0) incremental->checkComplete();
+    scannedBytes_ = incremental->scannedBytes();
   } else {
     Marker marker(space_, *space_.markBits_, Marker::Mode::StopTheWorld);
     marker.greyRoots();
     marker.drain();
+    scannedBytes_ = marker.scannedBytes();
   }
   forgetDead();
   markNanos_ = nanosSince(start);
@@ -93,6 +95,7 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
       HeapObject* o = HeapObject::fromBlockStart(p);
       size_t n = o->totalBytes();
       if (bits.isMarked(o) && o->classIndex() != reserved_class::kFreeChunk) {
+        bits.unmark(o);
         if (freeStart != 0) {
           addFreeRun(part, freeStart, p - freeStart);
           freeStart = 0;
@@ -103,7 +106,6 @@ void MarkSweep::sweepPart(SweptPart& part, bool keepTail) const {
       }
       p += n;
     }
-    bits.clearRange(seg.start, seg.end);  // whole pages: no bitmap word shared with another segment
     if (segmentLive == 0) {
       part.emptySegments.push_back(si);
       continue;
@@ -173,7 +175,8 @@ void MarkSweep::sweep() {
   } else {
     sweepPart(parts[0], keepTail);
   }
-  space_.markBits_->noteCleared();  // every segment's bits are
+  ESPELL_ASSERT(!space_.markBits_->anyMarked(), "a mark bit outlived the sweep");
+  space_.markBits_->noteCleared();  // every marked object was unmarked as it was passed
   std::vector<size_t> emptySegments;
   for (const SweptPart& part : parts) {
     emptySegments.insert(emptySegments.end(), part.emptySegments.begin(), part.emptySegments.end());

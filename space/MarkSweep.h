@@ -48,6 +48,8 @@ class MarkSweep final {
   // How long each phase took (marking includes the weak tables' clean-up).
   uint64_t markNanos() const { return markNanos_; }
   uint64_t sweepNanos() const { return sweepNanos_; }
+  // Bytes of objects the marking scanned (for pacing the next marking).
+  uint64_t scannedBytes() const { return scannedBytes_; }
 
  private:
   // What sweeping a run of segments gave, put together with the others' in segment order.
@@ -86,6 +88,7 @@ class MarkSweep final {
   bool keepNextCycle_;
   size_t releasedBytes_ = 0;
   uint64_t markNanos_ = 0, sweepNanos_ = 0;
+  uint64_t scannedBytes_ = 0;
 };
 
 }  // namespace space

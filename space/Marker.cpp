@@ -51,10 +51,15 @@ void Marker::markNow(Oop& slot) {
   greyObject(o);
 }
 
-void Marker::drainUntil(uint64_t until) {
+void Marker::drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline) {
+  unsigned sinceClock = 0;
   for (;;) {
     while (!stack_.empty()) {
       if (scannedBytes_ >= until) return;
+      if (++sinceClock == kObjectsPerClockRead) {
+        sinceClock = 0;
+        if (std::chrono::steady_clock::now() >= deadline) return;
+      }
       HeapObject* o = stack_.back();
       stack_.pop_back();
       size_t n = o->pointerSlotCount();
@@ -81,11 +86,11 @@ void Marker::flushQueue() {
 }
 
 void Marker::drain() {
-  drainUntil(UINT64_MAX);
+  drainUntil(UINT64_MAX, std::chrono::steady_clock::time_point::max());
 }
 
-bool Marker::step(size_t budgetBytes) {
-  drainUntil(scannedBytes_ + budgetBytes);
+bool Marker::step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline) {
+  drainUntil(scannedBytes_ + budgetBytes, deadline);
   flushQueue();
   return stack_.empty();
 }

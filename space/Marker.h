@@ -26,6 +26,7 @@
 // while marking are not marked: they are reached like any other, or die.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -49,9 +50,10 @@ class Marker final : private RootVisitor {
   void greyRoots();
   // Marks and scans everything reachable from what is marked.
   void drain();
-  // Scans about `budgetBytes` of objects; answers true when nothing is left to scan.
-  // Holds no slot address after it returns: the program may then change any slot.
-  bool step(size_t budgetBytes);
+  // Scans about `budgetBytes` of objects, stopping early at `deadline`; answers true when
+  // nothing is left to scan. Holds no slot address after it returns: the program may
+  // then change any slot.
+  bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
   // The end of an incremental marking, in the full collection's pause after its
   // scavenge tenured everything: marks from the roots again, scans every marked stack
   // again (written without a barrier), and drains.
@@ -85,8 +87,10 @@ class Marker final : private RootVisitor {
   void markSlot(Oop& slot);
   void markNow(Oop& slot);
   // Scans marked objects until the stack and the queue are empty, or until `until`
-  // bytes are scanned (the queue then still holds slots).
-  void drainUntil(uint64_t until);
+  // bytes are scanned or `deadline` has passed (the queue then still holds slots).
+  void drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline);
+  // How many objects are scanned between two readings of the clock (about 25 ns each).
+  static constexpr unsigned kObjectsPerClockRead = 64;
   // Marks every queued slot (which may push objects to scan).
   void flushQueue();
   bool young(const HeapObject* o) const;

@@ -240,12 +240,13 @@ bool Space::startMarking() {
   if (marking_) return true;
   if (!markingAllowed()) return false;
   auto start = std::chrono::steady_clock::now();
-  // Everything in old space may be live; mark it before old space grows by the other
-  // half of the threshold (twice as fast, so that it is done at about a quarter).
+  // Everything in old space may be live: scan its share with references before old space
+  // grows by the rest of the threshold (a quarter faster, to finish a little before).
   size_t live = oldSpace_->liveBytesAtLastSweep(), grown = oldSpace_->allocatedSinceSweep();
   size_t threshold = fullCollectionThreshold(live);
   size_t headroom = threshold > grown ? threshold - grown : 1;
-  markBytesPerByte_ = std::max<size_t>(1, 2 * (live + grown) / headroom + 1);
+  double work = double(live + grown) * scannedShare_ * 1.25;
+  markBytesPerByte_ = size_t(work / double(headroom)) + 1;
   marker_ = std::make_unique<Marker>(*this, *markBits_, Marker::Mode::Incremental);
   marking_ = true;
   markingDone_ = false;
@@ -259,7 +260,7 @@ bool Space::markStep(size_t budgetBytes) {
   if (!marking_) return false;
   if (markingDone_) return true;
   auto start = std::chrono::steady_clock::now();
-  markingDone_ = marker_->step(budgetBytes);
+  markingDone_ = marker_->step(budgetBytes, start + std::chrono::microseconds(config_.maxMarkingStepMicros));
   noteMarkingStep(nanosSince(start));
   return markingDone_;
 }
@@ -268,6 +269,15 @@ void Space::noteMarkingStep(uint64_t ns) {
   stats_.markingSteps++;
   stats_.markingStepNanos += ns;
   stats_.maxMarkingStepNanos = std::max(stats_.maxMarkingStepNanos, ns);
+}
+
+void Space::markStored(HeapObject* target, Oop value) {
+  if (isYoung(target)) return;  // scanned once promoted
+  if (value.isNull()) {
+    marker_->rescan(target);
+  } else {
+    marker_->greyValue(value);
+  }
 }
 
 void Space::abandonMarking() {
@@ -356,6 +366,8 @@ size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision) {
   MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection(),
                     /*keepNextCycle=*/releaseFreeBytes == MarkSweep::kReleaseFreeBytes);
   sweeper.run(incremental.get());
+  scannedShare_ =
+      std::min(1.0, double(sweeper.scannedBytes()) / double(std::max<size_t>(1, oldSpace_->liveBytesAtLastSweep())));
   if (incremental) stats_.incrementalCollections++;
   incremental.reset();
   forwardersLeft_ = false;  // the marking replaced every reference to a forwarder

@@ -65,6 +65,9 @@ struct SpaceConfig {
   // The least a step marks (a step costs a few microseconds to begin and end); GC stress
   // builds take a 64th of it, so that markings span many scavenges.
   size_t markingStepBytes = size_t(256) << 10;
+  // The longest a step runs: a step that would scan more stops here, and what the steps
+  // leave is marked by the full collection that falls due.
+  int64_t maxMarkingStepMicros = 2000;
   bool warmSpareSegment = false;  // keep a spare old segment written ahead
                                   // (OldSpace::keepSpareSegment): a space
                                   // that takes updates or snapshots
@@ -197,11 +200,11 @@ class Space {
     o->slots()[index] = value;
     // The write barrier, by slot: a large array is remembered by the card of the slot;
     // while marking runs, an old value stored into an old object is marked (Marker.h).
-    if (value.isHeapObject() && !isYoung(o)) {
+    if (value.isHeapObject()) {
       if (nursery_->contains(value.address())) {
-        rememberedSet_.addSlot(o, index);
+        if (!isYoung(o)) rememberedSet_.addSlot(o, index);
       } else if (marking_) [[unlikely]] {
-        marker_->greyValue(value);
+        markStored(o, value);
       }
     }
   }
@@ -211,11 +214,11 @@ class Space {
   void writeBarrier(HeapObject* target, Oop value) {
     ESPELL_ASSERT(!value.isHeapObject() || reservation_->contains(value.address()),
                   "a reference to an object outside this space");
-    if (value.isHeapObject() && !isYoung(target)) {
+    if (value.isHeapObject()) {
       if (nursery_->contains(value.address())) {
-        rememberedSet_.add(target);
+        if (!isYoung(target)) rememberedSet_.add(target);
       } else if (marking_) [[unlikely]] {
-        marker_->greyValue(value);
+        markStored(target, value);
       }
     }
     ESPELL_ASSERT(
@@ -228,7 +231,7 @@ class Space {
     if (!isYoung(target)) {
       rememberedSet_.add(target);
       if (marking_) [[unlikely]]
-        marker_->rescan(target);
+        markStored(target, Oop());
     }
   }
 
@@ -526,6 +529,10 @@ class Space {
   bool snapshotHoldsHeap() const { return pagesHold_ || snapshotDisarm_; }
   void bootstrap();
   void afterCollection();
+  // The marking's part of the write barrier (see Marker.h), out of line: `value`, an old
+  // object stored into `target`, is marked if `target` is old; a null `value` (a bulk
+  // store) has an old `target` scanned again.
+  [[gnu::noinline, gnu::cold]] void markStored(HeapObject* target, Oop value);
   // After a scavenge (having promoted `promotedBytes`) or an old allocation: starts an
   // incremental marking when one is due, or marks a step of the one in progress.
   void advanceMarking(size_t allocatedBytes);
@@ -534,9 +541,12 @@ class Space {
   // Allowed, and old space has grown by half the threshold of the next full collection.
   bool markingDue() const;
   void noteMarkingStep(uint64_t ns);
-  // Bytes a marking marks for each byte old space grows while it runs: what finishes it
-  // before the full collection falls due (set when it starts).
+  // Bytes a marking scans for each byte old space grows while it runs: what finishes it
+  // as the full collection falls due (set when it starts).
   size_t markBytesPerByte_ = 0;
+  // Of the live data, the share the last full collection's marking scanned (objects
+  // with references; bytes and words are only marked): how much work the next marking has.
+  double scannedShare_ = 1.0;
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
