@@ -81,6 +81,13 @@ int main(int argc, char** argv) {
               double(s.bytesPromoted) / double(1 << 20));
   std::printf("full collections:   %llu, max pause %.1f ms\n", static_cast<unsigned long long>(s.fullCollections),
               double(s.maxFullCollectionNanos) / 1e6);
-  std::printf("GC share of time:   %.1f%%\n", 100.0 * double(s.scavengeNanos + s.fullCollectionNanos) / 1e9 / seconds);
+  std::printf(
+      "marking in steps:   %llu started, %llu finished by a full collection, %llu dropped; %llu steps, %.1f "
+      "ms in all, longest %.2f ms\n",
+      static_cast<unsigned long long>(s.incrementalMarkings), static_cast<unsigned long long>(s.incrementalCollections),
+      static_cast<unsigned long long>(s.abandonedMarkings), static_cast<unsigned long long>(s.markingSteps),
+      double(s.markingStepNanos) / 1e6, double(s.maxMarkingStepNanos) / 1e6);
+  std::printf("GC share of time:   %.1f%%\n",
+              100.0 * double(s.scavengeNanos + s.fullCollectionNanos + s.markingStepNanos) / 1e9 / seconds);
   return 0;
 }
