@@ -7,9 +7,14 @@
 // misses the cache on each object it reaches).
 //
 //   build/scripts/bench/space-collect [--objects N] [--threads A,B,...] [--rounds R] [--shuffled]
+//                                     [--incremental]
 //
 // Prints one line per thread count: the median over R collections of the pause, the
 // marking and the sweep, in ms, and the ratio of each to the first thread count's.
+// --incremental marks in steps first (Space::startMarking, then markSteps of the size
+// and time bound a scavenge's step has, back to back, as a program that allocates fast
+// would get them) and measures the full collection that finishes the marking; it also
+// prints the steps' count, total and longest time.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +32,7 @@ using namespace space;
 namespace {
 struct Medians {
   double pause, mark, sweep;
+  double steps = 0, stepsMs = 0, longestStepMs = 0;  // --incremental
 };
 
 double median(std::vector<double> v) {
@@ -69,7 +75,7 @@ void buildShuffled(Space& space, ClassIndex arrayClass, Oop root, size_t objects
   }
 }
 
-Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled) {
+Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled, bool incremental) {
   SpaceConfig config;
   config.name = "bench";
   config.gcStress = false;
@@ -86,16 +92,37 @@ Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled) {
   } else {
     buildInOrder(space, arrayClass, root.get(), objects);
   }
-  std::vector<double> pauses, marks, sweeps;
+  std::vector<double> pauses, marks, sweeps, steps, stepsMs, longestSteps;
   for (int r = 0; r < rounds; r++) {
     GcStats before = space.stats();
+    if (incremental) {
+      double longest = 0;
+      size_t n = 0;
+      auto marking = std::chrono::steady_clock::now();
+      bool done = !space.startMarking();
+      while (!done) {
+        auto step = std::chrono::steady_clock::now();
+        done = space.markStep(config.markingStepBytes);
+        longest = std::max(longest,
+                           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step).count());
+        n++;
+      }
+      steps.push_back(double(n));
+      stepsMs.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - marking).count());
+      longestSteps.push_back(longest);
+    }
     auto start = std::chrono::steady_clock::now();
-    space.collectGarbage();
+    if (incremental) {
+      space.collectDueGarbage();
+    } else {
+      space.collectGarbage();
+    }
     pauses.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     marks.push_back(double(space.stats().fullCollectionMarkNanos - before.fullCollectionMarkNanos) / 1e6);
     sweeps.push_back(double(space.stats().fullCollectionSweepNanos - before.fullCollectionSweepNanos) / 1e6);
   }
-  return {median(pauses), median(marks), median(sweeps)};
+  if (!incremental) return {median(pauses), median(marks), median(sweeps)};
+  return {median(pauses), median(marks), median(sweeps), median(steps), median(stepsMs), median(longestSteps)};
 }
 }  // namespace
 
@@ -104,11 +131,16 @@ int main(int argc, char** argv) {
   std::vector<unsigned> threadCounts = {1, 2};
   int rounds = 5;
   bool shuffled = false;
+  bool incremental = false;
   bool usage = false;
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
     if (flag == "--shuffled") {
       shuffled = true;
+      continue;
+    }
+    if (flag == "--incremental") {
+      incremental = true;
       continue;
     }
     if (i + 1 == argc) {
@@ -131,17 +163,22 @@ int main(int argc, char** argv) {
   }
   if (usage || threadCounts.empty() ||
       std::any_of(threadCounts.begin(), threadCounts.end(), [](unsigned t) { return t == 0; })) {
-    std::fprintf(stderr, "usage: space-collect [--objects N] [--threads A,B,...] [--rounds R] [--shuffled]\n");
+    std::fprintf(stderr,
+                 "usage: space-collect [--objects N] [--threads A,B,...] [--rounds R] [--shuffled] [--incremental]\n");
     return 2;
   }
-  std::printf("%zu triples%s, median of %d collections\n", objects, shuffled ? " shuffled" : "", rounds);
+  std::printf("%zu triples%s, median of %d collections%s\n", objects, shuffled ? " shuffled" : "", rounds,
+              incremental ? ", each finishing a marking in steps" : "");
   Medians first{};
   for (size_t k = 0; k < threadCounts.size(); k++) {
-    Medians m = measure(threadCounts[k], objects, rounds, shuffled);
+    Medians m = measure(threadCounts[k], objects, rounds, shuffled, incremental);
     if (k == 0) first = m;
-    std::printf("threads %u: pause %.1f ms (%.2fx), marking %.1f ms (%.2fx), sweeping %.1f ms (%.2fx)\n",
-                threadCounts[k], m.pause, m.pause / first.pause, m.mark, m.mark / first.mark, m.sweep,
-                m.sweep / first.sweep);
+    std::printf("threads %u: pause %.1f ms (%.2fx), marking %.1f ms (%.2fx), sweeping %.1f ms (%.2fx)", threadCounts[k],
+                m.pause, m.pause / first.pause, m.mark, m.mark / first.mark, m.sweep, m.sweep / first.sweep);
+    if (incremental) {
+      std::printf("; before it, %.0f steps in %.1f ms, the longest %.2f ms", m.steps, m.stepsMs, m.longestStepMs);
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   return 0;
