@@ -44,7 +44,6 @@ class Marker final : private RootVisitor {
   enum class Mode { StopTheWorld, Incremental };
 
   Marker(Space& space, MarkBitmap& bits, Mode mode);
-  Mode mode() const { return mode_; }
 
   // Marks what the roots refer to (the space's roots and its active stack).
   void greyRoots();

@@ -216,7 +216,9 @@ uintptr_t Space::allocateOldBlock(size_t bytes) {
 }
 
 bool Space::markingAllowed() const {
-  return config_.incrementalMarking && !checkpoint_ && !armedPages_ && !forwardersLeft_ && !collecting_;
+  // measureLive collects completely after every scavenge: a marking would only be dropped.
+  return config_.incrementalMarking && !config_.measureLive && !checkpoint_ && !armedPages_ && !forwardersLeft_ &&
+         !collecting_;
 }
 
 bool Space::markingDue() const {
