@@ -60,12 +60,22 @@ void Space::armCheckpoint() {
   // and only if the job is not done by then.
   std::vector<MemoryRange> all = objectRanges();
   std::vector<MemoryRange> ranges = census_ ? withoutRuns(all, census_->pageRunsFound()) : all;
-  auto pages = [](const std::vector<MemoryRange>& v) {
-    size_t n = 0;
-    for (const MemoryRange& m : v) n += (m.end - m.start) / Reservation::kPageSize;
-    return n;
-  };
-  armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{true, bumpArea, pages(all) - pages(ranges)});
+  armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{true, bumpArea, pagesNotIn(all, ranges)});
+}
+
+std::vector<MemoryRange> Space::pagesNotIn(const std::vector<MemoryRange>& ranges,
+                                           const std::vector<MemoryRange>& kept) {
+  std::vector<MemoryRange> out;
+  size_t next = 0;
+  for (MemoryRange m : ranges) {
+    uintptr_t from = m.start;
+    for (; next < kept.size() && kept[next].start < m.end; next++) {
+      if (kept[next].start > from) out.push_back({from, kept[next].start});
+      from = std::max(from, kept[next].end);
+    }
+    if (from < m.end) out.push_back({from, m.end});
+  }
+  return out;
 }
 
 std::vector<MemoryRange> Space::withoutRuns(const std::vector<MemoryRange>& ranges,

@@ -364,6 +364,10 @@ class Space {
   // kMaxUnprotectedRuns of them; both in address order.
   static std::vector<MemoryRange> withoutRuns(const std::vector<MemoryRange>& ranges,
                                               const std::vector<std::pair<uintptr_t, uintptr_t>>& runs);
+  // The pages of `ranges` that `kept` (pieces of them, as withoutRuns leaves) does not
+  // cover; both in address order.
+  static std::vector<MemoryRange> pagesNotIn(const std::vector<MemoryRange>& ranges,
+                                             const std::vector<MemoryRange>& kept);
   // What a method-level update allocates in old space (methods, literals, the stacks of
   // its evaluations) with room to spare; a larger update goes on in the free lists.
   static constexpr size_t kCheckpointBumpBytes = 512 * 1024;

@@ -61,7 +61,8 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges) {
 WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
   awaitPagesChecked();  // a resumed image's pages must not be made readable unchecked
   setRanges(ranges);
-  pagesLeftOut_ = how.pagesLeftOut;
+  leftOut_ = std::move(how.leftOut);
+  for (const MemoryRange& m : leftOut_) pagesLeftOut_ += (m.end - m.start) / kPageSize;
   addWriteFaultOwner(this);
   capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture
   armed_ = true;
@@ -141,21 +142,39 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   // TLB flush sent to the other cores (100 us and more when one is busy), and making a
   // protected page writable again, when the pause writes it, 0.6-0.7 us. What warm
   // chunks cannot hold is protected instead (fresh memory costs a fault per page).
-  std::vector<uintptr_t> writable;
+  //
+  // The pages the pause is known to write come first: those the arming left out (a
+  // migration's instances, which the copies prepared were counted for) and those written
+  // ahead (writeAhead). The program's own pages (written since the arming, eden filled
+  // since) the pause may not write at all: when room runs short, they are the ones
+  // protected, and cost a fault only if written. (Eden lies lowest: copied in address
+  // order, a busy program's took the room, and the instances' pages were then protected
+  // and saved in the pause into fresh memory, a fault each.)
+  auto leftOut = [&](uintptr_t page) {
+    auto it = std::upper_bound(leftOut_.begin(), leftOut_.end(), page,
+                               [](uintptr_t a, const MemoryRange& m) { return a < m.start; });
+    return it != leftOut_.begin() && page < (--it)->end;
+  };
+  std::vector<uintptr_t> ahead = std::move(writtenAhead_);
+  writtenAhead_.clear();
+  std::sort(ahead.begin(), ahead.end());
+  std::vector<uintptr_t> writable, programPages;
   for (const Range& a : armedRanges) {
     for (size_t i = 0; i < a.saved.size(); i++) {
-      if (a.saved[i]) writable.push_back(a.memory.start + i * kPageSize);
+      uintptr_t page = a.memory.start + i * kPageSize;
+      if (a.saved[i]) (std::binary_search(ahead.begin(), ahead.end(), page) ? writable : programPages).push_back(page);
     }
   }
-  writtenAhead_.clear();
   for (const Range& r : ranges_) {
     for (uintptr_t page = r.memory.start; page < r.memory.end; page += kPageSize) {
-      if (!armedRangeOf(page)) writable.push_back(page);
+      if (!armedRangeOf(page)) (leftOut(page) ? writable : programPages).push_back(page);
     }
   }
+  std::sort(writable.begin(), writable.end());
+  std::sort(programPages.begin(), programPages.end());
+  writable.insert(writable.end(), programPages.begin(), programPages.end());
   // Chunks written before: those prepared for this pause (prepareCopies) and the pool.
   size_t room = (spareChunksKept() + chunksPrepared()) * Chunk::kPages;
-  std::sort(writable.begin(), writable.end());
   Range* r = nullptr;
   for (uintptr_t page : writable) {
     if (room-- == 0) break;

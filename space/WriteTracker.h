@@ -92,9 +92,10 @@ class WriteTracker final : private WriteFaultOwner {
   struct Armed {
     bool inBackground = false;
     MemoryRange populate{};
-    // Pages of the pause's ranges left out of `ranges` (never protected: begin() copies
-    // them; see Space::armCheckpoint): prepareCopies may write copies for them too.
-    size_t pagesLeftOut = 0;
+    // Pages of the pause's ranges left out of `ranges`, in address order (never
+    // protected: begin() copies them, before any other page; see Space::armCheckpoint):
+    // prepareCopies may write copies for them too.
+    std::vector<MemoryRange> leftOut = {};
   };
   WriteTracker(std::span<const MemoryRange> ranges, Armed);
   // Waits for the background arming (and writeAhead's jobs); false when protecting
@@ -182,7 +183,7 @@ class WriteTracker final : private WriteFaultOwner {
   // them in the pause costs a copy each; fresh memory costs a fault per page there (a
   // million-instance migration saved 19,536 pages in 127-175 ms of its pause, 33-34 ms
   // into chunks written before). Bounded by the pages tracked and those left out of the
-  // arming (Armed::pagesLeftOut). begin() stops the job and
+  // arming (Armed::leftOut). begin() stops the job and
   // takes what it has written: the pause never waits for it. Chunks not used go to the
   // pool of spare chunks or back to the kernel. Once per arming.
   void prepareCopies(size_t pages);
@@ -256,7 +257,8 @@ class WriteTracker final : private WriteFaultOwner {
   size_t savedRuns_ = 0;  // maximal runs of saved pages in ranges_ (see kMaxSavedRuns)
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;
-  size_t pagesLeftOut_ = 0;  // see Armed::pagesLeftOut
+  std::vector<MemoryRange> leftOut_;  // see Armed::leftOut
+  size_t pagesLeftOut_ = 0;           // in leftOut_
   bool copiedAll_ = false;
   bool active_ = false;
   bool armed_ = false;  // protected ahead of begin(); writes only mark blocks dirty

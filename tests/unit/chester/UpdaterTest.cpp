@@ -344,11 +344,14 @@ TEST_CASE("a large migration's checkpoint saves its instances' pages into copies
     "verify": ["((system global: #Ps) at: 149999) z = 5", "((system global: #Ps) at: 149999) y = 299998"]})S");
   CHECK(r.outcome == Outcome::Committed);
   CHECK(r.instancesMigrated >= 150000);
-  // 150,000 points lie on about a thousand pages: their copies were ready. (Collecting
-  // at every allocation disarms the checkpoint and drops the census while the guest runs
-  // on to its pause: then nothing is prepared, and the pause protects and saves as before.)
-  CHECK(r.pagesSaved > 500);
-  if (!e.g.vm->guest().space().config().gcStress) CHECK(r.pagesSavedIntoPrepared >= r.pagesSaved * 9 / 10);
+  // 150,000 points of 24 bytes lie on 879 pages: their copies were ready, and they took
+  // them first. (What else the pause saves, the guest's eden filled since the arming above
+  // all, grows with how long the guest ran on meanwhile: under load it outgrew the chunks'
+  // rounding, and had taken the copies meant for the points.) (Collecting at every
+  // allocation disarms the checkpoint and drops the census while the guest runs on to its
+  // pause: then nothing is prepared, and the pause protects and saves as before.)
+  CHECK(r.pagesSaved > 879);
+  if (!e.g.vm->guest().space().config().gcStress) CHECK(r.pagesSavedIntoPrepared >= 879);
   CHECK(r.pagesSavedIntoPrepared <= r.pagesSaved);
   e.requireHealthy();
 }

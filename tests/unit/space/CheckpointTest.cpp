@@ -311,6 +311,41 @@ TEST_CASE("copies prepared while armed hold the pause's saved pages; those not u
   CHECK(m.pristine());
 }
 
+TEST_CASE("the pages the arming left out take the prepared copies before the program's own") {
+  size_t n = 600;
+  Pages m(n);
+  MemoryRange all = m.range();
+  auto at = [&](size_t page) { return all.start + page * WriteTracker::kPageSize; };
+  MemoryRange armed{all.start, at(300)};  // protected ahead
+  MemoryRange leftOut{at(300), at(555)};  // a census's instances: one chunk's worth
+  WriteTracker::releaseSpareChunks(0);    // the prepared chunk is all the room there is
+  WriteTracker t({&armed, 1}, WriteTracker::Armed{false, {}, {leftOut}});
+  t.prepareCopies(255);
+  for (int i = 0; i < 5000 && !t.preparingDone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(t.chunksPrepared() == 1);
+  // The program writes below them before the pause (its eden, lowest in a space), and
+  // fills pages above them that were never protected.
+  for (size_t i = 0; i < 300; i += 3) m.page(i)[1] = 0x21;
+  t.begin({&all, 1});
+  CHECK(t.pagesSaved() == 255);
+  CHECK(t.pagesSavedIntoPrepared() == 255);
+  // The pause writes every instance: copied already, none faults.
+  size_t faults = t.faultsTaken();
+  for (size_t i = 300; i < 555; i++) m.page(i)[2] = 0x22;
+  CHECK(t.faultsTaken() == faults);
+  CHECK(t.pagesSaved() == 255);
+  // The program's pages were protected instead: one the pause writes costs its fault.
+  m.page(3)[4] = 0x23;
+  m.page(590)[4] = 0x24;
+  CHECK(t.faultsTaken() == faults + 2);
+  CHECK(t.pagesSaved() == 257);
+  t.restore();
+  for (size_t i = 300; i < 555; i++) REQUIRE(m.page(i)[2] == uint8_t(i % 251));
+  CHECK(m.page(590)[4] == uint8_t(590 % 251));
+  CHECK(m.page(3)[4] == 3);
+  CHECK(m.page(3)[1] == 0x21);  // written before the pause: kept
+}
+
 TEST_CASE("pagesToTake: a page alone, or as many ahead as a run has behind it, capped, within bounds") {
   std::vector<uint8_t> taken(40, 0);
   CHECK(pagesToTake(taken.data(), 0, 10, 40, 32) == 1);  // nothing behind
@@ -820,6 +855,12 @@ TEST_CASE("an armed checkpoint leaves out long runs of a census's pages, in addr
              {r(0, 10), r(50, 100), r(240, 300), r(400, 460)}));
   // A run over two ranges, and over the gap between them.
   CHECK(same(Space::withoutRuns(ranges, {run(250, 450)}), {r(0, 100), r(200, 250), r(450, 500)}));
+  // What the arming leaves out (and begin() copies first) is the rest of each range.
+  CHECK(same(Space::pagesNotIn(ranges, Space::withoutRuns(ranges, {run(250, 450)})), {r(250, 300), r(400, 450)}));
+  CHECK(same(Space::pagesNotIn(ranges, Space::withoutRuns(ranges, {run(10, 50), run(460, 500)})),
+             {r(10, 50), r(460, 500)}));
+  CHECK(same(Space::pagesNotIn(ranges, ranges), {}));
+  CHECK(same(Space::pagesNotIn(ranges, {}), ranges));
   // A run covering a range whole removes it.
   CHECK(same(Space::withoutRuns(ranges, {run(150, 350)}), {r(0, 100), r(400, 500)}));
   // At most kMaxUnprotectedRuns runs are left out.
