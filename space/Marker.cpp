@@ -52,20 +52,24 @@ void Marker::markNow(Oop& slot) {
 }
 
 void Marker::drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline) {
-  unsigned sinceClock = 0;
+  size_t sinceClock = 0;
   for (;;) {
     while (!stack_.empty()) {
       if (scannedBytes_ >= until) return;
-      if (++sinceClock == kObjectsPerClockRead) {
+      if (sinceClock >= kSlotsPerClockRead) {
         sinceClock = 0;
         if (std::chrono::steady_clock::now() >= deadline) return;
       }
-      HeapObject* o = stack_.back();
+      auto [o, from] = stack_.back();
       stack_.pop_back();
       size_t n = o->pointerSlotCount();
-      scannedBytes_ += (n + 1) * 8;
+      ESPELL_ASSERT(from < n, "an object shrank while a marking scanned it in pieces");
+      size_t end = n - from > kPieceSlots ? from + kPieceSlots : n;
+      if (end < n) stack_.push_back({o, end});  // under what this piece marks
+      scannedBytes_ += (end - from + (from == 0 ? 1 : 0)) * 8;
+      sinceClock += end - from + 1;
       Oop* slots = o->slots();
-      for (size_t i = 0; i < n; i++) markSlot(slots[i]);
+      for (size_t i = from; i < end; i++) markSlot(slots[i]);
     }
     // The stack is empty: mark the queued slots, oldest first, until one gives it work.
     size_t place = queueNext_;

@@ -53,6 +53,10 @@ class Marker final : private RootVisitor {
   // nothing is left to scan. Holds no slot address after it returns: the program may
   // then change any slot.
   bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
+  // An object is scanned a piece of this many slots at a time, the rest left on the stack
+  // behind what the piece marked: a step ends within a piece of its deadline, however
+  // large the object (a root array of 2 M slots, scanned whole, made a 100 ms step).
+  static constexpr size_t kPieceSlots = 1024;
   // The end of an incremental marking, in the full collection's pause after its
   // scavenge tenured everything: marks from the roots again, scans every marked stack
   // again (written without a barrier), and drains.
@@ -62,7 +66,7 @@ class Marker final : private RootVisitor {
   void greyValue(Oop value) { greyObject(value.object()); }
   // `o` received contents in bulk: scanned again if it was scanned already.
   void rescan(HeapObject* o) {
-    if (bits_.isMarked(o) && o->pointerSlotCount() != 0) stack_.push_back(o);
+    if (bits_.isMarked(o) && o->pointerSlotCount() != 0) stack_.push_back({o, 0});
   }
   // `o` was just promoted by a scavenge: marked, and its slots scanned later.
   void greyPromoted(HeapObject* o) { greyObject(o); }
@@ -78,7 +82,7 @@ class Marker final : private RootVisitor {
  private:
   void visit(Oop& slot) override;
   void greyObject(HeapObject* o) {
-    if (bits_.mark(o) && o->pointerSlotCount() != 0) stack_.push_back(o);
+    if (bits_.mark(o) && o->pointerSlotCount() != 0) stack_.push_back({o, 0});
   }
   // Queues `slot` for marking after prefetching the header it refers to; marks the slot
   // queued kPrefetchDistance slots before it (markNow). Marking misses the cache on
@@ -88,8 +92,9 @@ class Marker final : private RootVisitor {
   // Scans marked objects until the stack and the queue are empty, or until `until`
   // bytes are scanned or `deadline` has passed (the queue then still holds slots).
   void drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline);
-  // How many objects are scanned between two readings of the clock (about 25 ns each).
-  static constexpr unsigned kObjectsPerClockRead = 64;
+  // How many slots are scanned between two readings of the clock (about 25 ns each;
+  // marking a slot costs 10-50 ns, a cache miss mostly).
+  static constexpr size_t kSlotsPerClockRead = 512;
   // Marks every queued slot (which may push objects to scan).
   void flushQueue();
   bool young(const HeapObject* o) const;
@@ -98,8 +103,15 @@ class Marker final : private RootVisitor {
   MarkBitmap& bits_;
   Mode mode_;
   uint64_t scannedBytes_ = 0;
-  // Invariant: every object on the stack is marked; its slots are to be scanned.
-  std::vector<HeapObject*> stack_;
+  // Invariant: every object on the stack is marked; its slots from `from` on are to be
+  // scanned. (Those before `from` were scanned: the barrier keeps the invariant above for
+  // a partly scanned object as for one scanned whole. Objects neither move nor shrink
+  // while a marking runs: a become or a class change in place drops it.)
+  struct Pending {
+    HeapObject* object;
+    size_t from;
+  };
+  std::vector<Pending> stack_;
   // Slots queued by markSlot, not yet marked (null: an empty place). A slot lives in a
   // marked old object, and the queue is empty whenever drain() or step() returns, so no
   // queued slot outlives the object that holds it, nor sees the program change it.

@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "space/Marker.h"
 #include "space/SpaceCheckpoint.h"
 #include "tests/unit/space/TestHeap.h"
 
@@ -79,6 +80,37 @@ TEST_CASE("what only a young object refers to is marked once the young object is
   CHECK(h.space.stats().incrementalCollections == 1);
   Oop kept = a.get().object()->slot(1).object()->slot(0);
   CHECK(TestHeap::x(kept) == 5);
+  h.verify();
+}
+
+TEST_CASE("a large array is scanned in pieces, a step's worth at a time; stores on either side of a piece are kept") {
+  TestHeap h(steadyConfig());
+  const size_t piece = Marker::kPieceSlots;
+  const size_t n = 5 * piece + 7;
+  Handle made(h.space, h.point(-1, -2, Tenure::Old));  // allocating old would step the marking
+  Handle a(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(a.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  auto marked = [&](size_t i) { return h.space.markBits().isMarked(a.get().object()->slot(i).object()); };
+  REQUIRE(h.space.startMarking());
+  h.space.markStep(1);  // the first piece of `a`, the last root pushed
+  CHECK(marked(0));
+  CHECK(marked(piece - 1));
+  CHECK_FALSE(marked(piece));
+  CHECK_FALSE(marked(n - 1));
+  // A point moves from the part not scanned yet into the part scanned (the barrier marks
+  // it); another goes into the part not scanned.
+  Oop moved = a.get().object()->slot(3 * piece);
+  h.space.storePointer(a.get(), 1, moved);
+  h.space.storePointer(a.get(), 3 * piece, h.space.nil());
+  h.space.storePointer(a.get(), 4 * piece, made.get());
+  size_t steps = 1;
+  while (!h.space.markStep(1)) steps++;
+  CHECK(steps >= 5);  // one piece of `a` per step at least, its points between them
+  h.space.collectDueGarbage();
+  CHECK(h.space.stats().incrementalCollections == 1);
+  CHECK(TestHeap::x(a.get().object()->slot(1)) == int64_t(3 * piece));
+  CHECK(TestHeap::y(a.get().object()->slot(4 * piece)) == -2);
+  CHECK(TestHeap::x(a.get().object()->slot(n - 1)) == int64_t(n - 1));
   h.verify();
 }
 
