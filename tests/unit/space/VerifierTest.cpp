@@ -41,13 +41,14 @@ TEST_CASE("the verifier catches a planted cross-space reference") {
 TEST_CASE("the verifier catches interior pointers, bad class indexes and missing remembered bits") {
   TestHeap h;
   Handle holder(h.space, h.array(3, Tenure::Old));
-  Oop p = h.point(1, 2, Tenure::Old);
-  Oop q = h.point(3, 4, Tenure::Old);
+  // Held: in GC stress builds the allocation below collects, and would free them.
+  Handle p(h.space, h.point(1, 2, Tenure::Old));
+  Handle q(h.space, h.point(3, 4, Tenure::Old));
   Oop young = h.point(5, 6);
   // The damage comes after the last allocation: a collection (or, in GC stress builds, a
   // marking's step) must not walk a heap damaged on purpose.
-  holder.get().object()->slots()[0] = Oop::fromBits(p.bits() + 8);
-  q.object()->setClassIndex(4000);
+  holder.get().object()->slots()[0] = Oop::fromBits(p.get().bits() + 8);
+  q.get().object()->setClassIndex(4000);
   holder.get().object()->slots()[2] = young;  // no barrier
   VerificationReport r = verifyHeap(h.space);
   CHECK(mentions(r, "is not the start of an object"));
