@@ -448,17 +448,34 @@ uint64_t Space::activityMark() const {
   return stats_.scavenges + stats_.fullCollections + stats_.bytesAllocatedOld;
 }
 
-size_t Space::releaseMemoryWhileIdle() {
-  if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
-  bool active = nursery_->eden.used() > 0 || activityMark() != idleQuietMark_;
+Space::IdleWork Space::idleWork() {
+  IdleWork w;
+  w.active = nursery_->eden.used() > 0 || activityMark() != idleQuietMark_;
   // Whatever ran may have dropped references to old objects; only a full collection finds
   // them, so one is owed until it happens.
-  if (active) idleFullCollectionOwed_ = true;
-  bool full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
-                                          std::chrono::steady_clock::now() - lastFullCollection_ >=
-                                              std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
-  if (marking_) full = true;              // idle time is the best time to finish it
-  if (snapshotHoldsHeap()) full = false;  // the collection can wait
+  if (w.active) idleFullCollectionOwed_ = true;
+  w.full = idleFullCollectionOwed_ && (oldSpace_->allocatedSinceSweep() >= idleFullGcBytes() ||
+                                       std::chrono::steady_clock::now() - lastFullCollection_ >=
+                                           std::chrono::milliseconds(config_.idleFullGcIntervalMillis));
+  if (marking_) w.full = true;              // idle time is the best time to finish it
+  if (snapshotHoldsHeap()) w.full = false;  // the collection can wait
+  return w;
+}
+
+std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
+  if (checkpoint_) return 0;
+  if (!marking_) {
+    bool markFirst = oldSpace_->liveBytesAtLastSweep() >= config_.incrementalMarkingMinBytes || config_.gcStress;
+    if (markFirst && idleWork().full && startMarking()) return std::nullopt;
+  } else if (!markStep(kIdleMarkingStepBytes)) {
+    return std::nullopt;
+  }
+  return releaseMemoryWhileIdle();
+}
+
+size_t Space::releaseMemoryWhileIdle() {
+  if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
+  auto [active, full] = idleWork();
   if (!active && !full) return 0;
   size_t released = 0;
   if (full) {

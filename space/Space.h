@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -414,6 +415,16 @@ class Space {
   // allocation are found only so. Does nothing, without a system call, when nothing ran
   // and no full collection is owed. Answers the bytes of address range released.
   size_t releaseMemoryWhileIdle();
+  // The same in slices, for a caller that lets the program run between them (the hub's
+  // releaser, System>>releaseMemorySlice): when the full collection owed has
+  // incrementalMarkingMinBytes of live data or more to mark, a slice starts a marking, or
+  // marks for at most maxMarkingStepMicros, and answers nullopt: call again. Once the
+  // marking is done, the slice collects and releases as releaseMemoryWhileIdle does, in a
+  // pause that only sweeps. (All at once, a GiB of live data held the program for over
+  // 100 ms.)
+  std::optional<size_t> releaseMemoryWhileIdleSlice();
+  // A slice's marking is bounded by its deadline, not by bytes.
+  static constexpr size_t kIdleMarkingStepBytes = size_t(1) << 40;
   // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
   // collects fully: an eighth of the live data, at least 1 MiB.
   size_t idleFullGcBytes() const;
@@ -514,6 +525,13 @@ class Space {
   Oop allocateSlow(ClassIndex cls, Format fmt, size_t slots, Tenure tenure);
   uintptr_t allocateOldBlock(size_t bytes);
   uint64_t activityMark() const;
+  // What releaseMemoryWhileIdle owes: whether anything ran since its last call, and
+  // whether a full collection is due (noting that one is owed once anything ran).
+  struct IdleWork {
+    bool active = false;
+    bool full = false;
+  };
+  IdleWork idleWork();
   // What a full collection frees. Complete: everything dead when it starts (a marking in
   // progress is dropped; explicit requests, and an allocation that failed otherwise).
   // Finish: with a marking in progress, it marks only what the marking left, and frees

@@ -1,5 +1,6 @@
 // System primitives: globals, class loading, output, time, exit, collection.
 #include <chrono>
+#include <optional>
 
 #include "space/KernelWrites.h"
 #include "vm/ClassLoader.h"
@@ -171,6 +172,15 @@ ESPELL_PRIMITIVE(sysReleaseMemory) {
   return answerInt(in, argc, int64_t(in.space().releaseMemoryWhileIdle()));
 }
 
+// releaseMemorySlice: the same in slices of at most a marking step (see
+// Space::releaseMemoryWhileIdleSlice): answers nil while more slices are to come, then the
+// bytes given back.
+ESPELL_PRIMITIVE(sysReleaseMemorySlice) {
+  std::optional<size_t> released = in.space().releaseMemoryWhileIdleSlice();
+  if (!released) return answer(in, argc, in.runtime().nil());
+  return answerInt(in, argc, int64_t(*released));
+}
+
 ESPELL_PRIMITIVE(sysGcStats) {
   Runtime& rt = in.runtime();
   const space::GcStats& s = in.space().stats();
@@ -208,6 +218,7 @@ void registerSystemPrimitives(PrimitiveTable& t) {
   t.add("System>>fullGC", sysFullGC);
   t.add("System>>gcStats", sysGcStats);
   t.add("System>>releaseMemory", sysReleaseMemory);
+  t.add("System>>releaseMemorySlice", sysReleaseMemorySlice);
 }
 
 }  // namespace vm

@@ -1,6 +1,7 @@
 // Marking in steps (space/Marker.h): each exception to the marking's invariant, and what
 // the finish must mend, has a case where the object it protects would otherwise be
 // freed while reachable (the verifier then finds a reference into free memory).
+#include <optional>
 #include <random>
 #include <unordered_set>
 #include <vector>
@@ -272,4 +273,51 @@ TEST_CASE("random stores, scavenges and steps while a marking runs free nothing 
     CHECK(h.space.oldSpace().liveBytesAtLastSweep() <= keptIncrementally);
     h.verify();
   }
+}
+
+TEST_CASE("an idle release in slices marks between them, then collects in a pause that only sweeps") {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = 0;
+  c.idleFullGcIntervalMillis = 0;
+  c.maxMarkingStepMicros = 0;  // a slice marks a few hundred slots: many slices
+  TestHeap h(c);
+  const size_t n = 20000;
+  Handle keep(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  h.space.collectGarbage();
+  size_t live = h.space.oldSpace().liveBytesAtLastSweep();
+  for (int i = 0; i < 5000; i++) h.point(i, i, Tenure::Old);  // garbage
+  for (int i = 0; i < 100; i++) h.point(i, i);
+  const GcStats& s = h.space.stats();
+  size_t fullCollections = s.fullCollections;
+  size_t slices = 0;
+  std::optional<size_t> released;
+  while (!(released = h.space.releaseMemoryWhileIdleSlice())) {
+    REQUIRE(++slices < 100000);
+    REQUIRE(h.space.marking());
+    CHECK(s.fullCollections == fullCollections);
+    // The program runs between slices: a store into the part scanned already.
+    h.space.storePointer(keep.get(), 0, keep.get().object()->slot(n - 1 - slices % 100));
+  }
+  CHECK(slices > 20);
+  CHECK(s.incrementalCollections == 1);
+  CHECK(s.fullCollections == fullCollections + 1);
+  CHECK(h.space.oldSpace().liveBytesAtLastSweep() <= live + 1024);  // the garbage went
+  CHECK_FALSE(h.space.marking());
+  for (size_t i = 1; i < n; i++) REQUIRE(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+  // Nothing ran since: nothing to do, at once.
+  CHECK(h.space.releaseMemoryWhileIdleSlice() == std::optional<size_t>(0));
+}
+
+TEST_CASE("an idle release in slices collects at once under incrementalMarkingMinBytes of live data") {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = size_t(1) << 30;
+  c.idleFullGcIntervalMillis = 0;
+  TestHeap h(c);
+  for (int i = 0; i < 100; i++) h.point(i, i, Tenure::Old);
+  size_t fullCollections = h.space.stats().fullCollections;
+  CHECK(h.space.releaseMemoryWhileIdleSlice().has_value());
+  CHECK(h.space.stats().fullCollections == fullCollections + 1);
+  CHECK(h.space.stats().incrementalMarkings == 0);
 }
