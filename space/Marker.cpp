@@ -52,11 +52,12 @@ void Marker::markNow(Oop& slot) {
 }
 
 void Marker::drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline) {
+  const bool timed = deadline != std::chrono::steady_clock::time_point::max();
   size_t sinceClock = 0;
   for (;;) {
     while (!stack_.empty()) {
       if (scannedBytes_ >= until) return;
-      if (sinceClock >= kSlotsPerClockRead) {
+      if (timed && sinceClock >= kSlotsPerClockRead) {
         sinceClock = 0;
         if (std::chrono::steady_clock::now() >= deadline) return;
       }

@@ -55,8 +55,12 @@ class Marker final : private RootVisitor {
   bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
   // An object is scanned a piece of this many slots at a time, the rest left on the stack
   // behind what the piece marked: a step ends within a piece of its deadline, however
-  // large the object (a root array of 2 M slots, scanned whole, made a 100 ms step).
-  static constexpr size_t kPieceSlots = 1024;
+  // large the object (a root array of 2 M slots, scanned whole, made a 100 ms step). A
+  // slot can cost far more than its cache miss: the first mark on a page of the bitmap
+  // faults it in (several microseconds on a virtual machine), and the hub's 512 KiB
+  // versions each have their bit on a page of their own; pieces of 1,024 such slots made
+  // a step of 7 ms.
+  static constexpr size_t kPieceSlots = 128;
   // The end of an incremental marking, in the full collection's pause after its
   // scavenge tenured everything: marks from the roots again, scans every marked stack
   // again (written without a barrier), and drains.
@@ -93,8 +97,9 @@ class Marker final : private RootVisitor {
   // bytes are scanned or `deadline` has passed (the queue then still holds slots).
   void drainUntil(uint64_t until, std::chrono::steady_clock::time_point deadline);
   // How many slots are scanned between two readings of the clock (about 25 ns each;
-  // marking a slot costs 10-50 ns, a cache miss mostly).
-  static constexpr size_t kSlotsPerClockRead = 512;
+  // marking a slot costs 10-50 ns, a cache miss mostly, more for a bitmap page's first
+  // mark). A marking all at once reads no clock.
+  static constexpr size_t kSlotsPerClockRead = kPieceSlots;
   // Marks every queued slot (which may push objects to scan).
   void flushQueue();
   bool young(const HeapObject* o) const;
