@@ -110,8 +110,9 @@ class Marker final : private RootVisitor {
   uint64_t scannedBytes_ = 0;
   // Invariant: every object on the stack is marked; its slots from `from` on are to be
   // scanned. (Those before `from` were scanned: the barrier keeps the invariant above for
-  // a partly scanned object as for one scanned whole. Objects neither move nor shrink
-  // while a marking runs: a become or a class change in place drops it.)
+  // a partly scanned object as for one scanned whole. Objects do not move while a marking
+  // runs: a become or a class change in place drops it. Only a process stack changes
+  // size, counting its live part, and the finish scans it again whole.)
   struct Pending {
     HeapObject* object;
     size_t from;
