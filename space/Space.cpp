@@ -244,8 +244,23 @@ void Space::advanceMarking(size_t allocatedBytes) {
     if (markingDue()) startMarking();
   } else if (!markingDone_) {
     size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
-    markStep(std::max(minStep, allocatedBytes * markBytesPerByte_));
+    size_t budget = std::max(minStep, allocatedBytes * markBytesPerByte_);
+    uint64_t before = marker_->scannedBytes();
+    markStep(budget);
+    uint64_t scanned = marker_->scannedBytes() - before;
+    if (!markingDone_ && scanned < budget) markingDebtBytes_ += budget - scanned;
   }
+}
+
+void Space::catchUpMarking() {
+  bool late = markingLate();
+  if (markingDebtBytes_ == 0 && !late) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return;
+  uint64_t before = marker_->scannedBytes();
+  markStep(late ? kUnboundedStepBytes : markingDebtBytes_);
+  markingDebtBytes_ -= std::min<uint64_t>(markingDebtBytes_, marker_->scannedBytes() - before);
+  lastCatchUpStep_ = std::chrono::steady_clock::now();
 }
 
 bool Space::startMarking() {
@@ -259,6 +274,8 @@ bool Space::startMarking() {
   size_t headroom = threshold > grown ? threshold - grown : 1;
   double work = double(live + grown) * scannedShare_ * 1.25;
   markBytesPerByte_ = size_t(work / double(headroom)) + 1;
+  markingDebtBytes_ = 0;
+  markingLateAt_ = grown + headroom / 5 * 4;
   marker_ = std::make_unique<Marker>(*this, *markBits_, Marker::Mode::Incremental);
   marking_ = true;
   markingDone_ = false;
@@ -467,7 +484,7 @@ std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
   if (!marking_) {
     bool markFirst = oldSpace_->liveBytesAtLastSweep() >= config_.incrementalMarkingMinBytes || config_.gcStress;
     if (markFirst && idleWork().full && startMarking()) return std::nullopt;
-  } else if (!markStep(kIdleMarkingStepBytes)) {
+  } else if (!markStep(kUnboundedStepBytes)) {
     return std::nullopt;
   }
   return releaseMemoryWhileIdle();

@@ -69,6 +69,10 @@ struct SpaceConfig {
   // The longest a step runs: a step that would scan more stops here, and what the steps
   // leave is marked by the full collection that falls due.
   int64_t maxMarkingStepMicros = 2000;
+  // A marking behind its pace (steps that stopped at their deadline short of their
+  // budget, or old space four fifths of the way to the collection) also marks at the
+  // program's heartbeat (Space::markAtHeartbeat): a step at most this often.
+  int64_t markingCatchUpIntervalMicros = 10000;
   bool warmSpareSegment = false;  // keep a spare old segment written ahead
                                   // (OldSpace::keepSpareSegment): a space
                                   // that takes updates or snapshots
@@ -423,8 +427,20 @@ class Space {
   // pause that only sweeps. (All at once, a GiB of live data held the program for over
   // 100 ms.)
   std::optional<size_t> releaseMemoryWhileIdleSlice();
-  // A slice's marking is bounded by its deadline, not by bytes.
-  static constexpr size_t kIdleMarkingStepBytes = size_t(1) << 40;
+  // A step bounded by its deadline, not by bytes.
+  static constexpr size_t kUnboundedStepBytes = size_t(1) << 40;
+  // Called at the program's heartbeat: a marking behind its pace catches up there, a
+  // step (at most maxMarkingStepMicros) at most every markingCatchUpIntervalMicros. In
+  // the hub, steps came only after scavenges (five a second), each stopped at 2 ms short
+  // of its budget, and the collection that fell due marked 134 ms in its pause.
+  void markAtHeartbeat() {
+    if (marking_ && !markingDone_) catchUpMarking();
+  }
+  // Bytes the steps after scavenges and old allocations were to scan and did not (they
+  // stopped at their deadline): what markAtHeartbeat catches up.
+  uint64_t markingDebtBytes() const { return markingDebtBytes_; }
+  // Old space has grown four fifths of the way from the marking's start to its collection.
+  bool markingLate() const { return marking_ && oldSpace_->allocatedSinceSweep() >= markingLateAt_; }
   // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
   // collects fully: an eighth of the live data, at least 1 MiB.
   size_t idleFullGcBytes() const;
@@ -566,6 +582,13 @@ class Space {
   // Bytes a marking scans for each byte old space grows while it runs: what finishes it
   // as the full collection falls due (set when it starts).
   size_t markBytesPerByte_ = 0;
+  // See markingDebtBytes(); and allocatedSinceSweep() past which the marking is late (four
+  // fifths of the way from its start to the collection), when it catches up at every
+  // heartbeat interval whatever its debt. Both set when it starts.
+  uint64_t markingDebtBytes_ = 0;
+  size_t markingLateAt_ = 0;
+  std::chrono::steady_clock::time_point lastCatchUpStep_{};
+  void catchUpMarking();
   // Of the live data, the share the last full collection's marking scanned (objects
   // with references; bytes and words are only marked): how much work the next marking has.
   double scannedShare_ = 1.0;

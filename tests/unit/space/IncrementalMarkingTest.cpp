@@ -321,3 +321,60 @@ TEST_CASE("an idle release in slices collects at once under incrementalMarkingMi
   CHECK(h.space.stats().fullCollections == fullCollections + 1);
   CHECK(h.space.stats().incrementalMarkings == 0);
 }
+
+TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's steps pay") {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = 0;
+  c.maxMarkingStepMicros = 0;  // every step stops after a piece
+  c.markingCatchUpIntervalMicros = 0;
+  TestHeap h(c);
+  const size_t n = 20000;
+  Handle keep(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  h.space.collectGarbage();
+  const GcStats& s = h.space.stats();
+  REQUIRE(h.space.startMarking());
+  // On pace, with no debt, the heartbeat does nothing.
+  uint64_t steps = s.markingSteps;
+  h.space.markAtHeartbeat();
+  CHECK(s.markingSteps == steps);
+  // A scavenge's step, a budget of markingStepBytes, stops after a piece: a debt.
+  h.point(1, 2);
+  h.space.scavenge();
+  REQUIRE(h.space.marking());
+  uint64_t debt = h.space.markingDebtBytes();
+  CHECK(debt > c.markingStepBytes / 2);
+  // Paid at the heartbeat, a piece a step here.
+  for (int i = 0; i < 100 && h.space.markingDebtBytes() > 0; i++) h.space.markAtHeartbeat();
+  CHECK(h.space.markingDebtBytes() < debt);
+  CHECK(s.markingSteps > steps + 50);
+  h.space.collectDueGarbage();
+  CHECK(s.incrementalCollections == 1);
+  for (size_t i = 0; i < n; i++) REQUIRE(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+}
+
+TEST_CASE("a marking is late four fifths of the way from its start to its collection") {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = SIZE_MAX;  // none starts by itself
+  c.maxMarkingStepMicros = 0;               // nor finishes while old space grows
+  TestHeap h(c);
+  const size_t n = 20000;
+  Handle keep(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  h.space.collectGarbage();
+  size_t threshold = h.space.fullCollectionThreshold(h.space.oldSpace().liveBytesAtLastSweep());
+  REQUIRE(h.space.startMarking());
+  CHECK_FALSE(h.space.markingLate());
+  while (h.space.marking() && h.space.oldSpace().allocatedSinceSweep() < threshold * 3 / 4) {
+    h.space.allocate(h.arrayClass, Format::Indexable, 64, Tenure::Old);
+    REQUIRE_FALSE(h.space.markingLate());
+  }
+  while (h.space.marking() && h.space.oldSpace().allocatedSinceSweep() < threshold * 17 / 20)
+    h.space.allocate(h.arrayClass, Format::Indexable, 64, Tenure::Old);
+  REQUIRE(h.space.marking());
+  CHECK(h.space.markingLate());
+  h.space.collectDueGarbage();
+  for (size_t i = 0; i < n; i++) REQUIRE(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+}
