@@ -75,6 +75,9 @@ class Marker final : private RootVisitor {
   // `o` was just promoted by a scavenge: marked, and its slots scanned later.
   void greyPromoted(HeapObject* o) { greyObject(o); }
 
+  // Nothing is left to scan (until the barrier greys more).
+  bool empty() const { return stack_.empty(); }
+
   // Bytes of objects scanned so far (the unit of step budgets: objects without
   // references cost a header read when marked, not a scan).
   uint64_t scannedBytes() const { return scannedBytes_; }

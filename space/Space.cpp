@@ -242,7 +242,7 @@ bool Space::markingDue() const {
 void Space::advanceMarking(size_t allocatedBytes) {
   if (!marking_) {
     if (markingDue()) startMarking();
-  } else if (!markingDone_) {
+  } else {
     size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
     size_t budget = std::max(minStep, allocatedBytes * markBytesPerByte_);
     uint64_t before = marker_->scannedBytes();
@@ -287,7 +287,7 @@ bool Space::startMarking() {
 
 bool Space::markStep(size_t budgetBytes) {
   if (!marking_) return false;
-  if (markingDone_) return true;
+  if (markingDone_ && marker_->empty()) return true;  // until the barrier greys more
   auto start = std::chrono::steady_clock::now();
   markingDone_ = marker_->step(budgetBytes, start + std::chrono::microseconds(config_.maxMarkingStepMicros));
   noteMarkingStep(nanosSince(start));
@@ -351,10 +351,10 @@ void Space::scavenge() {
   if (!checkpoint_ && !pagesHold_) resizeEden();
   afterCollection();
   advanceMarking(stats_.bytesPromoted - promotedBefore);
-  // Promotion grows old space; collect it once it has grown enough, or once a marking
-  // has marked everything (unless a snapshot holds the heap: the finish waits for it).
-  bool markingDone = marking_ && markingDone_ && !snapshotHoldsHeap();
-  bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue() || markingDone) &&
+  // Promotion grows old space; collect it once it has grown enough. A marking that has
+  // marked everything waits for that too (or for an idle release): finished at once, it
+  // collected sooner than the program needed, its sweep under load.
+  bool collected = (promotedPastLimit || config_.measureLive || fullCollectionDue()) &&
                    (config_.measureLive ? collectGarbage() : collectDueGarbage());
   // The scavenge had to promote beyond the heap limit (it cannot stop half-way). Now that
   // the heap is consistent again, fail the allocation that asked for it if the live data

@@ -306,7 +306,8 @@ class Space {
   // when it is due (advanceMarking).
   bool startMarking();
   // Marks about `budgetBytes` more of the marking in progress; answers true once it has
-  // nothing left to scan: then the next scavenge finishes it (collectDueGarbage).
+  // nothing left to scan: the collection that falls due (collectDueGarbage) or an idle
+  // release then finishes it.
   bool markStep(size_t budgetBytes);
   const MarkBitmap& markBits() const { return *markBits_; }
   // Drops the marking in progress, if any: what changes the heap wholesale (an identity
@@ -628,7 +629,7 @@ class Space {
   std::unique_ptr<MarkBitmap> markBits_;
   std::unique_ptr<Marker> marker_;
   bool marking_ = false;
-  bool markingDone_ = false;  // the marking has nothing left to scan: its finish is due
+  bool markingDone_ = false;  // the marking had nothing left to scan (the barrier may grey more)
   // A become left forwarders in old space: the next full collection must stop the world
   // to replace the references to them (Marker.h), so no marking starts before it.
   bool forwardersLeft_ = false;
