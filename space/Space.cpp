@@ -245,9 +245,7 @@ void Space::advanceMarking(size_t allocatedBytes) {
   } else {
     size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
     size_t budget = std::max(minStep, allocatedBytes * markBytesPerByte_);
-    uint64_t before = marker_->scannedBytes();
-    markStep(budget);
-    uint64_t scanned = marker_->scannedBytes() - before;
+    uint64_t scanned = bytesScannedByStep(budget);
     if (!markingDone_ && scanned < budget) markingDebtBytes_ += budget - scanned;
   }
 }
@@ -257,9 +255,8 @@ void Space::catchUpMarking() {
   if (markingDebtBytes_ == 0 && !late) return;
   auto now = std::chrono::steady_clock::now();
   if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return;
-  uint64_t before = marker_->scannedBytes();
-  markStep(late ? kUnboundedStepBytes : markingDebtBytes_);
-  markingDebtBytes_ -= std::min<uint64_t>(markingDebtBytes_, marker_->scannedBytes() - before);
+  uint64_t scanned = bytesScannedByStep(late ? kUnboundedStepBytes : markingDebtBytes_);
+  markingDebtBytes_ -= std::min(markingDebtBytes_, scanned);
   lastCatchUpStep_ = std::chrono::steady_clock::now();
 }
 
@@ -283,6 +280,12 @@ bool Space::startMarking() {
   stats_.incrementalMarkings++;
   noteMarkingStep(nanosSince(start));
   return true;
+}
+
+uint64_t Space::bytesScannedByStep(size_t budgetBytes) {
+  uint64_t before = marker_->scannedBytes();
+  markStep(budgetBytes);
+  return marker_->scannedBytes() - before;
 }
 
 bool Space::markStep(size_t budgetBytes) {
@@ -480,8 +483,7 @@ Space::IdleWork Space::idleWork() {
 }
 
 std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
-  if (checkpoint_) return 0;
-  if (!marking_) {
+  if (!marking_) {  // (none runs under a checkpoint, and none starts)
     bool markFirst = oldSpace_->liveBytesAtLastSweep() >= config_.incrementalMarkingMinBytes || config_.gcStress;
     if (markFirst && idleWork().full && startMarking()) return std::nullopt;
   } else if (!markStep(kUnboundedStepBytes)) {

@@ -590,6 +590,8 @@ class Space {
   size_t markingLateAt_ = 0;
   std::chrono::steady_clock::time_point lastCatchUpStep_{};
   void catchUpMarking();
+  // markStep (a marking runs), answering the bytes it scanned.
+  uint64_t bytesScannedByStep(size_t budgetBytes);
   // Of the live data, the share the last full collection's marking scanned (objects
   // with references; bytes and words are only marked): how much work the next marking has.
   double scannedShare_ = 1.0;

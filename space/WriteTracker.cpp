@@ -62,7 +62,6 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
   awaitPagesChecked();  // a resumed image's pages must not be made readable unchecked
   setRanges(ranges);
   leftOut_ = std::move(how.leftOut);
-  for (const MemoryRange& m : leftOut_) pagesLeftOut_ += (m.end - m.start) / kPageSize;
   addWriteFaultOwner(this);
   capturesActive.fetch_add(1);  // the program runs beside protected pages: a capture
   armed_ = true;
@@ -451,7 +450,9 @@ void WriteTracker::fillSpareChunks() {
 
 void WriteTracker::prepareCopies(size_t pages) {
   if (!armed_ || prepareJob_ != 0) return;
-  size_t needed = (std::min(pages, pagesTracked_ + pagesLeftOut_) + Chunk::kPages - 1) / Chunk::kPages;
+  size_t leftOut = 0;
+  for (const MemoryRange& m : leftOut_) leftOut += (m.end - m.start) / kPageSize;
+  size_t needed = (std::min(pages, pagesTracked_ + leftOut) + Chunk::kPages - 1) / Chunk::kPages;
   if (needed == 0) return;
   prepareJob_ = PageReleaseThread::instance().post([this, chunks = needed] {
     for (size_t i = 0; i < chunks; i++) {

@@ -258,7 +258,6 @@ class WriteTracker final : private WriteFaultOwner {
   size_t faults_ = 0;
   size_t pagesTracked_ = 0;
   std::vector<MemoryRange> leftOut_;  // see Armed::leftOut
-  size_t pagesLeftOut_ = 0;           // in leftOut_
   bool copiedAll_ = false;
   bool active_ = false;
   bool armed_ = false;  // protected ahead of begin(); writes only mark blocks dirty
