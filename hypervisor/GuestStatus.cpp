@@ -75,12 +75,17 @@ nlohmann::json GuestStatus::heap() const {
       {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
       {"fullCollectionMarkMicros", stats.fullCollectionMarkNanos / 1000},
       {"fullCollectionSweepMicros", stats.fullCollectionSweepNanos / 1000},
+      {"fullCollectionReleaseMicros", stats.fullCollectionReleaseNanos / 1000},
       {"incrementalMarkings", stats.incrementalMarkings},
       {"incrementalCollections", stats.incrementalCollections},
       {"abandonedMarkings", stats.abandonedMarkings},
       {"markingSteps", stats.markingSteps},
       {"markingStepMicros", stats.markingStepNanos / 1000},
       {"maxMarkingStepMicros", stats.maxMarkingStepNanos / 1000},
+      {"lazySweeps", stats.lazySweeps},
+      {"droppedLazySweeps", stats.droppedLazySweeps},
+      {"lazySweepMicros", stats.lazySweepNanos / 1000},
+      {"maxLazySweepStepMicros", stats.maxLazySweepStepNanos / 1000},
       {"collectorThreads", space.collectorThreads()},
   };
 }

@@ -61,19 +61,19 @@ double peakRssMiB() {
 
 void printGcStats(space::Space& space) {
   const space::GcStats& s = space.stats();
-  std::fprintf(stderr,
-               "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max; "
-               "marking %.1f ms, sweeping %.1f ms, on %u threads)\n"
-               "gc: allocated %.1f MiB young + %.1f MiB old, promoted %.1f MiB; old space %.1f MiB committed, "
-               "%.1f MiB live at the last full collection (peak %.1f MiB)\n",
-               static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6,
-               double(s.maxScavengeNanos) / 1e6, static_cast<unsigned long long>(s.fullCollections),
-               double(s.fullCollectionNanos) / 1e6, double(s.maxFullCollectionNanos) / 1e6,
-               double(s.fullCollectionMarkNanos) / 1e6, double(s.fullCollectionSweepNanos) / 1e6,
-               space.collectorThreads(), double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0,
-               double(s.bytesAllocatedOld) / 1048576.0, double(s.bytesPromoted) / 1048576.0,
-               double(space.oldSpace().committedBytes()) / 1048576.0,
-               double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
+  std::fprintf(
+      stderr,
+      "gc: %llu scavenges (%.1f ms total, %.2f ms max), %llu full collections (%.1f ms total, %.2f ms max; "
+      "marking %.1f ms, sweeping %.1f ms of which giving pages back %.1f ms, on %u threads)\n"
+      "gc: allocated %.1f MiB young + %.1f MiB old, promoted %.1f MiB; old space %.1f MiB committed, "
+      "%.1f MiB live at the last full collection (peak %.1f MiB)\n",
+      static_cast<unsigned long long>(s.scavenges), double(s.scavengeNanos) / 1e6, double(s.maxScavengeNanos) / 1e6,
+      static_cast<unsigned long long>(s.fullCollections), double(s.fullCollectionNanos) / 1e6,
+      double(s.maxFullCollectionNanos) / 1e6, double(s.fullCollectionMarkNanos) / 1e6,
+      double(s.fullCollectionSweepNanos) / 1e6, double(s.fullCollectionReleaseNanos) / 1e6, space.collectorThreads(),
+      double(s.bytesAllocatedYoung + space.nursery().eden.used()) / 1048576.0, double(s.bytesAllocatedOld) / 1048576.0,
+      double(s.bytesPromoted) / 1048576.0, double(space.oldSpace().committedBytes()) / 1048576.0,
+      double(space.oldSpace().liveBytesAtLastSweep()) / 1048576.0, double(s.peakLiveBytes) / 1048576.0);
   std::fprintf(stderr,
                "gc: %llu markings in steps (%llu finished by a full collection, %llu dropped), %llu steps "
                "(%.1f ms total, %.2f ms max)\n",
@@ -81,6 +81,11 @@ void printGcStats(space::Space& space) {
                static_cast<unsigned long long>(s.incrementalCollections),
                static_cast<unsigned long long>(s.abandonedMarkings), static_cast<unsigned long long>(s.markingSteps),
                double(s.markingStepNanos) / 1e6, double(s.maxMarkingStepNanos) / 1e6);
+  std::fprintf(stderr,
+               "gc: %llu sweeps run lazily (%llu dropped), %.1f ms sweeping outside the pauses, %.2f ms the "
+               "longest stretch\n",
+               static_cast<unsigned long long>(s.lazySweeps), static_cast<unsigned long long>(s.droppedLazySweeps),
+               double(s.lazySweepNanos) / 1e6, double(s.maxLazySweepStepNanos) / 1e6);
   std::fprintf(stderr, "gc: peak RSS %.1f MiB; %llu releases while idle gave back %.1f MiB\n", peakRssMiB(),
                static_cast<unsigned long long>(s.idleReleases), double(s.idleReleasedBytes) / 1048576.0);
 }

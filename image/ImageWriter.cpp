@@ -204,6 +204,7 @@ bool ImageWriter::arm(space::Space& space) {
   space.waitForPagesHold();
   space.finishPageRelease();
   space.disarmCheckpoint();
+  space.finishSweeping();  // before the pages are protected: the sweep writes free chunks
   // First: a segment it opens belongs to the ranges armed (from its start, empty yet).
   space::MemoryRange promotion = space.preparePromotionArea();
   std::vector<PageRange> ranges;

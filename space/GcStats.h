@@ -16,6 +16,8 @@ struct GcStats {
   // Of fullCollectionNanos: marking (MarkSweep), and sweeping.
   uint64_t fullCollectionMarkNanos = 0;
   uint64_t fullCollectionSweepNanos = 0;
+  // Of fullCollectionSweepNanos: giving pages back (empty segments, large free runs).
+  uint64_t fullCollectionReleaseNanos = 0;
   // Markings in steps (space/Marker.h): started, finished by a full collection, dropped
   // (Space::abandonMarking); the steps, and their time outside the collections' pauses
   // (a step runs after a scavenge or an old allocation, and the start's root scan counts
@@ -26,6 +28,13 @@ struct GcStats {
   uint64_t markingSteps = 0;
   uint64_t markingStepNanos = 0;
   uint64_t maxMarkingStepNanos = 0;
+  // Full collections whose sweep ran lazily (space/LazySweep.h), to its end; those a
+  // stop-the-world collection dropped; the time sweeping outside the pauses, and its
+  // longest stretch in one go (a step, or a segment an allocation swept).
+  uint64_t lazySweeps = 0;
+  uint64_t droppedLazySweeps = 0;
+  uint64_t lazySweepNanos = 0;
+  uint64_t maxLazySweepStepNanos = 0;
   uint64_t bytesAllocatedYoung = 0;  // counted at each scavenge (eden bytes used)
   uint64_t bytesAllocatedOld = 0;    // direct old-space allocations
   uint64_t bytesSurvived = 0;        // copied within the nursery

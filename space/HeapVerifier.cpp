@@ -79,6 +79,7 @@ class Verifier {
     };
     walk(n.eden.start, n.eden.top);
     walk(n.fromSurvivor().start, n.fromSurvivor().top);
+    space_.finishSweeping();  // segments left to sweep hold dead objects
     space_.oldSpace().makeWalkable();
     for (const Segment& s : space_.oldSpace().segments()) walk(s.start, s.top);
     report_.objectsChecked = objects_.size();

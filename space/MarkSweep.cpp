@@ -37,7 +37,7 @@ void MarkSweep::forgetDead() {
     t->dropDead([&](Oop o) { return !o.isHeapObject() || bits.isMarked(o.object()); });
 }
 
-void MarkSweep::run(Marker* incremental) {
+void MarkSweep::mark(Marker* incremental) {
   auto start = std::chrono::steady_clock::now();
   if (incremental != nullptr) {
     incremental->finish();
@@ -53,9 +53,6 @@ void MarkSweep::run(Marker* incremental) {
   }
   forgetDead();
   markNanos_ = nanosSince(start);
-  start = std::chrono::steady_clock::now();
-  sweep();
-  sweepNanos_ = nanosSince(start);
 }
 
 std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
@@ -74,9 +71,19 @@ std::vector<MarkSweep::SweptPart> MarkSweep::partsForSweep() const {
 }
 
 void MarkSweep::addFreeRun(SweptPart& part, uintptr_t start, size_t bytes) const {
-  part.free.add(start, bytes);
   auto [from, to] = OldSpace::releasablePages(start, bytes);
-  if (bytes >= releaseFreeBytes_ && to > from) part.large.push_back({start, bytes});
+  bool large = bytes >= releaseFreeBytes_ && to > from;
+  if (large) part.large.push_back({start, bytes});
+  if (!large || !part.largeApart) part.free.add(start, bytes);
+}
+
+MarkSweep::RunKeeping::Fate MarkSweep::RunKeeping::decide(uintptr_t from, uintptr_t to) {
+  if (kept_ >= keepBytes_) return Fate::Release;
+  // Only pages resident count: memory never written (the rest of a segment) or given
+  // back before costs a fault when allocated either way.
+  size_t resident = Reservation::residentBytes(from, to);
+  kept_ += resident;
+  return resident < (to - from) / 2 ? Fate::KeepCold : Fate::Keep;
 }
 
 void MarkSweep::addTail(SweptPart& part, uintptr_t start, size_t bytes, bool keepTail) const {
@@ -126,21 +133,23 @@ size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t k
   }
   std::vector<std::pair<uintptr_t, uintptr_t>> pages;
   std::vector<uintptr_t> cold;  // runs whose pages are mostly not resident when this is done
-  size_t kept = 0, released = 0;
+  size_t released = 0;
+  RunKeeping keeping(keepBytes);
   for (auto [start, bytes] : runs) {
     if (start == lastTail) continue;
     auto range = OldSpace::releasablePages(start, bytes);
-    if (kept < keepBytes) {
-      // Only pages resident count: memory never written (the rest of a segment) or given
-      // back before costs a fault when allocated either way.
-      size_t resident = Reservation::residentBytes(range.first, range.second);
-      kept += resident;
-      if (resident < (range.second - range.first) / 2) cold.push_back(start);
-      continue;
+    switch (keeping.decide(range.first, range.second)) {
+      case RunKeeping::Fate::Keep:
+        break;
+      case RunKeeping::Fate::KeepCold:
+        cold.push_back(start);
+        break;
+      case RunKeeping::Fate::Release:
+        pages.push_back(range);
+        cold.push_back(start);
+        released += range.second - range.first;
+        break;
     }
-    pages.push_back(range);
-    cold.push_back(start);
-    released += range.second - range.first;
   }
   // Allocation takes the runs that kept their pages first; otherwise the never-written
   // rest of the newest segment, listed first, would fault in beside them.
@@ -159,6 +168,7 @@ size_t MarkSweep::releaseLargeRuns(const std::vector<SweptPart>& parts, size_t k
 }
 
 void MarkSweep::sweep() {
+  auto start = std::chrono::steady_clock::now();
   OldSpace& old = space_.oldSpace();
   old.resetFreeLists();
   // A space that keeps memory written ahead for updates (OldSpace::warmBumpArea) makes
@@ -194,11 +204,14 @@ void MarkSweep::sweep() {
     old.adoptFreeChunks(part.free);
     live += part.liveBytes;
   }
+  auto releaseStart = std::chrono::steady_clock::now();
   for (size_t i = emptySegments.size(); i-- > 0;)
     old.releaseSegment(emptySegments[i]);  // highest first: indexes stay valid
   releasedBytes_ += releaseLargeRuns(parts, keepNextCycle_ ? space_.fullCollectionThreshold(live) : 0, keepTail);
+  releaseNanos_ = nanosSince(releaseStart);
   old.setLiveBytesAfterSweep(live);
   if (live > space_.stats_.peakLiveBytes) space_.stats_.peakLiveBytes = live;
+  sweepNanos_ = nanosSince(start);
 }
 
 }  // namespace space

@@ -42,19 +42,32 @@ class MarkSweep final {
       : space_(space), releaseFreeBytes_(releaseFreeBytes), threads_(threads), keepNextCycle_(keepNextCycle) {}
   // Marks (finishing `incremental` when given: the space's marking in progress), then
   // sweeps.
-  void run(Marker* incremental = nullptr);
+  void run(Marker* incremental = nullptr) {
+    mark(incremental);
+    sweep();
+  }
+  // The two phases apart: a collection that sweeps lazily (space/LazySweep.h) marks in
+  // its pause and leaves the sweep to sweepSegment.
+  void mark(Marker* incremental = nullptr);
+  void sweep();
   // Bytes of address range whose pages the sweep released.
   size_t releasedBytes() const { return releasedBytes_; }
   // How long each phase took (marking includes the weak tables' clean-up).
   uint64_t markNanos() const { return markNanos_; }
   uint64_t sweepNanos() const { return sweepNanos_; }
+  // Of sweepNanos: giving pages back (empty segments, large free runs).
+  uint64_t releaseNanos() const { return releaseNanos_; }
   // Bytes of objects the marking scanned (for pacing the next marking).
   uint64_t scannedBytes() const { return scannedBytes_; }
+  size_t releaseFreeBytes() const { return releaseFreeBytes_; }
+  bool keepsNextCycle() const { return keepNextCycle_; }
 
- private:
   // What sweeping a run of segments gave, put together with the others' in segment order.
   struct SweptPart {
     size_t firstSegment = 0, endSegment = 0;
+    // A lazy sweep's part: the runs that may give pages back are noted in `large` and
+    // not listed in `free` (the lazy sweep lists them by their fate).
+    bool largeApart = false;
     OldSpace::FreeChunks free;
     size_t liveBytes = 0;
     std::vector<size_t> emptySegments;
@@ -64,9 +77,36 @@ class MarkSweep final {
     // With keepTail: the free runs that end a segment.
     std::vector<std::pair<uintptr_t, size_t>> tails;
   };
+  // A lazy sweep's unit: segment `index` alone, its large runs apart.
+  SweptPart sweepSegment(size_t index) const {
+    SweptPart part;
+    part.firstSegment = index;
+    part.endSegment = index + 1;
+    part.largeApart = true;
+    sweepPart(part, /*keepTail=*/false);
+    return part;
+  }
 
+  // Which large free runs keep their pages, in the order allocation takes them: the
+  // first ones, until their resident pages hold keepBytes (see kReleaseFreeBytes).
+  class RunKeeping {
+   public:
+    explicit RunKeeping(size_t keepBytes) : keepBytes_(keepBytes) {}
+    enum class Fate {
+      Keep,      // pages kept, mostly resident
+      KeepCold,  // pages kept, mostly not resident (never written, or given back before)
+      Release,   // pages given back
+    };
+    // The fate of the run whose releasable pages are [from, to).
+    Fate decide(uintptr_t from, uintptr_t to);
+
+   private:
+    size_t keepBytes_;
+    size_t kept_ = 0;  // resident bytes of the runs kept so far
+  };
+
+ private:
   void forgetDead();
-  void sweep();
   // One part for all segments; with helper threads, one a segment (threads take the next
   // one not taken, so a thread that meets many small objects does not hold up the rest).
   std::vector<SweptPart> partsForSweep() const;
@@ -87,7 +127,7 @@ class MarkSweep final {
   CollectorThreads* threads_;
   bool keepNextCycle_;
   size_t releasedBytes_ = 0;
-  uint64_t markNanos_ = 0, sweepNanos_ = 0;
+  uint64_t markNanos_ = 0, sweepNanos_ = 0, releaseNanos_ = 0;
   uint64_t scannedBytes_ = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "space/Assert.h"
 #include "space/WriteTracker.h"
 
 namespace space {
@@ -54,19 +55,21 @@ uintptr_t OldSpace::takeBlock(size_t bytes) {
     }
   }
   size_t words = bytes / 8;
-  if (words < kExactListWords && exactLists_[words] != 0) {
-    uintptr_t chunk = exactLists_[words];
-    exactLists_[words] = nextLink(chunk);
-    freeBytes_ -= bytes;
-    allocatedSinceSweep_ += bytes;
-    return chunk;
-  }
-  // Swept free chunks before fresh bump memory: reusing pages already touched keeps the
-  // resident set close to the live data.
-  if (uintptr_t p = allocateFromLargeList(bytes)) {
-    allocatedSinceSweep_ += bytes;
-    return p;
-  }
+  do {
+    if (words < kExactListWords && exactLists_[words] != 0) {
+      uintptr_t chunk = exactLists_[words];
+      exactLists_[words] = nextLink(chunk);
+      freeBytes_ -= bytes;
+      allocatedSinceSweep_ += bytes;
+      return chunk;
+    }
+    // Swept free chunks before fresh bump memory: reusing pages already touched keeps the
+    // resident set close to the live data.
+    if (uintptr_t p = allocateFromLargeList(bytes)) {
+      allocatedSinceSweep_ += bytes;
+      return p;
+    }
+  } while (sweeper_ != nullptr && sweeper_->sweepNextSegment());
   if (bumpTop_ + bytes <= bumpEnd_) {
     uintptr_t p = bumpTop_;
     bumpTop_ += bytes;
@@ -90,7 +93,11 @@ uintptr_t OldSpace::reserveBumpArea(size_t bytes) {
 }
 
 bool OldSpace::takeFreeTailAsBumpArea(size_t bytes) {
-  for (uintptr_t* link = &largeList_; *link != 0; link = &nextLink(*link)) {
+  return takeFreeTailFromList(largeList_, bytes) || takeFreeTailFromList(coldList_, bytes);
+}
+
+bool OldSpace::takeFreeTailFromList(uintptr_t& list, size_t bytes) {
+  for (uintptr_t* link = &list; *link != 0; link = &nextLink(*link)) {
     uintptr_t chunk = *link;
     size_t size = HeapObject::fromBlockStart(chunk)->totalBytes();
     if (size < bytes) continue;
@@ -144,7 +151,12 @@ void OldSpace::alignBumpAreaToPage() {
 }
 
 uintptr_t OldSpace::allocateFromLargeList(size_t bytes) {
-  uintptr_t* link = &largeList_;
+  if (uintptr_t p = allocateFromList(largeList_, bytes)) return p;
+  return coldList_ != 0 ? allocateFromList(coldList_, bytes) : 0;
+}
+
+uintptr_t OldSpace::allocateFromList(uintptr_t& list, size_t bytes) {
+  uintptr_t* link = &list;
   while (*link != 0) {
     uintptr_t chunk = *link;
     size_t size = HeapObject::fromBlockStart(chunk)->totalBytes();
@@ -185,6 +197,19 @@ void OldSpace::addFreeChunk(uintptr_t start, size_t bytes) {
   if (words == 0) return;
   freeBytes_ += words * 8;
   pushChunk(start, words < kExactListWords ? exactLists_[words] : largeList_);
+}
+
+void OldSpace::addColdFreeChunk(uintptr_t start, size_t bytes) {
+  size_t words = formatListedChunk(start, bytes);
+  ESPELL_ASSERT(words >= kExactListWords, "a cold free chunk too small for the large list");
+  freeBytes_ += words * 8;
+  pushChunk(start, coldList_);
+}
+
+void OldSpace::appendColdChunks() {
+  uintptr_t* link = &largeList_;
+  while (*link != 0) link = &nextLink(*link);
+  *link = std::exchange(coldList_, 0);
 }
 
 void OldSpace::FreeChunks::add(uintptr_t start, size_t bytes) {
@@ -395,6 +420,7 @@ void OldSpace::resetFreeLists() {
   bumpTop_ = bumpEnd_ = 0;
   exactLists_.fill(0);
   largeList_ = 0;
+  coldList_ = 0;
   freeBytes_ = 0;
 }
 
@@ -416,6 +442,7 @@ void OldSpace::releaseSegment(size_t index) {
 }
 
 OldSpace::State OldSpace::state() const {
+  ESPELL_ASSERT(coldList_ == 0, "old space's state taken while a lazy sweep runs");
   return State{
       nextAddress_, releasedRanges_, segments_,   lowest_,   highest_,        bumpSegment_, bumpTop_,
       bumpEnd_,     exactLists_,     largeList_,  maxBytes_, committedBytes_, liveBytes_,   allocatedSinceSweep_,
@@ -450,6 +477,7 @@ void OldSpace::restoreState(const State& saved) {
   bumpEnd_ = saved.bumpEnd;
   exactLists_ = saved.exactLists;
   largeList_ = saved.largeList;
+  coldList_ = 0;
   maxBytes_ = saved.maxBytes;
   committedBytes_ = saved.committedBytes;
   liveBytes_ = saved.liveBytes;

@@ -30,8 +30,22 @@ class OldSpace {
   OldSpace& operator=(const OldSpace&) = delete;
 
   // Returns the start of a block of `bytes` (multiple of 8, >= 16), or 0 when the heap
-  // limit would be exceeded. Never collects. The block's contents are unspecified.
+  // limit would be exceeded. Never collects (but may sweep: see SegmentSweeper). The
+  // block's contents are unspecified.
   uintptr_t allocateBlock(size_t bytes);
+
+  // While a full collection's sweep is left to run with the program (space/LazySweep.h),
+  // an allocation that no free chunk takes sweeps one more segment, and looks again,
+  // before it takes fresh memory: old space then grows only once every segment is swept.
+  class SegmentSweeper {
+   public:
+    // Sweeps the next segment not yet swept onto the free lists; false when none is left.
+    virtual bool sweepNextSegment() = 0;
+
+   protected:
+    ~SegmentSweeper() = default;
+  };
+  void setSegmentSweeper(SegmentSweeper* sweeper) { sweeper_ = sweeper; }
 
   // While set, allocateBlock appends each block it gives out below `below` to `blocks`:
   // what an InstanceCensus's walk has passed (space/InstanceCensus.h).
@@ -140,6 +154,13 @@ class OldSpace {
   // Called by the sweeper: forget all free lists and bump area, then re-add free chunks.
   void resetFreeLists();
   void addFreeChunk(uintptr_t start, size_t bytes);
+  // A lazy sweep's free run whose pages are not resident (given back, or never written):
+  // listed on a list allocation takes only after every other chunk (listLargeChunksLast
+  // does the same for an eager sweep), until appendColdChunks puts them at the end of
+  // the large list when the sweep ends. At least kExactListWords words.
+  void addColdFreeChunk(uintptr_t start, size_t bytes);
+  void appendColdChunks();
+  bool holdsColdChunks() const { return coldList_ != 0; }
   // Free chunks listed apart from old space's lists (by one thread of a parallel sweep),
   // then put on them by adoptFreeChunks exactly as if each had been added there by
   // addFreeChunk, in the same order.
@@ -175,6 +196,9 @@ class OldSpace {
     liveBytes_ = b;
     allocatedSinceSweep_ = 0;
   }
+  // A lazy sweep's end: the live bytes it counted replace the collection's estimate,
+  // and what was allocated since the collection stays counted.
+  void correctLiveBytes(size_t b) { liveBytes_ = b; }
 
   // Everything of old space that lives outside its segments' memory (free-list heads,
   // bump area, segment list, counters): with the segments' pages, the whole of it.
@@ -213,7 +237,10 @@ class OldSpace {
 
  private:
   uintptr_t takeBlock(size_t bytes);  // allocateBlock, without the watch
+  // From the large list, then the cold list.
   uintptr_t allocateFromLargeList(size_t bytes);
+  uintptr_t allocateFromList(uintptr_t& list, size_t bytes);
+  bool takeFreeTailFromList(uintptr_t& list, size_t bytes);
   bool openSegment(size_t minBytes);
   void closeBumpArea();
   uintptr_t takeAddressRange(size_t bytes);
@@ -243,6 +270,9 @@ class OldSpace {
   // free chunks are never scanned). exactLists_[w] holds chunks of exactly w words.
   std::array<uintptr_t, kExactListWords> exactLists_{};
   uintptr_t largeList_ = 0;
+  // See addColdFreeChunk. Empty outside a lazy sweep: state() never records it.
+  uintptr_t coldList_ = 0;
+  SegmentSweeper* sweeper_ = nullptr;  // see setSegmentSweeper
   size_t maxBytes_;
   size_t committedBytes_ = 0;
   size_t liveBytes_ = 0;

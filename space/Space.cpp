@@ -47,6 +47,7 @@ Space::~Space() {
 void Space::armCheckpoint() {
   if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
   abandonMarking();  // the checkpoint that follows would (SpaceCheckpoint); none starts while armed
+  finishSweeping();  // it writes free chunks into the pages armed, and the checkpoint records them
   finishPageRelease();
   // Room, above every range the checkpoint will track, for the objects made under it
   // (SpaceCheckpoint allocates bump first), faulted in ahead rather than in the pause.
@@ -218,10 +219,12 @@ uintptr_t Space::allocateOldBlock(size_t bytes) {
   }
   uintptr_t block = oldSpace_->allocateBlock(bytes);
   // Out of room: a marking in progress is finished first; failing that, every dead
-  // object is freed before the heap is declared exhausted.
+  // object is freed before the heap is declared exhausted. (A lazy sweep has swept every
+  // segment by now: allocation sweeps before it opens one.)
   if (block == 0 && marking_ && collectDueGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0 && collectGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0) heapExhausted();
+  if (sweep_ != nullptr) advanceSweep(bytes);
   return block;
 }
 
@@ -263,6 +266,7 @@ void Space::catchUpMarking() {
 bool Space::startMarking() {
   if (marking_) return true;
   if (!markingAllowed()) return false;
+  finishSweeping();  // (paced to have ended long before) the marks left would pass as this marking's
   auto start = std::chrono::steady_clock::now();
   // Everything in old space may be live: scan its share with references before old space
   // grows by the rest of the threshold (a quarter faster, to finish a little before).
@@ -312,6 +316,62 @@ void Space::markStored(HeapObject* target, Oop value) {
   }
 }
 
+void Space::advanceSweep(size_t allocatedBytes) {
+  if (!sweep_->done()) {
+    size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
+    sweepStep(std::max(minStep, allocatedBytes * sweepBytesPerByte_));
+  } else {
+    endSweep();  // allocation swept the last segment
+  }
+}
+
+void Space::catchUpSweep() {
+  if (oldSpace_->allocatedSinceSweep() < sweepLateAt_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return;
+  sweepStep(kUnboundedStepBytes);
+  lastCatchUpStep_ = std::chrono::steady_clock::now();
+}
+
+bool Space::sweepStep(size_t budgetBytes) {
+  auto start = std::chrono::steady_clock::now();
+  if (!sweep_->step(budgetBytes, start + std::chrono::microseconds(config_.maxMarkingStepMicros))) return false;
+  endSweep();
+  return true;
+}
+
+void Space::finishSweepingNow() {
+  if (collecting_) throw std::logic_error("a lazy sweep finished during a collection");
+  sweep_->step(SIZE_MAX, std::chrono::steady_clock::time_point::max());
+  endSweep();
+}
+
+void Space::endSweep() {
+  ESPELL_ASSERT(sweep_->done(), "a lazy sweep ended with segments left");
+  ESPELL_ASSERT(!markBits_->anyMarked(), "a mark bit outlived the lazy sweep");
+  markBits_->noteCleared();  // every marked object was unmarked as its segment was swept
+  oldSpace_->appendColdChunks();
+  size_t live = sweep_->liveBytes();
+  oldSpace_->correctLiveBytes(live);
+  stats_.peakLiveBytes = std::max<uint64_t>(stats_.peakLiveBytes, live);
+  scannedShare_ = std::min(1.0, double(sweepScannedBytes_) / double(std::max<size_t>(1, live)));
+  stats_.lazySweeps++;
+  stats_.lazySweepNanos += sweep_->nanos();
+  stats_.maxLazySweepStepNanos = std::max(stats_.maxLazySweepStepNanos, sweep_->longestNanos());
+  if (sweepForIdleRelease_) {
+    stats_.idleReleasedBytes += sweep_->releasedBytes();
+    idleSliceReleased_ += sweep_->releasedBytes();
+  }
+  sweep_.reset();
+  oldSpace_->warmBumpArea();
+}
+
+void Space::dropSweep() {
+  sweep_.reset();
+  markBits_->clear();  // the marks of the segments left
+  stats_.droppedLazySweeps++;
+}
+
 void Space::abandonMarking() {
   if (!marker_) return;
   marker_.reset();
@@ -353,6 +413,7 @@ void Space::scavenge() {
   // Shrinking eden drops pages that a checkpoint may restore, or that a snapshot has not written yet.
   if (!checkpoint_ && !pagesHold_) resizeEden();
   afterCollection();
+  if (sweep_ != nullptr) advanceSweep(stats_.bytesPromoted - promotedBefore);
   advanceMarking(stats_.bytesPromoted - promotedBefore);
   // Promotion grows old space; collect it once it has grown enough. A marking that has
   // marked everything waits for that too (or for an idle release): finished at once, it
@@ -373,16 +434,19 @@ bool Space::collectGarbage() {
 
 bool Space::collectDueGarbage() {
   if (checkpoint_) return false;
-  collectGarbage(MarkSweep::kReleaseFreeBytes, Precision::Finish);
+  collectGarbage(MarkSweep::kReleaseFreeBytes, Precision::Finish, SweepTiming::Lazily);
   return true;
 }
 
-size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision) {
+size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision, SweepTiming timing) {
   if (collecting_) throw std::logic_error("nested collection");
   if (precision == Precision::Complete) abandonMarking();
   dropCensus();  // the sweep frees and coalesces what the census walked
   waitForPagesHold();
   finishPageRelease();
+  // A checkpoint or a snapshot armed ahead of its pause would record old space whole in
+  // that pause, a lazy sweep's rest included: armed, the sweep runs now, as it would have.
+  if (armedPages_ || snapshotDisarm_) timing = SweepTiming::Now;
   disarmCheckpoint();  // segments may be released and their addresses reused
   if (snapshotDisarm_) std::exchange(snapshotDisarm_, nullptr)();
   oldSpace_->waitForBumpAreaWarming();  // the sweep rewrites and releases free memory
@@ -393,24 +457,40 @@ size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision) {
   std::unique_ptr<Marker> incremental = std::move(marker_);
   marking_ = false;
   markingDone_ = false;
+  ESPELL_ASSERT(incremental == nullptr || sweep_ == nullptr, "a marking ran while a lazy sweep was left");
+  if (sweep_ != nullptr) dropSweep();
   // An idle release gives back every free page; a collection while the program runs keeps
   // what it will allocate from next.
   MarkSweep sweeper(*this, releaseFreeBytes, collectorThreadsForCollection(),
                     /*keepNextCycle=*/releaseFreeBytes == MarkSweep::kReleaseFreeBytes);
-  sweeper.run(incremental.get());
-  scannedShare_ =
-      std::min(1.0, double(sweeper.scannedBytes()) / double(std::max<size_t>(1, oldSpace_->liveBytesAtLastSweep())));
+  sweeper.mark(incremental.get());
   if (incremental) stats_.incrementalCollections++;
   incremental.reset();
   forwardersLeft_ = false;  // the marking replaced every reference to a forwarder
+  bool lazily = timing == SweepTiming::Lazily && config_.lazySweeping &&
+                (oldSpace_->committedBytes() >= config_.lazySweepMinBytes || config_.gcStress);
+  if (lazily) {
+    sweep_ = std::make_unique<LazySweep>(*this, sweeper);
+    sweepScannedBytes_ = sweeper.scannedBytes();
+    sweepForIdleRelease_ = !sweeper.keepsNextCycle();
+    // Paced to end by an eighth of the next collection's threshold; behind from a quarter.
+    size_t threshold = fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
+    sweepBytesPerByte_ = sweep_->bytesToSweep() / std::max<size_t>(1, threshold / 8) + 1;
+    sweepLateAt_ = threshold / 4;
+  } else {
+    sweeper.sweep();
+    scannedShare_ =
+        std::min(1.0, double(sweeper.scannedBytes()) / double(std::max<size_t>(1, oldSpace_->liveBytesAtLastSweep())));
+    oldSpace_->warmBumpArea();
+  }
   stats_.fullCollectionMarkNanos += sweeper.markNanos();
   stats_.fullCollectionSweepNanos += sweeper.sweepNanos();
+  stats_.fullCollectionReleaseNanos += sweeper.releaseNanos();
   // A promotion may have raised the limit temporarily; restore it (never below what is
   // still committed, so live data is not declared over the limit retroactively).
   oldSpace_->setMaxBytes(std::max(config_.maxOldBytes, oldSpace_->committedBytes()));
   lastFullCollection_ = std::chrono::steady_clock::now();
   idleFullCollectionOwed_ = false;
-  oldSpace_->warmBumpArea();
   uint64_t ns = nanosSince(start);
   collecting_ = false;
   stats_.fullCollections++;
@@ -483,24 +563,42 @@ Space::IdleWork Space::idleWork() {
 }
 
 std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
+  if (sweep_ != nullptr) {  // a sweep left to run (the last slice's collection's, or a due one's) goes on
+    bool forIdleRelease = sweepForIdleRelease_;
+    if (!sweepStep(kUnboundedStepBytes)) return std::nullopt;
+    if (forIdleRelease) return std::exchange(idleSliceReleased_, 0);
+  }
   if (!marking_) {  // (none runs under a checkpoint, and none starts)
     bool markFirst = oldSpace_->liveBytesAtLastSweep() >= config_.incrementalMarkingMinBytes || config_.gcStress;
     if (markFirst && idleWork().full && startMarking()) return std::nullopt;
   } else if (!markStep(kUnboundedStepBytes)) {
     return std::nullopt;
   }
-  return releaseMemoryWhileIdle();
+  size_t released = releaseMemoryWhileIdle(SweepTiming::Lazily);
+  if (sweep_ == nullptr) return released;
+  idleSliceReleased_ = released;  // and, when the slices have swept, what the sweep released
+  return std::nullopt;
 }
 
 size_t Space::releaseMemoryWhileIdle() {
+  return releaseMemoryWhileIdle(SweepTiming::Now);
+}
+
+size_t Space::releaseMemoryWhileIdle(SweepTiming timing) {
   if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
+  // Released by the sweeps of earlier slices (counted in the stats then), not answered yet.
+  size_t owed = std::exchange(idleSliceReleased_, 0);
+  if (timing == SweepTiming::Now) {
+    finishSweeping();  // idle time is the time for it
+    owed += std::exchange(idleSliceReleased_, 0);
+  }
   auto [active, full] = idleWork();
-  if (!active && !full) return 0;
+  if (!active && !full) return owed;
   size_t released = 0;
   if (full) {
     // Every free run that covers a page gives it back, not only the large ones, and the
     // copies a large update's checkpoint kept for the next one go too.
-    released += collectGarbage(MarkSweep::kReleaseEveryPage, Precision::Finish);
+    released += collectGarbage(MarkSweep::kReleaseEveryPage, Precision::Finish, timing);
     WriteTracker::releaseSpareChunks(1);
   } else {
     scavenge();
@@ -509,7 +607,7 @@ size_t Space::releaseMemoryWhileIdle() {
   stats_.idleReleases++;
   stats_.idleReleasedBytes += released;
   idleQuietMark_ = activityMark();
-  return released;
+  return owed + released;
 }
 
 size_t Space::residentBytes() const {
@@ -565,7 +663,8 @@ void Space::notifyBecome() {
 }
 
 void Space::openCensus(std::vector<ClassIndex> classes) {
-  census_.reset();  // one allocation watch at a time
+  census_.reset();   // one allocation watch at a time
+  finishSweeping();  // the census walks every segment
   census_ = std::make_unique<InstanceCensus>(*oldSpace_, std::move(classes));
 }
 

@@ -20,6 +20,7 @@
 #include "space/HandleTable.h"
 #include "space/HeapObject.h"
 #include "space/InstanceCensus.h"
+#include "space/LazySweep.h"
 #include "space/MarkBitmap.h"
 #include "space/Marker.h"
 #include "space/Nursery.h"
@@ -71,8 +72,15 @@ struct SpaceConfig {
   int64_t maxMarkingStepMicros = 2000;
   // A marking behind its pace (steps that stopped at their deadline short of their
   // budget, or old space four fifths of the way to the collection) also marks at the
-  // program's heartbeat (Space::markAtHeartbeat): a step at most this often.
+  // program's heartbeat (Space::collectAtHeartbeat): a step at most this often.
   int64_t markingCatchUpIntervalMicros = 10000;
+  // The collections that fall due (and the idle release's slices) sweep lazily, segment
+  // by segment while the program runs (space/LazySweep.h), in an old space of
+  // lazySweepMinBytes or more (below, the sweep takes a millisecond or less): their pause
+  // only marks. Explicit collections sweep at once. GC stress builds sweep lazily from
+  // the first byte.
+  bool lazySweeping = true;
+  size_t lazySweepMinBytes = size_t(16) << 20;
   bool warmSpareSegment = false;  // keep a spare old segment written ahead
                                   // (OldSpace::keepSpareSegment): a space
                                   // that takes updates or snapshots
@@ -267,8 +275,8 @@ class Space {
   void dropCensus() { census_.reset(); }
   const InstanceCensus* census() const { return census_.get(); }
   // Calls f for every object of class `c` (not forwarders, not free chunks), old and
-  // young: from the census when one covers `c`, otherwise by walking every object. f must
-  // not allocate.
+  // young: from the census when one covers `c`, otherwise by walking every object (which
+  // ends a lazy sweep first). f must not allocate.
   void forEachInstanceOf(ClassIndex c, const std::function<void(HeapObject*)>& f);
   // How many objects of class `c` the nursery holds now: with a census's count of old
   // ones, about what a pause will find.
@@ -430,18 +438,33 @@ class Space {
   std::optional<size_t> releaseMemoryWhileIdleSlice();
   // A step bounded by its deadline, not by bytes.
   static constexpr size_t kUnboundedStepBytes = size_t(1) << 40;
-  // Called at the program's heartbeat: a marking behind its pace catches up there, a
-  // step (at most maxMarkingStepMicros) at most every markingCatchUpIntervalMicros. In
-  // the hub, steps came only after scavenges (five a second), each stopped at 2 ms short
-  // of its budget, and the collection that fell due marked 134 ms in its pause.
-  void markAtHeartbeat() {
-    if (marking_ && !markingDone_) catchUpMarking();
+  // Called at the program's heartbeat: a marking or a lazy sweep behind its pace catches
+  // up there, a step (at most maxMarkingStepMicros) at most every
+  // markingCatchUpIntervalMicros. In the hub, steps came only after scavenges (five a
+  // second), each stopped at 2 ms short of its budget, and the collection that fell due
+  // marked 134 ms in its pause.
+  void collectAtHeartbeat() {
+    if (marking_ && !markingDone_) {
+      catchUpMarking();
+    } else if (sweep_ != nullptr) [[unlikely]] {
+      catchUpSweep();
+    }
   }
   // Bytes the steps after scavenges and old allocations were to scan and did not (they
-  // stopped at their deadline): what markAtHeartbeat catches up.
+  // stopped at their deadline): what collectAtHeartbeat catches up.
   uint64_t markingDebtBytes() const { return markingDebtBytes_; }
   // Old space has grown four fifths of the way from the marking's start to its collection.
   bool markingLate() const { return marking_ && oldSpace_->allocatedSinceSweep() >= markingLateAt_; }
+  // A full collection's sweep runs with the program (space/LazySweep.h): until it ends,
+  // segments not yet swept hold dead objects and live objects' mark bits.
+  bool sweeping() const { return sweep_ != nullptr; }
+  const LazySweep* lazySweep() const { return sweep_.get(); }
+  // Ends the lazy sweep, sweeping every segment left: what walks or records the heap
+  // (forEachObject, the verifier, a census, a checkpoint or its arming, an image) calls it
+  // first.
+  void finishSweeping() {
+    if (sweep_ != nullptr) finishSweepingNow();
+  }
   // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
   // collects fully: an eighth of the live data, at least 1 MiB.
   size_t idleFullGcBytes() const;
@@ -485,6 +508,7 @@ class Space {
   // chunks only as fillers that swapIdentities leaves behind objects that shrank.
   template <class F>
   void forEachObject(F&& f) {
+    finishSweeping();
     forEachYoungObject(f);
     oldSpace_->forEachBlock([&](HeapObject* o) {
       if (o->classIndex() != reserved_class::kFreeChunk) f(o);
@@ -555,9 +579,15 @@ class Space {
   // what was dead when the marking started; what died since may be left to the next
   // collection (the collections that fall due, and idle ones).
   enum class Precision { Finish, Complete };
+  // When the sweep runs: in the collection's pause, or lazily (space/LazySweep.h, where
+  // SpaceConfig::lazySweeping allows).
+  enum class SweepTiming { Now, Lazily };
   // The full collection; free runs of releaseFreeBytes or more give their pages back.
-  // Answers the bytes of range released.
-  size_t collectGarbage(size_t releaseFreeBytes, Precision precision);
+  // Answers the bytes of range released (by the pause: a lazy sweep's come later).
+  size_t collectGarbage(size_t releaseFreeBytes, Precision precision, SweepTiming timing = SweepTiming::Now);
+  // releaseMemoryWhileIdle, its collection's sweep left to the slices when `timing` is
+  // Lazily.
+  size_t releaseMemoryWhileIdle(SweepTiming timing);
   // Old space has grown by fullCollectionThreshold since the last full collection: the
   // heap stays near twice the live data. False while a snapshot holds the heap; then it
   // tells the hold's `owed` (see holdPages) instead.
@@ -595,6 +625,27 @@ class Space {
   // Of the live data, the share the last full collection's marking scanned (objects
   // with references; bytes and words are only marked): how much work the next marking has.
   double scannedShare_ = 1.0;
+  // The lazy sweep (space/LazySweep.h). After a scavenge (having promoted
+  // `allocatedBytes`) or an old allocation: a step of it, paced to end once old space has
+  // grown by an eighth of the next collection's threshold; ends it when done.
+  void advanceSweep(size_t allocatedBytes);
+  // At the heartbeat: a step, where old space has grown by a quarter of the threshold.
+  void catchUpSweep();
+  // A step of at most maxMarkingStepMicros, sweeping `budgetBytes` of segments; answers
+  // whether the sweep has ended.
+  bool sweepStep(size_t budgetBytes);
+  void finishSweepingNow();
+  // Once every segment is swept: the counts the sweep makes exact, the cold runs put
+  // last, the bump area warmed (as after a sweep in the pause).
+  void endSweep();
+  // A stop-the-world collection drops the sweep left: its marks are cleared, and its own
+  // sweep covers every segment again.
+  void dropSweep();
+  uint64_t sweepScannedBytes_ = 0;    // the collection's marking's, for scannedShare_
+  size_t sweepBytesPerByte_ = 0;      // segment bytes a step sweeps for each byte allocated
+  size_t sweepLateAt_ = 0;            // allocatedSinceSweep() from which the heartbeat steps
+  bool sweepForIdleRelease_ = false;  // the sweep of an idle release (every free page goes)
+  size_t idleSliceReleased_ = 0;      // released for the idle release, not answered by it yet
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
@@ -643,6 +694,7 @@ class Space {
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
   std::unique_ptr<InstanceCensus> census_;        // see openCensus
+  std::unique_ptr<LazySweep> sweep_;              // see sweeping(); after oldSpace_, which it points into
   // See collectorThreadsForCollection.
   std::unique_ptr<CollectorThreads> collectorThreads_;
   uint64_t stressAllocations_ = 0;

@@ -11,6 +11,7 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
   space.abandonMarking();     // a rollback would undo what the marking relies on
+  space.finishSweeping();     // its state is old space's, whole (armCheckpoint ended it, ahead)
   space.waitForPagesHold();   // a snapshot still writing these pages finishes first
   space.finishPageRelease();  // and the previous checkpoint's pages are writable again
   // 1. The C++ state (no spare segment is prepared until the end: see restoreState).

@@ -11,6 +11,7 @@ namespace space {
 
 SpaceImageState SpaceImage::capture(Space& space) {
   if (space.collecting_) throw std::logic_error("an image of a space during a collection");
+  space.finishSweeping();  // an image holds no dead object (ImageWriter::arm ended it, ahead)
   // The active stack is written without a barrier (RememberedSet.h); in the loaded space
   // no stack is active, so it is remembered like any old object holding young ones.
   if (!space.activeStack_.isNull()) space.rememberIfOld(space.activeStack_.object());

@@ -340,7 +340,7 @@ void Interpreter::handleInterrupts() {
   switch (s.pausePhase()) {
     case PausePhase::None:
       s.pollEvents();
-      space_.markAtHeartbeat();  // a marking behind its pace catches up (Space.h)
+      space_.collectAtHeartbeat();  // a marking or a sweep behind its pace catches up (Space.h)
       break;
     case PausePhase::Pausing:
       // Blocked processes are quiescent: no events are delivered until the pause ends.

@@ -336,7 +336,7 @@ TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's s
   REQUIRE(h.space.startMarking());
   // On pace, with no debt, the heartbeat does nothing.
   uint64_t steps = s.markingSteps;
-  h.space.markAtHeartbeat();
+  h.space.collectAtHeartbeat();
   CHECK(s.markingSteps == steps);
   // A scavenge's step, a budget of markingStepBytes, stops after a piece: a debt.
   h.point(1, 2);
@@ -345,7 +345,7 @@ TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's s
   uint64_t debt = h.space.markingDebtBytes();
   CHECK(debt > c.markingStepBytes / 2);
   // Paid at the heartbeat, a piece a step here.
-  for (int i = 0; i < 100 && h.space.markingDebtBytes() > 0; i++) h.space.markAtHeartbeat();
+  for (int i = 0; i < 100 && h.space.markingDebtBytes() > 0; i++) h.space.collectAtHeartbeat();
   CHECK(h.space.markingDebtBytes() < debt);
   CHECK(s.markingSteps > steps + 50);
   h.space.collectDueGarbage();

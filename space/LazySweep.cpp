@@ -1,0 +1,115 @@
+// LazySweep: see LazySweep.h.
+#include "space/LazySweep.h"
+
+#include <algorithm>
+
+#include "space/Assert.h"
+#include "space/Space.h"
+
+namespace space {
+
+namespace {
+uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
+// All that old space had in use before the collection: what its live bytes are until the
+// sweep has counted them (a sweep only frees).
+size_t inUseBytes(const OldSpace& old) {
+  return old.liveBytesAtLastSweep() + old.allocatedSinceSweep();
+}
+}  // namespace
+
+LazySweep::LazySweep(Space& space, const MarkSweep& marked)
+    : space_(space),
+      sweeper_(marked),
+      keeping_(marked.keepsNextCycle() ? space.fullCollectionThreshold(inUseBytes(space.oldSpace())) : 0) {
+  OldSpace& old = space.oldSpace();
+  size_t estimate = inUseBytes(old);
+  old.resetFreeLists();  // closes the bump area: no segment to sweep is the bump segment
+  old.setLiveBytesAfterSweep(estimate);
+  const std::vector<Segment>& segments = old.segments();
+  for (size_t i = segments.size(); i-- > 0;) {
+    unswept_.push_back(segments[i].start);
+    bytesToSweep_ += segments[i].bytes();
+  }
+  old.setSegmentSweeper(this);
+}
+
+LazySweep::~LazySweep() {
+  space_.oldSpace().setSegmentSweeper(nullptr);
+}
+
+bool LazySweep::sweepNextSegment() {
+  if (done()) return false;
+  sweepOneSegment();
+  return true;
+}
+
+bool LazySweep::step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline) {
+  auto start = std::chrono::steady_clock::now();
+  stepping_ = true;
+  size_t until = sweptBytes_ + budgetBytes;
+  while (!done()) {
+    sweepOneSegment();
+    if (sweptBytes_ >= until || std::chrono::steady_clock::now() >= deadline) break;
+  }
+  stepping_ = false;
+  longestNanos_ = std::max(longestNanos_, nanosSince(start));
+  return done();
+}
+
+void LazySweep::sweepOneSegment() {
+  auto start = std::chrono::steady_clock::now();
+  OldSpace& old = space_.oldSpace();
+  uintptr_t first = unswept_.back();
+  unswept_.pop_back();
+  const Segment* seg = old.segmentOf(first);
+  ESPELL_ASSERT(seg != nullptr && seg->start == first && seg->top == seg->end,
+                "a segment left to sweep was released, or became the bump segment");
+  size_t index = size_t(seg - old.segments().data());
+  size_t bytes = seg->bytes();
+  MarkSweep::SweptPart part = sweeper_.sweepSegment(index);
+  old.adoptFreeChunks(part.free);
+  for (auto [runStart, runBytes] : part.large) listLargeRun(runStart, runBytes);
+  if (!part.emptySegments.empty()) {
+    if (keptEmptySegment_) {
+      old.releaseSegment(index);
+    } else {
+      // Kept, against thrashing between collections: one free run, like any other.
+      keptEmptySegment_ = true;
+      auto [from, to] = OldSpace::releasablePages(first, bytes);
+      if (bytes >= sweeper_.releaseFreeBytes() && to > from) {
+        listLargeRun(first, bytes);
+      } else {
+        old.addFreeChunk(first, bytes);
+      }
+    }
+  }
+  liveBytes_ += part.liveBytes;
+  sweptBytes_ += bytes;
+  uint64_t ns = nanosSince(start);
+  nanos_ += ns;
+  if (!stepping_) longestNanos_ = std::max(longestNanos_, ns);
+}
+
+void LazySweep::listLargeRun(uintptr_t start, size_t bytes) {
+  OldSpace& old = space_.oldSpace();
+  auto [from, to] = OldSpace::releasablePages(start, bytes);
+  switch (keeping_.decide(from, to)) {
+    case MarkSweep::RunKeeping::Fate::Keep:
+      old.addFreeChunk(start, bytes);
+      break;
+    case MarkSweep::RunKeeping::Fate::KeepCold:
+      old.addColdFreeChunk(start, bytes);
+      break;
+    case MarkSweep::RunKeeping::Fate::Release:
+      old.addColdFreeChunk(start, bytes);  // its header and link stay, on the first page
+      space_.reservation().releasePages(from, to - from);
+      releasedBytes_ += to - from;
+      break;
+  }
+}
+
+}  // namespace space

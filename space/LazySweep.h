@@ -1,0 +1,82 @@
+// LazySweep: a full collection's sweep left to run with the program, so that the
+// collection's pause only finishes the marking. Segment by segment, the sweep runs
+//   - when an allocation finds no free chunk (OldSpace::SegmentSweeper), before old space
+//     takes fresh memory;
+//   - in steps after scavenges, paced to end once old space has grown by a quarter of the
+//     next collection's threshold (a marking is due at half of it), and at the program's
+//     heartbeat once behind that pace (Space::advanceSweep, Space::sweepAtHeartbeat);
+//   - in the idle release's slices (Space::releaseMemoryWhileIdleSlice).
+// Swept all at once, a GiB of the hub's small objects held the program 47-102 ms.
+//
+// Invariants until the sweep ends (Space::sweeping()):
+//   - Segments not yet swept hold the dead objects of the collection, whose references
+//     may name memory reused since. Whatever walks the heap or records it — forEachObject,
+//     the verifier, a census, a checkpoint, an image — first ends the sweep
+//     (Space::finishSweeping).
+//   - Their live objects' mark bits stay set; swept segments have none. So no marking
+//     starts before the sweep ends (Space::startMarking ends it), and a stop-the-world
+//     collection drops the rest (Space::dropSweep: its own sweep covers every segment).
+//   - No segment left to sweep is the bump segment, and the segments opened since are not
+//     in the list: allocation takes only memory swept or new.
+//   - Free runs whose pages are not resident wait on old space's cold list (allocation
+//     takes them last); the end puts them behind the large list.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "space/MarkSweep.h"
+#include "space/OldSpace.h"
+
+namespace space {
+
+class Space;
+
+class LazySweep final : public OldSpace::SegmentSweeper {
+ public:
+  // After `marked`'s marking: forgets old space's free lists and bump area, and leaves
+  // every segment to sweep. Its live bytes are estimated until the end as all that was in
+  // use (what a sweep can only lower). The large free runs give their pages back as
+  // `marked` would have (MarkSweep::RunKeeping, with the estimate's threshold kept).
+  LazySweep(Space& space, const MarkSweep& marked);
+  ~LazySweep();
+  LazySweep(const LazySweep&) = delete;
+  LazySweep& operator=(const LazySweep&) = delete;
+
+  bool sweepNextSegment() override;
+  // Sweeps segments until `budgetBytes` of them are swept or `deadline` has passed
+  // (at least one); answers whether none is left.
+  bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
+  bool done() const { return unswept_.empty(); }
+
+  // Bytes of segments swept by now, of those to sweep at the start.
+  size_t sweptBytes() const { return sweptBytes_; }
+  size_t bytesToSweep() const { return bytesToSweep_; }
+  // The live bytes of the swept segments, and the address range whose pages they gave back.
+  size_t liveBytes() const { return liveBytes_; }
+  size_t releasedBytes() const { return releasedBytes_; }
+  // Time spent sweeping so far, and the longest stretch in one go (a step, or the segment
+  // an allocation swept).
+  uint64_t nanos() const { return nanos_; }
+  uint64_t longestNanos() const { return longestNanos_; }
+
+ private:
+  // Sweeps the segment at the end of unswept_ and lists what it gave.
+  void sweepOneSegment();
+  // Lists a large run by its fate, giving its pages back if released.
+  void listLargeRun(uintptr_t start, size_t bytes);
+
+  Space& space_;
+  MarkSweep sweeper_;  // the collection's: its parameters, and the segment walk
+  MarkSweep::RunKeeping keeping_;
+  std::vector<uintptr_t> unswept_;  // segment starts, highest first: the lowest goes next
+  bool keptEmptySegment_ = false;   // one empty segment stays, against thrashing
+  size_t bytesToSweep_ = 0, sweptBytes_ = 0;
+  size_t liveBytes_ = 0, releasedBytes_ = 0;
+  uint64_t nanos_ = 0, longestNanos_ = 0;
+  bool stepping_ = false;  // inside step(): its segments are timed as one stretch
+};
+
+}  // namespace space

@@ -1,0 +1,235 @@
+// Sweeping lazily (space/LazySweep.h): the pause of a collection that falls due only
+// marks, and each segment is swept as allocation needs it, in steps, or at the end of
+// whatever walks the heap. Each case sets the sweep's result against the sweep in the
+// pause, or checks that no dead object is met and no live one freed (the verifier).
+#include <vector>
+
+#include "space/InstanceCensus.h"
+#include "tests/unit/space/TestHeap.h"
+
+using namespace space;
+using space::test::TestHeap;
+
+namespace {
+
+// Every collection that falls due sweeps lazily, and no marking starts by itself (the
+// cases start one where they want one). No collection at every allocation, even in GC
+// stress builds.
+SpaceConfig lazyConfig() {
+  SpaceConfig c = space::test::smallConfig();
+  c.gcStress = false;
+  c.incrementalMarkingMinBytes = size_t(1) << 40;  // no marking is ever due
+  c.lazySweepMinBytes = 0;
+  return c;
+}
+
+constexpr size_t kArrays = 6000;     // of 500 slots: 4 KiB each, over three segments
+constexpr size_t kArraySlots = 500;  // (young below largeObjectBytes: made old here)
+
+// Fills old space with arrays, every other one kept in the answered array (each holding
+// its index), the rest garbage; then a second round of garbage, so that a segment at the
+// top holds nothing live.
+Oop fill(TestHeap& h) {
+  Oop keep = h.array(kArrays / 2, Tenure::Old);
+  Handle held(h.space, keep);
+  for (size_t i = 0; i < kArrays; i++) {
+    Oop a = h.array(kArraySlots, Tenure::Old);
+    if (i % 2 == 0) {
+      h.space.storePointer(a, 0, Oop::fromSmallInteger(int64_t(i)));
+      h.space.storePointer(held.get(), i / 2, a);
+    }
+  }
+  for (size_t i = 0; i < kArrays / 2; i++) h.array(kArraySlots, Tenure::Old);
+  return held.get();
+}
+
+void checkKept(Oop keep) {
+  for (size_t i = 0; i < kArrays / 2; i++)
+    REQUIRE(keep.object()->slot(i).object()->slot(0).smallInteger() == int64_t(2 * i));
+}
+
+}  // namespace
+
+TEST_CASE("a due collection's pause leaves every segment to sweep, and allocation sweeps before it grows") {
+  TestHeap h(lazyConfig());
+  Handle keep(h.space, fill(h));
+  size_t committed = h.space.oldSpace().committedBytes();
+  REQUIRE(h.space.oldSpace().segments().size() >= 3);
+  uint64_t lazySweeps = h.space.stats().lazySweeps;
+  uint64_t sweepNanos = h.space.stats().fullCollectionSweepNanos;
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  const LazySweep& sweep = *h.space.lazySweep();
+  CHECK(sweep.sweptBytes() == 0);
+  CHECK(sweep.bytesToSweep() == committed);
+  CHECK(h.space.oldSpace().freeBytes() == 0);
+  CHECK(h.space.stats().fullCollectionSweepNanos == sweepNanos);  // no sweep in the pause
+  // No free chunk yet: the allocation sweeps a segment rather than open one.
+  Handle fresh(h.space, h.array(kArraySlots, Tenure::Old));
+  CHECK(h.space.oldSpace().committedBytes() <= committed);
+  if (h.space.sweeping()) CHECK(h.space.lazySweep()->sweptBytes() > 0);
+  h.space.finishSweeping();
+  CHECK_FALSE(h.space.sweeping());
+  CHECK(h.space.stats().lazySweeps == lazySweeps + 1);
+  checkKept(keep.get());
+  h.verify();
+}
+
+TEST_CASE("swept lazily, old space comes out as swept in the pause") {
+  SpaceConfig eagerConfig = lazyConfig();
+  eagerConfig.lazySweeping = false;
+  TestHeap eager(eagerConfig), lazy(lazyConfig());
+  Handle keepEager(eager.space, fill(eager)), keepLazy(lazy.space, fill(lazy));
+  eager.space.collectDueGarbage();
+  lazy.space.collectDueGarbage();
+  REQUIRE_FALSE(eager.space.sweeping());
+  REQUIRE(lazy.space.sweeping());
+  lazy.space.finishSweeping();
+  const OldSpace &e = eager.space.oldSpace(), &l = lazy.space.oldSpace();
+  CHECK(l.liveBytesAtLastSweep() == e.liveBytesAtLastSweep());
+  CHECK(l.committedBytes() == e.committedBytes());  // the same empty segments released, one kept
+  CHECK(l.segments().size() == e.segments().size());
+  CHECK(l.freeBytes() == e.freeBytes());
+  CHECK(l.allocatedSinceSweep() == e.allocatedSinceSweep());
+  CHECK(lazy.space.stats().peakLiveBytes == eager.space.stats().peakLiveBytes);
+  checkKept(keepLazy.get());
+  lazy.verify();
+}
+
+TEST_CASE("what the program makes and stores while the sweep runs is kept") {
+  TestHeap h(lazyConfig());
+  Handle keep(h.space, fill(h));
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  // New old objects (in swept memory) and young ones promoted by scavenges, whose
+  // promotion may sweep: all stored into objects of segments not swept yet.
+  std::vector<Handle> young;
+  for (size_t i = 0; i < kArrays / 2; i += 97) {
+    Oop o = i % 2 == 0 ? h.point(int64_t(i), 0, Tenure::Old) : h.point(int64_t(i), 0);
+    h.space.storePointer(keep.get().object()->slot(i), 1, o);
+  }
+  for (int i = 0; i < 5 && h.space.sweeping(); i++) h.space.scavenge();
+  h.space.finishSweeping();
+  for (size_t i = 0; i < kArrays / 2; i += 97) {
+    Oop holder = keep.get().object()->slot(i);
+    CHECK(holder.object()->slot(0).smallInteger() == int64_t(2 * i));
+    CHECK(TestHeap::x(holder.object()->slot(1)) == int64_t(i));
+  }
+  h.verify();
+  // And the next collection, in the pause this time, finds the same.
+  h.space.collectGarbage();
+  checkKept(keep.get());
+  h.verify();
+}
+
+TEST_CASE("steps after scavenges end the sweep, and a marking starts only once it has ended") {
+  SpaceConfig c = lazyConfig();
+  TestHeap h(c);
+  Handle keep(h.space, fill(h));
+  uint64_t lazySweeps = h.space.stats().lazySweeps;
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  size_t scavenges = 0;
+  while (h.space.sweeping()) {
+    REQUIRE(++scavenges < 100);
+    for (int i = 0; i < 2000; i++) h.point(i, i);  // garbage, and a scavenge
+    h.space.scavenge();
+  }
+  CHECK(scavenges >= 1);
+  CHECK(h.space.stats().lazySweeps == lazySweeps + 1);
+  CHECK(h.space.stats().maxLazySweepStepNanos > 0);
+  checkKept(keep.get());
+  h.verify();
+
+  // Swept by none of those: a marking ends the sweep before it marks.
+  for (size_t i = 0; i < kArrays / 2; i++) h.array(kArraySlots, Tenure::Old);
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  REQUIRE(h.space.startMarking());
+  CHECK_FALSE(h.space.sweeping());
+  while (!h.space.markStep(1 << 20)) {
+  }
+  h.space.collectDueGarbage();
+  h.space.finishSweeping();
+  checkKept(keep.get());
+  h.verify();
+}
+
+TEST_CASE("a collection in the pause drops the sweep left, and frees what it left") {
+  TestHeap h(lazyConfig());
+  Handle keep(h.space, fill(h));
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  Handle fresh(h.space, h.array(kArraySlots, Tenure::Old));  // sweeps a segment or more
+  REQUIRE(h.space.sweeping());
+  uint64_t dropped = h.space.stats().droppedLazySweeps;
+  h.space.collectGarbage();
+  CHECK_FALSE(h.space.sweeping());
+  CHECK(h.space.stats().droppedLazySweeps == dropped + 1);
+  CHECK_FALSE(h.space.markBits().anyMarked());
+  size_t live = h.space.oldSpace().liveBytesAtLastSweep();
+  h.space.collectGarbage();
+  CHECK(h.space.oldSpace().liveBytesAtLastSweep() == live);
+  checkKept(keep.get());
+  h.verify();
+}
+
+TEST_CASE("what walks the heap ends the sweep first, and meets no dead object") {
+  TestHeap h(lazyConfig());
+  Handle keep(h.space, fill(h));
+  auto arrays = [&] {
+    size_t n = 0;
+    h.space.forEachInstanceOf(h.arrayClass, [&](HeapObject* o) { n += o->slotCount() == kArraySlots; });
+    return n;
+  };
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  CHECK(arrays() == kArrays / 2);
+  CHECK_FALSE(h.space.sweeping());
+
+  for (size_t i = 0; i < kArrays / 2; i++) h.array(kArraySlots, Tenure::Old);
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  h.space.openCensus({h.arrayClass});
+  CHECK_FALSE(h.space.sweeping());
+  while (!h.space.censusStep(std::chrono::microseconds(1000))) {
+  }
+  CHECK(arrays() == kArrays / 2);
+  h.space.dropCensus();
+
+  for (size_t i = 0; i < kArrays / 2; i++) h.array(kArraySlots, Tenure::Old);
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  h.space.armCheckpoint();
+  CHECK_FALSE(h.space.sweeping());
+  h.space.disarmCheckpoint();
+
+  for (size_t i = 0; i < kArrays / 2; i++) h.array(kArraySlots, Tenure::Old);
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  h.verify();
+  CHECK_FALSE(h.space.sweeping());
+}
+
+TEST_CASE("an idle release in slices sweeps in them too, and answers what the sweep gave back") {
+  SpaceConfig c = lazyConfig();
+  c.idleFullGcIntervalMillis = 0;
+  c.maxMarkingStepMicros = 0;  // a slice sweeps one segment
+  TestHeap h(c);
+  Handle keep(h.space, fill(h));
+  h.space.collectGarbage();
+  for (size_t i = 0; i < kArrays; i++) h.array(kArraySlots, Tenure::Old);  // garbage: two segments
+  size_t residentBefore = h.space.residentBytes();
+  size_t slices = 0;
+  std::optional<size_t> released;
+  while (!(released = h.space.releaseMemoryWhileIdleSlice())) {
+    REQUIRE(++slices < 1000);
+    CHECK(h.space.sweeping());
+  }
+  CHECK(slices >= 2);  // the collection's, and a segment a slice
+  CHECK_FALSE(h.space.sweeping());
+  CHECK(*released > 0);
+  CHECK(h.space.residentBytes() < residentBefore);
+  checkKept(keep.get());
+  h.verify();
+}
