@@ -2,6 +2,7 @@
 #include "space/LazySweep.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "space/Assert.h"
 #include "space/Space.h"
@@ -42,9 +43,15 @@ LazySweep::~LazySweep() {
 }
 
 bool LazySweep::sweepNextSegment() {
-  if (done()) return false;
+  if (done() || demandLeft_ == 0) return false;
+  demandLeft_--;
   sweepOneSegment();
   return true;
+}
+
+void LazySweep::allowDemand() {
+  demandLeft_ = kSegmentsOnDemand;
+  longestNanos_ = std::max(longestNanos_, std::exchange(demandNanos_, 0));
 }
 
 bool LazySweep::step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline) {
@@ -91,7 +98,10 @@ void LazySweep::sweepOneSegment() {
   sweptBytes_ += bytes;
   uint64_t ns = nanosSince(start);
   nanos_ += ns;
-  if (!stepping_) longestNanos_ = std::max(longestNanos_, ns);
+  if (!stepping_) {
+    demandNanos_ += ns;
+    longestNanos_ = std::max(longestNanos_, demandNanos_);
+  }
 }
 
 void LazySweep::listLargeRun(uintptr_t start, size_t bytes) {

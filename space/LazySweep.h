@@ -1,7 +1,9 @@
 // LazySweep: a full collection's sweep left to run with the program, so that the
 // collection's pause only finishes the marking. Segment by segment, the sweep runs
 //   - when an allocation finds no free chunk (OldSpace::SegmentSweeper), before old space
-//     takes fresh memory;
+//     takes fresh memory: at most kSegmentsOnDemand of them between two of the program's
+//     steps (the end of a scavenge, an old allocation), so that a scavenge promoting into
+//     segments of dense live data, which free little, does not sweep them all;
 //   - in steps after scavenges, paced to end once old space has grown by a quarter of the
 //     next collection's threshold (a marking is due at half of it), and at the program's
 //     heartbeat once behind that pace (Space::advanceSweep, Space::sweepAtHeartbeat);
@@ -45,7 +47,12 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   LazySweep(const LazySweep&) = delete;
   LazySweep& operator=(const LazySweep&) = delete;
 
+  // Allocation may sweep this many segments before the next step (allowDemand).
+  static constexpr int kSegmentsOnDemand = 2;
   bool sweepNextSegment() override;
+  // At a step of the program (after a scavenge, an old allocation): allocation may sweep
+  // kSegmentsOnDemand more segments; the stretch swept on demand since the last call ends.
+  void allowDemand();
   // Sweeps segments until `budgetBytes` of them are swept or `deadline` has passed
   // (at least one); answers whether none is left.
   bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
@@ -57,8 +64,8 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   // The live bytes of the swept segments, and the address range whose pages they gave back.
   size_t liveBytes() const { return liveBytes_; }
   size_t releasedBytes() const { return releasedBytes_; }
-  // Time spent sweeping so far, and the longest stretch in one go (a step, or the segment
-  // an allocation swept).
+  // Time spent sweeping so far, and the longest stretch in one go (a step, or the segments
+  // allocation swept between two steps).
   uint64_t nanos() const { return nanos_; }
   uint64_t longestNanos() const { return longestNanos_; }
 
@@ -76,7 +83,9 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   size_t bytesToSweep_ = 0, sweptBytes_ = 0;
   size_t liveBytes_ = 0, releasedBytes_ = 0;
   uint64_t nanos_ = 0, longestNanos_ = 0;
-  bool stepping_ = false;  // inside step(): its segments are timed as one stretch
+  bool stepping_ = false;               // inside step(): its segments are timed as one stretch
+  int demandLeft_ = kSegmentsOnDemand;  // segments allocation may still sweep before the next step
+  uint64_t demandNanos_ = 0;            // time allocation swept since the last step
 };
 
 }  // namespace space

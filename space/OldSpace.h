@@ -36,10 +36,11 @@ class OldSpace {
 
   // While a full collection's sweep is left to run with the program (space/LazySweep.h),
   // an allocation that no free chunk takes sweeps one more segment, and looks again,
-  // before it takes fresh memory: old space then grows only once every segment is swept.
+  // before it takes fresh memory (as far as the sweeper allows: see LazySweep).
   class SegmentSweeper {
    public:
-    // Sweeps the next segment not yet swept onto the free lists; false when none is left.
+    // Sweeps the next segment not yet swept onto the free lists; false when none is left,
+    // or none may be swept now.
     virtual bool sweepNextSegment() = 0;
 
    protected:

@@ -218,9 +218,12 @@ uintptr_t Space::allocateOldBlock(size_t bytes) {
     advanceMarking(bytes);
   }
   uintptr_t block = oldSpace_->allocateBlock(bytes);
-  // Out of room: a marking in progress is finished first; failing that, every dead
-  // object is freed before the heap is declared exhausted. (A lazy sweep has swept every
-  // segment by now: allocation sweeps before it opens one.)
+  // Out of room: a lazy sweep is finished, or a marking in progress; failing that, every
+  // dead object is freed before the heap is declared exhausted.
+  if (block == 0 && sweep_ != nullptr) {  // a lazy sweep leaves allocation a few segments a step
+    finishSweeping();
+    block = oldSpace_->allocateBlock(bytes);
+  }
   if (block == 0 && marking_ && collectDueGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0 && collectGarbage()) block = oldSpace_->allocateBlock(bytes);
   if (block == 0) heapExhausted();
@@ -317,6 +320,7 @@ void Space::markStored(HeapObject* target, Oop value) {
 }
 
 void Space::advanceSweep(size_t allocatedBytes) {
+  sweep_->allowDemand();
   if (!sweep_->done()) {
     size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
     sweepStep(std::max(minStep, allocatedBytes * sweepBytesPerByte_));

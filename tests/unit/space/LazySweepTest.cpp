@@ -233,3 +233,25 @@ TEST_CASE("an idle release in slices sweeps in them too, and answers what the sw
   checkKept(keep.get());
   h.verify();
 }
+
+TEST_CASE("allocation sweeps a few segments between two steps, then takes fresh memory") {
+  TestHeap h(lazyConfig());
+  // Dense live data: segments that free nothing, as the hub's stored sources.
+  Handle keep(h.space, h.array(kArrays, Tenure::Old));
+  for (size_t i = 0; i < kArrays; i++) h.space.storePointer(keep.get(), i, h.array(kArraySlots, Tenure::Old));
+  h.space.collectDueGarbage();
+  REQUIRE(h.space.sweeping());
+  const LazySweep& sweep = *h.space.lazySweep();
+  REQUIRE(sweep.bytesToSweep() >= 3 * OldSpace::kDefaultSegmentBytes);
+  size_t committed = h.space.oldSpace().committedBytes();
+  // Straight from old space, as a scavenge promotes: no step in between.
+  for (int i = 0; i < 10; i++) {
+    uintptr_t block = h.space.oldSpace().allocateBlock(64 * 1024);
+    REQUIRE(block != 0);
+    HeapObject::formatFreeChunk(block, 64 * 1024);  // walkable, as an object there would be
+  }
+  CHECK(sweep.sweptBytes() == LazySweep::kSegmentsOnDemand * OldSpace::kDefaultSegmentBytes);
+  CHECK(h.space.oldSpace().committedBytes() > committed);
+  h.space.finishSweeping();
+  h.verify();
+}
