@@ -198,13 +198,14 @@ ImageWriter::~ImageWriter() {
 }
 
 bool ImageWriter::arm(space::Space& space) {
-  if (mode_ != CaptureMode::Cow || armed_ || pages_) return false;
+  if (armed_ || pages_) return false;
   // What capture() waits for first must not find the pages protected by us.
   space::awaitPagesChecked();  // a resumed image's pages still unreadable
   space.waitForPagesHold();
   space.finishPageRelease();
   space.disarmCheckpoint();
-  space.finishSweeping();  // before the pages are protected: the sweep writes free chunks
+  space.finishSweeping();  // not in the pause; and before the pages are protected: it writes free chunks
+  if (mode_ != CaptureMode::Cow) return false;
   // First: a segment it opens belongs to the ranges armed (from its start, empty yet).
   space::MemoryRange promotion = space.preparePromotionArea();
   std::vector<PageRange> ranges;

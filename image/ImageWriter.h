@@ -73,11 +73,13 @@ class ImageWriter {
   ImageWriter(const ImageWriter&) = delete;
   ImageWriter& operator=(const ImageWriter&) = delete;
 
-  // Before the pause, cow only: starts write-protecting the space's pages on a thread of
-  // its own while the space runs on (ArmedProtection.h), so that the pause protects only
-  // what is written meanwhile. Answers false, arming nothing, in the other modes or where
-  // nothing can arm (the capture then protects every page in the pause). The
-  // caller keeps the space running until armed() and then pauses it.
+  // Before the pause: whatever the capture would wait for runs now (a snapshot still
+  // being written, the rest of a lazy sweep: space/LazySweep.h). Then, cow only: starts
+  // write-protecting the space's pages on a thread of its own while the space runs on
+  // (ArmedProtection.h), so that the pause protects only what is written meanwhile.
+  // Answers false, arming nothing, in the other modes or where nothing can arm (the
+  // capture then protects every page in the pause). The caller keeps the space running
+  // until armed() and then pauses it.
   bool arm(space::Space& space);
   bool armed() const;
   // In the pause (no process of the space running): records the space and its runtime and

@@ -57,7 +57,7 @@ void LazySweep::allowDemand() {
 bool LazySweep::step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline) {
   auto start = std::chrono::steady_clock::now();
   stepping_ = true;
-  size_t until = sweptBytes_ + budgetBytes;
+  size_t until = budgetBytes > SIZE_MAX - sweptBytes_ ? SIZE_MAX : sweptBytes_ + budgetBytes;
   while (!done()) {
     sweepOneSegment();
     if (sweptBytes_ >= until || std::chrono::steady_clock::now() >= deadline) break;

@@ -338,6 +338,7 @@ void Space::catchUpSweep() {
 }
 
 bool Space::sweepStep(size_t budgetBytes) {
+  if (sweep_ == nullptr) return true;
   auto start = std::chrono::steady_clock::now();
   if (!sweep_->step(budgetBytes, start + std::chrono::microseconds(config_.maxMarkingStepMicros))) return false;
   endSweep();

@@ -465,6 +465,10 @@ class Space {
   void finishSweeping() {
     if (sweep_ != nullptr) finishSweepingNow();
   }
+  // A step of the lazy sweep, as the program's steps take it: whole segments until
+  // `budgetBytes` of them, at most maxMarkingStepMicros (at least one segment); answers
+  // whether the sweep has ended (true when none runs).
+  bool sweepStep(size_t budgetBytes);
   // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
   // collects fully: an eighth of the live data, at least 1 MiB.
   size_t idleFullGcBytes() const;
@@ -631,9 +635,6 @@ class Space {
   void advanceSweep(size_t allocatedBytes);
   // At the heartbeat: a step, where old space has grown by a quarter of the threshold.
   void catchUpSweep();
-  // A step of at most maxMarkingStepMicros, sweeping `budgetBytes` of segments; answers
-  // whether the sweep has ended.
-  bool sweepStep(size_t budgetBytes);
   void finishSweepingNow();
   // Once every segment is swept: the counts the sweep makes exact, the cold runs put
   // last, the bump area warmed (as after a sweep in the pause).

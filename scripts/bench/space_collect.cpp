@@ -13,8 +13,10 @@
 // marking and the sweep, in ms, and the ratio of each to the first thread count's.
 // --incremental marks in steps first (Space::startMarking, then markSteps of the size
 // and time bound a scavenge's step has, back to back, as a program that allocates fast
-// would get them) and measures the full collection that finishes the marking; it also
-// prints the steps' count, total and longest time.
+// would get them) and measures the full collection that finishes the marking, which
+// leaves its sweep to run lazily (space/LazySweep.h): that runs next, in the steps the
+// program's scavenges take (Space::sweepStep). It also prints the count, total and
+// longest time of the steps before the collection and of those after it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +35,7 @@ namespace {
 struct Medians {
   double pause, mark, sweep;
   double steps = 0, stepsMs = 0, longestStepMs = 0;  // --incremental
+  double sweepSteps = 0, sweepStepsMs = 0, longestSweepStepMs = 0;
 };
 
 double median(std::vector<double> v) {
@@ -93,6 +96,7 @@ Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled, boo
     buildInOrder(space, arrayClass, root.get(), objects);
   }
   std::vector<double> pauses, marks, sweeps, steps, stepsMs, longestSteps;
+  std::vector<double> sweepSteps, sweepStepsMs, longestSweepSteps;
   for (int r = 0; r < rounds; r++) {
     GcStats before = space.stats();
     if (incremental) {
@@ -120,9 +124,27 @@ Medians measure(unsigned threads, size_t objects, int rounds, bool shuffled, boo
     pauses.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     marks.push_back(double(space.stats().fullCollectionMarkNanos - before.fullCollectionMarkNanos) / 1e6);
     sweeps.push_back(double(space.stats().fullCollectionSweepNanos - before.fullCollectionSweepNanos) / 1e6);
+    if (incremental) {
+      // The sweep the collection left (space/LazySweep.h), in the steps the program takes.
+      double longest = 0;
+      size_t n = 0;
+      auto sweeping = std::chrono::steady_clock::now();
+      for (bool done = !space.sweeping(); !done; n++) {
+        auto step = std::chrono::steady_clock::now();
+        done = space.sweepStep(config.markingStepBytes);
+        longest = std::max(longest,
+                           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step).count());
+      }
+      sweepSteps.push_back(double(n));
+      sweepStepsMs.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sweeping).count());
+      longestSweepSteps.push_back(longest);
+    }
   }
   if (!incremental) return {median(pauses), median(marks), median(sweeps)};
-  return {median(pauses), median(marks), median(sweeps), median(steps), median(stepsMs), median(longestSteps)};
+  return {median(pauses),     median(marks),        median(sweeps),
+          median(steps),      median(stepsMs),      median(longestSteps),
+          median(sweepSteps), median(sweepStepsMs), median(longestSweepSteps)};
 }
 }  // namespace
 
@@ -177,6 +199,8 @@ int main(int argc, char** argv) {
                 m.pause, m.pause / first.pause, m.mark, m.mark / first.mark, m.sweep, m.sweep / first.sweep);
     if (incremental) {
       std::printf("; before it, %.0f steps in %.1f ms, the longest %.2f ms", m.steps, m.stepsMs, m.longestStepMs);
+      std::printf("; after it, the sweep in %.0f steps in %.1f ms, the longest %.2f ms", m.sweepSteps, m.sweepStepsMs,
+                  m.longestSweepStepMs);
     }
     std::printf("\n");
     std::fflush(stdout);

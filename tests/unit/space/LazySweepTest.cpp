@@ -67,9 +67,12 @@ TEST_CASE("a due collection's pause leaves every segment to sweep, and allocatio
   // No free chunk yet: the allocation sweeps a segment rather than open one.
   Handle fresh(h.space, h.array(kArraySlots, Tenure::Old));
   CHECK(h.space.oldSpace().committedBytes() <= committed);
-  if (h.space.sweeping()) CHECK(h.space.lazySweep()->sweptBytes() > 0);
-  h.space.finishSweeping();
+  REQUIRE(h.space.sweeping());
+  CHECK(h.space.lazySweep()->sweptBytes() > 0);
+  CHECK(h.space.lazySweep()->sweptBytes() < committed);
+  h.space.finishSweeping();  // the rest, every segment
   CHECK_FALSE(h.space.sweeping());
+  CHECK_FALSE(h.space.markBits().anyMarked());
   CHECK(h.space.stats().lazySweeps == lazySweeps + 1);
   checkKept(keep.get());
   h.verify();
@@ -237,12 +240,12 @@ TEST_CASE("an idle release in slices sweeps in them too, and answers what the sw
 TEST_CASE("allocation sweeps a few segments between two steps, then takes fresh memory") {
   TestHeap h(lazyConfig());
   // Dense live data: segments that free nothing, as the hub's stored sources.
-  Handle keep(h.space, h.array(kArrays, Tenure::Old));
-  for (size_t i = 0; i < kArrays; i++) h.space.storePointer(keep.get(), i, h.array(kArraySlots, Tenure::Old));
+  Handle keep(h.space, h.array(2 * kArrays, Tenure::Old));
+  for (size_t i = 0; i < 2 * kArrays; i++) h.space.storePointer(keep.get(), i, h.array(kArraySlots, Tenure::Old));
   h.space.collectDueGarbage();
   REQUIRE(h.space.sweeping());
   const LazySweep& sweep = *h.space.lazySweep();
-  REQUIRE(sweep.bytesToSweep() >= 3 * OldSpace::kDefaultSegmentBytes);
+  REQUIRE(sweep.bytesToSweep() >= 5 * OldSpace::kDefaultSegmentBytes);
   size_t committed = h.space.oldSpace().committedBytes();
   // Straight from old space, as a scavenge promotes: no step in between.
   for (int i = 0; i < 10; i++) {
@@ -252,6 +255,12 @@ TEST_CASE("allocation sweeps a few segments between two steps, then takes fresh 
   }
   CHECK(sweep.sweptBytes() == LazySweep::kSegmentsOnDemand * OldSpace::kDefaultSegmentBytes);
   CHECK(h.space.oldSpace().committedBytes() > committed);
-  h.space.finishSweeping();
+  h.space.finishSweeping();  // every segment left, not only the next
+  CHECK_FALSE(h.space.sweeping());
+  // Every live array counted, as a collection in the pause counts them.
+  size_t live = h.space.oldSpace().liveBytesAtLastSweep();
+  CHECK(live >= 2 * kArrays * kArraySlots * 8);
+  h.space.collectGarbage();
+  CHECK(h.space.oldSpace().liveBytesAtLastSweep() == live);
   h.verify();
 }
