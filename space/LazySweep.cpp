@@ -49,8 +49,8 @@ bool LazySweep::sweepNextSegment() {
   return true;
 }
 
-void LazySweep::allowDemand() {
-  demandLeft_ = kSegmentsOnDemand;
+void LazySweep::allowDemand(int segments) {
+  demandLeft_ = segments;
   longestNanos_ = std::max(longestNanos_, std::exchange(demandNanos_, 0));
 }
 

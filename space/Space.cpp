@@ -405,6 +405,7 @@ void Space::scavenge() {
   auto start = std::chrono::steady_clock::now();
   size_t limitBefore = oldSpace_->maxBytes();
   uint64_t promotedBefore = stats_.bytesPromoted;
+  if (sweep_ != nullptr) sweep_->allowDemand(0);  // promotion takes swept or fresh memory
   Scavenger(*this, TenureAll::No).run();
   bool promotedPastLimit = oldSpace_->maxBytes() > limitBefore;
   uint64_t ns = nanosSince(start);

@@ -195,8 +195,13 @@ int main(int argc, char** argv) {
   for (size_t k = 0; k < threadCounts.size(); k++) {
     Medians m = measure(threadCounts[k], objects, rounds, shuffled, incremental);
     if (k == 0) first = m;
-    std::printf("threads %u: pause %.1f ms (%.2fx), marking %.1f ms (%.2fx), sweeping %.1f ms (%.2fx)", threadCounts[k],
-                m.pause, m.pause / first.pause, m.mark, m.mark / first.mark, m.sweep, m.sweep / first.sweep);
+    // (A ratio to nothing, as a lazy sweep's 0 ms in the pause, prints as "-".)
+    auto ratio = [](double x, double to) {
+      return to > 0 ? std::to_string(x / to).substr(0, 4) + "x" : std::string("-");
+    };
+    std::printf("threads %u: pause %.2f ms (%s), marking %.2f ms (%s), sweeping %.2f ms (%s)", threadCounts[k], m.pause,
+                ratio(m.pause, first.pause).c_str(), m.mark, ratio(m.mark, first.mark).c_str(), m.sweep,
+                ratio(m.sweep, first.sweep).c_str());
     if (incremental) {
       std::printf("; before it, %.0f steps in %.1f ms, the longest %.2f ms", m.steps, m.stepsMs, m.longestStepMs);
       std::printf("; after it, the sweep in %.0f steps in %.1f ms, the longest %.2f ms", m.sweepSteps, m.sweepStepsMs,
