@@ -5,16 +5,12 @@
 #include <utility>
 
 #include "space/Assert.h"
+#include "space/MonotonicClock.h"
 #include "space/Space.h"
 
 namespace space {
 
 namespace {
-uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
-  return uint64_t(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
-}
-
 // All that old space had in use before the collection: what its live bytes are until the
 // sweep has counted them (a sweep only frees).
 size_t inUseBytes(const OldSpace& old) {

@@ -6,11 +6,12 @@
 //     segments of dense live data, which free little, does not sweep them all; and none
 //     while a scavenge promotes (its pause would grow by them: the hub's mean scavenge
 //     went from 3.0 to 3.9 ms);
-//   - in steps after scavenges, paced to end once old space has grown by a quarter of the
-//     next collection's threshold (a marking is due at half of it), and at the program's
-//     heartbeat once behind that pace (Space::advanceSweep, Space::sweepAtHeartbeat);
+//   - in steps after scavenges and old allocations, paced to end once old space has grown
+//     by an eighth of the next collection's threshold (a marking is due at half of it), and
+//     at the program's heartbeat once a quarter of it is reached (Space::advanceSweep,
+//     Space::collectAtHeartbeat);
 //   - in the idle release's slices (Space::releaseMemoryWhileIdleSlice).
-// Swept all at once, a GiB of the hub's small objects held the program 47-102 ms.
+// Swept in the pause, the hub's 0.5-1.3 GiB held the program 35-100 ms (docs/PERFORMANCE.md).
 //
 // Invariants until the sweep ends (Space::sweeping()):
 //   - Segments not yet swept hold the dead objects of the collection, whose references

@@ -8,16 +8,10 @@
 #include <utility>
 
 #include "space/CollectorThreads.h"
+#include "space/MonotonicClock.h"
 #include "space/Space.h"
 
 namespace space {
-
-namespace {
-uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
-  return uint64_t(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
-}
-}  // namespace
 
 bool MarkSweep::shared() const {
   return threads_ != nullptr && threads_->workers() > 1;

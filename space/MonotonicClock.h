@@ -13,4 +13,10 @@ inline int64_t monotonicMicros() {
       .count();
 }
 
+// Nanoseconds on the steady clock since `start`: the collectors' phases and steps.
+inline uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
 }  // namespace space

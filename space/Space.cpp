@@ -7,15 +7,12 @@
 
 #include "space/CollectorThreads.h"
 #include "space/MarkSweep.h"
+#include "space/MonotonicClock.h"
 #include "space/Scavenger.h"
 
 namespace space {
 
 namespace {
-uint64_t nanosSince(std::chrono::steady_clock::time_point start) {
-  return uint64_t(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
-}
 constexpr size_t kOldSpaceAlignment = size_t(2) << 20;
 }  // namespace
 
