@@ -31,6 +31,9 @@ LazySweep::LazySweep(Space& space, const MarkSweep& marked)
     unswept_.push_back(segments[i].start);
     bytesToSweep_ += segments[i].bytes();
   }
+  size_t threshold = space.fullCollectionThreshold(estimate);
+  bytesPerByte_ = bytesToSweep_ / std::max<size_t>(1, threshold / 8) + 1;
+  lateAt_ = threshold / 4;
   old.setSegmentSweeper(this);
 }
 

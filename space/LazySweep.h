@@ -65,6 +65,15 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   // Bytes of segments swept by now, of those to sweep at the start.
   size_t sweptBytes() const { return sweptBytes_; }
   size_t bytesToSweep() const { return bytesToSweep_; }
+  // The pace: segment bytes a step sweeps for each byte old space allocates, so that the
+  // sweep ends once old space has grown by an eighth of the next collection's threshold;
+  // and the growth (allocatedSinceSweep) from which it is behind (a quarter).
+  size_t bytesPerByte() const { return bytesPerByte_; }
+  size_t lateAt() const { return lateAt_; }
+  // The collection's: the bytes its marking scanned (Space's scannedShare_ once the live
+  // bytes are counted), and whether it is an idle release's (every free page goes back).
+  uint64_t scannedBytes() const { return sweeper_.scannedBytes(); }
+  bool forIdleRelease() const { return !sweeper_.keepsNextCycle(); }
   // The live bytes of the swept segments, and the address range whose pages they gave back.
   size_t liveBytes() const { return liveBytes_; }
   size_t releasedBytes() const { return releasedBytes_; }
@@ -85,6 +94,7 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   std::vector<uintptr_t> unswept_;  // segment starts, highest first: the lowest goes next
   bool keptEmptySegment_ = false;   // one empty segment stays, against thrashing
   size_t bytesToSweep_ = 0, sweptBytes_ = 0;
+  size_t bytesPerByte_ = 1, lateAt_ = 0;  // see bytesPerByte()
   size_t liveBytes_ = 0, releasedBytes_ = 0;
   uint64_t nanos_ = 0, longestNanos_ = 0;
   bool stepping_ = false;               // inside step(): its segments are timed as one stretch

@@ -161,7 +161,6 @@ class OldSpace {
   // the large list when the sweep ends. At least kExactListWords words.
   void addColdFreeChunk(uintptr_t start, size_t bytes);
   void appendColdChunks();
-  bool holdsColdChunks() const { return coldList_ != 0; }
   // Free chunks listed apart from old space's lists (by one thread of a parallel sweep),
   // then put on them by adoptFreeChunks exactly as if each had been added there by
   // addFreeChunk, in the same order.

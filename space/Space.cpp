@@ -242,12 +242,22 @@ bool Space::markingDue() const {
   return oldSpace_->allocatedSinceSweep() >= fullCollectionThreshold(live) / 2;
 }
 
+size_t Space::minStepBytes() const {
+  return config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
+}
+
+bool Space::catchUpStepDue() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return false;
+  lastCatchUpStep_ = now;
+  return true;
+}
+
 void Space::advanceMarking(size_t allocatedBytes) {
   if (!marking_) {
     if (markingDue()) startMarking();
   } else {
-    size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
-    size_t budget = std::max(minStep, allocatedBytes * markBytesPerByte_);
+    size_t budget = std::max(minStepBytes(), allocatedBytes * markBytesPerByte_);
     uint64_t scanned = bytesScannedByStep(budget);
     if (!markingDone_ && scanned < budget) markingDebtBytes_ += budget - scanned;
   }
@@ -255,12 +265,9 @@ void Space::advanceMarking(size_t allocatedBytes) {
 
 void Space::catchUpMarking() {
   bool late = markingLate();
-  if (markingDebtBytes_ == 0 && !late) return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return;
+  if ((markingDebtBytes_ == 0 && !late) || !catchUpStepDue()) return;
   uint64_t scanned = bytesScannedByStep(late ? kUnboundedStepBytes : markingDebtBytes_);
   markingDebtBytes_ -= std::min(markingDebtBytes_, scanned);
-  lastCatchUpStep_ = std::chrono::steady_clock::now();
 }
 
 bool Space::startMarking() {
@@ -319,19 +326,15 @@ void Space::markStored(HeapObject* target, Oop value) {
 void Space::advanceSweep(size_t allocatedBytes) {
   sweep_->allowDemand();
   if (!sweep_->done()) {
-    size_t minStep = config_.gcStress ? config_.markingStepBytes / 64 : config_.markingStepBytes;
-    sweepStep(std::max(minStep, allocatedBytes * sweepBytesPerByte_));
+    sweepStep(std::max(minStepBytes(), allocatedBytes * sweep_->bytesPerByte()));
   } else {
     endSweep();  // allocation swept the last segment
   }
 }
 
 void Space::catchUpSweep() {
-  if (oldSpace_->allocatedSinceSweep() < sweepLateAt_) return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - lastCatchUpStep_ < std::chrono::microseconds(config_.markingCatchUpIntervalMicros)) return;
+  if (oldSpace_->allocatedSinceSweep() < sweep_->lateAt() || !catchUpStepDue()) return;
   sweepStep(kUnboundedStepBytes);
-  lastCatchUpStep_ = std::chrono::steady_clock::now();
 }
 
 bool Space::sweepStep(size_t budgetBytes) {
@@ -356,11 +359,11 @@ void Space::endSweep() {
   size_t live = sweep_->liveBytes();
   oldSpace_->correctLiveBytes(live);
   stats_.peakLiveBytes = std::max<uint64_t>(stats_.peakLiveBytes, live);
-  scannedShare_ = std::min(1.0, double(sweepScannedBytes_) / double(std::max<size_t>(1, live)));
+  scannedShare_ = std::min(1.0, double(sweep_->scannedBytes()) / double(std::max<size_t>(1, live)));
   stats_.lazySweeps++;
   stats_.lazySweepNanos += sweep_->nanos();
   stats_.maxLazySweepStepNanos = std::max(stats_.maxLazySweepStepNanos, sweep_->longestNanos());
-  if (sweepForIdleRelease_) {
+  if (sweep_->forIdleRelease()) {
     stats_.idleReleasedBytes += sweep_->releasedBytes();
     idleSliceReleased_ += sweep_->releasedBytes();
   }
@@ -474,12 +477,6 @@ size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision, Sweep
                 (oldSpace_->committedBytes() >= config_.lazySweepMinBytes || config_.gcStress);
   if (lazily) {
     sweep_ = std::make_unique<LazySweep>(*this, sweeper);
-    sweepScannedBytes_ = sweeper.scannedBytes();
-    sweepForIdleRelease_ = !sweeper.keepsNextCycle();
-    // Paced to end by an eighth of the next collection's threshold; behind from a quarter.
-    size_t threshold = fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
-    sweepBytesPerByte_ = sweep_->bytesToSweep() / std::max<size_t>(1, threshold / 8) + 1;
-    sweepLateAt_ = threshold / 4;
   } else {
     sweeper.sweep();
     scannedShare_ =
@@ -567,7 +564,7 @@ Space::IdleWork Space::idleWork() {
 
 std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
   if (sweep_ != nullptr) {  // a sweep left to run (the last slice's collection's, or a due one's) goes on
-    bool forIdleRelease = sweepForIdleRelease_;
+    bool forIdleRelease = sweep_->forIdleRelease();
     if (!sweepStep(kUnboundedStepBytes)) return std::nullopt;
     if (forIdleRelease) return std::exchange(idleSliceReleased_, 0);
   }

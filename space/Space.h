@@ -624,16 +624,22 @@ class Space {
   size_t markingLateAt_ = 0;
   std::chrono::steady_clock::time_point lastCatchUpStep_{};
   void catchUpMarking();
+  // The least a step after a scavenge or old allocation does (markingStepBytes; a 64th of
+  // it in GC stress builds), for the marking and the lazy sweep alike.
+  size_t minStepBytes() const;
+  // A catch-up step at the heartbeat is due: markingCatchUpIntervalMicros have passed
+  // since the last (which this one becomes).
+  bool catchUpStepDue();
   // markStep (a marking runs), answering the bytes it scanned.
   uint64_t bytesScannedByStep(size_t budgetBytes);
   // Of the live data, the share the last full collection's marking scanned (objects
   // with references; bytes and words are only marked): how much work the next marking has.
   double scannedShare_ = 1.0;
   // The lazy sweep (space/LazySweep.h). After a scavenge (having promoted
-  // `allocatedBytes`) or an old allocation: a step of it, paced to end once old space has
-  // grown by an eighth of the next collection's threshold; ends it when done.
+  // `allocatedBytes`) or an old allocation: a step of it at its pace
+  // (LazySweep::bytesPerByte); ends it when done.
   void advanceSweep(size_t allocatedBytes);
-  // At the heartbeat: a step, where old space has grown by a quarter of the threshold.
+  // At the heartbeat: a step, once the sweep is behind (LazySweep::lateAt).
   void catchUpSweep();
   void finishSweepingNow();
   // Once every segment is swept: the counts the sweep makes exact, the cold runs put
@@ -642,11 +648,7 @@ class Space {
   // A stop-the-world collection drops the sweep left: its marks are cleared, and its own
   // sweep covers every segment again.
   void dropSweep();
-  uint64_t sweepScannedBytes_ = 0;    // the collection's marking's, for scannedShare_
-  size_t sweepBytesPerByte_ = 0;      // segment bytes a step sweeps for each byte allocated
-  size_t sweepLateAt_ = 0;            // allocatedSinceSweep() from which the heartbeat steps
-  bool sweepForIdleRelease_ = false;  // the sweep of an idle release (every free page goes)
-  size_t idleSliceReleased_ = 0;      // released for the idle release, not answered by it yet
+  size_t idleSliceReleased_ = 0;  // released for the idle release, not answered by it yet
   void resizeEden();
   void followForwardersAfterBecome();
   void checkBecomeArgument(Oop o, const char* side, size_t index) const;
