@@ -142,7 +142,8 @@ class Updater::JsonApplication final : public Application {
       if (!cls.isNull()) counted.push_back(space::ClassIndex(cls.object()->rawHash()));
     }
     if (!counted.empty()) {
-      guest.space().collectGarbageIfDue();  // it would drop the census, and the arming
+      guest.space().collectGarbageIfDue();           // it would drop the census, and the arming
+      guest.space().finishSweepingBetween(between);  // the census walks swept segments
       guest.space().openCensus(std::move(counted));
       while (!guest.space().censusStep(kCensusStep)) between();
       auto [instances, bytes] = newVersions(guest);
@@ -410,6 +411,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // ---- pausing (a guest its caller paused stays paused afterwards). The checkpoint's
   // protection is taken ahead, while the guest runs on towards its update points: the
   // pause then only protects the pages written meanwhile (space::WriteTracker).
+  // A lazy sweep still running ends first, the guest served between its steps: the
+  // arming would end it at once (the checkpoint records old space swept).
+  guestSpace.finishSweepingBetween(serveGuest);
   try {
     guestSpace.armCheckpoint();
     writeAheadOfMethodChanges(*application);

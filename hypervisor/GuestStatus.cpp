@@ -84,6 +84,7 @@ nlohmann::json GuestStatus::heap() const {
       {"maxMarkingStepMicros", stats.maxMarkingStepNanos / 1000},
       {"lazySweeps", stats.lazySweeps},
       {"droppedLazySweeps", stats.droppedLazySweeps},
+      {"lazySweepsFinishedAtOnce", stats.lazySweepsFinishedAtOnce},
       {"lazySweepMicros", stats.lazySweepNanos / 1000},
       {"maxLazySweepStepMicros", stats.maxLazySweepStepNanos / 1000},
       {"collectorThreads", space.collectorThreads()},

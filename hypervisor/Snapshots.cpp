@@ -60,6 +60,9 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   if (guest) {
     if (vm.guestFinished()) throw image::ImageError("the guest program has ended: nothing to snapshot");
     if (!vm.guestPaused()) {
+      // A lazy sweep still running ends first, the guest served between its steps: the
+      // arming would end it at once (an image records old space swept).
+      host.space().finishSweepingBetween([&vm] { vm.serveGuest(kWriterSlice); });
       // The guest runs on while its pages are protected; the pause then protects only
       // what it wrote meanwhile.
       if (writer.arm(host.space())) {

@@ -82,10 +82,11 @@ void printGcStats(space::Space& space) {
                static_cast<unsigned long long>(s.abandonedMarkings), static_cast<unsigned long long>(s.markingSteps),
                double(s.markingStepNanos) / 1e6, double(s.maxMarkingStepNanos) / 1e6);
   std::fprintf(stderr,
-               "gc: %llu sweeps run lazily (%llu dropped), %.1f ms sweeping outside the pauses, %.2f ms the "
-               "longest stretch\n",
+               "gc: %llu sweeps run lazily (%llu dropped, %llu ended at once by a heap walk), %.1f ms sweeping "
+               "outside the pauses, %.2f ms the longest stretch\n",
                static_cast<unsigned long long>(s.lazySweeps), static_cast<unsigned long long>(s.droppedLazySweeps),
-               double(s.lazySweepNanos) / 1e6, double(s.maxLazySweepStepNanos) / 1e6);
+               static_cast<unsigned long long>(s.lazySweepsFinishedAtOnce), double(s.lazySweepNanos) / 1e6,
+               double(s.maxLazySweepStepNanos) / 1e6);
   std::fprintf(stderr, "gc: peak RSS %.1f MiB; %llu releases while idle gave back %.1f MiB\n", peakRssMiB(),
                static_cast<unsigned long long>(s.idleReleases), double(s.idleReleasedBytes) / 1048576.0);
 }

@@ -30,9 +30,12 @@ struct GcStats {
   uint64_t maxMarkingStepNanos = 0;
   // Full collections whose sweep ran lazily (space/LazySweep.h), to its end; those a
   // stop-the-world collection dropped; the time sweeping outside the pauses, and its
-  // longest stretch in one go (a step, or a segment an allocation swept).
+  // longest stretch in one go (a step, or a segment an allocation swept). Of those ended,
+  // how many a heap walk ended in one go (Space::finishSweeping) with segments left: the
+  // program waited for them.
   uint64_t lazySweeps = 0;
   uint64_t droppedLazySweeps = 0;
+  uint64_t lazySweepsFinishedAtOnce = 0;
   uint64_t lazySweepNanos = 0;
   uint64_t maxLazySweepStepNanos = 0;
   uint64_t bytesAllocatedYoung = 0;  // counted at each scavenge (eden bytes used)

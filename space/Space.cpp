@@ -347,6 +347,7 @@ bool Space::sweepStep(size_t budgetBytes) {
 
 void Space::finishSweepingNow() {
   if (collecting_) throw std::logic_error("a lazy sweep finished during a collection");
+  if (!sweep_->done()) stats_.lazySweepsFinishedAtOnce++;
   sweep_->step(SIZE_MAX, std::chrono::steady_clock::time_point::max());
   endSweep();
 }

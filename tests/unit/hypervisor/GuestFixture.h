@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "hypervisor/Vm.h"
+#include "space/LazySweep.h"
 #include "vm/Objects.h"
 
 namespace hypervisor::test {
@@ -36,7 +38,9 @@ struct GuestFixture {
   std::FILE* err = std::tmpfile();
   std::unique_ptr<Vm> vm;
 
-  explicit GuestFixture(std::initializer_list<std::pair<const std::string, std::string>> classes) {
+  // `configure` adjusts the Vm's configuration last (a test's own heap settings).
+  explicit GuestFixture(std::initializer_list<std::pair<const std::string, std::string>> classes,
+                        const std::function<void(VmConfig&)>& configure = {}) {
     static int counter = 0;
     dir = std::filesystem::temp_directory_path() /
           ("espell-guest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
@@ -51,6 +55,7 @@ struct GuestFixture {
     config.guest.space.reservationBytes = size_t(8) << 30;
     config.hypervisor.runtime.out = out;
     config.hypervisor.runtime.err = err;
+    if (configure) configure(config);
     vm = std::make_unique<Vm>(config);
   }
   GuestFixture(const GuestFixture&) = delete;
@@ -83,6 +88,27 @@ struct GuestFixture {
     PauseOutcome o = vm->pauseGuest(std::chrono::seconds(5));
     if (o == PauseOutcome::Abandoned) FAIL(vm->lastPauseReport().describe());
     REQUIRE(o == PauseOutcome::Paused);
+  }
+
+  // A configuration (for the constructor's `configure`) in which every collection that
+  // falls due sweeps lazily, a segment a step (space/LazySweep.h).
+  static void sweepLazily(VmConfig& config) {
+    config.guest.space.lazySweepMinBytes = 0;
+    config.guest.space.maxMarkingStepMicros = 1;
+  }
+  // With sweepLazily, between the running guest's slices: large garbage over several
+  // segments, a third of it kept (global #Kept), and a due collection whose sweep is left
+  // to run.
+  void leaveLazySweep() {
+    pause();
+    vm->evaluateInGuest(
+        "| kept | kept := Array new: 16. 1 to: 48 do: [ :i | | a | a := Array new: 100000. "
+        "(i rem: 3) = 0 ifTrue: [ kept at: i / 3 put: a ] ]. system global: #Kept put: kept");
+    vm->resumeGuest();
+    space::Space& s = vm->guest().space();
+    s.collectDueGarbage();
+    REQUIRE(s.sweeping());
+    REQUIRE(s.lazySweep()->bytesToSweep() > 2 * space::OldSpace::kDefaultSegmentBytes);
   }
 };
 

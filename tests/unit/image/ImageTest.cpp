@@ -132,6 +132,28 @@ TEST_CASE("a snapshot of a running guest resumes with the same state, in every m
   }
 }
 
+TEST_CASE("a lazy sweep left running ends in steps the guest is served between, before a snapshot's arming") {
+  TempDir tmp;
+  GuestFixture g({{"Workers", kWorkers}}, GuestFixture::sweepLazily);
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(30));
+  g.leaveLazySweep();
+  space::Space& s = g.vm->guest().space();
+  space::GcStats before = s.stats();
+  image::SnapshotReport r = hypervisor::takeSnapshot(
+      *g.vm, {(tmp.path / "image").string(), "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  CHECK(r.pagesWritten > 0);
+  CHECK_FALSE(s.sweeping());
+  // Ended by steps (a GC stress build's collections drop it instead), never at once.
+  CHECK(s.stats().lazySweeps + s.stats().droppedLazySweeps == before.lazySweeps + before.droppedLazySweeps + 1);
+  CHECK(s.stats().lazySweepsFinishedAtOnce == before.lazySweepsFinishedAtOnce);
+  g.pause();
+  requireVerified(s);
+  g.vm->evaluateInGuest("system global: #Stop put: true");
+  g.vm->resumeGuest();
+  CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+}
+
 TEST_CASE("an image whose address range is taken is relocated, and resumes the same") {
   TempDir tmp;
   std::string dir = (tmp.path / "image").string();
