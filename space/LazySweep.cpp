@@ -59,11 +59,24 @@ bool LazySweep::step(size_t budgetBytes, std::chrono::steady_clock::time_point d
   size_t until = budgetBytes > SIZE_MAX - sweptBytes_ ? SIZE_MAX : sweptBytes_ + budgetBytes;
   while (!done()) {
     sweepOneSegment();
-    if (sweptBytes_ >= until || std::chrono::steady_clock::now() >= deadline) break;
+    if (sweptBytes_ >= until || done()) break;
+    // Another segment only if, swept at this sweep's pace so far, it ends by the deadline:
+    // a step that began one more just before it ran over by that segment's time.
+    if (std::chrono::steady_clock::now() + expectedTime(nextSegmentBytes()) >= deadline) break;
   }
   stepping_ = false;
   longestNanos_ = std::max(longestNanos_, nanosSince(start));
   return done();
+}
+
+size_t LazySweep::nextSegmentBytes() const {
+  const Segment* seg = space_.oldSpace().segmentOf(unswept_.back());
+  return seg != nullptr ? seg->bytes() : 0;
+}
+
+std::chrono::nanoseconds LazySweep::expectedTime(size_t segmentBytes) const {
+  return std::chrono::nanoseconds(
+      uint64_t(double(nanos_) / double(std::max<size_t>(1, sweptBytes_)) * double(segmentBytes)));
 }
 
 void LazySweep::sweepOneSegment() {

@@ -57,8 +57,9 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   // `segments` more segments (0: none, while a scavenge promotes); the stretch swept on
   // demand since the last call ends.
   void allowDemand(int segments = kSegmentsOnDemand);
-  // Sweeps segments until `budgetBytes` of them are swept or `deadline` has passed
-  // (at least one); answers whether none is left.
+  // Sweeps segments until `budgetBytes` of them are swept, or until the next one would
+  // not be swept by `deadline` at the pace so far (at least one); answers whether none is
+  // left.
   bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
   bool done() const { return unswept_.empty(); }
 
@@ -85,6 +86,10 @@ class LazySweep final : public OldSpace::SegmentSweeper {
  private:
   // Sweeps the segment at the end of unswept_ and lists what it gave.
   void sweepOneSegment();
+  // The size of the segment sweepOneSegment takes next (unswept_ not empty), and the time
+  // a segment of `segmentBytes` takes at this sweep's pace so far.
+  size_t nextSegmentBytes() const;
+  std::chrono::nanoseconds expectedTime(size_t segmentBytes) const;
   // Lists a large run by its fate, giving its pages back if released.
   void listLargeRun(uintptr_t start, size_t bytes);
 
