@@ -9,7 +9,8 @@
 //   allocation, and finished by the full collection (Space::collectGarbage): a pause that
 //   marks only what the steps left, then sweeps. Marking never writes the heap (the bits
 //   are beside it), so dropping a marking (Space::abandonMarking) costs nothing but the
-//   work done; whatever changes the heap wholesale (an identity swap, a checkpoint) does.
+//   work done; whatever changes the heap wholesale (an identity swap, a checkpoint's
+//   rollback) does. A checkpoint that commits leaves it running.
 //   A space with forwarders left by a become does not mark incrementally: its next full
 //   collection stops the world and fixes the references to them.
 //

@@ -43,7 +43,6 @@ Space::~Space() {
 
 void Space::armCheckpoint() {
   if (armedPages_ || checkpoint_ || pagesHold_ || collecting_) return;
-  abandonMarking();  // the checkpoint that follows would (SpaceCheckpoint); none starts while armed
   finishSweeping();  // it writes free chunks into the pages armed, and the checkpoint records them
   finishPageRelease();
   // Room, above every range the checkpoint will track, for the objects made under it

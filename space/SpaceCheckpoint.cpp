@@ -10,7 +10,6 @@ namespace space {
 SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.nursery_) {
   if (space.checkpoint_) throw std::logic_error("the space already has an active checkpoint");
   if (space.collecting_) throw std::logic_error("a checkpoint during a collection");
-  space.abandonMarking();     // a rollback would undo what the marking relies on
   space.finishSweeping();     // its state is old space's, whole (armCheckpoint ended it, ahead)
   space.waitForPagesHold();   // a snapshot still writing these pages finishes first
   space.finishPageRelease();  // and the previous checkpoint's pages are writable again
@@ -59,7 +58,8 @@ void SpaceCheckpoint::commit() {
 void SpaceCheckpoint::rollback() {
   if (!active_) throw std::logic_error("rollback of a checkpoint that has ended");
   Space& s = space_;
-  s.dropCensus();  // what it found or watched may be gone with what is undone
+  s.dropCensus();      // what it found or watched may be gone with what is undone
+  s.abandonMarking();  // and what a marking marked and has yet to scan
   // 1. Segments opened since are dropped, the rest described as before.
   s.oldSpace_->restoreState(oldSpace_);
   // 2. Every written page gets its old contents back.
