@@ -69,10 +69,11 @@ class OldSpace {
   // While set, allocateBlock takes the bump area before any free list: the objects of a
   // snapshot's pause-time promotion then land in memory made ready for them ahead
   // (Space::preparePromotionArea) instead of free chunks scattered over the heap, and
-  // those made under a checkpoint in memory it does not track (SpaceCheckpoint.h).
+  // those made under a checkpoint or its arming in memory it does not track or protect
+  // (SpaceCheckpoint.h, Space::armCheckpoint).
   void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
   bool bumpFirst() const { return bumpFirst_; }
-  // While set (with bump first, under a checkpoint), an allocation the bump area cannot
+  // While set (with bump first, under a checkpoint or its arming), an allocation the bump area cannot
   // take opens a new segment, where the heap limit leaves room for a whole one, before it
   // reuses a free chunk: a new segment lies outside the tracked ranges, and a rollback
   // drops it, where each page of a free chunk costs a copy-on-write fault. An instance

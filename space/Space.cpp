@@ -58,6 +58,17 @@ void Space::armCheckpoint() {
   std::vector<MemoryRange> all = objectRanges();
   std::vector<MemoryRange> ranges = census_ ? withoutRuns(all, census_->pageRunsFound()) : all;
   armedPages_ = std::make_unique<WriteTracker>(ranges, WriteTracker::Armed{true, bumpArea, pagesNotIn(all, ranges)});
+  bumpFirstBeforeArming_ = oldSpace_->bumpFirst();
+  oldSpace_->setBumpFirst(true);
+  oldSpace_->setGrowBeforeReuse(true);
+}
+
+std::unique_ptr<WriteTracker> Space::takeArmedPages() {
+  if (armedPages_) {
+    oldSpace_->setBumpFirst(bumpFirstBeforeArming_);
+    oldSpace_->setGrowBeforeReuse(false);
+  }
+  return std::move(armedPages_);
 }
 
 std::vector<MemoryRange> Space::pagesNotIn(const std::vector<MemoryRange>& ranges,

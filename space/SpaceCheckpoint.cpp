@@ -29,7 +29,7 @@ SpaceCheckpoint::SpaceCheckpoint(Space& space) : space_(space), nursery_(*space.
   // Protecting ahead failed (the kernel's limit on mappings, say): all in the pause.
   if (space.armedPages_ && !space.armedPages_->waitUntilArmed()) space.disarmCheckpoint();
   if (space.armedPages_) {
-    pages_ = std::move(space.armedPages_);  // protected ahead: only what was written since
+    pages_ = space.takeArmedPages();  // protected ahead: only what was written since
     pages_->begin(ranges);
   } else {
     pages_ = std::make_unique<WriteTracker>(ranges);

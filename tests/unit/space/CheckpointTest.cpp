@@ -4,6 +4,7 @@
 // changes on commit.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -580,6 +581,50 @@ TEST_CASE("old objects made under an armed checkpoint come from untracked memory
   }
   CHECK(fingerprint(s, root.get()) == print);
   h.verify();
+}
+
+TEST_CASE("objects promoted while a checkpoint is armed land outside the protected pages; the checkpoint keeps them") {
+  SpaceConfig config = space::test::smallConfig();
+  config.gcStress = false;  // a full collection would disarm
+  TestHeap h(config);
+  Space& s = h.space;
+  Handle root(s, h.array(400, Tenure::Old));
+  for (size_t i = 0; i < 800; i++) {  // free chunks all over old space
+    Oop a = h.array(200, Tenure::Old);
+    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
+  }
+  REQUIRE(s.collectGarbage());
+  s.armCheckpoint();
+  REQUIRE(s.checkpointArmed());
+  std::vector<MemoryRange> armed = s.objectRanges();  // what the arming protects
+  // The program runs on and a scavenge promotes: each object would fit a free chunk.
+  Handle young(s, h.array(300));
+  for (size_t i = 0; i < 300; i++) s.storePointer(young.get(), i, h.point(int64_t(i), 1));
+  for (int k = 0; k < 10 && s.isYoung(young.get()); k++) s.scavenge();
+  REQUIRE_FALSE(s.isYoung(young.get()));
+  auto inArmedPages = [&](Oop o) {
+    auto a = reinterpret_cast<uintptr_t>(o.object());
+    return std::any_of(armed.begin(), armed.end(), [&](const MemoryRange& r) { return a >= r.start && a < r.end; });
+  };
+  CHECK_FALSE(inArmedPages(young.get()));
+  for (size_t i = 0; i < 300; i++) CHECK_FALSE(inArmedPages(young.get().object()->slot(i)));
+  s.storePointer(root.get(), 0, young.get());
+  std::string print = fingerprint(s, root.get());
+  {
+    SpaceCheckpoint cp(s);
+    CHECK(s.oldSpace().bumpFirst());  // the checkpoint's own order
+    for (size_t i = 0; i < 300; i += 2) s.storePointer(young.get(), i, h.point(int64_t(i), 2, Tenure::Old));
+    cp.rollback();
+  }
+  CHECK_FALSE(s.oldSpace().bumpFirst());  // as before the arming
+  CHECK_FALSE(s.oldSpace().growBeforeReuse());
+  CHECK(fingerprint(s, root.get()) == print);
+  h.verify();
+  s.armCheckpoint();
+  CHECK(s.oldSpace().bumpFirst());
+  s.disarmCheckpoint();
+  CHECK_FALSE(s.oldSpace().bumpFirst());
+  CHECK_FALSE(s.oldSpace().growBeforeReuse());
 }
 
 TEST_CASE("old objects made under a checkpoint past its bump area come from a new segment, which rollback drops") {
