@@ -417,6 +417,12 @@ void Space::scavenge() {
   size_t limitBefore = oldSpace_->maxBytes();
   uint64_t promotedBefore = stats_.bytesPromoted;
   if (sweep_ != nullptr) sweep_->allowDemand(0);  // promotion takes swept or fresh memory
+  if (armedPages_) {
+    // It writes the header of every survivor in eden and the survivor space it empties,
+    // whose contents then die: writable in one call each, not a fault a page.
+    armedPages_->markWritten({nursery_->eden.start, nursery_->eden.top});
+    armedPages_->markWritten({nursery_->fromSurvivor().start, nursery_->fromSurvivor().top});
+  }
   Scavenger(*this, TenureAll::No).run();
   bool promotedPastLimit = oldSpace_->maxBytes() > limitBefore;
   uint64_t ns = nanosSince(start);

@@ -161,7 +161,10 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   for (const Range& a : armedRanges) {
     for (size_t i = 0; i < a.saved.size(); i++) {
       uintptr_t page = a.memory.start + i * kPageSize;
-      if (a.saved[i]) (std::binary_search(ahead.begin(), ahead.end(), page) ? writable : programPages).push_back(page);
+      // A page the pause's ranges no longer cover holds nothing the restored state reads
+      // (eden above its top after a scavenge): nothing to copy.
+      if (!a.saved[i] || !rangeOf(page)) continue;
+      (std::binary_search(ahead.begin(), ahead.end(), page) ? writable : programPages).push_back(page);
     }
   }
   for (const Range& r : ranges_) {
@@ -208,10 +211,12 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
     for (const Range& r : ranges_)
       protectRuns(
           r.memory, [&](uintptr_t page) { return !clean(page); }, PROT_READ, kCoalesceGapBytes, &r);
-    // Clean armed pages no range of the pause covers are not to be tracked: writable again.
+    // Armed pages no range of the pause covers are not to be tracked: writable again. The
+    // written ones are too, mostly, but one markWritten unprotected before the arming's
+    // job reached it was protected again.
     for (const Range& a : armedRanges) {
       protectRuns(
-          a.memory, [&](uintptr_t page) { return clean(page) && !rangeOf(page); }, PROT_READ | PROT_WRITE, 0, nullptr);
+          a.memory, [&](uintptr_t page) { return !rangeOf(page); }, PROT_READ | PROT_WRITE, 0, nullptr);
     }
   } catch (...) {
     ranges_.insert(ranges_.end(), std::make_move_iterator(armedRanges.begin()),
@@ -239,6 +244,18 @@ WriteTracker::Range* WriteTracker::rangeOf(uintptr_t address) {
   if (it == ranges_.begin()) return nullptr;
   Range& r = *--it;
   return address < r.memory.end ? &r : nullptr;
+}
+
+void WriteTracker::markWritten(MemoryRange range) {
+  if (!armed_) return;
+  uintptr_t start = range.start & ~(kPageSize - 1), end = (range.end + kPageSize - 1) & ~(kPageSize - 1);
+  for (Range& r : ranges_) {
+    uintptr_t from = std::max(start, r.memory.start), to = std::min(end, r.memory.end);
+    if (from >= to) continue;
+    size_t first = (from - r.memory.start) / kPageSize, count = (to - from) / kPageSize;
+    std::fill_n(r.saved.begin() + long(first), count, uint8_t(1));
+    unprotect(r, first, count);  // refused (the kernel's limit on mappings): each page faults once
+  }
 }
 
 bool WriteTracker::handleFault(uintptr_t address) {

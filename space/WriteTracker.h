@@ -174,6 +174,12 @@ class WriteTracker final : private WriteFaultOwner {
   // marked, not their blocks; one the kernel would not unprotect stays marked and faults
   // once. Sorts `pages`; does nothing unless armed.
   void writeAhead(std::vector<uintptr_t>& pages);
+  // Armed: marks the armed pages of `range` written and makes them writable at once, one
+  // protection call per armed range it meets: a scavenge while armed writes the header of
+  // every survivor in the nursery, a fault a page otherwise (2,350 faults, 20-34 ms in a
+  // scavenge of the hub). A marked page the arming's job protects after this faults once
+  // more, as any marked page. Does nothing unless armed.
+  void markWritten(MemoryRange range);
   size_t pagesWrittenAhead() const { return writtenAhead_.size(); }
   // Armed: the pause will save about `pages` pages (an instance migration's, counted by
   // its census before the pause). Chunks for their copies are mapped and written now, by

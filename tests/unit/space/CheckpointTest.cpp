@@ -3,6 +3,7 @@
 // back — after stores, allocation, scavenges, identity swaps and handles — or keeps the
 // changes on commit.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -253,7 +254,48 @@ void checkCopiedThenRestore(WriteTracker& t, Pages& m, size_t first, size_t end,
   CHECK(std::memcmp(m.base, atPause.data(), atPause.size()) == 0);
 }
 
+// Whether the kernel may write the page at `p` (a read into it from a pipe): false while it
+// is protected, and no signal is raised to find out.
+bool kernelMayWrite(uint8_t* p) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  uint8_t byte = p[0];
+  REQUIRE(::write(fds[1], &byte, 1) == 1);
+  bool wrote = ::read(fds[0], p, 1) == 1;
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return wrote;
+}
+
 }  // namespace
+
+TEST_CASE("pages marked written while armed are writable at once; the pause copies those its ranges still cover") {
+  size_t n = 4 * WriteTracker::kBlockPages;
+  Pages m(n);
+  MemoryRange all = m.range();
+  leaveSpareChunk(m);
+  WriteTracker t({&all, 1}, WriteTracker::Armed{});
+  // The first half is marked (a nursery a scavenge writes and empties); the pause's ranges
+  // cover only its first quarter (eden up to its top again).
+  t.markWritten({all.start, all.start + n / 2 * WriteTracker::kPageSize});
+  CHECK(kernelMayWrite(m.page(0)));
+  CHECK(kernelMayWrite(m.page(n / 2 - 1)));
+  CHECK_FALSE(kernelMayWrite(m.page(n / 2)));
+  for (size_t i = 0; i < n / 2; i++) m.page(i)[10] = 0x31;
+  std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+  MemoryRange quarter{all.start, all.start + n / 4 * WriteTracker::kPageSize};
+  t.begin({&quarter, 1});
+  CHECK(t.pagesSaved() == n / 4);  // not the marked pages past the pause's ranges
+  // Past the pause's ranges nothing is tracked: every page writable, marked or not.
+  CHECK(kernelMayWrite(m.page(n / 4)));
+  CHECK(kernelMayWrite(m.page(n - 1)));
+  for (size_t i = n / 4; i < n; i++) m.page(i)[30] = 0x55;
+  CHECK(t.faultsTaken() == 0);
+  for (size_t i = 0; i < n / 4; i++) m.page(i)[20] = 0x77;
+  CHECK(t.faultsTaken() == 0);  // copied already
+  t.restore();
+  CHECK(std::memcmp(m.base, atPause.data(), n / 4 * WriteTracker::kPageSize) == 0);
+}
 
 TEST_CASE("copies prepared while armed hold the pause's saved pages; those not used are let go") {
   size_t n = 1200;
