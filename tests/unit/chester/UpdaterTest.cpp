@@ -208,10 +208,13 @@ TEST_CASE(
     space::GcStats before = s.stats();
     UpdateRecord r = e.apply("sweeping.json", script);
     CHECK(r.outcome == Outcome::Committed);
-    CHECK_FALSE(s.sweeping());
-    // Ended by steps (a GC stress build's collections drop it instead), never at once.
-    CHECK(s.stats().lazySweeps + s.stats().droppedLazySweeps == before.lazySweeps + before.droppedLazySweeps + 1);
-    CHECK(s.stats().lazySweepsFinishedAtOnce == before.lazySweepsFinishedAtOnce);
+    // Ended by steps, never at once. (A GC stress build collects at every allocation the
+    // guest makes between the steps, each collection leaving a sweep of its own.)
+    if (!s.config().gcStress) {
+      CHECK_FALSE(s.sweeping());
+      CHECK(s.stats().lazySweeps == before.lazySweeps + 1);
+      CHECK(s.stats().lazySweepsFinishedAtOnce == before.lazySweepsFinishedAtOnce);
+    }
   }
   CHECK(e.guestInteger("^ (system global: #Kept) size") == 16);
   e.requireHealthy();
