@@ -73,11 +73,11 @@ class OldSpace {
   // (SpaceCheckpoint.h, Space::armCheckpoint).
   void setBumpFirst(bool bumpFirst) { bumpFirst_ = bumpFirst; }
   bool bumpFirst() const { return bumpFirst_; }
-  // While set (with bump first, under a checkpoint or its arming), an allocation the bump area cannot
-  // take opens a new segment, where the heap limit leaves room for a whole one, before it
-  // reuses a free chunk: a new segment lies outside the tracked ranges, and a rollback
-  // drops it, where each page of a free chunk costs a copy-on-write fault. An instance
-  // migration makes its new instances by the thousand.
+  // While set (with bump first, under a checkpoint or its arming), an allocation the bump
+  // area cannot take opens a new segment, where the heap limit leaves room for a whole
+  // one, before it reuses a free chunk: a new segment lies outside the tracked ranges, and
+  // a rollback drops it, where each page of a free chunk costs a copy-on-write fault. An
+  // instance migration makes its new instances by the thousand.
   void setGrowBeforeReuse(bool grow) { growBeforeReuse_ = grow; }
   bool growBeforeReuse() const { return growBeforeReuse_; }
 

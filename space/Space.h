@@ -658,6 +658,9 @@ class Space {
   // At the heartbeat: a step, once the sweep is behind (LazySweep::lateAt).
   void catchUpSweep();
   void finishSweepingNow();
+  // Ends the arming (the checkpoint takes the tracker, or disarmCheckpoint drops it): old
+  // space allocates as before it.
+  std::unique_ptr<WriteTracker> takeArmedPages();
   // Once every segment is swept: the counts the sweep makes exact, the cold runs put
   // last, the bump area warmed (as after a sweep in the pause).
   void endSweep();
@@ -713,11 +716,8 @@ class Space {
   std::unique_ptr<WriteTracker> releasingPages_;  // see finishPageRelease
   std::unique_ptr<WriteTracker> armedPages_;      // see armCheckpoint
   bool bumpFirstBeforeArming_ = false;            // old space's allocation order before it
-  // Ends the arming (the checkpoint takes the tracker, or disarmCheckpoint drops it): old
-  // space allocates as before it.
-  std::unique_ptr<WriteTracker> takeArmedPages();
-  std::unique_ptr<InstanceCensus> census_;  // see openCensus
-  std::unique_ptr<LazySweep> sweep_;        // see sweeping(); after oldSpace_, which it points into
+  std::unique_ptr<InstanceCensus> census_;        // see openCensus
+  std::unique_ptr<LazySweep> sweep_;              // see sweeping(); after oldSpace_, which it points into
   // See collectorThreadsForCollection.
   std::unique_ptr<CollectorThreads> collectorThreads_;
   uint64_t stressAllocations_ = 0;
