@@ -267,6 +267,18 @@ bool kernelMayWrite(uint8_t* p) {
   return wrote;
 }
 
+// Free chunks all over old space: every other array of a long run dies, and a collection
+// lists what they held. Answers the root that keeps the others (400 arrays of 200 slots).
+Oop withFreeChunksAllOver(TestHeap& h) {
+  Handle root(h.space, h.array(400, Tenure::Old));
+  for (size_t i = 0; i < 800; i++) {
+    Oop a = h.array(200, Tenure::Old);
+    if (i % 2 == 0) h.space.storePointer(root.get(), i / 2, a);
+  }
+  REQUIRE(h.space.collectGarbage());
+  return root.get();
+}
+
 }  // namespace
 
 TEST_CASE("pages marked written while armed are writable at once; the pause copies those its ranges still cover") {
@@ -601,13 +613,7 @@ TEST_CASE("a space armed ahead of its checkpoint rolls back to the checkpoint, n
 TEST_CASE("old objects made under an armed checkpoint come from untracked memory and save no page") {
   TestHeap h;
   Space& s = h.space;
-  // Free chunks all over old space: every other array of a long run dies.
-  Handle root(s, h.array(400, Tenure::Old));
-  for (size_t i = 0; i < 800; i++) {
-    Oop a = h.array(200, Tenure::Old);
-    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
-  }
-  REQUIRE(s.collectGarbage());
+  Handle root(s, withFreeChunksAllOver(h));
   std::string print = fingerprint(s, root.get());
   s.armCheckpoint();
   {
@@ -630,12 +636,7 @@ TEST_CASE("objects promoted while a checkpoint is armed land outside the protect
   config.gcStress = false;  // a full collection would disarm
   TestHeap h(config);
   Space& s = h.space;
-  Handle root(s, h.array(400, Tenure::Old));
-  for (size_t i = 0; i < 800; i++) {  // free chunks all over old space
-    Oop a = h.array(200, Tenure::Old);
-    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
-  }
-  REQUIRE(s.collectGarbage());
+  Handle root(s, withFreeChunksAllOver(h));
   s.armCheckpoint();
   REQUIRE(s.checkpointArmed());
   std::vector<MemoryRange> armed = s.objectRanges();  // what the arming protects
@@ -672,12 +673,7 @@ TEST_CASE("objects promoted while a checkpoint is armed land outside the protect
 TEST_CASE("old objects made under a checkpoint past its bump area come from a new segment, which rollback drops") {
   TestHeap h;
   Space& s = h.space;
-  Handle root(s, h.array(400, Tenure::Old));
-  for (size_t i = 0; i < 800; i++) {  // free chunks all over old space
-    Oop a = h.array(200, Tenure::Old);
-    if (i % 2 == 0) s.storePointer(root.get(), i / 2, a);
-  }
-  REQUIRE(s.collectGarbage());
+  Handle root(s, withFreeChunksAllOver(h));
   std::string print = fingerprint(s, root.get());
   size_t committed = s.oldSpace().committedBytes();
   s.armCheckpoint();
