@@ -309,6 +309,67 @@ TEST_CASE("pages marked written while armed are writable at once; the pause copi
   CHECK(std::memcmp(m.base, atPause.data(), n / 4 * WriteTracker::kPageSize) == 0);
 }
 
+TEST_CASE("begin() over ranges that moved since the arming protects exactly the pause's pages, copied or not") {
+  // Armed over four ranges; the pause's ranges shrink the first, widen the second on both
+  // sides, drop the third, keep the fourth and add a fifth (a nursery's eden, new
+  // segments, a segment given back). Pages in page numbers of one mapping.
+  struct Span {
+    size_t first, end;
+  };
+  const std::vector<Span> armedSpans{{0, 64}, {96, 160}, {200, 260}, {300, 400}};
+  const std::vector<Span> pauseSpans{{0, 32}, {80, 170}, {300, 400}, {450, 470}};
+  const std::vector<size_t> writtenWhileArmed{5, 40, 100, 210, 350, 399};
+  size_t n = 512;
+  auto inSpans = [](const std::vector<Span>& spans, size_t page) {
+    return std::any_of(spans.begin(), spans.end(), [&](const Span& s) { return page >= s.first && page < s.end; });
+  };
+  for (bool chunkKept : {false, true}) {
+    CAPTURE(chunkKept);
+    Pages m(n);
+    if (chunkKept) {
+      leaveSpareChunk(m);
+    } else {
+      WriteTracker::releaseSpareChunks(0);
+    }
+    auto ranges = [&](const std::vector<Span>& spans) {
+      std::vector<MemoryRange> out;
+      for (const Span& s : spans)
+        out.push_back(
+            {m.range().start + s.first * WriteTracker::kPageSize, m.range().start + s.end * WriteTracker::kPageSize});
+      return out;
+    };
+    std::vector<MemoryRange> armed = ranges(armedSpans), pause = ranges(pauseSpans);
+    WriteTracker t(armed, WriteTracker::Armed{});
+    for (size_t page : writtenWhileArmed) m.page(page)[10] = 0x31;
+    std::vector<uint8_t> atPause(m.base, m.base + n * WriteTracker::kPageSize);
+    t.begin(pause);
+    // Copied in the pause (with a chunk kept): the written pages the pause still covers
+    // and those it gained, 50 in all; without one, none.
+    std::vector<size_t> copied;
+    for (size_t page = 0; page < n && chunkKept; page++) {
+      bool written = std::find(writtenWhileArmed.begin(), writtenWhileArmed.end(), page) != writtenWhileArmed.end();
+      if (inSpans(pauseSpans, page) && (written || !inSpans(armedSpans, page))) copied.push_back(page);
+    }
+    CHECK(t.pagesSaved() == copied.size());
+    CHECK(copied.size() == (chunkKept ? 50 : 0));
+    for (size_t page = 0; page < n; page++) {
+      CAPTURE(page);
+      bool isCopied = std::find(copied.begin(), copied.end(), page) != copied.end();
+      CHECK(kernelMayWrite(m.page(page)) == (!inSpans(pauseSpans, page) || isCopied));
+    }
+    // Every page of the pause's ranges comes back as it was at the pause; the others keep
+    // what is written after it.
+    for (size_t page = 0; page < n; page++) m.page(page)[20] = 0x77;
+    t.restore();
+    for (size_t page = 0; page < n; page++) {
+      CAPTURE(page);
+      bool back =
+          std::memcmp(m.page(page), atPause.data() + page * WriteTracker::kPageSize, WriteTracker::kPageSize) == 0;
+      CHECK(back == inSpans(pauseSpans, page));
+    }
+  }
+}
+
 TEST_CASE("copies prepared while armed hold the pause's saved pages; those not used are let go") {
   size_t n = 1200;
   Pages m(n);
