@@ -623,7 +623,9 @@ class Space {
   // store) has an old `target` scanned again.
   [[gnu::noinline, gnu::cold]] void markStored(HeapObject* target, Oop value);
   // After a scavenge (having promoted `promotedBytes`) or an old allocation: starts an
-  // incremental marking when one is due, or marks a step of the one in progress.
+  // incremental marking when one is due, or marks a step of the one in progress. Under an
+  // active checkpoint (an update's pause) the step becomes debt, paid at the heartbeat
+  // (catchUpMarking, which does nothing under a checkpoint either).
   void advanceMarking(size_t allocatedBytes);
   // No checkpoint, arming or become forbids a marking (see Marker.h), and it is enabled.
   bool markingAllowed() const;

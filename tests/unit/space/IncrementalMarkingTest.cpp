@@ -379,6 +379,44 @@ TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's s
   h.verify();
 }
 
+TEST_CASE("in an update's pause the marking takes no step: old allocations and scavenges owe theirs") {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = 0;
+  c.markingCatchUpIntervalMicros = 0;
+  TestHeap h(c);
+  const size_t n = 20000;
+  Handle keep(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  h.space.collectGarbage();
+  const GcStats& s = h.space.stats();
+  REQUIRE(h.space.startMarking());
+  uint64_t steps = s.markingSteps;
+  {
+    SpaceCheckpoint checkpoint(h.space);
+    // What an update's apply does: old objects made and stored, a scavenge, guest code
+    // reaching its heartbeat.
+    Handle made(h.space, h.array(4, Tenure::Old));
+    for (size_t i = 0; i < 4; i++) h.space.storePointer(made.get(), i, h.point(int64_t(i), 1, Tenure::Old));
+    h.point(1, 2);
+    h.space.scavenge();
+    h.space.collectAtHeartbeat();
+    CHECK(s.markingSteps == steps);
+    CHECK(h.space.markingDebtBytes() >= 6 * c.markingStepBytes);
+    h.space.storePointer(keep.get(), 0, made.get());
+    checkpoint.commit();
+  }
+  // After the pause the heartbeat pays what the pause owed.
+  REQUIRE(h.space.marking());
+  for (int i = 0; i < 100 && h.space.markingDebtBytes() > 0; i++) h.space.collectAtHeartbeat();
+  CHECK(s.markingSteps > steps);
+  h.space.collectDueGarbage();
+  CHECK(s.incrementalCollections == 1);
+  Oop made = keep.get().object()->slot(0);  // what the update made, kept
+  for (size_t i = 0; i < 4; i++) CHECK(TestHeap::x(made.object()->slot(i)) == int64_t(i));
+  for (size_t i = 1; i < n; i++) REQUIRE(TestHeap::x(keep.get().object()->slot(i)) == int64_t(i));
+  h.verify();
+}
+
 TEST_CASE("a marking is late four fifths of the way from its start to its collection") {
   SpaceConfig c = steadyConfig();
   c.incrementalMarkingMinBytes = SIZE_MAX;  // none starts by itself
