@@ -218,8 +218,9 @@ void WriteTracker::begin(std::span<const MemoryRange> ranges) {
   // hundred pages. So runs up to kCoalesceGapBytes apart are protected in one call, the
   // clean pages between them included: they are read-only since the arming, and stay so.
   // A clean page lies in an armed range and was not written since (its `saved` byte is 0).
-  // `state` holds a byte per page of a tracked range: kClean, kProtect (written since the arming, or
-  // never armed), or kCopied (copied above: it stays writable, and a run ends before it).
+  // `state` holds a byte per page of a tracked range: kClean, kProtect (written since the
+  // arming, or never armed), or kCopied (copied above: it stays writable, and a run ends
+  // before it).
   enum : uint8_t { kClean = 0, kProtect = 1, kCopied = 2 };
   std::vector<uint8_t> state;
   auto protectRuns = [&](const Range& tracked) {
