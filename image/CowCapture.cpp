@@ -57,8 +57,8 @@ class Buffer {
 }  // namespace
 
 CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& directory,
-                       std::unique_ptr<ArmedProtection> armed)
-    : directory_(directory), pages_(ranges) {
+                       std::unique_ptr<ArmedProtection> armed, size_t unpacedPages)
+    : directory_(directory), unpacedPages_(unpacedPages), pages_(ranges) {
   // Raised before any page is protected: beforeKernelWrite must see it first.
   space::capturesActive.fetch_add(1);
   // Twice what the writer lets pile up before it spills: past that the program waits for
@@ -156,7 +156,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       protection_->written(first + done, batch);
       if (fromShadow) pages_.releaseShadow(first + done, batch, fromShadow);
       done += batch;
-      pace(pacing, batch * kPage, first + done, spillAt, stop);
+      if (first + done > unpacedPages_) pace(pacing, batch * kPage, first + done, spillAt, stop);
     }
     holeBytes_ += out.holeBytes();
     directWrites_ = directWrites_ || out.direct();

@@ -66,9 +66,11 @@ class CowCapture : public Capture {
 
   // Made on the program's thread, in its pause: that thread's activity paces the writer.
   // Throws std::runtime_error when the pages cannot be protected (nothing is then).
-  // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h).
-  CowCapture(const std::vector<PageRange>& ranges, const std::string& directory,
-             std::unique_ptr<ArmedProtection> armed);
+  // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h). The
+  // first `unpacedPages` pages of the ranges are written as fast as the disk takes,
+  // whatever the program's activity (see PageWriter: a space's nursery).
+  CowCapture(const std::vector<PageRange>& ranges, const std::string& directory, std::unique_ptr<ArmedProtection> armed,
+             size_t unpacedPages = 0);
   ~CowCapture() override;
   bool finished() override;
   PageWriteReport wait() override;
@@ -88,6 +90,7 @@ class CowCapture : public Capture {
   void stopProtecting();
 
   std::string directory_;
+  size_t unpacedPages_ = 0;  // see the constructor
   CapturedPages pages_;
   std::unique_ptr<WriteProtection> protection_;
   std::string protectionName_;

@@ -15,6 +15,8 @@
 
 #include "image/Sha256.h"
 #include "space/MonotonicClock.h"
+#include "space/Nursery.h"
+#include "space/Reservation.h"
 #include "space/UncheckedPages.h"
 
 namespace image {
@@ -256,7 +258,13 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   }
   report_.stateMicros = space::monotonicMicros() - start;
   report_.space = spaceName;
-  pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_);
+  // The nursery's pages come first in the ranges (SpaceImage::pages), and the writer
+  // takes them without pacing itself (PageWriter).
+  const space::Nursery::State& nursery = manifest_.spaceState.nursery;
+  size_t nurseryPages = (space::Reservation::roundUpToPage(nursery.edenTop) - nursery.edenStart +
+                         space::Reservation::roundUpToPage(nursery.survivorTop) - nursery.survivorStart) /
+                        PageWriter::kPageSize;
+  pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_, nurseryPages);
   if (armedSpace_) armedSpace_->setSnapshotArming(nullptr);
   armedSpace_ = nullptr;
   pages_->capture(std::move(armed_));

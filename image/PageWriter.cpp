@@ -11,8 +11,8 @@
 
 namespace image {
 
-PageWriter::PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::string directory)
-    : ranges_(std::move(ranges)), mode_(mode), directory_(std::move(directory)) {}
+PageWriter::PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::string directory, size_t unpacedPages)
+    : ranges_(std::move(ranges)), mode_(mode), directory_(std::move(directory)), unpacedPages_(unpacedPages) {}
 
 PageWriter::~PageWriter() = default;
 
@@ -25,7 +25,7 @@ void PageWriter::capture(std::unique_ptr<ArmedProtection> armed) {
   auto start = std::chrono::steady_clock::now();
   switch (mode_) {
     case CaptureMode::Cow:
-      capture_ = std::make_unique<CowCapture>(ranges_, directory_, std::move(armed));
+      capture_ = std::make_unique<CowCapture>(ranges_, directory_, std::move(armed), unpacedPages_);
       break;
     case CaptureMode::Copy:
       capture_ = std::make_unique<CopyCapture>(ranges_, directory_);

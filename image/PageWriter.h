@@ -76,8 +76,11 @@ class PageWriter {
  public:
   static constexpr size_t kPageSize = 4096;
 
-  // `directory` exists; one file per range is written there ("segment-0.bin", ...).
-  PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::string directory);
+  // `directory` exists; one file per range is written there ("segment-0.bin", ...). Cow
+  // writes the first `unpacedPages` pages of the ranges without pacing itself
+  // (WritePacing.h): a space's nursery, which the program's next scavenge writes
+  // throughout, a fault for every page the writer has not written yet.
+  PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::string directory, size_t unpacedPages = 0);
   // Waits for, or stops, the writer; every range is writable afterwards.
   ~PageWriter();
   PageWriter(const PageWriter&) = delete;
@@ -108,6 +111,7 @@ class PageWriter {
   std::vector<PageRange> ranges_;
   CaptureMode mode_;
   std::string directory_;
+  size_t unpacedPages_ = 0;
   std::unique_ptr<Capture> capture_;  // null until capture()
   int64_t captureMicros_ = 0;
 };

@@ -702,6 +702,45 @@ TEST_CASE("A busy program's cow writer holds the busy rate; an idle program's do
   munmap(p, kPages * kPage);
 }
 
+TEST_CASE("A busy program's cow writer takes the pages it may not pace (a nursery) at once, then holds the rate") {
+  constexpr size_t kPages = 4096;      // 16 MiB
+  constexpr size_t kUnpaced = 2048;    // the first 8 MiB
+  constexpr size_t kPacedLate = 3800;  // 14.8 MiB: at 1 MiB/s, not reached in two seconds
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(p != MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
+  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  TempDirectory dir;
+  ScopedEnvironment rate("ESPELL_SNAPSHOT_BUSY_MIBS", "1");
+  // Under SCHED_IDLE the writer would wait for a core this thread and the other tests
+  // leave free: at the same niceness it shares them.
+  ScopedEnvironment nice("ESPELL_SNAPSHOT_NICE", "0");
+  PageWriter writer({{b, b + kPages * kPage}}, CaptureMode::Cow, dir.path, kUnpaced);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  writer.capture();
+  // Busy for two seconds: paced from the first page, the writer would have written 2-3 MiB.
+  volatile uint64_t x = 1;
+  while (Clock::now() - start < std::chrono::seconds(2)) {
+    for (int i = 0; i < 1000; i++) x = x * 6364136223846793005ULL + 1;
+  }
+  // The last pages of the unpaced part are written already: writing them saves nothing.
+  // Those far into the paced part are not: each write saves its page.
+  for (size_t i = kUnpaced - 256; i < kUnpaced; i++) fillPage(base + i * kPage, i, 1);
+  for (size_t i = kPacedLate; i < kPacedLate + 16; i++) fillPage(base + i * kPage, i, 1);
+  PageWriteReport report = writer.wait();
+  CHECK(report.pagesSavedByCow == 16);
+  REQUIRE(report.segments.size() == 1);
+  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
+  REQUIRE(bytes.size() == kPages * kPage);
+  size_t wrong = 0;
+  for (size_t i = 0; i < kPages; i++)
+    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
+  CHECK(wrong == 0);
+  munmap(p, kPages * kPage);
+}
+
 TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's niceness") {
   auto policyAndNice = [] {
     std::pair<int, int> seen;
