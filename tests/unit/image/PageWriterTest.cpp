@@ -706,17 +706,13 @@ TEST_CASE("A busy program's cow writer takes the pages it may not pace (a nurser
   constexpr size_t kPages = 4096;      // 16 MiB
   constexpr size_t kUnpaced = 2048;    // the first 8 MiB
   constexpr size_t kPacedLate = 3800;  // 14.8 MiB: at 1 MiB/s, not reached in two seconds
-  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(p != MAP_FAILED);
-  uint8_t* base = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < kPages; i++) fillPage(base + i * kPage, i, 0);
-  uintptr_t b = reinterpret_cast<uintptr_t>(base);
+  FilledPages m(kPages);
   TempDirectory dir;
   ScopedEnvironment rate("ESPELL_SNAPSHOT_BUSY_MIBS", "1");
   // Under SCHED_IDLE the writer would wait for a core this thread and the other tests
   // leave free: at the same niceness it shares them.
   ScopedEnvironment nice("ESPELL_SNAPSHOT_NICE", "0");
-  PageWriter writer({{b, b + kPages * kPage}}, CaptureMode::Cow, dir.path, kUnpaced);
+  PageWriter writer({m.range(0, kPages)}, CaptureMode::Cow, dir.path, kUnpaced);
   using Clock = std::chrono::steady_clock;
   Clock::time_point start = Clock::now();
   writer.capture();
@@ -727,8 +723,8 @@ TEST_CASE("A busy program's cow writer takes the pages it may not pace (a nurser
   }
   // The last pages of the unpaced part are written already: writing them saves nothing.
   // Those far into the paced part are not: each write saves its page.
-  for (size_t i = kUnpaced - 256; i < kUnpaced; i++) fillPage(base + i * kPage, i, 1);
-  for (size_t i = kPacedLate; i < kPacedLate + 16; i++) fillPage(base + i * kPage, i, 1);
+  for (size_t i = kUnpaced - 256; i < kUnpaced; i++) fillPage(m.page(i), i, 1);
+  for (size_t i = kPacedLate; i < kPacedLate + 16; i++) fillPage(m.page(i), i, 1);
   PageWriteReport report = writer.wait();
   CHECK(report.pagesSavedByCow == 16);
   REQUIRE(report.segments.size() == 1);
@@ -738,7 +734,6 @@ TEST_CASE("A busy program's cow writer takes the pages it may not pace (a nurser
   for (size_t i = 0; i < kPages; i++)
     wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
   CHECK(wrong == 0);
-  munmap(p, kPages * kPage);
 }
 
 TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's niceness") {

@@ -38,6 +38,15 @@ SpaceConfig steadyConfig() {
   return c;
 }
 
+// An old array of `n` old points (x = 0 .. n-1), after a full collection: work enough for
+// a marking of many steps.
+Handle oldPoints(TestHeap& h, size_t n) {
+  Handle keep(h.space, h.array(n, Tenure::Old));
+  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
+  h.space.collectGarbage();
+  return keep;
+}
+
 }  // namespace
 
 TEST_CASE("a store into an object the marking has scanned marks what it stores") {
@@ -354,9 +363,7 @@ TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's s
   c.markingCatchUpIntervalMicros = 0;
   TestHeap h(c);
   const size_t n = 20000;
-  Handle keep(h.space, h.array(n, Tenure::Old));
-  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
-  h.space.collectGarbage();
+  Handle keep = oldPoints(h, n);
   const GcStats& s = h.space.stats();
   REQUIRE(h.space.startMarking());
   // On pace, with no debt, the heartbeat does nothing.
@@ -385,9 +392,7 @@ TEST_CASE("in an update's pause the marking takes no step: old allocations and s
   c.markingCatchUpIntervalMicros = 0;
   TestHeap h(c);
   const size_t n = 20000;
-  Handle keep(h.space, h.array(n, Tenure::Old));
-  for (size_t i = 0; i < n; i++) h.space.storePointer(keep.get(), i, h.point(int64_t(i), 0, Tenure::Old));
-  h.space.collectGarbage();
+  Handle keep = oldPoints(h, n);
   const GcStats& s = h.space.stats();
   REQUIRE(h.space.startMarking());
   uint64_t steps = s.markingSteps;
