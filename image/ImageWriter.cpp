@@ -15,8 +15,6 @@
 
 #include "image/Sha256.h"
 #include "space/MonotonicClock.h"
-#include "space/Nursery.h"
-#include "space/Reservation.h"
 #include "space/UncheckedPages.h"
 
 namespace image {
@@ -260,10 +258,9 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   report_.space = spaceName;
   // The nursery's pages come first in the ranges (SpaceImage::pages), and the writer
   // takes them without pacing itself (PageWriter).
-  const space::Nursery::State& nursery = manifest_.spaceState.nursery;
-  size_t nurseryPages = (space::Reservation::roundUpToPage(nursery.edenTop) - nursery.edenStart +
-                         space::Reservation::roundUpToPage(nursery.survivorTop) - nursery.survivorStart) /
-                        PageWriter::kPageSize;
+  size_t nurseryPages = 0;
+  for (const space::MemoryRange& r : space::SpaceImage::nurseryPages(manifest_.spaceState))
+    nurseryPages += (r.end - r.start) / PageWriter::kPageSize;
   pages_ = std::make_unique<PageWriter>(std::move(ranges), mode_, partial_, nurseryPages);
   if (armedSpace_) armedSpace_->setSnapshotArming(nullptr);
   armedSpace_ = nullptr;

@@ -38,16 +38,25 @@ std::vector<MemoryRange> SpaceImage::currentOldPages(const Space& space) {
   return pages(s);
 }
 
-std::vector<MemoryRange> SpaceImage::pages(const SpaceImageState& state) {
+namespace {
+// Adds [start, top) to `ranges` unless empty: a region starts on a page and ends on one at
+// or above its top.
+void addRegion(std::vector<MemoryRange>& ranges, uintptr_t start, uintptr_t top) {
+  uintptr_t end = Reservation::roundUpToPage(top);
+  if (end > start) ranges.push_back(MemoryRange{start, end});
+}
+}  // namespace
+
+std::vector<MemoryRange> SpaceImage::nurseryPages(const SpaceImageState& state) {
   std::vector<MemoryRange> ranges;
-  // Each region starts on a page and ends on one at or above its top.
-  auto add = [&](uintptr_t start, uintptr_t top) {
-    uintptr_t end = Reservation::roundUpToPage(top);
-    if (end > start) ranges.push_back(MemoryRange{start, end});
-  };
-  const Nursery::State& n = state.nursery;
-  add(n.edenStart, n.edenTop);
-  add(n.survivorStart, n.survivorTop);
+  addRegion(ranges, state.nursery.edenStart, state.nursery.edenTop);
+  addRegion(ranges, state.nursery.survivorStart, state.nursery.survivorTop);
+  return ranges;
+}
+
+std::vector<MemoryRange> SpaceImage::pages(const SpaceImageState& state) {
+  std::vector<MemoryRange> ranges = nurseryPages(state);
+  auto add = [&](uintptr_t start, uintptr_t top) { addRegion(ranges, start, top); };
   const OldSpace::State& o = state.oldSpace;
   for (size_t i = 0; i < o.segments.size(); i++) add(o.segments[i].start, objectsTop(state, i));
   return ranges;

@@ -61,6 +61,8 @@ class SpaceImage {
   // The pages that hold objects, in address order: eden up to its top, the survivors'
   // space up to its top, each old segment up to its top.
   static std::vector<MemoryRange> pages(const SpaceImageState& state);
+  // Of them, the nursery's (eden's, then the survivors'), which come first.
+  static std::vector<MemoryRange> nurseryPages(const SpaceImageState& state);
   // Old space's part of them for a running space, now: what a capture will take there,
   // less what its program adds before it (a snapshot arms its protection over these ahead
   // of its pause; the nursery changes too fast to be armed).

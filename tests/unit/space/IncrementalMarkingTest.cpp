@@ -38,6 +38,14 @@ SpaceConfig steadyConfig() {
   return c;
 }
 
+// Steady, a marking of any size, and a catch-up step at every heartbeat.
+SpaceConfig heartbeatConfig() {
+  SpaceConfig c = steadyConfig();
+  c.incrementalMarkingMinBytes = 0;
+  c.markingCatchUpIntervalMicros = 0;
+  return c;
+}
+
 // An old array of `n` old points (x = 0 .. n-1), after a full collection: work enough for
 // a marking of many steps.
 Handle oldPoints(TestHeap& h, size_t n) {
@@ -357,10 +365,8 @@ TEST_CASE("an idle release in slices collects at once under incrementalMarkingMi
 }
 
 TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's steps pay") {
-  SpaceConfig c = steadyConfig();
-  c.incrementalMarkingMinBytes = 0;
+  SpaceConfig c = heartbeatConfig();
   c.maxMarkingStepMicros = 0;  // every step stops after a piece
-  c.markingCatchUpIntervalMicros = 0;
   TestHeap h(c);
   const size_t n = 20000;
   Handle keep = oldPoints(h, n);
@@ -387,9 +393,7 @@ TEST_CASE("steps cut short by their deadline leave a debt that the heartbeat's s
 }
 
 TEST_CASE("in an update's pause the marking takes no step: old allocations and scavenges owe theirs") {
-  SpaceConfig c = steadyConfig();
-  c.incrementalMarkingMinBytes = 0;
-  c.markingCatchUpIntervalMicros = 0;
+  SpaceConfig c = heartbeatConfig();
   TestHeap h(c);
   const size_t n = 20000;
   Handle keep = oldPoints(h, n);
