@@ -10,14 +10,13 @@
 #include "chester/ScriptError.h"
 #include "chester/ScriptLiterals.h"
 #include "chester/StepApplier.h"
+#include "space/ThreadUsage.h"
 #include "vm/ClassBuilder.h"
 #include "vm/MethodDictionary.h"
 #include "vm/ObjectLayouts.h"
 #include "vm/Objects.h"
 #include "vm/RuntimeCheckpoint.h"
 #include "vm/Scheduler.h"
-#include "vm/ThreadCpuClock.h"
-#include "vm/ThreadPageFaults.h"
 #include "vm/compiler/Ast.h"
 #include "vm/compiler/Parser.h"
 #include "vm/compiler/SourceLocation.h"
@@ -455,8 +454,8 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     return record;
   }
   int64_t paused = now();
-  int64_t pausedCpu = vm::threadCpuMicros();
-  int64_t pausedFaults = vm::threadPageFaults();
+  int64_t pausedCpu = space::threadCpuMicros();
+  int64_t pausedFaults = space::threadPageFaults();
 
   // ---- checkpoint, applying, verifying.
   vm::Runtime& guest = host_.guestRuntime();
@@ -527,8 +526,8 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // ---- resumed. The guest runs again as soon as resume() begins (it then runs until its
   // next heartbeat before resume() returns): its pause ends here.
   record.timings.guestPause = now() - paused;
-  record.timings.guestPauseCpu = vm::threadCpuMicros() - pausedCpu;
-  record.pauseFaults = vm::threadPageFaults() - pausedFaults;
+  record.timings.guestPauseCpu = space::threadCpuMicros() - pausedCpu;
+  record.pauseFaults = space::threadPageFaults() - pausedFaults;
   if (!pausedByCaller) host_.resume();
   try {
     application->finish(host_);

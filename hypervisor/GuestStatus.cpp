@@ -33,6 +33,16 @@ const char* stateName(mop::ProcessStatus status, bool pausedForThisReport) {
   return "unknown";
 }
 
+// The longest of a kind of collection work as the VM's thread lived it: its wall time, the
+// part the thread ran, and why it stopped otherwise (space/ThreadUsage.h).
+nlohmann::json lived(const space::ThreadUsage& usage, uint64_t wallNanos) {
+  return {{"micros", wallNanos / 1000},
+          {"cpuMicros", usage.cpuNanos / 1000},
+          {"faults", usage.faults},
+          {"waits", usage.waits},
+          {"preemptions", usage.preemptions}};
+}
+
 }  // namespace
 
 GuestStatus::GuestStatus(Vm& vm, std::string program, std::vector<std::string> arguments)
@@ -71,6 +81,8 @@ nlohmann::json GuestStatus::heap() const {
       {"fullCollections", stats.fullCollections},
       {"maxScavengeMicros", stats.maxScavengeNanos / 1000},
       {"scavengeMicros", stats.scavengeNanos / 1000},
+      {"scavengeCpuMicros", stats.scavengeCpuNanos / 1000},
+      {"longestScavenge", lived(stats.longestScavenge, stats.maxScavengeNanos)},
       {"maxFullCollectionMicros", stats.maxFullCollectionNanos / 1000},
       {"fullCollectionMicros", stats.fullCollectionNanos / 1000},
       {"fullCollectionMarkMicros", stats.fullCollectionMarkNanos / 1000},
@@ -82,6 +94,8 @@ nlohmann::json GuestStatus::heap() const {
       {"markingSteps", stats.markingSteps},
       {"markingStepMicros", stats.markingStepNanos / 1000},
       {"maxMarkingStepMicros", stats.maxMarkingStepNanos / 1000},
+      {"markingStepCpuMicros", stats.markingStepCpuNanos / 1000},
+      {"longestMarkingStep", lived(stats.longestMarkingStep, stats.maxMarkingStepNanos)},
       {"lazySweeps", stats.lazySweeps},
       {"droppedLazySweeps", stats.droppedLazySweeps},
       {"lazySweepsFinishedAtOnce", stats.lazySweepsFinishedAtOnce},

@@ -7,8 +7,8 @@
 #include <functional>
 #include <future>
 
+#include "space/ThreadUsage.h"
 #include "vm/Scheduler.h"
-#include "vm/ThreadCpuClock.h"
 
 namespace hypervisor {
 
@@ -82,7 +82,7 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
     }
   }
   int64_t paused = Scheduler::nowMicros();
-  int64_t pausedCpu = vm::threadCpuMicros();
+  int64_t pausedCpu = space::threadCpuMicros();
   try {
     writer.capture(host.space(), host.runtime(), request.space);
   } catch (...) {
@@ -91,7 +91,7 @@ image::SnapshotReport takeSnapshot(Vm& vm, const SnapshotRequest& request) {
   }
   // The pause ends here; resumeGuest then runs the guest up to its next heartbeat.
   int64_t resumed = Scheduler::nowMicros();
-  int64_t resumedCpu = vm::threadCpuMicros();
+  int64_t resumedCpu = space::threadCpuMicros();
   if (pausedByUs) vm.resumeGuest();
   image::SnapshotReport report;
   {

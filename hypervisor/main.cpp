@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "chester/Updater.h"
 #include "hypervisor/CommandLine.h"
@@ -87,6 +88,20 @@ void printGcStats(space::Space& space) {
                static_cast<unsigned long long>(s.lazySweeps), static_cast<unsigned long long>(s.droppedLazySweeps),
                static_cast<unsigned long long>(s.lazySweepsFinishedAtOnce), double(s.lazySweepNanos) / 1e6,
                double(s.maxLazySweepStepNanos) / 1e6);
+  // Wall time against the thread's own: the rest it waited for a core or a page (ThreadUsage.h).
+  auto lived = [](const space::ThreadUsage& u, uint64_t wallNanos) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%.2f of %.2f ms (%llu faults, %llu waits, %llu preemptions)",
+                  double(u.cpuNanos) / 1e6, double(wallNanos) / 1e6, static_cast<unsigned long long>(u.faults),
+                  static_cast<unsigned long long>(u.waits), static_cast<unsigned long long>(u.preemptions));
+    return std::string(text);
+  };
+  std::fprintf(stderr,
+               "gc: the thread ran %.1f of the scavenges' %.1f ms and %.1f of the marking steps' %.1f ms; the "
+               "longest scavenge ran %s, the longest marking step %s\n",
+               double(s.scavengeCpuNanos) / 1e6, double(s.scavengeNanos) / 1e6, double(s.markingStepCpuNanos) / 1e6,
+               double(s.markingStepNanos) / 1e6, lived(s.longestScavenge, s.maxScavengeNanos).c_str(),
+               lived(s.longestMarkingStep, s.maxMarkingStepNanos).c_str());
   std::fprintf(stderr, "gc: peak RSS %.1f MiB; %llu releases while idle gave back %.1f MiB\n", peakRssMiB(),
                static_cast<unsigned long long>(s.idleReleases), double(s.idleReleasedBytes) / 1048576.0);
 }

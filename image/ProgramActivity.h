@@ -1,5 +1,5 @@
 // ProgramActivity: whether the program a snapshot captures is busy: from the CPU time of
-// its thread (both spaces run on one thread: vm/ThreadCpuClock.h), and whether that
+// its thread (both spaces run on one thread: space/ThreadUsage.h), and whether that
 // thread is waiting to run. Made on that thread (PageWriter::capture is called there, in
 // the pause); asked by the writer (WritePacing). A thread that has ended reads as idle.
 //

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "space/ThreadUsage.h"
+
 namespace space {
 
 struct GcStats {
@@ -11,6 +13,12 @@ struct GcStats {
   uint64_t scavengeNanos = 0;  // total time in scavenges
   uint64_t maxScavengeNanos = 0;
   uint64_t lastScavengeNanos = 0;
+  // Of scavengeNanos, the time the thread ran (space/ThreadUsage.h); and the longest
+  // scavenge (maxScavengeNanos) as the thread lived it. Its wall time well over its CPU
+  // time with preemptions: it waited for a core; with waits: for a page another thread
+  // served (a snapshot's saved copy) or a lock. Not the collector's own time, either way.
+  uint64_t scavengeCpuNanos = 0;
+  ThreadUsage longestScavenge;
   uint64_t fullCollectionNanos = 0;  // total time in full collections
   uint64_t maxFullCollectionNanos = 0;
   // Of fullCollectionNanos: marking (MarkSweep), and sweeping.
@@ -28,6 +36,8 @@ struct GcStats {
   uint64_t markingSteps = 0;
   uint64_t markingStepNanos = 0;
   uint64_t maxMarkingStepNanos = 0;
+  uint64_t markingStepCpuNanos = 0;  // as scavengeCpuNanos, for the steps
+  ThreadUsage longestMarkingStep;    // as longestScavenge, for the steps
   // Full collections whose sweep ran lazily (space/LazySweep.h), to its end; those a
   // stop-the-world collection dropped; the time sweeping outside the pauses, and its
   // longest stretch in one go (a step, or a segment an allocation swept). Of those ended,

@@ -293,6 +293,7 @@ bool Space::startMarking() {
   if (!markingAllowed()) return false;
   finishSweeping();  // (paced to have ended long before) the marks left would pass as this marking's
   auto start = std::chrono::steady_clock::now();
+  ThreadUsage usageBefore = ThreadUsage::now();
   // Everything in old space may be live: scan its share with references before old space
   // grows by the rest of the threshold (a quarter faster, to finish a little before).
   size_t live = oldSpace_->liveBytesAtLastSweep(), grown = oldSpace_->allocatedSinceSweep();
@@ -307,7 +308,7 @@ bool Space::startMarking() {
   markingDone_ = false;
   marker_->greyRoots();
   stats_.incrementalMarkings++;
-  noteMarkingStep(nanosSince(start));
+  noteMarkingStep(nanosSince(start), ThreadUsage::now().since(usageBefore));
   return true;
 }
 
@@ -321,15 +322,20 @@ bool Space::markStep(size_t budgetBytes) {
   if (!marking_) return false;
   if (markingDone_ && marker_->empty()) return true;  // until the barrier greys more
   auto start = std::chrono::steady_clock::now();
+  ThreadUsage usageBefore = ThreadUsage::now();
   markingDone_ = marker_->step(budgetBytes, start + std::chrono::microseconds(config_.maxMarkingStepMicros));
-  noteMarkingStep(nanosSince(start));
+  noteMarkingStep(nanosSince(start), ThreadUsage::now().since(usageBefore));
   return markingDone_;
 }
 
-void Space::noteMarkingStep(uint64_t ns) {
+void Space::noteMarkingStep(uint64_t ns, const ThreadUsage& usage) {
   stats_.markingSteps++;
   stats_.markingStepNanos += ns;
-  stats_.maxMarkingStepNanos = std::max(stats_.maxMarkingStepNanos, ns);
+  stats_.markingStepCpuNanos += usage.cpuNanos;
+  if (ns >= stats_.maxMarkingStepNanos) {
+    stats_.maxMarkingStepNanos = ns;
+    stats_.longestMarkingStep = usage;
+  }
 }
 
 void Space::markStored(HeapObject* target, Oop value) {
@@ -422,6 +428,7 @@ void Space::scavenge() {
   if (collecting_) throw std::logic_error("nested collection");
   collecting_ = true;
   auto start = std::chrono::steady_clock::now();
+  ThreadUsage usageBefore = ThreadUsage::now();
   size_t limitBefore = oldSpace_->maxBytes();
   uint64_t promotedBefore = stats_.bytesPromoted;
   if (sweep_ != nullptr) sweep_->allowDemand(0);  // promotion takes swept or fresh memory
@@ -434,11 +441,16 @@ void Space::scavenge() {
   Scavenger(*this, TenureAll::No).run();
   bool promotedPastLimit = oldSpace_->maxBytes() > limitBefore;
   uint64_t ns = nanosSince(start);
+  ThreadUsage usage = ThreadUsage::now().since(usageBefore);
   collecting_ = false;
   stats_.scavenges++;
   stats_.scavengeNanos += ns;
   stats_.lastScavengeNanos = ns;
-  stats_.maxScavengeNanos = std::max(stats_.maxScavengeNanos, ns);
+  stats_.scavengeCpuNanos += usage.cpuNanos;
+  if (ns >= stats_.maxScavengeNanos) {
+    stats_.maxScavengeNanos = ns;
+    stats_.longestScavenge = usage;
+  }
   auto end = start.time_since_epoch() + std::chrono::nanoseconds(ns);
   scavengeLog_.record(std::chrono::duration_cast<std::chrono::microseconds>(end).count(), ns);
   // Shrinking eden drops pages that a checkpoint may restore, or that a snapshot has not written yet.

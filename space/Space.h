@@ -631,7 +631,8 @@ class Space {
   bool markingAllowed() const;
   // Allowed, and old space has grown by half the threshold of the next full collection.
   bool markingDue() const;
-  void noteMarkingStep(uint64_t ns);
+  // Counts a step of `ns` wall time in which the thread used `usage`.
+  void noteMarkingStep(uint64_t ns, const ThreadUsage& usage);
   // Bytes a marking scans for each byte old space grows while it runs: what finishes it
   // as the full collection falls due (set when it starts).
   size_t markBytesPerByte_ = 0;

@@ -167,6 +167,14 @@ def check_status(espell_path, vm, sock, program):
                   "fullCollectionMicros"):
         check(isinstance(status["heap"].get(field), int), f"status.heap.{field} is an integer: {status['heap']}")
     check(status["heap"]["oldSpaceCommittedBytes"] > 0, "old space has committed memory")
+    check(0 <= status["heap"]["scavengeCpuMicros"] <= status["heap"]["scavengeMicros"] + 1000,
+          f"the scavenges' CPU time is within their wall time: {status['heap']}")
+    for work in ("longestScavenge", "longestMarkingStep"):
+        lived = status["heap"].get(work)
+        check(isinstance(lived, dict) and all(isinstance(lived.get(f), int) for f in
+                                              ("micros", "cpuMicros", "faults", "waits", "preemptions")),
+              f"status.heap.{work} gives wall and CPU time, faults, waits and preemptions: {lived}")
+        check(lived["cpuMicros"] <= lived["micros"] + 1000, f"status.heap.{work}: CPU within wall time: {lived}")
     processes = {p["name"]: p for p in status["processes"] or []}
     check("computer" in processes and "main loop" in processes, f"status.processes: {status['processes']}")
     check_equal(processes["computer"]["priority"], 40, "the computer's priority")

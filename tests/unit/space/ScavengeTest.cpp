@@ -1,5 +1,7 @@
 // Scavenging: copying, promotion, the write barrier and the remembered set.
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "space/SpaceImage.h"
 #include "tests/unit/space/TestHeap.h"
@@ -240,4 +242,40 @@ TEST_CASE("the scavenge log holds each of the last scavenges' pause, numbered, t
   REQUIRE(recorded.count() == before + 2);
   CHECK(recorded.at(recorded.count()).endMicros >= recorded.at(recorded.count() - 1).endMicros);
   CHECK(recorded.at(recorded.count()).nanos > 0);
+}
+
+// Roots that take their time without running: the thread sleeps in the scavenge, as it
+// would wait for a core or for a page another thread serves.
+struct SleepingRoots : RootProvider {
+  std::chrono::milliseconds sleep{0};
+  void visitRoots(RootVisitor&) override { std::this_thread::sleep_for(sleep); }
+};
+
+TEST_CASE("a scavenge's wall time holds its waits; the thread's CPU time and its waits say which part ran") {
+  auto config = space::test::smallConfig();
+  config.gcStress = false;  // one scavenge, counted alone
+  TestHeap h(config);
+  SleepingRoots roots;
+  h.space.addRootProvider(&roots);
+  Handle live(h.space, h.point(1, 2));
+  h.space.scavenge();  // a first, quick one
+  GcStats quick = h.space.stats();
+  CHECK(quick.scavengeCpuNanos > 0);
+  CHECK(quick.scavengeCpuNanos <= quick.scavengeNanos + 1000000);  // the two clocks read apart
+  CHECK(quick.longestScavenge.cpuNanos <= quick.maxScavengeNanos + 1000000);
+
+  roots.sleep = std::chrono::milliseconds(30);
+  h.space.scavenge();
+  GcStats slept = h.space.stats();
+  CHECK(slept.maxScavengeNanos >= 30000000);         // the longest now, by its wall time
+  CHECK(slept.longestScavenge.cpuNanos < 15000000);  // of which the thread ran a fraction
+  CHECK(slept.longestScavenge.waits >= 1);           // it blocked
+  CHECK(slept.scavengeCpuNanos - quick.scavengeCpuNanos < 15000000);
+
+  roots.sleep = std::chrono::milliseconds(0);
+  h.space.scavenge();  // shorter: the longest stays the one that slept
+  CHECK(h.space.stats().longestScavenge.waits == slept.longestScavenge.waits);
+  CHECK(h.space.stats().maxScavengeNanos == slept.maxScavengeNanos);
+  h.space.removeRootProvider(&roots);
+  CHECK(TestHeap::x(live.get()) == 1);
 }
