@@ -14,19 +14,20 @@
 
 namespace image {
 
-void lowerThreadPriority() {
+namespace {
+
+// Lowers thread `tid` of this process (best effort).
+void lowerThread(pid_t tid) {
   if (const char* forced = std::getenv("ESPELL_SNAPSHOT_NICE"); forced && std::strcmp(forced, "idle") != 0) {
     // On Linux the niceness is per thread: PRIO_PROCESS with a thread id sets that thread's.
     int nice = std::atoi(forced);
-    if (nice > 0) setpriority(PRIO_PROCESS, id_t(gettid()), nice);
+    if (nice > 0) setpriority(PRIO_PROCESS, id_t(tid), nice);
     return;
   }
   // Only cores nothing else wants; a wakeup of any other thread preempts it at once.
   sched_param none{};
-  sched_setscheduler(0, SCHED_IDLE, &none);
+  sched_setscheduler(tid, SCHED_IDLE, &none);
 }
-
-namespace {
 
 thread_local BackgroundThreads* currentGroup = nullptr;
 
@@ -38,7 +39,12 @@ int niceOf(pid_t tid) {
 
 }  // namespace
 
-BackgroundThreads::BackgroundThreads() : programNice_(niceOf(gettid())) {}
+void lowerThreadPriority() {
+  lowerThread(gettid());
+}
+
+BackgroundThreads::BackgroundThreads(Lowering lowering)
+    : programNice_(niceOf(gettid())), lowered_(lowering == Lowering::AtOnce) {}
 
 BackgroundThreads::Member::Member(BackgroundThreads* group) : group_(group), tid_(gettid()), outer_(currentGroup) {
   currentGroup = group;
@@ -48,7 +54,7 @@ BackgroundThreads::Member::Member(BackgroundThreads* group) : group_(group), tid
   }
   std::lock_guard<std::mutex> lock(group->mutex_);
   group->members_.push_back(tid_);
-  if (!group->raised_) lowerThreadPriority();
+  if (group->lowered_ && !group->raised_) lowerThreadPriority();
 }
 
 BackgroundThreads::Member::~Member() {
@@ -61,6 +67,19 @@ BackgroundThreads::Member::~Member() {
 
 BackgroundThreads* BackgroundThreads::current() {
   return currentGroup;
+}
+
+void BackgroundThreads::lower() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (lowered_) return;
+  lowered_ = true;
+  if (raised_) return;
+  // Only while its Member stands (members_ under mutex_): the id cannot have been reused.
+  // The calling thread last: once lowered, it may wait for a core before it goes on.
+  pid_t self = gettid();
+  for (pid_t tid : members_)
+    if (tid != self) lowerThread(tid);
+  if (std::find(members_.begin(), members_.end(), self) != members_.end()) lowerThread(self);
 }
 
 bool BackgroundThreads::raise() {

@@ -14,6 +14,13 @@
 // threads at niceness N instead (0: as the program), a faster writer that costs the
 // clients more.
 //
+// The pages a capture writes first without pacing (a space's nursery, which the program's
+// next scavenge writes all over: PageWriter) are written at the program's priority: the
+// group starts unlowered (Lowering::WhenAsked) and the writer lowers it once past them.
+// Under SCHED_IDLE on the busy hub the writer took up to 887 ms over a 17 MiB nursery; the
+// first scavenge met its pages unwritten, saved each, and waited for room to save them
+// (CapturedPages::boundShadow) up to 24 ms at a time: a 72 ms scavenge.
+//
 // Whoever waits for the writer (finish(), a full collection or a checkpoint: the program's
 // thread, stopped until it is done) raises its threads back to the priority they started
 // with (BackgroundThreads::raise): on cores that other processes keep busy, threads under
@@ -33,17 +40,20 @@ namespace image {
 // Lowers the calling thread's priority (best effort: a failure leaves it as it was).
 void lowerThreadPriority();
 
+// When a group's members are lowered: as each joins, or all at once when asked (lower()).
+enum class Lowering { AtOnce, WhenAsked };
+
 // The background threads of one snapshot. Made on the program's thread, whose niceness a
 // raise restores.
 class BackgroundThreads {
  public:
-  BackgroundThreads();
+  explicit BackgroundThreads(Lowering lowering = Lowering::AtOnce);
   BackgroundThreads(const BackgroundThreads&) = delete;
   BackgroundThreads& operator=(const BackgroundThreads&) = delete;
 
   // Joins the calling thread to `group` (nullptr: none, only lowered) for its life:
-  // lowered, unless the group was raised already. Threads that a member starts join the
-  // same group when they make their Member with current().
+  // lowered, unless the group was raised already or waits to be lowered (lower()). Threads that a member starts join
+  // the same group when they make their Member with current().
   class Member {
    public:
     explicit Member(BackgroundThreads* group);
@@ -59,6 +69,9 @@ class BackgroundThreads {
 
   // The group of the calling thread's Member, or nullptr.
   static BackgroundThreads* current();
+  // Lowers every member, and the threads that join later, unless the group was raised
+  // (someone waits for it). Lowering needs no privilege.
+  void lower();
   // Raises every member, and the threads that join later, back to SCHED_OTHER at the
   // program's niceness. Answers false if the kernel refused any of them.
   bool raise();
@@ -71,6 +84,7 @@ class BackgroundThreads {
   int programNice_;
   std::mutex mutex_;
   std::vector<pid_t> members_;  // Invariant: threads that are alive (a Member leaves first)
+  bool lowered_;                // members are lowered as they join (from the start, or since lower())
   bool raised_ = false;
 };
 

@@ -72,7 +72,7 @@ CowCapture::CowCapture(const std::vector<PageRange>& ranges, const std::string& 
     protectionName_ = protection_->name();
     writer_ = std::make_unique<WriterThread>(
         [this](std::vector<SegmentFile>& segments, const std::atomic<bool>& stop) { writeAll(segments, stop); },
-        [this] { stopProtecting(); });
+        [this] { stopProtecting(); }, unpacedPages_ > 0 ? Lowering::WhenAsked : Lowering::AtOnce);
   } catch (...) {
     if (protection_) protection_->finish();
     space::capturesActive.fetch_sub(1);
@@ -122,6 +122,12 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
   WritePacing pacing(WritePacing::busyBytesPerSecondFromEnvironment());
   while (holdWritersForTests.load() && !stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   programActivity_.restart();
+  // The unpaced pages at the program's priority, the rest in the background.
+  auto lowerPast = [this, lowered = unpacedPages_ == 0](size_t pagesDone) mutable {
+    if (lowered || pagesDone < unpacedPages_) return;
+    lowered = true;
+    BackgroundThreads::current()->lower();
+  };
   for (size_t r = 0; r < pages_.ranges().size(); r++) {
     size_t first = pages_.firstPage(r);
     size_t count = pages_.pagesOf(r);
@@ -156,6 +162,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       protection_->written(first + done, batch);
       if (fromShadow) pages_.releaseShadow(first + done, batch, fromShadow);
       done += batch;
+      lowerPast(first + done);
       if (first + done > unpacedPages_) pace(pacing, batch * kPage, first + done, spillAt, stop);
     }
     holeBytes_ += out.holeBytes();

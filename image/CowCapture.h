@@ -68,7 +68,8 @@ class CowCapture : public Capture {
   // Throws std::runtime_error when the pages cannot be protected (nothing is then).
   // `armed`, if any, is protection set up ahead of the pause (ArmedProtection.h). The
   // first `unpacedPages` pages of the ranges are written as fast as the disk takes,
-  // whatever the program's activity (see PageWriter: a space's nursery).
+  // whatever the program's activity, and at the program's priority (see PageWriter: a
+  // space's nursery; BackgroundPriority.h); the writer's threads go to the background after.
   CowCapture(const std::vector<PageRange>& ranges, const std::string& directory, std::unique_ptr<ArmedProtection> armed,
              size_t unpacedPages = 0);
   ~CowCapture() override;

@@ -31,8 +31,8 @@ class OrderedJobs {
   // `name` names the thread (space/ThreadName.h).
   OrderedJobs(const char* name, Runner run)
       : run_(std::move(run)), thread_([this, name, group = BackgroundThreads::current()] {
-          space::nameThisThread(name);
           BackgroundThreads::Member member(group);
+          space::nameThisThread(name);  // once its priority is set: whoever finds it by name sees it
           serve();
         }) {}
   // Runs (or skips, after a failure) what is queued, then ends.

@@ -78,8 +78,9 @@ class PageWriter {
 
   // `directory` exists; one file per range is written there ("segment-0.bin", ...). Cow
   // writes the first `unpacedPages` pages of the ranges without pacing itself
-  // (WritePacing.h): a space's nursery, which the program's next scavenge writes
-  // throughout, a fault for every page the writer has not written yet.
+  // (WritePacing.h) and at the program's priority (BackgroundPriority.h): a space's
+  // nursery, which the program's next scavenge writes throughout, a fault for every page
+  // the writer has not written yet.
   PageWriter(std::vector<PageRange> ranges, CaptureMode mode, std::string directory, size_t unpacedPages = 0);
   // Waits for, or stops, the writer; every range is writable afterwards.
   ~PageWriter();

@@ -10,8 +10,8 @@ namespace image {
 
 PendingSegments::PendingSegments(std::vector<SegmentFile>& done)
     : done_(done), thread_([this, group = BackgroundThreads::current()] {
-        space::nameThisThread("snap-fsync");
         BackgroundThreads::Member member(group);
+        space::nameThisThread("snap-fsync");  // once its priority is set: whoever finds it by name sees it
         run();
       }) {}
 

@@ -8,10 +8,10 @@
 
 namespace image {
 
-WriterThread::WriterThread(Body body, Cleanup cleanup)
-    : thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
-        space::nameThisThread("snap-copy");
+WriterThread::WriterThread(Body body, Cleanup cleanup, Lowering lowering)
+    : threads_(lowering), thread_([this, body = std::move(body), cleanup = std::move(cleanup)] {
         BackgroundThreads::Member member(&threads_);
+        space::nameThisThread("snap-copy");  // once its priority is set: whoever finds it by name sees it
         auto start = std::chrono::steady_clock::now();
         try {
           body(segments_, stop_);

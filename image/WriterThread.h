@@ -21,7 +21,8 @@ class WriterThread {
   using Body = std::function<void(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop)>;
   using Cleanup = std::function<void()>;
 
-  WriterThread(Body body, Cleanup cleanup);
+  // `lowering`: when the body's threads leave the program's priority (BackgroundPriority.h).
+  WriterThread(Body body, Cleanup cleanup, Lowering lowering = Lowering::AtOnce);
   ~WriterThread();  // asks the body to stop and joins
   WriterThread(const WriterThread&) = delete;
   WriterThread& operator=(const WriterThread&) = delete;

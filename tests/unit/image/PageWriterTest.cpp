@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
@@ -801,6 +802,77 @@ TEST_CASE("Whoever waits raises a snapshot's background threads back to the prog
   CHECK(after == program);
   CHECK(startedAfter == program);
   CHECK(joinedLate == program);  // never lowered once the group is raised
+}
+
+// The ids of this process's threads named `name` (space/ThreadName.h).
+std::vector<pid_t> threadsNamed(const std::string& name) {
+  std::vector<pid_t> found;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) found.push_back(pid_t(std::stol(task.path().filename())));
+  }
+  return found;
+}
+
+// The scheduling policy of the one thread named `name`, once it exists (-1 if it never does).
+int policyOfThread(const std::string& name) {
+  for (int tries = 0; tries < 5000; tries++) {
+    std::vector<pid_t> ids = threadsNamed(name);
+    if (ids.size() == 1) return sched_getscheduler(ids[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return -1;
+}
+
+TEST_CASE(
+    "A cow writer takes the pages it may not pace at the program's priority, then lowers itself and its threads") {
+  constexpr size_t kPages = 4096;    // 16 MiB
+  constexpr size_t kUnpaced = 2048;  // the first 8 MiB
+  ScopedEnvironment idle("ESPELL_SNAPSHOT_NICE", "idle");
+  {
+    // Nothing unpaced: lowered from the start.
+    FilledPages m(kPages);
+    TempDirectory dir;
+    CowCapture::holdWritersForTests = true;  // the writer waits before its first batch
+    PageWriter writer({m.range(0, kPages)}, CaptureMode::Cow, dir.path);
+    writer.capture();
+    CHECK(policyOfThread("snap-copy") == SCHED_IDLE);
+    CHECK(policyOfThread("snap-hash") == SCHED_IDLE);
+    CowCapture::holdWritersForTests = false;
+    writer.wait();
+  }
+  FilledPages m(kPages);
+  TempDirectory dir;
+  ScopedEnvironment rate("ESPELL_SNAPSHOT_BUSY_MIBS", "1");  // the paced part: 8 s while this thread is busy
+  CowCapture::holdWritersForTests = true;
+  PageWriter writer({m.range(0, kPages)}, CaptureMode::Cow, dir.path, kUnpaced);
+  writer.capture();
+  CHECK(policyOfThread("snap-copy") == SCHED_OTHER);
+  CHECK(policyOfThread("snap-hash") == SCHED_OTHER);  // started by the writer, in its group
+  CowCapture::holdWritersForTests = false;
+  // Busy, so that the paced part is paced: the threads are still there once lowered.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  volatile uint64_t x = 1;
+  int writerPolicy = SCHED_OTHER;
+  while (writerPolicy == SCHED_OTHER && Clock::now() - start < std::chrono::seconds(20)) {
+    for (int i = 0; i < 100000; i++) x = x * 6364136223846793005ULL + 1;
+    writerPolicy = policyOfThread("snap-copy");
+  }
+  CHECK(writerPolicy == SCHED_IDLE);
+  CHECK(policyOfThread("snap-hash") == SCHED_IDLE);
+  // Lowered once past the unpaced pages: they are written (writing them saves nothing).
+  for (size_t i = kUnpaced - 64; i < kUnpaced; i++) fillPage(m.page(i), i, 1);
+  PageWriteReport report = writer.wait();
+  CHECK(report.pagesSavedByCow == 0);
+  REQUIRE(report.segments.size() == 1);
+  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
+  REQUIRE(bytes.size() == kPages * kPage);
+  size_t wrong = 0;
+  for (size_t i = 0; i < kPages; i++)
+    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("A capture large enough for 1 MiB batches (buffers in huge pages) writes the memory as of capture") {
