@@ -103,6 +103,7 @@ std::string SnapshotReport::toJson() const {
                       {"mode", mode},
                       {"protection", protection},
                       {"reachPauseMicros", reachPauseMicros},
+                      {"scavengeAheadMicros", scavengeAheadMicros},
                       {"pauseMicros", pauseMicros},
                       {"pauseCpuMicros", pauseCpuMicros},
                       {"stateMicros", stateMicros},
@@ -135,7 +136,7 @@ std::string SnapshotReport::toText() const {
       buf, sizeof buf,
       "snapshot of the %s space in %s (%s, %s)\n"
       "  pause             %lld us, %lld us of it running (state %lld us, pages %lld us; reaching the pause took %lld "
-      "us)\n"
+      "us, a scavenge ahead of it %lld us)\n"
       "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
       "  pages written     %zu (%.1f MiB heap)\n"
       "  saved on write    %zu pages (%zu of them all zeros, not copied; %zu spilled to disk; %zu saves waited for the "
@@ -147,12 +148,12 @@ std::string SnapshotReport::toText() const {
       "  total             %lld ms\n",
       space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
       (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
-      pagesProtectedInPause, (long long)armMicros, pagesWritten, double(heapBytes) / double(1 << 20), pagesSavedByCow,
-      zeroPagesSaved, pagesSpilled, savesWaited, double(peakExtraBytes) / double(1 << 20), share,
-      double(bytesWritten) / double(1 << 20), double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000),
-      cachedThroughputMiBPerSecond(), directWrites ? " with O_DIRECT" : " to the page cache",
-      (long long)(pacedMicros / 1000), (long long)(writeMicros / 1000), throughputMiBPerSecond(),
-      (long long)(totalMicros / 1000));
+      (long long)scavengeAheadMicros, pagesProtectedInPause, (long long)armMicros, pagesWritten,
+      double(heapBytes) / double(1 << 20), pagesSavedByCow, zeroPagesSaved, pagesSpilled, savesWaited,
+      double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
+      double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000), cachedThroughputMiBPerSecond(),
+      directWrites ? " with O_DIRECT" : " to the page cache", (long long)(pacedMicros / 1000),
+      (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
   return buf;
 }
 

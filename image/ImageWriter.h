@@ -34,6 +34,7 @@ struct SnapshotReport {
   std::string mode;
   std::string protection;
   int64_t reachPauseMicros = 0;      // from the request until the space was paused
+  int64_t scavengeAheadMicros = 0;   // of which: a scavenge that emptied the nursery first (cow; 0: none)
   int64_t pauseMicros = 0;           // the space stood still: paused until resumed
   int64_t pauseCpuMicros = 0;        // of which the VM's thread ran (the rest it waited for a core)
   int64_t stateMicros = 0;           // of which: recording the state beside the pages

@@ -157,6 +157,56 @@ TEST_CASE("a lazy sweep left running ends in steps the guest is served between, 
   CHECK(g.vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
 }
 
+TEST_CASE("a cow snapshot of a guest whose eden is over a quarter full scavenges first, in a pause of its own") {
+  TempDir tmp;
+  GuestFixture g({{"Workers", kWorkers}});
+  g.vm->startGuest("Workers", {});
+  g.vm->runGuestFor(std::chrono::milliseconds(30));
+  space::Space& s = g.vm->guest().space();
+  // Nearly empty: no scavenge ahead.
+  g.pause();
+  s.scavenge();
+  g.vm->resumeGuest();
+  image::SnapshotReport quiet = hypervisor::takeSnapshot(
+      *g.vm, {(tmp.path / "quiet").string(), "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  CHECK(quiet.scavengeAheadMicros == 0);
+  // 10,000 arrays of ten slots: about 1 MiB, half of an eden the quiet guest has shrunk
+  // to 2 MiB (Space::resizeEden).
+  g.pause();
+  g.vm->evaluateInGuest("system global: #Junk put: ((1 to: 10000) collect: [ :i | Array new: 10 withAll: i ])");
+  int64_t good = g.guestInteger("^ system global: #Good");
+  g.vm->resumeGuest();
+  bool edenFilled = s.nursery().eden.used() > s.nursery().eden.capacity() / 4;  // not in a GC stress build
+  uint64_t scavengesBefore = s.stats().scavenges;
+  std::string dir = (tmp.path / "image").string();
+  image::SnapshotReport r =
+      hypervisor::takeSnapshot(*g.vm, {dir, "guest", image::CaptureMode::Cow, std::chrono::seconds(5)});
+  if (edenFilled) {
+    CHECK(r.scavengeAheadMicros > 0);
+    CHECK(r.reachPauseMicros >= r.scavengeAheadMicros);
+    CHECK(s.stats().scavenges > scavengesBefore);
+    // The image's eden holds what the guest allocated between the two pauses.
+    image::LoadReport peek;
+    image::Manifest m = image::readImage(dir, image::LoadOptions{}, peek);
+    const space::Nursery::State& young = m.spaceState.nursery;
+    CHECK(young.edenTop - young.edenStart <= s.nursery().eden.capacity() / 4);
+  }
+  // The arrays, moved by the scavenge, are in the image as the guest held them.
+  image::LoadReport load;
+  std::unique_ptr<hypervisor::Vm> vm = resume(g, dir, load);
+  requireVerified(vm->guest().space());
+  vm->startGuestFromImage();
+  vm->runGuestFor(std::chrono::milliseconds(20));
+  REQUIRE(vm->pauseGuest(std::chrono::seconds(5)) == hypervisor::PauseOutcome::Paused);
+  CHECK(vm->evaluateInGuest("^ (system global: #Junk) size").get().smallInteger() == 10000);
+  CHECK(vm->evaluateInGuest("^ ((system global: #Junk) at: 1234) at: 10").get().smallInteger() == 1234);
+  CHECK(vm->evaluateInGuest("^ system global: #Good").get().smallInteger() >= good);
+  vm->evaluateInGuest("system global: #Stop put: true");
+  vm->resumeGuest();
+  CHECK(vm->finishGuest().kind == vm::ProgramOutcome::Kind::Finished);
+  CHECK(g.output().find("bad: 0") != std::string::npos);
+}
+
 TEST_CASE("an image whose address range is taken is relocated, and resumes the same") {
   TempDir tmp;
   std::string dir = (tmp.path / "image").string();
