@@ -454,8 +454,7 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
     return record;
   }
   int64_t paused = now();
-  int64_t pausedCpu = space::threadCpuMicros();
-  int64_t pausedFaults = space::threadPageFaults();
+  space::ThreadUsage pausedUsage = space::ThreadUsage::now();
 
   // ---- checkpoint, applying, verifying.
   vm::Runtime& guest = host_.guestRuntime();
@@ -526,8 +525,9 @@ UpdateRecord Updater::apply(const ScriptText& script, std::optional<std::chrono:
   // ---- resumed. The guest runs again as soon as resume() begins (it then runs until its
   // next heartbeat before resume() returns): its pause ends here.
   record.timings.guestPause = now() - paused;
-  record.timings.guestPauseCpu = space::threadCpuMicros() - pausedCpu;
-  record.pauseFaults = space::threadPageFaults() - pausedFaults;
+  space::ThreadUsage pauseUsage = space::ThreadUsage::now().since(pausedUsage);
+  record.timings.guestPauseCpu = int64_t(pauseUsage.cpuNanos / 1000);
+  record.pauseFaults = int64_t(pauseUsage.faults);
   if (!pausedByCaller) host_.resume();
   try {
     application->finish(host_);

@@ -28,13 +28,6 @@ inline int64_t threadCpuMicros() {
   return int64_t(threadCpuNanos() / 1000);
 }
 
-// The page faults the calling thread has taken so far, minor and major.
-inline int64_t threadPageFaults() {
-  rusage u{};
-  if (getrusage(RUSAGE_THREAD, &u) != 0) return 0;
-  return int64_t(u.ru_minflt) + int64_t(u.ru_majflt);
-}
-
 struct ThreadUsage {
   uint64_t cpuNanos = 0;
   uint64_t faults = 0;       // minor and major

@@ -139,6 +139,22 @@ std::string readFile(const std::string& path) {
   return s;
 }
 
+// The one segment file `report` wrote into `directory`, `pages` pages long (required).
+std::string onlySegmentFile(const PageWriteReport& report, const std::string& directory, size_t pages) {
+  REQUIRE(report.segments.size() == 1);
+  std::string bytes = readFile(directory + "/" + report.segments[0].file);
+  REQUIRE(bytes.size() == pages * kPage);
+  return bytes;
+}
+
+// How many pages of a segment file do not hold page i's generation-0 pattern (FilledPages).
+size_t pagesNotAsFilled(const std::string& bytes) {
+  size_t wrong = 0;
+  for (size_t i = 0; i < bytes.size() / kPage; i++)
+    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
+  return wrong;
+}
+
 std::string sha256Hex(const std::string& bytes) {
   Sha256 h;
   h.add(bytes.data(), bytes.size());
@@ -692,14 +708,9 @@ TEST_CASE("A busy program's cow writer holds the busy rate; an idle program's do
     MESSAGE("waited for: ", took, " s after 0.2 s busy, paced ", report.pacedMicros / 1000, " ms");
     CHECK(took < 3.0);
   }
-  REQUIRE(report.segments.size() == 1);
-  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
-  REQUIRE(bytes.size() == kPages * kPage);
+  std::string bytes = onlySegmentFile(report, dir.path, kPages);
   CHECK(report.segments[0].sha256 == sha256Hex(bytes));
-  size_t wrong = 0;
-  for (size_t i = 0; i < kPages; i++)
-    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
-  CHECK(wrong == 0);
+  CHECK(pagesNotAsFilled(bytes) == 0);
   munmap(p, kPages * kPage);
 }
 
@@ -728,13 +739,8 @@ TEST_CASE("A busy program's cow writer takes the pages it may not pace (a nurser
   for (size_t i = kPacedLate; i < kPacedLate + 16; i++) fillPage(m.page(i), i, 1);
   PageWriteReport report = writer.wait();
   CHECK(report.pagesSavedByCow == 16);
-  REQUIRE(report.segments.size() == 1);
-  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
-  REQUIRE(bytes.size() == kPages * kPage);
-  size_t wrong = 0;
-  for (size_t i = 0; i < kPages; i++)
-    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
-  CHECK(wrong == 0);
+  std::string bytes = onlySegmentFile(report, dir.path, kPages);
+  CHECK(pagesNotAsFilled(bytes) == 0);
 }
 
 TEST_CASE("Background threads run under SCHED_IDLE, or at ESPELL_SNAPSHOT_NICE's niceness") {
@@ -866,13 +872,8 @@ TEST_CASE(
   for (size_t i = kUnpaced - 64; i < kUnpaced; i++) fillPage(m.page(i), i, 1);
   PageWriteReport report = writer.wait();
   CHECK(report.pagesSavedByCow == 0);
-  REQUIRE(report.segments.size() == 1);
-  std::string bytes = readFile(dir.path + "/" + report.segments[0].file);
-  REQUIRE(bytes.size() == kPages * kPage);
-  size_t wrong = 0;
-  for (size_t i = 0; i < kPages; i++)
-    wrong += !pageHolds(reinterpret_cast<const uint8_t*>(bytes.data()) + i * kPage, i, 0);
-  CHECK(wrong == 0);
+  std::string bytes = onlySegmentFile(report, dir.path, kPages);
+  CHECK(pagesNotAsFilled(bytes) == 0);
 }
 
 TEST_CASE("A capture large enough for 1 MiB batches (buffers in huge pages) writes the memory as of capture") {
