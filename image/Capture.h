@@ -3,6 +3,7 @@
 // ranges' contents as of now are safe, and writing proceeds in the background.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ class Capture {
   // The program needs the writer done soon (a full collection is owed): a writer that
   // paces itself stops pacing. Any thread.
   virtual void hurry() {}
+  // Whether the capture still needs the contents, as of the capture, of some page of
+  // [start, end): while it does, the program must not discard those pages, and a write
+  // there costs a saved copy. Copy and fork hold their own copy. Any thread.
+  virtual bool needs(uintptr_t /*start*/, uintptr_t /*end*/) const { return false; }
 };
 
 // The file name of the range at `index`, relative to the directory.

@@ -116,6 +116,23 @@ uintptr_t CapturedPages::address(size_t page) const {
   return ranges_[range].start + (page - firstPage_[range]) * kPageSize;
 }
 
+size_t CapturedPages::lastPageIn(uintptr_t start, uintptr_t end) const {
+  size_t last = kNone;
+  // The ranges by start below `end`, down to the first that ends at or below `start`
+  // (ranges do not overlap, so none further down reaches into [start, end)).
+  auto it = std::upper_bound(rangesByStart_.begin(), rangesByStart_.end(), end,
+                             [&](uintptr_t a, size_t r) { return a <= ranges_[r].start; });
+  while (it != rangesByStart_.begin()) {
+    size_t r = *--it;
+    const PageRange& range = ranges_[r];
+    if (range.end == range.start) continue;  // empty
+    if (range.end <= start) break;
+    size_t page = firstPage_[r] + (std::min(end, range.end) - range.start - 1) / kPageSize;
+    if (last == kNone || page > last) last = page;
+  }
+  return last;
+}
+
 size_t CapturedPages::pageAt(uintptr_t address, size_t* range) const {
   // The last range (by start) starting at or below the address.
   auto it = std::upper_bound(rangesByStart_.begin(), rangesByStart_.end(), address,

@@ -47,6 +47,9 @@ class CapturedPages {
   uintptr_t address(size_t page) const;
   // The page holding `address` and its range, or kNone. Signal safe.
   size_t pageAt(uintptr_t address, size_t* range = nullptr) const;
+  // The highest-numbered page of the capture inside [start, end), or kNone when the
+  // capture holds none of it.
+  size_t lastPageIn(uintptr_t start, uintptr_t end) const;
 
   // The fault path: returns once the page's captured contents are safe elsewhere (state
   // Saved, Zeros or Done), copying them to the shadow if nobody had and they are not all

@@ -162,6 +162,7 @@ void CowCapture::writeAll(std::vector<SegmentFile>& segments, const std::atomic<
       protection_->written(first + done, batch);
       if (fromShadow) pages_.releaseShadow(first + done, batch, fromShadow);
       done += batch;
+      pagesTaken_.store(first + done, std::memory_order_release);
       lowerPast(first + done);
       if (first + done > unpacedPages_) pace(pacing, batch * kPage, first + done, spillAt, stop);
     }
@@ -233,7 +234,13 @@ void CowCapture::pace(WritePacing& pacing, size_t bytes, size_t nextPage, size_t
 void CowCapture::stopProtecting() {
   pages_.boundShadow(SIZE_MAX);  // first: a fault waiting for room would hold finish() up
   protection_->finish();
+  pagesTaken_.store(pages_.pageCount(), std::memory_order_release);
   space::capturesActive.fetch_sub(1);
+}
+
+bool CowCapture::needs(uintptr_t start, uintptr_t end) const {
+  size_t last = pages_.lastPageIn(start, end);
+  return last != CapturedPages::kNone && last >= pagesTaken_.load(std::memory_order_acquire);
 }
 
 bool CowCapture::finished() {

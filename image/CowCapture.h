@@ -76,6 +76,9 @@ class CowCapture : public Capture {
   bool finished() override;
   PageWriteReport wait() override;
   void hurry() override { hurry_.store(true); }
+  // Pages are taken in the order of the ranges: those before the writer's front are
+  // written and writable, and every page once the writer has ended, however it ended.
+  bool needs(uintptr_t start, uintptr_t end) const override;
 
  private:
   void writeAll(std::vector<SegmentFile>& segments, const std::atomic<bool>& stop);
@@ -110,6 +113,8 @@ class CowCapture : public Capture {
   // through Space::holdPages), or will soon (a full collection owed), is not kept waiting
   // by the pacing.
   std::atomic<bool> hurry_{false};
+  // The writer's front: every page numbered below it is written and writable again.
+  std::atomic<size_t> pagesTaken_{0};
   std::unique_ptr<WriterThread> writer_;  // last: stopped and joined first
 };
 

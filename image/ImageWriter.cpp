@@ -268,9 +268,15 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
   pages_->capture(std::move(armed_));
   space_ = &space;
   // Copy and fork hold their own copy once capture() returns; cow reads the live pages.
-  // A full collection owed meanwhile hurries the writer: paced, it would be forced later
-  // and wait for all that is left.
-  if (mode_ == CaptureMode::Cow) space.holdPages([this] { waitForPages(); }, [this] { pages_->hurry(); });
+  // A full collection that falls due meanwhile runs, its sweep following the writer
+  // (Space::holdPages); one that cannot run hurries the writer: paced, it would be forced
+  // later and wait for all that is left.
+  if (mode_ == CaptureMode::Cow) {
+    PageWriter* pages = pages_.get();
+    space.holdPages({.finish = [this] { waitForPages(); },
+                     .owed = [pages] { pages->hurry(); },
+                     .captured = [pages](uintptr_t start, uintptr_t end) { return pages->needs(start, end); }});
+  }
 }
 
 bool ImageWriter::finished() {

@@ -42,6 +42,10 @@ void PageWriter::hurry() {
   if (capture_) capture_->hurry();
 }
 
+bool PageWriter::needs(uintptr_t start, uintptr_t end) const {
+  return capture_ && capture_->needs(start, end);
+}
+
 bool PageWriter::finished() {
   return !capture_ || capture_->finished();
 }

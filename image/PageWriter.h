@@ -16,8 +16,9 @@
 //
 // While a Cow capture runs, the program may write the ranges freely but must not discard
 // or remap their pages (munmap, mremap, mprotect, madvise(MADV_DONTNEED) as a collector
-// does to give memory back): that would lose contents the writer has not taken yet. Call
-// beforeKernelWrite on such pages first; it makes the capture save them.
+// does to give memory back) before the writer has taken them (needs()): that would lose
+// contents the writer has not taken yet. Call beforeKernelWrite on pages the kernel is to
+// fill; it makes the capture save them.
 #pragma once
 
 #include <cstddef>
@@ -102,6 +103,10 @@ class PageWriter {
   // The program needs the writer done soon: Cow stops pacing itself (WritePacing.h), as
   // when waited for. Does not block.
   void hurry();
+  // Whether the capture still needs the contents of some page of [start, end) as of
+  // capture(): Cow until its writer has written them (it writes the ranges in order),
+  // the other modes never. Any thread.
+  bool needs(uintptr_t start, uintptr_t end) const;
 
   // Call before the kernel writes into [p, p + n) on the program's behalf (read(2) or
   // recv(2) into a heap buffer): see space/KernelWrites.h. Costs one relaxed atomic load

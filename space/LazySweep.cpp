@@ -41,8 +41,15 @@ LazySweep::~LazySweep() {
   space_.oldSpace().setSegmentSweeper(nullptr);
 }
 
+bool LazySweep::heldBack() const {
+  if (done()) return false;
+  uintptr_t start = unswept_.back();
+  const Segment* seg = space_.oldSpace().segmentOf(start);
+  return space_.pagesCaptured(start, seg != nullptr ? seg->end : start + 1);
+}
+
 bool LazySweep::sweepNextSegment() {
-  if (done() || demandLeft_ == 0) return false;
+  if (done() || demandLeft_ == 0 || heldBack()) return false;
   demandLeft_--;
   sweepOneSegment();
   return true;
@@ -57,7 +64,7 @@ bool LazySweep::step(size_t budgetBytes, std::chrono::steady_clock::time_point d
   auto start = std::chrono::steady_clock::now();
   stepping_ = true;
   size_t until = budgetBytes > SIZE_MAX - sweptBytes_ ? SIZE_MAX : sweptBytes_ + budgetBytes;
-  while (!done()) {
+  while (!done() && !heldBack()) {
     sweepOneSegment();
     if (sweptBytes_ >= until || done()) break;
     // Another segment only if, swept at this sweep's pace so far, it ends by the deadline:
@@ -93,7 +100,7 @@ void LazySweep::sweepOneSegment() {
   old.adoptFreeChunks(part.free);
   for (auto [runStart, runBytes] : part.large) listLargeRun(runStart, runBytes);
   if (!part.emptySegments.empty()) {
-    if (keptEmptySegment_) {
+    if (keptEmptySegment_ && !space_.snapshotHoldsHeap()) {
       old.releaseSegment(index);
     } else {
       // Kept, against thrashing between collections: one free run, like any other.

@@ -11,6 +11,13 @@
 //     at the program's heartbeat once a quarter of it is reached (Space::advanceSweep,
 //     Space::collectAtHeartbeat);
 //   - in the idle release's slices (Space::releaseMemoryWhileIdleSlice).
+// While a snapshot holds the pages (Space::holdPages), a segment is swept only once the
+// snapshot's writer no longer needs any of its pages (Space::pagesCaptured): the sweep
+// writes free chunks and gives pages back. The writer takes old space in address order,
+// as the sweep does, so the sweep follows it (heldBack()); ending the sweep before the
+// writer is done waits for the writer (Space::finishSweepingNow). Nor does a sweep under
+// a hold release a segment: its range could be taken again for a new segment while the
+// capture still covers it.
 // Swept in the pause, the hub's 0.5-1.3 GiB held the program 35-100 ms (docs/PERFORMANCE.md).
 //
 // Invariants until the sweep ends (Space::sweeping()):
@@ -62,6 +69,9 @@ class LazySweep final : public OldSpace::SegmentSweeper {
   // left.
   bool step(size_t budgetBytes, std::chrono::steady_clock::time_point deadline);
   bool done() const { return unswept_.empty(); }
+  // The next segment is one a snapshot's writer still needs: nothing is swept until it
+  // has written it (see above).
+  bool heldBack() const;
 
   // Bytes of segments swept by now, of those to sweep at the start.
   size_t sweptBytes() const { return sweptBytes_; }

@@ -211,11 +211,21 @@ size_t Space::fullCollectionThreshold(size_t liveBytes) const {
 
 bool Space::fullCollectionDue() {
   bool due = oldSpace_->allocatedSinceSweep() > fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
-  // While a snapshot holds the heap, old space may grow past the threshold. Only an
-  // allocation that fails, or promotion past the heap limit, collects then (collectGarbage).
-  if (!snapshotHoldsHeap()) return due;
-  if (due && pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
+  if (!snapshotHoldsHeap() || !due) return due;
+  if (collectsUnderHold()) return true;
+  // Otherwise old space may grow past the threshold. Only an allocation that fails, or
+  // promotion past the heap limit, collects then (collectGarbage).
+  if (pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
   return false;
+}
+
+bool Space::collectsUnderHold() const {
+  return pagesHold_ && pagesHoldCaptured_ && config_.lazySweeping && sweep_ == nullptr && !checkpoint_ &&
+         !armedPages_ && !snapshotDisarm_ && oldSpace_->committedBytes() < config_.maxOldBytes;
+}
+
+bool Space::sweepHeldBack() const {
+  return sweep_ != nullptr && sweep_->heldBack();
 }
 
 uintptr_t Space::allocateOldBlock(size_t bytes) {
@@ -290,7 +300,8 @@ void Space::catchUpMarking() {
 
 bool Space::startMarking() {
   if (marking_) return true;
-  if (!markingAllowed()) return false;
+  // A sweep that follows a snapshot's writer ends with it: a marking starts after.
+  if (!markingAllowed() || sweepHeldBack()) return false;
   finishSweeping();  // (paced to have ended long before) the marks left would pass as this marking's
   auto start = std::chrono::steady_clock::now();
   ThreadUsage usageBefore = ThreadUsage::now();
@@ -371,6 +382,7 @@ bool Space::sweepStep(size_t budgetBytes) {
 
 void Space::finishSweepingNow() {
   if (collecting_) throw std::logic_error("a lazy sweep finished during a collection");
+  if (sweepHeldBack()) waitForPagesHold();  // the segments left are the writer's still
   if (!sweep_->done()) stats_.lazySweepsFinishedAtOnce++;
   sweep_->step(SIZE_MAX, std::chrono::steady_clock::time_point::max());
   endSweep();
@@ -483,9 +495,12 @@ bool Space::collectDueGarbage() {
 
 size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision, SweepTiming timing) {
   if (collecting_) throw std::logic_error("nested collection");
+  // A due collection under a snapshot's hold: its sweep follows the writer (holdPages).
+  bool underHold = precision == Precision::Finish && timing == SweepTiming::Lazily &&
+                   releaseFreeBytes == MarkSweep::kReleaseFreeBytes && collectsUnderHold();
   if (precision == Precision::Complete) abandonMarking();
   dropCensus();  // the sweep frees and coalesces what the census walked
-  waitForPagesHold();
+  if (!underHold) waitForPagesHold();
   finishPageRelease();
   // A checkpoint or a snapshot armed ahead of its pause would record old space whole in
   // that pause, a lazy sweep's rest included: armed, the sweep runs now, as it would have.
@@ -510,8 +525,8 @@ size_t Space::collectGarbage(size_t releaseFreeBytes, Precision precision, Sweep
   if (incremental) stats_.incrementalCollections++;
   incremental.reset();
   forwardersLeft_ = false;  // the marking replaced every reference to a forwarder
-  bool lazily = timing == SweepTiming::Lazily && config_.lazySweeping &&
-                (oldSpace_->committedBytes() >= config_.lazySweepMinBytes || config_.gcStress);
+  bool lazily = underHold || (timing == SweepTiming::Lazily && config_.lazySweeping &&
+                              (oldSpace_->committedBytes() >= config_.lazySweepMinBytes || config_.gcStress));
   if (lazily) {
     sweep_ = std::make_unique<LazySweep>(*this, sweeper);
   } else {
@@ -552,19 +567,21 @@ CollectorThreads* Space::collectorThreadsForCollection() {
   return collectorThreads_.get();
 }
 
-void Space::holdPages(std::function<void()> finish, std::function<void()> owed) {
+void Space::holdPages(PagesHold hold) {
   if (!pagesHold_) {
     bumpFirstBeforeHold_ = oldSpace_->bumpFirst();
     oldSpace_->setBumpFirst(true);
   }
-  pagesHold_ = std::move(finish);
-  pagesHoldOwed_ = std::move(owed);
+  pagesHold_ = std::move(hold.finish);
+  pagesHoldOwed_ = std::move(hold.owed);
+  pagesHoldCaptured_ = std::move(hold.captured);
 }
 
 void Space::releasePagesHold() {
   if (!pagesHold_) return;
   pagesHold_ = nullptr;
   pagesHoldOwed_ = nullptr;
+  pagesHoldCaptured_ = nullptr;
   oldSpace_->setBumpFirst(bumpFirstBeforeHold_);
 }
 
@@ -602,7 +619,8 @@ Space::IdleWork Space::idleWork() {
 std::optional<size_t> Space::releaseMemoryWhileIdleSlice() {
   if (sweep_ != nullptr) {  // a sweep left to run (the last slice's collection's, or a due one's) goes on
     bool forIdleRelease = sweep_->forIdleRelease();
-    if (!sweepStep(kUnboundedStepBytes)) return std::nullopt;
+    // The rest of a sweep that follows a snapshot's writer waits for it: nothing to do now.
+    if (!sweepStep(kUnboundedStepBytes)) return sweepHeldBack() ? std::optional<size_t>(0) : std::nullopt;
     if (forIdleRelease) return std::exchange(idleSliceReleased_, 0);
   }
   if (!marking_) {  // (none runs under a checkpoint, and none starts)
@@ -625,8 +643,8 @@ size_t Space::releaseMemoryWhileIdle(SweepTiming timing) {
   if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
   // Released by the sweeps of earlier slices (counted in the stats then), not answered yet.
   size_t owed = std::exchange(idleSliceReleased_, 0);
-  if (timing == SweepTiming::Now) {
-    finishSweeping();  // idle time is the time for it
+  if (timing == SweepTiming::Now && !sweepHeldBack()) {
+    finishSweeping();  // idle time is the time for it (not for waiting for a snapshot's writer)
     owed += std::exchange(idleSliceReleased_, 0);
   }
   auto [active, full] = idleWork();

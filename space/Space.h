@@ -326,16 +326,46 @@ class Space {
   // collections marked in their pauses); none starts while a checkpoint is armed or active.
   void abandonMarking();
   // While a snapshot streams this space's pages (image/ImageWriter.h), what would release
-  // or rewrite them wholesale — a full collection, a checkpoint — first calls `finish`,
-  // which waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages
-  // (no eden resizing, no release while idle: the writer may not have read them yet), and
+  // or rewrite them wholesale — a checkpoint, a collection that must free at once (an
+  // allocation failing, one asked for), ending a sweep — first calls `finish`, which
+  // waits for the writer (and drops the hold). Meanwhile the nursery keeps its pages (no
+  // eden resizing, no release while idle: the writer may not have read them yet), and
   // promotion takes old space's bump area first (Space::preparePromotionArea): memory
-  // above the captured pages, where it costs the snapshot no copy. `owed`, if given, is
-  // called once, on this space's thread, when a full collection falls due and the hold
-  // defers it: a writer that paces itself should then finish, so that the collection is
-  // not forced later (an allocation failing) and waits for all that is left.
-  void holdPages(std::function<void()> finish, std::function<void()> owed = {});
+  // above the captured pages, where it costs the snapshot no copy.
+  //
+  // With `captured`, the writer's answer to whether it still needs some page of
+  // [start, end) as it was (it writes them in address order), a full collection that
+  // falls due runs as usual, without waiting: its marking writes no object, and its sweep
+  // is lazy (space/LazySweep.h) and sweeps a segment only once the writer no longer needs
+  // it. Old space thus reuses what died during the snapshot behind the writer, and a
+  // snapshot far behind a busy program no longer lets old space grow by all it promotes
+  // meanwhile (back-to-back snapshots of the hub under load grew it to the heap limit,
+  // docs/PERFORMANCE.md). A second collection that falls due before that sweep has ended
+  // waits, as every due collection does without `captured`: then `owed`, if given, is
+  // called once, on this space's thread, so that a writer that paces itself finishes
+  // sooner rather than be waited for whole when the collection is forced (an allocation
+  // failing).
+  struct PagesHold {
+    std::function<void()> finish = {};
+    std::function<void()> owed = {};
+    std::function<bool(uintptr_t start, uintptr_t end)> captured = {};
+  };
+  void holdPages(PagesHold hold);
   void releasePagesHold();
+  // The snapshot holding the pages may still need some of [start, end) as it was: the
+  // pages must not be discarded, and writing them costs it a copy (true for all while it
+  // holds them without `captured`).
+  bool pagesCaptured(uintptr_t start, uintptr_t end) const {
+    return pagesHold_ && (!pagesHoldCaptured_ || pagesHoldCaptured_(start, end));
+  }
+  // A snapshot holds the heap: it streams the pages (a collection would wait for the
+  // writer, unless collectsUnderHold) or is armed ahead of its pause (a collection would
+  // drop the arming, and the pause would protect every page: 20 ms for a GiB).
+  // Collections that can wait, wait.
+  bool snapshotHoldsHeap() const { return pagesHold_ || snapshotDisarm_; }
+  // The lazy sweep has segments left that the snapshot holding the pages still needs:
+  // ending it means waiting for the writer.
+  bool sweepHeldBack() const;
   // A snapshot that write-protects this space's pages ahead of its pause
   // (image/ArmedProtection.h) relies on them staying mapped until it captures: a full
   // collection, which may release segments and reuse their addresses, first calls
@@ -350,7 +380,7 @@ class Space {
   void waitForPagesHold() {
     if (pagesHold_) {
       std::function<void()> finish = std::move(pagesHold_);
-      releasePagesHold();  // drops pagesHoldOwed_ too
+      releasePagesHold();  // drops pagesHoldOwed_ and pagesHoldCaptured_ too
       finish();
     }
   }
@@ -483,7 +513,13 @@ class Space {
   // a sweep at once held the hub 35-100 ms at 0.5-1.3 GiB).
   template <class F>
   void finishSweepingBetween(F&& between) {
-    while (!sweepStep(kUnboundedStepBytes)) between();
+    while (!sweepStep(kUnboundedStepBytes)) {
+      if (sweepHeldBack()) {
+        finishSweeping();  // the rest follows a snapshot's writer: waits for it
+        return;
+      }
+      between();
+    }
   }
   // Old-space growth since the last full collection beyond which releaseMemoryWhileIdle
   // collects fully: an eighth of the live data, at least 1 MiB.
@@ -609,13 +645,16 @@ class Space {
   // Lazily.
   size_t releaseMemoryWhileIdle(SweepTiming timing);
   // Old space has grown by fullCollectionThreshold since the last full collection: the
-  // heap stays near twice the live data. False while a snapshot holds the heap; then it
-  // tells the hold's `owed` (see holdPages) instead.
+  // heap stays near twice the live data. While a snapshot holds the heap, only if the
+  // collection can run under it (collectsUnderHold); otherwise false, and it tells the
+  // hold's `owed` (see holdPages) instead.
   bool fullCollectionDue();
-  // A snapshot holds the heap: it streams the pages (a collection would wait for the
-  // writer) or is armed ahead of its pause (a collection would drop the arming, and the
-  // pause would protect every page: 20 ms for a GiB). Collections that can wait, wait.
-  bool snapshotHoldsHeap() const { return pagesHold_ || snapshotDisarm_; }
+  // A due collection may run while a snapshot holds the pages, without waiting for the
+  // writer: the hold tells which pages the writer still needs, the sweep can be left to
+  // follow it (lazy sweeping, no sweep left from an earlier one), nothing else holds the
+  // heap (a checkpoint or its arming, a snapshot's arming), and old space is under the
+  // heap limit (at it, the collection must free at once).
+  bool collectsUnderHold() const;
   void bootstrap();
   void afterCollection();
   // The marking's part of the write barrier (see Marker.h), out of line: `value`, an old
@@ -721,6 +760,8 @@ class Space {
   bool bumpFirstBeforeArming_ = false;            // old space's allocation order before it
   std::unique_ptr<InstanceCensus> census_;        // see openCensus
   std::unique_ptr<LazySweep> sweep_;              // see sweeping(); after oldSpace_, which it points into
+  // See holdPages: whether the hold's writer still needs a range, or empty.
+  std::function<bool(uintptr_t, uintptr_t)> pagesHoldCaptured_;
   // See collectorThreadsForCollection.
   std::unique_ptr<CollectorThreads> collectorThreads_;
   uint64_t stressAllocations_ = 0;

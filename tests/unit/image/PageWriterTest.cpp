@@ -546,6 +546,51 @@ TEST_CASE("An arming by mprotect that is not captured leaves every page writable
   CHECK(pageHolds(m.page(77), 77, 1));
 }
 
+TEST_CASE(
+    "A capture's last page in an address range counts pages in the order of the ranges, whatever their addresses") {
+  Memory m;
+  uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
+  CapturedPages pages(m.ranges);  // pages 0-2047 at 0-2047, then 2048-4094 at 2049-4095 (2048 is not captured)
+  CHECK(pages.lastPageIn(b, b + kPage) == 0);
+  CHECK(pages.lastPageIn(b + 256 * kPage, b + 2048 * kPage) == 2047);
+  CHECK(pages.lastPageIn(b + 2048 * kPage, b + 2049 * kPage) == CapturedPages::kNone);
+  CHECK(pages.lastPageIn(b + 2047 * kPage + 8, b + 2050 * kPage - 8) == 2048);
+  CHECK(pages.lastPageIn(b, b + Memory::kPages * kPage) == 4094);
+  CHECK(pages.lastPageIn(b + Memory::kPages * kPage, b + (Memory::kPages + 1) * kPage) == CapturedPages::kNone);
+  // The upper half first, as an image lists its nursery before old space.
+  CapturedPages swapped({{b + 2048 * kPage, b + 4096 * kPage}, {b, b + 1024 * kPage}});
+  CHECK(swapped.lastPageIn(b, b + 4096 * kPage) == 3071);
+  CHECK(swapped.lastPageIn(b + 2048 * kPage, b + 4096 * kPage) == 2047);
+  CHECK(swapped.lastPageIn(b + 1024 * kPage, b + 2048 * kPage) == CapturedPages::kNone);
+}
+
+TEST_CASE("A cow capture needs the pages its writer has not taken, and none once it is done; copy and fork none") {
+  Memory m;
+  TempDirectory dir;
+  uintptr_t b = reinterpret_cast<uintptr_t>(m.base);
+  {
+    PageWriter writer(m.ranges, CaptureMode::Cow, dir.path);
+    CHECK_FALSE(writer.needs(b, b + kPage));  // nothing captured yet
+    CowCapture::holdWritersForTests = true;
+    writer.capture();
+    CHECK(writer.needs(b, b + kPage));
+    CHECK(writer.needs(b + 4095 * kPage, b + 4096 * kPage));
+    CHECK_FALSE(writer.needs(b + 2048 * kPage, b + 2049 * kPage));  // between the ranges
+    CowCapture::holdWritersForTests = false;
+    // Taken in order: the first range is no longer needed while the last still is, or the writer is done.
+    while (writer.needs(b, b + 256 * kPage)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    writer.wait();
+    CHECK_FALSE(writer.needs(b, b + Memory::kPages * kPage));
+  }
+  for (CaptureMode mode : {CaptureMode::Copy, CaptureMode::Fork}) {
+    TempDirectory other;
+    PageWriter writer(m.ranges, mode, other.path);
+    writer.capture();
+    CHECK_FALSE(writer.needs(b, b + Memory::kPages * kPage));
+    writer.wait();
+  }
+}
+
 TEST_CASE("Saved copies take the shadow's pool first, reused once taken or spilled; past it, pages of their own") {
   FilledPages memory(16);
   uint8_t* base = memory.base;

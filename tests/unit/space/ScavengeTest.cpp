@@ -188,7 +188,7 @@ TEST_CASE(
   }
   CHECK(std::find(state.remembered.begin(), state.remembered.end(), oldLive[0].get()) != state.remembered.end());
   bool held = true;
-  h.space.holdPages([&held] { held = false; });
+  h.space.holdPages({.finish = [&held] { held = false; }});
   for (int i = 0; i < 20 && h.space.isYoung(young[0].get()); i++) h.space.scavenge();
   for (int i = 0; i < 100; i++) {
     uintptr_t a = young[size_t(i)].get().address();
@@ -209,7 +209,7 @@ TEST_CASE("a full collection that falls due while a snapshot holds the pages is 
   uint64_t fullBefore = h.space.stats().fullCollections;
   int owed = 0;
   bool finished = false;
-  h.space.holdPages([&finished] { finished = true; }, [&owed] { owed++; });
+  h.space.holdPages({.finish = [&finished] { finished = true; }, .owed = [&owed] { owed++; }});
   // 8 MiB of old garbage: twice the threshold, allocated straight into old space.
   for (int i = 0; i < 2048; i++) h.space.allocate(h.arrayClass, Format::Indexable, 511, Tenure::Old);
   CHECK(owed == 1);                                      // told once, at the threshold
