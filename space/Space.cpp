@@ -382,9 +382,12 @@ bool Space::sweepStep(size_t budgetBytes) {
 
 void Space::finishSweepingNow() {
   if (collecting_) throw std::logic_error("a lazy sweep finished during a collection");
-  if (sweepHeldBack()) waitForPagesHold();  // the segments left are the writer's still
   if (!sweep_->done()) stats_.lazySweepsFinishedAtOnce++;
   sweep_->step(SIZE_MAX, std::chrono::steady_clock::time_point::max());
+  if (!sweep_->done()) {  // it met a segment a snapshot's writer still needs: wait for the writer
+    waitForPagesHold();
+    sweep_->step(SIZE_MAX, std::chrono::steady_clock::time_point::max());
+  }
   endSweep();
 }
 

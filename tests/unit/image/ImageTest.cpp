@@ -341,8 +341,12 @@ TEST_CASE("a full collection that falls due while a cow snapshot is written runs
     for (int i = 0; i < 100 && s.stats().fullCollections == full; i++)
       g.vm->evaluateInGuest("1 to: 100 do: [ :i | Array new: 10000 ]");
     CHECK(s.stats().fullCollections > full);
-    CHECK_FALSE(writer.finished());  // not waited for
-    if (!s.config().gcStress) CHECK(s.sweepHeldBack());
+    // Not waited for. (A GC stress build collects again at once, before the first
+    // collection's sweep has ended: that one waits for the writer.)
+    if (!s.config().gcStress) {
+      CHECK_FALSE(writer.finished());
+      CHECK(s.sweepHeldBack());
+    }
     g.vm->resumeGuest();
     g.vm->runGuestFor(std::chrono::milliseconds(20));
     writer.releaseSpace();

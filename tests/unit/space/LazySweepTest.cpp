@@ -354,7 +354,10 @@ TEST_CASE("under a snapshot's hold a due collection runs without waiting for the
   CHECK(snapshot.owed == 1);
   CHECK_FALSE(snapshot.waited);
 
-  // Ending the sweep waits for the writer.
+  // Ending the sweep waits for the writer, also when the next segment is past it but one
+  // further on is not.
+  snapshot.front = segments[1].end;
+  CHECK_FALSE(h.space.sweepHeldBack());
   h.space.finishSweeping();
   CHECK(snapshot.waited);
   CHECK_FALSE(h.space.sweeping());
