@@ -14,9 +14,9 @@
 // before it, over 2x in four of six runs; paced, 1.1-1.6x in six of six. The price is
 // time: a busy program's 1 GiB snapshot takes about a minute, its saved pages spilled to
 // disk meanwhile (CowCapture::spillAtPages). Whoever waits for the writer (a full
-// collection, finish()) lifts the pacing at once, and so does a full collection put off
-// (Space::holdPages: one due before the last one's sweep, which follows the writer, has
-// ended), before it would be forced and wait for all that is left.
+// collection, finish()) lifts the pacing at once, and so does a full collection falling
+// due (Space::holdPages: until the writer is done, old space takes fresh memory for what
+// it holds, and a collection forced meanwhile would wait for all that is left).
 #pragma once
 
 #include <chrono>

@@ -212,11 +212,11 @@ size_t Space::fullCollectionThreshold(size_t liveBytes) const {
 bool Space::fullCollectionDue() {
   bool due = oldSpace_->allocatedSinceSweep() > fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
   if (!snapshotHoldsHeap() || !due) return due;
-  if (collectsUnderHold()) return true;
+  // Either way the writer is told: what it still holds, old space takes fresh memory for.
+  if (pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
   // Otherwise old space may grow past the threshold. Only an allocation that fails, or
   // promotion past the heap limit, collects then (collectGarbage).
-  if (pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
-  return false;
+  return collectsUnderHold();
 }
 
 bool Space::collectsUnderHold() const {

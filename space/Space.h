@@ -339,12 +339,12 @@ class Space {
   // is lazy (space/LazySweep.h) and sweeps a segment only once the writer no longer needs
   // it. Old space thus reuses what died during the snapshot behind the writer, and a
   // snapshot far behind a busy program no longer lets old space grow by all it promotes
-  // meanwhile (back-to-back snapshots of the hub under load grew it to the heap limit,
-  // docs/PERFORMANCE.md). A second collection that falls due before that sweep has ended
-  // waits, as every due collection does without `captured`: then `owed`, if given, is
-  // called once, on this space's thread, so that a writer that paces itself finishes
-  // sooner rather than be waited for whole when the collection is forced (an allocation
-  // failing).
+  // meanwhile. A second collection that falls due before that sweep has ended waits, as
+  // every due collection does without `captured`. Either way `owed`, if given, is called
+  // once, on this space's thread, when the first collection falls due: a writer that
+  // paces itself should then finish sooner, since until it does old space takes fresh
+  // memory for what it holds, and a collection forced meanwhile (an allocation failing)
+  // waits for all that is left.
   struct PagesHold {
     std::function<void()> finish = {};
     std::function<void()> owed = {};
@@ -645,9 +645,9 @@ class Space {
   // Lazily.
   size_t releaseMemoryWhileIdle(SweepTiming timing);
   // Old space has grown by fullCollectionThreshold since the last full collection: the
-  // heap stays near twice the live data. While a snapshot holds the heap, only if the
-  // collection can run under it (collectsUnderHold); otherwise false, and it tells the
-  // hold's `owed` (see holdPages) instead.
+  // heap stays near twice the live data. While a snapshot holds the heap, it tells the
+  // hold's `owed` (see holdPages), and answers whether the collection can run under the
+  // hold (collectsUnderHold).
   bool fullCollectionDue();
   // A due collection may run while a snapshot holds the pages, without waiting for the
   // writer: the hold tells which pages the writer still needs, the sweep can be left to
