@@ -212,10 +212,12 @@ size_t Space::fullCollectionThreshold(size_t liveBytes) const {
 bool Space::fullCollectionDue() {
   bool due = oldSpace_->allocatedSinceSweep() > fullCollectionThreshold(oldSpace_->liveBytesAtLastSweep());
   if (!snapshotHoldsHeap() || !due) return due;
-  // Either way the writer is told: what it still holds, old space takes fresh memory for.
+  // Either way the writer is told: until it is done, old space takes fresh memory for
+  // what it holds.
   if (pagesHoldOwed_) std::exchange(pagesHoldOwed_, nullptr)();
-  // Otherwise old space may grow past the threshold. Only an allocation that fails, or
-  // promotion past the heap limit, collects then (collectGarbage).
+  // The collection runs under the hold if it can; if not, old space grows past the
+  // threshold, and only an allocation that fails, or promotion past the heap limit,
+  // collects (collectGarbage), once the writer is done.
   return collectsUnderHold();
 }
 
@@ -646,8 +648,8 @@ size_t Space::releaseMemoryWhileIdle(SweepTiming timing) {
   if (checkpoint_) return 0;  // collections and released pages would escape the checkpoint
   // Released by the sweeps of earlier slices (counted in the stats then), not answered yet.
   size_t owed = std::exchange(idleSliceReleased_, 0);
-  if (timing == SweepTiming::Now && !sweepHeldBack()) {
-    finishSweeping();  // idle time is the time for it (not for waiting for a snapshot's writer)
+  if (timing == SweepTiming::Now && !pagesHold_) {
+    finishSweeping();  // idle time is the time for it (not, under a snapshot's hold, to wait for the writer)
     owed += std::exchange(idleSliceReleased_, 0);
   }
   auto [active, full] = idleWork();
