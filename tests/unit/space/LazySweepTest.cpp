@@ -392,7 +392,7 @@ TEST_CASE("a long snapshot of a program that promotes garbage: old space grows b
     return h.space.oldSpace().committedBytes() - committed;
   };
   size_t told = growth(true), untold = growth(false);
-  INFO("old space grew by " << (told >> 20) << " MiB, and by " << (untold >> 20) << " MiB not told");
+  MESSAGE("old space grew by " << (told >> 20) << " MiB, and by " << (untold >> 20) << " MiB not told");
   CHECK(untold >= size_t(64) << 20);
   CHECK(told * 3 <= untold);
 }
