@@ -14,7 +14,9 @@ tampered segment whether checked on first touch or with --verify-image-first); a
 killed while writing a snapshot leaves no image that looks complete, and the next snapshot
 into that name works; a snapshot whose writes fail (the VM's file-size limit reached) while
 clients POST fails naming the file, leaves nothing and loses nothing, and the next one
-works; client errors (no VM: 4, bad options: 64).
+works; cow snapshots back to back into one directory while clients POST answer every
+request, and the last image resumes with what was acknowledged before it; client errors
+(no VM: 4, bad options: 64).
 
 Usage: test_snapshot.py --espell PATH
 """
@@ -378,6 +380,40 @@ def test_write_fails_under_load(args, work):
         f"{len(writers.acked)} POSTs; the next one wrote {report['bytesWritten'] >> 20} MiB")
 
 
+def test_back_to_back_under_load(args, work):
+    """Cow snapshots one after another into the same directory while two clients POST:
+    every request is answered (the writers stop at the first error), each image replaces
+    the last with nothing left beside it, and the last one resumes with every version
+    acknowledged before it began, byte for byte."""
+    sock = os.path.join(work, "rolling.sock")
+    image = os.path.join(work, "rolling-image")
+    snapshots = 6
+    with Hub(args.espell, command=[args.espell, "run", "--virtualized", "--control", sock, "-cp", CLASS_PATH,
+                                   "Hub"]) as hub:
+        writers = Writers(hub)
+        time.sleep(0.5)
+        for i in range(snapshots):
+            started = time.monotonic()
+            report = snapshot(args, sock, image)
+            check(report["pagesWritten"] > 0, f"snapshot {i + 1} of {snapshots} wrote pages")
+            acked = len(writers.acked)
+        time.sleep(0.3)
+        writers.finish()
+        check(len(writers.acked) > acked, "versions acknowledged after the last snapshot")
+        left = sorted(n for n in os.listdir(work) if n.startswith(".rolling-image") or n.startswith("rolling-image."))
+        check(not left, f"nothing beside the image after {snapshots} snapshots into it: {left}")
+        served = served_before(hub, writers, started)
+        check_no_connection_errors(hub, "the hub snapshotted back to back")
+        hub.signal(signal.SIGKILL)
+        hub.wait_exit(30)
+    with Hub(args.espell, command=resume_command(args, os.path.join(work, "rolling-resumed.sock"), image)) as resumed:
+        for (name, number), body in served.items():
+            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
+            check_equal((status, again), (200, body), f"{name} version {number} after resuming the last image")
+    log(f"{snapshots} snapshots back to back under {len(writers.acked)} POSTs, none failed; the last image "
+        f"served {len(served)} versions byte for byte")
+
+
 def test_client_errors(args, work):
     done = espell(args, "snapshot", "--control", os.path.join(work, "nobody.sock"), os.path.join(work, "x"))
     check_equal(done.returncode, NO_VM, f"snapshot without a VM ({done.stderr.strip()})")
@@ -402,6 +438,7 @@ def test(args):
         test_snapshot_by_mprotect(args, work)
         test_killed_while_writing(args, work)
         test_write_fails_under_load(args, work)
+        test_back_to_back_under_load(args, work)
         test_client_errors(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
