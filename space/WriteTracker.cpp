@@ -589,9 +589,12 @@ void WriteTracker::saveAllRemaining() {
   unprotectAll();
 }
 
-void WriteTracker::unprotectAll() {
+void WriteTracker::unprotectAll(size_t pieceBytes) {
   for (const Range& r : ranges_) {
-    mprotect(reinterpret_cast<void*>(r.memory.start), r.memory.end - r.memory.start, PROT_READ | PROT_WRITE);
+    for (uintptr_t a = r.memory.start, n = 0; a < r.memory.end; a += n) {
+      n = std::min<uintptr_t>(pieceBytes, r.memory.end - a);
+      mprotect(reinterpret_cast<void*>(a), n, PROT_READ | PROT_WRITE);
+    }
   }
 }
 
@@ -625,7 +628,7 @@ void WriteTracker::releaseInBackground() {
   active_ = false;
   // Unmapping the saved pages costs TLB flushes too: the thread does it.
   releaseJob_ = PageReleaseThread::instance().post([this] {
-    unprotectAll();
+    unprotectAll(kArmPieceBytes);  // as the arming protects: the program's faults wait for each call
     freeChunks();
   });
 }

@@ -162,8 +162,12 @@ class WriteTracker final : private WriteFaultOwner {
   // tracking; a page it could not save (out of memory) is left to its fault.
   void saveAhead(std::vector<uintptr_t>& pages);
   static constexpr size_t kAheadGapPages = 64;
-  // What a background arming protects per call (whole blocks; see the constructor).
-  static constexpr size_t kArmPieceBytes = size_t(4) << 20;
+  // What a background arming protects, and a background release unprotects, per call
+  // (whole blocks; see the constructor). Each call holds the lock on the process's
+  // mappings for writing, and every protection call and most page faults of the program
+  // wait for it: after an update under load the program's thread waited 70-90 us a fault
+  // with 4 MiB pieces, 25-30 us with 1 MiB (docs/PERFORMANCE.md).
+  static constexpr size_t kArmPieceBytes = size_t(1) << 20;
   static_assert(kArmPieceBytes % (kBlockPages * kPageSize) == 0);
   // Armed: the pages at `pages` (page addresses, any order, repeats allowed) will be
   // written in the pause. They are marked written now and made writable outside the
@@ -232,7 +236,9 @@ class WriteTracker final : private WriteFaultOwner {
   static bool unprotect(const Range& r, size_t first, size_t count);
   SavedPage* newSavedPage();
   void saveAllRemaining();
-  void unprotectAll();
+  // Every range writable, in calls of at most `pieceBytes` (on the PageReleaseThread,
+  // beside the program; the program's own calls take whole ranges).
+  void unprotectAll(size_t pieceBytes = SIZE_MAX);
   void freeChunks();
   // Maps a chunk and writes each of its pages from user mode; nullptr when out of memory
   // or when `stop` is set meanwhile.
