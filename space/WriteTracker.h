@@ -165,8 +165,8 @@ class WriteTracker final : private WriteFaultOwner {
   // What a background arming protects, and a background release unprotects, per call
   // (whole blocks; see the constructor). Each call holds the lock on the process's
   // mappings for writing, and every protection call and most page faults of the program
-  // wait for it: after an update under load the program's thread waited 70-90 us a fault
-  // with 4 MiB pieces, 25-30 us with 1 MiB (docs/PERFORMANCE.md).
+  // wait for it: around an update under load the program's thread waited 70-100 us at
+  // the median with 4 MiB pieces, 25-40 us with 1 MiB (docs/PERFORMANCE.md).
   static constexpr size_t kArmPieceBytes = size_t(1) << 20;
   static_assert(kArmPieceBytes % (kBlockPages * kPageSize) == 0);
   // Armed: the pages at `pages` (page addresses, any order, repeats allowed) will be

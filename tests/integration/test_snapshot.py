@@ -146,6 +146,13 @@ def served_before(hub, writers, started):
     return served
 
 
+def check_serves(hub, served, what):
+    """`hub` serves each of `served` ({(repository, number): body}) byte for byte."""
+    for (name, number), body in served.items():
+        status, again = get(hub.port, f"/repos/{name}/versions/{number}")
+        check_equal((status, again), (200, body), f"{name} version {number} {what}")
+
+
 def resume_command(args, sock, directory):
     return [args.espell, "run", "--virtualized", "--control", sock, "--image", directory]
 
@@ -176,10 +183,7 @@ def test_snapshot_and_resume(args, work):
 
     resumed_sock = os.path.join(work, "resumed.sock")
     with Hub(args.espell, command=resume_command(args, resumed_sock, image)) as resumed:
-        for (name, number), body in served.items():
-            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
-            check_equal(status, 200, f"the resumed hub serving {name} version {number}")
-            check_equal(again, body, f"{name} version {number} after resuming")
+        check_serves(resumed, served, "after resuming")
         status, body = get(resumed.port, "/repos/Zinc/versions/1")
         check_equal(status, 200, "a seeded version after resuming")
         writers = Writers(resumed, clients=1)
@@ -236,9 +240,7 @@ def test_snapshot_by_mprotect(args, work):
         hub.signal(signal.SIGKILL)
         hub.wait_exit(30)
     with Hub(args.espell, command=resume_command(args, os.path.join(work, "mprotect-resumed.sock"), image)) as resumed:
-        for (name, number), body in served.items():
-            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
-            check_equal((status, again), (200, body), f"{name} version {number} after resuming the mprotect image")
+        check_serves(resumed, served, "after resuming the mprotect image")
     log(f"resumed by mprotect: {len(served)} versions served byte for byte")
 
 
@@ -407,9 +409,7 @@ def test_back_to_back_under_load(args, work):
         hub.signal(signal.SIGKILL)
         hub.wait_exit(30)
     with Hub(args.espell, command=resume_command(args, os.path.join(work, "rolling-resumed.sock"), image)) as resumed:
-        for (name, number), body in served.items():
-            status, again = get(resumed.port, f"/repos/{name}/versions/{number}")
-            check_equal((status, again), (200, body), f"{name} version {number} after resuming the last image")
+        check_serves(resumed, served, "after resuming the last image")
     log(f"{snapshots} snapshots back to back under {len(writers.acked)} POSTs, none failed; the last image "
         f"served {len(served)} versions byte for byte")
 
