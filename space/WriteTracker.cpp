@@ -29,6 +29,16 @@ void protect(uintptr_t start, size_t bytes, int protection) {
   }
 }
 
+// Calls f(start, bytes) for [start, end) in pieces of at most pieceBytes, in address order.
+template <class F>
+void inPieces(uintptr_t start, uintptr_t end, size_t pieceBytes, F&& f) {
+  for (uintptr_t a = start; a < end;) {
+    size_t n = std::min<uintptr_t>(pieceBytes, end - a);
+    f(a, n);
+    a += n;
+  }
+}
+
 // The index of the first non-zero byte of [bytes] at or after [from], or bytes.size().
 // Word by word: nearly every byte of a heap's per-page bytes is zero.
 size_t nextNonZero(const std::vector<uint8_t>& bytes, size_t from) {
@@ -114,9 +124,8 @@ WriteTracker::WriteTracker(std::span<const MemoryRange> ranges, Armed how) {
         // blocks from the range's start: a block an armed fault unprotects lies in the
         // pieces protected already, and is not protected again.
         for (const Range& r : ranges_) {
-          for (uintptr_t a = r.memory.start; a < r.memory.end; a += kArmPieceBytes) {
-            protect(a, std::min<uintptr_t>(kArmPieceBytes, r.memory.end - a), PROT_READ);
-          }
+          inPieces(r.memory.start, r.memory.end, kArmPieceBytes,
+                   [](uintptr_t a, size_t n) { protect(a, n, PROT_READ); });
         }
       } catch (const std::exception& e) {
         armFailure_ = e.what();
@@ -591,10 +600,8 @@ void WriteTracker::saveAllRemaining() {
 
 void WriteTracker::unprotectAll(size_t pieceBytes) {
   for (const Range& r : ranges_) {
-    for (uintptr_t a = r.memory.start, n = 0; a < r.memory.end; a += n) {
-      n = std::min<uintptr_t>(pieceBytes, r.memory.end - a);
-      mprotect(reinterpret_cast<void*>(a), n, PROT_READ | PROT_WRITE);
-    }
+    inPieces(r.memory.start, r.memory.end, pieceBytes,
+             [](uintptr_t a, size_t n) { mprotect(reinterpret_cast<void*>(a), n, PROT_READ | PROT_WRITE); });
   }
 }
 
