@@ -111,6 +111,7 @@ std::string SnapshotReport::toJson() const {
                       {"armMicros", armMicros},
                       {"pagesProtectedInPause", pagesProtectedInPause},
                       {"heapBytes", heapBytes},
+                      {"freeBytes", freeBytes},
                       {"pagesWritten", pagesWritten},
                       {"pagesSavedByCow", pagesSavedByCow},
                       {"zeroPagesSaved", zeroPagesSaved},
@@ -138,7 +139,7 @@ std::string SnapshotReport::toText() const {
       "  pause             %lld us, %lld us of it running (state %lld us, pages %lld us; reaching the pause took %lld "
       "us, a scavenge ahead of it %lld us)\n"
       "  protected         %zu pages in the pause (armed ahead in %lld us)\n"
-      "  pages written     %zu (%.1f MiB heap)\n"
+      "  pages written     %zu (%.1f MiB heap, %.1f MiB of it free chunks)\n"
       "  saved on write    %zu pages (%zu of them all zeros, not copied; %zu spilled to disk; %zu saves waited for the "
       "writer to spill)\n"
       "  extra memory      %.1f MiB at peak (%.2f%% of the heap)\n"
@@ -149,11 +150,12 @@ std::string SnapshotReport::toText() const {
       space.c_str(), directory.c_str(), mode.c_str(), protection.c_str(), (long long)pauseMicros,
       (long long)pauseCpuMicros, (long long)stateMicros, (long long)captureMicros, (long long)reachPauseMicros,
       (long long)scavengeAheadMicros, pagesProtectedInPause, (long long)armMicros, pagesWritten,
-      double(heapBytes) / double(1 << 20), pagesSavedByCow, zeroPagesSaved, pagesSpilled, savesWaited,
-      double(peakExtraBytes) / double(1 << 20), share, double(bytesWritten) / double(1 << 20),
-      double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000), cachedThroughputMiBPerSecond(),
-      directWrites ? " with O_DIRECT" : " to the page cache", (long long)(pacedMicros / 1000),
-      (long long)(writeMicros / 1000), throughputMiBPerSecond(), (long long)(totalMicros / 1000));
+      double(heapBytes) / double(1 << 20), double(freeBytes) / double(1 << 20), pagesSavedByCow, zeroPagesSaved,
+      pagesSpilled, savesWaited, double(peakExtraBytes) / double(1 << 20), share,
+      double(bytesWritten) / double(1 << 20), double(holeBytes) / double(1 << 20), (long long)(cachedMicros / 1000),
+      cachedThroughputMiBPerSecond(), directWrites ? " with O_DIRECT" : " to the page cache",
+      (long long)(pacedMicros / 1000), (long long)(writeMicros / 1000), throughputMiBPerSecond(),
+      (long long)(totalMicros / 1000));
   return buf;
 }
 
@@ -255,6 +257,7 @@ void ImageWriter::capture(space::Space& space, vm::Runtime& runtime, const std::
     ranges.push_back(PageRange{r.start, r.end});
     report_.heapBytes += r.end - r.start;
   }
+  report_.freeBytes = manifest_.spaceState.oldSpace.freeBytes;
   report_.stateMicros = space::monotonicMicros() - start;
   report_.space = spaceName;
   // The nursery's pages come first in the ranges (SpaceImage::pages), and the writer

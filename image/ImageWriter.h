@@ -42,6 +42,7 @@ struct SnapshotReport {
   int64_t armMicros = 0;             // cow armed ahead of the pause: protecting while the space ran on
   size_t pagesProtectedInPause = 0;  // cow: every page, or when armed, those written or added since
   size_t heapBytes = 0;              // bytes of the segments captured
+  size_t freeBytes = 0;              // of them, old space's free chunks at the pause (contents not needed)
   size_t pagesWritten = 0;
   size_t pagesSavedByCow = 0;
   size_t zeroPagesSaved = 0;  // cow: of the pages saved, those found all zeros (nothing copied)
