@@ -717,14 +717,18 @@ class Generator {
   }
 
   // A cascade part: a chain of sends whose innermost receiver is the cascade receiver,
-  // already on the stack.
-  void cascadePart(Emitter& e, Scope* s, SendNode* n, bool isSuper) {
-    if (n->receiver) {
-      cascadePart(e, s, static_cast<SendNode*>(n->receiver.get()), isSuper);
-      isSuper = false;  // only the first message of a part goes to the cascade receiver
+  // already on the stack. Nothing in it is inlined (the scope analysis agrees: its blocks
+  // are closures); the chain is walked iteratively, as long receiver chains are.
+  void cascadePart(Emitter& e, Scope* s, SendNode* part, bool isSuper) {
+    std::vector<SendNode*> chain;
+    for (SendNode* m = part; m; m = static_cast<SendNode*>(m->receiver.get())) chain.push_back(m);
+    for (size_t i = chain.size(); i-- > 0;) {
+      SendNode* n = chain[i];
+      CompilingAt here(e, n->where);
+      for (auto& a : n->arguments) expr(e, s, a.get(), Use::Value);
+      // Only the first message of a part goes to the cascade receiver.
+      emitSend(e, n->selector, int(n->arguments.size()), isSuper && i + 1 == chain.size());
     }
-    for (auto& a : n->arguments) expr(e, s, a.get(), Use::Value);
-    emitSend(e, n->selector, int(n->arguments.size()), isSuper);
   }
 
   void cascade(Emitter& e, Scope* s, CascadeNode* c, Use use) {
@@ -751,6 +755,10 @@ class Generator {
 
   void closure(Emitter& e, Scope* s, BlockNode* b) {
     Scope* bs = b->scope;
+    // The analysis gave the block its own frame only if it agreed that it is not inlined;
+    // code for an inlined scope's slots would read and write the enclosing frame's.
+    if (!bs->isReal)
+      throw CompileError(ctx_.fileName, b->where, "internal: a block compiled as a closure was analysed as inlined");
     auto spec = std::make_unique<CodeSpec>();
     spec->isBlock = true;
     spec->selector = e.spec().selector;

@@ -125,13 +125,24 @@ class Analysis {
       case NodeKind::Cascade: {
         auto* c = static_cast<CascadeNode*>(n);
         visit(c->receiver.get(), s);
-        for (auto& m : c->messages) visitSend(m.get(), s);
+        for (auto& m : c->messages) visitCascadePart(m.get(), s);
         return;
       }
       case NodeKind::Send:
         return visitSend(static_cast<SendNode*>(n), s);
       case NodeKind::Block:
         return visitBlock(static_cast<BlockNode*>(n), s, false, nullptr);
+    }
+  }
+
+  // A cascade part ("; bar baz: [...]") is a chain of sends whose innermost receiver is
+  // the cascade's: the code generator never inlines in it (cascadePart), so neither does
+  // the analysis; its blocks are closures. Only the arguments are expressions, innermost first.
+  void visitCascadePart(SendNode* part, Scope* s) {
+    std::vector<SendNode*> chain;
+    for (SendNode* m = part; m; m = static_cast<SendNode*>(m->receiver.get())) chain.push_back(m);
+    for (size_t i = chain.size(); i-- > 0;) {
+      for (auto& a : chain[i]->arguments) visit(a.get(), s);
     }
   }
 

@@ -87,6 +87,39 @@ TEST_CASE("a method with tens of thousands of temporaries is analysed, then refu
   CHECK(captured->blocks[0]->numCopied == 200);
 }
 
+// A cascade part ("; bar to: 5 do: [...]") is compiled as plain sends. The closure
+// analysis once inlined its blocks all the same, so the generator compiled a closure over
+// slots of the enclosing frame (and named its values past the end of the name table).
+TEST_CASE("the blocks of a cascade part are closures, in the analysis as in the code") {
+  auto s = compile("foo | t u | t := 0. ^ 3 yourself; bar to: 5 do: [:i | u := i. t := t + i]");
+  CHECK(sends(*s, "to:do:"));
+  REQUIRE(s->blocks.size() == 1);
+  const CodeSpec& block = *s->blocks[0];
+  CHECK(block.numArgs == 1);
+  REQUIRE(block.tempNames.size() == size_t(block.numArgs + block.numTemps));
+  CHECK(block.tempNames[0] == "i");
+  CHECK(uses(*s, Op::MakeTempVector));  // t and u are written inside a closure
+  for (const char* source :
+       {"foo: x ^ x yourself; not ifTrue: [1] ifFalse: [2]", "foo: x ^ x yourself; and: [x]",
+        "foo: x ^ x yourself; ifNil: [0] ifNotNil: [:v | v]", "foo: x ^ x yourself; timesRepeat: [x]"}) {
+    auto c = compile(source);
+    CAPTURE(source);
+    CHECK_FALSE(c->blocks.empty());
+  }
+  // A part's chain of unary sends is walked without recursion (the parser does not count
+  // receiver chains as nesting).
+  std::string chain;
+  for (int i = 0; i < 200000; i++) chain += " yourself";
+  std::string error;
+  try {
+    compile("foo ^ 3 yourself;" + chain + " + 1");
+  } catch (const CompileError& e) {
+    error = e.what();
+  }
+  INFO(error);
+  CHECK(error.find("the send site index") != std::string::npos);
+}
+
 TEST_CASE("a return inside a block is a non-local return and marks the block") {
   auto s = compile("foo: c c do: [:e | e > 1 ifTrue: [^ e]]. ^ nil");
   REQUIRE(s->blocks.size() == 1);
