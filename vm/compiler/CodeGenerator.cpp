@@ -909,6 +909,8 @@ class Generator {
   // nil), and its temp vector.
   void enterInlined(Emitter& e, BlockNode* b) {
     Scope* bs = b->scope;
+    // As in closure(): the analysis and the generator must agree on what is inlined.
+    if (bs->isReal) throw CompileError(ctx_.fileName, b->where, "internal: an inlined block was analysed as a closure");
     for (auto& v : bs->variables) {
       if (!v->isArgument && !v->remote && !assignedBeforeAnyUse(b, v.get())) {
         e.emit(Op::PushNil);
