@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "vm/Opcodes.h"
+#include "vm/compiler/CodeVerifier.h"
 #include "vm/compiler/Inlining.h"
 #include "vm/compiler/KnownSends.h"
 #include "vm/compiler/Scope.h"
@@ -1253,7 +1254,14 @@ class Generator {
 }  // namespace
 
 std::unique_ptr<CodeSpec> compileMethod(MethodNode& method, const CompileContext& context) {
-  return Generator(context).method(method);
+  auto code = Generator(context).method(method);
+  // The interpreter trusts compiled code: code that does not verify is refused here, not
+  // run (a slot past the frame would be another frame's).
+  std::string problem = verifyCode(*code, context.fieldNames.size());
+  if (!problem.empty()) {
+    throw CompileError(context.fileName, method.where, "internal: the compiled code does not verify: " + problem);
+  }
+  return code;
 }
 
 }  // namespace vm

@@ -1,8 +1,15 @@
 // Compiler: closure analysis decisions, inlining, trivial methods, stack depth.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
 #include "vm/Opcodes.h"
 #include "vm/compiler/CodeGenerator.h"
+#include "vm/compiler/CodeVerifier.h"
 #include "vm/compiler/Parser.h"
 
 using namespace vm;
@@ -11,7 +18,7 @@ namespace {
 std::unique_ptr<CodeSpec> compile(const std::string& source, std::vector<std::string> fields = {}) {
   Parser p(source, "t");
   auto m = p.parseMethod();
-  return compileMethod(*m, CompileContext{"t", "Test", std::move(fields)});
+  return compileMethod(*m, CompileContext{"t", "Test", std::move(fields)});  // verified (CodeVerifier)
 }
 
 int count(const CodeSpec& s, Op op) {
@@ -236,4 +243,67 @@ TEST_CASE("PushTemp directly followed by a fused push and arithmetic send is one
   auto argument = compile("foo: n | k | k := 1. [ k <= n ] whileTrue: [ k := k + n ]. ^ k");
   CHECK(uses(*argument, Op::PushTempPushArgumentSendLessEqual));
   CHECK(uses(*argument, Op::PushTempPushArgumentSendAdd));
+}
+
+// compileMethod runs the verifier, which checks the generated code on its own terms (the
+// opcode table): every method of the repository's Smalltalk is checked by something other
+// than the generator. Code that does not verify is an internal CompileError.
+TEST_CASE("every method and block of the repository's Smalltalk sources verifies") {
+  namespace fs = std::filesystem;
+  size_t files = 0, methods = 0;
+  std::vector<std::string> refused;
+  for (const char* directory : {"vm/kernel", "lib", "apps", "mop", "hypervisor", "benchmarks", "updates", "tests"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(ESPELL_SOURCE_ROOT) / directory)) {
+      if (entry.path().extension() != ".som") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::string source = text.str();  // the parser keeps a view of it
+      files++;
+      try {
+        Parser parser(source, entry.path().string());
+        auto cls = parser.parseClass();
+        for (bool classSide : {false, true}) {
+          const auto& fields = classSide ? cls->classFields : cls->instanceFields;
+          CompileContext context{entry.path().string(), cls->name, fields};
+          for (auto& m : classSide ? cls->classMethods : cls->instanceMethods) {
+            compileMethod(*m, context);
+            methods++;
+          }
+        }
+      } catch (const CompileError& e) {
+        refused.push_back(entry.path().filename().string());
+        CHECK_MESSAGE(std::string(e.what()).find("internal:") == std::string::npos, e.what());
+      }
+    }
+  }
+  std::sort(refused.begin(), refused.end());
+  CHECK(refused == std::vector<std::string>{"CompileError.som", "CompileLimit.som"});  // the tests of refusals
+  INFO(files, " files");
+  CHECK(methods > 1500);
+}
+
+TEST_CASE("the verifier finds an operand past the frame, a stack underflow and a path off the end") {
+  auto verify = [](const std::string& source, const std::function<void(CodeSpec&)>& damage) {
+    Parser p(source, "t");
+    auto m = p.parseMethod();
+    auto code = compileMethod(*m, CompileContext{"t", "Test", {}});
+    REQUIRE(verifyCode(*code, 0).empty());
+    damage(*code);
+    return verifyCode(*code, 0);
+  };
+  // "| t | t := 3. ^ t": PushSmallInteger 3, PopStoreTemp 0, PushTemp 0, ReturnTop.
+  std::string source = "foo | t | t := 3. ^ t";
+  CHECK(verify(source, [](CodeSpec& c) { c.numTemps = 0; }).find("past the 0 temporaries") != std::string::npos);
+  CHECK(verify(source, [](CodeSpec& c) { c.bytecodes.pop_back(); }).find("runs off its end") != std::string::npos);
+  CHECK(verify(source, [](CodeSpec& c) {
+          c.bytecodes.insert(c.bytecodes.begin(), uint8_t(Op::Pop));
+        }).find("pops 1 values of a stack of depth 0") != std::string::npos);
+  CHECK(verify(source, [](CodeSpec& c) { c.maxStack = 0; }).find("exceeds the header's 0") != std::string::npos);
+  CHECK(verify(source, [](CodeSpec& c) { c.tempNames.clear(); }).find("0 value names") != std::string::npos);
+  CHECK(verify("foo: x ^ x > 0 ifTrue: [1] ifFalse: [2]", [](CodeSpec& c) {
+          for (auto& b : c.bytecodes) {
+            if (b == uint8_t(Op::Jump)) b = uint8_t(Op::Pop);  // the true branch falls into the false one
+          }
+        }).find("paths meet with stack depths") != std::string::npos);
 }
