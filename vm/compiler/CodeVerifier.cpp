@@ -213,9 +213,24 @@ class Verifier {
   }
 
   bool checkOperands() {
+    for (int temp : code_.vectorTemps) {
+      if (temp < 0 || temp >= code_.numTemps) {
+        fail(nullptr,
+             "temp vector " + std::to_string(temp) + " is past the " + std::to_string(code_.numTemps) + " temporaries");
+        return false;
+      }
+    }
     for (const Instruction& in : instructions_) {
       for (int i = 0; i < in.count; i++) {
         if (!checkOperand(in, i, in.operands[i])) return false;
+      }
+      // The debug information names the temps that hold temp vectors (mirrors read them).
+      bool vectorOperand = in.op == Op::PushRemoteTemp || in.op == Op::StoreRemoteTemp ||
+                           in.op == Op::PopStoreRemoteTemp || in.op == Op::MakeTempVector;
+      if (vectorOperand &&
+          std::find(code_.vectorTemps.begin(), code_.vectorTemps.end(), in.operands[0]) == code_.vectorTemps.end()) {
+        fail(&in, "temp " + std::to_string(in.operands[0]) + " is not among the code's temp vectors");
+        return false;
       }
     }
     return true;

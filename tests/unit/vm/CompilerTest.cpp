@@ -301,6 +301,9 @@ TEST_CASE("the verifier finds an operand past the frame, a stack underflow and a
         }).find("pops 1 values of a stack of depth 0") != std::string::npos);
   CHECK(verify(source, [](CodeSpec& c) { c.maxStack = 0; }).find("exceeds the header's 0") != std::string::npos);
   CHECK(verify(source, [](CodeSpec& c) { c.tempNames.clear(); }).find("0 value names") != std::string::npos);
+  CHECK(verify("foo | n | n := 0. ^ [n := n + 1]", [](CodeSpec& c) {
+          c.vectorTemps.clear();
+        }).find("is not among the code's temp vectors") != std::string::npos);
   CHECK(verify("foo: x ^ x > 0 ifTrue: [1] ifFalse: [2]", [](CodeSpec& c) {
           for (auto& b : c.bytecodes) {
             if (b == uint8_t(Op::Jump)) b = uint8_t(Op::Pop);  // the true branch falls into the false one
