@@ -758,8 +758,9 @@ class Generator {
     Scope* bs = b->scope;
     // The analysis gave the block its own frame only if it agreed that it is not inlined;
     // code for an inlined scope's slots would read and write the enclosing frame's.
-    if (!bs->isReal)
+    if (!bs->isReal) {
       throw CompileError(ctx_.fileName, b->where, "internal: a block compiled as a closure was analysed as inlined");
+    }
     auto spec = std::make_unique<CodeSpec>();
     spec->isBlock = true;
     spec->selector = e.spec().selector;

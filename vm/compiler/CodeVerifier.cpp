@@ -213,6 +213,11 @@ class Verifier {
   }
 
   bool checkOperands() {
+    if (code_.numCopied > code_.numTemps) {  // copied values are a block's first temps
+      fail(nullptr,
+           std::to_string(code_.numCopied) + " copied values in " + std::to_string(code_.numTemps) + " temporaries");
+      return false;
+    }
     for (int temp : code_.vectorTemps) {
       if (temp < 0 || temp >= code_.numTemps) {
         fail(nullptr,
@@ -327,10 +332,8 @@ class Verifier {
              "the stack depth " + std::to_string(highest) + " exceeds the header's " + std::to_string(code_.maxStack));
         return false;
       }
-      if (in.op == Op::Jump || in.op == Op::JumpBack || in.op == Op::JumpIfTrue || in.op == Op::JumpIfFalse ||
-          in.op == Op::JumpIfNil || in.op == Op::JumpIfNotNil || in.op == Op::ForLoopUp || in.op == Op::ForLoopDown) {
-        if (!reach(in, jumpTarget(in, in.operands[in.count - 1]), after)) return false;
-      }
+      bool jumps = in.count > 0 && shapeOf(in.op).roles[in.count - 1] == OperandRole::JumpDistance;
+      if (jumps && !reach(in, jumpTarget(in, in.operands[in.count - 1]), after)) return false;
       if (!endsPath(in.op) && !reach(in, in.end, after)) return false;
     }
     return true;
