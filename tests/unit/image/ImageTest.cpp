@@ -335,14 +335,18 @@ TEST_CASE("a full collection that falls due while a cow snapshot is written runs
     space::Space& s = rt.space();
     // Old objects that die once the snapshot has begun: the collection's to free.
     g.vm->evaluateInGuest("system global: #Doomed put: ((1 to: 200) collect: [ :i | Array new: 5000 withAll: i ])");
+    // No sweep left at the capture: one would follow the writer, and no collection could
+    // run under the hold until it ended (whether one is left depends on how much the
+    // guest's workers allocated in their 20 ms).
+    s.finishSweeping();
     atCapture = vm::digestOf(rt, kTimersByIdOnly);
     image::ImageWriter writer(dir, image::CaptureMode::Cow);
     // The writer far behind the busy guest: 1 MiB/s. (Held back altogether, it would not
     // spill the copies the guest's writes save either, and the guest would wait for it.)
     setenv("ESPELL_SNAPSHOT_BUSY_MIBS", "1", 1);
     writer.capture(s, rt, "guest");
+    uint64_t full = s.stats().fullCollections;  // any collection from here on runs under the hold
     g.vm->evaluateInGuest("system global: #Doomed put: nil");
-    uint64_t full = s.stats().fullCollections;
     // Old garbage (arrays past the large-object size) until the collection falls due.
     for (int i = 0; i < 100 && s.stats().fullCollections == full; i++)
       g.vm->evaluateInGuest("1 to: 100 do: [ :i | Array new: 10000 ]");
