@@ -347,9 +347,20 @@ TEST_CASE("a full collection that falls due while a cow snapshot is written runs
     writer.capture(s, rt, "guest");
     uint64_t full = s.stats().fullCollections;  // any collection from here on runs under the hold
     g.vm->evaluateInGuest("system global: #Doomed put: nil");
-    // Old garbage (arrays past the large-object size) until the collection falls due.
-    for (int i = 0; i < 100 && s.stats().fullCollections == full; i++)
-      g.vm->evaluateInGuest("1 to: 100 do: [ :i | Array new: 10000 ]");
+    // Old garbage until the collection falls due: arrays past the large-object size
+    // (256 KiB), allocated old. (Arrays of 80 KiB, as this test had, are young: only what
+    // scavenges happened to promote of them counted, and with a larger eden that was not
+    // enough in 100 rounds.)
+    REQUIRE(40000 * sizeof(space::Oop) > s.config().largeObjectBytes);
+    for (int i = 0; i < 20 && s.stats().fullCollections == full; i++)
+      g.vm->evaluateInGuest("1 to: 20 do: [ :i | Array new: 40000 ]");
+    // What decides whether a due collection runs under the hold (Space::fullCollectionDue,
+    // collectsUnderHold), for a failure to say which condition kept it off.
+    const space::OldSpace& old = s.oldSpace();
+    INFO("allocated since the sweep ", old.allocatedSinceSweep(), " of a threshold ",
+         s.fullCollectionThreshold(old.liveBytesAtLastSweep()), "; holds the heap ", s.snapshotHoldsHeap(),
+         "; sweeping ", s.sweeping(), "; checkpoint ", s.checkpoint() != nullptr, "; committed ", old.committedBytes(),
+         " of ", s.config().maxOldBytes, "; writer finished ", writer.finished());
     CHECK(s.stats().fullCollections > full);
     // Not waited for. (A GC stress build collects again at once, before the first
     // collection's sweep has ended: that one waits for the writer.)
