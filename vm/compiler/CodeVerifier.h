@@ -16,10 +16,11 @@ namespace vm {
 // Checked: every instruction decodes within the code; argument, temporary, field,
 // literal and send-site operands are in range and of the right kind (a PushClosure names
 // a block literal and copies as many values as the block declares; a special send's site
-// has the arity of the send; a temp vector is held by a temp the debug information names); jumps land on instructions; on every path the operand stack
-// depth is the same where paths meet, never goes below what an instruction pops, stays
-// within the header's stack size, and no path runs off the end of the code; the frame's
-// value names number the arguments and temporaries.
+// has the arity of the send; a temp vector is held by a temp the debug information
+// names); a block's copied values fit in its temporaries; jumps land on instructions; on
+// every path the operand stack depth is the same where paths meet, never goes below what
+// an instruction pops, stays within the header's stack size, and no path runs off the
+// end of the code; the frame's value names number the arguments and temporaries.
 std::string verifyCode(const CodeSpec& code, size_t fieldCount);
 
 }  // namespace vm
