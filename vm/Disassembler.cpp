@@ -41,24 +41,19 @@ std::string disassemble(Runtime& rt, Oop code, int indent) {
     }
     const OpInfo& info = kOpInfo[int(op)];
     std::string operands;
-    size_t p = pc + 1;
+    size_t p = pc + size_t(instructionSize(op));
     int firstWord = -1;
-    int jumpTarget = -1;
-    for (const char* f = info.operands; *f; f++) {
-      int index = int(f - info.operands);  // operands are one letter each
-      int v;
-      if (*f == 'W' || *f == 'J') {
-        v = b[p] | (b[p + 1] << 8);
-        p += 2;
-        if (*f == 'J') {
-          jumpTarget = jumpsBackward(op) ? int(p) - v : int(p) + v;
-          continue;  // shown as "; to N"
-        }
-        if (firstWord < 0) firstWord = v;
-      } else {
-        v = b[p++];
-        if (operandRole(op, index) == OperandRole::Value) v = int8_t(v);  // PushSmallInteger's, fused or paired
+    int64_t jumpTarget = -1;
+    Operands decoded = decodeOperands(op, b + pc + 1);
+    for (int index = 0; index < decoded.count; index++) {
+      char format = info.operands[index];  // operands are one letter each
+      int v = decoded.values[index];
+      if (format == 'J') {
+        jumpTarget = jumpTargetOf(op, p, v);
+        continue;  // shown as "; to N"
       }
+      if (format == 'W' && firstWord < 0) firstWord = v;
+      if (operandRole(op, index) == OperandRole::Value) v = int8_t(v);  // PushSmallInteger's, fused or paired
       operands += " " + std::to_string(v);
     }
     std::string note;

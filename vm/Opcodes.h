@@ -224,6 +224,34 @@ constexpr int instructionSize(Op op) {
   return 1 + operandBytes(kOpInfo[int(op)].operands);
 }
 
+// The operands of an instruction of [op] as stored, in the order of its format letters:
+// bytes and words unsigned (PushSmallInteger's byte is signed: see OperandRole::Value), a
+// jump's distance as is (see jumpTargetOf). [at] is the byte after the opcode; the caller
+// has checked that the instruction lies within the code. The disassembler and the code
+// verifier read operands with it; the interpreter reads its own, in place.
+struct Operands {
+  int values[3] = {};
+  int count = 0;
+};
+inline Operands decodeOperands(Op op, const uint8_t* at) {
+  Operands o;
+  for (const char* f = kOpInfo[int(op)].operands; *f; f++) {
+    if (*f == 'W' || *f == 'J') {
+      o.values[o.count++] = at[0] | (at[1] << 8);
+      at += 2;
+    } else {
+      o.values[o.count++] = *at++;
+    }
+  }
+  return o;
+}
+
+// Where a jump of [op] over [distance] bytes lands, [next] being the offset of the
+// instruction after it (negative when a backward jump would leave the code).
+constexpr int64_t jumpTargetOf(Op op, size_t next, int distance) {
+  return jumpsBackward(op) ? int64_t(next) - distance : int64_t(next) + distance;
+}
+
 inline constexpr int kOpCount = int(Op::Count);
 static_assert(sizeof(kOpInfo) / sizeof(kOpInfo[0]) == size_t(kOpCount), "one info row per opcode");
 

@@ -18,8 +18,7 @@ struct Instruction {
   Op op = Op::Count;
   size_t pc = 0;
   size_t end = 0;  // the next instruction's offset
-  int operands[4] = {0, 0, 0, 0};
-  int count = 0;
+  Operands operands;
 };
 
 // What an instruction takes from the operand stack and leaves on it.
@@ -65,10 +64,9 @@ constexpr Op sendPartOf(Op op) {
 // What the verifier needs of each opcode, from the tables of Opcodes.h, made once at
 // compile time (the verifier runs on every method the VM compiles).
 struct OpShape {
-  Op send = Op::Count;       // sendPartOf
-  int pushesBeforeSend = 0;  // a fused or paired instruction's pushes before its send
-  int operandCount = 0;
-  OperandRole roles[4] = {};
+  Op send = Op::Count;        // sendPartOf
+  int pushesBeforeSend = 0;   // a fused or paired instruction's pushes before its send
+  OperandRole roles[3] = {};  // by operand, as in Operands
 };
 
 constexpr std::array<OpShape, kOpCount> makeOpShapes() {
@@ -78,10 +76,7 @@ constexpr std::array<OpShape, kOpCount> makeOpShapes() {
     OpShape& shape = shapes[size_t(i)];
     shape.send = sendPartOf(op);
     shape.pushesBeforeSend = pairedFusedOf(op) != Op::Count ? 2 : fusedPushOf(op) != Op::Count ? 1 : 0;
-    while (kOpInfo[i].operands[shape.operandCount]) {
-      shape.roles[shape.operandCount] = operandRole(op, shape.operandCount);
-      shape.operandCount++;
-    }
+    for (int k = 0; kOpInfo[i].operands[k]; k++) shape.roles[k] = operandRole(op, k);
   }
   return shapes;
 }
@@ -132,15 +127,7 @@ class Verifier {
         fail(&in, "its operands run past the end of the code");
         return false;
       }
-      size_t at = pc + 1;
-      for (const char* f = kOpInfo[int(in.op)].operands; *f; f++) {
-        if (*f == 'W' || *f == 'J') {
-          in.operands[in.count++] = bytes[at] | (bytes[at + 1] << 8);
-          at += 2;
-        } else {
-          in.operands[in.count++] = bytes[at++];
-        }
-      }
+      in.operands = decodeOperands(in.op, bytes.data() + pc + 1);
       indexAt_[pc] = int(instructions_.size());
       instructions_.push_back(in);
       pc = in.end;
@@ -150,8 +137,8 @@ class Verifier {
 
   // The offset a jump operand leads to, or SIZE_MAX when it leads outside the code.
   static size_t jumpTarget(const Instruction& in, int distance) {
-    if (jumpsBackward(in.op)) return size_t(distance) <= in.end ? in.end - size_t(distance) : SIZE_MAX;
-    return in.end + size_t(distance);
+    int64_t target = jumpTargetOf(in.op, in.end, distance);
+    return target < 0 ? SIZE_MAX : size_t(target);
   }
 
   bool checkOperand(const Instruction& in, int index, int value) {
@@ -173,7 +160,7 @@ class Verifier {
       case OperandRole::VectorSize:
         return value > 0 || bad("makes an empty temp vector");
       case OperandRole::CopiedValues: {
-        const LiteralSpec& block = code_.literals[size_t(in.operands[0])];  // checked first
+        const LiteralSpec& block = code_.literals[size_t(in.operands.values[0])];  // checked first
         int declared = code_.blocks[block.blockIndex]->numCopied;
         return value == declared || bad("copies other than the block's " + std::to_string(declared) + " values");
       }
@@ -226,15 +213,15 @@ class Verifier {
       }
     }
     for (const Instruction& in : instructions_) {
-      for (int i = 0; i < in.count; i++) {
-        if (!checkOperand(in, i, in.operands[i])) return false;
+      for (int i = 0; i < in.operands.count; i++) {
+        if (!checkOperand(in, i, in.operands.values[i])) return false;
       }
       // The debug information names the temps that hold temp vectors (mirrors read them).
       bool vectorOperand = in.op == Op::PushRemoteTemp || in.op == Op::StoreRemoteTemp ||
                            in.op == Op::PopStoreRemoteTemp || in.op == Op::MakeTempVector;
-      if (vectorOperand &&
-          std::find(code_.vectorTemps.begin(), code_.vectorTemps.end(), in.operands[0]) == code_.vectorTemps.end()) {
-        fail(&in, "temp " + std::to_string(in.operands[0]) + " is not among the code's temp vectors");
+      if (vectorOperand && std::find(code_.vectorTemps.begin(), code_.vectorTemps.end(), in.operands.values[0]) ==
+                               code_.vectorTemps.end()) {
+        fail(&in, "temp " + std::to_string(in.operands.values[0]) + " is not among the code's temp vectors");
         return false;
       }
     }
@@ -246,7 +233,7 @@ class Verifier {
     if (Op send = shapeOf(op).send; send != Op::Count) {
       int arity = send == Op::SendIdentical || send == Op::SendNotIdentical
                       ? 1
-                      : code_.sendSites[size_t(in.operands[in.count - 1])].argumentCount;
+                      : code_.sendSites[size_t(in.operands.values[in.operands.count - 1])].argumentCount;
       // The fused pushes come first: they are popped again by the send.
       int before = shapeOf(op).pushesBeforeSend;
       return {arity + 1 - before, 1};
@@ -254,9 +241,9 @@ class Verifier {
     if (isSimplePush(op)) return {0, 1};
     switch (op) {
       case Op::PushClosure:
-        return {in.operands[1], 1};
+        return {in.operands.values[1], 1};
       case Op::PushNewArray:
-        return {in.operands[0], 1};
+        return {in.operands.values[0], 1};
       case Op::StoreTemp:
       case Op::StoreField:
       case Op::StoreRemoteTemp:
@@ -332,8 +319,8 @@ class Verifier {
              "the stack depth " + std::to_string(highest) + " exceeds the header's " + std::to_string(code_.maxStack));
         return false;
       }
-      bool jumps = in.count > 0 && shapeOf(in.op).roles[in.count - 1] == OperandRole::JumpDistance;
-      if (jumps && !reach(in, jumpTarget(in, in.operands[in.count - 1]), after)) return false;
+      bool jumps = in.operands.count > 0 && shapeOf(in.op).roles[in.operands.count - 1] == OperandRole::JumpDistance;
+      if (jumps && !reach(in, jumpTarget(in, in.operands.values[in.operands.count - 1]), after)) return false;
       if (!endsPath(in.op) && !reach(in, in.end, after)) return false;
     }
     return true;

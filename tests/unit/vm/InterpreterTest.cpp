@@ -140,6 +140,20 @@ TEST_CASE("the disassembler shows // and paired instructions with their operands
   CHECK(listing.find("SendDoubleDivide 3  ; #//") != std::string::npos);
 }
 
+TEST_CASE("the disassembler shows where jumps land, forward and back") {
+  RuntimeFixture f;
+  space::Oop cls = f.rt->loader().loadSource(R"som(Looped = (
+      run: c = ( | i | i := 0. [ i < c ] whileTrue: [ i := i + 1 ]. ^ i )))som",
+                                             "Looped.som");
+  REQUIRE(!cls.isNull());
+  std::string listing = vm::disassembleClass(*f.rt, cls);
+  INFO(listing);
+  // The loop's test at 4 (after "i := 0", two 2-byte instructions); its exit at 22, the
+  // "^ i" after the loop's 3-byte JumpBack at 19.
+  CHECK(listing.find("19  JumpBack  ; to 4") != std::string::npos);
+  CHECK(listing.find("9  JumpIfFalse  ; to 22") != std::string::npos);
+}
+
 TEST_CASE("a class defined again: every send site that cached its old methods finds the new ones") {
   RuntimeFixture f;
   f.rt->loader().loadSource("Twice = ( a = ( ^ 1 ) b = ( ^ 2 ) ---- c = ( ^ 3 ) )", "Twice.som");
