@@ -61,8 +61,9 @@ def snapshot(args, sock, directory, *options):
     done = espell(args, "snapshot", "--control", sock, "--json", *options, directory)
     check_equal(done.returncode, 0, f"espell snapshot {' '.join(options)}: exit status ({done.stderr.strip()})")
     report = json.loads(done.stdout)
-    for field in ("pauseMicros", "heapBytes", "freeBytes", "pagesWritten", "pagesSavedByCow", "zeroPagesSaved", "savesWaited", "pacedMicros",
-                  "peakExtraBytes", "bytesWritten", "throughputMiBPerSecond", "totalMicros"):
+    for field in ("pauseMicros", "heapBytes", "freeBytes", "pagesWritten", "pagesSavedByCow", "zeroPagesSaved",
+                  "savesWaited", "pacedMicros", "peakExtraBytes", "bytesWritten", "throughputMiBPerSecond",
+                  "totalMicros"):
         check(field in report, f"the snapshot report has no {field}: {report}")
     check(report["pagesWritten"] > 0 and report["bytesWritten"] == 4096 * report["pagesWritten"],
           f"pages and bytes written: {report}")
